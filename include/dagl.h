@@ -1,0 +1,264 @@
+/*
+ * dagl.h -- the one public C header of the dagl core (tensors, kernels, graphs, scheduler).
+ *
+ * Conventions
+ *  - Every handle is opaque; every name is dagl_<noun>_<verb> or dagl_<op>.
+ *  - Every call that can fail returns a dagl_status; the text of the last error is kept per context
+ *    (dagl_ctx_last_error) and names the operation and the shapes involved.
+ *  - Ownership: tensors are reference counted. A function that hands out a tensor through an
+ *    `out` parameter gives the caller one reference, to be dropped with dagl_tensor_release.
+ *    Input tensors are borrowed. Views share memory with (and keep alive) their base.
+ *  - No global state: everything hangs off a dagl_ctx.
+ *
+ * Usage example (compiled in CI by spec/c/test_header_example.c):
+ *
+ *     dagl_ctx *ctx;
+ *     dagl_tensor *a, *b, *c;
+ *     int64_t shape[2] = {2, 3};
+ *     if (dagl_ctx_new(NULL, &ctx) != DAGL_OK) return 1;
+ *     dagl_tensor_full(ctx, DAGL_F32, 2, shape, 1.5, &a);
+ *     dagl_arange(ctx, DAGL_F32, 0, 3, 1, &b);          // broadcast over rows
+ *     if (dagl_binary(ctx, DAGL_OP_ADD, a, b, &c) != DAGL_OK)
+ *         fprintf(stderr, "%s\n", dagl_ctx_last_error(ctx));
+ *     printf("%g\n", ((float *)dagl_tensor_data(c))[5]);  // 3.5
+ *     dagl_tensor_release(a); dagl_tensor_release(b); dagl_tensor_release(c);
+ *     dagl_ctx_free(ctx);
+ */
+#ifndef DAGL_H
+#define DAGL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define DAGL_API __attribute__((visibility("default")))
+#else
+#define DAGL_API
+#endif
+
+#define DAGL_VERSION_MAJOR 0
+#define DAGL_VERSION_MINOR 1
+#define DAGL_VERSION_PATCH 0
+#define DAGL_VERSION_STRING "0.1.0"
+
+/* Most dimensions a tensor may have. */
+#define DAGL_MAX_DIMS 8
+
+/* ---------------------------------------------------------------- status */
+
+typedef enum dagl_status {
+    DAGL_OK = 0,
+    DAGL_E_ARG,      /* a bad argument: NULL, out-of-range parameter, unknown op */
+    DAGL_E_SHAPE,    /* shapes that do not match or cannot be broadcast */
+    DAGL_E_DTYPE,    /* a dtype the operation does not take */
+    DAGL_E_INDEX,    /* an index or dimension out of range */
+    DAGL_E_LAYOUT,   /* a view that cannot be made without a copy, or non-contiguous memory */
+    DAGL_E_NOMEM,    /* out of memory (nothing half-built is left behind) */
+    DAGL_E_IO,       /* a file could not be read or written */
+    DAGL_E_FORMAT,   /* a file or buffer is malformed */
+    DAGL_E_LUA,      /* an error raised by Lua code */
+    DAGL_E_INTERNAL, /* a bug in dagl */
+    DAGL_STATUS_COUNT
+} dagl_status;
+
+/* A short constant name for a status ("ok", "shape error", ...). */
+DAGL_API const char *dagl_status_name(dagl_status s);
+
+/* ---------------------------------------------------------------- dtypes */
+
+typedef enum dagl_dtype {
+    DAGL_F32 = 0, /* the main dtype */
+    DAGL_F64,     /* for checks and reference computations */
+    DAGL_I64,     /* indices, argmax results */
+    DAGL_DTYPE_COUNT
+} dagl_dtype;
+
+DAGL_API size_t dagl_dtype_size(dagl_dtype dt);
+DAGL_API const char *dagl_dtype_name(dagl_dtype dt); /* "float32", "float64", "int64" */
+/* The dtype two operands are computed in: f64 > f32 > i64. */
+DAGL_API dagl_dtype dagl_dtype_promote(dagl_dtype a, dagl_dtype b);
+
+/* ---------------------------------------------------------------- context */
+
+typedef struct dagl_ctx dagl_ctx;
+typedef struct dagl_tensor dagl_tensor;
+
+typedef struct dagl_ctx_options {
+    int threads;   /* worker threads; 0 = number of cores (or DAGL_NUM_THREADS) */
+    uint64_t seed; /* seed of the context's random generator; 0 = default seed */
+} dagl_ctx_options;
+
+/* Creates a context. `opt` may be NULL for the defaults. */
+DAGL_API dagl_status dagl_ctx_new(const dagl_ctx_options *opt, dagl_ctx **out);
+DAGL_API void dagl_ctx_free(dagl_ctx *ctx);
+/* The text of the last error on this context ("" when none). Valid until the next failing call. */
+DAGL_API const char *dagl_ctx_last_error(const dagl_ctx *ctx);
+/* Records an error on the context and returns `s`, for code that extends dagl. */
+DAGL_API dagl_status dagl_ctx_set_error(dagl_ctx *ctx, dagl_status s, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+DAGL_API void dagl_ctx_clear_error(dagl_ctx *ctx);
+/* Reseeds the random generator: the numbers drawn next depend only on (seed, draw order). */
+DAGL_API void dagl_ctx_manual_seed(dagl_ctx *ctx, uint64_t seed);
+DAGL_API int dagl_ctx_threads(const dagl_ctx *ctx);
+
+/* Bytes of tensor memory currently allocated through this context (for GC pressure and reports). */
+DAGL_API int64_t dagl_ctx_live_bytes(const dagl_ctx *ctx);
+
+/* ---------------------------------------------------------------- tensors: life and layout */
+
+DAGL_API void dagl_tensor_retain(dagl_tensor *t);
+DAGL_API void dagl_tensor_release(dagl_tensor *t); /* NULL is allowed */
+
+DAGL_API dagl_dtype dagl_tensor_dtype(const dagl_tensor *t);
+DAGL_API int dagl_tensor_ndim(const dagl_tensor *t);
+DAGL_API const int64_t *dagl_tensor_shape(const dagl_tensor *t);
+DAGL_API const int64_t *dagl_tensor_strides(const dagl_tensor *t); /* in elements */
+DAGL_API int64_t dagl_tensor_numel(const dagl_tensor *t);
+/* Offset of element 0 from the start of the memory block, in elements. */
+DAGL_API int64_t dagl_tensor_offset(const dagl_tensor *t);
+/* Address of element (0, ..., 0). */
+DAGL_API void *dagl_tensor_data(const dagl_tensor *t);
+DAGL_API int dagl_tensor_is_contiguous(const dagl_tensor *t);
+/* Bytes of memory the tensor's block holds (shared by all views of it). */
+DAGL_API size_t dagl_tensor_nbytes(const dagl_tensor *t);
+/* Writes "[2, 3]" into buf (always terminated); returns buf. */
+DAGL_API char *dagl_shape_str(int ndim, const int64_t *shape, char *buf, size_t size);
+
+/* ---------------------------------------------------------------- tensors: creation */
+
+/* A new contiguous tensor with uninitialized contents. */
+DAGL_API dagl_status dagl_tensor_new(dagl_ctx *ctx, dagl_dtype dt, int ndim, const int64_t *shape,
+                                     dagl_tensor **out);
+DAGL_API dagl_status dagl_tensor_full(dagl_ctx *ctx, dagl_dtype dt, int ndim, const int64_t *shape,
+                                      double value, dagl_tensor **out);
+/* A tensor over caller memory (zero-copy). `strides` may be NULL (contiguous). `release` (may be
+ * NULL) is called with `ud` when the last reference goes away. */
+DAGL_API dagl_status dagl_tensor_wrap(dagl_ctx *ctx, dagl_dtype dt, int ndim, const int64_t *shape,
+                                      const int64_t *strides, void *data,
+                                      void (*release)(void *ud), void *ud, dagl_tensor **out);
+/* start, start+step, ... below end (like Python's range / torch.arange). */
+DAGL_API dagl_status dagl_arange(dagl_ctx *ctx, dagl_dtype dt, double start, double end, double step,
+                                 dagl_tensor **out);
+/* n points from start to end inclusive. */
+DAGL_API dagl_status dagl_linspace(dagl_ctx *ctx, dagl_dtype dt, double start, double end, int64_t n,
+                                   dagl_tensor **out);
+/* Uniform [0,1) and standard normal numbers from the context's counter-based (Philox) generator;
+ * element i depends only on (seed, draw number, i), never on the thread count. */
+DAGL_API dagl_status dagl_rand(dagl_ctx *ctx, dagl_dtype dt, int ndim, const int64_t *shape,
+                               dagl_tensor **out);
+DAGL_API dagl_status dagl_randn(dagl_ctx *ctx, dagl_dtype dt, int ndim, const int64_t *shape,
+                                dagl_tensor **out);
+
+/* ---------------------------------------------------------------- tensors: views (no copy) */
+
+/* Reshape; one entry of `shape` may be -1. A view when strides allow, else a contiguous copy. */
+DAGL_API dagl_status dagl_reshape(dagl_ctx *ctx, dagl_tensor *t, int ndim, const int64_t *shape,
+                                  dagl_tensor **out);
+/* Like dagl_reshape but fails with DAGL_E_LAYOUT instead of copying. */
+DAGL_API dagl_status dagl_view(dagl_ctx *ctx, dagl_tensor *t, int ndim, const int64_t *shape,
+                               dagl_tensor **out);
+DAGL_API dagl_status dagl_permute(dagl_ctx *ctx, dagl_tensor *t, const int *perm, dagl_tensor **out);
+DAGL_API dagl_status dagl_transpose(dagl_ctx *ctx, dagl_tensor *t, int d0, int d1, dagl_tensor **out);
+/* Elements start, start+step, ... below end along dim (negative start/end count from the end). */
+DAGL_API dagl_status dagl_slice(dagl_ctx *ctx, dagl_tensor *t, int dim, int64_t start, int64_t end,
+                                int64_t step, dagl_tensor **out);
+DAGL_API dagl_status dagl_narrow(dagl_ctx *ctx, dagl_tensor *t, int dim, int64_t start, int64_t length,
+                                 dagl_tensor **out);
+/* Index `index` of dim, removing that dim (t[i] in Lua, 0-based here). */
+DAGL_API dagl_status dagl_select(dagl_ctx *ctx, dagl_tensor *t, int dim, int64_t index,
+                                 dagl_tensor **out);
+/* dim < 0 ... counts from the end; squeeze with `all` set removes every size-1 dim. */
+DAGL_API dagl_status dagl_squeeze(dagl_ctx *ctx, dagl_tensor *t, int dim, int all, dagl_tensor **out);
+DAGL_API dagl_status dagl_unsqueeze(dagl_ctx *ctx, dagl_tensor *t, int dim, dagl_tensor **out);
+/* Broadcast view to `shape` (-1 keeps a dim); expanded dims get stride 0. */
+DAGL_API dagl_status dagl_expand(dagl_ctx *ctx, dagl_tensor *t, int ndim, const int64_t *shape,
+                                 dagl_tensor **out);
+
+/* ---------------------------------------------------------------- tensors: copies */
+
+/* A contiguous tensor with the same values: `t` itself (retained) when it already is. */
+DAGL_API dagl_status dagl_contiguous(dagl_ctx *ctx, dagl_tensor *t, dagl_tensor **out);
+/* A new contiguous copy, always. */
+DAGL_API dagl_status dagl_clone(dagl_ctx *ctx, const dagl_tensor *t, dagl_tensor **out);
+DAGL_API dagl_status dagl_cast(dagl_ctx *ctx, const dagl_tensor *t, dagl_dtype dt, dagl_tensor **out);
+/* dst[...] = src, src broadcast to dst's shape, converted to dst's dtype. */
+DAGL_API dagl_status dagl_copy_into(dagl_ctx *ctx, dagl_tensor *dst, const dagl_tensor *src);
+DAGL_API dagl_status dagl_fill(dagl_ctx *ctx, dagl_tensor *dst, double value);
+/* Reads / writes one element by a full index (0-based, negative counts from the end). */
+DAGL_API dagl_status dagl_get(dagl_ctx *ctx, const dagl_tensor *t, const int64_t *index, double *value);
+DAGL_API dagl_status dagl_set(dagl_ctx *ctx, dagl_tensor *t, const int64_t *index, double value);
+
+/* ---------------------------------------------------------------- operations */
+
+/* Every operation of the core, eager and in graphs. The tables indexed by op are
+ * static_assert'ed to have DAGL_OP_COUNT entries. */
+typedef enum dagl_op {
+    DAGL_OP_NONE = 0,
+    /* unary elementwise */
+    DAGL_OP_NEG, DAGL_OP_EXP, DAGL_OP_LOG, DAGL_OP_SQRT, DAGL_OP_ABS, DAGL_OP_TANH,
+    DAGL_OP_SIGMOID, DAGL_OP_RELU,
+    /* binary elementwise (broadcasting) */
+    DAGL_OP_ADD, DAGL_OP_SUB, DAGL_OP_MUL, DAGL_OP_DIV, DAGL_OP_POW, DAGL_OP_MAXIMUM, DAGL_OP_MINIMUM,
+    /* comparisons: 1 or 0 in the promoted dtype */
+    DAGL_OP_EQ, DAGL_OP_NE, DAGL_OP_LT, DAGL_OP_LE, DAGL_OP_GT, DAGL_OP_GE,
+    /* others */
+    DAGL_OP_CLAMP, DAGL_OP_WHERE,
+    /* reductions */
+    DAGL_OP_SUM, DAGL_OP_MEAN, DAGL_OP_MAX, DAGL_OP_MIN, DAGL_OP_ARGMAX, DAGL_OP_ARGMIN, DAGL_OP_VAR,
+    /* linear algebra */
+    DAGL_OP_MATMUL,
+    DAGL_OP_COUNT
+} dagl_op;
+
+/* "add", "matmul", ... */
+DAGL_API const char *dagl_op_name(dagl_op op);
+
+/* out = op(a) for a unary elementwise op. */
+DAGL_API dagl_status dagl_unary(dagl_ctx *ctx, dagl_op op, const dagl_tensor *a, dagl_tensor **out);
+/* out = op(a, b) with broadcasting and dtype promotion. */
+DAGL_API dagl_status dagl_binary(dagl_ctx *ctx, dagl_op op, const dagl_tensor *a, const dagl_tensor *b,
+                                 dagl_tensor **out);
+/* out = op(a, s), or op(s, a) when `scalar_first` is set; the result has a's dtype (f32 for i64 a
+ * with a non-integer s). */
+DAGL_API dagl_status dagl_binary_scalar(dagl_ctx *ctx, dagl_op op, const dagl_tensor *a, double s,
+                                        int scalar_first, dagl_tensor **out);
+/* Elementwise out = min(max(a, lo), hi); a NaN bound means "no bound". */
+DAGL_API dagl_status dagl_clamp(dagl_ctx *ctx, const dagl_tensor *a, double lo, double hi,
+                                dagl_tensor **out);
+/* out = cond != 0 ? a : b, all three broadcast together. */
+DAGL_API dagl_status dagl_where(dagl_ctx *ctx, const dagl_tensor *cond, const dagl_tensor *a,
+                                const dagl_tensor *b, dagl_tensor **out);
+/* Reduction over `dims` (ndims == 0: over everything). ARGMAX/ARGMIN take exactly one dim or all
+ * (then the flat index) and give DAGL_I64. VAR uses `correction` (1 = unbiased, like torch.var);
+ * other ops ignore it. */
+DAGL_API dagl_status dagl_reduce(dagl_ctx *ctx, dagl_op op, const dagl_tensor *a, const int *dims,
+                                 int ndims, int keepdim, int correction, dagl_tensor **out);
+/* NumPy/PyTorch matmul: 1-D and 2-D operands, batched over broadcast leading dims (cblas_sgemm). */
+DAGL_API dagl_status dagl_matmul(dagl_ctx *ctx, const dagl_tensor *a, const dagl_tensor *b,
+                                 dagl_tensor **out);
+
+/* ---------------------------------------------------------------- formatting */
+
+/* Prints a tensor like PyTorch ("tensor([[1., 2.], ...])"), summarized with "..." when it has more
+ * than 1000 elements. Returns a malloc'ed string the caller frees, or NULL when out of memory. */
+DAGL_API char *dagl_tensor_format(const dagl_tensor *t);
+
+/* ---------------------------------------------------------------- build information */
+
+DAGL_API const char *dagl_version(void);
+/* OpenBLAS core name ("SkylakeX"), its configuration string and its threading variant. */
+DAGL_API const char *dagl_blas_corename(void);
+DAGL_API const char *dagl_blas_config(void);
+DAGL_API int dagl_num_cores(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* DAGL_H */

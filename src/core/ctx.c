@@ -1,0 +1,107 @@
+/* ctx.c -- the context (error text, random seed, thread count) and the small name tables. */
+#include "internal.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *const status_names[] = {
+    "ok", "bad argument", "shape error", "dtype error", "index error", "layout error",
+    "out of memory", "I/O error", "format error", "Lua error", "internal error",
+};
+_Static_assert(sizeof status_names / sizeof *status_names == DAGL_STATUS_COUNT, "status_names");
+
+/* Gives embedders and the Lua binding a word for each status. */
+const char *dagl_status_name(dagl_status s)
+{
+    return (unsigned)s < DAGL_STATUS_COUNT ? status_names[s] : "unknown status";
+}
+
+static const struct { const char *name; size_t size; } dtypes[] = {
+    {"float32", sizeof(float)}, {"float64", sizeof(double)}, {"int64", sizeof(int64_t)},
+};
+_Static_assert(sizeof dtypes / sizeof *dtypes == DAGL_DTYPE_COUNT, "dtypes");
+
+/* Element size, used for every byte-offset computation. */
+size_t dagl_dtype_size(dagl_dtype dt) { return (unsigned)dt < DAGL_DTYPE_COUNT ? dtypes[dt].size : 0; }
+
+/* NumPy-style names, as printed in errors and by t:dtype(). */
+const char *dagl_dtype_name(dagl_dtype dt)
+{
+    return (unsigned)dt < DAGL_DTYPE_COUNT ? dtypes[dt].name : "unknown dtype";
+}
+
+/* Type promotion for mixed operands: f64 > f32 > i64. */
+dagl_dtype dagl_dtype_promote(dagl_dtype a, dagl_dtype b)
+{
+    if (a == DAGL_F64 || b == DAGL_F64) return DAGL_F64;
+    if (a == DAGL_F32 || b == DAGL_F32) return DAGL_F32;
+    return DAGL_I64;
+}
+
+/* Number of online cores, the default thread count. */
+int dagl_num_cores(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+/* Thread count from options, then DAGL_NUM_THREADS, then the core count. */
+static int default_threads(const dagl_ctx_options *opt)
+{
+    if (opt && opt->threads > 0) return opt->threads;
+    const char *env = getenv("DAGL_NUM_THREADS");
+    if (env && atoi(env) > 0) return atoi(env);
+    return dagl_num_cores();
+}
+
+/* Creates the one object all state hangs off (no globals). */
+dagl_status dagl_ctx_new(const dagl_ctx_options *opt, dagl_ctx **out)
+{
+    if (!out) return DAGL_E_ARG;
+    dagl_ctx *ctx = calloc(1, sizeof *ctx);
+    *out = ctx;
+    if (!ctx) return DAGL_E_NOMEM;
+    ctx->threads = default_threads(opt);
+    dagl_ctx_manual_seed(ctx, opt && opt->seed ? opt->seed : 0x5eed);
+    atomic_init(&ctx->live_bytes, 0);
+    return DAGL_OK;
+}
+
+void dagl_ctx_free(dagl_ctx *ctx) { free(ctx); }
+
+const char *dagl_ctx_last_error(const dagl_ctx *ctx) { return ctx ? ctx->errmsg : "no context"; }
+
+/* Records the message every failing call leaves for its caller. */
+dagl_status dagl_ctx_set_error(dagl_ctx *ctx, dagl_status s, const char *fmt, ...)
+{
+    if (!ctx) return s;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ctx->errmsg, sizeof ctx->errmsg, fmt, ap);
+    va_end(ap);
+    ctx->last_status = s;
+    return s;
+}
+
+void dagl_ctx_clear_error(dagl_ctx *ctx)
+{
+    if (!ctx) return;
+    ctx->errmsg[0] = '\0';
+    ctx->last_status = DAGL_OK;
+}
+
+/* Restarts the random stream so runs are reproducible. */
+void dagl_ctx_manual_seed(dagl_ctx *ctx, uint64_t seed)
+{
+    ctx->seed = seed;
+    ctx->draw = 0;
+}
+
+int dagl_ctx_threads(const dagl_ctx *ctx) { return ctx->threads; }
+
+int64_t dagl_ctx_live_bytes(const dagl_ctx *ctx) { return atomic_load(&ctx->live_bytes); }
+
+const char *dagl_version(void) { return DAGL_VERSION_STRING; }

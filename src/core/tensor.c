@@ -1,0 +1,273 @@
+/* tensor.c -- tensor life (refcounts, allocation), layout accessors and shape helpers. */
+#include "internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Blocks up to this size live in the same allocation as the tensor header: one malloc per small
+ * tensor keeps eager tiny ops cheap. Larger blocks are 64-byte aligned allocations of their own. */
+#define INLINE_LIMIT 4096
+#define ALIGN 64
+
+int64_t dagl__numel(int ndim, const int64_t *shape)
+{
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++) n *= shape[i];
+    return n;
+}
+
+void dagl__contig_strides(int ndim, const int64_t *shape, int64_t *strides)
+{
+    int64_t s = 1;
+    for (int i = ndim - 1; i >= 0; i--) {
+        strides[i] = s;
+        s *= shape[i] > 0 ? shape[i] : 1;
+    }
+}
+
+int dagl__wrap_dim(int dim, int ndim)
+{
+    if (dim < 0) dim += ndim;
+    return dim >= 0 && dim < ndim ? dim : -1;
+}
+
+/* Writes "[2, 3]" for error messages and printing. */
+char *dagl_shape_str(int ndim, const int64_t *shape, char *buf, size_t size)
+{
+    size_t n = 0;
+    if (size == 0) return buf;
+    buf[0] = '\0';
+    n += (size_t)snprintf(buf + n, n < size ? size - n : 0, "[");
+    for (int i = 0; i < ndim && n < size; i++)
+        n += (size_t)snprintf(buf + n, size - n, i ? ", %lld" : "%lld", (long long)shape[i]);
+    if (n < size) snprintf(buf + n, size - n, "]");
+    return buf;
+}
+
+dagl_status dagl__check_shape(dagl_ctx *ctx, const char *op, int ndim, const int64_t *shape)
+{
+    if (ndim < 0 || ndim > DAGL_MAX_DIMS)
+        return dagl_ctx_set_error(ctx, DAGL_E_SHAPE, "%s: %d dimensions (at most %d)", op, ndim,
+                                  DAGL_MAX_DIMS);
+    if (ndim > 0 && !shape) return dagl_ctx_set_error(ctx, DAGL_E_ARG, "%s: shape is NULL", op);
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++) {
+        char buf[160];
+        if (shape[i] < 0)
+            return dagl_ctx_set_error(ctx, DAGL_E_SHAPE, "%s: negative size in shape %s", op,
+                                      dagl_shape_str(ndim, shape, buf, sizeof buf));
+        if (shape[i] && n > INT64_MAX / 16 / shape[i])
+            return dagl_ctx_set_error(ctx, DAGL_E_NOMEM, "%s: shape %s is too large", op,
+                                      dagl_shape_str(ndim, shape, buf, sizeof buf));
+        n *= shape[i];
+    }
+    return DAGL_OK;
+}
+
+/* Allocates header and block (one allocation when small) for a fresh contiguous tensor. */
+dagl_status dagl_tensor_new(dagl_ctx *ctx, dagl_dtype dt, int ndim, const int64_t *shape,
+                            dagl_tensor **out)
+{
+    *out = NULL;
+    if ((unsigned)dt >= DAGL_DTYPE_COUNT)
+        return dagl_ctx_set_error(ctx, DAGL_E_DTYPE, "tensor: unknown dtype %d", (int)dt);
+    dagl_status st = dagl__check_shape(ctx, "tensor", ndim, shape);
+    if (st) return st;
+    int64_t numel = dagl__numel(ndim, shape);
+    size_t nbytes = (size_t)numel * dagl_dtype_size(dt);
+    size_t head = (sizeof(dagl_tensor) + ALIGN - 1) / ALIGN * ALIGN;
+    bool inline_mem = nbytes <= INLINE_LIMIT;
+    dagl_tensor *t = malloc(inline_mem ? head + nbytes : sizeof *t);
+    char *mem = NULL;
+    if (t && !inline_mem) {
+        mem = aligned_alloc(ALIGN, (nbytes + ALIGN - 1) / ALIGN * ALIGN);
+        if (!mem) {
+            free(t);
+            t = NULL;
+        }
+    } else if (t) {
+        mem = (char *)t + head;
+    }
+    if (!t) {
+        char buf[160];
+        return dagl_ctx_set_error(ctx, DAGL_E_NOMEM, "tensor: out of memory allocating %s %s (%zu bytes)",
+                                  dagl_dtype_name(dt), dagl_shape_str(ndim, shape, buf, sizeof buf),
+                                  nbytes);
+    }
+    atomic_init(&t->refs, 1);
+    t->dtype = dt;
+    t->ndim = ndim;
+    t->numel = numel;
+    memcpy(t->shape, shape, sizeof(int64_t) * (size_t)ndim);
+    dagl__contig_strides(ndim, shape, t->strides);
+    t->data = t->mem = mem;
+    t->nbytes = nbytes;
+    t->base = NULL;
+    t->ctx = ctx;
+    t->release = NULL;
+    t->release_ud = NULL;
+    t->own_heap = !inline_mem;
+    atomic_fetch_add_explicit(&ctx->live_bytes, (long long)nbytes, memory_order_relaxed);
+    *out = t;
+    return DAGL_OK;
+}
+
+/* Builds a view header sharing `base`'s block; the view keeps the block's owner alive. */
+dagl_status dagl__make_view(dagl_ctx *ctx, dagl_tensor *base, int ndim, const int64_t *shape,
+                            const int64_t *strides, char *data, dagl_tensor **out)
+{
+    dagl_tensor *t = malloc(sizeof *t);
+    *out = t;
+    if (!t) return dagl_ctx_set_error(ctx, DAGL_E_NOMEM, "view: out of memory");
+    dagl_tensor *owner = base->base ? base->base : base;
+    dagl_tensor_retain(owner);
+    atomic_init(&t->refs, 1);
+    t->dtype = base->dtype;
+    t->ndim = ndim;
+    t->numel = dagl__numel(ndim, shape);
+    memmove(t->shape, shape, sizeof(int64_t) * (size_t)ndim);
+    memmove(t->strides, strides, sizeof(int64_t) * (size_t)ndim);
+    t->data = data;
+    t->mem = owner->mem;
+    t->nbytes = owner->nbytes;
+    t->base = owner;
+    t->ctx = ctx;
+    t->release = NULL;
+    t->release_ud = NULL;
+    t->own_heap = false;
+    return DAGL_OK;
+}
+
+dagl_status dagl_tensor_wrap(dagl_ctx *ctx, dagl_dtype dt, int ndim, const int64_t *shape,
+                             const int64_t *strides, void *data, void (*release)(void *ud), void *ud,
+                             dagl_tensor **out)
+{
+    *out = NULL;
+    if ((unsigned)dt >= DAGL_DTYPE_COUNT)
+        return dagl_ctx_set_error(ctx, DAGL_E_DTYPE, "tensor_wrap: unknown dtype %d", (int)dt);
+    dagl_status st = dagl__check_shape(ctx, "tensor_wrap", ndim, shape);
+    if (st) return st;
+    if (!data && dagl__numel(ndim, shape) > 0)
+        return dagl_ctx_set_error(ctx, DAGL_E_ARG, "tensor_wrap: data is NULL");
+    dagl_tensor *t = malloc(sizeof *t);
+    if (!t) return dagl_ctx_set_error(ctx, DAGL_E_NOMEM, "tensor_wrap: out of memory");
+    atomic_init(&t->refs, 1);
+    t->dtype = dt;
+    t->ndim = ndim;
+    t->numel = dagl__numel(ndim, shape);
+    memcpy(t->shape, shape, sizeof(int64_t) * (size_t)ndim);
+    if (strides) memcpy(t->strides, strides, sizeof(int64_t) * (size_t)ndim);
+    else dagl__contig_strides(ndim, shape, t->strides);
+    t->data = t->mem = data;
+    t->nbytes = (size_t)t->numel * dagl_dtype_size(dt);
+    t->base = NULL;
+    t->ctx = ctx;
+    t->release = release;
+    t->release_ud = ud;
+    t->own_heap = false;
+    *out = t;
+    return DAGL_OK;
+}
+
+dagl_status dagl_tensor_full(dagl_ctx *ctx, dagl_dtype dt, int ndim, const int64_t *shape, double value,
+                             dagl_tensor **out)
+{
+    dagl_status st = dagl_tensor_new(ctx, dt, ndim, shape, out);
+    if (st) return st;
+    if (value == 0.0) {
+        memset((*out)->data, 0, (size_t)(*out)->numel * dagl_dtype_size(dt));
+        return DAGL_OK;
+    }
+    return dagl_fill(ctx, *out, value);
+}
+
+void dagl_tensor_retain(dagl_tensor *t) { atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed); }
+
+/* Drops one reference; the last one frees the header and, for owners, the block. */
+void dagl_tensor_release(dagl_tensor *t)
+{
+    while (t) {
+        if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) != 1) return;
+        dagl_tensor *base = t->base;
+        if (!base) {
+            if (t->release) t->release(t->release_ud);
+            else if (t->mem) atomic_fetch_sub_explicit(&t->ctx->live_bytes, (long long)t->nbytes,
+                                                       memory_order_relaxed);
+            if (t->own_heap) free(t->mem);
+        }
+        free(t);
+        t = base;
+    }
+}
+
+dagl_dtype dagl_tensor_dtype(const dagl_tensor *t) { return t->dtype; }
+int dagl_tensor_ndim(const dagl_tensor *t) { return t->ndim; }
+const int64_t *dagl_tensor_shape(const dagl_tensor *t) { return t->shape; }
+const int64_t *dagl_tensor_strides(const dagl_tensor *t) { return t->strides; }
+int64_t dagl_tensor_numel(const dagl_tensor *t) { return t->numel; }
+void *dagl_tensor_data(const dagl_tensor *t) { return t->data; }
+size_t dagl_tensor_nbytes(const dagl_tensor *t) { return t->nbytes; }
+
+int64_t dagl_tensor_offset(const dagl_tensor *t)
+{
+    return t->mem ? (int64_t)((t->data - t->mem) / (ptrdiff_t)dagl_dtype_size(t->dtype)) : 0;
+}
+
+/* Row-major contiguity, ignoring the strides of size-1 dims (as PyTorch does). */
+int dagl_tensor_is_contiguous(const dagl_tensor *t)
+{
+    int64_t s = 1;
+    for (int i = t->ndim - 1; i >= 0; i--) {
+        if (t->shape[i] == 1) continue;
+        if (t->strides[i] != s) return 0;
+        s *= t->shape[i];
+    }
+    return 1;
+}
+
+dagl_status dagl__broadcast_shape(dagl_ctx *ctx, const char *op, int na, const int64_t *sa, int nb,
+                                  const int64_t *sb, int *nout, int64_t *sout)
+{
+    int n = na > nb ? na : nb;
+    for (int i = 0; i < n; i++) {
+        int64_t da = i < n - na ? 1 : sa[i - (n - na)];
+        int64_t db = i < n - nb ? 1 : sb[i - (n - nb)];
+        if (da != db && da != 1 && db != 1) {
+            char b1[160], b2[160];
+            return dagl_ctx_set_error(ctx, DAGL_E_SHAPE, "%s: shapes %s and %s cannot be broadcast", op,
+                                      dagl_shape_str(na, sa, b1, sizeof b1),
+                                      dagl_shape_str(nb, sb, b2, sizeof b2));
+        }
+        sout[i] = da == 1 ? db : da;
+    }
+    *nout = n;
+    return DAGL_OK;
+}
+
+void dagl__broadcast_strides(const dagl_tensor *t, int ndim, const int64_t *shape, int64_t *strides)
+{
+    int lead = ndim - t->ndim;
+    for (int i = 0; i < ndim; i++) {
+        int j = i - lead;
+        strides[i] = (j < 0 || (t->shape[j] == 1 && shape[i] != 1)) ? 0 : t->strides[j];
+    }
+}
+
+double dagl__load(dagl_dtype dt, const char *p)
+{
+    switch (dt) {
+    case DAGL_F32: return *(const float *)p;
+    case DAGL_F64: return *(const double *)p;
+    default: return (double)*(const int64_t *)p;
+    }
+}
+
+void dagl__store(dagl_dtype dt, char *p, double v)
+{
+    switch (dt) {
+    case DAGL_F32: *(float *)p = (float)v; break;
+    case DAGL_F64: *(double *)p = v; break;
+    default: *(int64_t *)p = (int64_t)v; break;
+    }
+}

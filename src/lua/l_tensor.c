@@ -1,0 +1,354 @@
+/* l_tensor.c -- the dagl.Tensor userdata: one core reference per userdata, released by __gc or
+ * __close; operators, indexing, #, tostring and conversions to Lua values. */
+#include "ldagl.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Header bytes each tensor costs besides its data, as counted for GC pressure. */
+#define TENSOR_OVERHEAD 256
+/* Tell Lua's collector about tensor bytes in batches of this size. */
+#define GC_BATCH (256 * 1024)
+
+void dagl_l_setfuncs(lua_State *L, const luaL_Reg *fns)
+{
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_pushvalue(L, lua_upvalueindex(2));
+    luaL_setfuncs(L, fns, 2);
+}
+
+/* Lua sees only a pointer-sized userdata, so tensor memory is reported to its collector as
+ * if Lua had allocated it; otherwise loops creating tensors would grow memory unchecked. */
+static void gc_account(lua_State *L, dagl_lstate *s, const dagl_tensor *t)
+{
+    s->gc_debt += (int64_t)dagl_tensor_nbytes(t) + TENSOR_OVERHEAD;
+    if (s->gc_debt >= GC_BATCH) {
+        int kb = (int)(s->gc_debt / 1024);
+        s->gc_debt = 0;
+        lua_gc(L, LUA_GCSTEP, kb);
+    }
+}
+
+dagl_tensor **dagl_l_slot(lua_State *L)
+{
+    dagl_tensor **ud = lua_newuserdatauv(L, sizeof *ud, 0);
+    *ud = NULL;
+    lua_pushvalue(L, lua_upvalueindex(2));
+    lua_setmetatable(L, -2);
+    return ud;
+}
+
+int dagl_l_done(lua_State *L, dagl_status st, dagl_tensor **slot)
+{
+    if (st != DAGL_OK) {
+        *slot = NULL;
+        return dagl_l_error(L);
+    }
+    gc_account(L, DAGL_LSTATE(L), *slot);
+    return 1;
+}
+
+dagl_tensor *dagl_l_test(lua_State *L, int idx)
+{
+    dagl_tensor **ud = lua_touserdata(L, idx);
+    if (!ud || !lua_getmetatable(L, idx)) return NULL;
+    int same = lua_rawequal(L, -1, lua_upvalueindex(2));
+    lua_pop(L, 1);
+    if (!same) return NULL;
+    if (!*ud) luaL_error(L, "attempt to use a closed tensor");
+    return *ud;
+}
+
+dagl_tensor *dagl_l_check(lua_State *L, int idx)
+{
+    dagl_tensor *t = dagl_l_test(L, idx);
+    if (!t) luaL_typeerror(L, idx, DAGL_TENSOR_MT);
+    return t;
+}
+
+dagl_tensor *dagl_l_operand(lua_State *L, int idx, dagl_dtype like)
+{
+    dagl_tensor *t = dagl_l_test(L, idx);
+    if (t) return t;
+    if (!lua_isnumber(L, idx)) luaL_typeerror(L, idx, "dagl.Tensor or number");
+    dagl_tensor **slot = dagl_l_slot(L);
+    dagl_l_done(L, dagl_tensor_full(DAGL_LCTX(L), like, 0, NULL, lua_tonumber(L, idx), slot), slot);
+    return *slot;
+}
+
+int dagl_l_error(lua_State *L)
+{
+    return luaL_error(L, "%s", dagl_ctx_last_error(DAGL_LCTX(L)));
+}
+
+int dagl_l_dim(lua_State *L, int idx, int ndim, const dagl_tensor *t)
+{
+    lua_Integer d = luaL_checkinteger(L, idx);
+    lua_Integer z = d > 0 ? d - 1 : d < 0 ? d + ndim : -1;
+    if (z < 0 || z >= ndim) {
+        char b[160];
+        const int64_t *shape = t ? dagl_tensor_shape(t) : NULL;
+        return luaL_error(L, "dimension %d out of range for a tensor of shape %s (dims are 1..%d or -%d..-1)",
+                          (int)d, t ? dagl_shape_str(dagl_tensor_ndim(t), shape, b, sizeof b) : "?", ndim,
+                          ndim);
+    }
+    return (int)z;
+}
+
+int dagl_l_shape(lua_State *L, int idx, int64_t *shape)
+{
+    int n;
+    if (lua_istable(L, idx)) {
+        n = (int)luaL_len(L, idx);
+        luaL_argcheck(L, n <= DAGL_MAX_DIMS, idx, "too many dimensions");
+        for (int i = 0; i < n; i++) {
+            lua_geti(L, idx, i + 1);
+            int ok;
+            shape[i] = lua_tointegerx(L, -1, &ok);
+            if (!ok) luaL_argerror(L, idx, "shape entries must be integers");
+            lua_pop(L, 1);
+        }
+        return n;
+    }
+    n = 0;
+    for (int i = idx; i <= lua_gettop(L) && lua_type(L, i) == LUA_TNUMBER; i++) {
+        luaL_argcheck(L, n < DAGL_MAX_DIMS, i, "too many dimensions");
+        shape[n++] = luaL_checkinteger(L, i);
+    }
+    return n;
+}
+
+dagl_dtype dagl_l_dtype(lua_State *L, int idx, dagl_dtype dflt)
+{
+    static const char *const names[] = {"float32", "f32", "float", "float64", "f64", "double",
+                                        "int64", "i64", "long", NULL};
+    static const dagl_dtype types[] = {DAGL_F32, DAGL_F32, DAGL_F32, DAGL_F64, DAGL_F64, DAGL_F64,
+                                       DAGL_I64, DAGL_I64, DAGL_I64};
+    if (lua_isnoneornil(L, idx)) return dflt;
+    return types[luaL_checkoption(L, idx, NULL, names)];
+}
+
+/* __gc and __close: drop the userdata's reference once. */
+static int t_gc(lua_State *L)
+{
+    dagl_tensor **ud = luaL_checkudata(L, 1, DAGL_TENSOR_MT);
+    dagl_tensor_release(*ud);
+    *ud = NULL;
+    return 0;
+}
+
+/* Operators share the functions behind t:add() etc. */
+static int t_add(lua_State *L) { return dagl_l_binary(L, DAGL_OP_ADD); }
+static int t_sub(lua_State *L) { return dagl_l_binary(L, DAGL_OP_SUB); }
+static int t_mul(lua_State *L) { return dagl_l_binary(L, DAGL_OP_MUL); }
+static int t_div(lua_State *L) { return dagl_l_binary(L, DAGL_OP_DIV); }
+static int t_pow(lua_State *L) { return dagl_l_binary(L, DAGL_OP_POW); }
+
+static int t_unm(lua_State *L)
+{
+    dagl_tensor *a = dagl_l_check(L, 1), **o = dagl_l_slot(L);
+    return dagl_l_done(L, dagl_unary(DAGL_LCTX(L), DAGL_OP_NEG, a, o), o);
+}
+
+static int t_tostring(lua_State *L)
+{
+    char *s = dagl_tensor_format(dagl_l_check(L, 1));
+    if (!s) return luaL_error(L, "tostring: out of memory");
+    lua_pushstring(L, s);
+    free(s);
+    return 1;
+}
+
+/* #t is the size of the first dimension, like len() of a torch tensor. */
+static int t_len(lua_State *L)
+{
+    dagl_tensor *t = dagl_l_check(L, 1);
+    if (dagl_tensor_ndim(t) == 0) return luaL_error(L, "#: a 0-d tensor has no length");
+    lua_pushinteger(L, dagl_tensor_shape(t)[0]);
+    return 1;
+}
+
+/* Pushes one element as a Lua number (integer for int64). */
+static void push_element(lua_State *L, dagl_dtype dt, const char *p)
+{
+    if (dt == DAGL_I64) lua_pushinteger(L, *(const int64_t *)p);
+    else if (dt == DAGL_F32) lua_pushnumber(L, *(const float *)p);
+    else lua_pushnumber(L, *(const double *)p);
+}
+
+static int t_item(lua_State *L)
+{
+    dagl_tensor *t = dagl_l_check(L, 1);
+    if (dagl_tensor_numel(t) != 1) {
+        char b[160];
+        return luaL_error(L, "item: tensor of shape %s has %d elements, not 1",
+                          dagl_shape_str(dagl_tensor_ndim(t), dagl_tensor_shape(t), b, sizeof b),
+                          (int)dagl_tensor_numel(t));
+    }
+    push_element(L, dagl_tensor_dtype(t), dagl_tensor_data(t));
+    return 1;
+}
+
+/* Nested tables of dims [d, ndim) starting at byte address p. */
+static void push_table(lua_State *L, const dagl_tensor *t, int d, const char *p)
+{
+    const int64_t *shape = dagl_tensor_shape(t), *strides = dagl_tensor_strides(t);
+    int64_t es = (int64_t)dagl_dtype_size(dagl_tensor_dtype(t));
+    luaL_checkstack(L, 3, "totable");
+    lua_createtable(L, (int)shape[d], 0);
+    for (int64_t i = 0; i < shape[d]; i++) {
+        const char *q = p + i * strides[d] * es;
+        if (d + 1 == dagl_tensor_ndim(t)) push_element(L, dagl_tensor_dtype(t), q);
+        else push_table(L, t, d + 1, q);
+        lua_rawseti(L, -2, i + 1);
+    }
+}
+
+static int t_totable(lua_State *L)
+{
+    dagl_tensor *t = dagl_l_check(L, 1);
+    if (dagl_tensor_ndim(t) == 0) push_element(L, dagl_tensor_dtype(t), dagl_tensor_data(t));
+    else push_table(L, t, 0, dagl_tensor_data(t));
+    return 1;
+}
+
+/* t.shape, a fresh table (like torch's Size, 1-based). */
+static void push_shape(lua_State *L, const dagl_tensor *t)
+{
+    int n = dagl_tensor_ndim(t);
+    lua_createtable(L, n, 0);
+    for (int i = 0; i < n; i++) {
+        lua_pushinteger(L, dagl_tensor_shape(t)[i]);
+        lua_rawseti(L, -2, i + 1);
+    }
+}
+
+static int t_size(lua_State *L)
+{
+    dagl_tensor *t = dagl_l_check(L, 1);
+    if (lua_isnoneornil(L, 2)) {
+        push_shape(L, t);
+        return 1;
+    }
+    lua_pushinteger(L, dagl_tensor_shape(t)[dagl_l_dim(L, 2, dagl_tensor_ndim(t), t)]);
+    return 1;
+}
+
+static int t_stride(lua_State *L)
+{
+    dagl_tensor *t = dagl_l_check(L, 1);
+    int n = dagl_tensor_ndim(t);
+    lua_createtable(L, n, 0);
+    for (int i = 0; i < n; i++) {
+        lua_pushinteger(L, dagl_tensor_strides(t)[i]);
+        lua_rawseti(L, -2, i + 1);
+    }
+    return 1;
+}
+
+static int t_dim(lua_State *L)
+{
+    lua_pushinteger(L, dagl_tensor_ndim(dagl_l_check(L, 1)));
+    return 1;
+}
+
+static int t_numel(lua_State *L)
+{
+    lua_pushinteger(L, dagl_tensor_numel(dagl_l_check(L, 1)));
+    return 1;
+}
+
+static int t_dtype(lua_State *L)
+{
+    lua_pushstring(L, dagl_dtype_name(dagl_tensor_dtype(dagl_l_check(L, 1))));
+    return 1;
+}
+
+static int t_is_contiguous(lua_State *L)
+{
+    lua_pushboolean(L, dagl_tensor_is_contiguous(dagl_l_check(L, 1)));
+    return 1;
+}
+
+static int t_offset(lua_State *L)
+{
+    lua_pushinteger(L, dagl_tensor_offset(dagl_l_check(L, 1)));
+    return 1;
+}
+
+/* Row i of t (Lua's 1-based index, negative from the end) as a view in a new slot. */
+static dagl_tensor *row_view(lua_State *L, dagl_tensor *t, lua_Integer i)
+{
+    if (dagl_tensor_ndim(t) == 0) luaL_error(L, "index: a 0-d tensor cannot be indexed (use item() or fill())");
+    if (i == 0) luaL_error(L, "index: 0 is not a valid index (indices start at 1; -1 is the last)");
+    dagl_tensor **o = dagl_l_slot(L);
+    dagl_l_done(L, dagl_select(DAGL_LCTX(L), t, 0, i > 0 ? i - 1 : i, o), o);
+    return *o;
+}
+
+/* t[i]: a number for 1-d tensors, else a view of row i. */
+static int index_get(lua_State *L, dagl_tensor *t, lua_Integer i)
+{
+    dagl_tensor *row = row_view(L, t, i);
+    if (dagl_tensor_ndim(row) == 0) push_element(L, dagl_tensor_dtype(row), dagl_tensor_data(row));
+    return 1;
+}
+
+/* __index: integer keys index, "shape" is a property, other names are methods. */
+static int t_index(lua_State *L)
+{
+    dagl_tensor *t = dagl_l_check(L, 1);
+    int isint;
+    lua_Integer i = lua_tointegerx(L, 2, &isint);
+    if (isint) return index_get(L, t, i);
+    lua_pushvalue(L, 2);
+    if (lua_rawget(L, lua_upvalueindex(3)) != LUA_TNIL) return 1;
+    const char *k = lua_tostring(L, 2);
+    if (k && strcmp(k, "shape") == 0) {
+        push_shape(L, t);
+        return 1;
+    }
+    return 0;
+}
+
+/* t[i] = number or tensor (broadcast into row i). */
+static int t_newindex(lua_State *L)
+{
+    dagl_ctx *ctx = DAGL_LCTX(L);
+    dagl_tensor *t = dagl_l_check(L, 1);
+    dagl_tensor *src = dagl_l_test(L, 3);
+    if (!src && !lua_isnumber(L, 3)) return luaL_typeerror(L, 3, "number or dagl.Tensor");
+    dagl_tensor *row = row_view(L, t, luaL_checkinteger(L, 2));
+    dagl_status st = src ? dagl_copy_into(ctx, row, src) : dagl_fill(ctx, row, lua_tonumber(L, 3));
+    return st ? dagl_l_error(L) : 0;
+}
+
+const luaL_Reg dagl_l_tensor_methods[] = {
+    {"item", t_item},   {"totable", t_totable},     {"size", t_size},   {"stride", t_stride},
+    {"dim", t_dim},     {"numel", t_numel},         {"dtype", t_dtype}, {"is_contiguous", t_is_contiguous},
+    {"storage_offset", t_offset}, {"close", t_gc},  {NULL, NULL},
+};
+
+static const luaL_Reg meta[] = {
+    {"__gc", t_gc},   {"__close", t_gc}, {"__add", t_add}, {"__sub", t_sub}, {"__mul", t_mul},
+    {"__div", t_div}, {"__pow", t_pow},  {"__unm", t_unm}, {"__len", t_len}, {"__tostring", t_tostring},
+    {"__newindex", t_newindex}, {NULL, NULL},
+};
+
+/* Fills the metatable at the top: metamethods, and __index over a table of every method. */
+void dagl_l_open_tensor(lua_State *L)
+{
+    dagl_l_setfuncs(L, meta);
+    lua_newtable(L); /* methods */
+    dagl_l_setfuncs(L, dagl_l_tensor_methods);
+    dagl_l_setfuncs(L, dagl_l_op_methods);
+    dagl_l_setfuncs(L, dagl_l_view_methods);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_pushvalue(L, lua_upvalueindex(2));
+    lua_pushvalue(L, -3);
+    lua_pushcclosure(L, t_index, 3);
+    lua_setfield(L, -3, "__index");
+    lua_setfield(L, -2, "methods");
+    lua_pushliteral(L, DAGL_TENSOR_MT);
+    lua_setfield(L, -2, "__name");
+}
