@@ -244,6 +244,51 @@ DAGL_API dagl_status dagl_reduce(dagl_ctx *ctx, dagl_op op, const dagl_tensor *a
 DAGL_API dagl_status dagl_matmul(dagl_ctx *ctx, const dagl_tensor *a, const dagl_tensor *b,
                                  dagl_tensor **out);
 
+/* ---------------------------------------------------------------- graphs */
+
+/* A graph of operations: inputs, constants and op nodes with their shapes inferred when added.
+ * Build it once, run it many times; independent nodes run at the same time on the context's
+ * worker pool, big kernels are split across idle workers. Node ids are small integers. */
+typedef struct dagl_graph dagl_graph;
+
+/* Parameters of a node beyond its sources (the ones an op does not use are ignored). */
+typedef struct dagl_node_params {
+    double scalar;       /* binary op with a scalar operand (has_scalar set) */
+    int has_scalar;
+    int scalar_first;    /* op(scalar, x) instead of op(x, scalar) */
+    double lo, hi;       /* clamp bounds, NaN = none */
+    int dims[DAGL_MAX_DIMS], ndims; /* reductions: dims (0-based), ndims == 0 = all */
+    int keepdim;
+    int correction;      /* var */
+} dagl_node_params;
+
+DAGL_API dagl_status dagl_graph_new(dagl_ctx *ctx, dagl_graph **out);
+DAGL_API void dagl_graph_free(dagl_graph *g);
+/* Declares the next input; runs take inputs in declaration order. */
+DAGL_API dagl_status dagl_graph_input(dagl_graph *g, dagl_dtype dt, int ndim, const int64_t *shape,
+                                      int *id);
+/* A tensor baked into the graph (retained by it). */
+DAGL_API dagl_status dagl_graph_constant(dagl_graph *g, dagl_tensor *t, int *id);
+/* Adds op(srcs...) with `p` (may be NULL); fails with a message naming the op and shapes when the
+ * sources do not fit. */
+DAGL_API dagl_status dagl_graph_node(dagl_graph *g, dagl_op op, int nsrc, const int *srcs,
+                                     const dagl_node_params *p, int *id);
+/* Names the layer a node belongs to, for errors and traces ("dense_1"). The text is copied. */
+DAGL_API dagl_status dagl_graph_set_label(dagl_graph *g, int id, const char *label);
+/* Declares the next output. */
+DAGL_API dagl_status dagl_graph_output(dagl_graph *g, int id);
+DAGL_API int dagl_graph_num_nodes(const dagl_graph *g);
+DAGL_API int dagl_graph_num_inputs(const dagl_graph *g);
+DAGL_API int dagl_graph_num_outputs(const dagl_graph *g);
+/* Inferred dtype and shape of a node (shape points into the graph). */
+DAGL_API dagl_status dagl_graph_node_info(const dagl_graph *g, int id, dagl_dtype *dt, int *ndim,
+                                          const int64_t **shape);
+/* Runs the graph: inputs[i] for each input (dtype and shape checked), outputs[i] receive new
+ * references. On error nothing is left allocated and the error names the node and its layer. */
+DAGL_API dagl_status dagl_graph_run(dagl_graph *g, dagl_tensor *const *inputs, dagl_tensor **outputs);
+/* Graphviz text of the graph (malloc'ed; the caller frees it). */
+DAGL_API char *dagl_graph_dot(const dagl_graph *g);
+
 /* ---------------------------------------------------------------- formatting */
 
 /* Prints a tensor like PyTorch ("tensor([[1., 2.], ...])"), summarized with "..." when it has more

@@ -5,6 +5,28 @@ local core = require "dagl.core"
 local dagl = {}
 for k, v in pairs(core) do dagl[k] = v end
 
+local fn = require "dagl.fn"
+dagl.fn = fn.fn
+dagl.is_symbol = fn.is_symbol
+dagl.label = fn.label
+
+--- dagl.where works on real tensors (C) and inside traces (symbols).
+function dagl.where(c, a, b)
+  if fn.is_symbol(c) or fn.is_symbol(a) or fn.is_symbol(b) then return fn.where(c, a, b) end
+  return core.where(c, a, b)
+end
+
+--- Module-level math functions accept symbols inside traces too: dagl.exp(x) == x:exp().
+for _, name in ipairs {"exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "neg", "add", "sub", "mul",
+                       "div", "pow", "maximum", "minimum", "matmul", "sum", "mean", "max", "min", "argmax",
+                       "argmin", "var", "clamp", "eq", "ne", "lt", "le", "gt", "ge"} do
+  local c = core[name]
+  dagl[name] = function(x, ...)
+    if fn.is_symbol(x) then return x[name](x, ...) end
+    return c(x, ...)
+  end
+end
+
 --- Dtype names, usable wherever a dtype is taken.
 dagl.float32, dagl.float64, dagl.int64 = "float32", "float64", "int64"
 

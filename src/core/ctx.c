@@ -1,5 +1,8 @@
 /* ctx.c -- the context (error text, random seed, thread count) and the small name tables. */
 #include "internal.h"
+#include "sched/pool.h"
+
+#include <cblas.h>
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -65,12 +68,46 @@ dagl_status dagl_ctx_new(const dagl_ctx_options *opt, dagl_ctx **out)
     *out = ctx;
     if (!ctx) return DAGL_E_NOMEM;
     ctx->threads = default_threads(opt);
+    /* BLAS runs single-threaded inside dagl's workers; dagl splits big GEMMs itself, so the two
+     * thread pools never compete for the cores. */
+    openblas_set_num_threads(1);
     dagl_ctx_manual_seed(ctx, opt && opt->seed ? opt->seed : 0x5eed);
-    atomic_init(&ctx->live_bytes, 0);
+    atomic_init(&ctx->own_live, 0);
+    ctx->live = &ctx->own_live;
     return DAGL_OK;
 }
 
-void dagl_ctx_free(dagl_ctx *ctx) { free(ctx); }
+/* A context on the stack of a worker task: errors stay local to the task, memory is counted
+ * with the parent, the pool is shared. */
+void dagl__ctx_child(dagl_ctx *parent, dagl_ctx *child)
+{
+    child->errmsg[0] = '\0';
+    child->last_status = DAGL_OK;
+    child->threads = parent->threads;
+    child->seed = parent->seed;
+    child->draw = parent->draw;
+    child->live = parent->live;
+    child->pool = parent->pool;
+    child->owns_pool = false;
+}
+
+dagl_status dagl__ctx_pool(dagl_ctx *ctx, dagl_pool **out)
+{
+    if (!ctx->pool) {
+        if (dagl_pool_new(ctx->threads, &ctx->pool))
+            return dagl_ctx_set_error(ctx, DAGL_E_NOMEM, "context: cannot start %d worker threads", ctx->threads);
+        ctx->owns_pool = true;
+    }
+    *out = ctx->pool;
+    return DAGL_OK;
+}
+
+void dagl_ctx_free(dagl_ctx *ctx)
+{
+    if (!ctx) return;
+    if (ctx->owns_pool) dagl_pool_free(ctx->pool);
+    free(ctx);
+}
 
 const char *dagl_ctx_last_error(const dagl_ctx *ctx) { return ctx ? ctx->errmsg : "no context"; }
 
@@ -102,6 +139,6 @@ void dagl_ctx_manual_seed(dagl_ctx *ctx, uint64_t seed)
 
 int dagl_ctx_threads(const dagl_ctx *ctx) { return ctx->threads; }
 
-int64_t dagl_ctx_live_bytes(const dagl_ctx *ctx) { return atomic_load(&ctx->live_bytes); }
+int64_t dagl_ctx_live_bytes(const dagl_ctx *ctx) { return atomic_load(ctx->live); }
 
 const char *dagl_version(void) { return DAGL_VERSION_STRING; }

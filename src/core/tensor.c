@@ -104,11 +104,12 @@ dagl_status dagl_tensor_new(dagl_ctx *ctx, dagl_dtype dt, int ndim, const int64_
     t->data = t->mem = mem;
     t->nbytes = nbytes;
     t->base = NULL;
-    t->ctx = ctx;
+    t->live = ctx->live;
     t->release = NULL;
     t->release_ud = NULL;
     t->own_heap = !inline_mem;
-    atomic_fetch_add_explicit(&ctx->live_bytes, (long long)nbytes, memory_order_relaxed);
+    t->counted = true;
+    atomic_fetch_add_explicit(ctx->live, (long long)nbytes, memory_order_relaxed);
     *out = t;
     return DAGL_OK;
 }
@@ -132,10 +133,11 @@ dagl_status dagl__make_view(dagl_ctx *ctx, dagl_tensor *base, int ndim, const in
     t->mem = owner->mem;
     t->nbytes = owner->nbytes;
     t->base = owner;
-    t->ctx = ctx;
+    t->live = ctx->live;
     t->release = NULL;
     t->release_ud = NULL;
     t->own_heap = false;
+    t->counted = false;
     return DAGL_OK;
 }
 
@@ -162,10 +164,11 @@ dagl_status dagl_tensor_wrap(dagl_ctx *ctx, dagl_dtype dt, int ndim, const int64
     t->data = t->mem = data;
     t->nbytes = (size_t)t->numel * dagl_dtype_size(dt);
     t->base = NULL;
-    t->ctx = ctx;
+    t->live = ctx->live;
     t->release = release;
     t->release_ud = ud;
     t->own_heap = false;
+    t->counted = false;
     *out = t;
     return DAGL_OK;
 }
@@ -192,8 +195,7 @@ void dagl_tensor_release(dagl_tensor *t)
         dagl_tensor *base = t->base;
         if (!base) {
             if (t->release) t->release(t->release_ud);
-            else if (t->mem) atomic_fetch_sub_explicit(&t->ctx->live_bytes, (long long)t->nbytes,
-                                                       memory_order_relaxed);
+            if (t->counted) atomic_fetch_sub_explicit(t->live, (long long)t->nbytes, memory_order_relaxed);
             if (t->own_heap) free(t->mem);
         }
         free(t);

@@ -111,9 +111,9 @@ static void fill_nested(lua_State *L, dagl_tensor *t, int d, int64_t *pos, char 
     int nd = dagl_tensor_ndim(t);
     if (!lua_istable(L, -1) || (int64_t)luaL_len(L, -1) != shape[d]) {
         char b[160];
-        luaL_error(L, "tensor: ragged nested table: a row at depth %d is %s, expected %lld entries (shape %s)",
+        luaL_error(L, "tensor: ragged nested table: a row at depth %d is %s, expected %I entries (shape %s)",
                    d + 1, lua_istable(L, -1) ? "of another length" : luaL_typename(L, -1),
-                   (long long)shape[d], dagl_shape_str(nd, shape, b, sizeof b));
+                   (lua_Integer)shape[d], dagl_shape_str(nd, shape, b, sizeof b));
     }
     luaL_checkstack(L, 2, "tensor");
     for (int64_t i = 1; i <= shape[d]; i++) {
@@ -123,8 +123,8 @@ static void fill_nested(lua_State *L, dagl_tensor *t, int d, int64_t *pos, char 
         } else {
             int isnum;
             lua_Number v = lua_tonumberx(L, -1, &isnum);
-            if (!isnum) luaL_error(L, "tensor: element %lld is a %s, expected a number",
-                                   (long long)(*pos + 1), luaL_typename(L, -1));
+            if (!isnum) luaL_error(L, "tensor: element %I is a %s, expected a number",
+                                   (lua_Integer)(*pos + 1), luaL_typename(L, -1));
             char *p = data + (size_t)*pos * es;
             switch (dagl_tensor_dtype(t)) {
             case DAGL_F32: *(float *)p = (float)v; break;

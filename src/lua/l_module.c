@@ -49,6 +49,7 @@ static int open_module(lua_State *L)
     lua_newtable(L);
     dagl_l_setfuncs(L, module_funcs);
     dagl_l_setfuncs(L, dagl_l_create_funcs);
+    dagl_l_setfuncs(L, dagl_l_graph_funcs);
     dagl_l_setfuncs(L, dagl_l_op_methods);
     dagl_l_setfuncs(L, dagl_l_view_methods);
     dagl_l_setfuncs(L, dagl_l_tensor_methods);
@@ -68,6 +69,7 @@ DAGL_API int luaopen_dagl_core(lua_State *L)
     dagl_lstate *s = lua_newuserdatauv(L, sizeof *s, 0);
     s->ctx = NULL;
     s->gc_debt = 0;
+    s->gc_limit = 0;
     lua_newtable(L);
     lua_pushcfunction(L, state_gc);
     lua_setfield(L, -2, "__gc");

@@ -72,7 +72,14 @@ static int reduce(lua_State *L, dagl_op op)
     int keepdim = lua_toboolean(L, 3);
     int correction = (int)luaL_optinteger(L, 4, 1);
     dagl_tensor **o = dagl_l_slot(L);
-    return dagl_l_done(L, dagl_reduce(DAGL_LCTX(L), op, t, dims, n, keepdim, correction, o), o);
+    dagl_l_done(L, dagl_reduce(DAGL_LCTX(L), op, t, dims, n, keepdim, correction, o), o);
+    if ((op == DAGL_OP_ARGMAX || op == DAGL_OP_ARGMIN) && dagl_tensor_dtype(*o) == DAGL_I64 &&
+        dagl_tensor_is_contiguous(*o)) {
+        /* the core's indices are 0-based; Lua's are 1-based (t[t:argmax():item()] is the max) */
+        int64_t *p = dagl_tensor_data(*o);
+        for (int64_t i = 0, k = dagl_tensor_numel(*o); i < k; i++) p[i] += 1;
+    }
+    return 1;
 }
 
 #define REDUCE(name, OP) static int l_##name(lua_State *L) { return reduce(L, OP); }

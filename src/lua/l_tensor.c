@@ -9,6 +9,8 @@
 #define TENSOR_OVERHEAD 256
 /* Tell Lua's collector about tensor bytes in batches of this size. */
 #define GC_BATCH (256 * 1024)
+/* Live tensor memory may grow by at least this much between full collections. */
+#define GC_MIN_GROWTH ((int64_t)64 << 20)
 
 void dagl_l_setfuncs(lua_State *L, const luaL_Reg *fns)
 {
@@ -18,7 +20,12 @@ void dagl_l_setfuncs(lua_State *L, const luaL_Reg *fns)
 }
 
 /* Lua sees only a pointer-sized userdata, so tensor memory is reported to its collector as
- * if Lua had allocated it; otherwise loops creating tensors would grow memory unchecked. */
+ * if Lua had allocated it; otherwise loops creating tensors would grow memory unchecked.
+ * Steps are enough in incremental mode, but not in generational mode (the host's default, as in
+ * lua.c): a tensor alive across two steps turns old, and old garbage is only freed by a major
+ * collection, which Lua starts from its own (tiny) heap size, never from these steps. So, like
+ * a major-collection trigger, a full collection also runs whenever live tensor memory has grown
+ * past twice what survived the last one (and GC_MIN_GROWTH more). */
 static void gc_account(lua_State *L, dagl_lstate *s, const dagl_tensor *t)
 {
     s->gc_debt += (int64_t)dagl_tensor_nbytes(t) + TENSOR_OVERHEAD;
@@ -26,6 +33,14 @@ static void gc_account(lua_State *L, dagl_lstate *s, const dagl_tensor *t)
         int kb = (int)(s->gc_debt / 1024);
         s->gc_debt = 0;
         lua_gc(L, LUA_GCSTEP, kb);
+        int64_t live = dagl_ctx_live_bytes(s->ctx);
+        if (live > s->gc_limit && lua_gc(L, LUA_GCISRUNNING)) {
+            if (s->gc_limit > 0) {
+                lua_gc(L, LUA_GCCOLLECT);
+                live = dagl_ctx_live_bytes(s->ctx);
+            }
+            s->gc_limit = live + (live > GC_MIN_GROWTH ? live : GC_MIN_GROWTH);
+        }
     }
 }
 
@@ -81,6 +96,15 @@ int dagl_l_error(lua_State *L)
     return luaL_error(L, "%s", dagl_ctx_last_error(DAGL_LCTX(L)));
 }
 
+/* Name of the running C function as the caller spelled it ("sum" for t:sum() and dagl.sum()),
+ * for error messages; "?" when Lua cannot tell. */
+static const char *func_name(lua_State *L)
+{
+    lua_Debug ar;
+    if (lua_getstack(L, 0, &ar) && lua_getinfo(L, "n", &ar) && ar.name) return ar.name;
+    return "?";
+}
+
 int dagl_l_dim(lua_State *L, int idx, int ndim, const dagl_tensor *t)
 {
     lua_Integer d = luaL_checkinteger(L, idx);
@@ -88,9 +112,12 @@ int dagl_l_dim(lua_State *L, int idx, int ndim, const dagl_tensor *t)
     if (z < 0 || z >= ndim) {
         char b[160];
         const int64_t *shape = t ? dagl_tensor_shape(t) : NULL;
-        return luaL_error(L, "dimension %d out of range for a tensor of shape %s (dims are 1..%d or -%d..-1)",
-                          (int)d, t ? dagl_shape_str(dagl_tensor_ndim(t), shape, b, sizeof b) : "?", ndim,
-                          ndim);
+        if (ndim == 0)
+            return luaL_error(L, "%s: dimension %d out of range for a tensor of shape %s (it has no dims)",
+                              func_name(L), (int)d, t ? dagl_shape_str(0, shape, b, sizeof b) : "?");
+        return luaL_error(L, "%s: dimension %d out of range for a tensor of shape %s (dims are 1..%d or -%d..-1)",
+                          func_name(L), (int)d, t ? dagl_shape_str(dagl_tensor_ndim(t), shape, b, sizeof b) : "?",
+                          ndim, ndim);
     }
     return (int)z;
 }
@@ -281,6 +308,12 @@ static dagl_tensor *row_view(lua_State *L, dagl_tensor *t, lua_Integer i)
 {
     if (dagl_tensor_ndim(t) == 0) luaL_error(L, "index: a 0-d tensor cannot be indexed (use item() or fill())");
     if (i == 0) luaL_error(L, "index: 0 is not a valid index (indices start at 1; -1 is the last)");
+    int64_t n = dagl_tensor_shape(t)[0];
+    if (i > n || i < -n) {
+        char b[160];
+        luaL_error(L, "index: index %I is out of range for dimension 1 of size %I (shape %s)", (lua_Integer)i,
+                   (lua_Integer)n, dagl_shape_str(dagl_tensor_ndim(t), dagl_tensor_shape(t), b, sizeof b));
+    }
     dagl_tensor **o = dagl_l_slot(L);
     dagl_l_done(L, dagl_select(DAGL_LCTX(L), t, 0, i > 0 ? i - 1 : i, o), o);
     return *o;
@@ -319,6 +352,10 @@ static int t_newindex(lua_State *L)
     dagl_tensor *src = dagl_l_test(L, 3);
     if (!src && !lua_isnumber(L, 3)) return luaL_typeerror(L, 3, "number or dagl.Tensor");
     dagl_tensor *row = row_view(L, t, luaL_checkinteger(L, 2));
+    if (!src && dagl_tensor_ndim(row) == 0 && dagl_tensor_dtype(row) == DAGL_I64 && lua_isinteger(L, 3)) {
+        *(int64_t *)dagl_tensor_data(row) = lua_tointeger(L, 3); /* exact beyond 2^53 */
+        return 0;
+    }
     dagl_status st = src ? dagl_copy_into(ctx, row, src) : dagl_fill(ctx, row, lua_tonumber(L, 3));
     return st ? dagl_l_error(L) : 0;
 }

@@ -83,9 +83,16 @@ static int l_narrow(lua_State *L)
 {
     dagl_tensor *t = dagl_l_check(L, 1);
     int d = dagl_l_dim(L, 2, dagl_tensor_ndim(t), t);
-    lua_Integer first = luaL_checkinteger(L, 3);
+    lua_Integer first = luaL_checkinteger(L, 3), len = luaL_checkinteger(L, 4);
     luaL_argcheck(L, first != 0, 3, "indices start at 1");
-    CALL(L, dagl_narrow(DAGL_LCTX(L), t, d, first > 0 ? first - 1 : first, luaL_checkinteger(L, 4), o));
+    int64_t n = dagl_tensor_shape(t)[d], start = first > 0 ? first - 1 : first + n;
+    if (start < 0 || len < 0 || start + len > n) {
+        char b[160];
+        return luaL_error(L, "narrow: elements %I..%I are out of range for dimension %d of size %I (shape %s)",
+                          (lua_Integer)(start + 1), (lua_Integer)(start + len), d + 1, (lua_Integer)n,
+                          dagl_shape_str(dagl_tensor_ndim(t), dagl_tensor_shape(t), b, sizeof b));
+    }
+    CALL(L, dagl_narrow(DAGL_LCTX(L), t, d, start, len, o));
 }
 
 /* t:select(dim, i): removes dim, keeping index i of it. */
@@ -95,6 +102,13 @@ static int l_select(lua_State *L)
     int d = dagl_l_dim(L, 2, dagl_tensor_ndim(t), t);
     lua_Integer i = luaL_checkinteger(L, 3);
     luaL_argcheck(L, i != 0, 3, "indices start at 1");
+    int64_t n = dagl_tensor_shape(t)[d];
+    if (i > n || i < -n) {
+        char b[160];
+        return luaL_error(L, "select: index %I is out of range for dimension %d of size %I (shape %s)",
+                          (lua_Integer)i, d + 1, (lua_Integer)n,
+                          dagl_shape_str(dagl_tensor_ndim(t), dagl_tensor_shape(t), b, sizeof b));
+    }
     CALL(L, dagl_select(DAGL_LCTX(L), t, d, i > 0 ? i - 1 : i, o));
 }
 

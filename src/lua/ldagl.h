@@ -14,6 +14,7 @@
 typedef struct dagl_lstate {
     dagl_ctx *ctx;
     int64_t gc_debt; /* tensor bytes created since Lua's GC was last told about them */
+    int64_t gc_limit; /* live tensor bytes at which a full collection runs (see gc_account) */
 } dagl_lstate;
 
 #define DAGL_LSTATE(L) ((dagl_lstate *)lua_touserdata((L), lua_upvalueindex(1)))
@@ -53,6 +54,7 @@ extern const luaL_Reg dagl_l_tensor_methods[];
 extern const luaL_Reg dagl_l_op_methods[];
 extern const luaL_Reg dagl_l_view_methods[];
 extern const luaL_Reg dagl_l_create_funcs[];
+extern const luaL_Reg dagl_l_graph_funcs[];
 
 int luaopen_dagl_core(lua_State *L);
 

@@ -1,0 +1,176 @@
+--- dagl.fn: trace a Lua function on symbolic tensors into a graph once per input signature
+-- (dtypes and shapes), then run the compiled graph -- like tf.function. Inside the traced
+-- function the same methods and operators as on real tensors are available; real tensors it
+-- touches (weights) become constants of the graph.
+local core = require "dagl.core"
+
+local M = {}
+
+local Sym = {}
+Sym.__index = Sym
+Sym.__name = "dagl.Symbol"
+
+local is_tensor = core.is_tensor
+
+local function is_sym(x) return getmetatable(x) == Sym end
+
+local function new_sym(tr, id)
+  local dtype, shape = tr.g:info(id)
+  return setmetatable({tracer = tr, id = id, _dtype = dtype, shape = shape}, Sym)
+end
+
+-- Node id of an operand: a symbol of this trace, or a real tensor made into a constant (once).
+local function operand(tr, x)
+  if is_sym(x) then
+    if x.tracer ~= tr then error("dagl.fn: a symbolic tensor from another trace was used", 3) end
+    return x.id
+  end
+  if is_tensor(x) then
+    local id = tr.consts[x]
+    if not id then
+      id = tr.g:constant(x)
+      tr.consts[x] = id
+    end
+    return id
+  end
+  if type(x) == "number" then
+    return tr.g:constant(core.tensor(x))
+  end
+  error(("dagl.fn: expected a tensor or a number, got %s"):format(type(x)), 3)
+end
+
+local function node(tr, op, srcs, params)
+  local id = tr.g:node(op, srcs, params)
+  if tr.label then tr.g:label(id, tr.label) end
+  return new_sym(tr, id)
+end
+
+local function unary(op)
+  return function(self) return node(self.tracer, op, {self.id}) end
+end
+
+-- Binary op with a tensor, symbol or number on either side.
+local function binary(op)
+  return function(a, b)
+    if is_sym(a) then
+      if type(b) == "number" then return node(a.tracer, op, {a.id}, {scalar = b}) end
+      return node(a.tracer, op, {a.id, operand(a.tracer, b)})
+    end
+    if type(a) == "number" then return node(b.tracer, op, {b.id}, {scalar = a, scalar_first = true}) end
+    return node(b.tracer, op, {operand(b.tracer, a), b.id})
+  end
+end
+
+-- Lua dims are 1-based; the graph's are 0-based (negative ones count from the end in both).
+local function dims0(dim)
+  if dim == nil then return {} end
+  if type(dim) == "number" then dim = {dim} end
+  local out = {}
+  for i, d in ipairs(dim) do out[i] = d > 0 and d - 1 or d end
+  return out
+end
+
+local function reduce(op)
+  return function(self, dim, keepdim, correction)
+    return node(self.tracer, op, {self.id}, {dims = dims0(dim), keepdim = keepdim, correction = correction})
+  end
+end
+
+for _, op in ipairs {"neg", "exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu"} do Sym[op] = unary(op) end
+for _, op in ipairs {"add", "sub", "mul", "div", "pow", "maximum", "minimum", "eq", "ne", "lt", "le", "gt", "ge", "matmul"} do
+  Sym[op] = binary(op)
+end
+for _, op in ipairs {"sum", "mean", "max", "min", "var"} do Sym[op] = reduce(op) end
+-- Indices are 1-based in Lua (as t:argmax() on real tensors gives them): shift the graph's.
+for _, op in ipairs {"argmax", "argmin"} do
+  local r = reduce(op)
+  Sym[op] = function(...) return r(...) + 1 end
+end
+
+function Sym.clamp(self, lo, hi) return node(self.tracer, "clamp", {self.id}, {lo = lo, hi = hi}) end
+function Sym:dtype() return self._dtype end
+function Sym:dim() return #self.shape end
+function Sym:size(d) if d then return self.shape[d > 0 and d or #self.shape + d + 1] end return self.shape end
+function Sym:numel() local n = 1 for _, s in ipairs(self.shape) do n = n * s end return n end
+
+Sym.__add, Sym.__sub, Sym.__mul, Sym.__div, Sym.__pow = Sym.add, Sym.sub, Sym.mul, Sym.div, Sym.pow
+Sym.__unm = Sym.neg
+function Sym.__tostring(s)
+  return ("dagl.Symbol(%%%d, %s [%s])"):format(s.id, s._dtype, table.concat(s.shape, ", "))
+end
+
+--- where(cond, a, b) inside traces (dagl.where dispatches here for symbols).
+function M.where(c, a, b)
+  local tr = (is_sym(c) and c.tracer) or (is_sym(a) and a.tracer) or b.tracer
+  return node(tr, "where", {operand(tr, c), operand(tr, a), operand(tr, b)})
+end
+
+M.is_symbol = is_sym
+
+--- Runs `body` with every node it creates labelled `name` (a layer name, for errors and traces).
+function M.label(x, name, body)
+  local tr = x.tracer
+  local prev = tr.label
+  tr.label = name
+  local ok, res = pcall(body)
+  tr.label = prev
+  if not ok then error(res, 0) end
+  return res
+end
+
+-- Signature of a call: dtype and shape of every argument.
+local function signature(args, n)
+  local parts = {}
+  for i = 1, n do
+    local t = args[i]
+    if not is_tensor(t) then
+      error(("dagl.fn: argument %d must be a tensor, got %s"):format(i, type(t)), 3)
+    end
+    parts[i] = t:dtype() .. "[" .. table.concat(t.shape, ",") .. "]"
+  end
+  return table.concat(parts, ";")
+end
+
+-- Traces f for the given example arguments into a new graph.
+local function trace(f, args, n)
+  local tr = {g = core.graph(), consts = setmetatable({}, {__mode = "k"})}
+  local syms = {}
+  for i = 1, n do syms[i] = new_sym(tr, tr.g:input(args[i]:dtype(), args[i].shape)) end
+  local outs = table.pack(f(table.unpack(syms, 1, n)))
+  for i = 1, outs.n do
+    local o = outs[i]
+    if not is_sym(o) then o = new_sym(tr, operand(tr, o)) end
+    tr.g:output(o.id)
+  end
+  return {graph = tr.g, nout = outs.n}
+end
+
+--- dagl.fn(f): a callable that traces f once per input signature and runs the graph after.
+-- The returned object also has :graph(...) (the traced graph for those arguments) and
+-- :dot(...) (its Graphviz text).
+function M.fn(f)
+  assert(type(f) == "function", "dagl.fn: expected a function")
+  local cache = {}
+  local obj = {traces = 0}
+  local function compiled(args, n)
+    local key = signature(args, n)
+    local c = cache[key]
+    if not c then
+      c = trace(f, args, n)
+      cache[key] = c
+      obj.traces = obj.traces + 1
+    end
+    return c
+  end
+  function obj:graph(...) return compiled(table.pack(...), select("#", ...)).graph end
+  function obj:dot(...) return self:graph(...):dot() end
+  return setmetatable(obj, {
+    __call = function(_, ...)
+      local n = select("#", ...)
+      local c = compiled({...}, n)
+      return c.graph:run(...)
+    end,
+  })
+end
+
+return M

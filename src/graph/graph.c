@@ -1,0 +1,241 @@
+/* graph.c -- building graphs: inputs, constants, op nodes (shapes inferred on the way in),
+ * labels, outputs, the consumer lists the executor needs, and the Graphviz dump. */
+#include "graph.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+dagl_status dagl_graph_new(dagl_ctx *ctx, dagl_graph **out)
+{
+    dagl_graph *g = calloc(1, sizeof *g);
+    *out = g;
+    if (!g) return dagl_ctx_set_error(ctx, DAGL_E_NOMEM, "graph: out of memory");
+    g->ctx = ctx;
+    g->built_for = -1;
+    return DAGL_OK;
+}
+
+static void free_prepared(dagl_graph *g)
+{
+    free(g->cons_start);
+    free(g->cons);
+    free(g->nsrc_ops);
+    free(g->ready0);
+    free(g->uses0);
+    g->cons_start = g->cons = g->nsrc_ops = g->ready0 = g->uses0 = NULL;
+    g->built_for = -1;
+}
+
+void dagl_graph_free(dagl_graph *g)
+{
+    if (!g) return;
+    for (int i = 0; i < g->n; i++) {
+        dagl_tensor_release(g->nodes[i].value);
+        free(g->nodes[i].label);
+    }
+    free(g->nodes);
+    free(g->inputs);
+    free(g->outputs);
+    free_prepared(g);
+    free(g);
+}
+
+/* Grows an int array by one slot. */
+static bool push_int(int **arr, int *n, int *cap, int v)
+{
+    if (*n == *cap) {
+        int nc = *cap ? *cap * 2 : 8;
+        int *na = realloc(*arr, sizeof *na * (size_t)nc);
+        if (!na) return false;
+        *arr = na;
+        *cap = nc;
+    }
+    (*arr)[(*n)++] = v;
+    return true;
+}
+
+/* A zeroed node at the end, or NULL when out of memory. */
+static dagl_node *new_node(dagl_graph *g, node_kind kind)
+{
+    if (g->n == g->cap) {
+        int nc = g->cap ? g->cap * 2 : 16;
+        dagl_node *nn = realloc(g->nodes, sizeof *nn * (size_t)nc);
+        if (!nn) {
+            dagl_ctx_set_error(g->ctx, DAGL_E_NOMEM, "graph: out of memory adding node %d", g->n);
+            return NULL;
+        }
+        g->nodes = nn;
+        g->cap = nc;
+    }
+    dagl_node *nd = &g->nodes[g->n];
+    memset(nd, 0, sizeof *nd);
+    nd->kind = kind;
+    return nd;
+}
+
+dagl_status dagl_graph_input(dagl_graph *g, dagl_dtype dt, int ndim, const int64_t *shape, int *id)
+{
+    dagl_status st = dagl__check_shape(g->ctx, "graph_input", ndim, shape);
+    if (st) return st;
+    dagl_node *nd = new_node(g, NODE_INPUT);
+    if (!nd) return DAGL_E_NOMEM;
+    if (!push_int(&g->inputs, &g->ninputs, &g->cap_inputs, g->n))
+        return dagl_ctx_set_error(g->ctx, DAGL_E_NOMEM, "graph: out of memory");
+    nd->dtype = dt;
+    nd->ndim = ndim;
+    memcpy(nd->shape, shape, sizeof(int64_t) * (size_t)ndim);
+    *id = g->n++;
+    return DAGL_OK;
+}
+
+dagl_status dagl_graph_constant(dagl_graph *g, dagl_tensor *t, int *id)
+{
+    dagl_node *nd = new_node(g, NODE_CONST);
+    if (!nd) return DAGL_E_NOMEM;
+    dagl_tensor_retain(t);
+    nd->value = t;
+    nd->dtype = t->dtype;
+    nd->ndim = t->ndim;
+    memcpy(nd->shape, t->shape, sizeof(int64_t) * (size_t)t->ndim);
+    *id = g->n++;
+    return DAGL_OK;
+}
+
+dagl_status dagl_graph_node(dagl_graph *g, dagl_op op, int nsrc, const int *srcs,
+                            const dagl_node_params *p, int *id)
+{
+    if ((unsigned)op >= DAGL_OP_COUNT || op == DAGL_OP_NONE)
+        return dagl_ctx_set_error(g->ctx, DAGL_E_ARG, "graph_node: unknown op %d", (int)op);
+    if (nsrc < 1 || nsrc > 3)
+        return dagl_ctx_set_error(g->ctx, DAGL_E_ARG, "%s: %d sources (1 to 3 allowed)", dagl_op_name(op), nsrc);
+    for (int i = 0; i < nsrc; i++)
+        if (srcs[i] < 0 || srcs[i] >= g->n)
+            return dagl_ctx_set_error(g->ctx, DAGL_E_INDEX, "%s: source %d is node %d, which does not exist",
+                                      dagl_op_name(op), i + 1, srcs[i]);
+    dagl_node *nd = new_node(g, NODE_OP);
+    if (!nd) return DAGL_E_NOMEM;
+    nd->op = op;
+    nd->nsrc = nsrc;
+    memcpy(nd->src, srcs, sizeof(int) * (size_t)nsrc);
+    if (p) nd->p = *p;
+    dagl_status st = dagl__infer(g, nd);
+    if (st) return st;
+    *id = g->n++;
+    return DAGL_OK;
+}
+
+dagl_status dagl_graph_set_label(dagl_graph *g, int id, const char *label)
+{
+    if (id < 0 || id >= g->n) return dagl_ctx_set_error(g->ctx, DAGL_E_INDEX, "graph: no node %d", id);
+    char *copy = label ? strdup(label) : NULL;
+    if (label && !copy) return dagl_ctx_set_error(g->ctx, DAGL_E_NOMEM, "graph: out of memory");
+    free(g->nodes[id].label);
+    g->nodes[id].label = copy;
+    return DAGL_OK;
+}
+
+dagl_status dagl_graph_output(dagl_graph *g, int id)
+{
+    if (id < 0 || id >= g->n) return dagl_ctx_set_error(g->ctx, DAGL_E_INDEX, "graph: no node %d", id);
+    if (!push_int(&g->outputs, &g->noutputs, &g->cap_outputs, id))
+        return dagl_ctx_set_error(g->ctx, DAGL_E_NOMEM, "graph: out of memory");
+    g->nodes[id].is_output = true;
+    return DAGL_OK;
+}
+
+int dagl_graph_num_nodes(const dagl_graph *g) { return g->n; }
+int dagl_graph_num_inputs(const dagl_graph *g) { return g->ninputs; }
+int dagl_graph_num_outputs(const dagl_graph *g) { return g->noutputs; }
+
+dagl_status dagl_graph_node_info(const dagl_graph *g, int id, dagl_dtype *dt, int *ndim,
+                                 const int64_t **shape)
+{
+    if (id < 0 || id >= g->n) return DAGL_E_INDEX;
+    const dagl_node *nd = &g->nodes[id];
+    if (dt) *dt = nd->dtype;
+    if (ndim) *ndim = nd->ndim;
+    if (shape) *shape = nd->shape;
+    return DAGL_OK;
+}
+
+/* Consumer lists (CSR), the number of op sources of each node and the nodes ready at start. */
+dagl_status dagl__graph_prepare(dagl_graph *g)
+{
+    if (g->built_for == g->n) return DAGL_OK;
+    free_prepared(g);
+    int n = g->n;
+    size_t edges = 0;
+    for (int i = 0; i < n; i++) edges += (size_t)g->nodes[i].nsrc;
+    g->cons_start = calloc((size_t)n + 1, sizeof(int));
+    g->cons = malloc(sizeof(int) * (edges ? edges : 1));
+    g->nsrc_ops = calloc((size_t)n + 1, sizeof(int));
+    g->ready0 = malloc(sizeof(int) * ((size_t)n + 1));
+    g->uses0 = calloc((size_t)n + 1, sizeof(int));
+    if (!g->cons_start || !g->cons || !g->nsrc_ops || !g->ready0 || !g->uses0) {
+        free_prepared(g);
+        return dagl_ctx_set_error(g->ctx, DAGL_E_NOMEM, "graph: out of memory preparing %d nodes", n);
+    }
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < g->nodes[i].nsrc; k++) g->cons_start[g->nodes[i].src[k] + 1]++;
+    for (int i = 0; i < n; i++) g->cons_start[i + 1] += g->cons_start[i];
+    int *fill = g->uses0; /* reused as a cursor, then recomputed as the use count */
+    for (int i = 0; i < n; i++) {
+        const dagl_node *nd = &g->nodes[i];
+        for (int k = 0; k < nd->nsrc; k++) {
+            int s = nd->src[k];
+            g->cons[g->cons_start[s] + fill[s]++] = i;
+            if (g->nodes[s].kind == NODE_OP) g->nsrc_ops[i]++;
+        }
+    }
+    g->nready0 = 0;
+    for (int i = 0; i < n; i++)
+        if (g->nodes[i].kind == NODE_OP && g->nsrc_ops[i] == 0) g->ready0[g->nready0++] = i;
+    g->built_for = n;
+    return DAGL_OK;
+}
+
+/* Appends printf output to a growing buffer; false when out of memory. */
+static bool appendf(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
+{
+    va_list ap;
+    for (;;) {
+        va_start(ap, fmt);
+        int k = vsnprintf(*buf + *len, *cap - *len, fmt, ap);
+        va_end(ap);
+        if (k < 0) return false;
+        if (*len + (size_t)k < *cap) {
+            *len += (size_t)k;
+            return true;
+        }
+        size_t nc = (*cap + (size_t)k) * 2;
+        char *nb = realloc(*buf, nc);
+        if (!nb) return false;
+        *buf = nb;
+        *cap = nc;
+    }
+}
+
+char *dagl_graph_dot(const dagl_graph *g)
+{
+    size_t len = 0, cap = 256;
+    char *buf = malloc(cap), shp[160];
+    if (!buf) return NULL;
+    bool ok = appendf(&buf, &len, &cap, "digraph dagl {\n  rankdir=TB;\n  node [shape=box, fontname=\"monospace\"];\n");
+    for (int i = 0; ok && i < g->n; i++) {
+        const dagl_node *nd = &g->nodes[i];
+        const char *what = nd->kind == NODE_INPUT ? "input" : nd->kind == NODE_CONST ? "const" : dagl_op_name(nd->op);
+        ok = appendf(&buf, &len, &cap, "  n%d [label=\"%%%d %s%s%s\\n%s %s\"%s];\n", i, i, what,
+                     nd->label ? " @" : "", nd->label ? nd->label : "", dagl_dtype_name(nd->dtype),
+                     dagl_shape_str(nd->ndim, nd->shape, shp, sizeof shp),
+                     nd->is_output ? ", peripheries=2" : nd->kind != NODE_OP ? ", style=rounded" : "");
+        for (int k = 0; ok && k < nd->nsrc; k++) ok = appendf(&buf, &len, &cap, "  n%d -> n%d;\n", nd->src[k], i);
+    }
+    if (ok) ok = appendf(&buf, &len, &cap, "}\n");
+    if (!ok) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}

@@ -1,0 +1,46 @@
+/* graph.h -- the graph IR shared by the builder (graph.c), shape inference (infer.c) and the
+ * executor (sched/exec.c). */
+#ifndef DAGL_GRAPH_H
+#define DAGL_GRAPH_H
+
+#include "core/internal.h"
+
+typedef enum node_kind { NODE_INPUT, NODE_CONST, NODE_OP } node_kind;
+
+typedef struct dagl_node {
+    node_kind kind;
+    dagl_op op;
+    int nsrc;
+    int src[3];
+    dagl_node_params p;
+    dagl_dtype dtype;         /* inferred */
+    int ndim;
+    int64_t shape[DAGL_MAX_DIMS];
+    dagl_tensor *value;       /* constants */
+    char *label;              /* layer name, or NULL */
+    bool is_output;
+} dagl_node;
+
+struct dagl_graph {
+    dagl_ctx *ctx;
+    dagl_node *nodes;
+    int n, cap;
+    int *inputs, ninputs, cap_inputs;
+    int *outputs, noutputs, cap_outputs;
+    /* consumers in CSR form, rebuilt when nodes were added since the last run */
+    int *cons_start, *cons;
+    int *nsrc_ops;            /* per node: how many sources are op nodes (the pending count) */
+    int *ready0, nready0;     /* op nodes with no op sources */
+    int *uses0;               /* per node: consumer count */
+    int built_for;            /* node count the arrays were built for, -1 = never */
+};
+
+/* Fills dtype/ndim/shape of node `nd` from its sources; the error names the op and shapes. */
+DAGL_HIDDEN dagl_status dagl__infer(dagl_graph *g, dagl_node *nd);
+/* (Re)builds the consumer lists and pending counts before a run. */
+DAGL_HIDDEN dagl_status dagl__graph_prepare(dagl_graph *g);
+/* Runs one op node on its source values with the kernels of the eager API. */
+DAGL_HIDDEN dagl_status dagl__exec_node(dagl_ctx *ctx, const dagl_node *nd, dagl_tensor *const *srcv,
+                                        dagl_tensor **out);
+
+#endif

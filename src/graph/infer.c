@@ -1,0 +1,198 @@
+/* infer.c -- per-op-class shape/dtype inference for graph nodes and the call that runs a node
+ * through the eager kernels, so graphs and eager code compute the same thing. */
+#include "graph.h"
+
+#include <string.h>
+
+typedef enum op_class { C_NONE, C_UNARY, C_BINARY, C_COMPARE, C_CLAMP, C_WHERE, C_REDUCE, C_MATMUL } op_class;
+
+typedef struct class_info {
+    int nsrc;
+    dagl_status (*infer)(dagl_graph *g, dagl_node *nd);
+    dagl_status (*exec)(dagl_ctx *ctx, const dagl_node *nd, dagl_tensor *const *v, dagl_tensor **out);
+} class_info;
+
+/* The class of each op, by the ranges of the op enum. */
+static op_class class_of(dagl_op op)
+{
+    if (op >= DAGL_OP_NEG && op <= DAGL_OP_RELU) return C_UNARY;
+    if (op >= DAGL_OP_ADD && op <= DAGL_OP_MINIMUM) return C_BINARY;
+    if (op >= DAGL_OP_EQ && op <= DAGL_OP_GE) return C_COMPARE;
+    if (op == DAGL_OP_CLAMP) return C_CLAMP;
+    if (op == DAGL_OP_WHERE) return C_WHERE;
+    if (op >= DAGL_OP_SUM && op <= DAGL_OP_VAR) return C_REDUCE;
+    if (op == DAGL_OP_MATMUL) return C_MATMUL;
+    return C_NONE;
+}
+
+static const dagl_node *src_node(const dagl_graph *g, const dagl_node *nd, int k)
+{
+    return &g->nodes[nd->src[k]];
+}
+
+static void copy_shape(dagl_node *nd, const dagl_node *from)
+{
+    nd->ndim = from->ndim;
+    memcpy(nd->shape, from->shape, sizeof(int64_t) * (size_t)from->ndim);
+}
+
+/* Unary math on int64 computes in float32, except sign-preserving ops (as the kernels do). */
+static dagl_status infer_unary(dagl_graph *g, dagl_node *nd)
+{
+    const dagl_node *a = src_node(g, nd, 0);
+    copy_shape(nd, a);
+    bool keeps_int = nd->op == DAGL_OP_NEG || nd->op == DAGL_OP_ABS || nd->op == DAGL_OP_RELU;
+    nd->dtype = a->dtype == DAGL_I64 && !keeps_int ? DAGL_F32 : a->dtype;
+    return DAGL_OK;
+}
+
+/* The dtype a binary op computes in: promotion, and true division for integers. */
+static dagl_dtype binary_dtype(dagl_op op, dagl_dtype a, dagl_dtype b)
+{
+    dagl_dtype d = dagl_dtype_promote(a, b);
+    return d == DAGL_I64 && op == DAGL_OP_DIV ? DAGL_F32 : d;
+}
+
+static dagl_status infer_binary(dagl_graph *g, dagl_node *nd)
+{
+    const dagl_node *a = src_node(g, nd, 0);
+    if (nd->p.has_scalar) {
+        copy_shape(nd, a);
+        bool int_scalar = nd->p.scalar == (double)(int64_t)nd->p.scalar;
+        nd->dtype = binary_dtype(nd->op, a->dtype, int_scalar ? DAGL_I64 : DAGL_F32);
+        return DAGL_OK;
+    }
+    if (nd->nsrc != 2)
+        return dagl_ctx_set_error(g->ctx, DAGL_E_ARG, "%s: needs 2 sources or a scalar", dagl_op_name(nd->op));
+    const dagl_node *b = src_node(g, nd, 1);
+    nd->dtype = binary_dtype(nd->op, a->dtype, b->dtype);
+    return dagl__broadcast_shape(g->ctx, dagl_op_name(nd->op), a->ndim, a->shape, b->ndim, b->shape, &nd->ndim,
+                                 nd->shape);
+}
+
+static dagl_status infer_clamp(dagl_graph *g, dagl_node *nd)
+{
+    const dagl_node *a = src_node(g, nd, 0);
+    copy_shape(nd, a);
+    nd->dtype = a->dtype;
+    return DAGL_OK;
+}
+
+static dagl_status infer_where(dagl_graph *g, dagl_node *nd)
+{
+    const dagl_node *c = src_node(g, nd, 0), *a = src_node(g, nd, 1), *b = src_node(g, nd, 2);
+    int n1;
+    int64_t s1[DAGL_MAX_DIMS];
+    dagl_status st = dagl__broadcast_shape(g->ctx, "where", c->ndim, c->shape, a->ndim, a->shape, &n1, s1);
+    if (st) return st;
+    nd->dtype = dagl_dtype_promote(a->dtype, b->dtype);
+    return dagl__broadcast_shape(g->ctx, "where", n1, s1, b->ndim, b->shape, &nd->ndim, nd->shape);
+}
+
+static dagl_status infer_reduce(dagl_graph *g, dagl_node *nd)
+{
+    const dagl_node *a = src_node(g, nd, 0);
+    bool gone[DAGL_MAX_DIMS] = {false};
+    const char *name = dagl_op_name(nd->op);
+    for (int i = 0; i < nd->p.ndims; i++) {
+        int d = dagl__wrap_dim(nd->p.dims[i], a->ndim);
+        if (d < 0 || gone[d]) {
+            char b[160];
+            return dagl_ctx_set_error(g->ctx, DAGL_E_INDEX, "%s: dimension %d is out of range or repeated for shape %s",
+                                      name, nd->p.dims[i], dagl_shape_str(a->ndim, a->shape, b, sizeof b));
+        }
+        gone[d] = true;
+    }
+    nd->ndim = 0;
+    for (int d = 0; d < a->ndim; d++) {
+        bool reduced = nd->p.ndims == 0 || gone[d];
+        if (!reduced) nd->shape[nd->ndim++] = a->shape[d];
+        else if (nd->p.keepdim) nd->shape[nd->ndim++] = 1;
+    }
+    if (nd->op == DAGL_OP_ARGMAX || nd->op == DAGL_OP_ARGMIN) nd->dtype = DAGL_I64;
+    else if ((nd->op == DAGL_OP_MEAN || nd->op == DAGL_OP_VAR) && a->dtype == DAGL_I64) nd->dtype = DAGL_F32;
+    else nd->dtype = a->dtype;
+    return DAGL_OK;
+}
+
+/* NumPy matmul shapes: 1-D operands get a dim added and removed again; batch dims broadcast. */
+static dagl_status infer_matmul(dagl_graph *g, dagl_node *nd)
+{
+    const dagl_node *a = src_node(g, nd, 0), *b = src_node(g, nd, 1);
+    char b1[160], b2[160];
+    if (a->ndim == 0 || b->ndim == 0)
+        return dagl_ctx_set_error(g->ctx, DAGL_E_SHAPE, "matmul: 0-d operand (shapes %s and %s)",
+                                  dagl_shape_str(a->ndim, a->shape, b1, sizeof b1),
+                                  dagl_shape_str(b->ndim, b->shape, b2, sizeof b2));
+    int64_t k1 = a->shape[a->ndim - 1];
+    int64_t k2 = b->ndim == 1 ? b->shape[0] : b->shape[b->ndim - 2];
+    if (k1 != k2)
+        return dagl_ctx_set_error(g->ctx, DAGL_E_SHAPE, "matmul: shapes %s and %s are not aligned (%lld != %lld)",
+                                  dagl_shape_str(a->ndim, a->shape, b1, sizeof b1),
+                                  dagl_shape_str(b->ndim, b->shape, b2, sizeof b2), (long long)k1, (long long)k2);
+    int na = a->ndim > 2 ? a->ndim - 2 : 0, nb = b->ndim > 2 ? b->ndim - 2 : 0;
+    dagl_status st = dagl__broadcast_shape(g->ctx, "matmul", na, a->shape, nb, b->shape, &nd->ndim, nd->shape);
+    if (st) return st;
+    if (a->ndim >= 2) nd->shape[nd->ndim++] = a->shape[a->ndim - 2];
+    if (b->ndim >= 2) nd->shape[nd->ndim++] = b->shape[b->ndim - 1];
+    nd->dtype = dagl_dtype_promote(a->dtype, b->dtype);
+    return DAGL_OK;
+}
+
+static dagl_status exec_unary(dagl_ctx *ctx, const dagl_node *nd, dagl_tensor *const *v, dagl_tensor **out)
+{
+    return dagl_unary(ctx, nd->op, v[0], out);
+}
+
+static dagl_status exec_binary(dagl_ctx *ctx, const dagl_node *nd, dagl_tensor *const *v, dagl_tensor **out)
+{
+    if (nd->p.has_scalar) return dagl_binary_scalar(ctx, nd->op, v[0], nd->p.scalar, nd->p.scalar_first, out);
+    return dagl_binary(ctx, nd->op, v[0], v[1], out);
+}
+
+static dagl_status exec_clamp(dagl_ctx *ctx, const dagl_node *nd, dagl_tensor *const *v, dagl_tensor **out)
+{
+    return dagl_clamp(ctx, v[0], nd->p.lo, nd->p.hi, out);
+}
+
+static dagl_status exec_where(dagl_ctx *ctx, const dagl_node *nd, dagl_tensor *const *v, dagl_tensor **out)
+{
+    return dagl_where(ctx, v[0], v[1], v[2], out);
+}
+
+static dagl_status exec_reduce(dagl_ctx *ctx, const dagl_node *nd, dagl_tensor *const *v, dagl_tensor **out)
+{
+    return dagl_reduce(ctx, nd->op, v[0], nd->p.dims, nd->p.ndims, nd->p.keepdim, nd->p.correction, out);
+}
+
+static dagl_status exec_matmul(dagl_ctx *ctx, const dagl_node *nd, dagl_tensor *const *v, dagl_tensor **out)
+{
+    return dagl_matmul(ctx, v[0], v[1], out);
+}
+
+static const class_info classes[] = {
+    [C_NONE] = {0, NULL, NULL},
+    [C_UNARY] = {1, infer_unary, exec_unary},
+    [C_BINARY] = {0, infer_binary, exec_binary}, /* 1 with a scalar, else 2 */
+    [C_COMPARE] = {0, infer_binary, exec_binary},
+    [C_CLAMP] = {1, infer_clamp, exec_clamp},
+    [C_WHERE] = {3, infer_where, exec_where},
+    [C_REDUCE] = {1, infer_reduce, exec_reduce},
+    [C_MATMUL] = {2, infer_matmul, exec_matmul},
+};
+_Static_assert(sizeof classes / sizeof *classes == C_MATMUL + 1, "one entry per op class");
+
+dagl_status dagl__infer(dagl_graph *g, dagl_node *nd)
+{
+    const class_info *ci = &classes[class_of(nd->op)];
+    if (!ci->infer) return dagl_ctx_set_error(g->ctx, DAGL_E_ARG, "graph: op %s cannot be a node", dagl_op_name(nd->op));
+    if (ci->nsrc && nd->nsrc != ci->nsrc)
+        return dagl_ctx_set_error(g->ctx, DAGL_E_ARG, "%s: takes %d sources, got %d", dagl_op_name(nd->op), ci->nsrc,
+                                  nd->nsrc);
+    return ci->infer(g, nd);
+}
+
+dagl_status dagl__exec_node(dagl_ctx *ctx, const dagl_node *nd, dagl_tensor *const *srcv, dagl_tensor **out)
+{
+    return classes[class_of(nd->op)].exec(ctx, nd, srcv, out);
+}

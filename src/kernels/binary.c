@@ -1,0 +1,184 @@
+/* binary.c -- elementwise ops of two operands with broadcasting and dtype promotion:
+ * arithmetic, maximum/minimum, comparisons; tensor-tensor and tensor-scalar. */
+#include "kernels.h"
+
+#include <math.h>
+#include <string.h>
+
+/* int64 to an int64 power by squaring; wraps on overflow like PyTorch. Negative exponents give
+ * the integer part of the true result (0 unless the base is 1 or -1). */
+static inline int64_t ipow(int64_t x, int64_t y)
+{
+    if (y < 0) return x == 1 ? 1 : x == -1 ? ((y & 1) ? -1 : 1) : 0;
+    uint64_t r = 1, b = (uint64_t)x;
+    for (uint64_t e = (uint64_t)y; e; e >>= 1, b *= b)
+        if (e & 1) r *= b;
+    return (int64_t)r;
+}
+
+/* Wrapping int64 arithmetic (signed overflow is undefined in C; PyTorch wraps). */
+#define WRAP(op) (int64_t)((uint64_t)x op (uint64_t)y)
+
+/* X(op, sfx, T, expression of x and y). Maximum/minimum propagate NaN like torch.maximum. */
+#define BIN_FLOAT_OPS(X, sfx, T, F)                                                                \
+    X(add, sfx, T, x + y) X(sub, sfx, T, x - y) X(mul, sfx, T, x * y) X(div, sfx, T, x / y)        \
+    X(pow, sfx, T, F(pow)(x, y))                                                                   \
+    X(maximum, sfx, T, (x > y || x != x) ? x : y) X(minimum, sfx, T, (x < y || x != x) ? x : y)
+#define BIN_INT_OPS(X, sfx, T)                                                                     \
+    X(add, sfx, T, WRAP(+)) X(sub, sfx, T, WRAP(-)) X(mul, sfx, T, WRAP(*)) X(pow, sfx, T, ipow(x, y)) \
+    X(maximum, sfx, T, x > y ? x : y) X(minimum, sfx, T, x < y ? x : y)
+#define BIN_CMP_OPS(X, sfx, T)                                                                     \
+    X(eq, sfx, T, (T)(x == y)) X(ne, sfx, T, (T)(x != y)) X(lt, sfx, T, (T)(x < y))                \
+    X(le, sfx, T, (T)(x <= y)) X(gt, sfx, T, (T)(x > y)) X(ge, sfx, T, (T)(x >= y))
+#define F_f32(fn) fn##f
+#define F_f64(fn) fn
+
+/* One kernel per (op, dtype). The row loop has unit-stride and scalar-operand variants (same
+ * shape, row broadcast, tensor op scalar) that the compiler vectorizes, and a strided fallback. */
+#define DEF_BINARY(op, sfx, T, EXPR)                                                               \
+    static inline void row_##op##_##sfx(const struct ew_args *a, T *restrict o, const T *restrict p, \
+                                        const T *restrict q, const T *p2, int64_t sp, int64_t sq,   \
+                                        int64_t s2, int64_t n)                                     \
+    {                                                                                              \
+        (void)a, (void)p2, (void)s2;                                                               \
+        if (sp == 1 && sq == 1) {                                                                  \
+            for (int64_t i = 0; i < n; i++) {                                                      \
+                T x = p[i], y = q[i];                                                              \
+                o[i] = EXPR;                                                                       \
+            }                                                                                      \
+        } else if (sp == 1 && sq == 0) {                                                           \
+            const T y = q[0];                                                                      \
+            for (int64_t i = 0; i < n; i++) {                                                      \
+                T x = p[i];                                                                        \
+                o[i] = EXPR;                                                                       \
+            }                                                                                      \
+        } else if (sp == 0 && sq == 1) {                                                           \
+            const T x = p[0];                                                                      \
+            for (int64_t i = 0; i < n; i++) {                                                      \
+                T y = q[i];                                                                        \
+                o[i] = EXPR;                                                                       \
+            }                                                                                      \
+        } else {                                                                                   \
+            for (int64_t i = 0; i < n; i++) {                                                      \
+                T x = p[i * sp], y = q[i * sq];                                                    \
+                o[i] = EXPR;                                                                       \
+            }                                                                                      \
+        }                                                                                          \
+    }                                                                                              \
+    static void op##_##sfx(const struct ew_args *a, int ith, int nth)                              \
+    {                                                                                              \
+        EW_DRIVE(a, ith, nth, T, T, T, T, row_##op##_##sfx);                                       \
+    }
+
+BIN_FLOAT_OPS(DEF_BINARY, f32, float, F_f32)
+BIN_FLOAT_OPS(DEF_BINARY, f64, double, F_f64)
+BIN_INT_OPS(DEF_BINARY, i64, int64_t)
+BIN_CMP_OPS(DEF_BINARY, f32, float)
+BIN_CMP_OPS(DEF_BINARY, f64, double)
+BIN_CMP_OPS(DEF_BINARY, i64, int64_t)
+
+/* int64 division never reaches a kernel: it is true division, computed in float32. */
+#define K(op) {[DAGL_F32] = op##_f32, [DAGL_F64] = op##_f64, [DAGL_I64] = op##_i64}
+#define KB(op) [DAGL_OP_##op - DAGL_OP_ADD]
+static const ew_kernel binary_kernels[DAGL_OP_GE - DAGL_OP_ADD + 1][DAGL_DTYPE_COUNT] = {
+    KB(ADD) = K(add), KB(SUB) = K(sub), KB(MUL) = K(mul),
+    KB(DIV) = {[DAGL_F32] = div_f32, [DAGL_F64] = div_f64, [DAGL_I64] = NULL},
+    KB(POW) = K(pow), KB(MAXIMUM) = K(maximum), KB(MINIMUM) = K(minimum),
+    KB(EQ) = K(eq), KB(NE) = K(ne), KB(LT) = K(lt), KB(LE) = K(le), KB(GT) = K(gt), KB(GE) = K(ge),
+};
+
+/* The dtype an op computes and returns in: promotion, and true division for integers. */
+static dagl_dtype result_dtype(dagl_op op, dagl_dtype a, dagl_dtype b)
+{
+    dagl_dtype d = dagl_dtype_promote(a, b);
+    return d == DAGL_I64 && op == DAGL_OP_DIV ? DAGL_F32 : d;
+}
+
+/* Rejects ops that are not binary elementwise, before anything is allocated. */
+static dagl_status check_op(dagl_ctx *ctx, const char *fn, dagl_op op)
+{
+    dagl__op_kind k = dagl__op_info_of(op)->kind;
+    if (k == DAGL__OPK_BINARY || k == DAGL__OPK_COMPARE) return DAGL_OK;
+    return dagl_ctx_set_error(ctx, DAGL_E_ARG, "%s: %s (op %d) is not a binary elementwise op", fn,
+                              dagl_op_name(op), (int)op);
+}
+
+static bool same_shape(const dagl_tensor *a, const dagl_tensor *b)
+{
+    return a->ndim == b->ndim && !memcmp(a->shape, b->shape, sizeof(int64_t) * (size_t)a->ndim);
+}
+
+/* Tensor-tensor. The hot case (same dtype, same shape, contiguous) goes straight to one flat
+ * row; everything else is broadcast and coalesced first, inputs cast when dtypes differ. */
+dagl_status dagl_binary(dagl_ctx *ctx, dagl_op op, const dagl_tensor *a, const dagl_tensor *b,
+                        dagl_tensor **out)
+{
+    *out = NULL;
+    dagl_status st = check_op(ctx, "binary", op);
+    if (st) return st;
+    if (!a || !b) return dagl_ctx_set_error(ctx, DAGL_E_ARG, "%s: tensor is NULL", dagl_op_name(op));
+    dagl_dtype dt = result_dtype(op, a->dtype, b->dtype);
+    ew_kernel k = binary_kernels[op - DAGL_OP_ADD][dt];
+    struct ew_args args;
+    if (a->dtype == dt && b->dtype == dt) {
+        const dagl_tensor *ins[2] = {a, b};
+        if (same_shape(a, b) && dagl_tensor_is_contiguous(a) && dagl_tensor_is_contiguous(b)) {
+            if ((st = dagl_tensor_new(ctx, dt, a->ndim, a->shape, out))) return st;
+            dagl__ew_flat(&args, 2, ins, *out);
+        } else if ((st = dagl__ew_prepare(ctx, dagl_op_name(op), 2, ins, dt, out, &args))) {
+            return st;
+        }
+        dagl__ew_run(k, &args);
+        return DAGL_OK;
+    }
+    /* check the shapes before casting, so the error is about the shapes */
+    int nd;
+    int64_t shape[DAGL_MAX_DIMS];
+    if ((st = dagl__broadcast_shape(ctx, dagl_op_name(op), a->ndim, a->shape, b->ndim, b->shape, &nd, shape)))
+        return st;
+    dagl_tensor *ca = NULL, *cb = NULL;
+    if (!(st = dagl__as_dtype(ctx, a, dt, &ca)) && !(st = dagl__as_dtype(ctx, b, dt, &cb))) {
+        const dagl_tensor *ins[2] = {ca, cb};
+        if (!(st = dagl__ew_prepare(ctx, dagl_op_name(op), 2, ins, dt, out, &args))) dagl__ew_run(k, &args);
+    }
+    dagl_tensor_release(ca);
+    dagl_tensor_release(cb);
+    return st;
+}
+
+/* Tensor-number: the number becomes a 0-d operand on the stack (stride 0), so it runs the same
+ * kernels as the tensor-tensor case with no extra allocation. An integral number counts as int64
+ * for promotion, any other as float32. */
+dagl_status dagl_binary_scalar(dagl_ctx *ctx, dagl_op op, const dagl_tensor *a, double s, int scalar_first,
+                               dagl_tensor **out)
+{
+    *out = NULL;
+    dagl_status st = check_op(ctx, "binary_scalar", op);
+    if (st) return st;
+    if (!a) return dagl_ctx_set_error(ctx, DAGL_E_ARG, "%s: tensor is NULL", dagl_op_name(op));
+    bool int_s = s == trunc(s) && fabs(s) < 9.2e18;
+    dagl_dtype dt = result_dtype(op, a->dtype, int_s ? DAGL_I64 : DAGL_F32);
+    union { float f; double d; int64_t i; } v;
+    dagl__store(dt, (char *)&v, s);
+    dagl_tensor sc = {.dtype = dt, .ndim = 0, .numel = 1, .data = (char *)&v};
+    const dagl_tensor *x = a;
+    dagl_tensor *cx = NULL;
+    if (a->dtype != dt) {
+        if ((st = dagl_cast(ctx, a, dt, &cx))) return st;
+        x = cx;
+    }
+    const dagl_tensor *ins[2] = {scalar_first ? &sc : x, scalar_first ? x : &sc};
+    struct ew_args args;
+    ew_kernel k = binary_kernels[op - DAGL_OP_ADD][dt];
+    if (dagl_tensor_is_contiguous(x)) {
+        if (!(st = dagl_tensor_new(ctx, dt, x->ndim, x->shape, out))) {
+            dagl__ew_flat(&args, 2, ins, *out);
+            args.st[scalar_first ? 0 : 1][0] = 0;
+            dagl__ew_run(k, &args);
+        }
+    } else if (!(st = dagl__ew_prepare(ctx, dagl_op_name(op), 2, ins, dt, out, &args))) {
+        dagl__ew_run(k, &args);
+    }
+    dagl_tensor_release(cx);
+    return st;
+}

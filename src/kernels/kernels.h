@@ -1,0 +1,128 @@
+/* kernels.h -- what the kernel files share: the op-info table, the elementwise iteration
+ * arguments and the (ith, nth) work split. Never included by users. */
+#ifndef DAGL_KERNELS_H
+#define DAGL_KERNELS_H
+
+#include "core/internal.h"
+
+/* ---------------------------------------------------------------- op table */
+
+typedef enum dagl__op_kind {
+    DAGL__OPK_NONE,
+    DAGL__OPK_UNARY,   /* out = f(a), same shape */
+    DAGL__OPK_BINARY,  /* out = f(a, b), broadcasting, promoted dtype */
+    DAGL__OPK_COMPARE, /* binary giving 1/0 in the promoted dtype */
+    DAGL__OPK_REDUCE,  /* over dims, with keepdim */
+    DAGL__OPK_OTHER    /* clamp, where, matmul */
+} dagl__op_kind;
+
+typedef struct dagl__op_info {
+    const char *name;  /* as dagl_op_name gives it, and as Lua spells it */
+    dagl__op_kind kind;
+    int arity;         /* tensor operands */
+} dagl__op_info;
+
+/* The info of `op`, or of DAGL_OP_NONE for values out of range. */
+DAGL_HIDDEN const dagl__op_info *dagl__op_info_of(dagl_op op);
+
+/* ---------------------------------------------------------------- work split */
+
+/* [*lo, *hi) is thread ith's share of n items split over nth threads. */
+static inline void dagl__split(int64_t n, int ith, int nth, int64_t *lo, int64_t *hi)
+{
+    *lo = n * ith / nth;
+    *hi = n * (ith + 1) / nth;
+}
+
+/* ---------------------------------------------------------------- elementwise */
+
+#define EW_MAXIN 3
+
+/* One elementwise call after broadcasting and dim coalescing: the output is contiguous with
+ * `shape`; input k is read at in[k] with strides st[k] (elements, 0 on broadcast dims). ndim is
+ * at least 1; shape[ndim-1] is the inner row. `lo`/`hi` carry clamp bounds. */
+struct ew_args {
+    int ndim;
+    int64_t shape[DAGL_MAX_DIMS];
+    int64_t st[EW_MAXIN][DAGL_MAX_DIMS];
+    const char *in[EW_MAXIN];
+    char *out;
+    int64_t numel;
+    double lo, hi;
+    int64_t ilo, ihi;
+};
+
+typedef void (*ew_kernel)(const struct ew_args *a, int ith, int nth);
+
+/* Broadcasts `nin` inputs (already in their compute dtypes), makes the output of dtype `odt` and
+ * fills `args` with coalesced dims. `name` goes into error messages. */
+DAGL_HIDDEN dagl_status dagl__ew_prepare(dagl_ctx *ctx, const char *name, int nin, const dagl_tensor *const *ins,
+                                         dagl_dtype odt, dagl_tensor **out, struct ew_args *args);
+/* Sets up `args` for the common case of inputs with the output's shape, all contiguous:
+ * one flat row of n elements. */
+DAGL_HIDDEN void dagl__ew_flat(struct ew_args *args, int nin, const dagl_tensor *const *ins, dagl_tensor *out);
+/* Casts `t` to `dt` when it differs (a new reference either way; release it). */
+DAGL_HIDDEN dagl_status dagl__as_dtype(dagl_ctx *ctx, const dagl_tensor *t, dagl_dtype dt, dagl_tensor **out);
+
+/* Byte address of output row r (0-based over the outer dims) and of input k's row r. The outer
+ * index is recomputed from r by division: only once per thread share, then advanced. */
+static inline void dagl__ew_row_index(const struct ew_args *a, int64_t r, int64_t *idx)
+{
+    for (int d = a->ndim - 2; d >= 0; d--) {
+        idx[d] = r % a->shape[d];
+        r /= a->shape[d];
+    }
+}
+
+static inline void dagl__ew_next(const struct ew_args *a, int64_t *idx)
+{
+    for (int d = a->ndim - 2; d >= 0 && ++idx[d] == a->shape[d]; d--) idx[d] = 0;
+}
+
+static inline int64_t dagl__ew_off(const struct ew_args *a, int k, const int64_t *idx)
+{
+    int64_t off = 0;
+    for (int d = 0; d < a->ndim - 1; d++) off += idx[d] * a->st[k][d];
+    return off;
+}
+
+/* The share of rows (and, for a single row, of elements) of thread ith: calls ROW(a, o, p0, p1,
+ * p2, s0, s1, s2, n) with typed pointers for each inner row (ROW: a static inline function).
+ * Expanded inside each generated kernel so the row body inlines: no per-element or per-row
+ * dispatch through pointers. */
+#define EW_DRIVE(a, ith, nth, TO, T0, T1, T2, ROW)                                                   \
+    do {                                                                                             \
+        int64_t n_ = (a)->shape[(a)->ndim - 1];                                                      \
+        int64_t s0_ = (a)->st[0][(a)->ndim - 1], s1_ = (a)->st[1][(a)->ndim - 1],                   \
+                s2_ = (a)->st[2][(a)->ndim - 1];                                                     \
+        if ((a)->ndim == 1) {                                                                        \
+            int64_t lo_, hi_;                                                                        \
+            dagl__split(n_, ith, nth, &lo_, &hi_);                                                   \
+            ROW(a, (TO *)(a)->out + lo_, (const T0 *)(a)->in[0] + lo_ * s0_,                            \
+                (const T1 *)(a)->in[1] + lo_ * s1_, (const T2 *)(a)->in[2] + lo_ * s2_, s0_, s1_,    \
+                s2_, hi_ - lo_);                                                                     \
+            break;                                                                                   \
+        }                                                                                            \
+        int64_t rows_ = (a)->numel / n_, r0_, r1_, idx_[DAGL_MAX_DIMS];                              \
+        dagl__split(rows_, ith, nth, &r0_, &r1_);                                                    \
+        if (r0_ >= r1_) break;                                                                       \
+        dagl__ew_row_index(a, r0_, idx_);                                                            \
+        for (int64_t r_ = r0_; r_ < r1_; r_++) {                                                     \
+            ROW(a, (TO *)(a)->out + r_ * n_, (const T0 *)(a)->in[0] + dagl__ew_off(a, 0, idx_),         \
+                (const T1 *)(a)->in[1] + dagl__ew_off(a, 1, idx_),                                   \
+                (const T2 *)(a)->in[2] + dagl__ew_off(a, 2, idx_), s0_, s1_, s2_, n_);               \
+            dagl__ew_next(a, idx_);                                                                  \
+        }                                                                                            \
+    } while (0)
+
+/* Runs an elementwise kernel over all of `a`. One thread for now; the pool will split it by
+ * (ith, nth) when the tensor is big enough to pay for it. */
+static inline void dagl__ew_run(ew_kernel k, const struct ew_args *a)
+{
+    if (a->numel > 0) k(a, 0, 1);
+}
+
+/* The per-dtype C types, for X-macros: X(suffix, C type, dtype). */
+#define DAGL_FOR_DTYPES(X) X(f32, float, DAGL_F32) X(f64, double, DAGL_F64) X(i64, int64_t, DAGL_I64)
+
+#endif

@@ -1,0 +1,224 @@
+/* matmul.c -- NumPy/PyTorch matmul: dot, matrix-vector, matrix-matrix and batched products with
+ * broadcast batch dims, on cblas_sgemm/dgemm for floats and a plain loop for int64. */
+#include "kernels.h"
+
+#include <cblas.h>
+#include <limits.h>
+#include <string.h>
+
+/* One operand seen as a stack of [rows, cols] matrices: element (i, j) of batch b is at
+ * data + boff(b) + i * rs + j * cs. For BLAS it is passed as is (trans = 0, ld = rs) or as the
+ * transpose of a row-major matrix (trans = 1, ld = cs). */
+struct mm_operand {
+    const char *data;
+    int64_t rows, cols, rs, cs;
+    int64_t bst[DAGL_MAX_DIMS]; /* batch strides over the output's batch dims (0 = broadcast) */
+    int trans;
+    int64_t ld;
+};
+
+struct mm_args {
+    int nb;                          /* batch dims */
+    int64_t bshape[DAGL_MAX_DIMS];
+    int64_t nbatch, M, N, K;
+    struct mm_operand a, b;
+    char *out;                       /* contiguous [nbatch, M, N] */
+    dagl_dtype dt;
+};
+
+/* Whether BLAS can read the matrix without a copy, and how: row-major (unit column stride) or
+ * transposed-contiguous (unit row stride, e.g. x:t()). Strides of size-1 dims do not matter. */
+static bool blas_layout(struct mm_operand *m)
+{
+    int64_t r = m->rows, c = m->cols;
+    if ((c <= 1 || m->cs == 1) && (r <= 1 || m->rs >= (c > 1 ? c : 1))) {
+        m->trans = 0;
+        m->ld = r <= 1 ? (c > 1 ? c : 1) : m->rs;
+        return m->ld <= INT_MAX;
+    }
+    if ((r <= 1 || m->rs == 1) && (c <= 1 || m->cs >= (r > 1 ? r : 1))) {
+        m->trans = 1;
+        m->ld = c <= 1 ? (r > 1 ? r : 1) : m->cs;
+        return m->ld <= INT_MAX;
+    }
+    return false;
+}
+
+/* Describes operand t (1-D: a row vector for the left operand, a column for the right). */
+static void describe(const dagl_tensor *t, int left, int nb, const int64_t *bshape, struct mm_operand *m)
+{
+    int n = t->ndim;
+    m->data = t->data;
+    if (n == 1) {
+        m->rows = left ? 1 : t->shape[0];
+        m->cols = left ? t->shape[0] : 1;
+        m->rs = left ? 0 : t->strides[0];
+        m->cs = left ? t->strides[0] : 0;
+    } else {
+        m->rows = t->shape[n - 2];
+        m->cols = t->shape[n - 1];
+        m->rs = t->strides[n - 2];
+        m->cs = t->strides[n - 1];
+    }
+    /* batch strides: t's leading dims aligned to the right of the output's batch dims */
+    int tb = n > 2 ? n - 2 : 0;
+    for (int i = 0; i < nb; i++) {
+        int j = i - (nb - tb);
+        m->bst[i] = (j < 0 || (t->shape[j] == 1 && bshape[i] != 1)) ? 0 : t->strides[j];
+    }
+}
+
+static int64_t batch_off(const struct mm_args *a, const struct mm_operand *m, int64_t b)
+{
+    int64_t off = 0;
+    for (int d = a->nb - 1; d >= 0; d--) {
+        off += (b % a->bshape[d]) * m->bst[d];
+        b /= a->bshape[d];
+    }
+    return off;
+}
+
+/* rows [m0, m1) of one batch's product through BLAS: A's first row moves by m0 rows. */
+#define DEF_GEMM(sfx, T, GEMM)                                                                     \
+    static void gemm_##sfx(const struct mm_args *a, int64_t bi, int64_t m0, int64_t m1)            \
+    {                                                                                              \
+        const T *A = (const T *)a->a.data + batch_off(a, &a->a, bi) + m0 * a->a.rs;                \
+        const T *B = (const T *)a->b.data + batch_off(a, &a->b, bi);                               \
+        T *C = (T *)a->out + (bi * a->M + m0) * a->N;                                              \
+        GEMM(CblasRowMajor, a->a.trans ? CblasTrans : CblasNoTrans,                                \
+             a->b.trans ? CblasTrans : CblasNoTrans, (int)(m1 - m0), (int)a->N, (int)a->K, 1, A,   \
+             (int)a->a.ld, B, (int)a->b.ld, 0, C, (int)a->N);                                      \
+    }
+DEF_GEMM(f32, float, cblas_sgemm)
+DEF_GEMM(f64, double, cblas_dgemm)
+
+/* int64 has no BLAS: i-k-j loops over the strides, wrapping on overflow like PyTorch. */
+static void gemm_i64(const struct mm_args *a, int64_t bi, int64_t m0, int64_t m1)
+{
+    const int64_t *A = (const int64_t *)a->a.data + batch_off(a, &a->a, bi);
+    const int64_t *B = (const int64_t *)a->b.data + batch_off(a, &a->b, bi);
+    uint64_t *C = (uint64_t *)a->out + bi * a->M * a->N;
+    for (int64_t i = m0; i < m1; i++) {
+        uint64_t *c = C + i * a->N;
+        memset(c, 0, sizeof *c * (size_t)a->N);
+        for (int64_t k = 0; k < a->K; k++) {
+            uint64_t x = (uint64_t)A[i * a->a.rs + k * a->a.cs];
+            const int64_t *brow = B + k * a->b.rs;
+            for (int64_t j = 0; j < a->N; j++) c[j] += x * (uint64_t)brow[j * a->b.cs];
+        }
+    }
+}
+
+/* Thread ith's share: whole batches when there are several, else a band of rows. */
+static void mm_run(const struct mm_args *a, int ith, int nth)
+{
+    void (*g)(const struct mm_args *, int64_t, int64_t, int64_t) =
+        a->dt == DAGL_F32 ? gemm_f32 : a->dt == DAGL_F64 ? gemm_f64 : gemm_i64;
+    int64_t lo, hi;
+    if (a->nbatch > 1) {
+        dagl__split(a->nbatch, ith, nth, &lo, &hi);
+        for (int64_t b = lo; b < hi; b++) g(a, b, 0, a->M);
+    } else {
+        dagl__split(a->M, ith, nth, &lo, &hi);
+        if (lo < hi) g(a, 0, lo, hi);
+    }
+}
+
+/* Output shape and batch shape; the errors name both operands' full shapes. */
+static dagl_status mm_shapes(dagl_ctx *ctx, const dagl_tensor *a, const dagl_tensor *b, struct mm_args *r,
+                             int *ond, int64_t *oshape)
+{
+    char b1[160], b2[160];
+#define SHAPES dagl_shape_str(a->ndim, a->shape, b1, sizeof b1), dagl_shape_str(b->ndim, b->shape, b2, sizeof b2)
+    if (a->ndim == 0 || b->ndim == 0)
+        return dagl_ctx_set_error(ctx, DAGL_E_SHAPE, "matmul: 0-d operand (shapes %s and %s)", SHAPES);
+    int64_t k1 = a->shape[a->ndim - 1];
+    int64_t k2 = b->ndim == 1 ? b->shape[0] : b->shape[b->ndim - 2];
+    if (k1 != k2)
+        return dagl_ctx_set_error(ctx, DAGL_E_SHAPE, "matmul: shapes %s and %s are not aligned (%lld != %lld)",
+                                  SHAPES, (long long)k1, (long long)k2);
+    int na = a->ndim > 2 ? a->ndim - 2 : 0, nb = b->ndim > 2 ? b->ndim - 2 : 0;
+    if (dagl__broadcast_shape(ctx, "matmul", na, a->shape, nb, b->shape, &r->nb, r->bshape))
+        return dagl_ctx_set_error(ctx, DAGL_E_SHAPE, "matmul: batch dims of shapes %s and %s cannot be broadcast",
+                                  SHAPES);
+#undef SHAPES
+    *ond = r->nb;
+    memcpy(oshape, r->bshape, sizeof(int64_t) * (size_t)r->nb);
+    r->M = a->ndim >= 2 ? a->shape[a->ndim - 2] : 1;
+    r->N = b->ndim >= 2 ? b->shape[b->ndim - 1] : 1;
+    r->K = k1;
+    if (a->ndim >= 2) oshape[(*ond)++] = r->M;
+    if (b->ndim >= 2) oshape[(*ond)++] = r->N;
+    r->nbatch = dagl__numel(r->nb, r->bshape);
+    if (r->M > INT_MAX || r->N > INT_MAX || r->K > INT_MAX)
+        return dagl_ctx_set_error(ctx, DAGL_E_SHAPE, "matmul: shapes %s and %s are too large for BLAS",
+                                  dagl_shape_str(a->ndim, a->shape, b1, sizeof b1),
+                                  dagl_shape_str(b->ndim, b->shape, b2, sizeof b2));
+    return DAGL_OK;
+}
+
+/* Makes operand t usable: promoted dtype, and for floats a layout BLAS reads (else a copy). */
+static dagl_status prepare_operand(dagl_ctx *ctx, const dagl_tensor *t, int left, struct mm_args *r,
+                                   dagl_tensor **hold, struct mm_operand *m)
+{
+    dagl_status st = dagl__as_dtype(ctx, t, r->dt, hold);
+    if (st) return st;
+    describe(*hold, left, r->nb, r->bshape, m);
+    if (r->dt == DAGL_I64 || blas_layout(m)) return DAGL_OK;
+    dagl_tensor *c;
+    if ((st = dagl_clone(ctx, *hold, &c))) return st;
+    dagl_tensor_release(*hold);
+    *hold = c;
+    describe(c, left, r->nb, r->bshape, m);
+    blas_layout(m);
+    return DAGL_OK;
+}
+
+/* A batch of row-major left matrices times one right matrix is one tall product: the rows of
+ * all batches are evenly spaced when their batch dims step by whole matrices. */
+static void fold_batches(struct mm_args *r)
+{
+    if (r->nbatch <= 1 || r->a.trans || r->M <= 0) return;
+    int64_t step = r->M * r->a.ld; /* BLAS steps rows by ld (rs may be anything when M == 1) */
+    for (int d = r->nb - 1; d >= 0; d--) {
+        if (r->b.bst[d] != 0 && r->bshape[d] != 1) return;
+        if (r->bshape[d] != 1 && r->a.bst[d] != step) return;
+        step *= r->bshape[d];
+    }
+    r->a.rs = r->a.ld;
+    r->M *= r->nbatch;
+    r->nbatch = 1;
+    r->nb = 0;
+}
+
+dagl_status dagl_matmul(dagl_ctx *ctx, const dagl_tensor *a, const dagl_tensor *b, dagl_tensor **out)
+{
+    *out = NULL;
+    if (!a || !b) return dagl_ctx_set_error(ctx, DAGL_E_ARG, "matmul: tensor is NULL");
+    struct mm_args r;
+    int ond = 0;
+    int64_t oshape[DAGL_MAX_DIMS];
+    dagl_status st = mm_shapes(ctx, a, b, &r, &ond, oshape);
+    if (st) return st;
+    r.dt = dagl_dtype_promote(a->dtype, b->dtype);
+    dagl_tensor *ha = NULL, *hb = NULL;
+    if ((st = prepare_operand(ctx, a, 1, &r, &ha, &r.a)) || (st = prepare_operand(ctx, b, 0, &r, &hb, &r.b)) ||
+        (st = dagl_tensor_new(ctx, r.dt, ond, oshape, out)))
+        goto done;
+    r.out = (*out)->data;
+    if ((*out)->numel == 0) goto done;
+    if (r.K == 0) {
+        memset(r.out, 0, (size_t)(*out)->numel * dagl_dtype_size(r.dt));
+        goto done;
+    }
+    fold_batches(&r);
+    mm_run(&r, 0, 1);
+done:
+    dagl_tensor_release(ha);
+    dagl_tensor_release(hb);
+    if (st) {
+        dagl_tensor_release(*out);
+        *out = NULL;
+    }
+    return st;
+}

@@ -1,0 +1,249 @@
+/* reduce.c -- reductions over any set of dims: sum, mean, max, min, argmax, argmin, var. */
+#include "kernels.h"
+
+#include <math.h>
+#include <string.h>
+
+/* A reduction after dim bookkeeping: output element o (contiguous over the kept dims) reduces
+ * the elements at in + kept_offset(o) + reduced offsets. Reduced dims are coalesced; the last
+ * one (rlen elements, stride rs) is the inner row, the others are walked as `rows`. */
+struct red_args {
+    int nk, nr;
+    int64_t kshape[DAGL_MAX_DIMS], kst[DAGL_MAX_DIMS];
+    int64_t rshape[DAGL_MAX_DIMS], rst[DAGL_MAX_DIMS];
+    int64_t nout, count, rows, rlen, rs;
+    const char *in;
+    char *out;
+    double vdenom; /* count - correction, for var */
+};
+
+typedef void (*red_kernel)(const struct red_args *a, int ith, int nth);
+
+/* Element offset of output o's first input element (div/mod over the kept dims). */
+static inline int64_t kept_off(const struct red_args *a, int64_t o)
+{
+    int64_t off = 0;
+    for (int d = a->nk - 1; d >= 0; d--) {
+        off += (o % a->kshape[d]) * a->kst[d];
+        o /= a->kshape[d];
+    }
+    return off;
+}
+
+/* Element offset of reduced row r: the reduced dims before the last, in row-major order, so
+ * r * rlen + i is the flat index argmax reports. */
+static inline int64_t row_off(const struct red_args *a, int64_t r)
+{
+    int64_t off = 0;
+    for (int d = a->nr - 2; d >= 0; d--) {
+        off += (r % a->rshape[d]) * a->rst[d];
+        r /= a->rshape[d];
+    }
+    return off;
+}
+
+/* Sum of one strided row. Floats add into 8 double lanes: accurate for float32 (1e6 x 0.1 is
+ * exact to 1e-9 relative), and independent lanes keep the adds pipelined. int64 wraps. */
+#define DEF_ROW_SUMS(sfx, T, ACC)                                                                  \
+    static inline ACC sum_row_##sfx(const T *restrict p, int64_t s, int64_t n)                     \
+    {                                                                                              \
+        ACC l[8] = {0};                                                                            \
+        int64_t i = 0;                                                                             \
+        if (s == 1)                                                                                \
+            for (; i + 8 <= n; i += 8)                                                             \
+                for (int j = 0; j < 8; j++) l[j] = ADD_##sfx(l[j], p[i + j]);                      \
+        for (; i < n; i++) l[0] = ADD_##sfx(l[0], p[i * s]);                                       \
+        return ADD_##sfx(ADD_##sfx(ADD_##sfx(l[0], l[1]), ADD_##sfx(l[2], l[3])),                  \
+                         ADD_##sfx(ADD_##sfx(l[4], l[5]), ADD_##sfx(l[6], l[7])));                 \
+    }                                                                                              \
+    static inline double sq_row_##sfx(const T *restrict p, int64_t s, int64_t n, double m)         \
+    {                                                                                              \
+        double l[4] = {0};                                                                         \
+        int64_t i = 0;                                                                             \
+        if (s == 1)                                                                                \
+            for (; i + 4 <= n; i += 4)                                                             \
+                for (int j = 0; j < 4; j++) {                                                      \
+                    double d = (double)p[i + j] - m;                                               \
+                    l[j] += d * d;                                                                 \
+                }                                                                                  \
+        for (; i < n; i++) {                                                                       \
+            double d = (double)p[i * s] - m;                                                       \
+            l[0] += d * d;                                                                         \
+        }                                                                                          \
+        return (l[0] + l[1]) + (l[2] + l[3]);                                                      \
+    }
+#define ADD_f32(acc, x) ((acc) + (double)(x))
+#define ADD_f64(acc, x) ((acc) + (x))
+#define ADD_i64(acc, x) ((int64_t)((uint64_t)(acc) + (uint64_t)(x)))
+DEF_ROW_SUMS(f32, float, double)
+DEF_ROW_SUMS(f64, double, double)
+DEF_ROW_SUMS(i64, int64_t, int64_t)
+
+/* Loops thread ith's outputs; BODY sees `base` (typed pointer to the output's first input). */
+#define FOR_OUTPUTS(T, ...)                                                                       \
+    int64_t o0_, o1_;                                                                              \
+    dagl__split(a->nout, ith, nth, &o0_, &o1_);                                                    \
+    for (int64_t o = o0_; o < o1_; o++) {                                                          \
+        const T *base = (const T *)a->in + kept_off(a, o);                                         \
+        __VA_ARGS__                                                                                \
+    }
+
+/* Total of output o's elements (in the accumulator type). */
+#define TOTAL(sfx, ACC)                                                                            \
+    ACC tot = 0;                                                                                   \
+    for (int64_t r = 0; r < a->rows; r++)                                                          \
+        tot = ADD_##sfx(tot, sum_row_##sfx(base + row_off(a, r), a->rs, a->rlen));
+
+/* Max/min (CMP is > or <) with NaN propagating, and arg versions keeping the first best index
+ * (a NaN counts as the best, like PyTorch). */
+#define SCAN(T, CMP, ARG)                                                                          \
+    T m = base[0];                                                                                 \
+    int64_t mi = 0;                                                                                \
+    for (int64_t r = 0; r < a->rows; r++) {                                                        \
+        const T *p = base + row_off(a, r);                                                         \
+        for (int64_t i = 0; i < a->rlen; i++) {                                                    \
+            T x = p[i * a->rs];                                                                    \
+            if (x CMP m || (x != x && m == m)) {                                                   \
+                m = x;                                                                             \
+                if (ARG) mi = r * a->rlen + i;                                                     \
+            }                                                                                      \
+        }                                                                                          \
+    }
+
+/* The kernels of one input dtype T; TM is the dtype of mean and var (float32 for int64). */
+#define DEF_REDUCE(sfx, T, ACC, TM)                                                                \
+    static void sum_##sfx(const struct red_args *a, int ith, int nth)                              \
+    {                                                                                              \
+        FOR_OUTPUTS(T, TOTAL(sfx, ACC)((T *)a->out)[o] = (T)tot;)                                  \
+    }                                                                                              \
+    static void mean_##sfx(const struct red_args *a, int ith, int nth)                             \
+    {                                                                                              \
+        FOR_OUTPUTS(T, TOTAL(sfx, ACC)((TM *)a->out)[o] = (TM)((double)tot / (double)a->count);)   \
+    }                                                                                              \
+    static void var_##sfx(const struct red_args *a, int ith, int nth)                              \
+    {                                                                                              \
+        FOR_OUTPUTS(T, TOTAL(sfx, ACC) double mean = (double)tot / (double)a->count, ss = 0;       \
+                    for (int64_t r = 0; r < a->rows; r++) ss +=                                    \
+                        sq_row_##sfx(base + row_off(a, r), a->rs, a->rlen, mean);                  \
+                    ((TM *)a->out)[o] = (TM)(ss / a->vdenom);)                                     \
+    }                                                                                              \
+    static void max_##sfx(const struct red_args *a, int ith, int nth)                              \
+    {                                                                                              \
+        FOR_OUTPUTS(T, SCAN(T, >, 0)((T *)a->out)[o] = m; (void)mi;)                               \
+    }                                                                                              \
+    static void min_##sfx(const struct red_args *a, int ith, int nth)                              \
+    {                                                                                              \
+        FOR_OUTPUTS(T, SCAN(T, <, 0)((T *)a->out)[o] = m; (void)mi;)                               \
+    }                                                                                              \
+    static void argmax_##sfx(const struct red_args *a, int ith, int nth)                           \
+    {                                                                                              \
+        FOR_OUTPUTS(T, SCAN(T, >, 1)((int64_t *)a->out)[o] = mi;)                                  \
+    }                                                                                              \
+    static void argmin_##sfx(const struct red_args *a, int ith, int nth)                           \
+    {                                                                                              \
+        FOR_OUTPUTS(T, SCAN(T, <, 1)((int64_t *)a->out)[o] = mi;)                                  \
+    }
+DEF_REDUCE(f32, float, double, float)
+DEF_REDUCE(f64, double, double, double)
+DEF_REDUCE(i64, int64_t, int64_t, float)
+
+#define K(op) {[DAGL_F32] = op##_f32, [DAGL_F64] = op##_f64, [DAGL_I64] = op##_i64}
+static const red_kernel red_kernels[DAGL_OP_VAR - DAGL_OP_SUM + 1][DAGL_DTYPE_COUNT] = {
+    [DAGL_OP_SUM - DAGL_OP_SUM] = K(sum),       [DAGL_OP_MEAN - DAGL_OP_SUM] = K(mean),
+    [DAGL_OP_MAX - DAGL_OP_SUM] = K(max),       [DAGL_OP_MIN - DAGL_OP_SUM] = K(min),
+    [DAGL_OP_ARGMAX - DAGL_OP_SUM] = K(argmax), [DAGL_OP_ARGMIN - DAGL_OP_SUM] = K(argmin),
+    [DAGL_OP_VAR - DAGL_OP_SUM] = K(var),
+};
+
+/* Appends dim (size n, stride s) to a dim list, merging it into the previous one when the pair
+ * steps like one dim; size-1 dims are dropped. */
+static void push_dim(int *nd, int64_t *shape, int64_t *st, int64_t n, int64_t s)
+{
+    if (n == 1) return;
+    if (*nd > 0 && st[*nd - 1] == s * n) {
+        shape[*nd - 1] *= n;
+        st[*nd - 1] = s;
+        return;
+    }
+    shape[*nd] = n;
+    st[*nd] = s;
+    (*nd)++;
+}
+
+/* Checks op and dims; marks the reduced dims in `red`. */
+static dagl_status check_dims(dagl_ctx *ctx, dagl_op op, const dagl_tensor *a, const int *dims, int ndims,
+                              bool *red)
+{
+    const char *name = dagl_op_name(op);
+    char b[160];
+    if (dagl__op_info_of(op)->kind != DAGL__OPK_REDUCE)
+        return dagl_ctx_set_error(ctx, DAGL_E_ARG, "reduce: %s (op %d) is not a reduction", name, (int)op);
+    if (!a) return dagl_ctx_set_error(ctx, DAGL_E_ARG, "%s: tensor is NULL", name);
+    if (ndims < 0 || ndims > a->ndim || (ndims > 0 && !dims))
+        return dagl_ctx_set_error(ctx, DAGL_E_ARG, "%s: bad dims (%d of them) for a tensor of shape %s", name,
+                                  ndims, dagl_shape_str(a->ndim, a->shape, b, sizeof b));
+    if ((op == DAGL_OP_ARGMAX || op == DAGL_OP_ARGMIN) && ndims > 1)
+        return dagl_ctx_set_error(ctx, DAGL_E_ARG, "%s: takes one dimension or all of them, got %d", name, ndims);
+    for (int d = 0; d < a->ndim; d++) red[d] = ndims == 0;
+    for (int i = 0; i < ndims; i++) {
+        int d = dagl__wrap_dim(dims[i], a->ndim);
+        if (d < 0)
+            return dagl_ctx_set_error(ctx, DAGL_E_INDEX, "%s: dimension %d is out of range for a tensor of shape %s",
+                                      name, dims[i], dagl_shape_str(a->ndim, a->shape, b, sizeof b));
+        if (red[d])
+            return dagl_ctx_set_error(ctx, DAGL_E_INDEX, "%s: dimension %d is repeated (shape %s)", name, dims[i],
+                                      dagl_shape_str(a->ndim, a->shape, b, sizeof b));
+        red[d] = true;
+    }
+    return DAGL_OK;
+}
+
+/* The dtype a reduction returns. */
+static dagl_dtype out_dtype(dagl_op op, dagl_dtype in)
+{
+    if (op == DAGL_OP_ARGMAX || op == DAGL_OP_ARGMIN) return DAGL_I64;
+    if ((op == DAGL_OP_MEAN || op == DAGL_OP_VAR) && in == DAGL_I64) return DAGL_F32;
+    return in;
+}
+
+/* Splits the dims into kept and reduced, makes the output, and runs the kernel. */
+dagl_status dagl_reduce(dagl_ctx *ctx, dagl_op op, const dagl_tensor *a, const int *dims, int ndims, int keepdim,
+                        int correction, dagl_tensor **out)
+{
+    *out = NULL;
+    bool red[DAGL_MAX_DIMS];
+    dagl_status st = check_dims(ctx, op, a, dims, ndims, red);
+    if (st) return st;
+    struct red_args r = {.nk = 0, .nr = 0, .in = a->data, .count = 1};
+    int ond = 0;
+    int64_t oshape[DAGL_MAX_DIMS];
+    for (int d = 0; d < a->ndim; d++) {
+        if (red[d]) {
+            r.count *= a->shape[d];
+            push_dim(&r.nr, r.rshape, r.rst, a->shape[d], a->strides[d]);
+            if (keepdim) oshape[ond++] = 1;
+        } else {
+            push_dim(&r.nk, r.kshape, r.kst, a->shape[d], a->strides[d]);
+            oshape[ond++] = a->shape[d];
+        }
+    }
+    if (r.count == 0 && op != DAGL_OP_SUM && op != DAGL_OP_MEAN && op != DAGL_OP_VAR) {
+        char b[160];
+        return dagl_ctx_set_error(ctx, DAGL_E_SHAPE, "%s: cannot reduce over zero elements (shape %s)",
+                                  dagl_op_name(op), dagl_shape_str(a->ndim, a->shape, b, sizeof b));
+    }
+    if ((st = dagl_tensor_new(ctx, out_dtype(op, a->dtype), ond, oshape, out))) return st;
+    r.out = (*out)->data;
+    r.nout = (*out)->numel;
+    if (r.nr == 0) { /* every reduced dim has size 1 (or there are none) */
+        r.rshape[0] = 1;
+        r.rst[0] = 0;
+        r.nr = 1;
+    }
+    r.rlen = r.rshape[r.nr - 1];
+    r.rs = r.rst[r.nr - 1];
+    r.rows = r.rlen ? r.count / r.rlen : 0;
+    r.vdenom = (double)r.count - correction > 0 ? (double)r.count - correction : 0.0;
+    if (r.nout > 0) red_kernels[op - DAGL_OP_SUM][a->dtype](&r, 0, 1);
+    return DAGL_OK;
+}

@@ -1,0 +1,140 @@
+/* unary.c -- elementwise functions of one tensor (neg, exp, ..., relu) and clamp. */
+#include "kernels.h"
+
+#include <math.h>
+
+/* Per-dtype math: F(exp) is expf for float, exp for double. */
+#define F_f32(fn) fn##f
+#define F_f64(fn) fn
+
+/* Ops every dtype has, and the float-only ones; X(op, T, expression of x). */
+#define UN_ANY_OPS(X, sfx, T) X(relu, sfx, T, x <= 0 ? (T)0 : x) /* NaN stays NaN */
+#define UN_FLOAT_OPS(X, sfx, T, F)                                                                 \
+    X(neg, sfx, T, -x)                                                                             \
+    X(abs, sfx, T, F(fabs)(x))                                                                     \
+    X(exp, sfx, T, F(exp)(x))                                                                      \
+    X(log, sfx, T, F(log)(x))                                                                      \
+    X(sqrt, sfx, T, F(sqrt)(x))                                                                    \
+    X(tanh, sfx, T, F(tanh)(x))                                                                    \
+    X(sigmoid, sfx, T, (T)1 / ((T)1 + F(exp)(-x))) /* exp overflow gives 0, not NaN */
+
+/* One generated kernel per (op, dtype): an inner row loop, a unit-stride copy of it that the
+ * compiler vectorizes, and the shared row driver around it. */
+#define DEF_UNARY(op, sfx, T, EXPR)                                                                \
+    static inline void row_##op##_##sfx(const struct ew_args *a, T *restrict o, const T *restrict p, \
+                                        const T *p1, const T *p2, int64_t s, int64_t s1, int64_t s2, \
+                                        int64_t n)                                                 \
+    {                                                                                              \
+        (void)a, (void)p1, (void)p2, (void)s1, (void)s2;                                           \
+        if (s == 1)                                                                                \
+            for (int64_t i = 0; i < n; i++) {                                                      \
+                T x = p[i];                                                                        \
+                o[i] = EXPR;                                                                       \
+            }                                                                                      \
+        else                                                                                       \
+            for (int64_t i = 0; i < n; i++) {                                                      \
+                T x = p[i * s];                                                                    \
+                o[i] = EXPR;                                                                       \
+            }                                                                                      \
+    }                                                                                              \
+    static void op##_##sfx(const struct ew_args *a, int ith, int nth)                              \
+    {                                                                                              \
+        EW_DRIVE(a, ith, nth, T, T, T, T, row_##op##_##sfx);                                       \
+    }
+
+UN_ANY_OPS(DEF_UNARY, f32, float)
+UN_ANY_OPS(DEF_UNARY, f64, double)
+UN_ANY_OPS(DEF_UNARY, i64, int64_t)
+UN_FLOAT_OPS(DEF_UNARY, f32, float, F_f32)
+UN_FLOAT_OPS(DEF_UNARY, f64, double, F_f64)
+/* int64 negation wraps (as PyTorch's does) instead of being undefined for INT64_MIN */
+DEF_UNARY(neg, i64, int64_t, (int64_t)(0 - (uint64_t)x))
+DEF_UNARY(abs, i64, int64_t, x < 0 ? (int64_t)(0 - (uint64_t)x) : x)
+
+/* Clamp bounds come from the args: lo/hi for floats (infinite when absent), ilo/ihi for int64. */
+#define DEF_CLAMP(sfx, T, LO, HI)                                                                  \
+    static inline void row_clamp_##sfx(const struct ew_args *a, T *restrict o, const T *restrict p, \
+                                       const T *p1, const T *p2, int64_t s, int64_t s1, int64_t s2, \
+                                       int64_t n)                                                  \
+    {                                                                                              \
+        (void)p1, (void)p2, (void)s1, (void)s2;                                                    \
+        const T lo = (T)(LO), hi = (T)(HI);                                                        \
+        for (int64_t i = 0; i < n; i++) {                                                          \
+            T x = p[i * s], y = x < lo ? lo : x;                                                   \
+            o[i] = y > hi ? hi : y;                                                                \
+        }                                                                                          \
+    }                                                                                              \
+    static void clamp_##sfx(const struct ew_args *a, int ith, int nth)                             \
+    {                                                                                              \
+        EW_DRIVE(a, ith, nth, T, T, T, T, row_clamp_##sfx);                                        \
+    }
+DEF_CLAMP(f32, float, a->lo, a->hi)
+DEF_CLAMP(f64, double, a->lo, a->hi)
+DEF_CLAMP(i64, int64_t, a->ilo, a->ihi)
+
+#define K(op) {[DAGL_F32] = op##_f32, [DAGL_F64] = op##_f64, [DAGL_I64] = op##_i64}
+#define KF(op) {[DAGL_F32] = op##_f32, [DAGL_F64] = op##_f64, [DAGL_I64] = NULL}
+static const ew_kernel unary_kernels[DAGL_OP_RELU - DAGL_OP_NEG + 1][DAGL_DTYPE_COUNT] = {
+    [DAGL_OP_NEG - DAGL_OP_NEG] = K(neg),      [DAGL_OP_EXP - DAGL_OP_NEG] = KF(exp),
+    [DAGL_OP_LOG - DAGL_OP_NEG] = KF(log),     [DAGL_OP_SQRT - DAGL_OP_NEG] = KF(sqrt),
+    [DAGL_OP_ABS - DAGL_OP_NEG] = K(abs),      [DAGL_OP_TANH - DAGL_OP_NEG] = KF(tanh),
+    [DAGL_OP_SIGMOID - DAGL_OP_NEG] = KF(sigmoid), [DAGL_OP_RELU - DAGL_OP_NEG] = K(relu),
+};
+static const ew_kernel clamp_kernels[DAGL_DTYPE_COUNT] = K(clamp);
+
+/* Runs a one-input kernel: contiguous inputs take the flat path, others the strided one. */
+static dagl_status run_one(dagl_ctx *ctx, const char *name, ew_kernel k, const dagl_tensor *x,
+                           struct ew_args *args, dagl_tensor **out)
+{
+    dagl_status st;
+    if (dagl_tensor_is_contiguous(x)) {
+        if ((st = dagl_tensor_new(ctx, x->dtype, x->ndim, x->shape, out))) return st;
+        dagl__ew_flat(args, 1, &x, *out);
+    } else if ((st = dagl__ew_prepare(ctx, name, 1, &x, x->dtype, out, args))) {
+        return st;
+    }
+    dagl__ew_run(k, args);
+    return DAGL_OK;
+}
+
+/* int64 inputs keep their dtype for sign ops (neg, abs, relu); other functions compute in
+ * float32, as PyTorch promotes integers for exp, log, ... */
+dagl_status dagl_unary(dagl_ctx *ctx, dagl_op op, const dagl_tensor *a, dagl_tensor **out)
+{
+    *out = NULL;
+    if (!a) return dagl_ctx_set_error(ctx, DAGL_E_ARG, "%s: tensor is NULL", dagl_op_name(op));
+    if (dagl__op_info_of(op)->kind != DAGL__OPK_UNARY)
+        return dagl_ctx_set_error(ctx, DAGL_E_ARG, "unary: %s (op %d) is not a unary op", dagl_op_name(op), (int)op);
+    const ew_kernel *row = unary_kernels[op - DAGL_OP_NEG];
+    struct ew_args args;
+    if (row[a->dtype]) return run_one(ctx, dagl_op_name(op), row[a->dtype], a, &args, out);
+    dagl_tensor *x;
+    dagl_status st = dagl__as_dtype(ctx, a, DAGL_F32, &x);
+    if (st) return st;
+    st = run_one(ctx, dagl_op_name(op), row[DAGL_F32], x, &args, out);
+    dagl_tensor_release(x);
+    return st;
+}
+
+/* Converts a double bound to int64 for an integer clamp: rounded inward, saturated. */
+static int64_t int_bound(double v, int is_lo)
+{
+    if (isnan(v)) return is_lo ? INT64_MIN : INT64_MAX;
+    v = is_lo ? ceil(v) : floor(v);
+    if (v <= -9223372036854775808.0) return INT64_MIN;
+    if (v >= 9223372036854775807.0) return INT64_MAX;
+    return (int64_t)v;
+}
+
+/* min(max(a, lo), hi) in a's dtype; a NaN bound is no bound (Lua passes nil as NaN). */
+dagl_status dagl_clamp(dagl_ctx *ctx, const dagl_tensor *a, double lo, double hi, dagl_tensor **out)
+{
+    *out = NULL;
+    if (!a) return dagl_ctx_set_error(ctx, DAGL_E_ARG, "clamp: tensor is NULL");
+    struct ew_args args;
+    args.lo = isnan(lo) ? -INFINITY : lo;
+    args.hi = isnan(hi) ? INFINITY : hi;
+    args.ilo = int_bound(lo, 1);
+    args.ihi = int_bound(hi, 0);
+    return run_one(ctx, "clamp", clamp_kernels[a->dtype], a, &args, out);
+}

@@ -1,0 +1,215 @@
+/* l_graph.c -- graphs from Lua: dagl.graph() gives a builder/runner over dagl_graph; the Lua
+ * tracer (lua/dagl/fn.lua) drives it. Ops are named as dagl_op_name spells them. */
+#include "ldagl.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define GRAPH_MT "dagl.Graph"
+
+static dagl_graph *check_graph(lua_State *L, int idx)
+{
+    dagl_graph **g = luaL_checkudata(L, idx, GRAPH_MT);
+    if (!*g) luaL_error(L, "attempt to use a freed graph");
+    return *g;
+}
+
+static int g_gc(lua_State *L)
+{
+    dagl_graph **g = luaL_checkudata(L, 1, GRAPH_MT);
+    dagl_graph_free(*g);
+    *g = NULL;
+    return 0;
+}
+
+/* Node ids are 0-based in C and returned as-is: they are handles, not positions. */
+static int checked_id(lua_State *L, dagl_graph *g, int idx)
+{
+    lua_Integer id = luaL_checkinteger(L, idx);
+    luaL_argcheck(L, id >= 0 && id < dagl_graph_num_nodes(g), idx, "no such node");
+    return (int)id;
+}
+
+/* g:input(dtype, shape) -> id */
+static int g_input(lua_State *L)
+{
+    dagl_graph *g = check_graph(L, 1);
+    dagl_dtype dt = dagl_l_dtype(L, 2, DAGL_F32);
+    int64_t shape[DAGL_MAX_DIMS];
+    luaL_checktype(L, 3, LUA_TTABLE);
+    int n = dagl_l_shape(L, 3, shape), id;
+    if (dagl_graph_input(g, dt, n, shape, &id)) return dagl_l_error(L);
+    lua_pushinteger(L, id);
+    return 1;
+}
+
+static int g_constant(lua_State *L)
+{
+    dagl_graph *g = check_graph(L, 1);
+    int id;
+    if (dagl_graph_constant(g, dagl_l_check(L, 2), &id)) return dagl_l_error(L);
+    lua_pushinteger(L, id);
+    return 1;
+}
+
+/* Looks an op up by name ("add", "matmul", ...). */
+static dagl_op op_by_name(lua_State *L, int idx)
+{
+    const char *name = luaL_checkstring(L, idx);
+    for (int op = 1; op < DAGL_OP_COUNT; op++)
+        if (strcmp(dagl_op_name((dagl_op)op), name) == 0) return (dagl_op)op;
+    luaL_argerror(L, idx, lua_pushfstring(L, "unknown op '%s'", name));
+    return DAGL_OP_NONE;
+}
+
+/* Reads optional node parameters from a table: scalar, scalar_first, lo, hi, dims (0-based),
+ * keepdim, correction. */
+static void read_params(lua_State *L, int idx, dagl_node_params *p)
+{
+    memset(p, 0, sizeof *p);
+    p->lo = p->hi = NAN;
+    p->correction = 1;
+    if (lua_isnoneornil(L, idx)) return;
+    luaL_checktype(L, idx, LUA_TTABLE);
+    if (lua_getfield(L, idx, "scalar") == LUA_TNUMBER) {
+        p->has_scalar = 1;
+        p->scalar = lua_tonumber(L, -1);
+    }
+    lua_pop(L, 1);
+    lua_getfield(L, idx, "scalar_first");
+    p->scalar_first = lua_toboolean(L, -1);
+    lua_getfield(L, idx, "keepdim");
+    p->keepdim = lua_toboolean(L, -1);
+    lua_pop(L, 2);
+    if (lua_getfield(L, idx, "lo") == LUA_TNUMBER) p->lo = lua_tonumber(L, -1);
+    if (lua_getfield(L, idx, "hi") == LUA_TNUMBER) p->hi = lua_tonumber(L, -1);
+    if (lua_getfield(L, idx, "correction") == LUA_TNUMBER) p->correction = (int)lua_tointeger(L, -1);
+    lua_pop(L, 3);
+    if (lua_getfield(L, idx, "dims") == LUA_TTABLE) {
+        int n = (int)luaL_len(L, -1);
+        luaL_argcheck(L, n <= DAGL_MAX_DIMS, idx, "too many dims");
+        for (int i = 0; i < n; i++) {
+            lua_geti(L, -1, i + 1);
+            p->dims[i] = (int)lua_tointeger(L, -1);
+            lua_pop(L, 1);
+        }
+        p->ndims = n;
+    }
+    lua_pop(L, 1);
+}
+
+/* g:node(op, {src ids}, params) -> id */
+static int g_node(lua_State *L)
+{
+    dagl_graph *g = check_graph(L, 1);
+    dagl_op op = op_by_name(L, 2);
+    luaL_checktype(L, 3, LUA_TTABLE);
+    int srcs[3], n = (int)luaL_len(L, 3);
+    luaL_argcheck(L, n >= 1 && n <= 3, 3, "1 to 3 sources");
+    for (int i = 0; i < n; i++) {
+        lua_geti(L, 3, i + 1);
+        srcs[i] = checked_id(L, g, -1);
+        lua_pop(L, 1);
+    }
+    dagl_node_params p;
+    read_params(L, 4, &p);
+    int id;
+    if (dagl_graph_node(g, op, n, srcs, &p, &id)) return dagl_l_error(L);
+    lua_pushinteger(L, id);
+    return 1;
+}
+
+static int g_label(lua_State *L)
+{
+    dagl_graph *g = check_graph(L, 1);
+    if (dagl_graph_set_label(g, checked_id(L, g, 2), luaL_checkstring(L, 3))) return dagl_l_error(L);
+    return 0;
+}
+
+static int g_output(lua_State *L)
+{
+    dagl_graph *g = check_graph(L, 1);
+    if (dagl_graph_output(g, checked_id(L, g, 2))) return dagl_l_error(L);
+    return 0;
+}
+
+/* g:info(id) -> dtype name, shape table */
+static int g_info(lua_State *L)
+{
+    dagl_graph *g = check_graph(L, 1);
+    dagl_dtype dt;
+    int nd;
+    const int64_t *shape;
+    dagl_graph_node_info(g, checked_id(L, g, 2), &dt, &nd, &shape);
+    lua_pushstring(L, dagl_dtype_name(dt));
+    lua_createtable(L, nd, 0);
+    for (int i = 0; i < nd; i++) {
+        lua_pushinteger(L, shape[i]);
+        lua_rawseti(L, -2, i + 1);
+    }
+    return 2;
+}
+
+static int g_num_nodes(lua_State *L)
+{
+    lua_pushinteger(L, dagl_graph_num_nodes(check_graph(L, 1)));
+    return 1;
+}
+
+static int g_dot(lua_State *L)
+{
+    char *s = dagl_graph_dot(check_graph(L, 1));
+    if (!s) return luaL_error(L, "dot: out of memory");
+    lua_pushstring(L, s);
+    free(s);
+    return 1;
+}
+
+/* g:run(x1, x2, ...) -> outputs as multiple results. */
+static int g_run(lua_State *L)
+{
+    dagl_graph *g = check_graph(L, 1);
+    int nin = dagl_graph_num_inputs(g), nout = dagl_graph_num_outputs(g);
+    if (lua_gettop(L) - 1 != nin)
+        return luaL_error(L, "graph run: %d inputs given, the graph takes %d", lua_gettop(L) - 1, nin);
+    dagl_tensor *in[64], **slots[64];
+    luaL_argcheck(L, nin <= 64 && nout <= 64, 1, "at most 64 inputs and outputs");
+    for (int i = 0; i < nin; i++) in[i] = dagl_l_check(L, i + 2);
+    luaL_checkstack(L, nout, "graph run");
+    for (int i = 0; i < nout; i++) slots[i] = dagl_l_slot(L);
+    dagl_tensor *out[64];
+    if (dagl_graph_run(g, in, out)) return dagl_l_error(L);
+    for (int i = 0; i < nout; i++) {
+        *slots[i] = out[i];
+        dagl_l_done(L, DAGL_OK, slots[i]);
+    }
+    return nout;
+}
+
+static const luaL_Reg graph_methods[] = {
+    {"input", g_input},   {"constant", g_constant}, {"node", g_node},     {"label", g_label},
+    {"output", g_output}, {"info", g_info},         {"num_nodes", g_num_nodes}, {"dot", g_dot},
+    {"run", g_run},       {"free", g_gc},           {NULL, NULL},
+};
+
+/* dagl.graph() -> a new, empty graph on this state's context. */
+static int l_graph(lua_State *L)
+{
+    dagl_graph **g = lua_newuserdatauv(L, sizeof *g, 0);
+    *g = NULL;
+    if (luaL_newmetatable(L, GRAPH_MT)) {
+        lua_newtable(L);
+        dagl_l_setfuncs(L, graph_methods);
+        lua_setfield(L, -2, "__index");
+        lua_pushcfunction(L, g_gc);
+        lua_setfield(L, -2, "__gc");
+        lua_pushcfunction(L, g_gc);
+        lua_setfield(L, -2, "__close");
+    }
+    lua_setmetatable(L, -2);
+    if (dagl_graph_new(DAGL_LCTX(L), g)) return dagl_l_error(L);
+    return 1;
+}
+
+const luaL_Reg dagl_l_graph_funcs[] = {{"graph", l_graph}, {NULL, NULL}};

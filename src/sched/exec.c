@@ -1,0 +1,168 @@
+/* exec.c -- running a graph on the pool by ready propagation: every op node has a count of
+ * unfinished op sources; the worker that finishes a node continues with one newly ready
+ * consumer itself and queues the others for idle workers (who steal them). Intermediate
+ * values are released as soon as their last consumer has run. */
+#include "graph/graph.h"
+#include "sched/pool.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct run_state {
+    dagl_graph *g;
+    dagl_ctx *ctx;
+    dagl_pool *pool;
+    dagl_tensor **vals;
+    atomic_int *pending; /* unfinished op sources per node */
+    atomic_int *uses;    /* consumers not yet run per node */
+    dagl_job job;
+    atomic_bool failed;
+    pthread_mutex_t err_mu;
+    dagl_status err;
+} run_state;
+
+/* Records the first failure with the node, its layer and its source shapes in the message. */
+static void record_error(run_state *r, int id, const dagl_ctx *local, dagl_status st)
+{
+    pthread_mutex_lock(&r->err_mu);
+    if (!atomic_load(&r->failed)) {
+        const dagl_node *nd = &r->g->nodes[id];
+        char shapes[400] = "", b[160];
+        for (int k = 0; k < nd->nsrc; k++) {
+            const dagl_node *s = &r->g->nodes[nd->src[k]];
+            strncat(shapes, k ? ", " : "", sizeof shapes - strlen(shapes) - 1);
+            strncat(shapes, dagl_shape_str(s->ndim, s->shape, b, sizeof b), sizeof shapes - strlen(shapes) - 1);
+        }
+        dagl_ctx_set_error(r->ctx, st, "node %%%d (%s%s%s, inputs %s): %s", id, dagl_op_name(nd->op),
+                           nd->label ? " in layer " : "", nd->label ? nd->label : "", shapes,
+                           dagl_ctx_last_error(local));
+        r->err = st;
+        atomic_store(&r->failed, true);
+    }
+    pthread_mutex_unlock(&r->err_mu);
+}
+
+/* Drops a source value once all its consumers have run (outputs and constants stay). */
+static void release_use(run_state *r, int s)
+{
+    const dagl_node *sn = &r->g->nodes[s];
+    if (atomic_fetch_sub_explicit(&r->uses[s], 1, memory_order_acq_rel) == 1 && sn->kind == NODE_OP &&
+        !sn->is_output) {
+        dagl_tensor_release(r->vals[s]);
+        r->vals[s] = NULL;
+    }
+}
+
+/* Computes one node with a task-local context; after a failure, nodes are skipped (but still
+ * counted) so the run drains quickly. */
+static void compute(run_state *r, int id)
+{
+    const dagl_node *nd = &r->g->nodes[id];
+    if (!atomic_load_explicit(&r->failed, memory_order_relaxed)) {
+        dagl_ctx local;
+        dagl__ctx_child(r->ctx, &local);
+        dagl_tensor *srcv[3] = {NULL, NULL, NULL};
+        for (int k = 0; k < nd->nsrc; k++) srcv[k] = r->vals[nd->src[k]];
+        dagl_status st = dagl__exec_node(&local, nd, srcv, &r->vals[id]);
+        if (st) record_error(r, id, &local, st);
+    }
+    for (int k = 0; k < nd->nsrc; k++) release_use(r, nd->src[k]);
+}
+
+static void node_task(void *arg, int id, int unused);
+
+/* Runs `id`, then keeps going with one ready consumer; queues the other ready ones. */
+static void node_task(void *arg, int id, int unused)
+{
+    run_state *r = arg;
+    dagl_graph *g = r->g;
+    while (id >= 0) {
+        compute(r, id);
+        int next = -1;
+        for (int c = g->cons_start[id]; c < g->cons_start[id + 1]; c++) {
+            int k = g->cons[c];
+            if (atomic_fetch_sub_explicit(&r->pending[k], 1, memory_order_acq_rel) != 1) continue;
+            if (next < 0) {
+                next = k;
+            } else {
+                atomic_fetch_add(&r->job.pending, 1);
+                dagl_pool_submit(r->pool, &r->job, node_task, r, k, 0);
+            }
+        }
+        id = next;
+    }
+}
+
+/* Checks that the caller's inputs match the declared ones. */
+static dagl_status check_inputs(dagl_graph *g, dagl_tensor *const *inputs)
+{
+    for (int i = 0; i < g->ninputs; i++) {
+        const dagl_node *nd = &g->nodes[g->inputs[i]];
+        const dagl_tensor *t = inputs[i];
+        char b1[160], b2[160];
+        if (!t) return dagl_ctx_set_error(g->ctx, DAGL_E_ARG, "graph_run: input %d is NULL", i + 1);
+        if (t->dtype != nd->dtype || t->ndim != nd->ndim ||
+            memcmp(t->shape, nd->shape, sizeof(int64_t) * (size_t)t->ndim))
+            return dagl_ctx_set_error(g->ctx, t->dtype != nd->dtype ? DAGL_E_DTYPE : DAGL_E_SHAPE,
+                                      "graph_run: input %d is %s %s, the graph takes %s %s", i + 1,
+                                      dagl_dtype_name(t->dtype), dagl_shape_str(t->ndim, t->shape, b1, sizeof b1),
+                                      dagl_dtype_name(nd->dtype), dagl_shape_str(nd->ndim, nd->shape, b2, sizeof b2));
+    }
+    return DAGL_OK;
+}
+
+dagl_status dagl_graph_run(dagl_graph *g, dagl_tensor *const *inputs, dagl_tensor **outputs)
+{
+    dagl_ctx *ctx = g->ctx;
+    run_state r = {.g = g, .ctx = ctx};
+    dagl_status st;
+    if ((st = check_inputs(g, inputs)) || (st = dagl__graph_prepare(g)) || (st = dagl__ctx_pool(ctx, &r.pool)))
+        return st;
+    int n = g->n;
+    r.vals = calloc((size_t)n + 1, sizeof *r.vals);
+    r.pending = malloc(sizeof *r.pending * ((size_t)n + 1));
+    r.uses = malloc(sizeof *r.uses * ((size_t)n + 1));
+    if (!r.vals || !r.pending || !r.uses) {
+        free(r.vals);
+        free(r.pending);
+        free(r.uses);
+        return dagl_ctx_set_error(ctx, DAGL_E_NOMEM, "graph_run: out of memory for %d nodes", n);
+    }
+    for (int i = 0; i < n; i++) {
+        atomic_init(&r.pending[i], g->nsrc_ops[i]);
+        atomic_init(&r.uses[i], g->cons_start[i + 1] - g->cons_start[i]);
+    }
+    for (int i = 0; i < g->ninputs; i++) {
+        r.vals[g->inputs[i]] = inputs[i];
+        dagl_tensor_retain(inputs[i]);
+    }
+    for (int i = 0; i < n; i++)
+        if (g->nodes[i].kind == NODE_CONST) {
+            r.vals[i] = g->nodes[i].value;
+            dagl_tensor_retain(r.vals[i]);
+        }
+    atomic_init(&r.failed, false);
+    pthread_mutex_init(&r.err_mu, NULL);
+    /* one guard count for the caller, so the job cannot look finished while tasks are queued */
+    atomic_init(&r.job.pending, 1 + g->nready0);
+    for (int i = 1; i < g->nready0; i++) dagl_pool_submit(r.pool, &r.job, node_task, &r, g->ready0[i], 0);
+    if (g->nready0 > 0) {
+        node_task(&r, g->ready0[0], 0);
+        atomic_fetch_sub(&r.job.pending, 1);
+    }
+    atomic_fetch_sub(&r.job.pending, 1);
+    dagl_pool_wait(r.pool, &r.job);
+    pthread_mutex_destroy(&r.err_mu);
+
+    st = atomic_load(&r.failed) ? r.err : DAGL_OK;
+    for (int i = 0; i < g->noutputs; i++) {
+        outputs[i] = st ? NULL : r.vals[g->outputs[i]];
+        if (outputs[i]) dagl_tensor_retain(outputs[i]);
+    }
+    for (int i = 0; i < n; i++) dagl_tensor_release(r.vals[i]);
+    free(r.vals);
+    free(r.pending);
+    free(r.uses);
+    return st;
+}
