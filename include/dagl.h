@@ -107,6 +107,8 @@ DAGL_API void dagl_ctx_clear_error(dagl_ctx *ctx);
 /* Reseeds the random generator: the numbers drawn next depend only on (seed, draw order). */
 DAGL_API void dagl_ctx_manual_seed(dagl_ctx *ctx, uint64_t seed);
 DAGL_API int dagl_ctx_threads(const dagl_ctx *ctx);
+/* Changes the worker count (0 = cores); the pool is restarted at the next run. Not during a run. */
+DAGL_API dagl_status dagl_ctx_set_threads(dagl_ctx *ctx, int threads);
 
 /* Bytes of tensor memory currently allocated through this context (for GC pressure and reports). */
 DAGL_API int64_t dagl_ctx_live_bytes(const dagl_ctx *ctx);
@@ -214,6 +216,8 @@ typedef enum dagl_op {
     DAGL_OP_SUM, DAGL_OP_MEAN, DAGL_OP_MAX, DAGL_OP_MIN, DAGL_OP_ARGMAX, DAGL_OP_ARGMIN, DAGL_OP_VAR,
     /* linear algebra */
     DAGL_OP_MATMUL,
+    /* computed by caller code (dagl_graph_custom), e.g. a Lua function */
+    DAGL_OP_CUSTOM,
     DAGL_OP_COUNT
 } dagl_op;
 
@@ -286,6 +290,76 @@ DAGL_API dagl_status dagl_graph_node_info(const dagl_graph *g, int id, dagl_dtyp
 /* Runs the graph: inputs[i] for each input (dtype and shape checked), outputs[i] receive new
  * references. On error nothing is left allocated and the error names the node and its layer. */
 DAGL_API dagl_status dagl_graph_run(dagl_graph *g, dagl_tensor *const *inputs, dagl_tensor **outputs);
+/* An exclusive lock that graph nodes may need (the Lua VM lock is one). The executor never
+ * blocks a worker on it: a node whose lock is taken is parked and handed to a worker when the
+ * lock is released, so workers keep running C work meanwhile. OS threads block in acquire. */
+typedef struct dagl_lock dagl_lock;
+typedef struct dagl_lock_stats {
+    double hold_seconds;  /* total time held */
+    double wait_seconds;  /* total time threads spent blocked in acquire */
+    long long acquisitions, contended, parked;
+} dagl_lock_stats;
+DAGL_API dagl_status dagl_lock_new(dagl_lock **out);
+DAGL_API void dagl_lock_free(dagl_lock *lock);
+DAGL_API void dagl_lock_acquire(dagl_lock *lock);
+DAGL_API int dagl_lock_try(dagl_lock *lock); /* 1 when taken */
+DAGL_API void dagl_lock_release(dagl_lock *lock);
+/* Threads blocked in acquire right now (for switch-interval hand-offs). */
+DAGL_API int dagl_lock_waiters(const dagl_lock *lock);
+DAGL_API void dagl_lock_get_stats(const dagl_lock *lock, dagl_lock_stats *out);
+DAGL_API void dagl_lock_reset_stats(dagl_lock *lock);
+
+/* A node computed by caller code: fn(ud, ctx, nsrc, srcs, out) must set *out to a new tensor of
+ * the declared dtype and shape (checked) or return an error status with the context's error set.
+ * With `lock`, the node runs holding it. `free_ud` (may be NULL) is called when the graph is freed. */
+typedef dagl_status (*dagl_custom_fn)(void *ud, dagl_ctx *ctx, int nsrc, dagl_tensor *const *srcs,
+                                      dagl_tensor **out);
+DAGL_API dagl_status dagl_graph_custom(dagl_graph *g, const char *name, int nsrc, const int *srcs,
+                                       dagl_dtype dt, int ndim, const int64_t *shape, dagl_custom_fn fn,
+                                       void *ud, void (*free_ud)(void *), dagl_lock *lock, int *id);
+
+/* ---------------------------------------------------------------- traces */
+
+/* A record of runs: every node (worker, start, end, how it was scheduled) and every hold of and
+ * wait for the locks of custom nodes (the Lua VM lock). Filled by runs given it in
+ * dagl_run_options; written as Chrome/Perfetto trace JSON, an SVG timeline, or a text summary. */
+typedef struct dagl_trace dagl_trace;
+
+typedef struct dagl_trace_stats {
+    double wall_seconds;        /* first node start to last node end */
+    double work_seconds;        /* sum of node durations */
+    double parallelism;         /* work / wall */
+    double critical_path_seconds; /* longest dependency chain, by measured durations */
+    int dag_width;              /* most nodes at one depth */
+    int nodes, workers_used;
+    double lock_hold_seconds, lock_wait_seconds;
+    double lock_serialized_fraction; /* lock hold time / wall */
+    long long lock_waits, steals, inline_runs;
+} dagl_trace_stats;
+
+DAGL_API dagl_status dagl_trace_new(dagl_trace **out);
+DAGL_API void dagl_trace_free(dagl_trace *tr);
+DAGL_API void dagl_trace_clear(dagl_trace *tr);
+DAGL_API void dagl_trace_get_stats(const dagl_trace *tr, dagl_trace_stats *out);
+/* The summary as text (malloc'ed; the caller frees it), NULL when out of memory. */
+DAGL_API char *dagl_trace_summary(const dagl_trace *tr);
+/* Chrome trace-event JSON (one lane per worker, a lane for the lock), loadable in Perfetto. */
+DAGL_API dagl_status dagl_trace_write_json(const dagl_trace *tr, const char *path);
+/* A timeline picture: one row per worker and one for the lock, nodes as labelled bars. */
+DAGL_API dagl_status dagl_trace_write_svg(const dagl_trace *tr, const char *path);
+
+/* ---------------------------------------------------------------- runs */
+
+typedef struct dagl_run_options {
+    dagl_trace *trace; /* record this run into it (may be NULL) */
+    int unlocked;      /* custom nodes run without their lock: their code is safe to run
+                        * concurrently (Lua nodes in per-worker mode) */
+} dagl_run_options;
+
+/* dagl_graph_run with options (NULL = defaults). */
+DAGL_API dagl_status dagl_graph_run_ex(dagl_graph *g, dagl_tensor *const *inputs, dagl_tensor **outputs,
+                                       const dagl_run_options *opt);
+
 /* Graphviz text of the graph (malloc'ed; the caller frees it). */
 DAGL_API char *dagl_graph_dot(const dagl_graph *g);
 

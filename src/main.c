@@ -44,6 +44,7 @@ typedef struct options {
     int no_env;      /* -E: ignore LUA_INIT, LUA_PATH, LUA_CPATH and DAGL_LUA_PATH */
     int version;     /* 0 none, 1 the version line, 2 also the build details */
     int threads;     /* --threads N, 0 when not given */
+    const char *trace; /* --trace FILE: Chrome trace JSON of every graph run (and FILE.svg) */
 } options;
 
 /* The state a SIGINT stops; the only static in the host, as a signal handler needs one. */
@@ -178,6 +179,8 @@ static void print_usage(const char *bad, const char *why)
             "  -E           ignore environment variables\n"
             "  -W           turn warnings on\n"
             "  --threads N  use N worker threads\n"
+            "  --trace F    write a trace of every graph run to F (Chrome/Perfetto JSON) and an SVG\n"
+            "               timeline beside it; print a run summary at exit\n"
             "  --version    same as -v\n"
             "  --           stop handling options\n"
             "  -            stop handling options and execute stdin\n",
@@ -204,6 +207,9 @@ static int collect_args(int argc, char **argv, options *o)
             if (*v == '\0' || *end != '\0' || n < 1 || n > 4096)
                 return print_usage(v, "bad thread count"), 0;
             o->threads = (int)n;
+        } else if (strcmp(a, "--trace") == 0 || strncmp(a, "--trace=", 8) == 0) {
+            o->trace = a[7] == '=' ? a + 8 : argv[++i];
+            if (o->trace == NULL || *o->trace == '\0') return print_usage(a, "option needs a file name"), 0;
         } else if (a[1] == 'e' || a[1] == 'l') {
             if (a[2] == '\0' && argv[++i] == NULL) return print_usage(a, "option needs an argument"), 0;
             if (a[1] == 'e') o->has_e = 1;
@@ -224,7 +230,7 @@ static int run_args(lua_State *L, char **argv, int n)
 {
     for (int i = 1; i < n; i++) {
         const char *a = argv[i];
-        if (strcmp(a, "--threads") == 0) i++; /* skip its value */
+        if (strcmp(a, "--threads") == 0 || strcmp(a, "--trace") == 0) i++; /* skip its value */
         else if (strcmp(a, "-W") == 0) lua_warning(L, "@on", 0);
         else if (a[0] == '-' && (a[1] == 'e' || a[1] == 'l')) {
             const char *v = a[2] ? a + 2 : argv[++i];
@@ -421,6 +427,41 @@ static void repl(lua_State *L)
 }
 
 /* Everything the host does, in protected mode; returns true when it all succeeded. */
+/* --trace: starts recording (start) or stops, writes FILE and FILE's .svg, and prints the
+ * summary to stderr (stop). Returns the status of the Lua code doing it. */
+static int trace_step(lua_State *L, const char *file, int start)
+{
+    static const char *const code[] = {
+        "require('dagl.core').trace_start()",
+        "local json = ...; local svg = json:gsub('%.json$', '') .. '.svg'\n"
+        "local st = require('dagl.core').trace_stop{json = json, svg = svg}\n"
+        "io.stderr:write(st.summary, 'trace: ', json, ' and ', svg, '\\n')",
+    };
+    int status = luaL_loadbuffer(L, code[start ? 0 : 1], strlen(code[start ? 0 : 1]), "=(--trace)");
+    if (status == LUA_OK) {
+        lua_pushstring(L, file);
+        status = docall(L, 1, 0);
+    }
+    return report(L, status);
+}
+
+/* Everything pmain runs after set-up; 0 on error. */
+static int run_all(lua_State *L, int argc, char **argv, options *o)
+{
+    if (o->version || o->interactive) print_version(o, o->version >= 2);
+    if (!o->no_env && handle_init(L) != LUA_OK) return 0;
+    if (!run_args(L, argv, o->script ? o->script : argc)) return 0;
+    if (o->script && handle_script(L, argv + o->script) != LUA_OK) return 0;
+    if (o->interactive) repl(L);
+    else if (o->script == 0 && !o->has_e && !o->version) {
+        if (isatty(STDIN_FILENO)) {
+            print_version(o, 0);
+            repl(L);
+        } else if (dofile(L, NULL) != LUA_OK) return 0;
+    }
+    return 1;
+}
+
 static int pmain(lua_State *L)
 {
     int argc = (int)lua_tointeger(L, 1);
@@ -437,18 +478,11 @@ static int pmain(lua_State *L)
     create_arg_table(L, argc, argv, o.script);
     lua_gc(L, LUA_GCRESTART);
     lua_gc(L, LUA_GCGEN, 0, 0);
-    if (o.version || o.interactive) print_version(&o, o.version >= 2);
-    if (!o.no_env && handle_init(L) != LUA_OK) return 0;
-    if (!run_args(L, argv, o.script ? o.script : argc)) return 0;
-    if (o.script && handle_script(L, argv + o.script) != LUA_OK) return 0;
-    if (o.interactive) repl(L);
-    else if (o.script == 0 && !o.has_e && !o.version) {
-        if (isatty(STDIN_FILENO)) {
-            print_version(&o, 0);
-            repl(L);
-        } else if (dofile(L, NULL) != LUA_OK) return 0;
-    }
-    lua_pushboolean(L, 1);
+    if (o.trace && trace_step(L, o.trace, 1) != LUA_OK) return 0;
+    int ok = run_all(L, argc, argv, &o);
+    /* the trace is written even when the script failed: that is when it helps most */
+    if (o.trace && trace_step(L, o.trace, 0) != LUA_OK) ok = 0;
+    lua_pushboolean(L, ok);
     return 1;
 }
 

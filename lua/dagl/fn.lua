@@ -39,8 +39,10 @@ local function operand(tr, x)
   error(("dagl.fn: expected a tensor or a number, got %s"):format(type(x)), 3)
 end
 
+-- Adds a node; a build error (bad shapes) is raised at the traced function's line.
 local function node(tr, op, srcs, params)
-  local id = tr.g:node(op, srcs, params)
+  local ok, id = pcall(tr.g.node, tr.g, op, srcs, params)
+  if not ok then error(tostring(id):gsub("^[^:]*:%d+: ", ""), 2) end -- level 2: callers tail-call node
   if tr.label then tr.g:label(id, tr.label) end
   return new_sym(tr, id)
 end
@@ -106,6 +108,40 @@ function M.where(c, a, b)
 end
 
 M.is_symbol = is_sym
+
+--- dagl.luaop{forward=f, backward=g, name=, shape=, dtype=, module=, fn=}: a node that runs Lua
+-- at every execution of the graph (the tf.py_function case). Called on symbols inside a trace it
+-- adds the node; called on real tensors it just calls forward. `shape` is the output shape (a
+-- table, or a function of the input shapes); by default the first input's shape and dtype.
+-- In global lock mode forward runs under the VM lock; in per-worker mode each worker runs it in
+-- a lua_State of its own, so forward must be self-contained (only globals and require) or be
+-- named by module= and fn=.
+function M.luaop(spec)
+  assert(type(spec) == "table" and type(spec.forward) == "function", "dagl.luaop: forward must be a function")
+  local handle = core.luaop_new(spec)
+  local op = {name = spec.name or "luaop", forward = spec.forward, backward = spec.backward, handle = handle}
+  return setmetatable(op, {
+    __name = "dagl.LuaOp",
+    __call = function(self, ...)
+      local n, args, tr = select("#", ...), {...}, nil
+      for i = 1, n do if is_sym(args[i]) then tr = args[i].tracer break end end
+      if not tr then return spec.forward(...) end
+      local srcs, shapes = {}, {}
+      for i = 1, n do
+        srcs[i] = operand(tr, args[i])
+        local _, shp = tr.g:info(srcs[i])
+        shapes[i] = shp
+      end
+      local first_dtype = tr.g:info(srcs[1])
+      local shape = spec.shape
+      if type(shape) == "function" then shape = shape(table.unpack(shapes, 1, n)) end
+      local ok, id = pcall(tr.g.custom, tr.g, handle, srcs, spec.dtype or first_dtype, shape or shapes[1])
+      if not ok then error(tostring(id):gsub("^[^:]*:%d+: ", ""), 2) end
+      if tr.label then tr.g:label(id, tr.label .. "/" .. self.name) end
+      return new_sym(tr, id)
+    end,
+  })
+end
 
 --- Runs `body` with every node it creates labelled `name` (a layer name, for errors and traces).
 function M.label(x, name, body)

@@ -9,6 +9,7 @@ local fn = require "dagl.fn"
 dagl.fn = fn.fn
 dagl.is_symbol = fn.is_symbol
 dagl.label = fn.label
+dagl.luaop = fn.luaop
 
 --- dagl.where works on real tensors (C) and inside traces (symbols).
 function dagl.where(c, a, b)
@@ -16,15 +17,14 @@ function dagl.where(c, a, b)
   return core.where(c, a, b)
 end
 
---- Module-level math functions accept symbols inside traces too: dagl.exp(x) == x:exp().
+--- Module-level math functions accept symbols inside traces too: dagl.exp(x) == x:exp(). Each
+-- wrapper is compiled with the function's own name, so argument errors still name it.
 for _, name in ipairs {"exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "neg", "add", "sub", "mul",
                        "div", "pow", "maximum", "minimum", "matmul", "sum", "mean", "max", "min", "argmax",
                        "argmin", "var", "clamp", "eq", "ne", "lt", "le", "gt", "ge"} do
-  local c = core[name]
-  dagl[name] = function(x, ...)
-    if fn.is_symbol(x) then return x[name](x, ...) end
-    return c(x, ...)
-  end
+  local src = ("local %s, is_symbol = ...\n"
+    .. "return function(x, ...) if is_symbol(x) then return x:%s(...) end return %s(x, ...) end"):format(name, name, name)
+  dagl[name] = load(src, "=dagl." .. name)(core[name], fn.is_symbol)
 end
 
 --- Dtype names, usable wherever a dtype is taken.

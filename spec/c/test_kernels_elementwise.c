@@ -67,7 +67,7 @@ static void same(const dagl_tensor *a, const dagl_tensor *b, double tol)
     for (int64_t i = 0; i < dagl_tensor_numel(a); i++) CHECK_NEAR(el(a, i), el(b, i), tol);
 }
 
-static const int64_t S23[] = {2, 3}, S3[] = {3}, S21[] = {2, 1}, S2[] = {2};
+static const int64_t S23[] = {2, 3}, S3[] = {3}, S21[] = {2, 1}, S2[] = {2}, S0[1] = {0}; /* S0: a 0-d shape (not NULL: memcpy of 0 bytes from NULL is UB) */
 static const double X[] = {1, 2, 3, 4, 5, 6}, Y[] = {6, 5, 4, 3, 2, 1};
 
 static void test_op_table(void)
@@ -218,7 +218,7 @@ static void test_broadcast(void)
     expect(o, DAGL_F32, 2, S23, (double[]){101, 102, 103, 204, 205, 206}, 0);
     CHECK_OK(dagl_binary(ctx, DAGL_OP_MUL, col, row, &o)); /* outer product */
     expect(o, DAGL_F32, 2, S23, (double[]){1000, 2000, 3000, 2000, 4000, 6000}, 0);
-    dagl_tensor *s0 = mk(DAGL_F32, 0, NULL, (double[]){2});
+    dagl_tensor *s0 = mk(DAGL_F32, 0, S0, (double[]){2});
     CHECK_OK(dagl_binary(ctx, DAGL_OP_MUL, x, s0, &o));
     expect(o, DAGL_F32, 2, S23, (double[]){2, 4, 6, 8, 10, 12}, 0);
     CHECK_OK(dagl_binary(ctx, DAGL_OP_MUL, s0, s0, &o));
@@ -368,7 +368,7 @@ static void test_clamp_where(void)
     /* where */
     dagl_tensor *a = mk(DAGL_F32, 1, (int64_t[]){4}, (double[]){-1, 2, -3, 4}), *c, *zero, *na;
     CHECK_OK(dagl_binary_scalar(ctx, DAGL_OP_GT, a, 0, 0, &c));
-    zero = mk(DAGL_F32, 0, NULL, (double[]){0});
+    zero = mk(DAGL_F32, 0, S0, (double[]){0});
     CHECK_OK(dagl_where(ctx, c, a, zero, &o));
     expect(o, DAGL_F32, 1, (int64_t[]){4}, (double[]){0, 2, 0, 4}, 0);
     CHECK_OK(dagl_unary(ctx, DAGL_OP_NEG, a, &na));
@@ -424,7 +424,9 @@ static void bench_tiny_add(void)
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double ns = ((t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec)) / n;
     printf("tiny add (16 f32, new + release): %.1f ns\n", ns);
-    CHECK(ns < 1000);
+#if defined(NDEBUG) && !defined(__SANITIZE_ADDRESS__)
+    CHECK(ns < 1000); /* only a gross-regression guard; optimized, uninstrumented builds only */
+#endif
     dagl_tensor_release(a);
     dagl_tensor_release(b);
 }

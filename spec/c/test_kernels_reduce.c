@@ -57,6 +57,7 @@ static void red(dagl_op op, const dagl_tensor *a, int ndims, const int *dims, in
 #define D(...) (int[]){__VA_ARGS__}
 #define S(...) (int64_t[]){__VA_ARGS__}
 #define V(...) (double[]){__VA_ARGS__}
+static const int64_t S0[1] = {0}; /* a 0-d shape (not NULL: memcpy of 0 bytes from NULL is UB) */
 
 static void test_values(void)
 {
@@ -103,6 +104,18 @@ static void test_values(void)
     red(DAGL_OP_ARGMAX, n, 0, NULL, 0, 0, DAGL_I64, 0, NULL, V(1), 0);
     red(DAGL_OP_SUM, n, 0, NULL, 0, 0, DAGL_F32, 0, NULL, V(NAN), 0);
     dagl_tensor_release(n);
+    /* long rows take the 8-lane max/min: the best in a lane, in the tail, and a NaN */
+    double w[40];
+    for (int i = 0; i < 40; i++) w[i] = (i * 17) % 40 - 20; /* a permutation of -20..19 */
+    dagl_tensor *l = mk(DAGL_F64, 1, S(40), w);
+    red(DAGL_OP_MAX, l, 0, NULL, 0, 0, DAGL_F64, 0, NULL, V(19), 0);
+    red(DAGL_OP_MIN, l, 0, NULL, 0, 0, DAGL_F64, 0, NULL, V(-20), 0);
+    CHECK_OK(dagl_set(ctx, l, S(38), 99));
+    red(DAGL_OP_MAX, l, 0, NULL, 0, 0, DAGL_F64, 0, NULL, V(99), 0);
+    CHECK_OK(dagl_set(ctx, l, S(21), NAN));
+    red(DAGL_OP_MAX, l, 0, NULL, 0, 0, DAGL_F64, 0, NULL, V(NAN), 0);
+    red(DAGL_OP_MIN, l, 0, NULL, 0, 0, DAGL_F64, 0, NULL, V(NAN), 0);
+    dagl_tensor_release(l);
 }
 
 /* A 3-d tensor over several dims, and views that are not contiguous. */
@@ -179,6 +192,44 @@ static void test_identities(void)
     for (size_t i = 0; i < sizeof r / sizeof *r; i++) dagl_tensor_release(r[i]);
 }
 
+/* Reductions over a leading dim run a block-accumulating kernel; over the same data seen
+ * transposed they run the per-output one: both must agree (widths across the 256 block). */
+static void test_column_kernels(void)
+{
+    dagl_tensor *x, *xt, *a, *b, *xd, *xdt;
+    CHECK_OK(dagl_randn(ctx, DAGL_F32, 3, S(3, 37, 300), &x));
+    CHECK_OK(dagl_set(ctx, x, S(1, 5, 299), NAN));
+    CHECK_OK(dagl_permute(ctx, x, (int[]){0, 2, 1}, &xt)); /* [3, 300, 37] */
+    dagl_op ops[] = {DAGL_OP_SUM, DAGL_OP_MEAN, DAGL_OP_MAX, DAGL_OP_MIN};
+    for (int k = 0; k < 4; k++) {
+        CHECK_OK(dagl_reduce(ctx, ops[k], x, D(1), 1, 0, 0, &a));
+        CHECK_OK(dagl_reduce(ctx, ops[k], xt, D(2), 1, 0, 0, &b));
+        CHECK(dagl_tensor_shape(a)[0] == 3 && dagl_tensor_shape(a)[1] == 300);
+        for (int64_t i = 0; i < 900; i++) {
+            if (i == 599) CHECK(isnan(el(a, i)) && isnan(el(b, i)));
+            else CHECK_NEAR(el(a, i), el(b, i), 1e-5);
+        }
+        dagl_tensor_release(a);
+        dagl_tensor_release(b);
+    }
+    /* over dims {0, 1} (rows of two reduced dims) against the sum of sums */
+    CHECK_OK(dagl_cast(ctx, x, DAGL_F64, &xd));
+    CHECK_OK(dagl_set(ctx, xd, S(1, 5, 299), 0.25));
+    CHECK_OK(dagl_reduce(ctx, DAGL_OP_SUM, xd, D(0, 1), 2, 0, 0, &a));
+    CHECK_OK(dagl_reduce(ctx, DAGL_OP_SUM, xd, D(1), 1, 0, 0, &xdt));
+    CHECK_OK(dagl_reduce(ctx, DAGL_OP_SUM, xdt, D(0), 1, 0, 0, &b));
+    for (int64_t i = 0; i < 300; i++) CHECK_NEAR(el(a, i), el(b, i), 1e-12);
+    dagl_tensor *r[] = {x, xt, a, b, xd, xdt};
+    for (size_t i = 0; i < sizeof r / sizeof *r; i++) dagl_tensor_release(r[i]);
+    /* int64 max and sum down columns */
+    dagl_tensor *i64 = mk(DAGL_I64, 2, S(3, 2), V(1, -8, 7, 2, -3, 5));
+    red(DAGL_OP_MAX, i64, 1, D(0), 0, 0, DAGL_I64, 1, S(2), V(7, 5), 0);
+    red(DAGL_OP_MIN, i64, 1, D(0), 0, 0, DAGL_I64, 1, S(2), V(-3, -8), 0);
+    red(DAGL_OP_SUM, i64, 1, D(0), 1, 0, DAGL_I64, 2, S(1, 2), V(5, -1), 0);
+    red(DAGL_OP_MEAN, i64, 1, D(0), 0, 0, DAGL_F32, 1, S(2), V(5 / 3., -1 / 3.), 1e-7);
+    dagl_tensor_release(i64);
+}
+
 static void test_dtypes_and_accuracy(void)
 {
     dagl_tensor *i = mk(DAGL_I64, 2, S(2, 2), V(1, 2, 3, 5)), *t;
@@ -210,7 +261,7 @@ static void test_dtypes_and_accuracy(void)
     CHECK(dagl_reduce(ctx, DAGL_OP_ARGMIN, e, NULL, 0, 0, 0, &t) == DAGL_E_SHAPE);
     dagl_tensor_release(e);
     /* 0-d input */
-    dagl_tensor *z = mk(DAGL_F32, 0, NULL, V(4));
+    dagl_tensor *z = mk(DAGL_F32, 0, S0, V(4));
     red(DAGL_OP_SUM, z, 0, NULL, 0, 0, DAGL_F32, 0, NULL, V(4), 0);
     red(DAGL_OP_ARGMAX, z, 0, NULL, 0, 0, DAGL_I64, 0, NULL, V(0), 0);
     dagl_tensor_release(z);
@@ -239,6 +290,7 @@ int main(void)
     test_values();
     test_dims_and_views();
     test_identities();
+    test_column_kernels();
     test_dtypes_and_accuracy();
     test_errors();
     CHECK(dagl_ctx_live_bytes(ctx) == 0);

@@ -139,6 +139,19 @@ void dagl_ctx_manual_seed(dagl_ctx *ctx, uint64_t seed)
 
 int dagl_ctx_threads(const dagl_ctx *ctx) { return ctx->threads; }
 
+dagl_status dagl_ctx_set_threads(dagl_ctx *ctx, int threads)
+{
+    if (threads < 0 || threads > 4096)
+        return dagl_ctx_set_error(ctx, DAGL_E_ARG, "set_threads: %d threads (0 = cores, at most 4096)", threads);
+    int n = threads ? threads : dagl_num_cores();
+    if (n == ctx->threads) return DAGL_OK;
+    if (ctx->owns_pool) dagl_pool_free(ctx->pool);
+    ctx->pool = NULL;
+    ctx->owns_pool = false;
+    ctx->threads = n;
+    return DAGL_OK;
+}
+
 int64_t dagl_ctx_live_bytes(const dagl_ctx *ctx) { return atomic_load(ctx->live); }
 
 const char *dagl_version(void) { return DAGL_VERSION_STRING; }

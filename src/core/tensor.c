@@ -99,7 +99,7 @@ dagl_status dagl_tensor_new(dagl_ctx *ctx, dagl_dtype dt, int ndim, const int64_
     t->dtype = dt;
     t->ndim = ndim;
     t->numel = numel;
-    memcpy(t->shape, shape, sizeof(int64_t) * (size_t)ndim);
+    if (ndim) memcpy(t->shape, shape, sizeof(int64_t) * (size_t)ndim);
     dagl__contig_strides(ndim, shape, t->strides);
     t->data = t->mem = mem;
     t->nbytes = nbytes;
@@ -158,8 +158,8 @@ dagl_status dagl_tensor_wrap(dagl_ctx *ctx, dagl_dtype dt, int ndim, const int64
     t->dtype = dt;
     t->ndim = ndim;
     t->numel = dagl__numel(ndim, shape);
-    memcpy(t->shape, shape, sizeof(int64_t) * (size_t)ndim);
-    if (strides) memcpy(t->strides, strides, sizeof(int64_t) * (size_t)ndim);
+    if (ndim) memcpy(t->shape, shape, sizeof(int64_t) * (size_t)ndim);
+    if (strides && ndim) memcpy(t->strides, strides, sizeof(int64_t) * (size_t)ndim);
     else dagl__contig_strides(ndim, shape, t->strides);
     t->data = t->mem = data;
     t->nbytes = (size_t)t->numel * dagl_dtype_size(dt);

@@ -34,6 +34,7 @@ void dagl_graph_free(dagl_graph *g)
     for (int i = 0; i < g->n; i++) {
         dagl_tensor_release(g->nodes[i].value);
         free(g->nodes[i].label);
+        if (g->nodes[i].custom.free_ud) g->nodes[i].custom.free_ud(g->nodes[i].custom.ud);
     }
     free(g->nodes);
     free(g->inputs);
@@ -103,26 +104,62 @@ dagl_status dagl_graph_constant(dagl_graph *g, dagl_tensor *t, int *id)
     return DAGL_OK;
 }
 
+/* Checks source ids of a new node; the error names the op. */
+static dagl_status check_srcs(dagl_graph *g, const char *what, int nsrc, const int *srcs, int max)
+{
+    if (nsrc < 1 || nsrc > max)
+        return dagl_ctx_set_error(g->ctx, DAGL_E_ARG, "%s: %d sources (1 to %d allowed)", what, nsrc, max);
+    for (int i = 0; i < nsrc; i++)
+        if (srcs[i] < 0 || srcs[i] >= g->n)
+            return dagl_ctx_set_error(g->ctx, DAGL_E_INDEX, "%s: source %d is node %d, which does not exist", what,
+                                      i + 1, srcs[i]);
+    return DAGL_OK;
+}
+
 dagl_status dagl_graph_node(dagl_graph *g, dagl_op op, int nsrc, const int *srcs,
                             const dagl_node_params *p, int *id)
 {
     if ((unsigned)op >= DAGL_OP_COUNT || op == DAGL_OP_NONE)
         return dagl_ctx_set_error(g->ctx, DAGL_E_ARG, "graph_node: unknown op %d", (int)op);
-    if (nsrc < 1 || nsrc > 3)
-        return dagl_ctx_set_error(g->ctx, DAGL_E_ARG, "%s: %d sources (1 to 3 allowed)", dagl_op_name(op), nsrc);
-    for (int i = 0; i < nsrc; i++)
-        if (srcs[i] < 0 || srcs[i] >= g->n)
-            return dagl_ctx_set_error(g->ctx, DAGL_E_INDEX, "%s: source %d is node %d, which does not exist",
-                                      dagl_op_name(op), i + 1, srcs[i]);
+    if (op == DAGL_OP_CUSTOM)
+        return dagl_ctx_set_error(g->ctx, DAGL_E_ARG, "graph_node: custom nodes are added by dagl_graph_custom");
+    dagl_status st = check_srcs(g, dagl_op_name(op), nsrc, srcs, 3);
+    if (st) return st;
     dagl_node *nd = new_node(g, NODE_OP);
     if (!nd) return DAGL_E_NOMEM;
     nd->op = op;
     nd->nsrc = nsrc;
     memcpy(nd->src, srcs, sizeof(int) * (size_t)nsrc);
     if (p) nd->p = *p;
-    dagl_status st = dagl__infer(g, nd);
+    st = dagl__infer(g, nd);
     if (st) return st;
     *id = g->n++;
+    return DAGL_OK;
+}
+
+dagl_status dagl_graph_custom(dagl_graph *g, const char *name, int nsrc, const int *srcs, dagl_dtype dt, int ndim,
+                              const int64_t *shape, dagl_custom_fn fn, void *ud, void (*free_ud)(void *),
+                              dagl_lock *lock, int *id)
+{
+    const char *what = name ? name : "custom";
+    dagl_status st = check_srcs(g, what, nsrc, srcs, DAGL_MAX_SRCS);
+    if (!st) st = dagl__check_shape(g->ctx, what, ndim, shape);
+    if (!st && (!fn || (unsigned)dt >= DAGL_DTYPE_COUNT))
+        st = dagl_ctx_set_error(g->ctx, DAGL_E_ARG, "%s: no function or a bad dtype", what);
+    dagl_node *nd = st ? NULL : new_node(g, NODE_OP);
+    if (!nd) {
+        if (free_ud) free_ud(ud); /* the graph owns ud from the call on, even when it fails */
+        return st ? st : DAGL_E_NOMEM;
+    }
+    nd->op = DAGL_OP_CUSTOM;
+    nd->nsrc = nsrc;
+    memcpy(nd->src, srcs, sizeof(int) * (size_t)nsrc);
+    nd->custom = (custom_op){fn, ud, free_ud, lock};
+    nd->dtype = dt;
+    nd->ndim = ndim;
+    memcpy(nd->shape, shape, sizeof(int64_t) * (size_t)ndim);
+    *id = g->n++;
+    if (name && dagl_graph_set_label(g, *id, name)) return DAGL_E_NOMEM;
     return DAGL_OK;
 }
 

@@ -7,11 +7,22 @@
 
 typedef enum node_kind { NODE_INPUT, NODE_CONST, NODE_OP } node_kind;
 
+#define DAGL_MAX_SRCS 8
+
+/* What a custom node (DAGL_OP_CUSTOM) runs. */
+typedef struct custom_op {
+    dagl_custom_fn fn;
+    void *ud;
+    void (*free_ud)(void *);
+    dagl_lock *lock;
+} custom_op;
+
 typedef struct dagl_node {
     node_kind kind;
     dagl_op op;
     int nsrc;
-    int src[3];
+    int src[DAGL_MAX_SRCS];
+    custom_op custom;
     dagl_node_params p;
     dagl_dtype dtype;         /* inferred */
     int ndim;

@@ -128,7 +128,7 @@ dagl_status dagl_binary(dagl_ctx *ctx, dagl_op op, const dagl_tensor *a, const d
         } else if ((st = dagl__ew_prepare(ctx, dagl_op_name(op), 2, ins, dt, out, &args))) {
             return st;
         }
-        dagl__ew_run(k, &args);
+        dagl__ew_run(ctx, k, &args);
         return DAGL_OK;
     }
     /* check the shapes before casting, so the error is about the shapes */
@@ -139,7 +139,7 @@ dagl_status dagl_binary(dagl_ctx *ctx, dagl_op op, const dagl_tensor *a, const d
     dagl_tensor *ca = NULL, *cb = NULL;
     if (!(st = dagl__as_dtype(ctx, a, dt, &ca)) && !(st = dagl__as_dtype(ctx, b, dt, &cb))) {
         const dagl_tensor *ins[2] = {ca, cb};
-        if (!(st = dagl__ew_prepare(ctx, dagl_op_name(op), 2, ins, dt, out, &args))) dagl__ew_run(k, &args);
+        if (!(st = dagl__ew_prepare(ctx, dagl_op_name(op), 2, ins, dt, out, &args))) dagl__ew_run(ctx, k, &args);
     }
     dagl_tensor_release(ca);
     dagl_tensor_release(cb);
@@ -174,10 +174,10 @@ dagl_status dagl_binary_scalar(dagl_ctx *ctx, dagl_op op, const dagl_tensor *a, 
         if (!(st = dagl_tensor_new(ctx, dt, x->ndim, x->shape, out))) {
             dagl__ew_flat(&args, 2, ins, *out);
             args.st[scalar_first ? 0 : 1][0] = 0;
-            dagl__ew_run(k, &args);
+            dagl__ew_run(ctx, k, &args);
         }
     } else if (!(st = dagl__ew_prepare(ctx, dagl_op_name(op), 2, ins, dt, out, &args))) {
-        dagl__ew_run(k, &args);
+        dagl__ew_run(ctx, k, &args);
     }
     dagl_tensor_release(cx);
     return st;

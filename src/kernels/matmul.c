@@ -124,6 +124,17 @@ static void mm_run(const struct mm_args *a, int ith, int nth)
     }
 }
 
+/* Adapts mm_run to the pool's task signature. */
+static void mm_share(void *p, int ith, int nth) { mm_run(p, ith, nth); }
+
+/* Shares by work (about 4 MFLOP each), never more than the batches, or than row bands of 16. */
+static int mm_shares(const struct mm_args *a)
+{
+    int n = dagl__shares(a->nbatch * a->M * a->N * a->K, 1 << 21);
+    int64_t most = a->nbatch > 1 ? a->nbatch : a->M / 16;
+    return n > most ? (int)(most > 0 ? most : 1) : n;
+}
+
 /* Output shape and batch shape; the errors name both operands' full shapes. */
 static dagl_status mm_shapes(dagl_ctx *ctx, const dagl_tensor *a, const dagl_tensor *b, struct mm_args *r,
                              int *ond, int64_t *oshape)
@@ -212,7 +223,7 @@ dagl_status dagl_matmul(dagl_ctx *ctx, const dagl_tensor *a, const dagl_tensor *
         goto done;
     }
     fold_batches(&r);
-    mm_run(&r, 0, 1);
+    dagl__parallel(ctx, mm_share, &r, mm_shares(&r));
 done:
     dagl_tensor_release(ha);
     dagl_tensor_release(hb);

@@ -1,46 +1,8 @@
 /* reduce.c -- reductions over any set of dims: sum, mean, max, min, argmax, argmin, var. */
-#include "kernels.h"
+#include "reduce.h"
 
 #include <math.h>
 #include <string.h>
-
-/* A reduction after dim bookkeeping: output element o (contiguous over the kept dims) reduces
- * the elements at in + kept_offset(o) + reduced offsets. Reduced dims are coalesced; the last
- * one (rlen elements, stride rs) is the inner row, the others are walked as `rows`. */
-struct red_args {
-    int nk, nr;
-    int64_t kshape[DAGL_MAX_DIMS], kst[DAGL_MAX_DIMS];
-    int64_t rshape[DAGL_MAX_DIMS], rst[DAGL_MAX_DIMS];
-    int64_t nout, count, rows, rlen, rs;
-    const char *in;
-    char *out;
-    double vdenom; /* count - correction, for var */
-};
-
-typedef void (*red_kernel)(const struct red_args *a, int ith, int nth);
-
-/* Element offset of output o's first input element (div/mod over the kept dims). */
-static inline int64_t kept_off(const struct red_args *a, int64_t o)
-{
-    int64_t off = 0;
-    for (int d = a->nk - 1; d >= 0; d--) {
-        off += (o % a->kshape[d]) * a->kst[d];
-        o /= a->kshape[d];
-    }
-    return off;
-}
-
-/* Element offset of reduced row r: the reduced dims before the last, in row-major order, so
- * r * rlen + i is the flat index argmax reports. */
-static inline int64_t row_off(const struct red_args *a, int64_t r)
-{
-    int64_t off = 0;
-    for (int d = a->nr - 2; d >= 0; d--) {
-        off += (r % a->rshape[d]) * a->rst[d];
-        r /= a->rshape[d];
-    }
-    return off;
-}
 
 /* Sum of one strided row. Floats add into 8 double lanes: accurate for float32 (1e6 x 0.1 is
  * exact to 1e-9 relative), and independent lanes keep the adds pipelined. int64 wraps. */
@@ -72,12 +34,34 @@ static inline int64_t row_off(const struct red_args *a, int64_t r)
         }                                                                                          \
         return (l[0] + l[1]) + (l[2] + l[3]);                                                      \
     }
-#define ADD_f32(acc, x) ((acc) + (double)(x))
-#define ADD_f64(acc, x) ((acc) + (x))
-#define ADD_i64(acc, x) ((int64_t)((uint64_t)(acc) + (uint64_t)(x)))
 DEF_ROW_SUMS(f32, float, double)
 DEF_ROW_SUMS(f64, double, double)
 DEF_ROW_SUMS(i64, int64_t, int64_t)
+
+/* Max (CMP >) or min (CMP <) of a strided row and m, NaN propagating. Unit-stride rows run in
+ * 8 independent lanes, which the compiler turns into vector max/min. */
+#define DEF_ROW_EXT(name, CMP, sfx, T)                                                             \
+    static inline T name##_row_##sfx(const T *restrict p, int64_t s, int64_t n, T m)              \
+    {                                                                                              \
+        int64_t i = 0;                                                                             \
+        if (s == 1 && n >= 16) {                                                                   \
+            T l[8];                                                                                \
+            for (int j = 0; j < 8; j++) l[j] = p[j];                                               \
+            for (i = 8; i + 8 <= n; i += 8)                                                        \
+                for (int j = 0; j < 8; j++) {                                                      \
+                    T x = p[i + j];                                                                \
+                    l[j] = (x CMP l[j] || x != x) ? x : l[j];                                      \
+                }                                                                                  \
+            for (int j = 0; j < 8; j++) m = (l[j] CMP m || l[j] != l[j]) ? l[j] : m;               \
+        }                                                                                          \
+        for (; i < n; i++) {                                                                       \
+            T x = p[i * s];                                                                        \
+            m = (x CMP m || x != x) ? x : m;                                                       \
+        }                                                                                          \
+        return m;                                                                                  \
+    }
+#define DEF_ROW_EXTS(sfx, T, dt) DEF_ROW_EXT(max, >, sfx, T) DEF_ROW_EXT(min, <, sfx, T)
+DAGL_FOR_DTYPES(DEF_ROW_EXTS)
 
 /* Loops thread ith's outputs; BODY sees `base` (typed pointer to the output's first input). */
 #define FOR_OUTPUTS(T, ...)                                                                       \
@@ -94,9 +78,8 @@ DEF_ROW_SUMS(i64, int64_t, int64_t)
     for (int64_t r = 0; r < a->rows; r++)                                                          \
         tot = ADD_##sfx(tot, sum_row_##sfx(base + row_off(a, r), a->rs, a->rlen));
 
-/* Max/min (CMP is > or <) with NaN propagating, and arg versions keeping the first best index
- * (a NaN counts as the best, like PyTorch). */
-#define SCAN(T, CMP, ARG)                                                                          \
+/* Argmax/argmin (CMP is > or <): the first best index; a NaN counts as the best, like PyTorch. */
+#define SCAN(T, CMP)                                                                          \
     T m = base[0];                                                                                 \
     int64_t mi = 0;                                                                                \
     for (int64_t r = 0; r < a->rows; r++) {                                                        \
@@ -105,7 +88,7 @@ DEF_ROW_SUMS(i64, int64_t, int64_t)
             T x = p[i * a->rs];                                                                    \
             if (x CMP m || (x != x && m == m)) {                                                   \
                 m = x;                                                                             \
-                if (ARG) mi = r * a->rlen + i;                                                     \
+                mi = r * a->rlen + i;                                                     \
             }                                                                                      \
         }                                                                                          \
     }
@@ -129,19 +112,25 @@ DEF_ROW_SUMS(i64, int64_t, int64_t)
     }                                                                                              \
     static void max_##sfx(const struct red_args *a, int ith, int nth)                              \
     {                                                                                              \
-        FOR_OUTPUTS(T, SCAN(T, >, 0)((T *)a->out)[o] = m; (void)mi;)                               \
+        FOR_OUTPUTS(T, T m = base[0];                                                              \
+                    for (int64_t r = 0; r < a->rows; r++)                                          \
+                        m = max_row_##sfx(base + row_off(a, r), a->rs, a->rlen, m);                \
+                    ((T *)a->out)[o] = m;)                                                         \
     }                                                                                              \
     static void min_##sfx(const struct red_args *a, int ith, int nth)                              \
     {                                                                                              \
-        FOR_OUTPUTS(T, SCAN(T, <, 0)((T *)a->out)[o] = m; (void)mi;)                               \
+        FOR_OUTPUTS(T, T m = base[0];                                                              \
+                    for (int64_t r = 0; r < a->rows; r++)                                          \
+                        m = min_row_##sfx(base + row_off(a, r), a->rs, a->rlen, m);                \
+                    ((T *)a->out)[o] = m;)                                                         \
     }                                                                                              \
     static void argmax_##sfx(const struct red_args *a, int ith, int nth)                           \
     {                                                                                              \
-        FOR_OUTPUTS(T, SCAN(T, >, 1)((int64_t *)a->out)[o] = mi;)                                  \
+        FOR_OUTPUTS(T, SCAN(T, >)((int64_t *)a->out)[o] = mi;)                                  \
     }                                                                                              \
     static void argmin_##sfx(const struct red_args *a, int ith, int nth)                           \
     {                                                                                              \
-        FOR_OUTPUTS(T, SCAN(T, <, 1)((int64_t *)a->out)[o] = mi;)                                  \
+        FOR_OUTPUTS(T, SCAN(T, <)((int64_t *)a->out)[o] = mi;)                                  \
     }
 DEF_REDUCE(f32, float, double, float)
 DEF_REDUCE(f64, double, double, double)
@@ -206,6 +195,19 @@ static dagl_dtype out_dtype(dagl_op op, dagl_dtype in)
     return in;
 }
 
+struct red_job {
+    red_kernel k;
+    const struct red_args *r;
+};
+
+/* Adapts a reduction kernel to the pool's task signature; shares split the outputs, so each
+ * output is summed in the same order whatever the split. */
+static void red_share(void *p, int ith, int nth)
+{
+    const struct red_job *j = p;
+    j->k(j->r, ith, nth);
+}
+
 /* Splits the dims into kept and reduced, makes the output, and runs the kernel. */
 dagl_status dagl_reduce(dagl_ctx *ctx, dagl_op op, const dagl_tensor *a, const int *dims, int ndims, int keepdim,
                         int correction, dagl_tensor **out)
@@ -244,6 +246,13 @@ dagl_status dagl_reduce(dagl_ctx *ctx, dagl_op op, const dagl_tensor *a, const i
     r.rs = r.rst[r.nr - 1];
     r.rows = r.rlen ? r.count / r.rlen : 0;
     r.vdenom = (double)r.count - correction > 0 ? (double)r.count - correction : 0.0;
-    if (r.nout > 0) red_kernels[op - DAGL_OP_SUM][a->dtype](&r, 0, 1);
+    r.mean = op == DAGL_OP_MEAN;
+    red_kernel k = red_kernels[op - DAGL_OP_SUM][a->dtype];
+    if (r.nk > 0 && r.kst[r.nk - 1] == 1 && r.rs != 1 && r.count > 0 && dagl__red_cols_kernel(op, a->dtype))
+        k = dagl__red_cols_kernel(op, a->dtype);
+    if (r.nout > 0) {
+        struct red_job j = {k, &r};
+        dagl__parallel(ctx, red_share, &j, dagl__shares(r.nout < 64 ? 1 : r.nout * r.count, 65536));
+    }
     return DAGL_OK;
 }

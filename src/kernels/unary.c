@@ -93,7 +93,7 @@ static dagl_status run_one(dagl_ctx *ctx, const char *name, ew_kernel k, const d
     } else if ((st = dagl__ew_prepare(ctx, name, 1, &x, x->dtype, out, args))) {
         return st;
     }
-    dagl__ew_run(k, args);
+    dagl__ew_run(ctx, k, args);
     return DAGL_OK;
 }
 

@@ -40,7 +40,7 @@ dagl_status dagl_where(dagl_ctx *ctx, const dagl_tensor *cond, const dagl_tensor
     if (!(st = dagl__as_dtype(ctx, a, dt, &ca)) && !(st = dagl__as_dtype(ctx, b, dt, &cb))) {
         const dagl_tensor *ins[3] = {cond, ca, cb};
         if (!(st = dagl__ew_prepare(ctx, "where", 3, ins, dt, out, &args)))
-            dagl__ew_run(where_kernels[cond->dtype][dt], &args);
+            dagl__ew_run(ctx, where_kernels[cond->dtype][dt], &args);
     }
     dagl_tensor_release(ca);
     dagl_tensor_release(cb);

@@ -179,7 +179,12 @@ static int g_run(lua_State *L)
     luaL_checkstack(L, nout, "graph run");
     for (int i = 0; i < nout; i++) slots[i] = dagl_l_slot(L);
     dagl_tensor *out[64];
-    if (dagl_graph_run(g, in, out)) return dagl_l_error(L);
+    dagl_lstate *s = DAGL_LSTATE(L);
+    dagl_run_options opt = {.trace = s->trace, .unlocked = s->mode == DAGL_LOCK_PER_WORKER};
+    dagl_l_unlock(s); /* Lua nodes of the graph take it on the workers */
+    dagl_status st = dagl_graph_run_ex(g, in, out, &opt);
+    dagl_l_relock(s);
+    if (st) return dagl_l_error(L);
     for (int i = 0; i < nout; i++) {
         *slots[i] = out[i];
         dagl_l_done(L, DAGL_OK, slots[i]);
@@ -187,7 +192,10 @@ static int g_run(lua_State *L)
     return nout;
 }
 
+static int g_custom(lua_State *L) { return dagl_l_graph_custom(L, check_graph(L, 1)); }
+
 static const luaL_Reg graph_methods[] = {
+    {"custom", g_custom},
     {"input", g_input},   {"constant", g_constant}, {"node", g_node},     {"label", g_label},
     {"output", g_output}, {"info", g_info},         {"num_nodes", g_num_nodes}, {"dot", g_dot},
     {"run", g_run},       {"free", g_gc},           {NULL, NULL},

@@ -1,14 +1,36 @@
 /* l_module.c -- luaopen_dagl_core: the binding state, the tensor metatable and the module table. */
 #include "ldagl.h"
 
-/* Frees the context when the lua_State closes. Tensor userdata are finalized before this one
- * (Lua runs finalizers in reverse order of creation), so no tensor outlives its context. */
+#include <stdlib.h>
+#include <string.h>
+
+/* Frees what the binding state owns when the lua_State closes. Tensor userdata are finalized
+ * before this one (Lua runs finalizers in reverse order of creation), so no tensor outlives its
+ * context. */
 static int state_gc(lua_State *L)
 {
     dagl_lstate *s = lua_touserdata(L, 1);
-    dagl_ctx_free(s->ctx);
+    dagl_l_free_workers(s);
+    dagl_trace_free(s->trace);
+    s->trace = NULL;
+    free(s->free_co);
+    s->free_co = NULL;
+    if (s->vm) {
+        dagl_lock_release(s->vm);
+        dagl_lock_free(s->vm);
+        s->vm = NULL;
+    }
+    if (s->owns_ctx) dagl_ctx_free(s->ctx);
     s->ctx = NULL;
     return 0;
+}
+
+dagl_lstate *dagl_l_state(lua_State *L)
+{
+    lua_getfield(L, LUA_REGISTRYINDEX, "dagl.state");
+    dagl_lstate *s = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    return s;
 }
 
 /* dagl.version(): "0.1.0" plus the OpenBLAS core it runs on. */
@@ -38,7 +60,22 @@ static int l_num_threads(lua_State *L)
     return 1;
 }
 
+/* dagl.set_threads(n) or dagl.set_threads{inter = n}: worker threads for later runs. */
+static int l_set_threads(lua_State *L)
+{
+    lua_Integer n;
+    if (lua_istable(L, 1)) {
+        lua_getfield(L, 1, "inter");
+        n = luaL_optinteger(L, -1, 0);
+    } else {
+        n = luaL_checkinteger(L, 1);
+    }
+    if (dagl_ctx_set_threads(DAGL_LCTX(L), (int)n)) return dagl_l_error(L);
+    return 0;
+}
+
 static const luaL_Reg module_funcs[] = {
+    {"set_threads", l_set_threads},
     {"version", l_version}, {"is_tensor", l_istensor}, {"live_bytes", l_live_bytes},
     {"num_threads", l_num_threads}, {NULL, NULL},
 };
@@ -50,6 +87,9 @@ static int open_module(lua_State *L)
     dagl_l_setfuncs(L, module_funcs);
     dagl_l_setfuncs(L, dagl_l_create_funcs);
     dagl_l_setfuncs(L, dagl_l_graph_funcs);
+    dagl_l_setfuncs(L, dagl_l_luaop_funcs);
+    dagl_l_setfuncs(L, dagl_l_lock_funcs);
+    dagl_l_setfuncs(L, dagl_l_trace_funcs);
     dagl_l_setfuncs(L, dagl_l_op_methods);
     dagl_l_setfuncs(L, dagl_l_view_methods);
     dagl_l_setfuncs(L, dagl_l_tensor_methods);
@@ -61,20 +101,32 @@ static int open_module(lua_State *L)
     return 1;
 }
 
-DAGL_API int luaopen_dagl_core(lua_State *L)
+/* Makes the binding state (registry "dagl.state") and the module. With `shared` the state
+ * uses that context and has no VM lock (a per-worker state); otherwise it makes a context and
+ * the VM lock, which the calling thread holds from now on: it is running Lua. */
+static int open_state(lua_State *L, dagl_ctx *shared)
 {
-    dagl_ctx_options opt = {0};
-    if (lua_getglobal(L, "_DAGL_THREADS") == LUA_TNUMBER) opt.threads = (int)lua_tointeger(L, -1);
-    lua_pop(L, 1);
     dagl_lstate *s = lua_newuserdatauv(L, sizeof *s, 0);
-    s->ctx = NULL;
-    s->gc_debt = 0;
-    s->gc_limit = 0;
+    memset(s, 0, sizeof *s);
+    s->switch_interval = 0.005;
     lua_newtable(L);
     lua_pushcfunction(L, state_gc);
     lua_setfield(L, -2, "__gc");
     lua_setmetatable(L, -2);
-    if (dagl_ctx_new(&opt, &s->ctx) != DAGL_OK) return luaL_error(L, "dagl: cannot create a context");
+    if (shared) {
+        s->ctx = shared;
+    } else {
+        dagl_ctx_options opt = {0};
+        if (lua_getglobal(L, "_DAGL_THREADS") == LUA_TNUMBER) opt.threads = (int)lua_tointeger(L, -1);
+        lua_pop(L, 1);
+        if (dagl_ctx_new(&opt, &s->ctx) != DAGL_OK || dagl_lock_new(&s->vm) != DAGL_OK)
+            return luaL_error(L, "dagl: cannot create a context (out of memory)");
+        s->owns_ctx = true;
+        dagl_lock_acquire(s->vm);
+        s->spare = lua_newthread(L);
+        lua_setfield(L, LUA_REGISTRYINDEX, "dagl.spare");
+        dagl_l_install_hook(L, s);
+    }
     /* keep the state alive as long as the registry */
     lua_pushvalue(L, -1);
     lua_setfield(L, LUA_REGISTRYINDEX, "dagl.state");
@@ -83,3 +135,7 @@ DAGL_API int luaopen_dagl_core(lua_State *L)
     lua_call(L, 0, 1);
     return 1;
 }
+
+DAGL_API int luaopen_dagl_core(lua_State *L) { return open_state(L, NULL); }
+
+int dagl_l_open_shared(lua_State *L, dagl_ctx *ctx) { return open_state(L, ctx); }

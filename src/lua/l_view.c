@@ -58,6 +58,13 @@ static int l_permute(lua_State *L)
         else lua_pushvalue(L, i + 2);
         perm[i] = dagl_l_dim(L, -1, nd, t);
         lua_pop(L, 1);
+        for (int j = 0; j < i; j++) {
+            if (perm[j] == perm[i]) {
+                char b[160];
+                return luaL_error(L, "permute: dimension %d is given twice for a tensor of shape %s", perm[i] + 1,
+                                  dagl_shape_str(nd, dagl_tensor_shape(t), b, sizeof b));
+            }
+        }
     }
     CALL(L, dagl_permute(DAGL_LCTX(L), t, perm, o));
 }

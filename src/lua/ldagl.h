@@ -4,6 +4,7 @@
 #define DAGL_LDAGL_H
 
 #include "dagl.h"
+#include <stdbool.h>
 #include <lauxlib.h>
 #include <lua.h>
 
@@ -11,10 +12,25 @@
 
 /* Per-lua_State binding state, a full userdata kept as upvalue 1 of every binding function
  * (upvalue 2 is the tensor metatable). */
+typedef struct dagl_worker_states dagl_worker_states;
+
+typedef enum dagl_lock_mode { DAGL_LOCK_GLOBAL, DAGL_LOCK_PER_WORKER } dagl_lock_mode;
+
 typedef struct dagl_lstate {
     dagl_ctx *ctx;
-    int64_t gc_debt; /* tensor bytes created since Lua's GC was last told about them */
-    int64_t gc_limit; /* live tensor bytes at which a full collection runs (see gc_account) */
+    bool owns_ctx;          /* false in per-worker states, which share the main state's context */
+    int64_t gc_debt;        /* tensor bytes created since Lua's GC was last told about them */
+    int64_t gc_limit;       /* live tensor bytes at which a full collection runs (see gc_account) */
+    dagl_lock *vm;          /* the VM lock (NULL in per-worker states, which need none) */
+    double switch_interval; /* seconds a holder keeps the VM lock while others wait */
+    int64_t held_since_ns;  /* when the current holder took the lock */
+    lua_State *spare;       /* a coroutine used, under the lock, to make more coroutines */
+    lua_State **free_co;    /* coroutines ready to run Lua nodes (anchored in the registry) */
+    int nfree_co, cap_co;
+    dagl_lock_mode mode;    /* of the run in progress */
+    dagl_worker_states *workers; /* per-worker-mode lua_States */
+    dagl_trace *trace;      /* dagl.trace{...} in progress, or NULL */
+    int next_op_id;         /* numbers Lua nodes for their per-worker states */
 } dagl_lstate;
 
 #define DAGL_LSTATE(L) ((dagl_lstate *)lua_touserdata((L), lua_upvalueindex(1)))
@@ -56,6 +72,26 @@ extern const luaL_Reg dagl_l_view_methods[];
 extern const luaL_Reg dagl_l_create_funcs[];
 extern const luaL_Reg dagl_l_graph_funcs[];
 
-int luaopen_dagl_core(lua_State *L);
+DAGL_API int luaopen_dagl_core(lua_State *L);
+/* Opens dagl.core in L with an existing context (per-worker states) and no VM lock. */
+int dagl_l_open_shared(lua_State *L, dagl_ctx *ctx);
+/* The binding state of L (from the registry), for C code running outside binding closures. */
+dagl_lstate *dagl_l_state(lua_State *L);
+/* Pushes a new tensor userdata holding a new reference to t (outside binding closures). */
+void dagl_l_push_ref(lua_State *L, dagl_tensor *t);
+
+/* The VM lock from C functions: release around real work, take back after; both no-ops in
+ * states without a lock. The count hook hands the lock over when others wait. */
+void dagl_l_unlock(dagl_lstate *s);
+void dagl_l_relock(dagl_lstate *s);
+/* Notes that this thread just got the lock (for the switch interval). */
+void dagl_l_mark_held(dagl_lstate *s);
+/* g:custom(op, srcs, dtype, shape) of l_luaop.c. */
+int dagl_l_graph_custom(lua_State *L, dagl_graph *g);
+void dagl_l_install_hook(lua_State *L, dagl_lstate *s);
+void dagl_l_free_workers(dagl_lstate *s);
+extern const luaL_Reg dagl_l_luaop_funcs[];
+extern const luaL_Reg dagl_l_lock_funcs[];
+extern const luaL_Reg dagl_l_trace_funcs[];
 
 #endif

@@ -3,7 +3,9 @@
  * consumer itself and queues the others for idle workers (who steal them). Intermediate
  * values are released as soon as their last consumer has run. */
 #include "graph/graph.h"
+#include "sched/lock.h"
 #include "sched/pool.h"
+#include "sched/trace.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -18,6 +20,10 @@ typedef struct run_state {
     atomic_int *uses;    /* consumers not yet run per node */
     dagl_job job;
     atomic_bool failed;
+    const dagl_run_options *opt;
+    int trace_run;
+    atomic_int *queued_by; /* per node: worker that queued it (-1 inline, -2 parked) */
+    int64_t *parked_at;    /* per node: when it was parked, for the lock-wait lane */
     pthread_mutex_t err_mu;
     dagl_status err;
 } run_state;
@@ -54,6 +60,30 @@ static void release_use(run_state *r, int s)
     }
 }
 
+/* Calls a custom node's function and holds it to its declared dtype and shape. */
+static dagl_status run_custom(dagl_ctx *ctx, const dagl_node *nd, dagl_tensor *const *srcv, dagl_tensor **out)
+{
+    *out = NULL;
+    dagl_status st = nd->custom.fn(nd->custom.ud, ctx, nd->nsrc, srcv, out);
+    if (st) {
+        dagl_tensor_release(*out);
+        *out = NULL;
+        return st;
+    }
+    const dagl_tensor *t = *out;
+    char b1[160], b2[160];
+    if (!t) return dagl_ctx_set_error(ctx, DAGL_E_ARG, "returned no tensor");
+    if (t->dtype != nd->dtype || t->ndim != nd->ndim || memcmp(t->shape, nd->shape, sizeof(int64_t) * (size_t)t->ndim)) {
+        dagl_ctx_set_error(ctx, DAGL_E_SHAPE, "returned %s %s, declared %s %s", dagl_dtype_name(t->dtype),
+                           dagl_shape_str(t->ndim, t->shape, b1, sizeof b1), dagl_dtype_name(nd->dtype),
+                           dagl_shape_str(nd->ndim, nd->shape, b2, sizeof b2));
+        dagl_tensor_release(*out);
+        *out = NULL;
+        return DAGL_E_SHAPE;
+    }
+    return DAGL_OK;
+}
+
 /* Computes one node with a task-local context; after a failure, nodes are skipped (but still
  * counted) so the run drains quickly. */
 static void compute(run_state *r, int id)
@@ -62,9 +92,10 @@ static void compute(run_state *r, int id)
     if (!atomic_load_explicit(&r->failed, memory_order_relaxed)) {
         dagl_ctx local;
         dagl__ctx_child(r->ctx, &local);
-        dagl_tensor *srcv[3] = {NULL, NULL, NULL};
+        dagl_tensor *srcv[DAGL_MAX_SRCS] = {NULL};
         for (int k = 0; k < nd->nsrc; k++) srcv[k] = r->vals[nd->src[k]];
-        dagl_status st = dagl__exec_node(&local, nd, srcv, &r->vals[id]);
+        dagl_status st = nd->op == DAGL_OP_CUSTOM ? run_custom(&local, nd, srcv, &r->vals[id])
+                                                  : dagl__exec_node(&local, nd, srcv, &r->vals[id]);
         if (st) record_error(r, id, &local, st);
     }
     for (int k = 0; k < nd->nsrc; k++) release_use(r, nd->src[k]);
@@ -72,20 +103,61 @@ static void compute(run_state *r, int id)
 
 static void node_task(void *arg, int id, int unused);
 
+/* The worker number used in traces: 0 for threads outside the pool. */
+static int worker_no(const run_state *r)
+{
+    int w = dagl_pool_worker_id(r->pool);
+    return w < 0 ? 0 : w;
+}
+
+/* How node `id` got to this worker, from who queued it. */
+static dagl_sched_how how_scheduled(run_state *r, int id, int me)
+{
+    int by = atomic_load_explicit(&r->queued_by[id], memory_order_relaxed);
+    return by == -1 ? DAGL_SCHED_INLINE : by == -2 ? DAGL_SCHED_PARKED : by == me ? DAGL_SCHED_QUEUED : DAGL_SCHED_STOLEN;
+}
+
+/* Takes the node's lock, or parks the node until the lock is free (returns false then). */
+static bool take_lock(run_state *r, dagl_lock *lock, int id, int me)
+{
+    if (dagl__lock_take_or_park(lock, r->pool, &r->job, node_task, r, id)) {
+        if (r->opt->trace && how_scheduled(r, id, me) == DAGL_SCHED_PARKED)
+            dagl__trace_lock(r->opt->trace, r->trace_run, me, 1, r->parked_at[id], dagl__now_ns());
+        return true;
+    }
+    if (r->opt->trace) r->parked_at[id] = dagl__now_ns();
+    atomic_store_explicit(&r->queued_by[id], -2, memory_order_relaxed);
+    return false;
+}
+
 /* Runs `id`, then keeps going with one ready consumer; queues the other ready ones. */
 static void node_task(void *arg, int id, int unused)
 {
     run_state *r = arg;
     dagl_graph *g = r->g;
+    dagl_trace *tr = r->opt->trace;
+    int me = worker_no(r);
     while (id >= 0) {
+        const dagl_node *nd = &g->nodes[id];
+        dagl_lock *lock = r->opt->unlocked ? NULL : nd->custom.lock;
+        if (lock && !take_lock(r, lock, id, me)) return; /* resumes when the lock is released */
+        int64_t t0 = tr ? dagl__now_ns() : 0;
         compute(r, id);
+        if (tr) {
+            int64_t t1 = dagl__now_ns();
+            dagl__trace_node(tr, r->trace_run, me, id, dagl_op_name(nd->op), nd->label, t0, t1, how_scheduled(r, id, me));
+            if (lock) dagl__trace_lock(tr, r->trace_run, me, 0, t0, t1);
+        }
+        if (lock) dagl_lock_release(lock);
         int next = -1;
         for (int c = g->cons_start[id]; c < g->cons_start[id + 1]; c++) {
             int k = g->cons[c];
             if (atomic_fetch_sub_explicit(&r->pending[k], 1, memory_order_acq_rel) != 1) continue;
             if (next < 0) {
                 next = k;
+                atomic_store_explicit(&r->queued_by[k], -1, memory_order_relaxed);
             } else {
+                atomic_store_explicit(&r->queued_by[k], me, memory_order_relaxed);
                 atomic_fetch_add(&r->job.pending, 1);
                 dagl_pool_submit(r->pool, &r->job, node_task, r, k, 0);
             }
@@ -114,8 +186,15 @@ static dagl_status check_inputs(dagl_graph *g, dagl_tensor *const *inputs)
 
 dagl_status dagl_graph_run(dagl_graph *g, dagl_tensor *const *inputs, dagl_tensor **outputs)
 {
+    return dagl_graph_run_ex(g, inputs, outputs, NULL);
+}
+
+dagl_status dagl_graph_run_ex(dagl_graph *g, dagl_tensor *const *inputs, dagl_tensor **outputs,
+                              const dagl_run_options *opt)
+{
+    static const dagl_run_options defaults = {0};
     dagl_ctx *ctx = g->ctx;
-    run_state r = {.g = g, .ctx = ctx};
+    run_state r = {.g = g, .ctx = ctx, .opt = opt ? opt : &defaults};
     dagl_status st;
     if ((st = check_inputs(g, inputs)) || (st = dagl__graph_prepare(g)) || (st = dagl__ctx_pool(ctx, &r.pool)))
         return st;
@@ -123,16 +202,22 @@ dagl_status dagl_graph_run(dagl_graph *g, dagl_tensor *const *inputs, dagl_tenso
     r.vals = calloc((size_t)n + 1, sizeof *r.vals);
     r.pending = malloc(sizeof *r.pending * ((size_t)n + 1));
     r.uses = malloc(sizeof *r.uses * ((size_t)n + 1));
-    if (!r.vals || !r.pending || !r.uses) {
+    r.queued_by = malloc(sizeof *r.queued_by * ((size_t)n + 1));
+    r.parked_at = calloc((size_t)n + 1, sizeof *r.parked_at);
+    if (!r.vals || !r.pending || !r.uses || !r.queued_by || !r.parked_at) {
         free(r.vals);
         free(r.pending);
         free(r.uses);
+        free(r.queued_by);
+        free(r.parked_at);
         return dagl_ctx_set_error(ctx, DAGL_E_NOMEM, "graph_run: out of memory for %d nodes", n);
     }
     for (int i = 0; i < n; i++) {
         atomic_init(&r.pending[i], g->nsrc_ops[i]);
         atomic_init(&r.uses[i], g->cons_start[i + 1] - g->cons_start[i]);
+        atomic_init(&r.queued_by[i], 0);
     }
+    if (r.opt->trace) r.trace_run = dagl__trace_begin_run(r.opt->trace, g);
     for (int i = 0; i < g->ninputs; i++) {
         r.vals[g->inputs[i]] = inputs[i];
         dagl_tensor_retain(inputs[i]);
@@ -164,5 +249,7 @@ dagl_status dagl_graph_run(dagl_graph *g, dagl_tensor *const *inputs, dagl_tenso
     free(r.vals);
     free(r.pending);
     free(r.uses);
+    free(r.queued_by);
+    free(r.parked_at);
     return st;
 }

@@ -1,0 +1,141 @@
+-- Lua nodes (dagl.luaop) in graphs: results, the VM lock (sleep overlaps, spin serializes in
+-- global mode, never two threads in the VM), per-worker mode, and errors raised inside nodes.
+local dagl = require "dagl"
+
+-- A graph of `branches` parallel Lua nodes on one input, summed.
+local function parallel_nodes(op, branches)
+  return dagl.fn(function(x)
+    local acc
+    for _ = 1, branches do
+      local y = op(x)
+      acc = acc and acc + y or y
+    end
+    return acc
+  end)
+end
+
+describe("dagl.luaop", function()
+  setup(function() dagl.set_threads(2) end)
+  after_each(function() dagl.set_lock_mode("global") end)
+
+  it("computes the same as calling forward eagerly", function()
+    local double = dagl.luaop{name = "double", forward = function(t) return t * 2 end}
+    local f = dagl.fn(function(x) return double(x:tanh()) + 1 end)
+    local x = dagl.randn(4, 5)
+    local want = (x:tanh() * 2 + 1):totable()
+    assert.same(want, f(x):totable())
+    assert.same(want, (double(x:tanh()) + 1):totable()) -- eager call
+  end)
+
+  it("takes a declared output shape and checks what forward returns", function()
+    local rowsum = dagl.luaop{name = "rowsum", forward = function(t) return t:sum(2) end,
+                              shape = function(s) return {s[1]} end}
+    local f = dagl.fn(function(x) return rowsum(x) end)
+    assert.same({6, 15}, f(dagl.tensor{{1, 2, 3}, {4, 5, 6}}):totable())
+    local liar = dagl.luaop{name = "liar", forward = function(t) return t:sum(2) end}
+    local g = dagl.fn(function(x) return liar(x) end)
+    local ok, err = pcall(g, dagl.ones(2, 3))
+    assert.is_false(ok)
+    assert.matches("liar", err)
+    assert.matches("returned float32 %[2%], declared float32 %[2, 3%]", err)
+  end)
+
+  it("lets sleeping nodes overlap: sleep releases the VM lock", function()
+    _G.active, _G.max_active = 0, 0
+    local nap = dagl.luaop{name = "nap", forward = function(t)
+      active = active + 1
+      if active > max_active then max_active = active end
+      dagl.sleep(0.05)
+      active = active - 1
+      return t
+    end}
+    local f = parallel_nodes(nap, 2)
+    f(dagl.ones(3))
+    assert.equal(2, max_active)
+  end)
+
+  it("serializes nodes that spin: never two threads in the VM", function()
+    _G.active, _G.max_active = 0, 0
+    local busy = dagl.luaop{name = "busy", forward = function(t)
+      active = active + 1
+      if active > max_active then max_active = active end
+      dagl.spin(0.02)
+      active = active - 1
+      return t
+    end}
+    local f = parallel_nodes(busy, 4)
+    for _ = 1, 3 do f(dagl.ones(3)) end
+    assert.equal(1, max_active)
+    assert.equal(0, active)
+  end)
+
+  it("gives the same results in per-worker mode", function()
+    local sq = dagl.luaop{name = "sq", forward = function(t) return t * t + 1 end}
+    local f = parallel_nodes(sq, 4)
+    local x = dagl.randn(8)
+    local global = f(x):totable()
+    dagl.set_lock_mode("per-worker")
+    assert.equal("per-worker", dagl.get_lock_mode())
+    local per_worker = f(x):totable()
+    assert.same(global, per_worker)
+  end)
+
+  it("runs per-worker nodes in separate lua_States", function()
+    local where = dagl.luaop{name = "where", forward = function(t)
+      _G.mark = (_G.mark or 0) + 1 -- a global of whichever state runs the node
+      return t
+    end}
+    dagl.set_lock_mode("per-worker")
+    _G.mark = nil
+    parallel_nodes(where, 2)(dagl.ones(2))
+    assert.is_nil(_G.mark) -- the main state's globals were not touched
+    dagl.set_lock_mode("global")
+    parallel_nodes(where, 2)(dagl.ones(2))
+    assert.equal(2, _G.mark)
+  end)
+
+  it("explains why a function with upvalues cannot run per worker", function()
+    local k = 3
+    local scale = dagl.luaop{name = "scale", forward = function(t) return t * k end}
+    local f = dagl.fn(function(x) return scale(x) end)
+    dagl.set_lock_mode("per-worker")
+    local ok, err = pcall(f, dagl.ones(2))
+    assert.is_false(ok)
+    assert.matches("uses upvalues %(k%)", err)
+    dagl.set_lock_mode("global")
+    assert.same({3, 3}, f(dagl.ones(2)):totable())
+  end)
+
+  it("raises errors from inside a node with the node, layer and traceback; the pool stays usable", function()
+    local boom = dagl.luaop{name = "boom", forward = function(t)
+      if t:sum():item() > 100 then error("too big: " .. t:sum():item()) end
+      return t
+    end}
+    local f = dagl.fn(function(x)
+      return dagl.label(x, "exploder", function() return boom(x) end) + x:relu()
+    end)
+    local before = dagl.live_bytes()
+    for _ = 1, 3 do
+      local ok, err = pcall(f, dagl.full({4}, 50))
+      assert.is_false(ok)
+      assert.matches("exploder/boom", err)
+      assert.matches("too big: 200", err)
+      assert.matches("stack traceback", err)
+      assert.matches("inputs %[4%]", err)
+    end
+    collectgarbage()
+    assert.equal(before, dagl.live_bytes())
+    assert.same({2, 2, 2, 2}, f(dagl.ones(4)):totable())
+  end)
+
+  it("records Lua nodes and lock holds in a trace", function()
+    local nap = dagl.luaop{name = "nap", forward = function(t) dagl.sleep(0.01) return t end}
+    local f = parallel_nodes(nap, 2)
+    dagl.trace_start()
+    f(dagl.ones(2))
+    local st = dagl.trace_stop()
+    assert.equal(3, st.nodes) -- two Lua nodes and the add
+    assert.is_true(st.lock_hold > 0)
+    assert.matches("wall", st.summary)
+  end)
+end)

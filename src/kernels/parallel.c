@@ -1,0 +1,30 @@
+/* parallel.c -- intra-op parallelism: kernels hand their (ith, nth) shares to the context's
+ * worker pool, the same pool that runs graph nodes (nested calls help instead of blocking). */
+#include "kernels.h"
+#include "sched/pool.h"
+
+void dagl__parallel(dagl_ctx *ctx, void (*fn)(void *, int, int), void *arg, int n)
+{
+    dagl_pool *pool = NULL;
+    if (n > 1 && ctx->threads > 1 && dagl__ctx_pool(ctx, &pool) != DAGL_OK) pool = NULL;
+    dagl_pool_parallel_for(pool, fn, arg, n);
+}
+
+struct ew_job {
+    ew_kernel k;
+    const struct ew_args *a;
+};
+
+/* Adapts an elementwise kernel to the pool's task signature. */
+static void ew_share(void *p, int ith, int nth)
+{
+    const struct ew_job *j = p;
+    j->k(j->a, ith, nth);
+}
+
+void dagl__ew_run(dagl_ctx *ctx, ew_kernel k, const struct ew_args *a)
+{
+    if (a->numel <= 0) return;
+    struct ew_job j = {k, a};
+    dagl__parallel(ctx, ew_share, &j, dagl__shares(a->numel, 32768));
+}

@@ -1,0 +1,57 @@
+/* reduce.h -- what the reduction files share: the arguments of a reduction after dim
+ * bookkeeping, offset helpers and the column kernels (reduce_cols.c). */
+#ifndef DAGL_REDUCE_H
+#define DAGL_REDUCE_H
+
+#include "kernels.h"
+
+/* A reduction after dim bookkeeping: output element o (contiguous over the kept dims) reduces
+ * the elements at in + kept_offset(o) + reduced offsets. Reduced dims are coalesced; the last
+ * one (rlen elements, stride rs) is the inner row, the others are walked as `rows`. */
+struct red_args {
+    int nk, nr;
+    int64_t kshape[DAGL_MAX_DIMS], kst[DAGL_MAX_DIMS];
+    int64_t rshape[DAGL_MAX_DIMS], rst[DAGL_MAX_DIMS];
+    int64_t nout, count, rows, rlen, rs;
+    const char *in;
+    char *out;
+    double vdenom; /* count - correction, for var */
+    bool mean;     /* column kernels: divide sums by count */
+};
+
+typedef void (*red_kernel)(const struct red_args *a, int ith, int nth);
+
+/* Element offset of output o's first input element (div/mod over the kept dims). */
+static inline int64_t kept_off(const struct red_args *a, int64_t o)
+{
+    int64_t off = 0;
+    for (int d = a->nk - 1; d >= 0; d--) {
+        off += (o % a->kshape[d]) * a->kst[d];
+        o /= a->kshape[d];
+    }
+    return off;
+}
+
+/* Element offset of reduced row r: the reduced dims before the last, in row-major order, so
+ * r * rlen + i is the flat index argmax reports. */
+static inline int64_t row_off(const struct red_args *a, int64_t r)
+{
+    int64_t off = 0;
+    for (int d = a->nr - 2; d >= 0; d--) {
+        off += (r % a->rshape[d]) * a->rst[d];
+        r /= a->rshape[d];
+    }
+    return off;
+}
+
+/* Accumulation per dtype: float32 into double, int64 wrapping (signed overflow is undefined). */
+#define ADD_f32(acc, x) ((acc) + (double)(x))
+#define ADD_f64(acc, x) ((acc) + (x))
+#define ADD_i64(acc, x) ((int64_t)((uint64_t)(acc) + (uint64_t)(x)))
+
+/* Kernels for reductions whose inner kept dim is the contiguous one (sum over dim 0 of a
+ * matrix): whole rows are accumulated into a block of outputs instead of walking each output's
+ * strided column. NULL where there is none (op, dtype). */
+DAGL_HIDDEN red_kernel dagl__red_cols_kernel(dagl_op op, dagl_dtype dt);
+
+#endif

@@ -1,0 +1,397 @@
+/* l_luaop.c -- run-time Lua nodes (dagl.luaop): Lua functions run at every execution of a graph
+ * on a worker. In global mode they run on coroutines of the one lua_State under the VM lock (the
+ * tf.py_function case); in per-worker mode each worker runs them in a lua_State of its own,
+ * loaded from the function's bytecode or from a module, with tensors passed zero-copy. */
+#include "ldagl.h"
+
+#include <lualib.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LUAOP_MT "dagl.LuaOp"
+
+typedef struct luaop {
+    atomic_int refs;
+    dagl_lstate *s;      /* the main state's binding */
+    lua_State *L;        /* the main state, for unref */
+    int fwd_ref;         /* registry ref of forward in the main state */
+    int id;              /* key of the loaded function in per-worker states */
+    char *name;
+    char *bytecode;      /* string.dump(forward), or NULL when forward has upvalues */
+    size_t nbytecode;
+    char *upvalues;      /* names of forward's upvalues other than _ENV, for the error */
+    char *module, *fn;   /* per-worker states load require(module)[fn] instead */
+    char *path, *cpath;  /* package.path/cpath of the main state when the op was made */
+} luaop;
+
+/* Per-worker-mode lua_States: a free list under a mutex, all closed with the main state. */
+struct dagl_worker_states {
+    pthread_mutex_t mu;
+    lua_State **free, **all;
+    int nfree, nall, cap;
+};
+
+static void luaop_unref(void *p)
+{
+    luaop *op = p;
+    if (atomic_fetch_sub(&op->refs, 1) != 1) return;
+    if (op->L && op->s->ctx) luaL_unref(op->L, LUA_REGISTRYINDEX, op->fwd_ref);
+    free(op->name);
+    free(op->bytecode);
+    free(op->upvalues);
+    free(op->module);
+    free(op->fn);
+    free(op->path);
+    free(op->cpath);
+    free(op);
+}
+
+/* Adds a traceback to errors raised in Lua nodes. */
+static int msgh(lua_State *L)
+{
+    const char *msg = lua_tostring(L, 1);
+    if (!msg) msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+    luaL_traceback(L, L, msg, 1);
+    return 1;
+}
+
+void dagl_l_push_ref(lua_State *L, dagl_tensor *t)
+{
+    dagl_tensor **ud = lua_newuserdatauv(L, sizeof *ud, 0);
+    *ud = NULL;
+    luaL_setmetatable(L, DAGL_TENSOR_MT);
+    dagl_tensor_retain(t);
+    *ud = t;
+}
+
+/* Calls the function at the top of W's stack on the sources and takes its tensor result. */
+static dagl_status call_forward(lua_State *W, const luaop *op, dagl_ctx *ctx, int nsrc, dagl_tensor *const *srcs,
+                                dagl_tensor **out)
+{
+    int base = lua_gettop(W);
+    lua_pushcfunction(W, msgh);
+    lua_insert(W, base);
+    if (!lua_checkstack(W, nsrc + 2)) return dagl_ctx_set_error(ctx, DAGL_E_NOMEM, "luaop '%s': Lua stack overflow", op->name);
+    for (int i = 0; i < nsrc; i++) dagl_l_push_ref(W, srcs[i]);
+    dagl_status st = DAGL_OK;
+    if (lua_pcall(W, nsrc, 1, base) != LUA_OK) {
+        st = dagl_ctx_set_error(ctx, DAGL_E_LUA, "luaop '%s' raised an error: %s", op->name, lua_tostring(W, -1));
+    } else {
+        dagl_tensor **ud = luaL_testudata(W, -1, DAGL_TENSOR_MT);
+        if (!ud || !*ud) {
+            st = dagl_ctx_set_error(ctx, DAGL_E_LUA, "luaop '%s': forward returned a %s, expected a tensor", op->name,
+                                    ud ? "closed tensor" : luaL_typename(W, -1));
+        } else {
+            dagl_tensor_retain(*ud);
+            *out = *ud;
+        }
+    }
+    lua_settop(W, base - 1);
+    return st;
+}
+
+/* A coroutine of the main state for one node (the caller holds the VM lock). */
+static lua_State *take_coroutine(dagl_lstate *s)
+{
+    if (s->nfree_co > 0) return s->free_co[--s->nfree_co];
+    if (!lua_checkstack(s->spare, 2)) return NULL;
+    lua_State *co = lua_newthread(s->spare);
+    luaL_ref(s->spare, LUA_REGISTRYINDEX); /* anchored for good: coroutines are reused */
+    return co;
+}
+
+static void give_coroutine(dagl_lstate *s, lua_State *co)
+{
+    if (s->nfree_co == s->cap_co) {
+        int nc = s->cap_co ? s->cap_co * 2 : 8;
+        lua_State **nf = realloc(s->free_co, sizeof *nf * (size_t)nc);
+        if (!nf) return; /* the coroutine stays anchored; a new one is made next time */
+        s->free_co = nf;
+        s->cap_co = nc;
+    }
+    s->free_co[s->nfree_co++] = co;
+}
+
+/* Global mode: the executor holds the VM lock for this node. */
+static dagl_status run_global(luaop *op, dagl_ctx *ctx, int nsrc, dagl_tensor *const *srcs, dagl_tensor **out)
+{
+    dagl_lstate *s = op->s;
+    dagl_l_mark_held(s);
+    lua_State *co = take_coroutine(s);
+    if (!co) return dagl_ctx_set_error(ctx, DAGL_E_NOMEM, "luaop '%s': cannot make a coroutine", op->name);
+    lua_settop(co, 0);
+    lua_rawgeti(co, LUA_REGISTRYINDEX, op->fwd_ref);
+    dagl_status st = call_forward(co, op, ctx, nsrc, srcs, out);
+    lua_settop(co, 0);
+    give_coroutine(s, co);
+    return st;
+}
+
+/* Loads dagl.core into a per-worker state with the main state's context (upvalue 1). */
+static int open_shared(lua_State *W)
+{
+    return dagl_l_open_shared(W, lua_touserdata(W, lua_upvalueindex(1)));
+}
+
+/* A new per-worker lua_State: standard libraries, the main state's package paths, dagl.core. */
+static lua_State *new_worker_state(const luaop *op, dagl_ctx *ctx)
+{
+    lua_State *W = luaL_newstate();
+    if (!W) return NULL;
+    luaL_openlibs(W);
+    lua_getglobal(W, "package");
+    lua_pushstring(W, op->path);
+    lua_setfield(W, -2, "path");
+    lua_pushstring(W, op->cpath);
+    lua_setfield(W, -2, "cpath");
+    lua_getfield(W, -1, "preload");
+    lua_pushlightuserdata(W, ctx);
+    lua_pushcclosure(W, open_shared, 1);
+    lua_setfield(W, -2, "dagl.core");
+    lua_pop(W, 2);
+    lua_getglobal(W, "require");
+    lua_pushliteral(W, "dagl.core");
+    if (lua_pcall(W, 1, 0, 0) != LUA_OK) {
+        lua_close(W);
+        return NULL;
+    }
+    return W;
+}
+
+static lua_State *take_worker(dagl_lstate *s, const luaop *op, dagl_ctx *ctx)
+{
+    dagl_worker_states *ws = s->workers;
+    lua_State *W = NULL;
+    pthread_mutex_lock(&ws->mu);
+    if (ws->nfree > 0) W = ws->free[--ws->nfree];
+    pthread_mutex_unlock(&ws->mu);
+    if (W) return W;
+    if (!(W = new_worker_state(op, ctx))) return NULL;
+    pthread_mutex_lock(&ws->mu);
+    if (ws->nall == ws->cap) {
+        int nc = ws->cap ? ws->cap * 2 : 8;
+        lua_State **na = realloc(ws->all, sizeof *na * (size_t)nc), **nf = NULL;
+        if (na) ws->all = na;
+        if (na) nf = realloc(ws->free, sizeof *nf * (size_t)nc);
+        if (nf) ws->free = nf;
+        if (!na || !nf) {
+            pthread_mutex_unlock(&ws->mu);
+            lua_close(W);
+            return NULL;
+        }
+        ws->cap = nc;
+    }
+    ws->all[ws->nall++] = W;
+    pthread_mutex_unlock(&ws->mu);
+    return W;
+}
+
+static void give_worker(dagl_lstate *s, lua_State *W)
+{
+    pthread_mutex_lock(&s->workers->mu);
+    s->workers->free[s->workers->nfree++] = W;
+    pthread_mutex_unlock(&s->workers->mu);
+}
+
+void dagl_l_free_workers(dagl_lstate *s)
+{
+    dagl_worker_states *ws = s->workers;
+    if (!ws) return;
+    for (int i = 0; i < ws->nall; i++) lua_close(ws->all[i]);
+    pthread_mutex_destroy(&ws->mu);
+    free(ws->all);
+    free(ws->free);
+    free(ws);
+    s->workers = NULL;
+}
+
+/* Pushes the op's forward function in worker state W, loading it on first use. */
+static dagl_status push_worker_fn(lua_State *W, const luaop *op, dagl_ctx *ctx)
+{
+    luaL_getsubtable(W, LUA_REGISTRYINDEX, "dagl.luaops");
+    if (lua_rawgeti(W, -1, op->id) == LUA_TFUNCTION) {
+        lua_remove(W, -2);
+        return DAGL_OK;
+    }
+    lua_pop(W, 1);
+    int rc;
+    if (op->module) {
+        lua_getglobal(W, "require");
+        lua_pushstring(W, op->module);
+        rc = lua_pcall(W, 1, 1, 0);
+        if (rc == LUA_OK) {
+            lua_getfield(W, -1, op->fn);
+            lua_remove(W, -2);
+            if (!lua_isfunction(W, -1)) {
+                lua_pop(W, 2);
+                return dagl_ctx_set_error(ctx, DAGL_E_LUA, "luaop '%s': module '%s' has no function '%s'", op->name,
+                                          op->module, op->fn);
+            }
+        }
+    } else if (op->bytecode) {
+        rc = luaL_loadbufferx(W, op->bytecode, op->nbytecode, op->name, "b");
+    } else {
+        lua_pop(W, 1);
+        return dagl_ctx_set_error(ctx, DAGL_E_LUA,
+                                  "luaop '%s': per-worker mode cannot copy forward: it uses upvalues (%s); make it "
+                                  "self-contained (require what it needs inside) or give module= and fn=",
+                                  op->name, op->upvalues);
+    }
+    if (rc != LUA_OK) {
+        dagl_status st = dagl_ctx_set_error(ctx, DAGL_E_LUA, "luaop '%s': cannot load forward in a worker state: %s",
+                                            op->name, lua_tostring(W, -1));
+        lua_pop(W, 2);
+        return st;
+    }
+    lua_pushvalue(W, -1);
+    lua_rawseti(W, -3, op->id);
+    lua_remove(W, -2);
+    return DAGL_OK;
+}
+
+/* Per-worker mode: no VM lock; this thread has W to itself. */
+static dagl_status run_per_worker(luaop *op, dagl_ctx *ctx, int nsrc, dagl_tensor *const *srcs, dagl_tensor **out)
+{
+    dagl_lstate *s = op->s;
+    lua_State *W = take_worker(s, op, ctx);
+    if (!W) return dagl_ctx_set_error(ctx, DAGL_E_NOMEM, "luaop '%s': cannot create a worker lua_State", op->name);
+    dagl_status st = push_worker_fn(W, op, ctx);
+    if (!st) st = call_forward(W, op, ctx, nsrc, srcs, out);
+    lua_settop(W, 0);
+    give_worker(s, W);
+    return st;
+}
+
+/* The custom-node function of every Lua node. */
+static dagl_status luaop_run(void *ud, dagl_ctx *ctx, int nsrc, dagl_tensor *const *srcs, dagl_tensor **out)
+{
+    luaop *op = ud;
+    if (op->s->mode == DAGL_LOCK_PER_WORKER) return run_per_worker(op, ctx, nsrc, srcs, out);
+    return run_global(op, ctx, nsrc, srcs, out);
+}
+
+static luaop *check_op(lua_State *L, int idx)
+{
+    luaop **ud = luaL_checkudata(L, idx, LUAOP_MT);
+    if (!*ud) luaL_error(L, "attempt to use a freed luaop");
+    return *ud;
+}
+
+static int op_gc(lua_State *L)
+{
+    luaop **ud = luaL_checkudata(L, 1, LUAOP_MT);
+    if (*ud) luaop_unref(*ud);
+    *ud = NULL;
+    return 0;
+}
+
+/* Copies a string field of the options table (NULL when absent). */
+static char *opt_string(lua_State *L, int idx, const char *field)
+{
+    char *r = NULL;
+    if (lua_getfield(L, idx, field) == LUA_TSTRING) r = strdup(lua_tostring(L, -1));
+    lua_pop(L, 1);
+    return r;
+}
+
+/* Records string.dump(forward) when forward's only upvalue is _ENV, else the upvalue names. */
+static void capture_code(lua_State *L, int fidx, luaop *op)
+{
+    luaL_Buffer names;
+    luaL_buffinit(L, &names);
+    int others = 0;
+    const char *up;
+    for (int i = 1; (up = lua_getupvalue(L, fidx, i)) != NULL; i++) {
+        lua_pop(L, 1);
+        if (strcmp(up, "_ENV") == 0) continue;
+        if (others++) luaL_addstring(&names, ", ");
+        luaL_addstring(&names, *up ? up : "?");
+    }
+    luaL_pushresult(&names);
+    op->upvalues = strdup(lua_tostring(L, -1));
+    lua_pop(L, 1);
+    if (others || lua_iscfunction(L, fidx)) return;
+    lua_getglobal(L, "string");
+    lua_getfield(L, -1, "dump");
+    lua_pushvalue(L, fidx);
+    if (lua_pcall(L, 1, 1, 0) == LUA_OK) {
+        size_t n;
+        const char *b = lua_tolstring(L, -1, &n);
+        if ((op->bytecode = malloc(n))) {
+            memcpy(op->bytecode, b, n);
+            op->nbytecode = n;
+        }
+    }
+    lua_pop(L, 2);
+}
+
+/* core.luaop_new{forward=, name=, module=, fn=} -> a handle for g:custom. */
+static int l_luaop_new(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    dagl_lstate *s = DAGL_LSTATE(L);
+    if (!s->vm) return luaL_error(L, "luaop: Lua nodes are made in the main state, not inside a Lua node");
+    luaop **ud = lua_newuserdatauv(L, sizeof *ud, 0);
+    *ud = NULL;
+    if (luaL_newmetatable(L, LUAOP_MT)) {
+        lua_pushcfunction(L, op_gc);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_setmetatable(L, -2);
+    luaop *op = calloc(1, sizeof *op);
+    if (!op) return luaL_error(L, "luaop: out of memory");
+    *ud = op;
+    atomic_init(&op->refs, 1);
+    op->s = s;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
+    op->L = lua_tothread(L, -1);
+    lua_pop(L, 1);
+    op->fwd_ref = LUA_NOREF;
+    op->id = ++s->next_op_id;
+    op->name = opt_string(L, 1, "name");
+    if (!op->name) op->name = strdup("luaop");
+    op->module = opt_string(L, 1, "module");
+    op->fn = opt_string(L, 1, "fn");
+    if (op->module && !op->fn) op->fn = strdup("forward");
+    lua_getfield(L, 1, "forward");
+    if (!lua_isfunction(L, -1)) return luaL_error(L, "luaop '%s': forward must be a function", op->name);
+    capture_code(L, lua_gettop(L), op);
+    op->fwd_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_getglobal(L, "package");
+    op->path = opt_string(L, -1, "path");
+    op->cpath = opt_string(L, -1, "cpath");
+    lua_pop(L, 1);
+    if (!op->name || !op->upvalues || !op->path || !op->cpath) return luaL_error(L, "luaop: out of memory");
+    if (!s->workers) {
+        if (!(s->workers = calloc(1, sizeof *s->workers))) return luaL_error(L, "luaop: out of memory");
+        pthread_mutex_init(&s->workers->mu, NULL);
+    }
+    return 1;
+}
+
+/* g:custom(op, {src ids}, dtype, shape) -> node id: a Lua node in a graph. */
+int dagl_l_graph_custom(lua_State *L, dagl_graph *g)
+{
+    luaop *op = check_op(L, 2);
+    luaL_checktype(L, 3, LUA_TTABLE);
+    int srcs[8], n = (int)luaL_len(L, 3);
+    luaL_argcheck(L, n >= 1 && n <= 8, 3, "1 to 8 sources");
+    for (int i = 0; i < n; i++) {
+        lua_geti(L, 3, i + 1);
+        srcs[i] = (int)luaL_checkinteger(L, -1);
+        lua_pop(L, 1);
+    }
+    dagl_dtype dt = dagl_l_dtype(L, 4, DAGL_F32);
+    int64_t shape[DAGL_MAX_DIMS];
+    luaL_checktype(L, 5, LUA_TTABLE);
+    int nd = dagl_l_shape(L, 5, shape), id;
+    atomic_fetch_add(&op->refs, 1);
+    if (dagl_graph_custom(g, op->name, n, srcs, dt, nd, shape, luaop_run, op, luaop_unref, op->s->vm, &id))
+        return dagl_l_error(L);
+    lua_pushinteger(L, id);
+    return 1;
+}
+
+const luaL_Reg dagl_l_luaop_funcs[] = {{"luaop_new", l_luaop_new}, {NULL, NULL}};

@@ -1,0 +1,154 @@
+/* lock.c -- dagl_lock: an exclusive lock with statistics (hold and wait time, contention) and
+ * a queue of parked node tasks, the mechanism behind the Lua VM lock. OS threads block in
+ * acquire; graph workers park their node and go on with other work. */
+#include "core/internal.h"
+#include "sched/lock.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <time.h>
+
+typedef struct parked {
+    dagl_pool *pool;
+    dagl_job *job;
+    dagl_task_fn fn;
+    void *arg;
+    int ith;
+} parked;
+
+struct dagl_lock {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool held;
+    int waiters;
+    double since;            /* when it was last taken */
+    parked *q;               /* parked node tasks, FIFO ring */
+    int qcap, qhead, qlen;
+    dagl_lock_stats st;
+};
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+dagl_status dagl_lock_new(dagl_lock **out)
+{
+    dagl_lock *l = calloc(1, sizeof *l);
+    *out = l;
+    if (!l) return DAGL_E_NOMEM;
+    pthread_mutex_init(&l->mu, NULL);
+    pthread_cond_init(&l->cv, NULL);
+    return DAGL_OK;
+}
+
+void dagl_lock_free(dagl_lock *l)
+{
+    if (!l) return;
+    pthread_mutex_destroy(&l->mu);
+    pthread_cond_destroy(&l->cv);
+    free(l->q);
+    free(l);
+}
+
+/* Marks the lock taken; mu is held. */
+static void take(dagl_lock *l)
+{
+    l->held = true;
+    l->since = now_s();
+    l->st.acquisitions++;
+}
+
+void dagl_lock_acquire(dagl_lock *l)
+{
+    pthread_mutex_lock(&l->mu);
+    if (l->held) {
+        double t0 = now_s();
+        l->st.contended++;
+        l->waiters++;
+        while (l->held) pthread_cond_wait(&l->cv, &l->mu);
+        l->waiters--;
+        l->st.wait_seconds += now_s() - t0;
+    }
+    take(l);
+    pthread_mutex_unlock(&l->mu);
+}
+
+int dagl_lock_try(dagl_lock *l)
+{
+    pthread_mutex_lock(&l->mu);
+    int ok = !l->held;
+    if (ok) take(l);
+    pthread_mutex_unlock(&l->mu);
+    return ok;
+}
+
+int dagl__lock_take_or_park(dagl_lock *l, dagl_pool *pool, dagl_job *job, dagl_task_fn fn, void *arg, int ith)
+{
+    pthread_mutex_lock(&l->mu);
+    if (!l->held) {
+        take(l);
+        pthread_mutex_unlock(&l->mu);
+        return 1;
+    }
+    if (l->qlen == l->qcap) {
+        int nc = l->qcap ? l->qcap * 2 : 16;
+        parked *nq = malloc(sizeof *nq * (size_t)nc);
+        if (!nq) abort(); /* a few bytes per parked node: nothing sensible to recover */
+        for (int i = 0; i < l->qlen; i++) nq[i] = l->q[(l->qhead + i) % l->qcap];
+        free(l->q);
+        l->q = nq;
+        l->qcap = nc;
+        l->qhead = 0;
+    }
+    atomic_fetch_add(&job->pending, 1);
+    l->q[(l->qhead + l->qlen++) % l->qcap] = (parked){pool, job, fn, arg, ith};
+    l->st.parked++;
+    pthread_mutex_unlock(&l->mu);
+    return 0;
+}
+
+/* Frees the lock; wakes a blocked thread, or else hands the oldest parked task to a worker.
+ * Threads blocked in acquire go first: they are OS threads that cannot do anything else. */
+void dagl_lock_release(dagl_lock *l)
+{
+    parked p = {0};
+    pthread_mutex_lock(&l->mu);
+    l->held = false;
+    l->st.hold_seconds += now_s() - l->since;
+    if (l->waiters > 0) {
+        pthread_cond_signal(&l->cv);
+    } else if (l->qlen > 0) {
+        p = l->q[l->qhead];
+        l->qhead = (l->qhead + 1) % l->qcap;
+        l->qlen--;
+    }
+    pthread_mutex_unlock(&l->mu);
+    if (p.fn) {
+        dagl_pool_submit(p.pool, p.job, p.fn, p.arg, p.ith, 0);
+    }
+}
+
+int dagl_lock_waiters(const dagl_lock *l)
+{
+    pthread_mutex_lock((pthread_mutex_t *)&l->mu);
+    int n = l->waiters;
+    pthread_mutex_unlock((pthread_mutex_t *)&l->mu);
+    return n;
+}
+
+void dagl_lock_get_stats(const dagl_lock *l, dagl_lock_stats *out)
+{
+    pthread_mutex_lock((pthread_mutex_t *)&l->mu);
+    *out = l->st;
+    pthread_mutex_unlock((pthread_mutex_t *)&l->mu);
+}
+
+void dagl_lock_reset_stats(dagl_lock *l)
+{
+    pthread_mutex_lock(&l->mu);
+    l->st = (dagl_lock_stats){0};
+    pthread_mutex_unlock(&l->mu);
+}

@@ -1,0 +1,13 @@
+/* lock.h -- internals of dagl_lock shared with the executor: parking a node task until the
+ * lock is free instead of blocking the worker. */
+#ifndef DAGL_LOCK_H
+#define DAGL_LOCK_H
+
+#include "sched/pool.h"
+
+/* Takes the lock for a task, or parks (fn, arg, ith) to be submitted to `pool` under `job`
+ * when the lock is next released (job->pending is raised for it). Returns 1 when taken. */
+int dagl__lock_take_or_park(dagl_lock *lock, dagl_pool *pool, dagl_job *job, dagl_task_fn fn, void *arg,
+                            int ith);
+
+#endif
