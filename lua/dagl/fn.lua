@@ -204,7 +204,9 @@ function M.fn(f)
     __call = function(_, ...)
       local n = select("#", ...)
       local c = compiled({...}, n)
-      return c.graph:run(...)
+      local res = table.pack(pcall(c.graph.run, c.graph, ...))
+      if not res[1] then error(tostring(res[2]):gsub("^[^:]*:%d+: ", ""), 2) end -- at the caller's line
+      return table.unpack(res, 2, res.n)
     end,
   })
 end

@@ -168,7 +168,7 @@ static lua_State *take_worker(dagl_lstate *s, const luaop *op, dagl_ctx *ctx)
     if (ws->nfree > 0) W = ws->free[--ws->nfree];
     pthread_mutex_unlock(&ws->mu);
     if (W) return W;
-    if (!(W = new_worker_state(op, ctx))) return NULL;
+    if (!(W = new_worker_state(op, s->ctx))) return NULL; /* the main context: `ctx` is a task's */
     pthread_mutex_lock(&ws->mu);
     if (ws->nall == ws->cap) {
         int nc = ws->cap ? ws->cap * 2 : 8;
