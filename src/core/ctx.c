@@ -72,8 +72,9 @@ dagl_status dagl_ctx_new(const dagl_ctx_options *opt, dagl_ctx **out)
      * thread pools never compete for the cores. */
     openblas_set_num_threads(1);
     dagl_ctx_manual_seed(ctx, opt && opt->seed ? opt->seed : 0x5eed);
-    atomic_init(&ctx->own_live, 0);
-    ctx->live = &ctx->own_live;
+    atomic_init(&ctx->own_mem.live, 0);
+    atomic_flag_clear(&ctx->own_mem.lock);
+    ctx->mem = &ctx->own_mem;
     return DAGL_OK;
 }
 
@@ -86,7 +87,7 @@ void dagl__ctx_child(dagl_ctx *parent, dagl_ctx *child)
     child->threads = parent->threads;
     child->seed = parent->seed;
     child->draw = parent->draw;
-    child->live = parent->live;
+    child->mem = parent->mem;
     child->pool = parent->pool;
     child->owns_pool = false;
 }
@@ -106,6 +107,7 @@ void dagl_ctx_free(dagl_ctx *ctx)
 {
     if (!ctx) return;
     if (ctx->owns_pool) dagl_pool_free(ctx->pool);
+    dagl__mem_drain(&ctx->own_mem);
     free(ctx);
 }
 
@@ -152,6 +154,6 @@ dagl_status dagl_ctx_set_threads(dagl_ctx *ctx, int threads)
     return DAGL_OK;
 }
 
-int64_t dagl_ctx_live_bytes(const dagl_ctx *ctx) { return atomic_load(ctx->live); }
+int64_t dagl_ctx_live_bytes(const dagl_ctx *ctx) { return atomic_load(&ctx->mem->live); }
 
 const char *dagl_version(void) { return DAGL_VERSION_STRING; }

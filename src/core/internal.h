@@ -12,14 +12,32 @@
 
 typedef struct dagl_pool dagl_pool;
 
+/* Memory shared by a root context and its children: the live-bytes count and a cache of small
+ * blocks (tensor header plus inline data) by size class, so eager tiny ops skip malloc/free. */
+#define DAGL_BLOCK_CLASSES 5
+#define DAGL_BLOCK_CACHE 64
+typedef struct dagl_mem {
+    atomic_llong live;
+    atomic_flag lock;       /* a spinlock: held for a few instructions */
+    int n[DAGL_BLOCK_CLASSES];
+    void *free[DAGL_BLOCK_CLASSES][DAGL_BLOCK_CACHE];
+} dagl_mem;
+
+/* A block of `size` bytes from the cache or malloc; *cls gets its class (-1: not cacheable). */
+DAGL_HIDDEN void *dagl__block_alloc(dagl_mem *m, size_t size, int *cls);
+/* Returns a block to the cache (or to free() when the class is full or -1). */
+DAGL_HIDDEN void dagl__block_free(dagl_mem *m, void *p, int cls);
+/* Frees every cached block (when the context goes away). */
+DAGL_HIDDEN void dagl__mem_drain(dagl_mem *m);
+
 struct dagl_ctx {
     char errmsg[DAGL_ERRMSG_SIZE];
     dagl_status last_status;
     int threads;
     uint64_t seed;         /* Philox key */
     uint64_t draw;         /* how many rand/randn calls so far: the Philox counter's high word */
-    atomic_llong own_live;  /* storage for `live` of a root context */
-    atomic_llong *live;     /* tensor bytes alive: own_live, or the parent's for a child context */
+    dagl_mem own_mem;       /* storage for `mem` of a root context */
+    dagl_mem *mem;          /* own_mem, or the parent's for a child context */
     dagl_pool *pool;        /* workers, made on first use; shared (not owned) by child contexts */
     bool owns_pool;
 };
@@ -43,11 +61,12 @@ struct dagl_tensor {
     char *mem;              /* start of the block (for offset), NULL for views of wrapped memory */
     size_t nbytes;          /* size of the block */
     dagl_tensor *base;      /* owner of the block when this is a view, else NULL */
-    atomic_llong *live;     /* the live-bytes counter of the creating context (which outlives it) */
+    dagl_mem *memp;         /* the creating context's memory (the context outlives its tensors) */
     void (*release)(void *);/* wrapped caller memory */
     void *release_ud;
     bool own_heap;          /* mem was allocated separately (large tensors) */
-    bool counted;           /* nbytes were added to *live (blocks dagl made itself) */
+    bool counted;           /* nbytes were added to memp->live (blocks dagl made itself) */
+    signed char cls;        /* block class of this header's allocation, -1 for plain malloc */
 };
 
 /* Element counts and contiguous strides for a shape. */
@@ -55,6 +74,9 @@ DAGL_HIDDEN int64_t dagl__numel(int ndim, const int64_t *shape);
 DAGL_HIDDEN void dagl__contig_strides(int ndim, const int64_t *shape, int64_t *strides);
 /* Checks a shape (ndim range, non-negative sizes, no overflow); sets the error naming `op`. */
 DAGL_HIDDEN dagl_status dagl__check_shape(dagl_ctx *ctx, const char *op, int ndim, const int64_t *shape);
+/* dagl_tensor_new without the argument checks, for shapes the caller derived from valid tensors. */
+DAGL_HIDDEN dagl_status dagl__tensor_alloc(dagl_ctx *ctx, dagl_dtype dt, int ndim, const int64_t *shape,
+                                           dagl_tensor **out);
 /* A view of `base` with the given layout (base retained). */
 DAGL_HIDDEN dagl_status dagl__make_view(dagl_ctx *ctx, dagl_tensor *base, int ndim, const int64_t *shape,
                                         const int64_t *strides, char *data, dagl_tensor **out);

@@ -74,16 +74,22 @@ dagl_status dagl_tensor_new(dagl_ctx *ctx, dagl_dtype dt, int ndim, const int64_
         return dagl_ctx_set_error(ctx, DAGL_E_DTYPE, "tensor: unknown dtype %d", (int)dt);
     dagl_status st = dagl__check_shape(ctx, "tensor", ndim, shape);
     if (st) return st;
+    return dagl__tensor_alloc(ctx, dt, ndim, shape, out);
+}
+
+dagl_status dagl__tensor_alloc(dagl_ctx *ctx, dagl_dtype dt, int ndim, const int64_t *shape, dagl_tensor **out)
+{
     int64_t numel = dagl__numel(ndim, shape);
     size_t nbytes = (size_t)numel * dagl_dtype_size(dt);
     size_t head = (sizeof(dagl_tensor) + ALIGN - 1) / ALIGN * ALIGN;
     bool inline_mem = nbytes <= INLINE_LIMIT;
-    dagl_tensor *t = malloc(inline_mem ? head + nbytes : sizeof *t);
+    int cls;
+    dagl_tensor *t = dagl__block_alloc(ctx->mem, inline_mem ? head + nbytes : sizeof *t, &cls);
     char *mem = NULL;
     if (t && !inline_mem) {
         mem = aligned_alloc(ALIGN, (nbytes + ALIGN - 1) / ALIGN * ALIGN);
         if (!mem) {
-            free(t);
+            dagl__block_free(ctx->mem, t, cls);
             t = NULL;
         }
     } else if (t) {
@@ -91,6 +97,7 @@ dagl_status dagl_tensor_new(dagl_ctx *ctx, dagl_dtype dt, int ndim, const int64_
     }
     if (!t) {
         char buf[160];
+        *out = NULL;
         return dagl_ctx_set_error(ctx, DAGL_E_NOMEM, "tensor: out of memory allocating %s %s (%zu bytes)",
                                   dagl_dtype_name(dt), dagl_shape_str(ndim, shape, buf, sizeof buf),
                                   nbytes);
@@ -104,12 +111,13 @@ dagl_status dagl_tensor_new(dagl_ctx *ctx, dagl_dtype dt, int ndim, const int64_
     t->data = t->mem = mem;
     t->nbytes = nbytes;
     t->base = NULL;
-    t->live = ctx->live;
+    t->memp = ctx->mem;
     t->release = NULL;
     t->release_ud = NULL;
     t->own_heap = !inline_mem;
     t->counted = true;
-    atomic_fetch_add_explicit(ctx->live, (long long)nbytes, memory_order_relaxed);
+    t->cls = (signed char)cls;
+    atomic_fetch_add_explicit(&ctx->mem->live, (long long)nbytes, memory_order_relaxed);
     *out = t;
     return DAGL_OK;
 }
@@ -118,9 +126,11 @@ dagl_status dagl_tensor_new(dagl_ctx *ctx, dagl_dtype dt, int ndim, const int64_
 dagl_status dagl__make_view(dagl_ctx *ctx, dagl_tensor *base, int ndim, const int64_t *shape,
                             const int64_t *strides, char *data, dagl_tensor **out)
 {
-    dagl_tensor *t = malloc(sizeof *t);
+    int cls;
+    dagl_tensor *t = dagl__block_alloc(ctx->mem, sizeof *t, &cls);
     *out = t;
     if (!t) return dagl_ctx_set_error(ctx, DAGL_E_NOMEM, "view: out of memory");
+    t->cls = (signed char)cls;
     dagl_tensor *owner = base->base ? base->base : base;
     dagl_tensor_retain(owner);
     atomic_init(&t->refs, 1);
@@ -133,7 +143,7 @@ dagl_status dagl__make_view(dagl_ctx *ctx, dagl_tensor *base, int ndim, const in
     t->mem = owner->mem;
     t->nbytes = owner->nbytes;
     t->base = owner;
-    t->live = ctx->live;
+    t->memp = ctx->mem;
     t->release = NULL;
     t->release_ud = NULL;
     t->own_heap = false;
@@ -152,8 +162,10 @@ dagl_status dagl_tensor_wrap(dagl_ctx *ctx, dagl_dtype dt, int ndim, const int64
     if (st) return st;
     if (!data && dagl__numel(ndim, shape) > 0)
         return dagl_ctx_set_error(ctx, DAGL_E_ARG, "tensor_wrap: data is NULL");
-    dagl_tensor *t = malloc(sizeof *t);
+    int cls;
+    dagl_tensor *t = dagl__block_alloc(ctx->mem, sizeof *t, &cls);
     if (!t) return dagl_ctx_set_error(ctx, DAGL_E_NOMEM, "tensor_wrap: out of memory");
+    t->cls = (signed char)cls;
     atomic_init(&t->refs, 1);
     t->dtype = dt;
     t->ndim = ndim;
@@ -164,7 +176,7 @@ dagl_status dagl_tensor_wrap(dagl_ctx *ctx, dagl_dtype dt, int ndim, const int64
     t->data = t->mem = data;
     t->nbytes = (size_t)t->numel * dagl_dtype_size(dt);
     t->base = NULL;
-    t->live = ctx->live;
+    t->memp = ctx->mem;
     t->release = release;
     t->release_ud = ud;
     t->own_heap = false;
@@ -195,10 +207,10 @@ void dagl_tensor_release(dagl_tensor *t)
         dagl_tensor *base = t->base;
         if (!base) {
             if (t->release) t->release(t->release_ud);
-            if (t->counted) atomic_fetch_sub_explicit(t->live, (long long)t->nbytes, memory_order_relaxed);
+            if (t->counted) atomic_fetch_sub_explicit(&t->memp->live, (long long)t->nbytes, memory_order_relaxed);
             if (t->own_heap) free(t->mem);
         }
-        free(t);
+        dagl__block_free(t->memp, t, t->cls);
         t = base;
     }
 }

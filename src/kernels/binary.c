@@ -123,7 +123,7 @@ dagl_status dagl_binary(dagl_ctx *ctx, dagl_op op, const dagl_tensor *a, const d
     if (a->dtype == dt && b->dtype == dt) {
         const dagl_tensor *ins[2] = {a, b};
         if (same_shape(a, b) && dagl_tensor_is_contiguous(a) && dagl_tensor_is_contiguous(b)) {
-            if ((st = dagl_tensor_new(ctx, dt, a->ndim, a->shape, out))) return st;
+            if ((st = dagl__tensor_alloc(ctx, dt, a->ndim, a->shape, out))) return st;
             dagl__ew_flat(&args, 2, ins, *out);
         } else if ((st = dagl__ew_prepare(ctx, dagl_op_name(op), 2, ins, dt, out, &args))) {
             return st;
@@ -171,7 +171,7 @@ dagl_status dagl_binary_scalar(dagl_ctx *ctx, dagl_op op, const dagl_tensor *a, 
     struct ew_args args;
     ew_kernel k = binary_kernels[op - DAGL_OP_ADD][dt];
     if (dagl_tensor_is_contiguous(x)) {
-        if (!(st = dagl_tensor_new(ctx, dt, x->ndim, x->shape, out))) {
+        if (!(st = dagl__tensor_alloc(ctx, dt, x->ndim, x->shape, out))) {
             dagl__ew_flat(&args, 2, ins, *out);
             args.st[scalar_first ? 0 : 1][0] = 0;
             dagl__ew_run(ctx, k, &args);

@@ -79,7 +79,7 @@ dagl_status dagl__ew_prepare(dagl_ctx *ctx, const char *name, int nin, const dag
         dagl_status st = dagl__broadcast_shape(ctx, name, nd, prev, ins[k]->ndim, ins[k]->shape, &nd, shape);
         if (st) return st;
     }
-    dagl_status st = dagl_tensor_new(ctx, odt, nd, shape, out);
+    dagl_status st = dagl__tensor_alloc(ctx, odt, nd, shape, out);
     if (st) return st;
     a->ndim = nd;
     memcpy(a->shape, shape, sizeof(int64_t) * (size_t)nd);

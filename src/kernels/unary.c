@@ -88,7 +88,7 @@ static dagl_status run_one(dagl_ctx *ctx, const char *name, ew_kernel k, const d
 {
     dagl_status st;
     if (dagl_tensor_is_contiguous(x)) {
-        if ((st = dagl_tensor_new(ctx, x->dtype, x->ndim, x->shape, out))) return st;
+        if ((st = dagl__tensor_alloc(ctx, x->dtype, x->ndim, x->shape, out))) return st;
         dagl__ew_flat(args, 1, &x, *out);
     } else if ((st = dagl__ew_prepare(ctx, name, 1, &x, x->dtype, out, args))) {
         return st;

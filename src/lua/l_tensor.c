@@ -155,10 +155,13 @@ dagl_dtype dagl_l_dtype(lua_State *L, int idx, dagl_dtype dflt)
     return types[luaL_checkoption(L, idx, NULL, names)];
 }
 
-/* __gc and __close: drop the userdata's reference once. */
+/* __gc and __close: drop the userdata's reference once. The metatable is compared with the
+ * upvalue, not looked up by name: this runs for every tensor the GC frees. */
 static int t_gc(lua_State *L)
 {
-    dagl_tensor **ud = luaL_checkudata(L, 1, DAGL_TENSOR_MT);
+    dagl_tensor **ud = lua_touserdata(L, 1);
+    int ours = ud && lua_getmetatable(L, 1) && lua_rawequal(L, -1, lua_upvalueindex(2));
+    if (!ours) return luaL_typeerror(L, 1, DAGL_TENSOR_MT);
     dagl_tensor_release(*ud);
     *ud = NULL;
     return 0;

@@ -30,7 +30,8 @@ typedef struct worker_arg {
 } worker_arg;
 
 struct dagl_pool {
-    int n;
+    int n;                  /* deques (and worker ids); fixed before any thread starts */
+    int started;            /* OS threads actually running, to join */
     pthread_t *threads;
     worker_arg *args;
     deque *q;               /* n deques: q[0] for outside threads, q[i] for worker i */
@@ -230,12 +231,12 @@ dagl_status dagl_pool_new(int nthreads, dagl_pool **out)
     for (int i = 0; i < nthreads; i++) pthread_mutex_init(&pool->q[i].mu, NULL);
     pthread_mutex_init(&pool->sleep_mu, NULL);
     pthread_cond_init(&pool->sleep_cv, NULL);
-    int started = 1;
-    for (; started < nthreads; started++) {
-        pool->args[started] = (worker_arg){pool, started};
-        if (pthread_create(&pool->threads[started], NULL, worker_main, &pool->args[started])) break;
-    }
-    pool->n = started; /* fewer threads if the OS refused some: still correct */
+    /* With fewer threads than deques (the OS refused some) all work is still found by stealing. */
+    for (int i = 1; i < nthreads; i++) pool->args[i] = (worker_arg){pool, i};
+    pool->started = 1;
+    while (pool->started < nthreads &&
+           pthread_create(&pool->threads[pool->started], NULL, worker_main, &pool->args[pool->started]) == 0)
+        pool->started++;
     *out = pool;
     return DAGL_OK;
 }
@@ -247,7 +248,7 @@ void dagl_pool_free(dagl_pool *pool)
     atomic_store(&pool->stop, true);
     pthread_cond_broadcast(&pool->sleep_cv);
     pthread_mutex_unlock(&pool->sleep_mu);
-    for (int i = 1; i < pool->n; i++) pthread_join(pool->threads[i], NULL);
+    for (int i = 1; i < pool->started; i++) pthread_join(pool->threads[i], NULL);
     for (int i = 0; i < pool->n; i++) {
         pthread_mutex_destroy(&pool->q[i].mu);
         free(pool->q[i].buf);

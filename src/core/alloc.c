@@ -1,0 +1,56 @@
+/* alloc.c -- the small-block cache behind tensor headers: eager code creates and drops tiny
+ * tensors at a high rate (W5), and glibc's malloc/free cost more than the op itself there. Blocks
+ * come in a few size classes; each class keeps up to DAGL_BLOCK_CACHE freed blocks. */
+#include "internal.h"
+
+#include <stdlib.h>
+
+static const size_t class_size[DAGL_BLOCK_CLASSES] = {256, 512, 1024, 2048, 4096 + 256};
+
+/* The smallest class holding `size` bytes, or -1. */
+static int class_of(size_t size)
+{
+    for (int c = 0; c < DAGL_BLOCK_CLASSES; c++)
+        if (size <= class_size[c]) return c;
+    return -1;
+}
+
+static void lock(dagl_mem *m)
+{
+    while (atomic_flag_test_and_set_explicit(&m->lock, memory_order_acquire)) {
+    }
+}
+
+static void unlock(dagl_mem *m) { atomic_flag_clear_explicit(&m->lock, memory_order_release); }
+
+void *dagl__block_alloc(dagl_mem *m, size_t size, int *cls)
+{
+    int c = class_of(size);
+    *cls = c;
+    if (c < 0) return malloc(size);
+    void *p = NULL;
+    lock(m);
+    if (m->n[c] > 0) p = m->free[c][--m->n[c]];
+    unlock(m);
+    return p ? p : malloc(class_size[c]);
+}
+
+void dagl__block_free(dagl_mem *m, void *p, int cls)
+{
+    if (cls >= 0) {
+        lock(m);
+        bool kept = m->n[cls] < DAGL_BLOCK_CACHE;
+        if (kept) m->free[cls][m->n[cls]++] = p;
+        unlock(m);
+        if (kept) return;
+    }
+    free(p);
+}
+
+void dagl__mem_drain(dagl_mem *m)
+{
+    for (int c = 0; c < DAGL_BLOCK_CLASSES; c++) {
+        for (int i = 0; i < m->n[c]; i++) free(m->free[c][i]);
+        m->n[c] = 0;
+    }
+}
