@@ -1,11 +1,16 @@
 /* alloc.c -- the small-block cache behind tensor headers: eager code creates and drops tiny
  * tensors at a high rate (W5), and glibc's malloc/free cost more than the op itself there. Blocks
- * come in a few size classes; each class keeps up to DAGL_BLOCK_CACHE freed blocks. */
+ * come in a few size classes; each class keeps up to CACHE_BYTES of freed blocks, enough for the
+ * garbage of one GC cycle of a tight eager loop. */
 #include "internal.h"
 
 #include <stdlib.h>
 
 static const size_t class_size[DAGL_BLOCK_CLASSES] = {256, 512, 1024, 2048, 4096 + 256};
+#define CACHE_BYTES (512 * 1024)
+
+/* Blocks a class may keep. */
+static int cap(int c) { return (int)(CACHE_BYTES / class_size[c]); }
 
 /* The smallest class holding `size` bytes, or -1. */
 static int class_of(size_t size)
@@ -39,7 +44,8 @@ void dagl__block_free(dagl_mem *m, void *p, int cls)
 {
     if (cls >= 0) {
         lock(m);
-        bool kept = m->n[cls] < DAGL_BLOCK_CACHE;
+        if (!m->free[cls]) m->free[cls] = malloc(sizeof(void *) * (size_t)cap(cls)); /* NULL: no cache */
+        bool kept = m->free[cls] && m->n[cls] < cap(cls);
         if (kept) m->free[cls][m->n[cls]++] = p;
         unlock(m);
         if (kept) return;
@@ -51,6 +57,8 @@ void dagl__mem_drain(dagl_mem *m)
 {
     for (int c = 0; c < DAGL_BLOCK_CLASSES; c++) {
         for (int i = 0; i < m->n[c]; i++) free(m->free[c][i]);
+        free(m->free[c]);
+        m->free[c] = NULL;
         m->n[c] = 0;
     }
 }

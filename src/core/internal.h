@@ -15,12 +15,11 @@ typedef struct dagl_pool dagl_pool;
 /* Memory shared by a root context and its children: the live-bytes count and a cache of small
  * blocks (tensor header plus inline data) by size class, so eager tiny ops skip malloc/free. */
 #define DAGL_BLOCK_CLASSES 5
-#define DAGL_BLOCK_CACHE 64
 typedef struct dagl_mem {
     atomic_llong live;
     atomic_flag lock;       /* a spinlock: held for a few instructions */
     int n[DAGL_BLOCK_CLASSES];
-    void *free[DAGL_BLOCK_CLASSES][DAGL_BLOCK_CACHE];
+    void **free[DAGL_BLOCK_CLASSES]; /* up to dagl__block_cap(class) blocks each, made on first use */
 } dagl_mem;
 
 /* A block of `size` bytes from the cache or malloc; *cls gets its class (-1: not cacheable). */

@@ -1,6 +1,5 @@
 /* trace_impl.h -- the inside of a dagl_trace, shared by the recorder (trace.c), the statistics
- * (trace_stats.c)
- * and the writers (trace_json.c, trace_svg.c). Internal to src/sched. */
+ * (trace_stats.c) and the writers (trace_json.c, trace_svg.c). Internal to src/sched. */
 #ifndef DAGL_TRACE_IMPL_H
 #define DAGL_TRACE_IMPL_H
 
