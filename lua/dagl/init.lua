@@ -27,6 +27,21 @@ for _, name in ipairs {"exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "
   dagl[name] = load(src, "=dagl." .. name)(core[name], fn.is_symbol)
 end
 
+--- dagl.trace{json=path, svg=path, print=bool}(body) or dagl.trace(opts, body): runs body with
+-- every graph run recorded, writes the Chrome/Perfetto JSON and the SVG timeline when asked, and
+-- returns the statistics (wall, work, parallelism, critical_path, dag_width, lock_hold,
+-- lock_wait, lock_serialized_fraction, ..., summary) followed by body's results.
+function dagl.trace(opts, body)
+  if body == nil then return function(b) return dagl.trace(opts, b) end end
+  assert(type(body) == "function", "dagl.trace: expected a function to run")
+  core.trace_start()
+  local res = table.pack(pcall(body))
+  local stats = core.trace_stop{json = opts.json, svg = opts.svg}
+  if not res[1] then error(res[2], 0) end
+  if opts.print then io.write(stats.summary) end
+  return stats, table.unpack(res, 2, res.n)
+end
+
 --- Dtype names, usable wherever a dtype is taken.
 dagl.float32, dagl.float64, dagl.int64 = "float32", "float64", "int64"
 

@@ -1,0 +1,103 @@
+-- The threaded scheduler from Lua: the same bits at every thread count, traces of runs (every
+-- node once, dependencies respected), dagl.trace and the host's --trace.
+local dagl = require "dagl"
+
+-- Four branches of matmul chains summed: big enough that GEMMs are split across workers.
+local function model()
+  dagl.manual_seed(11)
+  local ws = {}
+  for b = 1, 4 do
+    ws[b] = {}
+    for l = 1, 3 do ws[b][l] = dagl.randn(192, 192) * 0.05 end
+  end
+  return dagl.fn(function(x)
+    local acc
+    for b = 1, 4 do
+      local h = x
+      for l = 1, 3 do h = h:matmul(ws[b][l]):tanh() end
+      acc = acc and acc + h or h
+    end
+    return acc:sum(2), acc
+  end)
+end
+
+local function bits(t)
+  local f = t:flatten()
+  local out = {}
+  for i = 1, #f do out[i] = string.pack("f", f[i]) end
+  return table.concat(out)
+end
+
+describe("the scheduler", function()
+  after_each(function() dagl.set_threads(0) end)
+
+  it("gives bitwise the same results at 1, 2, 3 and 4 threads, graph and eager", function()
+    local x = dagl.randn(256, 192)
+    local want_s, want_a
+    for _, threads in ipairs {1, 2, 3, 4} do
+      dagl.set_threads(threads)
+      local f = model()
+      local s, a = f(x)
+      if not want_s then want_s, want_a = bits(s), bits(a)
+      else
+        assert.equal(want_s, bits(s))
+        assert.equal(want_a, bits(a))
+      end
+    end
+  end)
+
+  it("records every node once, after all of its sources", function()
+    dagl.set_threads(2)
+    local f = model()
+    local x = dagl.randn(64, 192)
+    f(x) -- traced already
+    local stats = dagl.trace({}, function() f(x) end)
+    -- 4 branches x 3 (matmul + tanh) + 3 adds + sum = 28 op nodes
+    assert.equal(28, stats.nodes)
+    assert.is_true(stats.work > 0 and stats.wall > 0)
+    assert.is_true(stats.critical_path <= stats.work + 1e-9)
+    assert.equal(4, stats.dag_width)
+  end)
+
+  it("writes trace JSON and an SVG timeline through dagl.trace", function()
+    local dir = os.tmpname()
+    os.remove(dir)
+    local json, svg = dir .. ".json", dir .. ".svg"
+    local f = model()
+    local x = dagl.randn(32, 192)
+    local stats, y = dagl.trace({json = json, svg = svg}, function() return f(x) end)
+    assert.is_true(dagl.is_tensor(y))
+    local j = assert(io.open(json)):read("a")
+    local s = assert(io.open(svg)):read("a")
+    assert.matches('"traceEvents"', j)
+    assert.matches('"ph":%s*"X"', j)
+    assert.matches("<svg", s)
+    assert.matches("matmul", s)
+    assert.matches("parallelism", stats.summary)
+    os.remove(json)
+    os.remove(svg)
+  end)
+
+  it("traces a whole script with dagl --trace", function()
+    local bin = arg and arg[-1] or "build/dagl"
+    local base = os.tmpname()
+    local script = base .. ".lua"
+    local out = io.open(script, "w")
+    out:write([[
+      local dagl = require "dagl"
+      local w = dagl.randn(64, 64)
+      local f = dagl.fn(function(x) return x:matmul(w):relu() + x:tanh() end)
+      f(dagl.randn(8, 64))
+    ]])
+    out:close()
+    local p = io.popen(bin .. " --trace " .. base .. ".json " .. script .. " 2>&1")
+    local text = p:read("a")
+    assert.is_true(p:close())
+    assert.matches("4 nodes", text)
+    assert.matches("trace: " .. base:gsub("%p", "%%%0") .. "%.json", text)
+    local j = assert(io.open(base .. ".json")):read("a")
+    assert.matches("traceEvents", j)
+    assert.is_not_nil(io.open(base .. ".svg"))
+    os.remove(script); os.remove(base); os.remove(base .. ".json"); os.remove(base .. ".svg")
+  end)
+end)
