@@ -121,7 +121,7 @@ describe("dagl.luaop", function()
     for _ = 1, 3 do
       local ok, err = pcall(f, dagl.full({4}, 50))
       assert.is_false(ok)
-      assert.matches("exploder/boom", err)
+      assert.matches("node %%%d+ %(boom in layer exploder, inputs %[4%]%)", err)
       assert.matches("too big: 200", err)
       assert.matches("stack traceback", err)
       assert.matches("inputs %[4%]", err)

@@ -137,7 +137,7 @@ function M.luaop(spec)
       if type(shape) == "function" then shape = shape(table.unpack(shapes, 1, n)) end
       local ok, id = pcall(tr.g.custom, tr.g, handle, srcs, spec.dtype or first_dtype, shape or shapes[1])
       if not ok then error(tostring(id):gsub("^[^:]*:%d+: ", ""), 2) end
-      if tr.label then tr.g:label(id, tr.label .. "/" .. self.name) end
+      if tr.label then tr.g:label(id, tr.label) end
       return new_sym(tr, id)
     end,
   })

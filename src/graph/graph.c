@@ -35,6 +35,7 @@ void dagl_graph_free(dagl_graph *g)
         dagl_tensor_release(g->nodes[i].value);
         free(g->nodes[i].label);
         if (g->nodes[i].custom.free_ud) g->nodes[i].custom.free_ud(g->nodes[i].custom.ud);
+        free(g->nodes[i].custom.name);
     }
     free(g->nodes);
     free(g->inputs);
@@ -154,12 +155,15 @@ dagl_status dagl_graph_custom(dagl_graph *g, const char *name, int nsrc, const i
     nd->op = DAGL_OP_CUSTOM;
     nd->nsrc = nsrc;
     memcpy(nd->src, srcs, sizeof(int) * (size_t)nsrc);
-    nd->custom = (custom_op){fn, ud, free_ud, lock};
+    nd->custom = (custom_op){fn, ud, free_ud, lock, strdup(what)};
+    if (!nd->custom.name) {
+        if (free_ud) free_ud(ud);
+        return dagl_ctx_set_error(g->ctx, DAGL_E_NOMEM, "%s: out of memory", what);
+    }
     nd->dtype = dt;
     nd->ndim = ndim;
     memcpy(nd->shape, shape, sizeof(int64_t) * (size_t)ndim);
     *id = g->n++;
-    if (name && dagl_graph_set_label(g, *id, name)) return DAGL_E_NOMEM;
     return DAGL_OK;
 }
 
@@ -262,7 +266,10 @@ char *dagl_graph_dot(const dagl_graph *g)
     bool ok = appendf(&buf, &len, &cap, "digraph dagl {\n  rankdir=TB;\n  node [shape=box, fontname=\"monospace\"];\n");
     for (int i = 0; ok && i < g->n; i++) {
         const dagl_node *nd = &g->nodes[i];
-        const char *what = nd->kind == NODE_INPUT ? "input" : nd->kind == NODE_CONST ? "const" : dagl_op_name(nd->op);
+        const char *what = nd->kind == NODE_INPUT ? "input"
+                           : nd->kind == NODE_CONST ? "const"
+                           : nd->op == DAGL_OP_CUSTOM ? nd->custom.name
+                                                      : dagl_op_name(nd->op);
         ok = appendf(&buf, &len, &cap, "  n%d [label=\"%%%d %s%s%s\\n%s %s\"%s];\n", i, i, what,
                      nd->label ? " @" : "", nd->label ? nd->label : "", dagl_dtype_name(nd->dtype),
                      dagl_shape_str(nd->ndim, nd->shape, shp, sizeof shp),

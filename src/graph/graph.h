@@ -15,6 +15,7 @@ typedef struct custom_op {
     void *ud;
     void (*free_ud)(void *);
     dagl_lock *lock;
+    char *name;          /* shown in traces and errors ("luaop 'name'") */
 } custom_op;
 
 typedef struct dagl_node {

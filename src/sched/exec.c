@@ -40,7 +40,8 @@ static void record_error(run_state *r, int id, const dagl_ctx *local, dagl_statu
             strncat(shapes, k ? ", " : "", sizeof shapes - strlen(shapes) - 1);
             strncat(shapes, dagl_shape_str(s->ndim, s->shape, b, sizeof b), sizeof shapes - strlen(shapes) - 1);
         }
-        dagl_ctx_set_error(r->ctx, st, "node %%%d (%s%s%s, inputs %s): %s", id, dagl_op_name(nd->op),
+        dagl_ctx_set_error(r->ctx, st, "node %%%d (%s%s%s, inputs %s): %s", id,
+                           nd->op == DAGL_OP_CUSTOM ? nd->custom.name : dagl_op_name(nd->op),
                            nd->label ? " in layer " : "", nd->label ? nd->label : "", shapes,
                            dagl_ctx_last_error(local));
         r->err = st;
@@ -145,7 +146,8 @@ static void node_task(void *arg, int id, int unused)
         compute(r, id);
         if (tr) {
             int64_t t1 = dagl__now_ns();
-            dagl__trace_node(tr, r->trace_run, me, id, dagl_op_name(nd->op), nd->label, t0, t1, how_scheduled(r, id, me));
+            const char *name = nd->op == DAGL_OP_CUSTOM ? nd->custom.name : dagl_op_name(nd->op);
+            dagl__trace_node(tr, r->trace_run, me, id, name, nd->label, t0, t1, how_scheduled(r, id, me));
             if (lock) dagl__trace_lock(tr, r->trace_run, me, 0, t0, t1);
         }
         if (lock) dagl_lock_release(lock);
