@@ -28,29 +28,47 @@ static void lock(dagl_mem *m)
 
 static void unlock(dagl_mem *m) { atomic_flag_clear_explicit(&m->lock, memory_order_release); }
 
-void *dagl__block_alloc(dagl_mem *m, size_t size, int *cls)
+void *dagl__block_alloc(dagl_mem *m, size_t size, int *cls, int64_t counted)
 {
     int c = class_of(size);
-    *cls = c;
-    if (c < 0) return malloc(size);
     void *p = NULL;
+    *cls = c;
     lock(m);
-    if (m->n[c] > 0) p = m->free[c][--m->n[c]];
+    if (c >= 0 && m->n[c] > 0) p = m->free[c][--m->n[c]];
+    m->live += counted;
     unlock(m);
-    return p ? p : malloc(class_size[c]);
+    if (!p) p = malloc(c < 0 ? size : class_size[c]);
+    if (!p && counted) dagl__mem_count(m, -counted);
+    return p;
 }
 
-void dagl__block_free(dagl_mem *m, void *p, int cls)
+void dagl__block_free(dagl_mem *m, void *p, int cls, int64_t counted)
 {
+    bool kept = false;
+    lock(m);
+    m->live -= counted;
     if (cls >= 0) {
-        lock(m);
         if (!m->free[cls]) m->free[cls] = malloc(sizeof(void *) * (size_t)cap(cls)); /* NULL: no cache */
-        bool kept = m->free[cls] && m->n[cls] < cap(cls);
+        kept = m->free[cls] && m->n[cls] < cap(cls);
         if (kept) m->free[cls][m->n[cls]++] = p;
-        unlock(m);
-        if (kept) return;
     }
-    free(p);
+    unlock(m);
+    if (!kept) free(p);
+}
+
+void dagl__mem_count(dagl_mem *m, int64_t delta)
+{
+    lock(m);
+    m->live += delta;
+    unlock(m);
+}
+
+int64_t dagl__mem_live(dagl_mem *m)
+{
+    lock(m);
+    int64_t n = m->live;
+    unlock(m);
+    return n;
 }
 
 void dagl__mem_drain(dagl_mem *m)

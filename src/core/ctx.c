@@ -72,7 +72,6 @@ dagl_status dagl_ctx_new(const dagl_ctx_options *opt, dagl_ctx **out)
      * thread pools never compete for the cores. */
     openblas_set_num_threads(1);
     dagl_ctx_manual_seed(ctx, opt && opt->seed ? opt->seed : 0x5eed);
-    atomic_init(&ctx->own_mem.live, 0);
     atomic_flag_clear(&ctx->own_mem.lock);
     ctx->mem = &ctx->own_mem;
     return DAGL_OK;
@@ -154,6 +153,6 @@ dagl_status dagl_ctx_set_threads(dagl_ctx *ctx, int threads)
     return DAGL_OK;
 }
 
-int64_t dagl_ctx_live_bytes(const dagl_ctx *ctx) { return atomic_load(&ctx->mem->live); }
+int64_t dagl_ctx_live_bytes(const dagl_ctx *ctx) { return dagl__mem_live(ctx->mem); }
 
 const char *dagl_version(void) { return DAGL_VERSION_STRING; }

@@ -16,16 +16,21 @@ typedef struct dagl_pool dagl_pool;
  * blocks (tensor header plus inline data) by size class, so eager tiny ops skip malloc/free. */
 #define DAGL_BLOCK_CLASSES 5
 typedef struct dagl_mem {
-    atomic_llong live;
     atomic_flag lock;       /* a spinlock: held for a few instructions */
+    int64_t live;           /* tensor bytes alive (under the lock: one atomic per alloc/free) */
     int n[DAGL_BLOCK_CLASSES];
     void **free[DAGL_BLOCK_CLASSES]; /* up to dagl__block_cap(class) blocks each, made on first use */
 } dagl_mem;
 
-/* A block of `size` bytes from the cache or malloc; *cls gets its class (-1: not cacheable). */
-DAGL_HIDDEN void *dagl__block_alloc(dagl_mem *m, size_t size, int *cls);
-/* Returns a block to the cache (or to free() when the class is full or -1). */
-DAGL_HIDDEN void dagl__block_free(dagl_mem *m, void *p, int cls);
+/* A block of `size` bytes from the cache or malloc; *cls gets its class (-1: not cacheable).
+ * `counted` tensor bytes are added to the live count (when the block is had). */
+DAGL_HIDDEN void *dagl__block_alloc(dagl_mem *m, size_t size, int *cls, int64_t counted);
+/* Returns a block to the cache (or to free() when the class is full or -1), taking `counted`
+ * bytes off the live count. */
+DAGL_HIDDEN void dagl__block_free(dagl_mem *m, void *p, int cls, int64_t counted);
+/* Changes the live count by `delta` (blocks allocated outside the cache). */
+DAGL_HIDDEN void dagl__mem_count(dagl_mem *m, int64_t delta);
+DAGL_HIDDEN int64_t dagl__mem_live(dagl_mem *m);
 /* Frees every cached block (when the context goes away). */
 DAGL_HIDDEN void dagl__mem_drain(dagl_mem *m);
 

@@ -84,12 +84,12 @@ dagl_status dagl__tensor_alloc(dagl_ctx *ctx, dagl_dtype dt, int ndim, const int
     size_t head = (sizeof(dagl_tensor) + ALIGN - 1) / ALIGN * ALIGN;
     bool inline_mem = nbytes <= INLINE_LIMIT;
     int cls;
-    dagl_tensor *t = dagl__block_alloc(ctx->mem, inline_mem ? head + nbytes : sizeof *t, &cls);
+    dagl_tensor *t = dagl__block_alloc(ctx->mem, inline_mem ? head + nbytes : sizeof *t, &cls, (int64_t)nbytes);
     char *mem = NULL;
     if (t && !inline_mem) {
         mem = aligned_alloc(ALIGN, (nbytes + ALIGN - 1) / ALIGN * ALIGN);
         if (!mem) {
-            dagl__block_free(ctx->mem, t, cls);
+            dagl__block_free(ctx->mem, t, cls, (int64_t)nbytes);
             t = NULL;
         }
     } else if (t) {
@@ -117,7 +117,6 @@ dagl_status dagl__tensor_alloc(dagl_ctx *ctx, dagl_dtype dt, int ndim, const int
     t->own_heap = !inline_mem;
     t->counted = true;
     t->cls = (signed char)cls;
-    atomic_fetch_add_explicit(&ctx->mem->live, (long long)nbytes, memory_order_relaxed);
     *out = t;
     return DAGL_OK;
 }
@@ -127,7 +126,7 @@ dagl_status dagl__make_view(dagl_ctx *ctx, dagl_tensor *base, int ndim, const in
                             const int64_t *strides, char *data, dagl_tensor **out)
 {
     int cls;
-    dagl_tensor *t = dagl__block_alloc(ctx->mem, sizeof *t, &cls);
+    dagl_tensor *t = dagl__block_alloc(ctx->mem, sizeof *t, &cls, 0);
     *out = t;
     if (!t) return dagl_ctx_set_error(ctx, DAGL_E_NOMEM, "view: out of memory");
     t->cls = (signed char)cls;
@@ -163,7 +162,7 @@ dagl_status dagl_tensor_wrap(dagl_ctx *ctx, dagl_dtype dt, int ndim, const int64
     if (!data && dagl__numel(ndim, shape) > 0)
         return dagl_ctx_set_error(ctx, DAGL_E_ARG, "tensor_wrap: data is NULL");
     int cls;
-    dagl_tensor *t = dagl__block_alloc(ctx->mem, sizeof *t, &cls);
+    dagl_tensor *t = dagl__block_alloc(ctx->mem, sizeof *t, &cls, 0);
     if (!t) return dagl_ctx_set_error(ctx, DAGL_E_NOMEM, "tensor_wrap: out of memory");
     t->cls = (signed char)cls;
     atomic_init(&t->refs, 1);
@@ -207,10 +206,9 @@ void dagl_tensor_release(dagl_tensor *t)
         dagl_tensor *base = t->base;
         if (!base) {
             if (t->release) t->release(t->release_ud);
-            if (t->counted) atomic_fetch_sub_explicit(&t->memp->live, (long long)t->nbytes, memory_order_relaxed);
             if (t->own_heap) free(t->mem);
         }
-        dagl__block_free(t->memp, t, t->cls);
+        dagl__block_free(t->memp, t, t->cls, !base && t->counted ? (int64_t)t->nbytes : 0);
         t = base;
     }
 }

@@ -25,6 +25,11 @@ static void ew_share(void *p, int ith, int nth)
 void dagl__ew_run(dagl_ctx *ctx, ew_kernel k, const struct ew_args *a)
 {
     if (a->numel <= 0) return;
+    int n = dagl__shares(a->numel, 32768);
+    if (n == 1) { /* the eager tiny-op path: no task set-up at all */
+        k(a, 0, 1);
+        return;
+    }
     struct ew_job j = {k, a};
-    dagl__parallel(ctx, ew_share, &j, dagl__shares(a->numel, 32768));
+    dagl__parallel(ctx, ew_share, &j, n);
 }
