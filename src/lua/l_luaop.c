@@ -59,11 +59,12 @@ static int msgh(lua_State *L)
 
 void dagl_l_push_ref(lua_State *L, dagl_tensor *t)
 {
-    dagl_tensor **ud = lua_newuserdatauv(L, sizeof *ud, 0);
-    *ud = NULL;
+    dagl_ltensor *u = lua_newuserdatauv(L, sizeof *u, 0);
+    u->t = NULL;
+    u->tag = (uintptr_t)u ^ DAGL_LTAG;
     luaL_setmetatable(L, DAGL_TENSOR_MT);
     dagl_tensor_retain(t);
-    *ud = t;
+    u->t = t;
 }
 
 /* Calls the function at the top of W's stack on the sources and takes its tensor result. */
@@ -79,13 +80,13 @@ static dagl_status call_forward(lua_State *W, const luaop *op, dagl_ctx *ctx, in
     if (lua_pcall(W, nsrc, 1, base) != LUA_OK) {
         st = dagl_ctx_set_error(ctx, DAGL_E_LUA, "luaop '%s' raised an error: %s", op->name, lua_tostring(W, -1));
     } else {
-        dagl_tensor **ud = luaL_testudata(W, -1, DAGL_TENSOR_MT);
-        if (!ud || !*ud) {
+        dagl_ltensor *u = dagl_l_ud(W, -1);
+        if (!u || !u->t) {
             st = dagl_ctx_set_error(ctx, DAGL_E_LUA, "luaop '%s': forward returned a %s, expected a tensor", op->name,
-                                    ud ? "closed tensor" : luaL_typename(W, -1));
+                                    u ? "closed tensor" : luaL_typename(W, -1));
         } else {
-            dagl_tensor_retain(*ud);
-            *out = *ud;
+            dagl_tensor_retain(u->t);
+            *out = u->t;
         }
     }
     lua_settop(W, base - 1);

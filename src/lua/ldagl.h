@@ -39,6 +39,22 @@ typedef struct dagl_lstate {
 /* Registers functions with the two shared upvalues (state, metatable) on the table at the top. */
 void dagl_l_setfuncs(lua_State *L, const luaL_Reg *fns);
 
+/* The tensor userdata: the reference it owns, and a tag (its own address xor a constant) that
+ * identifies it without a metatable lookup on the hot path of every operator. */
+typedef struct dagl_ltensor {
+    dagl_tensor *t;
+    uintptr_t tag;
+} dagl_ltensor;
+#define DAGL_LTAG ((uintptr_t)0x6461676c54656e73u) /* "daglTens" */
+
+/* The tensor userdata at idx, or NULL when the value is something else. */
+static inline dagl_ltensor *dagl_l_ud(lua_State *L, int idx)
+{
+    if (lua_type(L, idx) != LUA_TUSERDATA || lua_rawlen(L, idx) != sizeof(dagl_ltensor)) return NULL;
+    dagl_ltensor *u = (dagl_ltensor *)lua_touserdata(L, idx);
+    return u->tag == ((uintptr_t)u ^ DAGL_LTAG) ? u : NULL;
+}
+
 /* Tensor userdata. A result is made in two steps so nothing leaks if Lua raises: slot pushes
  * an empty userdata (already owned by the GC), the core call fills it, done checks the status
  * (raising the context's error) and returns 1. check raises "bad argument #i to 'f'
