@@ -14,15 +14,15 @@ static int unary(lua_State *L, dagl_op op)
  * operator metamethods. */
 int dagl_l_binary(lua_State *L, dagl_op op)
 {
-    dagl_ctx *ctx = DAGL_LCTX(L);
+    dagl_lstate *ls = DAGL_LSTATE(L);
     dagl_tensor *a = dagl_l_test(L, 1), *b = dagl_l_test(L, 2);
     if (!a) b = dagl_l_check(L, 2);
     double s = a && b ? 0 : luaL_checknumber(L, a ? 2 : 1);
     dagl_tensor **o = dagl_l_slot(L);
-    dagl_status st = a && b ? dagl_binary(ctx, op, a, b, o)
-                     : a    ? dagl_binary_scalar(ctx, op, a, s, 0, o)
-                            : dagl_binary_scalar(ctx, op, b, s, 1, o);
-    return dagl_l_done(L, st, o);
+    dagl_status st = a && b ? dagl_binary(ls->ctx, op, a, b, o)
+                     : a    ? dagl_binary_scalar(ls->ctx, op, a, s, 0, o)
+                            : dagl_binary_scalar(ls->ctx, op, b, s, 1, o);
+    return dagl_l_done_s(L, ls, st, o);
 }
 
 #define UNARY(name, OP) static int l_##name(lua_State *L) { return unary(L, OP); }

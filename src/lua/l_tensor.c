@@ -58,11 +58,16 @@ dagl_tensor **dagl_l_slot(lua_State *L)
 
 int dagl_l_done(lua_State *L, dagl_status st, dagl_tensor **slot)
 {
+    return dagl_l_done_s(L, DAGL_LSTATE(L), st, slot);
+}
+
+int dagl_l_done_s(lua_State *L, dagl_lstate *s, dagl_status st, dagl_tensor **slot)
+{
     if (st != DAGL_OK) {
         *slot = NULL;
-        return dagl_l_error(L);
+        return luaL_error(L, "%s", dagl_ctx_last_error(s->ctx));
     }
-    gc_account(L, DAGL_LSTATE(L), *slot);
+    gc_account(L, s, *slot);
     return 1;
 }
 

@@ -61,6 +61,8 @@ static inline dagl_ltensor *dagl_l_ud(lua_State *L, int idx)
  * (dagl.Tensor expected, got X)". */
 dagl_tensor **dagl_l_slot(lua_State *L);
 int dagl_l_done(lua_State *L, dagl_status st, dagl_tensor **slot);
+/* dagl_l_done with the binding state already at hand (the operators' hot path). */
+int dagl_l_done_s(lua_State *L, dagl_lstate *s, dagl_status st, dagl_tensor **slot);
 dagl_tensor *dagl_l_check(lua_State *L, int idx);
 dagl_tensor *dagl_l_test(lua_State *L, int idx);
 /* Accepts a tensor or a number; a number becomes a 0-d tensor of dtype `like`, pushed on the
