@@ -89,7 +89,15 @@ REDUCE(argmax, DAGL_OP_ARGMAX) REDUCE(argmin, DAGL_OP_ARGMIN) REDUCE(var, DAGL_O
 static int l_matmul(lua_State *L)
 {
     dagl_tensor *a = dagl_l_check(L, 1), *b = dagl_l_check(L, 2), **o = dagl_l_slot(L);
-    return dagl_l_done(L, dagl_matmul(DAGL_LCTX(L), a, b, o), o);
+    dagl_lstate *ls = DAGL_LSTATE(L);
+    /* a big product is real work: let other threads run Lua meanwhile, as CPython extensions
+     * release the GIL (the operands are anchored on this stack, so they stay alive) */
+    int64_t work = dagl_tensor_numel(a) * dagl_tensor_numel(b);
+    bool big = work > (int64_t)1 << 20;
+    if (big) dagl_l_unlock(ls);
+    dagl_status st = dagl_matmul(ls->ctx, a, b, o);
+    if (big) dagl_l_relock(ls);
+    return dagl_l_done_s(L, ls, st, o);
 }
 
 const luaL_Reg dagl_l_op_methods[] = {
