@@ -375,6 +375,10 @@ DAGL_API const char *dagl_version(void);
 /* OpenBLAS core name ("SkylakeX"), its configuration string and its threading variant. */
 DAGL_API const char *dagl_blas_corename(void);
 DAGL_API const char *dagl_blas_config(void);
+/* How the core was chosen: "as OpenBLAS detected it", "set by OPENBLAS_CORETYPE", or "chosen by
+ * dagl for this AVX-512 CPU (OpenBLAS detected Haswell); self-check passed". dagl re-selects the
+ * core once per process when the first context is made, unless OPENBLAS_CORETYPE is set. */
+DAGL_API const char *dagl_blas_choice(void);
 DAGL_API int dagl_num_cores(void);
 
 #ifdef __cplusplus

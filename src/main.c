@@ -156,7 +156,8 @@ static void print_version(const options *o, int details)
         const char *from = "--threads";
         if (threads <= 0 && env && atoi(env) > 0) threads = atoi(env), from = "DAGL_NUM_THREADS";
         if (threads <= 0) threads = dagl_num_cores(), from = "default";
-        printf("OpenBLAS core: %s\n", dagl_blas_corename());
+        const char *choice = dagl_blas_choice(); /* re-selects the core first when that helps */
+        printf("OpenBLAS core: %s (%s)\n", dagl_blas_corename(), choice);
         printf("OpenBLAS config: %s\n", dagl_blas_config());
         printf("OpenBLAS threading: %s\n", par >= 0 && par <= 2 ? variants[par] : "unknown");
         printf("threads: %d (%s; %d cores)\n", threads, from, dagl_num_cores());

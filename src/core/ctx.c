@@ -71,6 +71,7 @@ dagl_status dagl_ctx_new(const dagl_ctx_options *opt, dagl_ctx **out)
     /* BLAS runs single-threaded inside dagl's workers; dagl splits big GEMMs itself, so the two
      * thread pools never compete for the cores. */
     openblas_set_num_threads(1);
+    dagl__blas_choose();
     dagl_ctx_manual_seed(ctx, opt && opt->seed ? opt->seed : 0x5eed);
     atomic_flag_clear(&ctx->own_mem.lock);
     ctx->mem = &ctx->own_mem;

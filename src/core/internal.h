@@ -96,6 +96,8 @@ DAGL_HIDDEN void dagl__broadcast_strides(const dagl_tensor *t, int ndim, const i
  * a pure function of its arguments, so any split of the range gives the same numbers. */
 DAGL_HIDDEN void dagl__rng_fill(dagl_dtype dt, int normal, uint64_t seed, uint64_t draw, void *data, int64_t i0,
                                 int64_t i1);
+/* Picks OpenBLAS's core once per process, before the first BLAS call (blas_core.c). */
+DAGL_HIDDEN void dagl__blas_choose(void);
 /* Value of one element at a flat byte address, as double; and the store. */
 DAGL_HIDDEN double dagl__load(dagl_dtype dt, const char *p);
 DAGL_HIDDEN void dagl__store(dagl_dtype dt, char *p, double v);
