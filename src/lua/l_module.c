@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Frees what the binding state owns when the lua_State closes. Tensor userdata are finalized
  * before this one (Lua runs finalizers in reverse order of creation), so no tensor outlives its
@@ -74,7 +75,17 @@ static int l_set_threads(lua_State *L)
     return 0;
 }
 
+/* dagl.wall_time(): monotonic seconds, for timing (os.clock counts CPU time of all threads). */
+static int l_wall_time(lua_State *L)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    lua_pushnumber(L, (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9);
+    return 1;
+}
+
 static const luaL_Reg module_funcs[] = {
+    {"wall_time", l_wall_time},
     {"set_threads", l_set_threads},
     {"version", l_version}, {"is_tensor", l_istensor}, {"live_bytes", l_live_bytes},
     {"num_threads", l_num_threads}, {NULL, NULL},

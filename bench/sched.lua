@@ -1,0 +1,106 @@
+-- sched.lua -- dagl's side of the scheduler workloads of DESIGN.md, one per run:
+--   build/dagl bench/sched.lua W3|W4|W4_1|W6_global|W6_per_worker|chain|wide|peak [reps]
+-- Prints "RESULT <name> <median seconds per iteration>" (and GFLOPS lines for W3/peak).
+-- W3: 4 parallel branches x 4 Linear(512,512), batch 256, summed.
+-- W4: 4 parallel branches x 8 Linear(256,256), batch 16, summed (W4_1: the same at 1 thread).
+-- W6: 2 parallel branches of CPU-bound Lua nodes, global VM lock vs per-worker lua_States.
+-- chain / wide: 10,000 tiny nodes in a chain / side by side (per-node scheduling overhead).
+local dagl = require "dagl"
+
+local which = arg[1] or "W3"
+local reps = math.tointeger(tonumber(arg[2]) or 15)
+
+local now = dagl.wall_time -- monotonic wall clock (os.clock is CPU time, which grows with threads)
+
+local function median(xs)
+  table.sort(xs)
+  return xs[(#xs + 1) // 2]
+end
+
+-- Median wall seconds of body() over reps runs, after warming up for 0.3 s (at least 3 runs):
+-- the first runs pay for page faults, CPU clock ramp-up and OpenBLAS's idle threads spinning.
+local function time(body)
+  local t_end, n = now() + 0.3, 0
+  while n < 3 or now() < t_end do body() n = n + 1 end
+  local ts = {}
+  for r = 1, reps do
+    local t0 = now()
+    body()
+    ts[r] = now() - t0
+  end
+  return median(ts)
+end
+
+-- y = sum over branches of a chain of Linear layers (x W + b), as one traced graph.
+local function branches(nb, depth, width, batch)
+  dagl.manual_seed(1)
+  local ws, bs = {}, {}
+  for b = 1, nb do
+    ws[b], bs[b] = {}, {}
+    for l = 1, depth do
+      ws[b][l] = dagl.randn(width, width) * (1 / math.sqrt(width))
+      bs[b][l] = dagl.randn(width) * 0.01
+    end
+  end
+  local f = dagl.fn(function(x)
+    local acc
+    for b = 1, nb do
+      local h = x
+      for l = 1, depth do h = h:matmul(ws[b][l]) + bs[b][l] end
+      acc = acc and acc + h or h
+    end
+    return acc
+  end)
+  return f, dagl.randn(batch, width)
+end
+
+local function result(name, v) print(("RESULT %s %.9g"):format(name, v)) end
+
+if which == "W3" or which == "peak" then
+  dagl.set_threads(2)
+  if which == "W3" then
+    local f, x = branches(4, 4, 512, 256)
+    local t = time(function() f(x) end)
+    result("W3", t)
+    result("W3_gflops", 16 * 2 * 256 * 512 * 512 / t / 1e9)
+  else
+    -- the sgemm peak in this run: one 2048 x 2048 product split across the 2 workers
+    local a, b = dagl.randn(2048, 2048), dagl.randn(2048, 2048)
+    local t = time(function() a:matmul(b) end)
+    result("peak_gflops", 2 * 2048 ^ 3 / t / 1e9)
+  end
+elseif which == "W4" or which == "W4_1" then
+  dagl.set_threads(which == "W4" and 2 or 1)
+  local f, x = branches(4, 8, 256, 16)
+  result(which, time(function() f(x) end))
+elseif which == "W6_global" or which == "W6_per_worker" then
+  dagl.set_threads(2)
+  dagl.set_lock_mode(which == "W6_global" and "global" or "per-worker")
+  -- CPU-bound pure Lua: no upvalues, so per-worker states can load it
+  local busy = dagl.luaop{name = "busy", forward = function(t)
+    local s = 0
+    for i = 1, 3000000 do s = s + (i % 7) * 0.5 end
+    return t + s * 0
+  end}
+  local f = dagl.fn(function(x) return busy(x) + busy(x * 2) end)
+  local x = dagl.ones(4)
+  result(which, time(function() f(x) end))
+elseif which == "chain" or which == "wide" then
+  dagl.set_threads(2)
+  local n = 10000
+  local f = dagl.fn(function(x)
+    if which == "chain" then
+      local h = x
+      for _ = 1, n do h = h + 1 end
+      return h
+    end
+    local outs = {}
+    for i = 1, n do outs[i] = x + i end
+    return table.unpack(outs, 1, 50) -- 50 outputs; the other nodes are dead but still run
+  end)
+  local x = dagl.ones(1)
+  local t = time(function() f(x) end)
+  result(which .. "_ns_per_node", t / n * 1e9)
+else
+  error("unknown workload " .. tostring(which))
+end
