@@ -148,7 +148,6 @@ static void node_task(void *arg, int id, int unused)
             int64_t t1 = dagl__now_ns();
             const char *name = nd->op == DAGL_OP_CUSTOM ? nd->custom.name : dagl_op_name(nd->op);
             dagl__trace_node(tr, r->trace_run, me, id, name, nd->label, t0, t1, how_scheduled(r, id, me));
-            if (lock) dagl__trace_lock(tr, r->trace_run, me, 0, t0, t1);
         }
         if (lock) dagl_lock_release(lock);
         int next = -1;
@@ -166,6 +165,13 @@ static void node_task(void *arg, int id, int unused)
         }
         id = next;
     }
+}
+
+/* Points the locks of the graph's custom nodes at the run's trace (or away from it). */
+static void set_lock_traces(dagl_graph *g, dagl_trace *tr, int run)
+{
+    for (int i = 0; i < g->n; i++)
+        if (g->nodes[i].custom.lock) dagl__lock_trace(g->nodes[i].custom.lock, tr, run);
 }
 
 /* Checks that the caller's inputs match the declared ones. */
@@ -219,7 +225,10 @@ dagl_status dagl_graph_run_ex(dagl_graph *g, dagl_tensor *const *inputs, dagl_te
         atomic_init(&r.uses[i], g->cons_start[i + 1] - g->cons_start[i]);
         atomic_init(&r.queued_by[i], 0);
     }
-    if (r.opt->trace) r.trace_run = dagl__trace_begin_run(r.opt->trace, g);
+    if (r.opt->trace) {
+        r.trace_run = dagl__trace_begin_run(r.opt->trace, g);
+        set_lock_traces(g, r.opt->trace, r.trace_run);
+    }
     for (int i = 0; i < g->ninputs; i++) {
         r.vals[g->inputs[i]] = inputs[i];
         dagl_tensor_retain(inputs[i]);
@@ -241,6 +250,7 @@ dagl_status dagl_graph_run_ex(dagl_graph *g, dagl_tensor *const *inputs, dagl_te
     atomic_fetch_sub(&r.job.pending, 1);
     dagl_pool_wait(r.pool, &r.job);
     pthread_mutex_destroy(&r.err_mu);
+    if (r.opt->trace) set_lock_traces(g, NULL, 0);
 
     st = atomic_load(&r.failed) ? r.err : DAGL_OK;
     for (int i = 0; i < g->noutputs; i++) {

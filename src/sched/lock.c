@@ -3,6 +3,7 @@
  * acquire; graph workers park their node and go on with other work. */
 #include "core/internal.h"
 #include "sched/lock.h"
+#include "sched/trace.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -25,6 +26,10 @@ struct dagl_lock {
     parked *q;               /* parked node tasks, FIFO ring */
     int qcap, qhead, qlen;
     dagl_lock_stats st;
+    dagl_trace *trace;       /* where holds and waits are recorded, or NULL */
+    int trace_run;
+    int holder;              /* worker lane of the current holder, for the trace */
+    int64_t since_ns;
 };
 
 static double now_s(void)
@@ -59,6 +64,17 @@ static void take(dagl_lock *l)
     l->held = true;
     l->since = now_s();
     l->st.acquisitions++;
+    l->holder = dagl__pool_current_worker();
+    if (l->trace) l->since_ns = dagl__now_ns();
+}
+
+void dagl__lock_trace(dagl_lock *l, dagl_trace *tr, int run)
+{
+    pthread_mutex_lock(&l->mu);
+    l->trace = tr;
+    l->trace_run = run;
+    if (tr && l->held) l->since_ns = dagl__now_ns();
+    pthread_mutex_unlock(&l->mu);
 }
 
 void dagl_lock_acquire(dagl_lock *l)
@@ -66,11 +82,14 @@ void dagl_lock_acquire(dagl_lock *l)
     pthread_mutex_lock(&l->mu);
     if (l->held) {
         double t0 = now_s();
+        int64_t t0_ns = l->trace ? dagl__now_ns() : 0;
         l->st.contended++;
         l->waiters++;
         while (l->held) pthread_cond_wait(&l->cv, &l->mu);
         l->waiters--;
         l->st.wait_seconds += now_s() - t0;
+        if (l->trace && t0_ns)
+            dagl__trace_lock(l->trace, l->trace_run, dagl__pool_current_worker(), 1, t0_ns, dagl__now_ns());
     }
     take(l);
     pthread_mutex_unlock(&l->mu);
@@ -118,6 +137,7 @@ void dagl_lock_release(dagl_lock *l)
     pthread_mutex_lock(&l->mu);
     l->held = false;
     l->st.hold_seconds += now_s() - l->since;
+    if (l->trace) dagl__trace_lock(l->trace, l->trace_run, l->holder, 0, l->since_ns, dagl__now_ns());
     if (l->waiters > 0) {
         pthread_cond_signal(&l->cv);
     } else if (l->qlen > 0) {

@@ -10,4 +10,7 @@
 int dagl__lock_take_or_park(dagl_lock *lock, dagl_pool *pool, dagl_job *job, dagl_task_fn fn, void *arg,
                             int ith);
 
+/* Records this lock's holds and blocking waits into `tr` under run number `run` (NULL: stop). */
+void dagl__lock_trace(dagl_lock *lock, dagl_trace *tr, int run);
+
 #endif

@@ -47,6 +47,8 @@ struct dagl_pool {
 static _Thread_local worker_arg self;
 
 int dagl_pool_worker_id(const dagl_pool *pool) { return self.pool == pool ? self.id : -1; }
+
+int dagl__pool_current_worker(void) { return self.pool ? self.id : 0; }
 int dagl_pool_size(const dagl_pool *pool) { return pool->n; }
 
 /* Appends at the bottom, growing the ring when full. */

@@ -26,6 +26,10 @@ int dagl_pool_size(const dagl_pool *pool);
 /* Index of the calling thread in the pool (0..size-1), or -1 for a thread outside it. */
 int dagl_pool_worker_id(const dagl_pool *pool);
 
+/* The pool worker number of the calling thread in whatever pool it belongs to, 0 for threads
+ * outside any pool (the trace's lane numbers). */
+int dagl__pool_current_worker(void);
+
 /* Queues fn(arg, ith, nth) under `job` (whose pending count the caller has raised). */
 void dagl_pool_submit(dagl_pool *pool, dagl_job *job, dagl_task_fn fn, void *arg, int ith, int nth);
 
