@@ -332,6 +332,17 @@ static void real_run(const char *dir)
             }
             CHECK(seen == (id == in[0] || id == in[1] ? 0 : 1));
         }
+    /* dependencies respected: every node started after each of its op sources ended */
+    const trace_dag *dag = &tr->dags[0];
+    for (size_t i = 0; i < tr->nev; i++) {
+        const trace_node_ev *e = &tr->ev[i];
+        for (int k = dag->src_start[e->node]; k < dag->src_start[e->node + 1]; k++) {
+            int src = dag->src[k];
+            if (!dag->is_op[src]) continue;
+            for (size_t j = 0; j < tr->nev; j++)
+                if (tr->ev[j].run == e->run && tr->ev[j].node == src) CHECK(tr->ev[j].t1 <= e->t0);
+        }
+    }
 
     dagl_trace_stats st;
     dagl_trace_get_stats(tr, &st);
