@@ -1,46 +1,13 @@
 /* test_kernels_elementwise.c -- unary, binary (tensor and scalar), comparisons, clamp, where and
  * the op table: hand-computed values, broadcasting identities, dtype promotion and errors. */
 #include "check.h"
+#include "tensor_util.h"
 #include "dagl.h"
 
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
 #include <time.h>
-
-static dagl_ctx *ctx;
-
-/* A tensor of dtype dt and shape from doubles (row-major). */
-static dagl_tensor *mk(dagl_dtype dt, int nd, const int64_t *shape, const double *v)
-{
-    dagl_tensor *t;
-    CHECK_OK(dagl_tensor_new(ctx, dt, nd, shape, &t));
-    int64_t n = dagl_tensor_numel(t), idx[8];
-    for (int64_t i = 0; i < n; i++) {
-        int64_t r = i;
-        for (int d = nd - 1; d >= 0; d--) {
-            idx[d] = r % shape[d];
-            r /= shape[d];
-        }
-        CHECK_OK(dagl_set(ctx, t, idx, v[i]));
-    }
-    return t;
-}
-
-/* Element i (row-major over t's logical shape) of any layout, as double. */
-static double el(const dagl_tensor *t, int64_t i)
-{
-    int nd = dagl_tensor_ndim(t);
-    const int64_t *shape = dagl_tensor_shape(t);
-    int64_t idx[8];
-    for (int d = nd - 1; d >= 0; d--) {
-        idx[d] = i % shape[d];
-        i /= shape[d];
-    }
-    double v;
-    CHECK_OK(dagl_get(ctx, t, idx, &v));
-    return v;
-}
 
 /* Checks dtype, shape and values (NaN matches NaN), then releases t. */
 static void expect(dagl_tensor *t, dagl_dtype dt, int nd, const int64_t *shape, const double *want, double tol)

@@ -1,42 +1,11 @@
 /* test_kernels_reduce.c -- sum, mean, max, min, argmax, argmin, var over dims: hand-computed
  * values, identities (sum of all = sum of sums), strided inputs, dtypes, accuracy and errors. */
 #include "check.h"
+#include "tensor_util.h"
 #include "dagl.h"
 
 #include <math.h>
 #include <string.h>
-
-static dagl_ctx *ctx;
-
-static dagl_tensor *mk(dagl_dtype dt, int nd, const int64_t *shape, const double *v)
-{
-    dagl_tensor *t;
-    CHECK_OK(dagl_tensor_new(ctx, dt, nd, shape, &t));
-    int64_t n = dagl_tensor_numel(t), idx[8];
-    for (int64_t i = 0; i < n; i++) {
-        int64_t r = i;
-        for (int d = nd - 1; d >= 0; d--) {
-            idx[d] = r % shape[d];
-            r /= shape[d];
-        }
-        CHECK_OK(dagl_set(ctx, t, idx, v[i]));
-    }
-    return t;
-}
-
-static double el(const dagl_tensor *t, int64_t i)
-{
-    int nd = dagl_tensor_ndim(t);
-    const int64_t *shape = dagl_tensor_shape(t);
-    int64_t idx[8];
-    for (int d = nd - 1; d >= 0; d--) {
-        idx[d] = i % shape[d];
-        i /= shape[d];
-    }
-    double v;
-    CHECK_OK(dagl_get(ctx, t, idx, &v));
-    return v;
-}
 
 /* Runs a reduction and checks dtype, shape and values; NaN matches NaN. */
 static void red(dagl_op op, const dagl_tensor *a, int ndims, const int *dims, int keepdim, int corr, dagl_dtype dt,

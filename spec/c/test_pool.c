@@ -1,18 +1,11 @@
 /* test_pool.c -- the work-stealing pool: every chunk runs exactly once, nested parallel_for
  * inside tasks completes (no deadlock), outside threads share the pool, work really spreads. */
+#include "check.h"
 #include "sched/pool.h"
 
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
-
-#define CHECK(c)                                                                                      \
-    do {                                                                                              \
-        if (!(c)) {                                                                                   \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);                    \
-            exit(1);                                                                                  \
-        }                                                                                             \
-    } while (0)
 
 typedef struct counts {
     atomic_int hits[64];
