@@ -216,6 +216,8 @@ typedef enum dagl_op {
     DAGL_OP_SUM, DAGL_OP_MEAN, DAGL_OP_MAX, DAGL_OP_MIN, DAGL_OP_ARGMAX, DAGL_OP_ARGMIN, DAGL_OP_VAR,
     /* linear algebra */
     DAGL_OP_MATMUL,
+    /* layout (graph nodes; eager code calls dagl_reshape, dagl_permute, dagl_expand) */
+    DAGL_OP_RESHAPE, DAGL_OP_PERMUTE, DAGL_OP_EXPAND,
     /* computed by caller code (dagl_graph_custom), e.g. a Lua function */
     DAGL_OP_CUSTOM,
     DAGL_OP_COUNT
@@ -261,7 +263,9 @@ typedef struct dagl_node_params {
     int has_scalar;
     int scalar_first;    /* op(scalar, x) instead of op(x, scalar) */
     double lo, hi;       /* clamp bounds, NaN = none */
-    int dims[DAGL_MAX_DIMS], ndims; /* reductions: dims (0-based), ndims == 0 = all */
+    int dims[DAGL_MAX_DIMS], ndims; /* reductions: dims (0-based), ndims == 0 = all; permute: the order */
+    int64_t shape[DAGL_MAX_DIMS];   /* reshape (one entry may be -1) and expand: the new shape ... */
+    int nshape;                     /* ... of nshape dims */
     int keepdim;
     int correction;      /* var */
 } dagl_node_params;

@@ -89,6 +89,52 @@ for _, op in ipairs {"argmax", "argmin"} do
   Sym[op] = function(...) return r(...) + 1 end
 end
 
+-- Layout methods, as on real tensors (dims 1-based there, 0-based in the graph).
+local function shape_args(...)
+  local first = ...
+  if type(first) == "table" then return first end
+  return {...}
+end
+function Sym:reshape(...) return node(self.tracer, "reshape", {self.id}, {shape = shape_args(...)}) end
+Sym.view = Sym.reshape
+function Sym:flatten() return self:reshape(-1) end
+function Sym:expand(...) return node(self.tracer, "expand", {self.id}, {shape = shape_args(...)}) end
+function Sym:permute(...)
+  local order = dims0(shape_args(...))
+  for i, d in ipairs(order) do if d < 0 then order[i] = d + #self.shape end end
+  return node(self.tracer, "permute", {self.id}, {dims = order})
+end
+-- t:transpose(d1, d2) (default: the last two dims), t:t()
+function Sym:transpose(d1, d2)
+  local n = #self.shape
+  if n < 2 and d1 == nil then return self end
+  local function norm(d, default) d = d or default return d < 0 and d + n + 1 or d end
+  d1, d2 = norm(d1, n - 1), norm(d2, n)
+  local order = {}
+  for i = 1, n do order[i] = i end
+  order[d1], order[d2] = d2, d1
+  return self:permute(order)
+end
+Sym.t = Sym.transpose
+-- unsqueeze(d): a new size-1 dim at position d of the result (1-based, -1 = last)
+function Sym:unsqueeze(d)
+  local n, shape = #self.shape, {}
+  if d < 0 then d = d + n + 2 end
+  for i = 1, n + 1 do shape[i] = 1 end
+  local j = 1
+  for i = 1, n + 1 do if i ~= d then shape[i] = self.shape[j] j = j + 1 end end
+  return self:reshape(shape)
+end
+-- squeeze([d]): drops size-1 dims (all, or dim d)
+function Sym:squeeze(d)
+  local n, shape = #self.shape, {}
+  if d and d < 0 then d = d + n + 1 end
+  for i = 1, n do
+    if not (self.shape[i] == 1 and (d == nil or d == i)) then shape[#shape + 1] = self.shape[i] end
+  end
+  return self:reshape(shape)
+end
+
 function Sym.clamp(self, lo, hi) return node(self.tracer, "clamp", {self.id}, {lo = lo, hi = hi}) end
 function Sym:dtype() return self._dtype end
 function Sym:dim() return #self.shape end

@@ -96,6 +96,9 @@ DAGL_HIDDEN void dagl__broadcast_strides(const dagl_tensor *t, int ndim, const i
  * a pure function of its arguments, so any split of the range gives the same numbers. */
 DAGL_HIDDEN void dagl__rng_fill(dagl_dtype dt, int normal, uint64_t seed, uint64_t draw, void *data, int64_t i0,
                                 int64_t i1);
+/* Runs a layout op (reshape, permute, expand) with a graph node's parameters. */
+DAGL_HIDDEN dagl_status dagl__layout(dagl_ctx *ctx, dagl_op op, const dagl_node_params *p, dagl_tensor *t,
+                                     dagl_tensor **out);
 /* Picks OpenBLAS's core once per process, before the first BLAS call (blas_core.c). */
 DAGL_HIDDEN void dagl__blas_choose(void);
 /* Value of one element at a flat byte address, as double; and the store. */

@@ -260,3 +260,20 @@ bad:;
                               dagl_shape_str(t->ndim, t->shape, b1, sizeof b1),
                               dagl_shape_str(ndim, shape, b2, sizeof b2));
 }
+
+/* The layout op of a graph node: a view when the strides allow, a copy for reshape otherwise
+ * (permute and expand are always views). */
+dagl_status dagl__layout(dagl_ctx *ctx, dagl_op op, const dagl_node_params *p, dagl_tensor *t, dagl_tensor **out)
+{
+    switch (op) {
+    case DAGL_OP_RESHAPE: return dagl_reshape(ctx, t, p->nshape, p->shape, out);
+    case DAGL_OP_EXPAND: return dagl_expand(ctx, t, p->nshape, p->shape, out);
+    case DAGL_OP_PERMUTE:
+        if (p->ndims != t->ndim) {
+            *out = NULL;
+            return dagl_ctx_set_error(ctx, DAGL_E_ARG, "permute: %d dims given for a tensor of %d", p->ndims, t->ndim);
+        }
+        return dagl_permute(ctx, t, p->dims, out);
+    default: *out = NULL; return dagl_ctx_set_error(ctx, DAGL_E_ARG, "%s is not a layout op", dagl_op_name(op));
+    }
+}

@@ -4,7 +4,7 @@
 
 #include <string.h>
 
-typedef enum op_class { C_NONE, C_UNARY, C_BINARY, C_COMPARE, C_CLAMP, C_WHERE, C_REDUCE, C_MATMUL } op_class;
+typedef enum op_class { C_NONE, C_UNARY, C_BINARY, C_COMPARE, C_CLAMP, C_WHERE, C_REDUCE, C_MATMUL, C_LAYOUT } op_class;
 
 typedef struct class_info {
     int nsrc;
@@ -22,12 +22,19 @@ static op_class class_of(dagl_op op)
     if (op == DAGL_OP_WHERE) return C_WHERE;
     if (op >= DAGL_OP_SUM && op <= DAGL_OP_VAR) return C_REDUCE;
     if (op == DAGL_OP_MATMUL) return C_MATMUL;
+    if (op >= DAGL_OP_RESHAPE && op <= DAGL_OP_EXPAND) return C_LAYOUT;
     return C_NONE;
 }
 
 static const dagl_node *src_node(const dagl_graph *g, const dagl_node *nd, int k)
 {
     return &g->nodes[nd->src[k]];
+}
+
+static void copy_shape_t(dagl_node *nd, const dagl_tensor *t)
+{
+    nd->ndim = t->ndim;
+    memcpy(nd->shape, t->shape, sizeof(int64_t) * (size_t)t->ndim);
 }
 
 static void copy_shape(dagl_node *nd, const dagl_node *from)
@@ -139,6 +146,31 @@ static dagl_status infer_matmul(dagl_graph *g, dagl_node *nd)
     return DAGL_OK;
 }
 
+/* Layout nodes: the shape comes from running the view on a header-only stand-in of the source,
+ * so graph and eager code share one set of shape rules and messages. */
+static dagl_status infer_layout(dagl_graph *g, dagl_node *nd)
+{
+    const dagl_node *a = src_node(g, nd, 0);
+    dagl_tensor probe = {.dtype = a->dtype, .ndim = a->ndim, .numel = dagl__numel(a->ndim, a->shape)};
+    atomic_init(&probe.refs, 1);
+    memcpy(probe.shape, a->shape, sizeof(int64_t) * (size_t)a->ndim);
+    dagl__contig_strides(a->ndim, a->shape, probe.strides);
+    probe.memp = g->ctx->mem;
+    probe.cls = -1;
+    dagl_tensor *v = NULL;
+    dagl_status st = dagl__layout(g->ctx, nd->op, &nd->p, &probe, &v);
+    if (st) return st;
+    nd->dtype = v->dtype;
+    copy_shape_t(nd, v);
+    dagl_tensor_release(v);
+    return DAGL_OK;
+}
+
+static dagl_status exec_layout(dagl_ctx *ctx, const dagl_node *nd, dagl_tensor *const *v, dagl_tensor **out)
+{
+    return dagl__layout(ctx, nd->op, &nd->p, v[0], out);
+}
+
 static dagl_status exec_unary(dagl_ctx *ctx, const dagl_node *nd, dagl_tensor *const *v, dagl_tensor **out)
 {
     return dagl_unary(ctx, nd->op, v[0], out);
@@ -179,8 +211,9 @@ static const class_info classes[] = {
     [C_WHERE] = {3, infer_where, exec_where},
     [C_REDUCE] = {1, infer_reduce, exec_reduce},
     [C_MATMUL] = {2, infer_matmul, exec_matmul},
+    [C_LAYOUT] = {1, infer_layout, exec_layout},
 };
-_Static_assert(sizeof classes / sizeof *classes == C_MATMUL + 1, "one entry per op class");
+_Static_assert(sizeof classes / sizeof *classes == C_LAYOUT + 1, "one entry per op class");
 
 dagl_status dagl__infer(dagl_graph *g, dagl_node *nd)
 {

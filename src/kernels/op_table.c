@@ -34,6 +34,9 @@ static const dagl__op_info op_info[] = {
     [DAGL_OP_ARGMIN] = {"argmin", DAGL__OPK_REDUCE, 1},
     [DAGL_OP_VAR] = {"var", DAGL__OPK_REDUCE, 1},
     [DAGL_OP_MATMUL] = {"matmul", DAGL__OPK_OTHER, 2},
+    [DAGL_OP_RESHAPE] = {"reshape", DAGL__OPK_OTHER, 1},
+    [DAGL_OP_PERMUTE] = {"permute", DAGL__OPK_OTHER, 1},
+    [DAGL_OP_EXPAND] = {"expand", DAGL__OPK_OTHER, 1},
     [DAGL_OP_CUSTOM] = {"custom", DAGL__OPK_OTHER, -1},
 };
 _Static_assert(sizeof op_info / sizeof *op_info == DAGL_OP_COUNT, "one op_info entry per dagl_op");
