@@ -44,6 +44,7 @@ local function node(tr, op, srcs, params)
   local ok, id = pcall(tr.g.node, tr.g, op, srcs, params)
   if not ok then error(tostring(id):gsub("^[^:]*:%d+: ", ""), 2) end -- level 2: callers tail-call node
   if tr.label then tr.g:label(id, tr.label) end
+  tr.rec[id] = {op = op, srcs = srcs, params = params or {}} -- for dagl.grad
   return new_sym(tr, id)
 end
 
@@ -184,6 +185,7 @@ function M.luaop(spec)
       local ok, id = pcall(tr.g.custom, tr.g, handle, srcs, spec.dtype or first_dtype, shape or shapes[1])
       if not ok then error(tostring(id):gsub("^[^:]*:%d+: ", ""), 2) end
       if tr.label then tr.g:label(id, tr.label) end
+      tr.rec[id] = {op = "custom", srcs = srcs, params = {}, luaop = self}
       return new_sym(tr, id)
     end,
   })
@@ -215,7 +217,7 @@ end
 
 -- Traces f for the given example arguments into a new graph.
 local function trace(f, args, n)
-  local tr = {g = core.graph(), consts = setmetatable({}, {__mode = "k"})}
+  local tr = {g = core.graph(), consts = setmetatable({}, {__mode = "k"}), rec = {}}
   local syms = {}
   for i = 1, n do syms[i] = new_sym(tr, tr.g:input(args[i]:dtype(), args[i].shape)) end
   local outs = table.pack(f(table.unpack(syms, 1, n)))
@@ -256,5 +258,8 @@ function M.fn(f)
     end,
   })
 end
+
+-- What dagl.grad (grad.lua) builds on.
+M.internal = {node = node, new_sym = new_sym, operand = operand}
 
 return M

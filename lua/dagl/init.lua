@@ -10,6 +10,7 @@ dagl.fn = fn.fn
 dagl.is_symbol = fn.is_symbol
 dagl.label = fn.label
 dagl.luaop = fn.luaop
+dagl.grad = require("dagl.grad").grad
 
 --- dagl.where works on real tensors (C) and inside traces (symbols).
 function dagl.where(c, a, b)

@@ -1,0 +1,252 @@
+--- dagl.grad: reverse-mode automatic differentiation on traced graphs. The backward pass is
+-- built from the forward graph's recorded nodes, as more nodes of the same graph (so it runs on
+-- the threaded scheduler too, and independent gradient computations run at the same time).
+--
+--   local vg = dagl.grad(function(x, w) return (x:matmul(w)):tanh():sum() end, {wrt = {w}})
+--   local loss, dx, dw = vg(x)      -- value, then d/d(each argument), then d/d(each wrt tensor)
+local core = require "dagl.core"
+local fn = require "dagl.fn"
+
+local node, new_sym, operand = fn.internal.node, fn.internal.new_sym, fn.internal.operand
+
+local M = {}
+
+local function same_shape(a, b)
+  if #a ~= #b then return false end
+  for i = 1, #a do if a[i] ~= b[i] then return false end end
+  return true
+end
+
+local function numel(shape)
+  local n = 1
+  for _, s in ipairs(shape) do n = n * s end
+  return n
+end
+
+-- Sums g over the dims that broadcasting added or stretched, back to `shape`.
+local function unbroadcast(g, shape)
+  if same_shape(g.shape, shape) then return g end
+  local lead, dims = #g.shape - #shape, {}
+  for i = 1, #g.shape do
+    if i <= lead or (shape[i - lead] == 1 and g.shape[i] ~= 1) then dims[#dims + 1] = i end
+  end
+  if #dims > 0 then g = g:sum(dims, true) end
+  return g:reshape(shape)
+end
+
+-- The reduced dims of a reduction node as a set of 1-based dims of its input (all when none).
+local function reduced_dims(params, ndim)
+  local set = {}
+  local dims = params.dims or {}
+  if #dims == 0 then for d = 1, ndim do set[d] = true end end
+  for _, d in ipairs(dims) do set[d < 0 and d + ndim + 1 or d + 1] = true end
+  return set
+end
+
+-- g of a reduction's output, reshaped with the reduced dims kept (size 1) and expanded to `shape`.
+local function spread(g, params, shape)
+  local set, kept = reduced_dims(params, #shape), {}
+  for d = 1, #shape do kept[d] = set[d] and 1 or shape[d] end
+  return g:reshape(kept):expand(shape), kept
+end
+
+-- Gradient rules: rule(g, out, a, b, params, sources, node record) -> grads of the sources
+-- (Syms or nil); a and b are the first two sources.
+local rules = {}
+
+function rules.add(g, out, a, b, p)
+  if p.scalar then return g end
+  return unbroadcast(g, a.shape), unbroadcast(g, b.shape)
+end
+
+function rules.sub(g, out, a, b, p)
+  if p.scalar then return p.scalar_first and -g or g end
+  return unbroadcast(g, a.shape), unbroadcast(-g, b.shape)
+end
+
+function rules.mul(g, out, a, b, p)
+  if p.scalar then return g * p.scalar end
+  return unbroadcast(g * b, a.shape), unbroadcast(g * a, b.shape)
+end
+
+function rules.div(g, out, a, b, p)
+  if p.scalar then
+    if p.scalar_first then return -g * out / a end -- d(s/a) = -s/a^2 = -out/a
+    return g / p.scalar
+  end
+  return unbroadcast(g / b, a.shape), unbroadcast(-g * out / b, b.shape)
+end
+
+function rules.pow(g, out, a, b, p)
+  if p.scalar then
+    if p.scalar_first then return g * out * math.log(p.scalar) end
+    return g * p.scalar * a ^ (p.scalar - 1)
+  end
+  return unbroadcast(g * b * a ^ (b - 1), a.shape), unbroadcast(g * out * a:log(), b.shape)
+end
+
+-- maximum/minimum: the gradient goes to the operand that was chosen.
+local function pick(cmp)
+  return function(g, out, a, b, p)
+    if p.scalar then return g * a[cmp](a, p.scalar) end
+    local ma = a[cmp](a, b)
+    return unbroadcast(g * ma, a.shape), unbroadcast(g * (1 - ma), b.shape)
+  end
+end
+rules.maximum, rules.minimum = pick("ge"), pick("le")
+
+function rules.neg(g) return -g end
+function rules.exp(g, out) return g * out end
+function rules.log(g, out, a) return g / a end
+function rules.sqrt(g, out) return g / (out * 2) end
+function rules.abs(g, out, a) return g * (a:gt(0) - a:lt(0)) end
+function rules.tanh(g, out) return g * (1 - out * out) end
+function rules.sigmoid(g, out) return g * out * (1 - out) end
+function rules.relu(g, out, a) return g * a:gt(0) end
+
+function rules.clamp(g, out, a, b, p)
+  local mask = a:ge(a) -- ones, with a's shape and dtype
+  if p.lo then mask = mask * a:ge(p.lo) end
+  if p.hi then mask = mask * a:le(p.hi) end
+  return g * mask
+end
+
+function rules.where(g, out, c, a, p, s)
+  local b = s[3]
+  return nil, unbroadcast(fn.where(c, g, 0), a.shape), unbroadcast(fn.where(c, 0, g), b.shape)
+end
+
+function rules.sum(g, out, a, _, p) return (spread(g, p, a.shape)) end
+
+function rules.mean(g, out, a, _, p)
+  local ge, kept = spread(g, p, a.shape)
+  return ge / (numel(a.shape) / numel(kept))
+end
+
+-- max/min: split evenly between the elements equal to the extreme (as torch.amax does).
+local function extreme(g, out, a, _, p)
+  local ge = spread(g, p, a.shape)
+  local oe = spread(out, p, a.shape)
+  local mask = a:eq(oe)
+  local dims = {}
+  for d in pairs(reduced_dims(p, #a.shape)) do dims[#dims + 1] = d end
+  local count = spread(mask:sum(dims), p, a.shape)
+  return ge * mask / count
+end
+rules.max, rules.min = extreme, extreme
+
+function rules.var(g, out, a, _, p)
+  local ge, kept = spread(g, p, a.shape)
+  local n = numel(a.shape) / numel(kept)
+  local dims = {}
+  for d in pairs(reduced_dims(p, #a.shape)) do dims[#dims + 1] = d end
+  local mean = a:mean(dims, true)
+  return ge * (a - mean) * (2 / (n - (p.correction or 1)))
+end
+
+-- matmul: 1-D operands are made 2-D (and the gradient shaped back); batch dims unbroadcast.
+function rules.matmul(g, out, a, b)
+  local a2 = #a.shape == 1 and a:reshape(1, a.shape[1]) or a
+  local b2 = #b.shape == 1 and b:reshape(b.shape[1], 1) or b
+  -- g has the product's shape with the 1-D operands' dims dropped: put them back as size 1
+  local gshape = {table.unpack(g.shape)}
+  if #a.shape == 1 then table.insert(gshape, #gshape + (#b.shape == 1 and 1 or 0), 1) end
+  if #b.shape == 1 then gshape[#gshape + 1] = 1 end
+  local g2 = g:reshape(gshape)
+  local ga = unbroadcast(g2:matmul(b2:transpose()), a2.shape):reshape(a.shape)
+  local gb = unbroadcast(a2:transpose():matmul(g2), b2.shape):reshape(b.shape)
+  return ga, gb
+end
+
+function rules.reshape(g, out, a) return g:reshape(a.shape) end
+function rules.expand(g, out, a) return unbroadcast(g, a.shape) end
+
+function rules.permute(g, out, a, _, p)
+  local inv = {}
+  for i, d in ipairs(p.dims) do inv[d + 1] = i end
+  return g:permute(inv)
+end
+
+-- Lua nodes with a Lua backward: backward(g, x1, ..., out) returns the inputs' gradients; one
+-- Lua node per input computes them at run time (under the VM lock in global mode).
+function rules.custom(g, out, a, b, p, srcs, rec)
+  local op = rec.luaop
+  if not op.backward then
+    error(("dagl.grad: luaop '%s' has no backward"):format(op.name), 0)
+  end
+  local grads = {}
+  for i = 1, #rec.srcs do
+    local bw = op.backward_nodes and op.backward_nodes[i]
+    if not bw then
+      op.backward_nodes = op.backward_nodes or {}
+      local backward, k = op.backward, i
+      bw = fn.luaop{name = op.name .. "_grad" .. i,
+                    forward = function(...) return (select(k, backward(...))) end,
+                    shape = function(...) return select(k + 1, ...) end}
+      op.backward_nodes[i] = bw
+    end
+    local args = {g}
+    for j = 1, #rec.srcs do args[#args + 1] = srcs[j] end
+    args[#args + 1] = out
+    grads[i] = bw(table.unpack(args))
+  end
+  return table.unpack(grads, 1, #rec.srcs)
+end
+
+-- No gradient flows through comparisons and index results.
+for _, op in ipairs {"eq", "ne", "lt", "le", "gt", "ge", "argmax", "argmin"} do
+  rules[op] = function() return nil end
+end
+
+--- Builds the backward pass of the scalar symbol y inside its trace; returns the gradient symbol
+-- of each node id in `wrt` (zeros where y does not depend on it).
+function M.backward(y, wrt)
+  local tr = y.tracer
+  if numel(y.shape) ~= 1 then
+    error(("dagl.grad: the function must return a single value, got shape [%s]"):format(table.concat(y.shape, ", ")), 3)
+  end
+  local grads = {[y.id] = new_sym(tr, operand(tr, core.ones(y.shape, y:dtype())))}
+  local syms = {}
+  local function sym(id)
+    syms[id] = syms[id] or new_sym(tr, id)
+    return syms[id]
+  end
+  for id = y.id, 0, -1 do
+    local g, rec = grads[id], tr.rec[id]
+    if g and rec then
+      local rule = rules[rec.op]
+      if not rule then error(("dagl.grad: no gradient for op '%s'"):format(rec.op), 3) end
+      local s = {}
+      for k, src in ipairs(rec.srcs) do s[k] = sym(src) end
+      local gs = table.pack(rule(g, sym(id), s[1], s[2], rec.params, s, rec))
+      for k, src in ipairs(rec.srcs) do
+        local gk = gs[k]
+        if gk then grads[src] = grads[src] and grads[src] + gk or gk end
+      end
+    end
+  end
+  local out = {}
+  for i, id in ipairs(wrt) do
+    out[i] = grads[id] or sym(id):mul(0)
+  end
+  return out
+end
+
+--- dagl.grad(f [, {wrt = {tensors...}}]): a callable returning f's value, then its gradient
+-- with respect to each argument, then with respect to each `wrt` tensor (weights f uses).
+-- Traced and compiled once per input signature, like dagl.fn.
+function M.grad(f, opts)
+  local wrt = opts and opts.wrt or {}
+  return fn.fn(function(...)
+    local args = table.pack(...)
+    local y = f(...)
+    if not fn.is_symbol(y) then error("dagl.grad: the function must return a tensor computed from its arguments", 2) end
+    local tr = y.tracer
+    local ids = {}
+    for i = 1, args.n do ids[i] = args[i].id end
+    for _, w in ipairs(wrt) do ids[#ids + 1] = operand(tr, w) end
+    return y, table.unpack(M.backward(y, ids))
+  end)
+end
+
+return M
