@@ -67,17 +67,39 @@ void dagl_l_push_ref(lua_State *L, dagl_tensor *t)
     u->t = t;
 }
 
-/* Calls the function at the top of W's stack on the sources and takes its tensor result. */
+/* The sources of one Lua-node call, for the trampoline. */
+typedef struct fwd_call {
+    dagl_tensor *const *srcs;
+    int nsrc;
+} fwd_call;
+
+/* Runs inside lua_pcall: pushes the sources as tensors (allocations that may raise) and calls
+ * the function given as argument 1. */
+static int forward_trampoline(lua_State *L)
+{
+    const fwd_call *c = lua_touserdata(L, 2);
+    lua_settop(L, 1);
+    luaL_checkstack(L, c->nsrc, "luaop arguments");
+    for (int i = 0; i < c->nsrc; i++) dagl_l_push_ref(L, c->srcs[i]);
+    lua_call(L, c->nsrc, 1);
+    return 1;
+}
+
+/* Calls the function at the top of W's stack on the sources and takes its tensor result.
+ * Nothing here raises: every Lua allocation happens under the pcall. */
 static dagl_status call_forward(lua_State *W, const luaop *op, dagl_ctx *ctx, int nsrc, dagl_tensor *const *srcs,
                                 dagl_tensor **out)
 {
-    int base = lua_gettop(W);
+    if (!lua_checkstack(W, 4)) return dagl_ctx_set_error(ctx, DAGL_E_NOMEM, "luaop '%s': Lua stack overflow", op->name);
+    int base = lua_gettop(W); /* the function */
+    fwd_call call = {srcs, nsrc};
     lua_pushcfunction(W, msgh);
     lua_insert(W, base);
-    if (!lua_checkstack(W, nsrc + 2)) return dagl_ctx_set_error(ctx, DAGL_E_NOMEM, "luaop '%s': Lua stack overflow", op->name);
-    for (int i = 0; i < nsrc; i++) dagl_l_push_ref(W, srcs[i]);
+    lua_pushcfunction(W, forward_trampoline);
+    lua_insert(W, base + 1);
+    lua_pushlightuserdata(W, &call);
     dagl_status st = DAGL_OK;
-    if (lua_pcall(W, nsrc, 1, base) != LUA_OK) {
+    if (lua_pcall(W, 2, 1, base) != LUA_OK) {
         st = dagl_ctx_set_error(ctx, DAGL_E_LUA, "luaop '%s' raised an error: %s", op->name, lua_tostring(W, -1));
     } else {
         dagl_ltensor *u = dagl_l_ud(W, -1);
