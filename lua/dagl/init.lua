@@ -45,6 +45,15 @@ function dagl.trace(opts, body)
   return stats, table.unpack(res, 2, res.n)
 end
 
+--- dagl.nn (layers, models, training) loads on first use: require "dagl" stays light.
+setmetatable(dagl, {__index = function(t, k)
+  if k == "nn" then
+    local nn = require "dagl.nn"
+    rawset(t, "nn", nn)
+    return nn
+  end
+end})
+
 --- Dtype names, usable wherever a dtype is taken.
 dagl.float32, dagl.float64, dagl.int64 = "float32", "float64", "int64"
 
