@@ -161,11 +161,7 @@ static int g_num_nodes(lua_State *L)
 
 static int g_dot(lua_State *L)
 {
-    char *s = dagl_graph_dot(check_graph(L, 1));
-    if (!s) return luaL_error(L, "dot: out of memory");
-    lua_pushstring(L, s);
-    free(s);
-    return 1;
+    return dagl_l_push_malloced(L, dagl_graph_dot(check_graph(L, 1)), "dot");
 }
 
 /* g:run(x1, x2, ...) -> outputs as multiple results. */
@@ -176,7 +172,8 @@ static int g_run(lua_State *L)
     if (lua_gettop(L) - 1 != nin)
         return luaL_error(L, "graph run: %d inputs given, the graph takes %d", lua_gettop(L) - 1, nin);
     dagl_tensor *in[64], **slots[64];
-    luaL_argcheck(L, nin <= 64 && nout <= 64, 1, "at most 64 inputs and outputs");
+    if (nin > 64 || nout > 64)
+        return luaL_error(L, "graph run: %d inputs and %d outputs (at most 64 each)", nin, nout);
     for (int i = 0; i < nin; i++) in[i] = dagl_l_check(L, i + 2);
     luaL_checkstack(L, nout, "graph run");
     for (int i = 0; i < nout; i++) slots[i] = dagl_l_slot(L);

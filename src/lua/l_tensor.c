@@ -184,13 +184,17 @@ static int t_unm(lua_State *L)
     return dagl_l_done(L, dagl_unary(DAGL_LCTX(L), DAGL_OP_NEG, a, o), o);
 }
 
-static int t_tostring(lua_State *L)
+int dagl_l_push_malloced(lua_State *L, char *s, const char *what)
 {
-    char *s = dagl_tensor_format(dagl_l_check(L, 1));
-    if (!s) return luaL_error(L, "tostring: out of memory");
-    lua_pushstring(L, s);
+    if (!s) return luaL_error(L, "%s: out of memory", what);
+    lua_pushstring(L, s); /* may raise: s leaks only if Lua itself is out of memory */
     free(s);
     return 1;
+}
+
+static int t_tostring(lua_State *L)
+{
+    return dagl_l_push_malloced(L, dagl_tensor_format(dagl_l_check(L, 1)), "tostring");
 }
 
 /* #t is the size of the first dimension, like len() of a torch tensor. */

@@ -72,6 +72,9 @@ dagl_tensor *dagl_l_operand(lua_State *L, int idx, dagl_dtype like);
 /* Tensor-tensor or tensor-number binary op on arguments 1 and 2 (the operators use it). */
 int dagl_l_binary(lua_State *L, dagl_op op);
 
+/* Pushes a malloc'ed string and frees it (NULL: raises "<what>: out of memory"); returns 1. */
+int dagl_l_push_malloced(lua_State *L, char *s, const char *what);
+
 /* Raises the context's last error as a Lua error (never returns). */
 int dagl_l_error(lua_State *L);
 
