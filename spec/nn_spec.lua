@@ -65,3 +65,97 @@ describe("dagl.nn", function()
     assert.is_true(h.val_accuracy[40] >= 0.9, "val accuracy " .. h.val_accuracy[40])
   end)
 end)
+
+describe("dagl.nn optimizers and callbacks", function()
+  -- Minimizes (w - 3)^2 from w = 0 with an optimizer; returns the final w.
+  local function minimize(opt, steps)
+    local w = dagl.zeros(1)
+    local vg = dagl.grad(function(x) return ((x * w - 3) ^ 2):sum() end, {wrt = {w}})
+    for _ = 1, steps do
+      local _, _, gw = vg(dagl.ones(1))
+      opt.apply({w}, {gw})
+    end
+    return w:item()
+  end
+
+  it("converges with SGD, Adam, AdamW and RMSprop", function()
+    assert.is_true(math.abs(minimize(nn.SGD{lr = 0.1}, 100) - 3) < 1e-3)
+    assert.is_true(math.abs(minimize(nn.Adam{lr = 0.1}, 300) - 3) < 1e-2)
+    assert.is_true(math.abs(minimize(nn.RMSprop{lr = 0.05}, 400) - 3) < 5e-2)
+    local wd = minimize(nn.AdamW{lr = 0.1, weight_decay = 0.1}, 300)
+    assert.is_true(wd < 3 and wd > 2.5) -- decay pulls it below the unregularized optimum
+  end)
+
+  it("takes Adam's first step as lr * sign(g), as the bias correction makes it", function()
+    local w = dagl.tensor{1, 1}
+    nn.Adam{lr = 0.1}.apply({w}, {dagl.tensor{2, -5}})
+    assert.is_true(math.abs(w[1] - 0.9) < 1e-5 and math.abs(w[2] - 1.1) < 1e-5)
+  end)
+
+  it("follows learning-rate schedules and clips the global gradient norm", function()
+    local cos = nn.schedules.cosine(1.0, 10)
+    assert.equal(1.0, cos(0))
+    assert.is_true(math.abs(cos(5) - 0.5) < 1e-12 and cos(10) < 1e-12)
+    assert.is_true(math.abs(nn.schedules.exponential(1.0, 10, 0.5)(20) - 0.25) < 1e-12)
+    local w = dagl.zeros(2)
+    nn.SGD{lr = 1, clipnorm = 1}.apply({w}, {dagl.tensor{3, 4}}) -- norm 5 -> scaled to 1
+    assert.is_true(math.abs(w[1] + 0.6) < 1e-6 and math.abs(w[2] + 0.8) < 1e-6)
+  end)
+
+  it("stops early and logs CSV rows", function()
+    local stop = nn.callbacks.early_stopping{monitor = "val_loss", patience = 2}
+    local seen = {}
+    for epoch, v in ipairs {1.0, 0.8, 0.9, 0.85, 0.7} do
+      seen[#seen + 1] = epoch
+      if stop(epoch, {val_loss = v}) == false then break end
+    end
+    assert.same({1, 2, 3, 4}, seen)
+    local path = os.tmpname()
+    local log = nn.callbacks.csv_logger(path)
+    log(1, {loss = 0.5, accuracy = 0.75})
+    log(2, {loss = 0.25})
+    local text = assert(io.open(path)):read("a")
+    os.remove(path)
+    assert.equal("epoch,loss,accuracy,val_loss,val_accuracy\n1,0.5,0.75,,\n2,0.25,,,\n", text)
+  end)
+end)
+
+describe("dagl.nn layers", function()
+  it("normalizes rows with LayerNormalization (and its gradient checks out)", function()
+    local ln = nn.LayerNormalization{epsilon = 0}
+    local x = dagl.tensor{{1, 2, 3, 4}, {2, 2, 2, 6}}
+    local y = ln(x)
+    for i = 1, 2 do
+      local row = y[i]
+      assert.is_true(math.abs(row:mean():item()) < 1e-6)
+      assert.is_true(math.abs(row:var(nil, false, 0):item() - 1) < 1e-5)
+    end
+    -- d/dx of sum(LN(x) * c) against central differences (float64)
+    local ln64 = nn.LayerNormalization{epsilon = 1e-3}
+    local x64 = dagl.randn({3, 5}, "float64")
+    ln64:build(x64.shape) ln64.built = true
+    ln64.gamma = ln64.gamma:double() ln64.beta = ln64.beta:double()
+    local c = dagl.randn({3, 5}, "float64")
+    local f = function(z) return (ln64(z) * c):sum() end
+    local _, g = dagl.grad(f)(x64)
+    local eps, flat, gflat = 1e-6, x64:view(-1), g:view(-1)
+    for k = 1, #flat do
+      local v = flat[k]
+      flat[k] = v + eps
+      local up = f(x64):item()
+      flat[k] = v - eps
+      local down = f(x64):item()
+      flat[k] = v
+      assert.is_true(math.abs((up - down) / (2 * eps) - gflat[k]) < 1e-5)
+    end
+  end)
+
+  it("has leaky_relu and gelu activations", function()
+    local x = dagl.tensor{-2, 0.5}
+    local lr = nn.Activation("leaky_relu")(x):totable()
+    assert.is_true(math.abs(lr[1] + 0.02) < 1e-7 and lr[2] == 0.5)
+    local g = nn.Activation("gelu")(dagl.tensor{1}):item()
+    assert.is_true(math.abs(g - 0.8411920) < 1e-5) -- torch.nn.functional.gelu(1, approximate="tanh")
+    assert.has_error(function() nn.Activation("swishy") end)
+  end)
+end)

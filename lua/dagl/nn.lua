@@ -73,7 +73,11 @@ local activations = {
     local e = (x - x:max(-1, true)):exp()
     return e / e:sum(-1, true)
   end,
+  leaky_relu = function(x) return dagl.where(x:gt(0), x, x * 0.01) end,
+  -- the tanh approximation of GELU (PyTorch's approximate="tanh"; the erf form needs an erf op)
+  gelu = function(x) return x * 0.5 * (1 + ((x + x ^ 3 * 0.044715) * math.sqrt(2 / math.pi)):tanh()) end,
 }
+nn.activations = activations
 
 --- nn.Dense(units, {activation=, use_bias=true, kernel_initializer="glorot_uniform", name=})
 nn.Dense = nn.layer_class("dense")
@@ -132,6 +136,25 @@ function nn.Flatten:output_shape(shape)
   return {shape[1], n}
 end
 
+--- nn.LayerNormalization{epsilon=1e-3}: normalizes the last dim, then a learned scale and shift.
+nn.LayerNormalization = nn.layer_class("layer_normalization")
+function nn.LayerNormalization.new(opts)
+  opts = opts or {}
+  local self = setmetatable({}, nn.LayerNormalization)
+  self:init(opts)
+  self.epsilon = opts.epsilon or 1e-3
+  return self
+end
+function nn.LayerNormalization:build(shape)
+  self.gamma = self:add_weight("gamma", dagl.ones(shape[#shape]))
+  self.beta = self:add_weight("beta", dagl.zeros(shape[#shape]))
+end
+function nn.LayerNormalization:call(x)
+  local mean = x:mean(-1, true)
+  local var = x:var(-1, true, 0) -- biased, as Keras and PyTorch normalize
+  return (x - mean) / (var + self.epsilon):sqrt() * self.gamma + self.beta
+end
+
 -- ---------------------------------------------------------------- losses
 
 -- Log-softmax over the last dim, stable (shifted by the row maximum).
@@ -165,15 +188,36 @@ end
 
 -- ---------------------------------------------------------------- optimizers
 
---- nn.SGD{lr=0.01, momentum=0, nesterov=false}
+-- A learning rate: a number, or a schedule function of the step count (1, 2, ...).
+local function rate(lr, step) return type(lr) == "function" and lr(step) or lr end
+
+-- Scales gradients so their global L2 norm is at most clipnorm (Keras's global_clipnorm).
+local function clip(grads, clipnorm)
+  if not clipnorm then return grads end
+  local sq = 0
+  for _, g in ipairs(grads) do sq = sq + (g * g):sum():item() end
+  local norm = math.sqrt(sq)
+  if norm <= clipnorm then return grads end
+  local out = {}
+  for i, g in ipairs(grads) do out[i] = g * (clipnorm / norm) end
+  return out
+end
+
+-- Per-weight state tables, keyed weakly by the weight tensor.
+local function state() return setmetatable({}, {__mode = "k"}) end
+
+--- nn.SGD{lr=0.01, momentum=0, nesterov=false, clipnorm=nil}; lr may be a schedule function.
 function nn.SGD(opts)
   opts = opts or {}
-  local lr, mom, nesterov = opts.lr or 0.01, opts.momentum or 0, opts.nesterov or false
-  local velocity = setmetatable({}, {__mode = "k"})
+  local mom, nesterov = opts.momentum or 0, opts.nesterov or false
+  local velocity, steps = state(), 0
   return {
     name = "SGD",
     --- Updates every weight in place from its gradient.
     apply = function(weights, grads)
+      steps = steps + 1
+      local lr = rate(opts.lr or 0.01, steps)
+      grads = clip(grads, opts.clipnorm)
       for i, w in ipairs(weights) do
         local g = grads[i]
         if mom ~= 0 then
@@ -187,6 +231,115 @@ function nn.SGD(opts)
       end
     end,
   }
+end
+
+--- nn.Adam{lr=0.001, beta1=0.9, beta2=0.999, eps=1e-7, weight_decay=0 (AdamW-style, decoupled)}
+function nn.Adam(opts)
+  opts = opts or {}
+  local b1, b2, eps, wd = opts.beta1 or 0.9, opts.beta2 or 0.999, opts.eps or 1e-7, opts.weight_decay or 0
+  local m, v, steps = state(), state(), 0
+  return {
+    name = wd ~= 0 and "AdamW" or "Adam",
+    apply = function(weights, grads)
+      steps = steps + 1
+      local lr = rate(opts.lr or 0.001, steps)
+      grads = clip(grads, opts.clipnorm)
+      local c1, c2 = 1 - b1 ^ steps, 1 - b2 ^ steps
+      for i, w in ipairs(weights) do
+        local g = grads[i]
+        local mi, vi = m[w] or dagl.zeros(w.shape), v[w] or dagl.zeros(w.shape)
+        mi:copy(mi * b1 + g * (1 - b1))
+        vi:copy(vi * b2 + g * g * (1 - b2))
+        m[w], v[w] = mi, vi
+        local step = (mi / c1) / ((vi / c2):sqrt() + eps) * lr
+        if wd ~= 0 then step = step + w * (lr * wd) end
+        w:copy(w - step)
+      end
+    end,
+  }
+end
+
+--- nn.AdamW{...}: Adam with decoupled weight decay (default 0.01).
+function nn.AdamW(opts)
+  opts = opts or {}
+  local o = {}
+  for k, val in pairs(opts) do o[k] = val end
+  o.weight_decay = o.weight_decay or 0.01
+  return nn.Adam(o)
+end
+
+--- nn.RMSprop{lr=0.001, rho=0.9, eps=1e-7}
+function nn.RMSprop(opts)
+  opts = opts or {}
+  local rho, eps = opts.rho or 0.9, opts.eps or 1e-7
+  local avg, steps = state(), 0
+  return {
+    name = "RMSprop",
+    apply = function(weights, grads)
+      steps = steps + 1
+      local lr = rate(opts.lr or 0.001, steps)
+      grads = clip(grads, opts.clipnorm)
+      for i, w in ipairs(weights) do
+        local g = grads[i]
+        local a = avg[w] or dagl.zeros(w.shape)
+        a:copy(a * rho + g * g * (1 - rho))
+        avg[w] = a
+        w:copy(w - g / (a:sqrt() + eps) * lr)
+      end
+    end,
+  }
+end
+
+--- Learning-rate schedules: functions of the step count, usable as lr=.
+nn.schedules = {
+  --- lr * rate^(step / decay_steps)
+  exponential = function(lr, decay_steps, decay_rate)
+    return function(step) return lr * decay_rate ^ (step / decay_steps) end
+  end,
+  --- cosine decay from lr to lr * alpha over decay_steps
+  cosine = function(lr, decay_steps, alpha)
+    alpha = alpha or 0
+    return function(step)
+      local t = math.min(step, decay_steps) / decay_steps
+      return lr * ((1 - alpha) * 0.5 * (1 + math.cos(math.pi * t)) + alpha)
+    end
+  end,
+}
+
+-- ---------------------------------------------------------------- callbacks
+
+--- Callbacks are functions(epoch, logs, model) run after each epoch; returning false stops fit.
+nn.callbacks = {}
+
+--- Stops when `monitor` (default "val_loss") has not improved by min_delta for `patience` epochs.
+function nn.callbacks.early_stopping(opts)
+  opts = opts or {}
+  local monitor, patience, delta = opts.monitor or "val_loss", opts.patience or 3, opts.min_delta or 0
+  local higher = monitor:find("accuracy") ~= nil
+  local best, waited = nil, 0
+  return function(epoch, logs)
+    local v = logs[monitor]
+    if v == nil then error(("early_stopping: no '%s' in the logs (is there validation data?)"):format(monitor)) end
+    if best == nil or (higher and v > best + delta) or (not higher and v < best - delta) then
+      best, waited = v, 0
+    else
+      waited = waited + 1
+      if waited >= patience then return false end
+    end
+  end
+end
+
+--- Appends one CSV row per epoch (epoch and every log value) to `path`.
+function nn.callbacks.csv_logger(path)
+  local keys = {"loss", "accuracy", "val_loss", "val_accuracy"}
+  return function(epoch, logs)
+    local f = assert(io.open(path, epoch == 1 and "w" or "a"))
+    if epoch == 1 then f:write("epoch," .. table.concat(keys, ",") .. "\n") end
+    local row = {epoch}
+    for _, k in ipairs(keys) do row[#row + 1] = logs[k] and ("%.6g"):format(logs[k]) or "" end
+    f:write(table.concat(row, ",") .. "\n")
+    f:close()
+  end
 end
 
 -- ---------------------------------------------------------------- models
@@ -388,8 +541,13 @@ function Sequential:fit(x, y, opts)
     end
     for k, v in pairs(logs) do history[k][epoch] = v end
     if verbose then progress(epoch, epochs, nbatches, nbatches, logs, dagl.wall_time() - t0, tty, true) end
+    local stop = false
     for _, cb in ipairs(opts.callbacks or {}) do
-      if cb(epoch, logs) == false then return history end -- a callback may stop training
+      if cb(epoch, logs, self) == false then stop = true end -- a callback may stop training
+    end
+    if stop then
+      history.stopped_epoch = epoch
+      return history
     end
   end
   return history
