@@ -5,6 +5,8 @@
 -- W4: 4 parallel branches x 8 Linear(256,256), batch 16, summed (W4_1: the same at 1 thread).
 -- W6: 2 parallel branches of CPU-bound Lua nodes, global VM lock vs per-worker lua_States.
 -- chain / wide: 10,000 tiny nodes in a chain / side by side (per-node scheduling overhead).
+-- W1: MLP forward 1000x100 -> 64 relu -> 64 relu -> 10 softmax.
+-- W2: one training step of an MLP 784-256-256-10, batch 128, SGD, softmax cross-entropy.
 local dagl = require "dagl"
 
 local which = arg[1] or "W3"
@@ -101,6 +103,33 @@ elseif which == "chain" or which == "wide" then
   local x = dagl.ones(1)
   local t = time(function() f(x) end)
   result(which .. "_ns_per_node", t / n * 1e9)
+elseif which == "W1" then
+  dagl.set_threads(2)
+  local nn = dagl.nn
+  dagl.manual_seed(1)
+  local model = nn.Sequential{nn.Dense(64, {activation = "relu"}), nn.Dense(64, {activation = "relu"}),
+                              nn.Dense(10, {activation = "softmax"})}
+  local x = dagl.randn(1000, 100)
+  model:build(x.shape)
+  local f = dagl.fn(function(xb) return model(xb) end)
+  result("W1", time(function() f(x) end))
+elseif which == "W2" then
+  dagl.set_threads(2)
+  local nn = dagl.nn
+  dagl.manual_seed(1)
+  local model = nn.Sequential{nn.Dense(256, {activation = "relu"}), nn.Dense(256, {activation = "relu"}), nn.Dense(10)}
+  model:build{128, 784}
+  model:compile{optimizer = nn.SGD{lr = 0.01}, loss = "categorical_crossentropy"}
+  local step, weights = model:train_step()
+  local x, y = dagl.randn(128, 784), nn.one_hot((function()
+    local t = {}
+    for i = 1, 128 do t[i] = (i * 7) % 10 end
+    return t
+  end)(), 10)
+  result("W2", time(function()
+    local res = table.pack(step(x, y))
+    model.optimizer.apply(weights, table.move(res, 4, res.n, 1, {}))
+  end))
 else
   error("unknown workload " .. tostring(which))
 end

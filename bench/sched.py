@@ -80,5 +80,28 @@ with torch.no_grad():
                 t.join()
 
         result(which, timed(seq if which == "W6_seq" else threads))
-    else:
+    elif which == "W1":
+        torch.set_num_threads(2)
+        torch.manual_seed(1)
+        model = torch.nn.Sequential(torch.nn.Linear(100, 64), torch.nn.ReLU(), torch.nn.Linear(64, 64),
+                                    torch.nn.ReLU(), torch.nn.Linear(64, 10), torch.nn.Softmax(dim=1))
+        x = torch.randn(1000, 100)
+        result("W1", timed(lambda: model(x)))
+    elif which != "W2":
         raise SystemExit("unknown workload " + which)
+
+if which == "W2":
+    torch.set_num_threads(2)
+    torch.manual_seed(1)
+    model = torch.nn.Sequential(torch.nn.Linear(784, 256), torch.nn.ReLU(), torch.nn.Linear(256, 256),
+                                torch.nn.ReLU(), torch.nn.Linear(256, 10))
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    x, y = torch.randn(128, 784), torch.tensor([(i * 7) % 10 for i in range(1, 129)])
+
+    def step():
+        opt.zero_grad()
+        loss_fn(model(x), y).backward()
+        opt.step()
+
+    result("W2", timed(step))
