@@ -102,7 +102,7 @@ dagl_status dagl_contiguous(dagl_ctx *ctx, dagl_tensor *t, dagl_tensor **out)
 dagl_status dagl_fill(dagl_ctx *ctx, dagl_tensor *dst, double value)
 {
     union { float f; double d; int64_t i; } v;
-    dagl_tensor src = {.dtype = dst->dtype, .ndim = 0, .numel = 1, .data = (char *)&v};
+    dagl_tensor src = {.dtype = dst->dtype, .ndim = 0, .numel = 1, .data = (char *)&v, .contiguous = true};
     dagl__store(dst->dtype, (char *)&v, value);
     int64_t zero[DAGL_MAX_DIMS] = {0};
     copy_nd(dst, &src, zero);

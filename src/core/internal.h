@@ -71,6 +71,7 @@ struct dagl_tensor {
     bool own_heap;          /* mem was allocated separately (large tensors) */
     bool counted;           /* nbytes were added to memp->live (blocks dagl made itself) */
     signed char cls;        /* block class of this header's allocation, -1 for plain malloc */
+    bool contiguous;        /* row-major contiguous (computed when the layout is made) */
 };
 
 /* Element counts and contiguous strides for a shape. */
@@ -78,6 +79,8 @@ DAGL_HIDDEN int64_t dagl__numel(int ndim, const int64_t *shape);
 DAGL_HIDDEN void dagl__contig_strides(int ndim, const int64_t *shape, int64_t *strides);
 /* Checks a shape (ndim range, non-negative sizes, no overflow); sets the error naming `op`. */
 DAGL_HIDDEN dagl_status dagl__check_shape(dagl_ctx *ctx, const char *op, int ndim, const int64_t *shape);
+/* Row-major contiguity of a layout, ignoring size-1 dims (as PyTorch does). */
+DAGL_HIDDEN bool dagl__layout_contiguous(int ndim, const int64_t *shape, const int64_t *strides);
 /* dagl_tensor_new without the argument checks, for shapes the caller derived from valid tensors. */
 DAGL_HIDDEN dagl_status dagl__tensor_alloc(dagl_ctx *ctx, dagl_dtype dt, int ndim, const int64_t *shape,
                                            dagl_tensor **out);

@@ -117,6 +117,7 @@ dagl_status dagl__tensor_alloc(dagl_ctx *ctx, dagl_dtype dt, int ndim, const int
     t->own_heap = !inline_mem;
     t->counted = true;
     t->cls = (signed char)cls;
+    t->contiguous = true;
     *out = t;
     return DAGL_OK;
 }
@@ -138,6 +139,7 @@ dagl_status dagl__make_view(dagl_ctx *ctx, dagl_tensor *base, int ndim, const in
     t->numel = dagl__numel(ndim, shape);
     memmove(t->shape, shape, sizeof(int64_t) * (size_t)ndim);
     memmove(t->strides, strides, sizeof(int64_t) * (size_t)ndim);
+    t->contiguous = dagl__layout_contiguous(ndim, t->shape, t->strides);
     t->data = data;
     t->mem = owner->mem;
     t->nbytes = owner->nbytes;
@@ -172,6 +174,7 @@ dagl_status dagl_tensor_wrap(dagl_ctx *ctx, dagl_dtype dt, int ndim, const int64
     if (ndim) memcpy(t->shape, shape, sizeof(int64_t) * (size_t)ndim);
     if (strides && ndim) memcpy(t->strides, strides, sizeof(int64_t) * (size_t)ndim);
     else dagl__contig_strides(ndim, shape, t->strides);
+    t->contiguous = dagl__layout_contiguous(ndim, t->shape, t->strides);
     t->data = t->mem = data;
     t->nbytes = (size_t)t->numel * dagl_dtype_size(dt);
     t->base = NULL;
@@ -226,17 +229,19 @@ int64_t dagl_tensor_offset(const dagl_tensor *t)
     return t->mem ? (int64_t)((t->data - t->mem) / (ptrdiff_t)dagl_dtype_size(t->dtype)) : 0;
 }
 
-/* Row-major contiguity, ignoring the strides of size-1 dims (as PyTorch does). */
-int dagl_tensor_is_contiguous(const dagl_tensor *t)
+bool dagl__layout_contiguous(int ndim, const int64_t *shape, const int64_t *strides)
 {
     int64_t s = 1;
-    for (int i = t->ndim - 1; i >= 0; i--) {
-        if (t->shape[i] == 1) continue;
-        if (t->strides[i] != s) return 0;
-        s *= t->shape[i];
+    for (int i = ndim - 1; i >= 0; i--) {
+        if (shape[i] == 1) continue;
+        if (strides[i] != s) return false;
+        s *= shape[i];
     }
-    return 1;
+    return true;
 }
+
+/* Cached when the layout is made: every eager op asks, and views never change layout. */
+int dagl_tensor_is_contiguous(const dagl_tensor *t) { return t->contiguous; }
 
 dagl_status dagl__broadcast_shape(dagl_ctx *ctx, const char *op, int na, const int64_t *sa, int nb,
                                   const int64_t *sb, int *nout, int64_t *sout)

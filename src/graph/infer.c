@@ -157,6 +157,7 @@ static dagl_status infer_layout(dagl_graph *g, dagl_node *nd)
     dagl__contig_strides(a->ndim, a->shape, probe.strides);
     probe.memp = g->ctx->mem;
     probe.cls = -1;
+    probe.contiguous = true;
     dagl_tensor *v = NULL;
     dagl_status st = dagl__layout(g->ctx, nd->op, &nd->p, &probe, &v);
     if (st) return st;

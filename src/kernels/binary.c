@@ -105,7 +105,10 @@ static dagl_status check_op(dagl_ctx *ctx, const char *fn, dagl_op op)
 
 static bool same_shape(const dagl_tensor *a, const dagl_tensor *b)
 {
-    return a->ndim == b->ndim && !memcmp(a->shape, b->shape, sizeof(int64_t) * (size_t)a->ndim);
+    if (a->ndim != b->ndim) return false;
+    for (int i = 0; i < a->ndim; i++)
+        if (a->shape[i] != b->shape[i]) return false;
+    return true;
 }
 
 /* Tensor-tensor. The hot case (same dtype, same shape, contiguous) goes straight to one flat
@@ -160,7 +163,7 @@ dagl_status dagl_binary_scalar(dagl_ctx *ctx, dagl_op op, const dagl_tensor *a, 
     dagl_dtype dt = result_dtype(op, a->dtype, int_s ? DAGL_I64 : DAGL_F32);
     union { float f; double d; int64_t i; } v;
     dagl__store(dt, (char *)&v, s);
-    dagl_tensor sc = {.dtype = dt, .ndim = 0, .numel = 1, .data = (char *)&v};
+    dagl_tensor sc = {.dtype = dt, .ndim = 0, .numel = 1, .data = (char *)&v, .contiguous = true};
     const dagl_tensor *x = a;
     dagl_tensor *cx = NULL;
     if (a->dtype != dt) {
