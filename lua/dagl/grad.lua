@@ -232,18 +232,24 @@ function M.backward(y, wrt)
   return out
 end
 
---- dagl.grad(f [, {wrt = {tensors...}}]): a callable returning f's value, then its gradient
--- with respect to each argument, then with respect to each `wrt` tensor (weights f uses).
--- Traced and compiled once per input signature, like dagl.fn.
+--- dagl.grad(f [, {wrt = {tensors...}, argnums = {i, ...}}]): a callable returning f's value,
+-- then its gradient with respect to each argument (or only those listed in argnums), then with
+-- respect to each `wrt` tensor (weights f uses). Traced and compiled once per input signature,
+-- like dagl.fn; backward work that no requested gradient needs is dropped before it runs.
 function M.grad(f, opts)
   local wrt = opts and opts.wrt or {}
+  local argnums = opts and opts.argnums
   return fn.fn(function(...)
     local args = table.pack(...)
     local y = f(...)
     if not fn.is_symbol(y) then error("dagl.grad: the function must return a tensor computed from its arguments", 2) end
     local tr = y.tracer
     local ids = {}
-    for i = 1, args.n do ids[i] = args[i].id end
+    if argnums then
+      for _, i in ipairs(argnums) do ids[#ids + 1] = args[i].id end
+    else
+      for i = 1, args.n do ids[i] = args[i].id end
+    end
     for _, w in ipairs(wrt) do ids[#ids + 1] = operand(tr, w) end
     return y, table.unpack(M.backward(y, ids))
   end)

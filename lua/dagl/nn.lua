@@ -431,7 +431,7 @@ end
 function Sequential:train_step()
   if not self.step then
     local weights = self:weights()
-    self.step = dagl.grad(function(xb, yb) return self.loss(self(xb), yb) end, {wrt = weights})
+    self.step = dagl.grad(function(xb, yb) return self.loss(self(xb), yb) end, {wrt = weights, argnums = {}})
     self.step_weights = weights
   end
   return self.step, self.step_weights
@@ -530,7 +530,7 @@ function Sequential:fit(x, y, opts)
       local i, j = (b - 1) * bs + 1, math.min(b * bs, n)
       local xb, yb = rows(ex, i, j), self:targets(rows(ey, i, j))
       local res = table.pack(step(xb, yb))
-      self.optimizer.apply(weights, table.move(res, 4, res.n, 1, {}))
+      self.optimizer.apply(weights, table.move(res, 2, res.n, 1, {}))
       total, count = total + res[1]:item() * (j - i + 1), count + (j - i + 1)
       if verbose and tty then progress(epoch, epochs, b, nbatches, {loss = total / count}, dagl.wall_time() - t0, tty, false) end
     end

@@ -129,6 +129,40 @@ static void build_and_errors(void)
     dagl_ctx_free(ctx);
 }
 
+/* A custom node that always fails, and counts its calls. */
+static dagl_status failing(void *ud, dagl_ctx *ctx, int nsrc, dagl_tensor *const *srcs, dagl_tensor **out)
+{
+    (*(int *)ud)++;
+    return dagl_ctx_set_error(ctx, DAGL_E_ARG, "failing node ran");
+}
+
+/* Dead nodes (no path to an output) never run; adding an output that needs them makes them run. */
+static void dead_nodes(void)
+{
+    dagl_ctx *ctx;
+    CHECK_OK(dagl_ctx_new(NULL, &ctx));
+    dagl_graph *g;
+    CHECK_OK(dagl_graph_new(ctx, &g));
+    int64_t shape[1] = {4};
+    int x, live, dead, calls = 0;
+    CHECK_OK(dagl_graph_input(g, DAGL_F32, 1, shape, &x));
+    CHECK_OK(dagl_graph_node(g, DAGL_OP_EXP, 1, &x, NULL, &live));
+    CHECK_OK(dagl_graph_custom(g, "failing", 1, &x, DAGL_F32, 1, shape, failing, &calls, NULL, NULL, &dead));
+    CHECK_OK(dagl_graph_output(g, live));
+    dagl_tensor *in, *out[2];
+    CHECK_OK(dagl_tensor_full(ctx, DAGL_F32, 1, shape, 0.0, &in));
+    CHECK_OK(dagl_graph_run(g, &in, out));
+    CHECK(calls == 0 && ((float *)dagl_tensor_data(out[0]))[0] == 1.0f);
+    dagl_tensor_release(out[0]);
+    CHECK_OK(dagl_graph_output(g, dead));
+    CHECK(dagl_graph_run(g, &in, out) == DAGL_E_ARG && calls == 1);
+    CHECK(strstr(dagl_ctx_last_error(ctx), "node %2 (failing, inputs [4]): failing node ran") != NULL);
+    dagl_tensor_release(in);
+    dagl_graph_free(g);
+    CHECK(dagl_ctx_live_bytes(ctx) == 0);
+    dagl_ctx_free(ctx);
+}
+
 /* Wide graphs: many independent chains joined at the end, at 1..4 threads. */
 static void wide_graph(int threads)
 {
@@ -167,6 +201,7 @@ static void wide_graph(int threads)
 int main(void)
 {
     build_and_errors();
+    dead_nodes();
     for (int t = 1; t <= 4; t++) {
         random_dags(t, 1234u + (unsigned)t);
         wide_graph(t);

@@ -183,6 +183,7 @@ dagl_status dagl_graph_output(dagl_graph *g, int id)
     if (!push_int(&g->outputs, &g->noutputs, &g->cap_outputs, id))
         return dagl_ctx_set_error(g->ctx, DAGL_E_NOMEM, "graph: out of memory");
     g->nodes[id].is_output = true;
+    g->built_for = -1; /* what is live depends on the outputs */
     return DAGL_OK;
 }
 
@@ -201,7 +202,8 @@ dagl_status dagl_graph_node_info(const dagl_graph *g, int id, dagl_dtype *dt, in
     return DAGL_OK;
 }
 
-/* Consumer lists (CSR), the number of op sources of each node and the nodes ready at start. */
+/* Consumer lists (CSR) of the nodes the outputs depend on, the number of op sources of each and
+ * the nodes ready at start. Dead nodes (no path to an output) get no consumers and never run. */
 dagl_status dagl__graph_prepare(dagl_graph *g)
 {
     if (g->built_for == g->n) return DAGL_OK;
@@ -214,16 +216,25 @@ dagl_status dagl__graph_prepare(dagl_graph *g)
     g->nsrc_ops = calloc((size_t)n + 1, sizeof(int));
     g->ready0 = malloc(sizeof(int) * ((size_t)n + 1));
     g->uses0 = calloc((size_t)n + 1, sizeof(int));
-    if (!g->cons_start || !g->cons || !g->nsrc_ops || !g->ready0 || !g->uses0) {
+    bool *live = calloc((size_t)n + 1, sizeof(bool));
+    if (!g->cons_start || !g->cons || !g->nsrc_ops || !g->ready0 || !g->uses0 || !live) {
+        free(live);
         free_prepared(g);
         return dagl_ctx_set_error(g->ctx, DAGL_E_NOMEM, "graph: out of memory preparing %d nodes", n);
     }
+    /* dead-node elimination: only what the outputs depend on runs (sources have smaller ids) */
+    for (int i = 0; i < g->noutputs; i++) live[g->outputs[i]] = true;
+    for (int i = n - 1; i >= 0; i--)
+        if (live[i])
+            for (int k = 0; k < g->nodes[i].nsrc; k++) live[g->nodes[i].src[k]] = true;
     for (int i = 0; i < n; i++)
-        for (int k = 0; k < g->nodes[i].nsrc; k++) g->cons_start[g->nodes[i].src[k] + 1]++;
+        if (live[i])
+            for (int k = 0; k < g->nodes[i].nsrc; k++) g->cons_start[g->nodes[i].src[k] + 1]++;
     for (int i = 0; i < n; i++) g->cons_start[i + 1] += g->cons_start[i];
-    int *fill = g->uses0; /* reused as a cursor, then recomputed as the use count */
+    int *fill = g->uses0; /* a cursor per node while filling */
     for (int i = 0; i < n; i++) {
         const dagl_node *nd = &g->nodes[i];
+        if (!live[i]) continue;
         for (int k = 0; k < nd->nsrc; k++) {
             int s = nd->src[k];
             g->cons[g->cons_start[s] + fill[s]++] = i;
@@ -232,7 +243,8 @@ dagl_status dagl__graph_prepare(dagl_graph *g)
     }
     g->nready0 = 0;
     for (int i = 0; i < n; i++)
-        if (g->nodes[i].kind == NODE_OP && g->nsrc_ops[i] == 0) g->ready0[g->nready0++] = i;
+        if (live[i] && g->nodes[i].kind == NODE_OP && g->nsrc_ops[i] == 0) g->ready0[g->nready0++] = i;
+    free(live);
     g->built_for = n;
     return DAGL_OK;
 }
