@@ -246,6 +246,8 @@ DAGL_API dagl_status dagl_where(dagl_ctx *ctx, const dagl_tensor *cond, const da
  * other ops ignore it. */
 DAGL_API dagl_status dagl_reduce(dagl_ctx *ctx, dagl_op op, const dagl_tensor *a, const int *dims,
                                  int ndims, int keepdim, int correction, dagl_tensor **out);
+/* y += alpha * x in place (x broadcast to y's shape), for optimizer updates. */
+DAGL_API dagl_status dagl_axpy(dagl_ctx *ctx, double alpha, const dagl_tensor *x, dagl_tensor *y);
 /* NumPy/PyTorch matmul: 1-D and 2-D operands, batched over broadcast leading dims (cblas_sgemm). */
 DAGL_API dagl_status dagl_matmul(dagl_ctx *ctx, const dagl_tensor *a, const dagl_tensor *b,
                                  dagl_tensor **out);

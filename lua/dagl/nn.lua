@@ -224,9 +224,9 @@ function nn.SGD(opts)
           local v = velocity[w] or dagl.zeros(w.shape)
           v:copy(v * mom - g * lr)
           velocity[w] = v
-          w:copy(nesterov and (w + v * mom - g * lr) or (w + v))
+          if nesterov then w:add_(v, mom):add_(g, -lr) else w:add_(v) end
         else
-          w:copy(w - g * lr)
+          w:add_(g, -lr) -- in place, no temporaries
         end
       end
     end,

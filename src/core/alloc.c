@@ -71,8 +71,50 @@ int64_t dagl__mem_live(dagl_mem *m)
     return n;
 }
 
+#define BIG_CACHE_BYTES ((size_t)256 << 20) /* at most this much memory kept for reuse */
+
+void *dagl__big_alloc(dagl_mem *m, size_t size)
+{
+    void *p = NULL;
+    lock(m);
+    for (int i = m->nbig - 1; i >= 0; i--) {
+        if (m->big[i].size != size) continue;
+        p = m->big[i].p;
+        m->big_bytes -= size;
+        m->big[i] = m->big[--m->nbig];
+        break;
+    }
+    unlock(m);
+    return p ? p : aligned_alloc(64, size);
+}
+
+void dagl__big_free(dagl_mem *m, void *p, size_t size)
+{
+    void *evict = NULL;
+    lock(m);
+    if (size <= BIG_CACHE_BYTES / 4) {
+        if (m->nbig == DAGL_BIG_SLOTS || m->big_bytes + size > BIG_CACHE_BYTES) { /* drop the oldest */
+            evict = m->big[0].p;
+            m->big_bytes -= m->big[0].size;
+            m->big[0] = m->big[--m->nbig];
+        }
+        if (m->big_bytes + size <= BIG_CACHE_BYTES) {
+            m->big[m->nbig].p = p;
+            m->big[m->nbig++].size = size;
+            m->big_bytes += size;
+            p = NULL;
+        }
+    }
+    unlock(m);
+    free(evict);
+    free(p);
+}
+
 void dagl__mem_drain(dagl_mem *m)
 {
+    for (int i = 0; i < m->nbig; i++) free(m->big[i].p);
+    m->nbig = 0;
+    m->big_bytes = 0;
     for (int c = 0; c < DAGL_BLOCK_CLASSES; c++) {
         for (int i = 0; i < m->n[c]; i++) free(m->free[c][i]);
         free(m->free[c]);

@@ -15,11 +15,15 @@ typedef struct dagl_pool dagl_pool;
 /* Memory shared by a root context and its children: the live-bytes count and a cache of small
  * blocks (tensor header plus inline data) by size class, so eager tiny ops skip malloc/free. */
 #define DAGL_BLOCK_CLASSES 5
+#define DAGL_BIG_SLOTS 64
 typedef struct dagl_mem {
     atomic_flag lock;       /* a spinlock: held for a few instructions */
     int64_t live;           /* tensor bytes alive (under the lock: one atomic per alloc/free) */
     int n[DAGL_BLOCK_CLASSES];
     void **free[DAGL_BLOCK_CLASSES]; /* up to dagl__block_cap(class) blocks each, made on first use */
+    struct { void *p; size_t size; } big[DAGL_BIG_SLOTS]; /* freed large data blocks, by exact size */
+    int nbig;
+    size_t big_bytes;
 } dagl_mem;
 
 /* A block of `size` bytes from the cache or malloc; *cls gets its class (-1: not cacheable).
@@ -31,6 +35,10 @@ DAGL_HIDDEN void dagl__block_free(dagl_mem *m, void *p, int cls, int64_t counted
 /* Changes the live count by `delta` (blocks allocated outside the cache). */
 DAGL_HIDDEN void dagl__mem_count(dagl_mem *m, int64_t delta);
 DAGL_HIDDEN int64_t dagl__mem_live(dagl_mem *m);
+/* Large (64-byte aligned) data blocks: reused by exact size, since a training loop or a graph run
+ * allocates the same sizes every step and fresh memory costs a page fault per 4 KiB. */
+DAGL_HIDDEN void *dagl__big_alloc(dagl_mem *m, size_t size);
+DAGL_HIDDEN void dagl__big_free(dagl_mem *m, void *p, size_t size);
 /* Frees every cached block (when the context goes away). */
 DAGL_HIDDEN void dagl__mem_drain(dagl_mem *m);
 

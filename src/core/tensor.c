@@ -87,7 +87,7 @@ dagl_status dagl__tensor_alloc(dagl_ctx *ctx, dagl_dtype dt, int ndim, const int
     dagl_tensor *t = dagl__block_alloc(ctx->mem, inline_mem ? head + nbytes : sizeof *t, &cls, (int64_t)nbytes);
     char *mem = NULL;
     if (t && !inline_mem) {
-        mem = aligned_alloc(ALIGN, (nbytes + ALIGN - 1) / ALIGN * ALIGN);
+        mem = dagl__big_alloc(ctx->mem, (nbytes + ALIGN - 1) / ALIGN * ALIGN);
         if (!mem) {
             dagl__block_free(ctx->mem, t, cls, (int64_t)nbytes);
             t = NULL;
@@ -209,7 +209,7 @@ void dagl_tensor_release(dagl_tensor *t)
         dagl_tensor *base = t->base;
         if (!base) {
             if (t->release) t->release(t->release_ud);
-            if (t->own_heap) free(t->mem);
+            if (t->own_heap) dagl__big_free(t->memp, t->mem, (t->nbytes + ALIGN - 1) / ALIGN * ALIGN);
         }
         dagl__block_free(t->memp, t, t->cls, !base && t->counted ? (int64_t)t->nbytes : 0);
         t = base;

@@ -11,8 +11,9 @@
 #define TENSOR_OVERHEAD 512
 /* Tell Lua's collector about tensor bytes in batches of this size. */
 #define GC_BATCH (256 * 1024)
-/* Live tensor memory may grow by at least this much between full collections. */
-#define GC_MIN_GROWTH ((int64_t)64 << 20)
+/* Live tensor memory may grow by at least this much between full collections: small enough that
+ * the freed blocks of a training step fit the context's block cache (no page faults on reuse). */
+#define GC_MIN_GROWTH ((int64_t)16 << 20)
 
 void dagl_l_setfuncs(lua_State *L, const luaL_Reg *fns)
 {

@@ -171,7 +171,7 @@ static int l_float(lua_State *L) { return to_dtype(L, DAGL_F32); }
 static int l_double(lua_State *L) { return to_dtype(L, DAGL_F64); }
 static int l_long(lua_State *L) { return to_dtype(L, DAGL_I64); }
 
-/* In place: t:fill(v) and t:copy(src) return t for chaining. */
+/* In place: t:fill(v), t:copy(src) and t:add_(x, alpha) return t for chaining. */
 static int l_fill(lua_State *L)
 {
     dagl_tensor *t = dagl_l_check(L, 1);
@@ -188,7 +188,17 @@ static int l_copy(lua_State *L)
     return 1;
 }
 
+/* t:add_(x [, alpha]): t += alpha * x in place; returns t. */
+static int l_add_(lua_State *L)
+{
+    dagl_tensor *t = dagl_l_check(L, 1);
+    if (dagl_axpy(DAGL_LCTX(L), luaL_optnumber(L, 3, 1.0), dagl_l_check(L, 2), t)) return dagl_l_error(L);
+    lua_settop(L, 1);
+    return 1;
+}
+
 const luaL_Reg dagl_l_view_methods[] = {
+    {"add_", l_add_},
     {"reshape", l_reshape},   {"view", l_view},         {"flatten", l_flatten},
     {"transpose", l_transpose}, {"t", l_transpose},     {"permute", l_permute},
     {"slice", l_slice},       {"narrow", l_narrow},     {"select", l_select},
