@@ -1,5 +1,5 @@
 -- sched.lua -- dagl's side of the scheduler workloads of DESIGN.md, one per run:
---   build/dagl bench/sched.lua W3|W4|W4_1|W6_global|W6_per_worker|chain|wide|peak [reps]
+--   build/dagl bench/sched.lua W1|W2|W3|W4|W4_1|W6|chain|wide|peak [reps]
 -- Prints "RESULT <name> <median seconds per iteration>" (and GFLOPS lines for W3/peak).
 -- W3: 4 parallel branches x 4 Linear(512,512), batch 256, summed.
 -- W4: 4 parallel branches x 8 Linear(256,256), batch 16, summed (W4_1: the same at 1 thread).
@@ -75,9 +75,9 @@ elseif which == "W4" or which == "W4_1" then
   dagl.set_threads(which == "W4" and 2 or 1)
   local f, x = branches(4, 8, 256, 16)
   result(which, time(function() f(x) end))
-elseif which == "W6_global" or which == "W6_per_worker" then
+elseif which == "W6" then
+  -- both lock modes in one process, alternating, so machine noise hits both alike
   dagl.set_threads(2)
-  dagl.set_lock_mode(which == "W6_global" and "global" or "per-worker")
   -- CPU-bound pure Lua: no upvalues, so per-worker states can load it
   local busy = dagl.luaop{name = "busy", forward = function(t)
     local s = 0
@@ -86,7 +86,18 @@ elseif which == "W6_global" or which == "W6_per_worker" then
   end}
   local f = dagl.fn(function(x) return busy(x) + busy(x * 2) end)
   local x = dagl.ones(4)
-  result(which, time(function() f(x) end))
+  local ts = {global = {}, ["per-worker"] = {}}
+  for _, mode in ipairs {"global", "per-worker"} do dagl.set_lock_mode(mode) f(x) f(x) end
+  for r = 1, reps do
+    for _, mode in ipairs {"global", "per-worker"} do
+      dagl.set_lock_mode(mode)
+      local t0 = now()
+      f(x)
+      ts[mode][r] = now() - t0
+    end
+  end
+  result("W6_global", median(ts.global))
+  result("W6_per_worker", median(ts["per-worker"]))
 elseif which == "chain" or which == "wide" then
   dagl.set_threads(2)
   local n, nodes = 10000, 0

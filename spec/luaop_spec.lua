@@ -69,6 +69,28 @@ describe("dagl.luaop", function()
     assert.equal(0, active)
   end)
 
+  it("hands the VM lock over at the switch interval to a node waiting to get it back", function()
+    -- one node computes in pure Lua for a long time; the other sleeps briefly (releasing the lock)
+    -- and then must take it back: the count hook makes the first hand it over meanwhile
+    _G.order = {}
+    local long = dagl.luaop{name = "long", forward = function(t)
+      local s = 0
+      for i = 1, 30000000 do s = s + i % 3 end
+      order[#order + 1] = "long"
+      return t
+    end}
+    local short = dagl.luaop{name = "short", forward = function(t)
+      require("dagl").sleep(0.005)
+      order[#order + 1] = "short"
+      return t
+    end}
+    dagl.set_switch_interval(0.002)
+    local f = dagl.fn(function(x) return short(x) + long(x * 1) end)
+    f(dagl.ones(2))
+    dagl.set_switch_interval(0.005)
+    assert.same({"short", "long"}, order)
+  end)
+
   it("gives the same results in per-worker mode", function()
     local sq = dagl.luaop{name = "sq", forward = function(t) return t * t + 1 end}
     local f = parallel_nodes(sq, 4)

@@ -182,7 +182,7 @@ static int g_run(lua_State *L)
     dagl_run_options opt = {.trace = s->trace, .unlocked = s->mode == DAGL_LOCK_PER_WORKER};
     dagl_l_unlock(s); /* Lua nodes of the graph take it on the workers */
     dagl_status st = dagl_graph_run_ex(g, in, out, &opt);
-    dagl_l_relock(s);
+    dagl_l_relock(s, L);
     if (st) return dagl_l_error(L);
     for (int i = 0; i < nout; i++) {
         *slots[i] = out[i];

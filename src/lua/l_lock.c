@@ -1,13 +1,13 @@
 /* l_lock.c -- the VM lock seen from Lua (DESIGN.md, "The VM lock"): one lock per runtime, held
  * by whichever thread runs Lua. C functions that do real work release it (dagl.sleep does, like
- * Python's time.sleep); dagl.spin busy-waits holding it; a count hook hands it over after the
- * switch interval when others wait, like CPython's sys.setswitchinterval. */
+ * Python's time.sleep); dagl.spin busy-waits holding it; a count hook, set on the holder only
+ * while others wait, hands it over after the switch interval, like CPython's sys.setswitchinterval. */
 #include "ldagl.h"
 
 #include <sched.h>
 #include <time.h>
 
-#define HOOK_COUNT 1000 /* VM instructions between checks for waiting threads */
+#define HOOK_COUNT 1000 /* VM instructions between checks, while a thread waits for the lock */
 
 static int64_t now_ns(void)
 {
@@ -21,34 +21,45 @@ void dagl_l_unlock(dagl_lstate *s)
     if (s->vm) dagl_lock_release(s->vm);
 }
 
-void dagl_l_relock(dagl_lstate *s)
+void dagl_l_mark_held(dagl_lstate *s, lua_State *L)
 {
-    if (!s->vm) return;
-    dagl_lock_acquire(s->vm);
-    dagl_l_mark_held(s);
+    s->held_since_ns = now_ns();
+    atomic_store(&s->running, L);
 }
 
-void dagl_l_mark_held(dagl_lstate *s) { s->held_since_ns = now_ns(); }
+static void count_hook(lua_State *L, lua_Debug *ar);
+
+/* Takes the lock back for Lua code about to run on L. When another thread holds it, the holder's
+ * Lua gets the count hook first, so it hands the lock over within a switch interval: the hook is
+ * set only while someone waits, because any count hook makes Lua 5.4 trap every instruction. */
+void dagl_l_relock(dagl_lstate *s, lua_State *L)
+{
+    if (!s->vm) return;
+    if (!dagl_lock_try(s->vm)) {
+        lua_State *holder = atomic_load(&s->running);
+        if (holder) lua_sethook(holder, count_hook, LUA_MASKCOUNT, HOOK_COUNT); /* async-safe, as lua.c's SIGINT */
+        dagl_lock_acquire(s->vm);
+    }
+    dagl_l_mark_held(s, L);
+}
 
 /* Gives the lock to a waiting thread when the holder has had it for a switch interval. */
-static void maybe_switch(dagl_lstate *s)
+static void maybe_switch(dagl_lstate *s, lua_State *L)
 {
     if (!s->vm || dagl_lock_waiters(s->vm) == 0) return;
     if (now_ns() - s->held_since_ns < (int64_t)(s->switch_interval * 1e9)) return;
     dagl_lock_release(s->vm);
     sched_yield();
-    dagl_l_relock(s);
+    dagl_l_relock(s, L);
 }
 
+/* Runs every HOOK_COUNT instructions while someone waits for the lock; removes itself after. */
 static void count_hook(lua_State *L, lua_Debug *ar)
 {
     (void)ar;
-    maybe_switch(dagl_l_state(L));
-}
-
-void dagl_l_install_hook(lua_State *L, dagl_lstate *s)
-{
-    if (s->vm) lua_sethook(L, count_hook, LUA_MASKCOUNT, HOOK_COUNT);
+    dagl_lstate *s = dagl_l_state(L);
+    maybe_switch(s, L);
+    if (!s->vm || dagl_lock_waiters(s->vm) == 0) lua_sethook(L, NULL, 0, 0);
 }
 
 /* dagl.sleep(seconds): sleeps without the VM lock, so other Lua code runs meanwhile. */
@@ -60,7 +71,7 @@ static int l_sleep(lua_State *L)
     struct timespec ts = {(time_t)sec, (long)((sec - (double)(time_t)sec) * 1e9)};
     dagl_l_unlock(s);
     while (nanosleep(&ts, &ts) != 0) {}
-    dagl_l_relock(s);
+    dagl_l_relock(s, L);
     return 0;
 }
 
@@ -74,7 +85,7 @@ static int l_spin(lua_State *L)
     volatile unsigned x = 0;
     while (now_ns() < end) {
         for (int i = 0; i < 1000; i++) x += (unsigned)i;
-        maybe_switch(s);
+        maybe_switch(s, L);
     }
     return 0;
 }

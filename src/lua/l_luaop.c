@@ -141,9 +141,9 @@ static void give_coroutine(dagl_lstate *s, lua_State *co)
 static dagl_status run_global(luaop *op, dagl_ctx *ctx, int nsrc, dagl_tensor *const *srcs, dagl_tensor **out)
 {
     dagl_lstate *s = op->s;
-    dagl_l_mark_held(s);
     lua_State *co = take_coroutine(s);
     if (!co) return dagl_ctx_set_error(ctx, DAGL_E_NOMEM, "luaop '%s': cannot make a coroutine", op->name);
+    dagl_l_mark_held(s, co);
     lua_settop(co, 0);
     lua_rawgeti(co, LUA_REGISTRYINDEX, op->fwd_ref);
     dagl_status st = call_forward(co, op, ctx, nsrc, srcs, out);

@@ -136,7 +136,7 @@ static int open_state(lua_State *L, dagl_ctx *shared)
         dagl_lock_acquire(s->vm);
         s->spare = lua_newthread(L);
         lua_setfield(L, LUA_REGISTRYINDEX, "dagl.spare");
-        dagl_l_install_hook(L, s);
+        dagl_l_mark_held(s, L);
     }
     /* keep the state alive as long as the registry */
     lua_pushvalue(L, -1);

@@ -96,7 +96,7 @@ static int l_matmul(lua_State *L)
     bool big = work > (int64_t)1 << 20;
     if (big) dagl_l_unlock(ls);
     dagl_status st = dagl_matmul(ls->ctx, a, b, o);
-    if (big) dagl_l_relock(ls);
+    if (big) dagl_l_relock(ls, L);
     return dagl_l_done_s(L, ls, st, o);
 }
 

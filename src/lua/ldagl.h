@@ -4,6 +4,7 @@
 #define DAGL_LDAGL_H
 
 #include "dagl.h"
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <lauxlib.h>
 #include <lua.h>
@@ -24,6 +25,7 @@ typedef struct dagl_lstate {
     dagl_lock *vm;          /* the VM lock (NULL in per-worker states, which need none) */
     double switch_interval; /* seconds a holder keeps the VM lock while others wait */
     int64_t held_since_ns;  /* when the current holder took the lock */
+    _Atomic(lua_State *) running; /* the Lua thread running under the lock (for the switch hook) */
     lua_State *spare;       /* a coroutine used, under the lock, to make more coroutines */
     lua_State **free_co;    /* coroutines ready to run Lua nodes (anchored in the registry) */
     int nfree_co, cap_co;
@@ -104,12 +106,11 @@ void dagl_l_push_ref(lua_State *L, dagl_tensor *t);
 /* The VM lock from C functions: release around real work, take back after; both no-ops in
  * states without a lock. The count hook hands the lock over when others wait. */
 void dagl_l_unlock(dagl_lstate *s);
-void dagl_l_relock(dagl_lstate *s);
+void dagl_l_relock(dagl_lstate *s, lua_State *L);
 /* Notes that this thread just got the lock (for the switch interval). */
-void dagl_l_mark_held(dagl_lstate *s);
+void dagl_l_mark_held(dagl_lstate *s, lua_State *L);
 /* g:custom(op, srcs, dtype, shape) of l_luaop.c. */
 int dagl_l_graph_custom(lua_State *L, dagl_graph *g);
-void dagl_l_install_hook(lua_State *L, dagl_lstate *s);
 void dagl_l_free_workers(dagl_lstate *s);
 extern const luaL_Reg dagl_l_luaop_funcs[];
 extern const luaL_Reg dagl_l_lock_funcs[];

@@ -21,6 +21,7 @@ struct dagl_lock {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool held;
+    bool handoff;            /* released to a blocked thread: nobody else may take it first */
     int waiters;
     double since;            /* when it was last taken */
     parked *q;               /* parked node tasks, FIFO ring */
@@ -77,20 +78,25 @@ void dagl__lock_trace(dagl_lock *l, dagl_trace *tr, int run)
     pthread_mutex_unlock(&l->mu);
 }
 
+/* Blocks until the lock is free. A thread that finds it taken (or being handed to a waiter)
+ * waits at least once, so a releaser that asks for it right back cannot barge past the waiters:
+ * the switch interval's hand-over really hands over. */
 void dagl_lock_acquire(dagl_lock *l)
 {
     pthread_mutex_lock(&l->mu);
-    if (l->held) {
+    if (l->held || l->handoff) {
         double t0 = now_s();
         int64_t t0_ns = l->trace ? dagl__now_ns() : 0;
         l->st.contended++;
         l->waiters++;
-        while (l->held) pthread_cond_wait(&l->cv, &l->mu);
+        do pthread_cond_wait(&l->cv, &l->mu);
+        while (l->held);
         l->waiters--;
         l->st.wait_seconds += now_s() - t0;
         if (l->trace && t0_ns)
             dagl__trace_lock(l->trace, l->trace_run, dagl__pool_current_worker(), 1, t0_ns, dagl__now_ns());
     }
+    l->handoff = false;
     take(l);
     pthread_mutex_unlock(&l->mu);
 }
@@ -98,7 +104,7 @@ void dagl_lock_acquire(dagl_lock *l)
 int dagl_lock_try(dagl_lock *l)
 {
     pthread_mutex_lock(&l->mu);
-    int ok = !l->held;
+    int ok = !l->held && !l->handoff;
     if (ok) take(l);
     pthread_mutex_unlock(&l->mu);
     return ok;
@@ -107,7 +113,7 @@ int dagl_lock_try(dagl_lock *l)
 int dagl__lock_take_or_park(dagl_lock *l, dagl_pool *pool, dagl_job *job, dagl_task_fn fn, void *arg, int ith)
 {
     pthread_mutex_lock(&l->mu);
-    if (!l->held) {
+    if (!l->held && !l->handoff) {
         take(l);
         pthread_mutex_unlock(&l->mu);
         return 1;
@@ -139,6 +145,7 @@ void dagl_lock_release(dagl_lock *l)
     l->st.hold_seconds += now_s() - l->since;
     if (l->trace) dagl__trace_lock(l->trace, l->trace_run, l->holder, 0, l->since_ns, dagl__now_ns());
     if (l->waiters > 0) {
+        l->handoff = true;
         pthread_cond_signal(&l->cv);
     } else if (l->qlen > 0) {
         p = l->q[l->qhead];
