@@ -172,6 +172,19 @@ describe("tensor errors", function()
       raises(function() return m:fill("x") end, "fill", "number expected, got string")
       raises(function() return dagl.tensor("abc") end, "tensor", "table expected, got string")
       raises(function() return dagl.sum(io.stdout) end, "sum", "dagl.Tensor expected")
+      raises(function() return dagl.add({}, 1) end, "add", "dagl.Tensor expected, got table")
+      raises(function() return dagl.sum({}) end, "sum", "dagl.Tensor expected, got table")
+    end)
+
+    it("module functions forward traced symbols to their methods", function()
+      local x = dagl.tensor { 0.5, -1, 2 }
+      local body = function(v)
+        return dagl.clamp(dagl.sum(dagl.add(dagl.exp(v), 1), 1), 0, 100), dagl.matmul(v:reshape(1, 3), v:reshape(3, 1))
+      end
+      local s, p = dagl.fn(body)(x)
+      local es, ep = body(x)
+      assert.near(es:item(), s:item(), 1e-5)
+      assert.near(ep:item(), p:item(), 1e-5)
     end)
 
     it("unknown dtypes are named", function()

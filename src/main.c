@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "dagl.h"
+#include "host_alloc.h"
 #include "lua/ldagl.h"
 
 #ifndef DAGL_LUA_BUILD_DIR
@@ -490,7 +491,8 @@ static int pmain(lua_State *L)
 /* Creates the state, runs pmain under lua_pcall, and turns the outcome into the exit status. */
 int main(int argc, char **argv)
 {
-    lua_State *L = luaL_newstate();
+    dagl_host_pool pool;
+    lua_State *L = dagl_host_newstate(&pool);
     if (L == NULL) {
         l_message(PROGNAME, "cannot create state: not enough memory");
         return EXIT_FAILURE;
@@ -503,5 +505,6 @@ int main(int argc, char **argv)
     int ok = lua_toboolean(L, -1);
     report(L, status);
     lua_close(L);
+    dagl_host_pool_drain(&pool);
     return (status == LUA_OK && ok) ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -18,17 +18,8 @@ function dagl.where(c, a, b)
   return core.where(c, a, b)
 end
 
---- Module-level math functions accept symbols inside traces too: dagl.exp(x) == x:exp(). Each
--- wrapper is compiled with the function's own name, so argument errors still name it.
-for _, name in ipairs {"exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "neg", "add", "sub", "mul",
-                       "div", "pow", "maximum", "minimum", "matmul", "sum", "mean", "max", "min", "argmax",
-                       "argmin", "var", "clamp", "eq", "ne", "lt", "le", "gt", "ge"} do
-  -- fixed arity (every one of these takes at most 4 arguments): varargs cost ~100 ns a call
-  local src = ("local %s, is_symbol = ...\n"
-    .. "return function(x, a, b, c) if is_symbol(x) then return x:%s(a, b, c) end return %s(x, a, b, c) end")
-    :format(name, name, name)
-  dagl[name] = load(src, "=dagl." .. name)(core[name], fn.is_symbol)
-end
+--- Module-level math functions (dagl.exp(x), dagl.add(a, b), ...) are the C functions
+-- themselves: given a traced symbol they call its method of the same name.
 
 --- dagl.trace{json=path, svg=path, print=bool}(body) or dagl.trace(opts, body): runs body with
 -- every graph run recorded, writes the Chrome/Perfetto JSON and the SVG timeline when asked, and

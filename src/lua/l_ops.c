@@ -4,9 +4,33 @@
 
 #include <math.h>
 
+/* dagl.exp(x) and friends on a traced symbol (a table) call the symbol's method of the op's
+ * name; returns the result count, or -1 when arg 1 is not a table. Kept off the tensor path, so
+ * module-level calls on real tensors cost no more than methods. */
+static int symbol_call(lua_State *L, dagl_op op)
+{
+    if (lua_type(L, 1) != LUA_TTABLE) return -1;
+    int n = lua_gettop(L);
+    if (lua_getfield(L, 1, dagl_op_name(op)) != LUA_TFUNCTION)
+        return luaL_error(L, "bad argument #1 to '%s' (dagl.Tensor expected, got table)", dagl_op_name(op));
+    lua_insert(L, 1);
+    lua_call(L, n, LUA_MULTRET);
+    return lua_gettop(L);
+}
+
+/* The tensor at arg 1; a symbol there is forwarded by returning its result count in *ret. */
+#define CHECK_OR_SYMBOL(L, var, op)                                                               \
+    dagl_tensor *var = dagl_l_test(L, 1);                                                         \
+    if (!var) {                                                                                   \
+        int ret_ = symbol_call(L, op);                                                            \
+        if (ret_ >= 0) return ret_;                                                               \
+        var = dagl_l_check(L, 1);                                                                 \
+    }
+
 static int unary(lua_State *L, dagl_op op)
 {
-    dagl_tensor *a = dagl_l_check(L, 1), **o = dagl_l_slot(L);
+    CHECK_OR_SYMBOL(L, a, op)
+    dagl_tensor **o = dagl_l_slot(L);
     return dagl_l_done(L, dagl_unary(DAGL_LCTX(L), op, a, o), o);
 }
 
@@ -16,7 +40,11 @@ int dagl_l_binary(lua_State *L, dagl_op op)
 {
     dagl_lstate *ls = DAGL_LSTATE(L);
     dagl_tensor *a = dagl_l_test(L, 1), *b = dagl_l_test(L, 2);
-    if (!a) b = dagl_l_check(L, 2);
+    if (!a) {
+        int ret = symbol_call(L, op);
+        if (ret >= 0) return ret;
+        b = dagl_l_check(L, 2);
+    }
     double s = a && b ? 0 : luaL_checknumber(L, a ? 2 : 1);
     dagl_tensor **o = dagl_l_slot(L);
     dagl_status st = a && b ? dagl_binary(ls->ctx, op, a, b, o)
@@ -37,7 +65,7 @@ BINARY(gt, DAGL_OP_GT) BINARY(ge, DAGL_OP_GE)
 /* t:clamp(lo, hi); nil means no bound on that side. */
 static int l_clamp(lua_State *L)
 {
-    dagl_tensor *t = dagl_l_check(L, 1);
+    CHECK_OR_SYMBOL(L, t, DAGL_OP_CLAMP)
     double lo = luaL_optnumber(L, 2, NAN), hi = luaL_optnumber(L, 3, NAN);
     dagl_tensor **o = dagl_l_slot(L);
     return dagl_l_done(L, dagl_clamp(DAGL_LCTX(L), t, lo, hi, o), o);
@@ -56,7 +84,7 @@ static int l_where(lua_State *L)
 /* Reductions: t:sum(), t:sum(dim), t:sum({d1, d2}, keepdim). */
 static int reduce(lua_State *L, dagl_op op)
 {
-    dagl_tensor *t = dagl_l_check(L, 1);
+    CHECK_OR_SYMBOL(L, t, op)
     int nd = dagl_tensor_ndim(t), dims[DAGL_MAX_DIMS], n = 0;
     if (lua_istable(L, 2)) {
         n = (int)luaL_len(L, 2);
@@ -88,7 +116,8 @@ REDUCE(argmax, DAGL_OP_ARGMAX) REDUCE(argmin, DAGL_OP_ARGMIN) REDUCE(var, DAGL_O
 
 static int l_matmul(lua_State *L)
 {
-    dagl_tensor *a = dagl_l_check(L, 1), *b = dagl_l_check(L, 2), **o = dagl_l_slot(L);
+    CHECK_OR_SYMBOL(L, a, DAGL_OP_MATMUL)
+    dagl_tensor *b = dagl_l_check(L, 2), **o = dagl_l_slot(L);
     dagl_lstate *ls = DAGL_LSTATE(L);
     /* a big product is real work: let other threads run Lua meanwhile, as CPython extensions
      * release the GIL (the operands are anchored on this stack, so they stay alive) */
