@@ -1,0 +1,81 @@
+--- dagl.nn.core_layers: Dense, Activation, Flatten, LayerNormalization.
+local dagl = require "dagl"
+
+local nn = require "dagl.nn.base"
+local activations, initializers = nn.activations, nn.initializers
+
+--- nn.Dense(units, {activation=, use_bias=true, kernel_initializer="glorot_uniform", name=})
+nn.Dense = nn.layer_class("dense")
+function nn.Dense.new(units, opts)
+  opts = opts or {}
+  local self = setmetatable({}, nn.Dense)
+  self:init(opts)
+  self.units = units
+  self.activation = activations[opts.activation or "linear"]
+  if not self.activation then error(("Dense: unknown activation '%s'"):format(opts.activation), 2) end
+  self.use_bias = opts.use_bias ~= false
+  self.init_name = opts.kernel_initializer or "glorot_uniform"
+  return self
+end
+
+function nn.Dense:build(shape)
+  local fan_in = shape[#shape]
+  local init = initializers[self.init_name] or error("Dense: unknown initializer " .. self.init_name)
+  self.kernel = self:add_weight("kernel", init(fan_in, self.units, {fan_in, self.units}))
+  if self.use_bias then self.bias = self:add_weight("bias", dagl.zeros(self.units)) end
+end
+
+function nn.Dense:call(x)
+  local y = x:matmul(self.kernel)
+  if self.bias then y = y + self.bias end
+  return self.activation(y)
+end
+
+function nn.Dense:output_shape(shape)
+  local out = {table.unpack(shape)}
+  out[#out] = self.units
+  return out
+end
+
+--- nn.Activation(name)
+nn.Activation = nn.layer_class("activation")
+function nn.Activation.new(name, opts)
+  local self = setmetatable({}, nn.Activation)
+  self:init(opts)
+  self.fn = activations[name] or error(("Activation: unknown activation '%s'"):format(name), 2)
+  return self
+end
+function nn.Activation:call(x) return self.fn(x) end
+
+--- nn.Flatten(): keeps the batch dim, flattens the rest.
+nn.Flatten = nn.layer_class("flatten")
+function nn.Flatten.new(opts)
+  local self = setmetatable({}, nn.Flatten)
+  self:init(opts)
+  return self
+end
+function nn.Flatten:call(x) return x:reshape(x.shape[1], -1) end
+function nn.Flatten:output_shape(shape)
+  local n = 1
+  for i = 2, #shape do n = n * shape[i] end
+  return {shape[1], n}
+end
+
+--- nn.LayerNormalization{epsilon=1e-3}: normalizes the last dim, then a learned scale and shift.
+nn.LayerNormalization = nn.layer_class("layer_normalization")
+function nn.LayerNormalization.new(opts)
+  opts = opts or {}
+  local self = setmetatable({}, nn.LayerNormalization)
+  self:init(opts)
+  self.epsilon = opts.epsilon or 1e-3
+  return self
+end
+function nn.LayerNormalization:build(shape)
+  self.gamma = self:add_weight("gamma", dagl.ones(shape[#shape]))
+  self.beta = self:add_weight("beta", dagl.zeros(shape[#shape]))
+end
+function nn.LayerNormalization:call(x)
+  local mean = x:mean(-1, true)
+  local var = x:var(-1, true, 0) -- biased, as Keras and PyTorch normalize
+  return (x - mean) / (var + self.epsilon):sqrt() * self.gamma + self.beta
+end

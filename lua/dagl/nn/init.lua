@@ -1,0 +1,12 @@
+--- dagl.nn: Keras-shaped layers, models, losses, optimizers and a fit loop. Layers are
+-- small Lua classes: build(input_shape) makes the weights, call(x) composes dagl ops, so a whole
+-- training step (forward, loss, backward) is traced once by dagl.grad and runs as one graph on
+-- the threaded scheduler; the optimizer then updates the weights in place.
+--
+-- Each part lives in its own file under dagl/nn/ and adds its names to the nn table; the order
+-- below matters only where a part uses another's names (layers use nn.activations).
+local nn = require "dagl.nn.base"
+for _, part in ipairs {"layer", "core_layers", "losses", "optimizers", "callbacks", "model"} do
+  require("dagl.nn." .. part)
+end
+return nn
