@@ -1,3 +1,36 @@
 --- dagl.nn.base: the one nn table that every part of dagl.nn (layer, core_layers, losses, ...)
 -- adds its names to; `require "dagl.nn"` loads the parts and returns it.
-return {}
+--
+-- It also holds the protocol between layers and models for training-only behaviour, read while
+-- a graph is traced (layers' call() runs once per traced signature, not per step):
+--   nn.training         true while a model traces its training step (Dropout drops, BatchNorm
+--                       uses batch statistics); false for predict/evaluate traces and eager calls.
+--   nn.add_update(t, v) a layer asks that tensor t be overwritten with the value of v (a traced
+--                       symbol) after every training step (BatchNorm's moving statistics).
+--   nn.add_loss(v)      a layer adds a scalar symbol to the training loss (L2 regularizers).
+-- The model collects both lists around its training-step trace (nn.collect).
+local nn = {training = false}
+
+local updates, losses -- the lists of the trace being collected, or nil
+
+function nn.add_update(target, value)
+  if updates then updates[#updates + 1] = {target = target, value = value} end
+end
+
+function nn.add_loss(value)
+  if losses then losses[#losses + 1] = value end
+end
+
+--- Runs body(...) with nn.training = training, collecting add_update/add_loss calls; returns
+-- the updates list, the losses list, then body's results. Restores the previous state on error.
+function nn.collect(training, body, ...)
+  local saved = {nn.training, updates, losses}
+  nn.training, updates, losses = training, {}, {}
+  local res = table.pack(pcall(body, ...))
+  local u, l = updates, losses
+  nn.training, updates, losses = saved[1], saved[2], saved[3]
+  if not res[1] then error(res[2], 0) end
+  return u, l, table.unpack(res, 2, res.n)
+end
+
+return nn
