@@ -95,6 +95,10 @@ typedef struct dagl_ctx_options {
 /* Creates a context. `opt` may be NULL for the defaults. */
 DAGL_API dagl_status dagl_ctx_new(const dagl_ctx_options *opt, dagl_ctx **out);
 DAGL_API void dagl_ctx_free(dagl_ctx *ctx);
+/* A context sharing the parent's workers, memory accounting and seed, with its own error text:
+ * give one to each thread that runs the parent's graphs concurrently (dagl_run_options.ctx).
+ * Free it before the parent; the parent must not change its thread count meanwhile. */
+DAGL_API dagl_status dagl_ctx_new_child(dagl_ctx *parent, dagl_ctx **out);
 /* The text of the last error on this context ("" when none). Valid until the next failing call. */
 DAGL_API const char *dagl_ctx_last_error(const dagl_ctx *ctx);
 /* Records an error on the context and returns `s`, for code that extends dagl. */
@@ -360,6 +364,8 @@ typedef struct dagl_run_options {
     dagl_trace *trace; /* record this run into it (may be NULL) */
     int unlocked;      /* custom nodes run without their lock: their code is safe to run
                         * concurrently (Lua nodes in per-worker mode) */
+    dagl_ctx *ctx;     /* receives this run's error text (a child of the graph's context, one per
+                        * calling thread); NULL: the graph's context */
 } dagl_run_options;
 
 /* dagl_graph_run with options (NULL = defaults). */

@@ -25,12 +25,6 @@
 #include "host_alloc.h"
 #include "lua/ldagl.h"
 
-#ifndef DAGL_LUA_BUILD_DIR
-#define DAGL_LUA_BUILD_DIR ""
-#endif
-#ifndef DAGL_LUA_INSTALL_DIR
-#define DAGL_LUA_INSTALL_DIR ""
-#endif
 
 #define PROGNAME "dagl"
 
@@ -293,38 +287,11 @@ static int handle_init(lua_State *L)
     return dostring(L, init, name);
 }
 
-/* Pushes one package.path prefix for `dir` ("<dir>/?.lua;<dir>/?/init.lua;", or `dir` itself
- * when it already is a template with '?'); returns the number of strings pushed (0 or 1). */
-static int push_path_prefix(lua_State *L, const char *dir)
-{
-    if (dir == NULL || dir[0] == '\0') return 0;
-    if (strchr(dir, '?')) lua_pushfstring(L, "%s;", dir);
-    else lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;", dir, dir);
-    return 1;
-}
-
 /* Binds `require "dagl.core"` to the built-in binding, puts the dagl Lua dirs in front of
  * package.path, and passes --threads to the binding as the global _DAGL_THREADS. */
 static void setup_dagl(lua_State *L, const options *o)
 {
-    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
-    lua_pushcfunction(L, luaopen_dagl_core);
-    lua_setfield(L, -2, "dagl.core");
-    lua_pop(L, 1);
-
-    const char *env = o->no_env ? NULL : getenv("DAGL_LUA_PATH");
-    int n = 0;
-    lua_getglobal(L, "package");
-    if (env && env[0]) n += push_path_prefix(L, env);
-    else {
-        n += push_path_prefix(L, DAGL_LUA_BUILD_DIR);
-        n += push_path_prefix(L, DAGL_LUA_INSTALL_DIR);
-    }
-    lua_getfield(L, -1 - n, "path");
-    lua_concat(L, n + 1);
-    lua_setfield(L, -2, "path");
-    lua_pop(L, 1);
-
+    dagl_l_preload(L, o->no_env);
     if (o->threads > 0) {
         lua_pushinteger(L, o->threads);
         lua_setglobal(L, "_DAGL_THREADS");

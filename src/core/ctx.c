@@ -103,6 +103,21 @@ dagl_status dagl__ctx_pool(dagl_ctx *ctx, dagl_pool **out)
     return DAGL_OK;
 }
 
+/* Threads that run graphs of one context at the same time each need their own error text: a
+ * child shares everything else (workers, memory accounting, seed). */
+dagl_status dagl_ctx_new_child(dagl_ctx *parent, dagl_ctx **out)
+{
+    if (!parent || !out) return DAGL_E_ARG;
+    dagl_pool *pool;
+    dagl_status st = dagl__ctx_pool(parent, &pool); /* started now, so the child sees it */
+    if (st) return st;
+    dagl_ctx *ctx = calloc(1, sizeof *ctx);
+    *out = ctx;
+    if (!ctx) return dagl_ctx_set_error(parent, DAGL_E_NOMEM, "context: out of memory");
+    dagl__ctx_child(parent, ctx);
+    return DAGL_OK;
+}
+
 void dagl_ctx_free(dagl_ctx *ctx)
 {
     if (!ctx) return;

@@ -96,6 +96,8 @@ extern const luaL_Reg dagl_l_create_funcs[];
 extern const luaL_Reg dagl_l_graph_funcs[];
 
 DAGL_API int luaopen_dagl_core(lua_State *L);
+/* Binds require "dagl.core" to this binding and puts dagl's Lua dirs in package.path. */
+void dagl_l_preload(lua_State *L, int no_env);
 /* Opens dagl.core in L with an existing context (per-worker states) and no VM lock. */
 int dagl_l_open_shared(lua_State *L, dagl_ctx *ctx);
 /* The binding state of L (from the registry), for C code running outside binding closures. */

@@ -179,16 +179,16 @@ static void set_lock_traces(dagl_graph *g, dagl_trace *tr, int run)
 }
 
 /* Checks that the caller's inputs match the declared ones. */
-static dagl_status check_inputs(dagl_graph *g, dagl_tensor *const *inputs)
+static dagl_status check_inputs(dagl_graph *g, dagl_ctx *ctx, dagl_tensor *const *inputs)
 {
     for (int i = 0; i < g->ninputs; i++) {
         const dagl_node *nd = &g->nodes[g->inputs[i]];
         const dagl_tensor *t = inputs[i];
         char b1[160], b2[160];
-        if (!t) return dagl_ctx_set_error(g->ctx, DAGL_E_ARG, "graph_run: input %d is NULL", i + 1);
+        if (!t) return dagl_ctx_set_error(ctx, DAGL_E_ARG, "graph_run: input %d is NULL", i + 1);
         if (t->dtype != nd->dtype || t->ndim != nd->ndim ||
             memcmp(t->shape, nd->shape, sizeof(int64_t) * (size_t)t->ndim))
-            return dagl_ctx_set_error(g->ctx, t->dtype != nd->dtype ? DAGL_E_DTYPE : DAGL_E_SHAPE,
+            return dagl_ctx_set_error(ctx, t->dtype != nd->dtype ? DAGL_E_DTYPE : DAGL_E_SHAPE,
                                       "graph_run: input %d is %s %s, the graph takes %s %s", i + 1,
                                       dagl_dtype_name(t->dtype), dagl_shape_str(t->ndim, t->shape, b1, sizeof b1),
                                       dagl_dtype_name(nd->dtype), dagl_shape_str(nd->ndim, nd->shape, b2, sizeof b2));
@@ -205,11 +205,15 @@ dagl_status dagl_graph_run_ex(dagl_graph *g, dagl_tensor *const *inputs, dagl_te
                               const dagl_run_options *opt)
 {
     static const dagl_run_options defaults = {0};
-    dagl_ctx *ctx = g->ctx;
+    dagl_ctx *ctx = opt && opt->ctx ? opt->ctx : g->ctx;
     run_state r = {.g = g, .ctx = ctx, .opt = opt ? opt : &defaults};
     dagl_status st;
-    if ((st = check_inputs(g, inputs)) || (st = dagl__graph_prepare(g)) || (st = dagl__ctx_pool(ctx, &r.pool)))
+    if ((st = check_inputs(g, ctx, inputs)) || (st = dagl__graph_prepare(g)) ||
+        (st = dagl__ctx_pool(g->ctx, &r.pool))) {
+        if (ctx != g->ctx && st && !check_inputs(g, ctx, inputs)) /* prepare's error is on the graph's */
+            dagl_ctx_set_error(ctx, st, "%s", dagl_ctx_last_error(g->ctx));
         return st;
+    }
     int n = g->n;
     r.vals = calloc((size_t)n + 1, sizeof *r.vals);
     r.pending = malloc(sizeof *r.pending * ((size_t)n + 1));

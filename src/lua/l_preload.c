@@ -1,0 +1,47 @@
+/* l_preload.c -- makes `require "dagl"` work in a lua_State that dagl itself created (the host,
+ * the embedding runtime): dagl.core bound to the linked-in binding, and the dagl Lua library
+ * dirs in front of package.path. */
+#include "ldagl.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef DAGL_LUA_BUILD_DIR
+#define DAGL_LUA_BUILD_DIR ""
+#endif
+#ifndef DAGL_LUA_INSTALL_DIR
+#define DAGL_LUA_INSTALL_DIR ""
+#endif
+
+/* Pushes one package.path prefix for `dir` ("<dir>/?.lua;<dir>/?/init.lua;", or `dir` itself
+ * when it already is a template with '?'); returns the number of strings pushed (0 or 1). */
+static int push_path_prefix(lua_State *L, const char *dir)
+{
+    if (dir == NULL || dir[0] == '\0') return 0;
+    if (strchr(dir, '?')) lua_pushfstring(L, "%s;", dir);
+    else lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;", dir, dir);
+    return 1;
+}
+
+/* DAGL_LUA_PATH (unless no_env) replaces the build and install dirs. The package library must
+ * be open. */
+void dagl_l_preload(lua_State *L, int no_env)
+{
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+    lua_pushcfunction(L, luaopen_dagl_core);
+    lua_setfield(L, -2, "dagl.core");
+    lua_pop(L, 1);
+
+    const char *env = no_env ? NULL : getenv("DAGL_LUA_PATH");
+    int n = 0;
+    lua_getglobal(L, "package");
+    if (env && env[0]) n += push_path_prefix(L, env);
+    else {
+        n += push_path_prefix(L, DAGL_LUA_BUILD_DIR);
+        n += push_path_prefix(L, DAGL_LUA_INSTALL_DIR);
+    }
+    lua_getfield(L, -1 - n, "path");
+    lua_concat(L, n + 1);
+    lua_setfield(L, -2, "path");
+    lua_pop(L, 1);
+}
