@@ -77,6 +77,7 @@ typedef enum dagl_dtype {
     DAGL_DTYPE_COUNT
 } dagl_dtype;
 
+/* Bytes per element: 4, 8, 8. */
 DAGL_API size_t dagl_dtype_size(dagl_dtype dt);
 DAGL_API const char *dagl_dtype_name(dagl_dtype dt); /* "float32", "float64", "int64" */
 /* The dtype two operands are computed in: f64 > f32 > i64. */
@@ -119,9 +120,12 @@ DAGL_API int64_t dagl_ctx_live_bytes(const dagl_ctx *ctx);
 
 /* ---------------------------------------------------------------- tensors: life and layout */
 
+/* One more / one less reference; the last release frees the tensor (and its block when no view
+ * of it remains). Safe from any thread. */
 DAGL_API void dagl_tensor_retain(dagl_tensor *t);
 DAGL_API void dagl_tensor_release(dagl_tensor *t); /* NULL is allowed */
 
+/* What a tensor is: dtype, dims, sizes (shape[0..ndim-1]), strides and element count. */
 DAGL_API dagl_dtype dagl_tensor_dtype(const dagl_tensor *t);
 DAGL_API int dagl_tensor_ndim(const dagl_tensor *t);
 DAGL_API const int64_t *dagl_tensor_shape(const dagl_tensor *t);
@@ -276,6 +280,7 @@ typedef struct dagl_node_params {
     int correction;      /* var */
 } dagl_node_params;
 
+/* An empty graph on a context (its workers run the graph's nodes); free it when done. */
 DAGL_API dagl_status dagl_graph_new(dagl_ctx *ctx, dagl_graph **out);
 DAGL_API void dagl_graph_free(dagl_graph *g);
 /* Declares the next input; runs take inputs in declaration order. */
@@ -309,6 +314,7 @@ typedef struct dagl_lock_stats {
     double wait_seconds;  /* total time threads spent blocked in acquire */
     long long acquisitions, contended, parked;
 } dagl_lock_stats;
+/* Create, free, take (blocking), try (1 when taken) and release the lock. */
 DAGL_API dagl_status dagl_lock_new(dagl_lock **out);
 DAGL_API void dagl_lock_free(dagl_lock *lock);
 DAGL_API void dagl_lock_acquire(dagl_lock *lock);
@@ -347,6 +353,8 @@ typedef struct dagl_trace_stats {
     long long lock_waits, steals, inline_runs;
 } dagl_trace_stats;
 
+/* A trace to pass in dagl_run_options; clear forgets the runs recorded; get_stats summarizes
+ * them (wall, work, parallelism, critical path, lock share). */
 DAGL_API dagl_status dagl_trace_new(dagl_trace **out);
 DAGL_API void dagl_trace_free(dagl_trace *tr);
 DAGL_API void dagl_trace_clear(dagl_trace *tr);
@@ -383,6 +391,7 @@ DAGL_API char *dagl_tensor_format(const dagl_tensor *t);
 
 /* ---------------------------------------------------------------- build information */
 
+/* "0.1.0". */
 DAGL_API const char *dagl_version(void);
 /* OpenBLAS core name ("SkylakeX"), its configuration string and its threading variant. */
 DAGL_API const char *dagl_blas_corename(void);
