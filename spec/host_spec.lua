@@ -311,6 +311,9 @@ describe("dagl host", function()
     it("lets stock lua5.4 `require \"dagl\"` through LUA_PATH and LUA_CPATH", function()
       local env = "LUA_PATH=" .. q(SRC_DIR .. "/lua/?.lua;" .. SRC_DIR .. "/lua/?/init.lua;;")
         .. " LUA_CPATH=" .. q(BUILD_DIR .. "/lib/?.so;;") .. " "
+      -- a sanitized module needs its runtime loaded before stock lua5.4 (CI's ASan build)
+      local preload = os.getenv("DAGL_SANITIZER_PRELOAD")
+      if preload and preload ~= "" then env = env .. "LD_PRELOAD=" .. q(preload) .. " ASAN_OPTIONS=detect_leaks=0 " end
       local out, err, code = sh(env .. "lua5.4 -e " .. q("local d = require 'dagl'; print(type(d))"))
       assert.are.equal(0, code, err)
       assert.are.equal("table\n", out)
