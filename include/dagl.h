@@ -62,6 +62,7 @@ typedef enum dagl_status {
     DAGL_E_FORMAT,   /* a file or buffer is malformed */
     DAGL_E_LUA,      /* an error raised by Lua code */
     DAGL_E_INTERNAL, /* a bug in dagl */
+    DAGL_E_INTERRUPTED, /* stopped by dagl_ctx_interrupt (Ctrl-C in the dagl host) */
     DAGL_STATUS_COUNT
 } dagl_status;
 
@@ -114,6 +115,11 @@ DAGL_API void dagl_ctx_manual_seed(dagl_ctx *ctx, uint64_t seed);
 DAGL_API int dagl_ctx_threads(const dagl_ctx *ctx);
 /* Changes the worker count (0 = cores); the pool is restarted at the next run. Not during a run. */
 DAGL_API dagl_status dagl_ctx_set_threads(dagl_ctx *ctx, int threads);
+
+/* Asks the runs in progress on this context and its children to stop: each fails with
+ * DAGL_E_INTERRUPTED before starting another node. Runs started later are not affected.
+ * Async-signal-safe (one atomic increment), for SIGINT handlers. */
+DAGL_API void dagl_ctx_interrupt(dagl_ctx *ctx);
 
 /* Bytes of tensor memory currently allocated through this context (for GC pressure and reports). */
 DAGL_API int64_t dagl_ctx_live_bytes(const dagl_ctx *ctx);

@@ -229,6 +229,38 @@ describe("dagl host", function()
       assert.matches("dagl: custom", err, 1, true)
     end)
 
+    it("stops a threaded graph run and a fit loop on SIGINT, with a traceback", function()
+      -- each script loops until interrupted; timeout sends SIGINT after 1 s (and kills after 30 s,
+      -- which would fail the test: an interrupted run must not hang)
+      local graph = write_temp([[
+local dagl = require "dagl"
+dagl.set_threads(2)
+local w = dagl.randn(256, 256) * 0.06
+local f = dagl.fn(function(x) for _ = 1, 50 do x = x:matmul(w):tanh() end return x end)
+local x = dagl.randn(512, 256)
+io.stderr:write("started\n")
+while true do f(x) end
+]])
+      local fit = write_temp([[
+local dagl = require "dagl"
+local nn = dagl.nn
+local model = nn.Sequential { nn.Dense(32, {activation = "relu"}), nn.Dense(2) }
+model:compile { optimizer = nn.SGD { lr = 0.01 }, loss = "mse" }
+local x, y = dagl.randn(4096, 16), dagl.randn(4096, 2)
+io.stderr:write("started\n")
+model:fit(x, y, { epochs = 100000, batch_size = 64, verbose = false })
+]])
+      for _, script in ipairs { graph, fit } do
+        local _, err, code = sh("timeout --preserve-status -k 30 -s INT 1 " .. q(DAGL) .. " " .. q(script))
+        assert.matches("started", err, 1, true)
+        assert.matches("interrupted", err, 1, true)
+        assert.matches("stack traceback:", err, 1, true)
+        assert.are.equal(1, code) -- an error exit, not killed (137) nor a signal death
+      end
+      os.remove(graph)
+      os.remove(fit)
+    end)
+
     it("passes os.exit codes through", function()
       local _, _, code = dagl({ "-e", "os.exit(7)" })
       assert.are.equal(7, code)

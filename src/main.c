@@ -16,6 +16,7 @@
 #include <lualib.h>
 
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,8 +43,10 @@ typedef struct options {
     const char *trace; /* --trace FILE: Chrome trace JSON of every graph run (and FILE.svg) */
 } options;
 
-/* The state a SIGINT stops; the only static in the host, as a signal handler needs one. */
+/* The state a SIGINT stops, and the dagl context whose graph runs it stops (set by the binding
+ * through DAGL_INTERRUPT_SLOT): the host's only statics, as a signal handler needs them. */
 static lua_State *interrupted_L = NULL;
+static dagl_ctx *_Atomic interrupted_ctx = NULL;
 
 /* Prints "dagl: msg" (or just msg in the REPL, when pname is NULL) to stderr. */
 static void l_message(const char *pname, const char *msg)
@@ -90,6 +93,8 @@ static void on_sigint(int sig)
 {
     signal(sig, SIG_DFL);
     lua_sethook(interrupted_L, stop_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+    dagl_ctx *ctx = atomic_load(&interrupted_ctx);
+    if (ctx) dagl_ctx_interrupt(ctx); /* graph runs in progress stop before their next node */
 }
 
 /* Calls the function below its narg arguments with msghandler underneath, ^C-interruptible. */
@@ -292,6 +297,8 @@ static int handle_init(lua_State *L)
 static void setup_dagl(lua_State *L, const options *o)
 {
     dagl_l_preload(L, o->no_env);
+    lua_pushlightuserdata(L, (void *)&interrupted_ctx);
+    lua_setfield(L, LUA_REGISTRYINDEX, DAGL_INTERRUPT_SLOT);
     if (o->threads > 0) {
         lua_pushinteger(L, o->threads);
         lua_setglobal(L, "_DAGL_THREADS");

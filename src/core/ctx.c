@@ -12,7 +12,7 @@
 
 static const char *const status_names[] = {
     "ok", "bad argument", "shape error", "dtype error", "index error", "layout error",
-    "out of memory", "I/O error", "format error", "Lua error", "internal error",
+    "out of memory", "I/O error", "format error", "Lua error", "internal error", "interrupted",
 };
 _Static_assert(sizeof status_names / sizeof *status_names == DAGL_STATUS_COUNT, "status_names");
 
@@ -75,6 +75,8 @@ dagl_status dagl_ctx_new(const dagl_ctx_options *opt, dagl_ctx **out)
     dagl_ctx_manual_seed(ctx, opt && opt->seed ? opt->seed : 0x5eed);
     atomic_flag_clear(&ctx->own_mem.lock);
     ctx->mem = &ctx->own_mem;
+    atomic_init(&ctx->own_interrupts, 0);
+    ctx->interrupts = &ctx->own_interrupts;
     return DAGL_OK;
 }
 
@@ -88,6 +90,7 @@ void dagl__ctx_child(dagl_ctx *parent, dagl_ctx *child)
     child->seed = parent->seed;
     child->draw = parent->draw;
     child->mem = parent->mem;
+    child->interrupts = parent->interrupts;
     child->pool = parent->pool;
     child->owns_pool = false;
 }
@@ -124,6 +127,11 @@ void dagl_ctx_free(dagl_ctx *ctx)
     if (ctx->owns_pool) dagl_pool_free(ctx->pool);
     dagl__mem_drain(&ctx->own_mem);
     free(ctx);
+}
+
+void dagl_ctx_interrupt(dagl_ctx *ctx)
+{
+    if (ctx) atomic_fetch_add_explicit(ctx->interrupts, 1, memory_order_relaxed);
 }
 
 const char *dagl_ctx_last_error(const dagl_ctx *ctx) { return ctx ? ctx->errmsg : "no context"; }

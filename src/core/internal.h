@@ -51,6 +51,8 @@ struct dagl_ctx {
     dagl_mem own_mem;       /* storage for `mem` of a root context */
     dagl_mem *mem;          /* own_mem, or the parent's for a child context */
     dagl_pool *pool;        /* workers, made on first use; shared (not owned) by child contexts */
+    atomic_uint own_interrupts; /* dagl_ctx_interrupt calls on a root context ... */
+    atomic_uint *interrupts;    /* ... counted here (own_interrupts, or the root's for a child) */
     bool owns_pool;
 };
 

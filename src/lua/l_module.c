@@ -21,6 +21,7 @@ static int state_gc(lua_State *L)
         dagl_lock_free(s->vm);
         s->vm = NULL;
     }
+    if (s->interrupt_slot) atomic_store(s->interrupt_slot, NULL);
     if (s->owns_ctx) dagl_ctx_free(s->ctx);
     s->ctx = NULL;
     return 0;
@@ -137,6 +138,11 @@ static int open_state(lua_State *L, dagl_ctx *shared)
         s->spare = lua_newthread(L);
         lua_setfield(L, LUA_REGISTRYINDEX, "dagl.spare");
         dagl_l_mark_held(s, L);
+        if (lua_getfield(L, LUA_REGISTRYINDEX, DAGL_INTERRUPT_SLOT) == LUA_TLIGHTUSERDATA) {
+            s->interrupt_slot = lua_touserdata(L, -1);
+            atomic_store(s->interrupt_slot, s->ctx);
+        }
+        lua_pop(L, 1);
     }
     /* keep the state alive as long as the registry */
     lua_pushvalue(L, -1);

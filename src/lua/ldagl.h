@@ -33,6 +33,7 @@ typedef struct dagl_lstate {
     dagl_worker_states *workers; /* per-worker-mode lua_States */
     dagl_trace *trace;      /* dagl.trace{...} in progress, or NULL */
     int next_op_id;         /* numbers Lua nodes for their per-worker states */
+    dagl_ctx *_Atomic *interrupt_slot; /* the host's, told about ctx (see DAGL_INTERRUPT_SLOT) */
 } dagl_lstate;
 
 #define DAGL_LSTATE(L) ((dagl_lstate *)lua_touserdata((L), lua_upvalueindex(1)))
@@ -96,6 +97,11 @@ extern const luaL_Reg dagl_l_create_funcs[];
 extern const luaL_Reg dagl_l_graph_funcs[];
 
 DAGL_API int luaopen_dagl_core(lua_State *L);
+/* Registry key of a light userdata `dagl_ctx *_Atomic *` that a host (the dagl executable) may
+ * set before dagl loads: the binding stores its context there while it lives, so a SIGINT
+ * handler can call dagl_ctx_interrupt without touching Lua. */
+#define DAGL_INTERRUPT_SLOT "dagl.interrupt_slot"
+
 /* Binds require "dagl.core" to this binding and puts dagl's Lua dirs in package.path. */
 void dagl_l_preload(lua_State *L, int no_env);
 /* Opens dagl.core in L with an existing context (per-worker states) and no VM lock. */

@@ -26,6 +26,7 @@ typedef struct run_state {
     int64_t *parked_at;    /* per node: when it was parked, for the lock-wait lane */
     pthread_mutex_t err_mu;
     dagl_status err;
+    unsigned interrupts; /* the context's interrupt count when the run started */
 } run_state;
 
 /* Records the first failure with the node, its layer and its source shapes in the message. */
@@ -95,8 +96,13 @@ static void compute(run_state *r, int id)
         dagl__ctx_child(r->ctx, &local);
         dagl_tensor *srcv[DAGL_MAX_SRCS] = {NULL};
         for (int k = 0; k < nd->nsrc; k++) srcv[k] = r->vals[nd->src[k]];
-        dagl_status st = nd->op == DAGL_OP_CUSTOM ? run_custom(&local, nd, srcv, &r->vals[id])
-                                                  : dagl__exec_node(&local, nd, srcv, &r->vals[id]);
+        dagl_status st;
+        if (atomic_load_explicit(r->ctx->interrupts, memory_order_relaxed) != r->interrupts)
+            st = dagl_ctx_set_error(&local, DAGL_E_INTERRUPTED, "interrupted");
+        else if (nd->op == DAGL_OP_CUSTOM)
+            st = run_custom(&local, nd, srcv, &r->vals[id]);
+        else
+            st = dagl__exec_node(&local, nd, srcv, &r->vals[id]);
         if (st) record_error(r, id, &local, st);
     }
     for (int k = 0; k < nd->nsrc; k++) release_use(r, nd->src[k]);
@@ -247,6 +253,7 @@ dagl_status dagl_graph_run_ex(dagl_graph *g, dagl_tensor *const *inputs, dagl_te
             dagl_tensor_retain(r.vals[i]);
         }
     atomic_init(&r.failed, false);
+    r.interrupts = atomic_load(ctx->interrupts);
     pthread_mutex_init(&r.err_mu, NULL);
     /* one guard count for the caller, so the job cannot look finished while tasks are queued */
     atomic_init(&r.job.pending, 1 + g->nready0);
