@@ -326,8 +326,11 @@ DAGL_API void dagl_lock_free(dagl_lock *lock);
 DAGL_API void dagl_lock_acquire(dagl_lock *lock);
 DAGL_API int dagl_lock_try(dagl_lock *lock); /* 1 when taken */
 DAGL_API void dagl_lock_release(dagl_lock *lock);
-/* Threads blocked in acquire right now (for switch-interval hand-offs). */
+/* Threads blocked in acquire plus parked nodes, right now (for switch-interval hand-offs). */
 DAGL_API int dagl_lock_waiters(const dagl_lock *lock);
+/* fn(ud) is called (from the parking thread, without the lock's mutex) whenever a node parks on
+ * the lock, so its holder can learn that someone waits (the Lua binding sets its switch hook). */
+DAGL_API void dagl_lock_set_contended(dagl_lock *lock, void (*fn)(void *ud), void *ud);
 DAGL_API void dagl_lock_get_stats(const dagl_lock *lock, dagl_lock_stats *out);
 DAGL_API void dagl_lock_reset_stats(dagl_lock *lock);
 

@@ -54,19 +54,32 @@ describe("dagl.luaop", function()
     assert.equal(2, max_active)
   end)
 
-  it("serializes nodes that spin: never two threads in the VM", function()
-    _G.active, _G.max_active = 0, 0
+  it("serializes nodes that spin: the VM lock's holds never overlap", function()
     local busy = dagl.luaop{name = "busy", forward = function(t)
-      active = active + 1
-      if active > max_active then max_active = active end
-      dagl.spin(0.02)
-      active = active - 1
+      dagl.spin(0.02) -- CPU-bound, holding the lock (handed over at switch intervals)
       return t
     end}
     local f = parallel_nodes(busy, 4)
-    for _ = 1, 3 do f(dagl.ones(3)) end
-    assert.equal(1, max_active)
-    assert.equal(0, active)
+    f(dagl.ones(3))
+    local path = os.tmpname()
+    dagl.trace({json = path}, function() for _ = 1, 3 do f(dagl.ones(3)) end end)
+    local fh = assert(io.open(path))
+    local holds = {}
+    for line in fh:lines() do
+      if line:find('"cat":"lock"', 1, true) and line:find('"held by', 1, true) then
+        local ts, dur = line:match('"ts":([%d.]+),"dur":([%d.]+)')
+        holds[#holds + 1] = {tonumber(ts), tonumber(ts) + tonumber(dur)}
+      end
+    end
+    fh:close()
+    os.remove(path)
+    assert.is_true(#holds >= 12, "expected a hold per node at least, got " .. #holds)
+    table.sort(holds, function(a, b) return a[1] < b[1] end)
+    for i = 2, #holds do
+      assert.is_true(holds[i][1] >= holds[i - 1][2] - 0.002, -- printed to the ns
+        ("holds %d and %d overlap: [%.3f, %.3f] and [%.3f, %.3f]"):format(i - 1, i, holds[i - 1][1],
+          holds[i - 1][2], holds[i][1], holds[i][2]))
+    end
   end)
 
   it("hands the VM lock over at the switch interval to a node waiting to get it back", function()

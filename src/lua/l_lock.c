@@ -21,13 +21,25 @@ void dagl_l_unlock(dagl_lstate *s)
     if (s->vm) dagl_lock_release(s->vm);
 }
 
+static void count_hook(lua_State *L, lua_Debug *ar);
+
 void dagl_l_mark_held(dagl_lstate *s, lua_State *L)
 {
     s->held_since_ns = now_ns();
     atomic_store(&s->running, L);
+    /* someone may have parked or blocked while the lock passed to L: its switch interval runs */
+    if (s->vm && dagl_lock_waiters(s->vm) > 0) lua_sethook(L, count_hook, LUA_MASKCOUNT, HOOK_COUNT);
 }
 
-static void count_hook(lua_State *L, lua_Debug *ar);
+/* The VM lock's contention callback (dagl_lock_set_contended): a node parked on the lock, so
+ * the Lua code holding it gets the count hook and hands the lock over after its switch
+ * interval, as it does for threads blocked in dagl_l_relock. */
+void dagl_l_lock_contended(void *ud)
+{
+    dagl_lstate *s = ud;
+    lua_State *holder = atomic_load(&s->running);
+    if (holder) lua_sethook(holder, count_hook, LUA_MASKCOUNT, HOOK_COUNT); /* async-safe, as lua.c's SIGINT */
+}
 
 /* Takes the lock back for Lua code about to run on L. When another thread holds it, the holder's
  * Lua gets the count hook first, so it hands the lock over within a switch interval: the hook is

@@ -135,6 +135,7 @@ static int open_state(lua_State *L, dagl_ctx *shared)
             return luaL_error(L, "dagl: cannot create a context (out of memory)");
         s->owns_ctx = true;
         dagl_lock_acquire(s->vm);
+        dagl_lock_set_contended(s->vm, dagl_l_lock_contended, s);
         s->spare = lua_newthread(L);
         lua_setfield(L, LUA_REGISTRYINDEX, "dagl.spare");
         dagl_l_mark_held(s, L);

@@ -117,6 +117,8 @@ void dagl_l_unlock(dagl_lstate *s);
 void dagl_l_relock(dagl_lstate *s, lua_State *L);
 /* Notes that this thread just got the lock (for the switch interval). */
 void dagl_l_mark_held(dagl_lstate *s, lua_State *L);
+/* dagl_lock_set_contended callback of the VM lock (ud: the dagl_lstate). */
+void dagl_l_lock_contended(void *ud);
 /* g:custom(op, srcs, dtype, shape) of l_luaop.c. */
 int dagl_l_graph_custom(lua_State *L, dagl_graph *g);
 void dagl_l_free_workers(dagl_lstate *s);

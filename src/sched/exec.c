@@ -124,19 +124,20 @@ static dagl_sched_how how_scheduled(run_state *r, int id, int me)
     return by == -1 ? DAGL_SCHED_INLINE : by == -2 ? DAGL_SCHED_PARKED : by == me ? DAGL_SCHED_QUEUED : DAGL_SCHED_STOLEN;
 }
 
-/* Takes the node's lock, or parks the node until the lock is free (returns false then). What a
- * resumed task reads (queued_by, parked_at) is written before parking, while this thread still
- * owns the node: the lock's and the pool's mutexes order it before the resumer's reads. */
+/* Takes the node's lock, or parks the node until the lock is free (returns false then). A
+ * parked node comes back holding the lock (the releaser handed it over): queued_by -2 tells.
+ * What a resumed task reads (queued_by, parked_at) is written before parking, while this thread
+ * still owns the node: the lock's and the pool's mutexes order it before the resumer's reads. */
 static bool take_lock(run_state *r, dagl_lock *lock, int id, int me)
 {
     int by = atomic_load_explicit(&r->queued_by[id], memory_order_relaxed);
-    if (by != -2) { /* first try: mark it parked in case it parks */
-        if (r->opt->trace) r->parked_at[id] = dagl__now_ns();
-        atomic_store_explicit(&r->queued_by[id], -2, memory_order_relaxed);
+    if (by == -2 && dagl__lock_claim(lock)) { /* resumed, holding the lock handed to it */
+        if (r->opt->trace) dagl__trace_lock(r->opt->trace, r->trace_run, me, 1, r->parked_at[id], dagl__now_ns());
+        return true;
     }
+    if (r->opt->trace && by != -2) r->parked_at[id] = dagl__now_ns();
+    atomic_store_explicit(&r->queued_by[id], -2, memory_order_relaxed); /* in case it parks */
     if (!dagl__lock_take_or_park(lock, r->pool, &r->job, node_task, r, id)) return false;
-    if (by == -2 && r->opt->trace) /* it had waited parked: show the wait */
-        dagl__trace_lock(r->opt->trace, r->trace_run, me, 1, r->parked_at[id], dagl__now_ns());
     atomic_store_explicit(&r->queued_by[id], by, memory_order_relaxed);
     return true;
 }

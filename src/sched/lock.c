@@ -22,6 +22,8 @@ struct dagl_lock {
     pthread_cond_t cv;
     bool held;
     bool handoff;            /* released to a blocked thread: nobody else may take it first */
+    bool claim_pending;      /* held for a parked task handed the lock, not yet running: a
+                              * blocked thread revokes it after CLAIM_GRACE_NS (see acquire) */
     int waiters;
     double since;            /* when it was last taken */
     parked *q;               /* parked node tasks, FIFO ring */
@@ -31,7 +33,14 @@ struct dagl_lock {
     int trace_run;
     int holder;              /* worker lane of the current holder, for the trace */
     int64_t since_ns;
+    void (*on_contended)(void *ud); /* told when a node parks (see dagl_lock_set_contended) */
+    void *contended_ud;
 };
+
+/* How long a thread blocked in acquire lets a handed-off parked task take up the lock before
+ * taking it itself: normally a free worker runs the task within microseconds, but when every
+ * worker is blocked in acquire nobody will, and waiting longer would deadlock. */
+#define CLAIM_GRACE_NS 1000000
 
 static double now_s(void)
 {
@@ -46,7 +55,11 @@ dagl_status dagl_lock_new(dagl_lock **out)
     *out = l;
     if (!l) return DAGL_E_NOMEM;
     pthread_mutex_init(&l->mu, NULL);
-    pthread_cond_init(&l->cv, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&l->cv, &ca);
+    pthread_condattr_destroy(&ca);
     return DAGL_OK;
 }
 
@@ -89,8 +102,20 @@ void dagl_lock_acquire(dagl_lock *l)
         int64_t t0_ns = l->trace ? dagl__now_ns() : 0;
         l->st.contended++;
         l->waiters++;
-        do pthread_cond_wait(&l->cv, &l->mu);
-        while (l->held);
+        do {
+            if (!l->claim_pending) {
+                pthread_cond_wait(&l->cv, &l->mu);
+                continue;
+            }
+            struct timespec ts;
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            ts.tv_nsec += CLAIM_GRACE_NS;
+            if (ts.tv_nsec >= 1000000000) ts.tv_sec++, ts.tv_nsec -= 1000000000;
+            if (pthread_cond_timedwait(&l->cv, &l->mu, &ts) != 0 && l->claim_pending) {
+                l->claim_pending = false; /* revoked: the task re-parks when it runs */
+                l->held = false;
+            }
+        } while (l->held);
         l->waiters--;
         l->st.wait_seconds += now_s() - t0;
         if (l->trace && t0_ns)
@@ -131,12 +156,41 @@ int dagl__lock_take_or_park(dagl_lock *l, dagl_pool *pool, dagl_job *job, dagl_t
     atomic_fetch_add(&job->pending, 1);
     l->q[(l->qhead + l->qlen++) % l->qcap] = (parked){pool, job, fn, arg, ith};
     l->st.parked++;
+    void (*tell)(void *) = l->on_contended;
+    void *ud = l->contended_ud;
     pthread_mutex_unlock(&l->mu);
+    if (tell) tell(ud); /* the holder's switch interval now applies: someone waits */
     return 0;
 }
 
-/* Frees the lock; wakes a blocked thread, or else hands the oldest parked task to a worker.
- * Threads blocked in acquire go first: they are OS threads that cannot do anything else. */
+/* A parked task that dagl_lock_release handed the lock to now runs on this worker: it takes
+ * the lock up, unless a blocked thread revoked the hand-off meanwhile (returns 0 then). */
+int dagl__lock_claim(dagl_lock *l)
+{
+    pthread_mutex_lock(&l->mu);
+    int ok = l->claim_pending;
+    if (ok) {
+        l->claim_pending = false;
+        l->since = now_s();
+        l->holder = dagl__pool_current_worker();
+        if (l->trace) l->since_ns = dagl__now_ns();
+    }
+    pthread_mutex_unlock(&l->mu);
+    return ok;
+}
+
+void dagl_lock_set_contended(dagl_lock *l, void (*fn)(void *ud), void *ud)
+{
+    pthread_mutex_lock(&l->mu);
+    l->on_contended = fn;
+    l->contended_ud = ud;
+    pthread_mutex_unlock(&l->mu);
+}
+
+/* Frees the lock; wakes a blocked thread, or else hands the lock itself to the oldest parked
+ * task and submits it to a worker (it stays held meanwhile, so the releaser cannot take it
+ * straight back: a switch-interval hand-over to a parked node really hands over). Threads
+ * blocked in acquire go first: they are OS threads that cannot do anything else. */
 void dagl_lock_release(dagl_lock *l)
 {
     parked p = {0};
@@ -151,6 +205,10 @@ void dagl_lock_release(dagl_lock *l)
         p = l->q[l->qhead];
         l->qhead = (l->qhead + 1) % l->qcap;
         l->qlen--;
+        l->held = true; /* now the parked task's (dagl__lock_claim) */
+        l->claim_pending = true;
+        l->since = now_s();
+        l->st.acquisitions++;
     }
     pthread_mutex_unlock(&l->mu);
     if (p.fn) {
@@ -161,7 +219,7 @@ void dagl_lock_release(dagl_lock *l)
 int dagl_lock_waiters(const dagl_lock *l)
 {
     pthread_mutex_lock((pthread_mutex_t *)&l->mu);
-    int n = l->waiters;
+    int n = l->waiters + l->qlen;
     pthread_mutex_unlock((pthread_mutex_t *)&l->mu);
     return n;
 }
