@@ -181,6 +181,10 @@ function Sym:index_select(dim, idx)
   return gather(self.tracer, self, idx, 1)
 end
 
+-- Rows of `table_` (a real tensor) picked by this symbol's ids counting from `base`: what
+-- table:index_select(1, ids) on a real table calls when the ids are traced.
+function Sym:rows_of(table_, base) return gather(self.tracer, table_, self, base) end
+
 -- A fresh dropout mask (1/(1-rate) or 0) with this symbol's shape and dtype at every run.
 function Sym:dropout_mask(rate, seed)
   return node(self.tracer, "dropout_mask", {self.id}, {rate = rate, seed = seed})

@@ -46,6 +46,13 @@ static int l_index_select(lua_State *L)
     dagl_tensor *t = dagl_l_check(L, 1);
     int d = dagl_l_dim(L, 2, dagl_tensor_ndim(t), t);
     if (d != 0) return luaL_error(L, "index_select: only dimension 1 (rows) is supported, got %d", d + 1);
+    if (lua_type(L, 3) == LUA_TTABLE && lua_getfield(L, 3, "rows_of") == LUA_TFUNCTION) { /* traced ids */
+        lua_pushvalue(L, 3);
+        lua_pushvalue(L, 1);
+        lua_pushinteger(L, 1);
+        lua_call(L, 3, 1);
+        return 1;
+    }
     return gather(L, 1, 3, 1);
 }
 
