@@ -5,23 +5,7 @@
 local dagl = require "dagl"
 local nn = dagl.nn
 
--- Central differences of the scalar f at tensor x (which f reads), element by element.
-local function numeric_grad(f, x)
-  local flat = x:view(-1)
-  local g = dagl.zeros(x.shape, "float64")
-  local gflat = g:view(-1)
-  local eps = 1e-6
-  for k = 1, #flat do
-    local v = flat[k]
-    flat[k] = v + eps
-    local up = f():item()
-    flat[k] = v - eps
-    local down = f():item()
-    flat[k] = v
-    gflat[k] = (up - down) / (2 * eps)
-  end
-  return g
-end
+local numeric_grad = numeric_grad -- spec/helper.lua
 
 local function check_close(got, want, what)
   assert.same(want.shape, got.shape)
