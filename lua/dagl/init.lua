@@ -36,7 +36,9 @@ end
 -- the result has shape ids.shape .. table.shape[2:]. t:index_select(1, idx) counts from 1.
 function dagl.embedding(tbl, ids)
   if fn.is_symbol(tbl) or fn.is_symbol(ids) then return fn.embedding(tbl, ids) end
-  return core.embedding(tbl, ids)
+  local ok, res = pcall(core.embedding, tbl, ids)
+  if not ok then error((tostring(res):gsub("^[^:]*:%d+: ", "")), 2) end -- at the caller's line
+  return res
 end
 
 --- Module-level math functions (dagl.exp(x), dagl.add(a, b), ...) are the C functions

@@ -56,10 +56,10 @@ static dagl_status check_rows(dagl_ctx *ctx, const char *op, const int64_t *idx,
     for (int64_t i = 0; i < n; i++) {
         if (idx[i] - base < 0 || idx[i] - base >= rows)
             return dagl_ctx_set_error(ctx, DAGL_E_INDEX,
-                                      "%s: index %lld (element %lld of the indices) is out of range for a table "
+                                      "%s: index %lld (number %lld of %lld indices) is out of range for a table "
                                       "of %lld rows (valid: %lld..%lld)",
-                                      op, (long long)idx[i], (long long)(i + base), (long long)rows, (long long)base,
-                                      (long long)(rows - 1 + base));
+                                      op, (long long)idx[i], (long long)(i + 1), (long long)n, (long long)rows,
+                                      (long long)base, (long long)(rows - 1 + base));
     }
     return DAGL_OK;
 }
