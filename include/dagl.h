@@ -219,7 +219,7 @@ typedef enum dagl_op {
     DAGL_OP_NONE = 0,
     /* unary elementwise */
     DAGL_OP_NEG, DAGL_OP_EXP, DAGL_OP_LOG, DAGL_OP_SQRT, DAGL_OP_ABS, DAGL_OP_TANH,
-    DAGL_OP_SIGMOID, DAGL_OP_RELU,
+    DAGL_OP_SIGMOID, DAGL_OP_RELU, DAGL_OP_ERF,
     /* binary elementwise (broadcasting) */
     DAGL_OP_ADD, DAGL_OP_SUB, DAGL_OP_MUL, DAGL_OP_DIV, DAGL_OP_POW, DAGL_OP_MAXIMUM, DAGL_OP_MINIMUM,
     /* comparisons: 1 or 0 in the promoted dtype */
@@ -231,7 +231,12 @@ typedef enum dagl_op {
     /* linear algebra */
     DAGL_OP_MATMUL,
     /* layout (graph nodes; eager code calls dagl_reshape, dagl_permute, dagl_expand) */
-    DAGL_OP_RESHAPE, DAGL_OP_PERMUTE, DAGL_OP_EXPAND,
+    DAGL_OP_RESHAPE, DAGL_OP_PERMUTE, DAGL_OP_EXPAND, DAGL_OP_SLICE,
+    /* joins and indexing: concat (n sources), the slice's gradient (zeros around a source),
+     * row gather (embeddings) and its gradient (scatter-add of rows) */
+    DAGL_OP_CONCAT, DAGL_OP_SLICE_SCATTER, DAGL_OP_GATHER, DAGL_OP_INDEX_ADD,
+    /* a fresh dropout mask at every run (no sources but a tensor giving shape and dtype) */
+    DAGL_OP_DROPOUT_MASK,
     /* computed by caller code (dagl_graph_custom), e.g. a Lua function */
     DAGL_OP_CUSTOM,
     DAGL_OP_COUNT
@@ -266,6 +271,27 @@ DAGL_API dagl_status dagl_axpy(dagl_ctx *ctx, double alpha, const dagl_tensor *x
 DAGL_API dagl_status dagl_matmul(dagl_ctx *ctx, const dagl_tensor *a, const dagl_tensor *b,
                                  dagl_tensor **out);
 
+/* Joins n tensors of one dtype along dim; their other dims must be equal. */
+DAGL_API dagl_status dagl_concat(dagl_ctx *ctx, int n, const dagl_tensor *const *ts, int dim,
+                                 dagl_tensor **out);
+/* A zero tensor of `shape` with src written at elements start, start+step, ... of dim (the
+ * gradient of dagl_slice). */
+DAGL_API dagl_status dagl_slice_scatter(dagl_ctx *ctx, const dagl_tensor *src, int ndim, const int64_t *shape,
+                                        int dim, int64_t start, int64_t step, dagl_tensor **out);
+/* Rows of `table` (dim 0) picked by the int64 `idx` of any shape: out has shape idx.shape ..
+ * table.shape[1:]. Indices count from `base` (0, or 1 for Lua); one out of range is an error
+ * naming it and the table's size. */
+DAGL_API dagl_status dagl_gather(dagl_ctx *ctx, const dagl_tensor *table, const dagl_tensor *idx, int64_t base,
+                                 dagl_tensor **out);
+/* The gradient of dagl_gather: a zero table of `rows` rows with each row of src (shape idx.shape ..
+ * row shape) added to row idx[i]. Deterministic: each table row sums its sources in order. */
+DAGL_API dagl_status dagl_index_add(dagl_ctx *ctx, const dagl_tensor *src, const dagl_tensor *idx, int64_t rows,
+                                    int64_t base, dagl_tensor **out);
+/* A dropout mask: 1/(1-rate) with probability 1-rate, else 0 (f32 or f64). Element i is a pure
+ * function of (seed, counter, i): graphs pass their node's run count as the counter. */
+DAGL_API dagl_status dagl_dropout_mask(dagl_ctx *ctx, dagl_dtype dt, int ndim, const int64_t *shape, double rate,
+                                       uint64_t seed, uint64_t counter, dagl_tensor **out);
+
 /* ---------------------------------------------------------------- graphs */
 
 /* A graph of operations: inputs, constants and op nodes with their shapes inferred when added.
@@ -284,6 +310,11 @@ typedef struct dagl_node_params {
     int nshape;                     /* ... of nshape dims */
     int keepdim;
     int correction;      /* var */
+    int axis;            /* slice, concat, slice_scatter: the dim (0-based) */
+    int64_t start, stop, step; /* slice, slice_scatter: elements start, start+step, ... below stop */
+    int64_t index_base;  /* gather, index_add: the number of the first row (0, or 1 from Lua) */
+    double rate;         /* dropout_mask: the probability of a zero */
+    uint64_t seed;       /* dropout_mask: the Philox key; the node's run count is the counter */
 } dagl_node_params;
 
 /* An empty graph on a context (its workers run the graph's nodes); free it when done. */

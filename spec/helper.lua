@@ -103,6 +103,25 @@ function H.assert_raises(fn, ...)
   return err
 end
 
+--- numeric_grad(f, x): central differences (float64) of the scalar f() with respect to each
+-- element of the tensor x that f reads, as a tensor of x's shape (finite-difference checks).
+function H.numeric_grad(f, x)
+  local flat = x:view(-1)
+  local g = require("dagl").zeros(x.shape, "float64")
+  local gflat = g:view(-1)
+  local eps = 1e-6
+  for k = 1, #flat do
+    local v = flat[k]
+    flat[k] = v + eps
+    local up = f():item()
+    flat[k] = v - eps
+    local down = f():item()
+    flat[k] = v
+    gflat[k] = (up - down) / (2 * eps)
+  end
+  return g
+end
+
 --- Flattens a nested table (row-major).
 function H.flat(t, out)
   out = out or {}

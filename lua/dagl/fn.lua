@@ -79,7 +79,7 @@ local function reduce(op)
   end
 end
 
-for _, op in ipairs {"neg", "exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu"} do Sym[op] = unary(op) end
+for _, op in ipairs {"neg", "exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "erf"} do Sym[op] = unary(op) end
 for _, op in ipairs {"add", "sub", "mul", "div", "pow", "maximum", "minimum", "eq", "ne", "lt", "le", "gt", "ge", "matmul"} do
   Sym[op] = binary(op)
 end
@@ -136,6 +136,60 @@ function Sym:squeeze(d)
   return self:reshape(shape)
 end
 
+-- The size of dim d (1-based, negative from the end) and d as a 0-based dim.
+local function dim_of(self, d, what)
+  local n = #self.shape
+  local d0 = d and (d > 0 and d - 1 or d + n)
+  if not d0 or d0 < 0 or d0 >= n then
+    error(("%s: dimension %s is out of range for shape [%s]"):format(what, tostring(d), table.concat(self.shape, ", ")), 3)
+  end
+  return d0, self.shape[d0 + 1]
+end
+
+-- t:slice(dim, first, last, step): elements first..last inclusive (1-based, negative from the
+-- end), as on real tensors; a view node whose gradient is slice_scatter.
+function Sym:slice(dim, first, last, step)
+  local d, n = dim_of(self, dim, "slice")
+  first, last, step = first or 1, last or -1, step or 1
+  local start = first > 0 and first - 1 or first < 0 and first + n or 0
+  local stop = last >= 0 and last or last + n + 1
+  start = math.max(0, math.min(start, n))
+  stop = math.max(start, math.min(stop, n))
+  return node(self.tracer, "slice", {self.id}, {axis = d, start = start, stop = stop, step = step})
+end
+
+-- t:narrow(dim, first, length), as in Torch7.
+function Sym:narrow(dim, first, len)
+  local d, n = dim_of(self, dim, "narrow")
+  local start = first > 0 and first - 1 or first + n
+  if first == 0 or start < 0 or len < 0 or start + len > n then
+    error(("narrow: elements %d..%d are out of range for dimension %d of size %d (shape [%s])"):format(
+      start + 1, start + len, d + 1, n, table.concat(self.shape, ", ")), 2)
+  end
+  return node(self.tracer, "slice", {self.id}, {axis = d, start = start, stop = start + len, step = 1})
+end
+
+-- Rows of a table (tensor or symbol) by int64 ids counting from `base`, as a node of trace tr.
+local function gather(tr, table_, idx, base)
+  return node(tr, "gather", {operand(tr, table_), operand(tr, idx)}, {index_base = base})
+end
+
+-- t:index_select(1, idx): rows by 1-based int64 indices (Torch7's convention).
+function Sym:index_select(dim, idx)
+  local d = dim_of(self, dim, "index_select")
+  if d ~= 0 then error(("index_select: only dimension 1 (rows) is supported, got %d"):format(dim), 2) end
+  return gather(self.tracer, self, idx, 1)
+end
+
+-- Rows of `table_` (a real tensor) picked by this symbol's ids counting from `base`: what
+-- table:index_select(1, ids) on a real table calls when the ids are traced.
+function Sym:rows_of(table_, base) return gather(self.tracer, table_, self, base) end
+
+-- A fresh dropout mask (1/(1-rate) or 0) with this symbol's shape and dtype at every run.
+function Sym:dropout_mask(rate, seed)
+  return node(self.tracer, "dropout_mask", {self.id}, {rate = rate, seed = seed})
+end
+
 function Sym.clamp(self, lo, hi) return node(self.tracer, "clamp", {self.id}, {lo = lo, hi = hi}) end
 function Sym:dtype() return self._dtype end
 function Sym:dim() return #self.shape end
@@ -155,6 +209,58 @@ function M.where(c, a, b)
 end
 
 M.is_symbol = is_sym
+
+--- Checks concat operands' shapes (a list of shape tables) with 1-based dims in the message;
+-- returns the 0-based dim.
+function M.check_concat(shapes, dim, level)
+  local first = shapes[1]
+  local n = #first
+  local d = dim > 0 and dim - 1 or dim + n
+  if n == 0 or d < 0 or d >= n then
+    error(("concat: dimension %d is out of range for shape [%s]"):format(dim, table.concat(first, ", ")), level)
+  end
+  for k = 2, #shapes do
+    local s, ok = shapes[k], #shapes[k] == n
+    for i = 1, n do if ok and i ~= d + 1 and s[i] ~= first[i] then ok = false end end
+    if not ok then
+      error(("concat: tensor %d has shape [%s] and tensor 1 has shape [%s]: they must match in every dimension but the joined dimension %d")
+        :format(k, table.concat(s, ", "), table.concat(first, ", "), d + 1), level)
+    end
+  end
+  return d
+end
+
+--- concat(list, dim) inside traces (dagl.concat dispatches here when the list holds a symbol):
+-- one node per 8 operands (the graph's source limit), chained.
+function M.concat(list, dim)
+  local tr
+  for _, x in ipairs(list) do if is_sym(x) then tr = x.tracer break end end
+  local ids, shapes = {}, {}
+  for i, x in ipairs(list) do
+    ids[i] = operand(tr, x)
+    local _, shp = tr.g:info(ids[i])
+    shapes[i] = shp
+  end
+  local d = M.check_concat(shapes, dim or 1, 3)
+  local out = node(tr, "concat", table.move(ids, 1, math.min(8, #ids), 1, {}), {axis = d})
+  for i = 9, #ids, 7 do
+    out = node(tr, "concat", {out.id, table.unpack(ids, i, math.min(i + 6, #ids))}, {axis = d})
+  end
+  return out
+end
+
+--- embedding(table, ids) inside traces: rows by 0-based ids (Keras's token ids).
+function M.embedding(table_, ids)
+  local tr = is_sym(table_) and table_.tracer or ids.tracer
+  return gather(tr, table_, ids, 0)
+end
+
+--- The symbol of tensor t in the trace of symbol x (a constant of the graph, shared with every
+-- other use of t there: a weight's regularizer term and its gradient meet at one node).
+function M.lift(x, t)
+  if is_sym(t) then return t end
+  return new_sym(x.tracer, operand(x.tracer, t))
+end
 
 --- dagl.luaop{forward=f, backward=g, name=, shape=, dtype=, module=, fn=}: a node that runs Lua
 -- at every execution of the graph (the tf.py_function case). Called on symbols inside a trace it

@@ -103,6 +103,37 @@ function rules.abs(g, out, a) return g * (a:gt(0) - a:lt(0)) end
 function rules.tanh(g, out) return g * (1 - out * out) end
 function rules.sigmoid(g, out) return g * out * (1 - out) end
 function rules.relu(g, out, a) return g * a:gt(0) end
+function rules.erf(g, out, a) return g * (-(a * a)):exp() * (2 / math.sqrt(math.pi)) end
+
+-- slice: the gradient lands at the slice's elements of a zero tensor (slice_scatter), and the
+-- gradient of that is the same slice again.
+function rules.slice(g, out, a, _, p)
+  return node(g.tracer, "slice_scatter", {g.id}, {shape = a.shape, axis = p.axis, start = p.start, step = p.step})
+end
+function rules.slice_scatter(g, out, a, _, p)
+  local stop = p.start + a.shape[p.axis + 1] * p.step
+  return node(g.tracer, "slice", {g.id}, {axis = p.axis, start = p.start, stop = stop, step = p.step})
+end
+
+-- concat: each operand gets its stretch of g along the joined dim.
+function rules.concat(g, out, a, b, p, s)
+  local grads, off = {}, 0
+  for k, src in ipairs(s) do
+    local len = src.shape[p.axis + 1]
+    grads[k] = node(g.tracer, "slice", {g.id}, {axis = p.axis, start = off, stop = off + len, step = 1})
+    off = off + len
+  end
+  return table.unpack(grads, 1, #s)
+end
+
+-- gather (embeddings): rows of g summed into a zero table; none for the indices. index_add's
+-- gradient is the gather back.
+function rules.gather(g, out, tbl, idx, p)
+  return node(g.tracer, "index_add", {g.id, idx.id}, {shape = {tbl.shape[1]}, index_base = p.index_base})
+end
+function rules.index_add(g, out, src, idx, p)
+  return node(g.tracer, "gather", {g.id, idx.id}, {index_base = p.index_base})
+end
 
 function rules.clamp(g, out, a, b, p)
   local mask = a:ge(a) -- ones, with a's shape and dtype
@@ -194,7 +225,7 @@ function rules.custom(g, out, a, b, p, srcs, rec)
 end
 
 -- No gradient flows through comparisons and index results.
-for _, op in ipairs {"eq", "ne", "lt", "le", "gt", "ge", "argmax", "argmin"} do
+for _, op in ipairs {"eq", "ne", "lt", "le", "gt", "ge", "argmax", "argmin", "dropout_mask"} do
   rules[op] = function() return nil end
 end
 

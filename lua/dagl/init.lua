@@ -18,6 +18,29 @@ function dagl.where(c, a, b)
   return core.where(c, a, b)
 end
 
+--- dagl.concat({t1, t2, ...}, dim=1): joins along dim (1-based); symbols go into the trace.
+function dagl.concat(list, dim)
+  dim = dim or 1
+  local shapes = {}
+  for i, x in ipairs(list) do
+    if fn.is_symbol(x) then return fn.concat(list, dim) end
+    if not core.is_tensor(x) then error(("concat: element %d is a %s, not a tensor"):format(i, type(x)), 2) end
+    shapes[i] = x.shape
+  end
+  if #shapes == 0 then error("concat: no tensors to join", 2) end
+  fn.check_concat(shapes, dim, 3)
+  return core.concat(list, dim)
+end
+
+--- dagl.embedding(table, ids): rows of table by int64 ids counting from 0 (Keras's token ids);
+-- the result has shape ids.shape .. table.shape[2:]. t:index_select(1, idx) counts from 1.
+function dagl.embedding(tbl, ids)
+  if fn.is_symbol(tbl) or fn.is_symbol(ids) then return fn.embedding(tbl, ids) end
+  local ok, res = pcall(core.embedding, tbl, ids)
+  if not ok then error((tostring(res):gsub("^[^:]*:%d+: ", "")), 2) end -- at the caller's line
+  return res
+end
+
 --- Module-level math functions (dagl.exp(x), dagl.add(a, b), ...) are the C functions
 -- themselves: given a traced symbol they call its method of the same name.
 

@@ -109,9 +109,34 @@ DAGL_HIDDEN void dagl__broadcast_strides(const dagl_tensor *t, int ndim, const i
  * a pure function of its arguments, so any split of the range gives the same numbers. */
 DAGL_HIDDEN void dagl__rng_fill(dagl_dtype dt, int normal, uint64_t seed, uint64_t draw, void *data, int64_t i0,
                                 int64_t i1);
-/* Runs a layout op (reshape, permute, expand) with a graph node's parameters. */
+/* Fills elements [i0, i1) of a contiguous f32/f64 block with a dropout mask: `scale` where the
+ * uniform of (seed, draw, i) is at least `rate`, else 0 (a pure function, like dagl__rng_fill). */
+DAGL_HIDDEN void dagl__rng_bernoulli(dagl_dtype dt, uint64_t seed, uint64_t draw, double rate, double scale,
+                                     void *data, int64_t i0, int64_t i1);
+/* Runs a layout op (reshape, permute, expand, slice) with a graph node's parameters. */
 DAGL_HIDDEN dagl_status dagl__layout(dagl_ctx *ctx, dagl_op op, const dagl_node_params *p, dagl_tensor *t,
                                      dagl_tensor **out);
+/* The dtype, rank and shape of a tensor or of a graph node: what the shape rules of the joins
+ * and indexing ops (concat.c, gather.c) read, so graph inference and eager calls share them. */
+typedef struct dagl__shape_ref {
+    dagl_dtype dtype;
+    int ndim;
+    const int64_t *shape;
+} dagl__shape_ref;
+/* Output shape of concat of n operands along dim (checked: one dtype, equal other dims). */
+DAGL_HIDDEN dagl_status dagl__concat_shape(dagl_ctx *ctx, int n, const dagl__shape_ref *in, int dim, int *ndim,
+                                           int64_t *shape);
+/* Checks that src fits elements start, start+step, ... of dim of `shape` (slice_scatter). */
+DAGL_HIDDEN dagl_status dagl__slice_scatter_check(dagl_ctx *ctx, dagl__shape_ref src, int ndim, const int64_t *shape,
+                                                  int dim, int64_t start, int64_t step);
+/* Output shape of gather(table, idx): idx.shape .. table.shape[1:]. */
+DAGL_HIDDEN dagl_status dagl__gather_shape(dagl_ctx *ctx, dagl__shape_ref table, dagl__shape_ref idx, int *ndim,
+                                           int64_t *shape);
+/* Output shape of index_add(src, idx, rows): (rows) .. src.shape[idx.ndim:]. */
+DAGL_HIDDEN dagl_status dagl__index_add_shape(dagl_ctx *ctx, dagl__shape_ref src, dagl__shape_ref idx, int64_t rows,
+                                              int *ndim, int64_t *shape);
+/* Checks a dropout mask's dtype (f32/f64) and rate (0 <= rate < 1). */
+DAGL_HIDDEN dagl_status dagl__dropout_check(dagl_ctx *ctx, dagl_dtype dt, double rate);
 /* Picks OpenBLAS's core once per process, before the first BLAS call (blas_core.c). */
 DAGL_HIDDEN void dagl__blas_choose(void);
 /* Value of one element at a flat byte address, as double; and the store. */

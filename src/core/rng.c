@@ -90,6 +90,25 @@ void dagl__rng_fill(dagl_dtype dt, int normal, uint64_t seed, uint64_t draw, voi
     }
 }
 
+/* Dropout masks: element i keeps (gets `scale`) when the f32-grid uniform of word i%4 of block
+ * i/4 is at least `rate`, else 0. The same uniforms for f32 and f64 masks, so a mask does not
+ * depend on the dtype; any split of [i0, i1) gives the same numbers. */
+void dagl__rng_bernoulli(dagl_dtype dt, uint64_t seed, uint64_t draw, double rate, double scale, void *data,
+                         int64_t i0, int64_t i1)
+{
+    uint32_t w[4];
+    int64_t cached = -1;
+    for (int64_t i = i0; i < i1; i++) {
+        if (i >> 2 != cached) {
+            cached = i >> 2;
+            philox4x32_10((uint64_t)cached, draw, seed, w);
+        }
+        double v = u24(w[i & 3]) >= rate ? scale : 0.0;
+        if (dt == DAGL_F32) ((float *)data)[i] = (float)v;
+        else ((double *)data)[i] = v;
+    }
+}
+
 /* Shared body of rand and randn: checks, allocates, fills, and advances the draw counter. */
 static dagl_status rng_tensor(dagl_ctx *ctx, const char *op, int normal, dagl_dtype dt, int ndim,
                               const int64_t *shape, dagl_tensor **out)

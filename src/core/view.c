@@ -268,6 +268,7 @@ dagl_status dagl__layout(dagl_ctx *ctx, dagl_op op, const dagl_node_params *p, d
     switch (op) {
     case DAGL_OP_RESHAPE: return dagl_reshape(ctx, t, p->nshape, p->shape, out);
     case DAGL_OP_EXPAND: return dagl_expand(ctx, t, p->nshape, p->shape, out);
+    case DAGL_OP_SLICE: return dagl_slice(ctx, t, p->axis, p->start, p->stop, p->step, out);
     case DAGL_OP_PERMUTE:
         if (p->ndims != t->ndim) {
             *out = NULL;

@@ -124,7 +124,7 @@ dagl_status dagl_graph_node(dagl_graph *g, dagl_op op, int nsrc, const int *srcs
         return dagl_ctx_set_error(g->ctx, DAGL_E_ARG, "graph_node: unknown op %d", (int)op);
     if (op == DAGL_OP_CUSTOM)
         return dagl_ctx_set_error(g->ctx, DAGL_E_ARG, "graph_node: custom nodes are added by dagl_graph_custom");
-    dagl_status st = check_srcs(g, dagl_op_name(op), nsrc, srcs, 3);
+    dagl_status st = check_srcs(g, dagl_op_name(op), nsrc, srcs, op == DAGL_OP_CONCAT ? DAGL_MAX_SRCS : 3);
     if (st) return st;
     dagl_node *nd = new_node(g, NODE_OP);
     if (!nd) return DAGL_E_NOMEM;

@@ -31,6 +31,7 @@ typedef struct dagl_node {
     dagl_tensor *value;       /* constants */
     char *label;              /* layer name, or NULL */
     bool is_output;
+    _Atomic uint64_t runs;    /* how many times the node ran (dropout_mask: the Philox counter) */
 } dagl_node;
 
 struct dagl_graph {

@@ -4,7 +4,10 @@
 
 #include <string.h>
 
-typedef enum op_class { C_NONE, C_UNARY, C_BINARY, C_COMPARE, C_CLAMP, C_WHERE, C_REDUCE, C_MATMUL, C_LAYOUT } op_class;
+typedef enum op_class {
+    C_NONE, C_UNARY, C_BINARY, C_COMPARE, C_CLAMP, C_WHERE, C_REDUCE, C_MATMUL, C_LAYOUT,
+    C_CONCAT, C_SLICE_SCATTER, C_GATHER, C_INDEX_ADD, C_DROPOUT
+} op_class;
 
 typedef struct class_info {
     int nsrc;
@@ -15,14 +18,19 @@ typedef struct class_info {
 /* The class of each op, by the ranges of the op enum. */
 static op_class class_of(dagl_op op)
 {
-    if (op >= DAGL_OP_NEG && op <= DAGL_OP_RELU) return C_UNARY;
+    if (op >= DAGL_OP_NEG && op <= DAGL_OP_ERF) return C_UNARY;
     if (op >= DAGL_OP_ADD && op <= DAGL_OP_MINIMUM) return C_BINARY;
     if (op >= DAGL_OP_EQ && op <= DAGL_OP_GE) return C_COMPARE;
     if (op == DAGL_OP_CLAMP) return C_CLAMP;
     if (op == DAGL_OP_WHERE) return C_WHERE;
     if (op >= DAGL_OP_SUM && op <= DAGL_OP_VAR) return C_REDUCE;
     if (op == DAGL_OP_MATMUL) return C_MATMUL;
-    if (op >= DAGL_OP_RESHAPE && op <= DAGL_OP_EXPAND) return C_LAYOUT;
+    if (op >= DAGL_OP_RESHAPE && op <= DAGL_OP_SLICE) return C_LAYOUT;
+    if (op == DAGL_OP_CONCAT) return C_CONCAT;
+    if (op == DAGL_OP_SLICE_SCATTER) return C_SLICE_SCATTER;
+    if (op == DAGL_OP_GATHER) return C_GATHER;
+    if (op == DAGL_OP_INDEX_ADD) return C_INDEX_ADD;
+    if (op == DAGL_OP_DROPOUT_MASK) return C_DROPOUT;
     return C_NONE;
 }
 
@@ -203,6 +211,85 @@ static dagl_status exec_matmul(dagl_ctx *ctx, const dagl_node *nd, dagl_tensor *
     return dagl_matmul(ctx, v[0], v[1], out);
 }
 
+static dagl__shape_ref ref_of(const dagl_node *n) { return (dagl__shape_ref){n->dtype, n->ndim, n->shape}; }
+
+/* Joins and indexing: the shape rules live with the kernels (concat.c, gather.c). */
+static dagl_status infer_concat(dagl_graph *g, dagl_node *nd)
+{
+    dagl__shape_ref in[DAGL_MAX_SRCS];
+    for (int k = 0; k < nd->nsrc; k++) in[k] = ref_of(src_node(g, nd, k));
+    nd->dtype = in[0].dtype;
+    return dagl__concat_shape(g->ctx, nd->nsrc, in, nd->p.axis, &nd->ndim, nd->shape);
+}
+
+static dagl_status exec_concat(dagl_ctx *ctx, const dagl_node *nd, dagl_tensor *const *v, dagl_tensor **out)
+{
+    return dagl_concat(ctx, nd->nsrc, (const dagl_tensor *const *)v, nd->p.axis, out);
+}
+
+static dagl_status infer_slice_scatter(dagl_graph *g, dagl_node *nd)
+{
+    const dagl_node *a = src_node(g, nd, 0);
+    dagl_status st = dagl__slice_scatter_check(g->ctx, ref_of(a), nd->p.nshape, nd->p.shape, nd->p.axis, nd->p.start,
+                                               nd->p.step);
+    if (st) return st;
+    nd->dtype = a->dtype;
+    nd->ndim = nd->p.nshape;
+    memcpy(nd->shape, nd->p.shape, sizeof(int64_t) * (size_t)nd->ndim);
+    return DAGL_OK;
+}
+
+static dagl_status exec_slice_scatter(dagl_ctx *ctx, const dagl_node *nd, dagl_tensor *const *v, dagl_tensor **out)
+{
+    return dagl_slice_scatter(ctx, v[0], nd->p.nshape, nd->p.shape, nd->p.axis, nd->p.start, nd->p.step, out);
+}
+
+/* gather(table, idx) */
+static dagl_status infer_gather(dagl_graph *g, dagl_node *nd)
+{
+    const dagl_node *t = src_node(g, nd, 0);
+    nd->dtype = t->dtype;
+    return dagl__gather_shape(g->ctx, ref_of(t), ref_of(src_node(g, nd, 1)), &nd->ndim, nd->shape);
+}
+
+static dagl_status exec_gather(dagl_ctx *ctx, const dagl_node *nd, dagl_tensor *const *v, dagl_tensor **out)
+{
+    return dagl_gather(ctx, v[0], v[1], nd->p.index_base, out);
+}
+
+/* index_add(src, idx): the table's row count is shape[0] of the params. */
+static dagl_status infer_index_add(dagl_graph *g, dagl_node *nd)
+{
+    const dagl_node *s = src_node(g, nd, 0);
+    nd->dtype = s->dtype;
+    if (nd->p.nshape < 1)
+        return dagl_ctx_set_error(g->ctx, DAGL_E_ARG, "index_add: the table's row count (shape[0]) is missing");
+    return dagl__index_add_shape(g->ctx, ref_of(s), ref_of(src_node(g, nd, 1)), nd->p.shape[0], &nd->ndim,
+                                 nd->shape);
+}
+
+static dagl_status exec_index_add(dagl_ctx *ctx, const dagl_node *nd, dagl_tensor *const *v, dagl_tensor **out)
+{
+    return dagl_index_add(ctx, v[0], v[1], nd->p.shape[0], nd->p.index_base, out);
+}
+
+/* dropout_mask(x): a mask of x's shape and dtype; x's values are not read. */
+static dagl_status infer_dropout(dagl_graph *g, dagl_node *nd)
+{
+    const dagl_node *a = src_node(g, nd, 0);
+    copy_shape(nd, a);
+    nd->dtype = a->dtype;
+    return dagl__dropout_check(g->ctx, a->dtype, nd->p.rate);
+}
+
+/* The node's run count is its counter: the one piece of state a node keeps across runs
+ * (atomic, though a node runs once per run, since runs of one graph may overlap). */
+static dagl_status exec_dropout(dagl_ctx *ctx, const dagl_node *nd, dagl_tensor *const *v, dagl_tensor **out)
+{
+    uint64_t run = atomic_fetch_add(&((dagl_node *)nd)->runs, 1);
+    return dagl_dropout_mask(ctx, v[0]->dtype, v[0]->ndim, v[0]->shape, nd->p.rate, nd->p.seed, run, out);
+}
+
 static const class_info classes[] = {
     [C_NONE] = {0, NULL, NULL},
     [C_UNARY] = {1, infer_unary, exec_unary},
@@ -213,8 +300,13 @@ static const class_info classes[] = {
     [C_REDUCE] = {1, infer_reduce, exec_reduce},
     [C_MATMUL] = {2, infer_matmul, exec_matmul},
     [C_LAYOUT] = {1, infer_layout, exec_layout},
+    [C_CONCAT] = {0, infer_concat, exec_concat}, /* 1 to DAGL_MAX_SRCS */
+    [C_SLICE_SCATTER] = {1, infer_slice_scatter, exec_slice_scatter},
+    [C_GATHER] = {2, infer_gather, exec_gather},
+    [C_INDEX_ADD] = {2, infer_index_add, exec_index_add},
+    [C_DROPOUT] = {1, infer_dropout, exec_dropout},
 };
-_Static_assert(sizeof classes / sizeof *classes == C_LAYOUT + 1, "one entry per op class");
+_Static_assert(sizeof classes / sizeof *classes == C_DROPOUT + 1, "one entry per op class");
 
 dagl_status dagl__infer(dagl_graph *g, dagl_node *nd)
 {

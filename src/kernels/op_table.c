@@ -11,6 +11,7 @@ static const dagl__op_info op_info[] = {
     [DAGL_OP_TANH] = {"tanh", DAGL__OPK_UNARY, 1},
     [DAGL_OP_SIGMOID] = {"sigmoid", DAGL__OPK_UNARY, 1},
     [DAGL_OP_RELU] = {"relu", DAGL__OPK_UNARY, 1},
+    [DAGL_OP_ERF] = {"erf", DAGL__OPK_UNARY, 1},
     [DAGL_OP_ADD] = {"add", DAGL__OPK_BINARY, 2},
     [DAGL_OP_SUB] = {"sub", DAGL__OPK_BINARY, 2},
     [DAGL_OP_MUL] = {"mul", DAGL__OPK_BINARY, 2},
@@ -37,6 +38,12 @@ static const dagl__op_info op_info[] = {
     [DAGL_OP_RESHAPE] = {"reshape", DAGL__OPK_OTHER, 1},
     [DAGL_OP_PERMUTE] = {"permute", DAGL__OPK_OTHER, 1},
     [DAGL_OP_EXPAND] = {"expand", DAGL__OPK_OTHER, 1},
+    [DAGL_OP_SLICE] = {"slice", DAGL__OPK_OTHER, 1},
+    [DAGL_OP_CONCAT] = {"concat", DAGL__OPK_OTHER, -1},
+    [DAGL_OP_SLICE_SCATTER] = {"slice_scatter", DAGL__OPK_OTHER, 1},
+    [DAGL_OP_GATHER] = {"gather", DAGL__OPK_OTHER, 2},
+    [DAGL_OP_INDEX_ADD] = {"index_add", DAGL__OPK_OTHER, 2},
+    [DAGL_OP_DROPOUT_MASK] = {"dropout_mask", DAGL__OPK_OTHER, 1},
     [DAGL_OP_CUSTOM] = {"custom", DAGL__OPK_OTHER, -1},
 };
 _Static_assert(sizeof op_info / sizeof *op_info == DAGL_OP_COUNT, "one op_info entry per dagl_op");

@@ -1,4 +1,4 @@
-/* unary.c -- elementwise functions of one tensor (neg, exp, ..., relu) and clamp. */
+/* unary.c -- elementwise functions of one tensor (neg, exp, ..., relu, erf) and clamp. */
 #include "kernels.h"
 
 #include <math.h>
@@ -16,7 +16,8 @@
     X(log, sfx, T, F(log)(x))                                                                      \
     X(sqrt, sfx, T, F(sqrt)(x))                                                                    \
     X(tanh, sfx, T, F(tanh)(x))                                                                    \
-    X(sigmoid, sfx, T, (T)1 / ((T)1 + F(exp)(-x))) /* exp overflow gives 0, not NaN */
+    X(sigmoid, sfx, T, (T)1 / ((T)1 + F(exp)(-x))) /* exp overflow gives 0, not NaN */          \
+    X(erf, sfx, T, F(erf)(x))
 
 /* One generated kernel per (op, dtype): an inner row loop, a unit-stride copy of it that the
  * compiler vectorizes, and the shared row driver around it. */
@@ -74,11 +75,12 @@ DEF_CLAMP(i64, int64_t, a->ilo, a->ihi)
 
 #define K(op) {[DAGL_F32] = op##_f32, [DAGL_F64] = op##_f64, [DAGL_I64] = op##_i64}
 #define KF(op) {[DAGL_F32] = op##_f32, [DAGL_F64] = op##_f64, [DAGL_I64] = NULL}
-static const ew_kernel unary_kernels[DAGL_OP_RELU - DAGL_OP_NEG + 1][DAGL_DTYPE_COUNT] = {
+static const ew_kernel unary_kernels[DAGL_OP_ERF - DAGL_OP_NEG + 1][DAGL_DTYPE_COUNT] = {
     [DAGL_OP_NEG - DAGL_OP_NEG] = K(neg),      [DAGL_OP_EXP - DAGL_OP_NEG] = KF(exp),
     [DAGL_OP_LOG - DAGL_OP_NEG] = KF(log),     [DAGL_OP_SQRT - DAGL_OP_NEG] = KF(sqrt),
     [DAGL_OP_ABS - DAGL_OP_NEG] = K(abs),      [DAGL_OP_TANH - DAGL_OP_NEG] = KF(tanh),
     [DAGL_OP_SIGMOID - DAGL_OP_NEG] = KF(sigmoid), [DAGL_OP_RELU - DAGL_OP_NEG] = K(relu),
+    [DAGL_OP_ERF - DAGL_OP_NEG] = KF(erf),
 };
 static const ew_kernel clamp_kernels[DAGL_DTYPE_COUNT] = K(clamp);
 

@@ -64,7 +64,7 @@ static dagl_op op_by_name(lua_State *L, int idx)
 }
 
 /* Reads optional node parameters from a table: scalar, scalar_first, lo, hi, dims (0-based),
- * keepdim, correction, shape. */
+ * keepdim, correction, shape, axis (0-based), start, stop, step, index_base, rate, seed. */
 static void read_params(lua_State *L, int idx, dagl_node_params *p)
 {
     memset(p, 0, sizeof *p);
@@ -99,6 +99,15 @@ static void read_params(lua_State *L, int idx, dagl_node_params *p)
     lua_pop(L, 1);
     if (lua_getfield(L, idx, "shape") == LUA_TTABLE) p->nshape = dagl_l_shape(L, lua_gettop(L), p->shape);
     lua_pop(L, 1);
+    p->step = 1;
+    if (lua_getfield(L, idx, "axis") == LUA_TNUMBER) p->axis = (int)lua_tointeger(L, -1);
+    if (lua_getfield(L, idx, "start") == LUA_TNUMBER) p->start = lua_tointeger(L, -1);
+    if (lua_getfield(L, idx, "stop") == LUA_TNUMBER) p->stop = lua_tointeger(L, -1);
+    if (lua_getfield(L, idx, "step") == LUA_TNUMBER) p->step = lua_tointeger(L, -1);
+    if (lua_getfield(L, idx, "index_base") == LUA_TNUMBER) p->index_base = lua_tointeger(L, -1);
+    if (lua_getfield(L, idx, "rate") == LUA_TNUMBER) p->rate = lua_tonumber(L, -1);
+    if (lua_getfield(L, idx, "seed") == LUA_TNUMBER) p->seed = (uint64_t)lua_tointeger(L, -1);
+    lua_pop(L, 7);
 }
 
 /* g:node(op, {src ids}, params) -> id */
@@ -107,8 +116,8 @@ static int g_node(lua_State *L)
     dagl_graph *g = check_graph(L, 1);
     dagl_op op = op_by_name(L, 2);
     luaL_checktype(L, 3, LUA_TTABLE);
-    int srcs[3], n = (int)luaL_len(L, 3);
-    luaL_argcheck(L, n >= 1 && n <= 3, 3, "1 to 3 sources");
+    int srcs[8], n = (int)luaL_len(L, 3); /* DAGL_MAX_SRCS of the graph */
+    luaL_argcheck(L, n >= 1 && n <= 8, 3, "1 to 8 sources");
     for (int i = 0; i < n; i++) {
         lua_geti(L, 3, i + 1);
         srcs[i] = checked_id(L, g, -1);

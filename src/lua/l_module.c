@@ -104,6 +104,8 @@ static int open_module(lua_State *L)
     dagl_l_setfuncs(L, dagl_l_trace_funcs);
     dagl_l_setfuncs(L, dagl_l_op_methods);
     dagl_l_setfuncs(L, dagl_l_view_methods);
+    dagl_l_setfuncs(L, dagl_l_index_funcs);
+    dagl_l_setfuncs(L, dagl_l_index_methods);
     dagl_l_setfuncs(L, dagl_l_tensor_methods);
     lua_pushvalue(L, lua_upvalueindex(2));
     dagl_l_open_tensor(L);

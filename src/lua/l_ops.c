@@ -57,6 +57,7 @@ int dagl_l_binary(lua_State *L, dagl_op op)
 #define BINARY(name, OP) static int l_##name(lua_State *L) { return dagl_l_binary(L, OP); }
 UNARY(neg, DAGL_OP_NEG) UNARY(exp, DAGL_OP_EXP) UNARY(log, DAGL_OP_LOG) UNARY(sqrt, DAGL_OP_SQRT)
 UNARY(abs, DAGL_OP_ABS) UNARY(tanh, DAGL_OP_TANH) UNARY(sigmoid, DAGL_OP_SIGMOID) UNARY(relu, DAGL_OP_RELU)
+UNARY(erf, DAGL_OP_ERF)
 BINARY(add, DAGL_OP_ADD) BINARY(sub, DAGL_OP_SUB) BINARY(mul, DAGL_OP_MUL) BINARY(div, DAGL_OP_DIV)
 BINARY(pow, DAGL_OP_POW) BINARY(maximum, DAGL_OP_MAXIMUM) BINARY(minimum, DAGL_OP_MINIMUM)
 BINARY(eq, DAGL_OP_EQ) BINARY(ne, DAGL_OP_NE) BINARY(lt, DAGL_OP_LT) BINARY(le, DAGL_OP_LE)
@@ -132,6 +133,7 @@ static int l_matmul(lua_State *L)
 const luaL_Reg dagl_l_op_methods[] = {
     {"neg", l_neg},         {"exp", l_exp},         {"log", l_log},       {"sqrt", l_sqrt},
     {"abs", l_abs},         {"tanh", l_tanh},       {"sigmoid", l_sigmoid}, {"relu", l_relu},
+    {"erf", l_erf},
     {"add", l_add},         {"sub", l_sub},         {"mul", l_mul},       {"div", l_div},
     {"pow", l_pow},         {"maximum", l_maximum}, {"minimum", l_minimum},
     {"eq", l_eq},           {"ne", l_ne},           {"lt", l_lt},         {"le", l_le},

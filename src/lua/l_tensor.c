@@ -392,6 +392,7 @@ void dagl_l_open_tensor(lua_State *L)
     dagl_l_setfuncs(L, dagl_l_tensor_methods);
     dagl_l_setfuncs(L, dagl_l_op_methods);
     dagl_l_setfuncs(L, dagl_l_view_methods);
+    dagl_l_setfuncs(L, dagl_l_index_methods);
     lua_pushvalue(L, lua_upvalueindex(1));
     lua_pushvalue(L, lua_upvalueindex(2));
     lua_pushvalue(L, -3);

@@ -95,6 +95,8 @@ extern const luaL_Reg dagl_l_op_methods[];
 extern const luaL_Reg dagl_l_view_methods[];
 extern const luaL_Reg dagl_l_create_funcs[];
 extern const luaL_Reg dagl_l_graph_funcs[];
+extern const luaL_Reg dagl_l_index_funcs[];   /* l_index.c: concat, embedding, ... */
+extern const luaL_Reg dagl_l_index_methods[]; /* index_select */
 
 DAGL_API int luaopen_dagl_core(lua_State *L);
 /* Registry key of a light userdata `dagl_ctx *_Atomic *` that a host (the dagl executable) may

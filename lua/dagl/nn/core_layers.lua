@@ -4,7 +4,8 @@ local dagl = require "dagl"
 local nn = require "dagl.nn.base"
 local activations, initializers = nn.activations, nn.initializers
 
---- nn.Dense(units, {activation=, use_bias=true, kernel_initializer="glorot_uniform", name=})
+--- nn.Dense(units, {activation=, use_bias=true, kernel_initializer="glorot_uniform",
+-- kernel_regularizer=, bias_regularizer=, name=})
 nn.Dense = nn.layer_class("dense")
 function nn.Dense.new(units, opts)
   opts = opts or {}
@@ -15,6 +16,7 @@ function nn.Dense.new(units, opts)
   if not self.activation then error(("Dense: unknown activation '%s'"):format(opts.activation), 2) end
   self.use_bias = opts.use_bias ~= false
   self.init_name = opts.kernel_initializer or "glorot_uniform"
+  self.kernel_regularizer, self.bias_regularizer = opts.kernel_regularizer, opts.bias_regularizer
   return self
 end
 
@@ -26,6 +28,8 @@ function nn.Dense:build(shape)
 end
 
 function nn.Dense:call(x)
+  self:regularize(x, self.kernel, self.kernel_regularizer)
+  if self.bias then self:regularize(x, self.bias, self.bias_regularizer) end
   local y = x:matmul(self.kernel)
   if self.bias then y = y + self.bias end
   return self.activation(y)

@@ -1,5 +1,7 @@
---- dagl.nn.layer: the base Layer class, layer_class, initializers and activations.
+--- dagl.nn.layer: the base Layer class, layer_class, initializers, activations and
+-- regularizers.
 local dagl = require "dagl"
+local fn = require "dagl.fn"
 
 local nn = require "dagl.nn.base"
 --- The base of every layer: a name, build-once weights, and __call.
@@ -30,21 +32,37 @@ function Layer:init(opts)
   self.built = false
 end
 
---- Adds a trainable weight made by `init` (a tensor); returns it.
-function Layer:add_weight(name, tensor)
-  self.weights[#self.weights + 1] = {name = self.name .. "/" .. name, value = tensor}
+--- Adds a weight (a tensor) to layer.weights; returns it. With {trainable = false} (BatchNorm's
+-- moving statistics) it is saved with the model but left alone by optimizers: the entry has
+-- trainable = false, and models skip such entries when they collect what to train.
+function Layer:add_weight(name, tensor, opts)
+  local trainable = not (opts and opts.trainable == false)
+  self.weights[#self.weights + 1] = {name = self.name .. "/" .. name, value = tensor, trainable = trainable}
   return tensor
+end
+
+--- Adds reg(w) to the training loss (nn.add_loss) while a model traces its training step; x is
+-- the layer's traced input, whose trace the weight joins. Shared by every layer with
+-- kernel_regularizer= (Dense, and convolutions).
+function Layer:regularize(x, w, reg)
+  if reg and nn.training and dagl.is_symbol(x) then nn.add_loss(reg(fn.lift(x, w))) end
 end
 
 function Layer:build(input_shape) end
 
 --- Builds on first use (from the input's shape) and runs call(x) with nodes labelled by name.
+-- Merge layers (Add, Concatenate) take a list of inputs: build then gets the list of shapes.
 function Layer.__call(self, x)
+  local list = type(x) == "table" and not dagl.is_symbol(x)
   if not self.built then
-    self:build(x.shape)
+    local shapes = {}
+    if list then for i, v in ipairs(x) do shapes[i] = v.shape end end
+    self:build(list and shapes or x.shape)
     self.built = true
   end
-  if dagl.is_symbol(x) then return dagl.label(x, self.name, function() return self:call(x) end) end
+  local sym = dagl.is_symbol(x) and x
+  if list then for _, v in ipairs(x) do if dagl.is_symbol(v) then sym = v break end end end
+  if sym then return dagl.label(sym, self.name, function() return self:call(x) end) end
   return self:call(x)
 end
 
@@ -68,8 +86,21 @@ local activations = {
     return e / e:sum(-1, true)
   end,
   leaky_relu = function(x) return dagl.where(x:gt(0), x, x * 0.01) end,
-  -- the tanh approximation of GELU (PyTorch's approximate="tanh"; the erf form needs an erf op)
-  gelu = function(x) return x * 0.5 * (1 + ((x + x ^ 3 * 0.044715) * math.sqrt(2 / math.pi)):tanh()) end,
+  -- exact GELU, x * Phi(x) with the normal CDF through erf (Keras's and PyTorch's default)
+  gelu = function(x) return x * 0.5 * (1 + (x * (1 / math.sqrt(2))):erf()) end,
+  -- the tanh approximation of GELU (PyTorch's approximate="tanh")
+  gelu_tanh = function(x) return x * 0.5 * (1 + ((x + x ^ 3 * 0.044715) * math.sqrt(2 / math.pi)):tanh()) end,
 }
 nn.activations = activations
 nn.initializers = initializers
+
+--- Regularizers: functions of a weight (symbol) giving a scalar added to the training loss, as
+-- kernel_regularizer = nn.regularizers.l2(0.01).
+nn.regularizers = {
+  l2 = function(c) c = c or 0.01 return function(w) return (w * w):sum() * c end end,
+  l1 = function(c) c = c or 0.01 return function(w) return w:abs():sum() * c end end,
+  l1_l2 = function(c1, c2)
+    c1, c2 = c1 or 0.01, c2 or 0.01
+    return function(w) return w:abs():sum() * c1 + (w * w):sum() * c2 end
+  end,
+}

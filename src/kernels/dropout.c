@@ -1,0 +1,45 @@
+/* dropout.c -- dropout masks from the counter-based generator: Bernoulli(1 - rate) scaled by
+ * 1 / (1 - rate). A graph node passes its run count as the counter, so every training step gets
+ * a fresh mask while a fixed seed replays the same sequence; shares are chosen from the size, so
+ * the mask is the same at any thread count. */
+#include "kernels.h"
+
+#include <math.h>
+
+/* Keeps draws of dropout masks apart from the context's rand/randn draws under the same seed. */
+#define DROPOUT_STREAM ((uint64_t)1 << 63)
+
+dagl_status dagl__dropout_check(dagl_ctx *ctx, dagl_dtype dt, double rate)
+{
+    if (dt != DAGL_F32 && dt != DAGL_F64)
+        return dagl_ctx_set_error(ctx, DAGL_E_DTYPE, "dropout_mask: float32 or float64 only, got %s", dagl_dtype_name(dt));
+    if (!(rate >= 0 && rate < 1))
+        return dagl_ctx_set_error(ctx, DAGL_E_ARG, "dropout_mask: rate must be in [0, 1), got %g", rate);
+    return DAGL_OK;
+}
+
+struct mask_job {
+    dagl_tensor *out;
+    uint64_t seed, draw;
+    double rate;
+};
+
+static void mask_share(void *p, int ith, int nth)
+{
+    const struct mask_job *j = p;
+    int64_t lo, hi;
+    dagl__split(j->out->numel, ith, nth, &lo, &hi);
+    dagl__rng_bernoulli(j->out->dtype, j->seed, j->draw, j->rate, 1.0 / (1.0 - j->rate), j->out->data, lo, hi);
+}
+
+dagl_status dagl_dropout_mask(dagl_ctx *ctx, dagl_dtype dt, int ndim, const int64_t *shape, double rate,
+                              uint64_t seed, uint64_t counter, dagl_tensor **out)
+{
+    *out = NULL;
+    dagl_status st = dagl__dropout_check(ctx, dt, rate);
+    if (!st) st = dagl_tensor_new(ctx, dt, ndim, shape, out);
+    if (st) return st;
+    struct mask_job j = {*out, seed, counter | DROPOUT_STREAM, rate};
+    dagl__parallel(ctx, mask_share, &j, dagl__shares((*out)->numel, 32768));
+    return DAGL_OK;
+}
