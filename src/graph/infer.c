@@ -1,10 +1,11 @@
 /* infer.c -- per-op-class shape/dtype inference for graph nodes and the call that runs a node
  * through the eager kernels, so graphs and eager code compute the same thing. */
 #include "graph.h"
+#include "kernels/window2d.h"
 
 #include <string.h>
 
-typedef enum op_class { C_NONE, C_UNARY, C_BINARY, C_COMPARE, C_CLAMP, C_WHERE, C_REDUCE, C_MATMUL, C_LAYOUT } op_class;
+typedef enum op_class { C_NONE, C_UNARY, C_BINARY, C_COMPARE, C_CLAMP, C_WHERE, C_REDUCE, C_MATMUL, C_LAYOUT, C_WINDOW } op_class;
 
 typedef struct class_info {
     int nsrc;
@@ -23,6 +24,7 @@ static op_class class_of(dagl_op op)
     if (op >= DAGL_OP_SUM && op <= DAGL_OP_VAR) return C_REDUCE;
     if (op == DAGL_OP_MATMUL) return C_MATMUL;
     if (op >= DAGL_OP_RESHAPE && op <= DAGL_OP_EXPAND) return C_LAYOUT;
+    if (op >= DAGL_OP_CONV2D && op <= DAGL_OP_AVGPOOL2D_GRAD) return C_WINDOW;
     return C_NONE;
 }
 
@@ -203,6 +205,44 @@ static dagl_status exec_matmul(dagl_ctx *ctx, const dagl_node *nd, dagl_tensor *
     return dagl_matmul(ctx, v[0], v[1], out);
 }
 
+/* conv2d, pooling and their gradients: window2d.c checks the sources as the kernels do. */
+static dagl_status infer_window(dagl_graph *g, dagl_node *nd)
+{
+    int arity = nd->op == DAGL_OP_MAXPOOL2D || nd->op == DAGL_OP_AVGPOOL2D ? 1 : 2;
+    if (nd->nsrc != arity)
+        return dagl_ctx_set_error(g->ctx, DAGL_E_ARG, "%s: takes %d sources, got %d", dagl_op_name(nd->op), arity,
+                                  nd->nsrc);
+    int nds[2];
+    const int64_t *shp[2];
+    dagl_dtype dts[2];
+    for (int k = 0; k < arity; k++) {
+        const dagl_node *s = src_node(g, nd, k);
+        nds[k] = s->ndim, shp[k] = s->shape, dts[k] = s->dtype;
+    }
+    const int64_t *pshape = NULL;
+    if (nd->op == DAGL_OP_CONV2D_GRAD_INPUT || nd->op == DAGL_OP_CONV2D_GRAD_KERNEL) {
+        if (nd->p.nshape != 4)
+            return dagl_ctx_set_error(g->ctx, DAGL_E_ARG, "%s: params.shape must be the forward operand's shape (4 dims)",
+                                      dagl_op_name(nd->op));
+        pshape = nd->p.shape;
+    }
+    struct win2d geo;
+    nd->ndim = 4;
+    return dagl__win2d_infer(g->ctx, nd->op, &nd->p.window, pshape, nds, shp, dts, &geo, nd->shape, &nd->dtype);
+}
+
+static dagl_status exec_window(dagl_ctx *ctx, const dagl_node *nd, dagl_tensor *const *v, dagl_tensor **out)
+{
+    const dagl_window2d *w = &nd->p.window;
+    switch (nd->op) {
+    case DAGL_OP_CONV2D: return dagl_conv2d(ctx, v[0], v[1], w, out);
+    case DAGL_OP_CONV2D_GRAD_INPUT: return dagl_conv2d_grad_input(ctx, v[0], v[1], nd->p.shape, w, out);
+    case DAGL_OP_CONV2D_GRAD_KERNEL: return dagl_conv2d_grad_kernel(ctx, v[0], v[1], nd->p.shape, w, out);
+    case DAGL_OP_MAXPOOL2D: case DAGL_OP_AVGPOOL2D: return dagl_pool2d(ctx, nd->op, v[0], w, out);
+    default: return dagl_pool2d_grad(ctx, nd->op, v[0], v[1], w, out);
+    }
+}
+
 static const class_info classes[] = {
     [C_NONE] = {0, NULL, NULL},
     [C_UNARY] = {1, infer_unary, exec_unary},
@@ -213,8 +253,9 @@ static const class_info classes[] = {
     [C_REDUCE] = {1, infer_reduce, exec_reduce},
     [C_MATMUL] = {2, infer_matmul, exec_matmul},
     [C_LAYOUT] = {1, infer_layout, exec_layout},
+    [C_WINDOW] = {0, infer_window, exec_window}, /* 1 or 2 by op */
 };
-_Static_assert(sizeof classes / sizeof *classes == C_LAYOUT + 1, "one entry per op class");
+_Static_assert(sizeof classes / sizeof *classes == C_WINDOW + 1, "one entry per op class");
 
 dagl_status dagl__infer(dagl_graph *g, dagl_node *nd)
 {
