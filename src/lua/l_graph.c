@@ -64,7 +64,7 @@ static dagl_op op_by_name(lua_State *L, int idx)
 }
 
 /* Reads optional node parameters from a table: scalar, scalar_first, lo, hi, dims (0-based),
- * keepdim, correction, shape. */
+ * keepdim, correction, shape, and the window of conv/pool ops: pool_size, strides, padding. */
 static void read_params(lua_State *L, int idx, dagl_node_params *p)
 {
     memset(p, 0, sizeof *p);
@@ -99,6 +99,7 @@ static void read_params(lua_State *L, int idx, dagl_node_params *p)
     lua_pop(L, 1);
     if (lua_getfield(L, idx, "shape") == LUA_TTABLE) p->nshape = dagl_l_shape(L, lua_gettop(L), p->shape);
     lua_pop(L, 1);
+    dagl_l_window(L, idx, &p->window);
 }
 
 /* g:node(op, {src ids}, params) -> id */
