@@ -23,6 +23,8 @@ static void read_pair(lua_State *L, int idx, const char *key, int *pair)
         luaL_error(L, "%s must be a number or a table {rows, cols}, got %s", key, luaL_typename(L, -1));
     }
     lua_pop(L, 1);
+    if (t != LUA_TNIL && (pair[0] < 1 || pair[1] < 1))
+        luaL_error(L, "%s must be at least 1, got (%d, %d)", key, pair[0], pair[1]);
 }
 
 void dagl_l_window(lua_State *L, int idx, dagl_window2d *w)
@@ -41,19 +43,10 @@ void dagl_l_window(lua_State *L, int idx, dagl_window2d *w)
     lua_pop(L, 1);
 }
 
-/* The tensor at arg 1, or the result count of forwarding the call to a symbol's method. */
-#define TENSOR_OR_SYMBOL(L, var, op)                                                              \
-    dagl_tensor *var = dagl_l_test(L, 1);                                                         \
-    if (!var) {                                                                                   \
-        int ret_ = dagl_l_symbol_call(L, op);                                                     \
-        if (ret_ >= 0) return ret_;                                                               \
-        var = dagl_l_check(L, 1);                                                                 \
-    }
-
 /* x:conv2d(k, {strides=, padding=}) */
 static int l_conv2d(lua_State *L)
 {
-    TENSOR_OR_SYMBOL(L, x, DAGL_OP_CONV2D)
+    CHECK_OR_SYMBOL(L, x, DAGL_OP_CONV2D)
     dagl_tensor *k = dagl_l_check(L, 2);
     dagl_window2d w;
     dagl_l_window(L, 3, &w);
@@ -71,7 +64,7 @@ static int l_conv2d(lua_State *L)
  * defaults to 2x2 as in Keras. */
 static int pool(lua_State *L, dagl_op op)
 {
-    TENSOR_OR_SYMBOL(L, x, op)
+    CHECK_OR_SYMBOL(L, x, op)
     dagl_window2d w;
     if (lua_type(L, 2) == LUA_TNUMBER) {
         memset(&w, 0, sizeof w);

@@ -18,15 +18,6 @@ int dagl_l_symbol_call(lua_State *L, dagl_op op)
     return lua_gettop(L);
 }
 
-/* The tensor at arg 1; a symbol there is forwarded by returning its result count in *ret. */
-#define CHECK_OR_SYMBOL(L, var, op)                                                               \
-    dagl_tensor *var = dagl_l_test(L, 1);                                                         \
-    if (!var) {                                                                                   \
-        int ret_ = dagl_l_symbol_call(L, op);                                                            \
-        if (ret_ >= 0) return ret_;                                                               \
-        var = dagl_l_check(L, 1);                                                                 \
-    }
-
 static int unary(lua_State *L, dagl_op op)
 {
     CHECK_OR_SYMBOL(L, a, op)

@@ -1,9 +1,6 @@
 --- dagl.nn.conv_layers: Conv2D, MaxPool2D, AvgPool2D and GlobalAveragePooling2D over
 -- channels-last images (batch, height, width, channels), as Keras shapes them.
-local dagl = require "dagl"
-
 local nn = require "dagl.nn.base"
-local activations, initializers = nn.activations, nn.initializers
 
 -- A size given as n or {rows, cols}, as {rows, cols}.
 local function pair(v, what, layer)
@@ -58,19 +55,14 @@ function nn.Conv2D.new(filters, kernel_size, opts)
   self.window = pair(kernel_size, "kernel_size", "Conv2D")
   self.strides = pair(opts.strides or 1, "strides", "Conv2D")
   self.padding = check_padding(opts.padding, "Conv2D")
-  self.activation = activations[opts.activation or "linear"]
-  if not self.activation then error(("Conv2D: unknown activation '%s'"):format(opts.activation), 2) end
-  self.use_bias = opts.use_bias ~= false
-  self.init_name = opts.kernel_initializer or "glorot_uniform"
+  self:kernel_options(opts, "Conv2D")
   return self
 end
 
 function nn.Conv2D:build(shape)
   check_image(shape, "Conv2D")
   local kh, kw, cin = self.window[1], self.window[2], shape[4]
-  local init = initializers[self.init_name] or error("Conv2D: unknown initializer " .. self.init_name)
-  self.kernel = self:add_weight("kernel", init(kh * kw * cin, kh * kw * self.filters, {kh, kw, cin, self.filters}))
-  if self.use_bias then self.bias = self:add_weight("bias", dagl.zeros(self.filters)) end
+  self:add_kernel(kh * kw * cin, kh * kw * self.filters, {kh, kw, cin, self.filters}, "Conv2D")
 end
 
 function nn.Conv2D:call(x)

@@ -73,3 +73,21 @@ local activations = {
 }
 nn.activations = activations
 nn.initializers = initializers
+
+--- Reads the options of layers with a kernel (Dense, Conv2D): activation (default linear),
+-- use_bias (default true), kernel_initializer (default glorot_uniform). `what` names the layer
+-- in errors, raised at the caller of the layer's constructor.
+function Layer:kernel_options(opts, what)
+  self.activation = activations[opts.activation or "linear"]
+  if not self.activation then error(("%s: unknown activation '%s'"):format(what, opts.activation), 3) end
+  self.use_bias = opts.use_bias ~= false
+  self.init_name = opts.kernel_initializer or "glorot_uniform"
+end
+
+--- Makes the kernel of `shape` (its last dim the units/filters) with the chosen initializer,
+-- and the zero bias when the layer uses one.
+function Layer:add_kernel(fan_in, fan_out, shape, what)
+  local init = initializers[self.init_name] or error(what .. ": unknown initializer " .. self.init_name)
+  self.kernel = self:add_weight("kernel", init(fan_in, fan_out, shape))
+  if self.use_bias then self.bias = self:add_weight("bias", dagl.zeros(shape[#shape])) end
+end
