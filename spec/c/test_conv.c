@@ -262,7 +262,12 @@ static void check_errors(void)
     p.strides[0] = -1;
     CHECK(dagl_pool2d(ctx, DAGL_OP_AVGPOOL2D, x, &p, &out) == DAGL_E_ARG);
     CHECK_STR(dagl_ctx_last_error(ctx), "avg_pool2d: strides (-1, 2) must be at least 1");
+    int64_t neg[4] = {1, -4, 4, 3};
+    dagl_tensor *dy = randn(DAGL_F32, 1, 2, 2, 5);
+    CHECK(dagl_conv2d_grad_input(ctx, dy, k, neg, &w, &out) == DAGL_E_SHAPE && out == NULL);
+    CHECK_STR(dagl_ctx_last_error(ctx), "conv2d_grad_input: negative size in shape [1, -4, 4, 3]");
     dagl_tensor_release(x), dagl_tensor_release(k), dagl_tensor_release(big), dagl_tensor_release(x3);
+    dagl_tensor_release(dy);
 }
 
 int main(void)

@@ -84,6 +84,8 @@ dagl_status dagl__win2d_infer(dagl_ctx *ctx, dagl_op op, const dagl_window2d *w,
     }
     if ((op == DAGL_OP_CONV2D_GRAD_INPUT || op == DAGL_OP_CONV2D_GRAD_KERNEL) && !pshape)
         return dagl_ctx_set_error(ctx, DAGL_E_ARG, "%s: the forward operand's shape (4 dims) is needed", name);
+    dagl_status st = pshape ? dagl__check_shape(ctx, name, 4, pshape) : DAGL_OK;
+    if (st) return st;
     const int64_t *x = NULL, *k = NULL, *dy = NULL;
     switch (op) {
     case DAGL_OP_CONV2D: x = shp[0], k = shp[1]; break;
@@ -92,7 +94,6 @@ dagl_status dagl__win2d_infer(dagl_ctx *ctx, dagl_op op, const dagl_window2d *w,
     case DAGL_OP_MAXPOOL2D: case DAGL_OP_AVGPOOL2D: x = shp[0]; break;
     default: x = shp[0], dy = shp[1]; break;
     }
-    dagl_status st;
     if (k) {
         if (k[2] != x[3])
             return dagl_ctx_set_error(ctx, DAGL_E_SHAPE,
