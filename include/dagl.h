@@ -237,6 +237,9 @@ typedef enum dagl_op {
     DAGL_OP_CONCAT, DAGL_OP_SLICE_SCATTER, DAGL_OP_GATHER, DAGL_OP_INDEX_ADD,
     /* a fresh dropout mask at every run (no sources but a tensor giving shape and dtype) */
     DAGL_OP_DROPOUT_MASK,
+    /* 2-D windows over NHWC images (dagl_conv2d, dagl_pool2d and their gradients) */
+    DAGL_OP_CONV2D, DAGL_OP_CONV2D_GRAD_INPUT, DAGL_OP_CONV2D_GRAD_KERNEL,
+    DAGL_OP_MAXPOOL2D, DAGL_OP_AVGPOOL2D, DAGL_OP_MAXPOOL2D_GRAD, DAGL_OP_AVGPOOL2D_GRAD,
     /* computed by caller code (dagl_graph_custom), e.g. a Lua function */
     DAGL_OP_CUSTOM,
     DAGL_OP_COUNT
@@ -291,6 +294,39 @@ DAGL_API dagl_status dagl_index_add(dagl_ctx *ctx, const dagl_tensor *src, const
  * function of (seed, counter, i): graphs pass their node's run count as the counter. */
 DAGL_API dagl_status dagl_dropout_mask(dagl_ctx *ctx, dagl_dtype dt, int ndim, const int64_t *shape, double rate,
                                        uint64_t seed, uint64_t counter, dagl_tensor **out);
+/* ---------------------------------------------------------------- 2-D windows (NHWC) */
+
+/* Padding of a 2-D window op, as Keras/TensorFlow define it: VALID uses whole windows only;
+ * SAME pads so that out = ceil(in / stride), the odd pad row/column at the bottom/right. */
+typedef enum dagl_padding { DAGL_PAD_VALID = 0, DAGL_PAD_SAME = 1 } dagl_padding;
+
+/* The window of a convolution or pooling over images of shape (N, H, W, C). */
+typedef struct dagl_window2d {
+    int size[2];    /* pool size (rows, cols); convolutions take it from the kernel's shape */
+    int strides[2]; /* 0 = the default: 1 for convolutions, the pool size for pooling */
+    int padding;    /* a dagl_padding */
+} dagl_window2d;
+
+/* out (N, OH, OW, Cout) = x (N, H, W, Cin) correlated with kernel k (KH, KW, Cin, Cout), like
+ * Keras's Conv2D (no bias); im2col + GEMM. f32 or f64 (operands promoted). */
+DAGL_API dagl_status dagl_conv2d(dagl_ctx *ctx, const dagl_tensor *x, const dagl_tensor *k,
+                                 const dagl_window2d *w, dagl_tensor **out);
+/* Gradient of conv2d with respect to its input x, of shape x_shape (4 entries), from dy. */
+DAGL_API dagl_status dagl_conv2d_grad_input(dagl_ctx *ctx, const dagl_tensor *dy, const dagl_tensor *k,
+                                            const int64_t *x_shape, const dagl_window2d *w,
+                                            dagl_tensor **out);
+/* Gradient of conv2d with respect to its kernel, of shape k_shape (4 entries), from x and dy. */
+DAGL_API dagl_status dagl_conv2d_grad_kernel(dagl_ctx *ctx, const dagl_tensor *x, const dagl_tensor *dy,
+                                             const int64_t *k_shape, const dagl_window2d *w,
+                                             dagl_tensor **out);
+/* Max or average pooling (op DAGL_OP_MAXPOOL2D or DAGL_OP_AVGPOOL2D) of x (N, H, W, C); the
+ * average counts only the input elements inside the window, not the padding (as Keras does). */
+DAGL_API dagl_status dagl_pool2d(dagl_ctx *ctx, dagl_op op, const dagl_tensor *x, const dagl_window2d *w,
+                                 dagl_tensor **out);
+/* Gradient of dagl_pool2d (op: the pooling op or its _GRAD op) with respect to x, given dy.
+ * Max pooling gives each window's gradient to the first maximum in row-major window order. */
+DAGL_API dagl_status dagl_pool2d_grad(dagl_ctx *ctx, dagl_op op, const dagl_tensor *x, const dagl_tensor *dy,
+                                      const dagl_window2d *w, dagl_tensor **out);
 
 /* ---------------------------------------------------------------- graphs */
 
@@ -315,6 +351,8 @@ typedef struct dagl_node_params {
     int64_t index_base;  /* gather, index_add: the number of the first row (0, or 1 from Lua) */
     double rate;         /* dropout_mask: the probability of a zero */
     uint64_t seed;       /* dropout_mask: the Philox key; the node's run count is the counter */
+    dagl_window2d window; /* conv2d and pooling ops; their gradients take the forward input's
+                           * (conv2d_grad_input) or kernel's (conv2d_grad_kernel) shape in shape */
 } dagl_node_params;
 
 /* An empty graph on a context (its workers run the graph's nodes); free it when done. */

@@ -189,6 +189,21 @@ function Sym:rows_of(table_, base) return gather(self.tracer, table_, self, base
 function Sym:dropout_mask(rate, seed)
   return node(self.tracer, "dropout_mask", {self.id}, {rate = rate, seed = seed})
 end
+-- 2-D windows over NHWC images, as on real tensors: x:conv2d(k, {strides=, padding=}),
+-- x:max_pool2d({pool_size=2, strides=, padding=}) (a number is the pool size). The node's
+-- params carry the window (the gradient rules reuse them).
+local function window(opts, pool)
+  if type(opts) == "number" then opts = {pool_size = opts} end
+  opts = opts or {}
+  local size = opts.pool_size
+  if pool and size == nil then size = 2 end
+  return {pool_size = size, strides = opts.strides, padding = opts.padding}
+end
+function Sym:conv2d(k, opts)
+  return node(self.tracer, "conv2d", {self.id, operand(self.tracer, k)}, window(opts))
+end
+function Sym:max_pool2d(opts) return node(self.tracer, "max_pool2d", {self.id}, window(opts, true)) end
+function Sym:avg_pool2d(opts) return node(self.tracer, "avg_pool2d", {self.id}, window(opts, true)) end
 
 function Sym.clamp(self, lo, hi) return node(self.tracer, "clamp", {self.id}, {lo = lo, hi = hi}) end
 function Sym:dtype() return self._dtype end

@@ -198,6 +198,20 @@ function rules.permute(g, out, a, _, p)
   return g:permute(inv)
 end
 
+-- 2-D windows: the gradient ops of the C core, with the forward node's window; the conv
+-- gradients also take the shape of the operand they are for.
+local function window_grad(op, g, srcs, p, shape)
+  local q = {pool_size = p.pool_size, strides = p.strides, padding = p.padding, shape = shape}
+  return node(g.tracer, op, srcs, q)
+end
+
+function rules.conv2d(g, out, x, k, p)
+  return window_grad("conv2d_grad_input", g, {g.id, k.id}, p, x.shape),
+         window_grad("conv2d_grad_kernel", g, {x.id, g.id}, p, k.shape)
+end
+function rules.max_pool2d(g, out, x, _, p) return window_grad("max_pool2d_grad", g, {x.id, g.id}, p) end
+function rules.avg_pool2d(g, out, x, _, p) return window_grad("avg_pool2d_grad", g, {x.id, g.id}, p) end
+
 -- Lua nodes with a Lua backward: backward(g, x1, ..., out) returns the inputs' gradients; one
 -- Lua node per input computes them at run time (under the VM lock in global mode).
 function rules.custom(g, out, a, b, p, srcs, rec)

@@ -1,12 +1,13 @@
 /* infer.c -- per-op-class shape/dtype inference for graph nodes and the call that runs a node
  * through the eager kernels, so graphs and eager code compute the same thing. */
 #include "graph.h"
+#include "kernels/window2d.h"
 
 #include <string.h>
 
 typedef enum op_class {
     C_NONE, C_UNARY, C_BINARY, C_COMPARE, C_CLAMP, C_WHERE, C_REDUCE, C_MATMUL, C_LAYOUT,
-    C_CONCAT, C_SLICE_SCATTER, C_GATHER, C_INDEX_ADD, C_DROPOUT
+    C_CONCAT, C_SLICE_SCATTER, C_GATHER, C_INDEX_ADD, C_DROPOUT, C_WINDOW
 } op_class;
 
 typedef struct class_info {
@@ -31,6 +32,7 @@ static op_class class_of(dagl_op op)
     if (op == DAGL_OP_GATHER) return C_GATHER;
     if (op == DAGL_OP_INDEX_ADD) return C_INDEX_ADD;
     if (op == DAGL_OP_DROPOUT_MASK) return C_DROPOUT;
+    if (op >= DAGL_OP_CONV2D && op <= DAGL_OP_AVGPOOL2D_GRAD) return C_WINDOW;
     return C_NONE;
 }
 
@@ -290,6 +292,44 @@ static dagl_status exec_dropout(dagl_ctx *ctx, const dagl_node *nd, dagl_tensor 
     return dagl_dropout_mask(ctx, v[0]->dtype, v[0]->ndim, v[0]->shape, nd->p.rate, nd->p.seed, run, out);
 }
 
+/* conv2d, pooling and their gradients: window2d.c checks the sources as the kernels do. */
+static dagl_status infer_window(dagl_graph *g, dagl_node *nd)
+{
+    int arity = nd->op == DAGL_OP_MAXPOOL2D || nd->op == DAGL_OP_AVGPOOL2D ? 1 : 2;
+    if (nd->nsrc != arity)
+        return dagl_ctx_set_error(g->ctx, DAGL_E_ARG, "%s: takes %d sources, got %d", dagl_op_name(nd->op), arity,
+                                  nd->nsrc);
+    int nds[2];
+    const int64_t *shp[2];
+    dagl_dtype dts[2];
+    for (int k = 0; k < arity; k++) {
+        const dagl_node *s = src_node(g, nd, k);
+        nds[k] = s->ndim, shp[k] = s->shape, dts[k] = s->dtype;
+    }
+    const int64_t *pshape = NULL;
+    if (nd->op == DAGL_OP_CONV2D_GRAD_INPUT || nd->op == DAGL_OP_CONV2D_GRAD_KERNEL) {
+        if (nd->p.nshape != 4)
+            return dagl_ctx_set_error(g->ctx, DAGL_E_ARG, "%s: params.shape must be the forward operand's shape (4 dims)",
+                                      dagl_op_name(nd->op));
+        pshape = nd->p.shape;
+    }
+    struct win2d geo;
+    nd->ndim = 4;
+    return dagl__win2d_infer(g->ctx, nd->op, &nd->p.window, pshape, nds, shp, dts, &geo, nd->shape, &nd->dtype);
+}
+
+static dagl_status exec_window(dagl_ctx *ctx, const dagl_node *nd, dagl_tensor *const *v, dagl_tensor **out)
+{
+    const dagl_window2d *w = &nd->p.window;
+    switch (nd->op) {
+    case DAGL_OP_CONV2D: return dagl_conv2d(ctx, v[0], v[1], w, out);
+    case DAGL_OP_CONV2D_GRAD_INPUT: return dagl_conv2d_grad_input(ctx, v[0], v[1], nd->p.shape, w, out);
+    case DAGL_OP_CONV2D_GRAD_KERNEL: return dagl_conv2d_grad_kernel(ctx, v[0], v[1], nd->p.shape, w, out);
+    case DAGL_OP_MAXPOOL2D: case DAGL_OP_AVGPOOL2D: return dagl_pool2d(ctx, nd->op, v[0], w, out);
+    default: return dagl_pool2d_grad(ctx, nd->op, v[0], v[1], w, out);
+    }
+}
+
 static const class_info classes[] = {
     [C_NONE] = {0, NULL, NULL},
     [C_UNARY] = {1, infer_unary, exec_unary},
@@ -305,8 +345,9 @@ static const class_info classes[] = {
     [C_GATHER] = {2, infer_gather, exec_gather},
     [C_INDEX_ADD] = {2, infer_index_add, exec_index_add},
     [C_DROPOUT] = {1, infer_dropout, exec_dropout},
+    [C_WINDOW] = {0, infer_window, exec_window}, /* 1 or 2 by op */
 };
-_Static_assert(sizeof classes / sizeof *classes == C_DROPOUT + 1, "one entry per op class");
+_Static_assert(sizeof classes / sizeof *classes == C_WINDOW + 1, "one entry per op class");
 
 dagl_status dagl__infer(dagl_graph *g, dagl_node *nd)
 {

@@ -137,6 +137,10 @@ static inline int dagl__shares(int64_t work, int64_t grain)
 /* Runs an elementwise kernel over all of `a`, split into shares of 32K elements. */
 DAGL_HIDDEN void dagl__ew_run(dagl_ctx *ctx, ew_kernel k, const struct ew_args *a);
 
+/* Row-major C = op(A)·op(B) + beta·C for f32/f64 through BLAS (matmul.c). */
+DAGL_HIDDEN void dagl__gemm(dagl_dtype dt, int ta, int tb, int64_t M, int64_t N, int64_t K, const void *A,
+                            int64_t lda, const void *B, int64_t ldb, double beta, void *C, int64_t ldc);
+
 /* The per-dtype C types, for X-macros: X(suffix, C type, dtype). */
 #define DAGL_FOR_DTYPES(X) X(f32, float, DAGL_F32) X(f64, double, DAGL_F64) X(i64, int64_t, DAGL_I64)
 

@@ -234,3 +234,26 @@ done:
     }
     return st;
 }
+
+/* One row-major GEMM C = A·B + beta·C (A, B transposed when ta, tb) in f32 or f64, for kernels
+ * that lay their operands out themselves (conv2d's im2col blocks). */
+void dagl__gemm(dagl_dtype dt, int ta, int tb, int64_t M, int64_t N, int64_t K, const void *A, int64_t lda,
+                const void *B, int64_t ldb, double beta, void *C, int64_t ldc)
+{
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0) { /* BLAS would leave C as is: scale it by beta as the product says */
+        size_t es = dagl_dtype_size(dt);
+        for (int64_t i = 0; i < M; i++)
+            for (int64_t jj = 0; jj < N; jj++) {
+                char *c = (char *)C + (i * ldc + jj) * (int64_t)es;
+                dagl__store(dt, c, beta == 0 ? 0 : beta * dagl__load(dt, c));
+            }
+        return;
+    }
+    enum CBLAS_TRANSPOSE tA = ta ? CblasTrans : CblasNoTrans, tB = tb ? CblasTrans : CblasNoTrans;
+    if (dt == DAGL_F32)
+        cblas_sgemm(CblasRowMajor, tA, tB, (int)M, (int)N, (int)K, 1, A, (int)lda, B, (int)ldb, (float)beta, C,
+                    (int)ldc);
+    else
+        cblas_dgemm(CblasRowMajor, tA, tB, (int)M, (int)N, (int)K, 1, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
+}

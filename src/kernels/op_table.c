@@ -44,6 +44,13 @@ static const dagl__op_info op_info[] = {
     [DAGL_OP_GATHER] = {"gather", DAGL__OPK_OTHER, 2},
     [DAGL_OP_INDEX_ADD] = {"index_add", DAGL__OPK_OTHER, 2},
     [DAGL_OP_DROPOUT_MASK] = {"dropout_mask", DAGL__OPK_OTHER, 1},
+    [DAGL_OP_CONV2D] = {"conv2d", DAGL__OPK_OTHER, 2},
+    [DAGL_OP_CONV2D_GRAD_INPUT] = {"conv2d_grad_input", DAGL__OPK_OTHER, 2},
+    [DAGL_OP_CONV2D_GRAD_KERNEL] = {"conv2d_grad_kernel", DAGL__OPK_OTHER, 2},
+    [DAGL_OP_MAXPOOL2D] = {"max_pool2d", DAGL__OPK_OTHER, 1},
+    [DAGL_OP_AVGPOOL2D] = {"avg_pool2d", DAGL__OPK_OTHER, 1},
+    [DAGL_OP_MAXPOOL2D_GRAD] = {"max_pool2d_grad", DAGL__OPK_OTHER, 2},
+    [DAGL_OP_AVGPOOL2D_GRAD] = {"avg_pool2d_grad", DAGL__OPK_OTHER, 2},
     [DAGL_OP_CUSTOM] = {"custom", DAGL__OPK_OTHER, -1},
 };
 _Static_assert(sizeof op_info / sizeof *op_info == DAGL_OP_COUNT, "one op_info entry per dagl_op");

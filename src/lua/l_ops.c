@@ -7,7 +7,7 @@
 /* dagl.exp(x) and friends on a traced symbol (a table) call the symbol's method of the op's
  * name; returns the result count, or -1 when arg 1 is not a table. Kept off the tensor path, so
  * module-level calls on real tensors cost no more than methods. */
-static int symbol_call(lua_State *L, dagl_op op)
+int dagl_l_symbol_call(lua_State *L, dagl_op op)
 {
     if (lua_type(L, 1) != LUA_TTABLE) return -1;
     int n = lua_gettop(L);
@@ -17,15 +17,6 @@ static int symbol_call(lua_State *L, dagl_op op)
     lua_call(L, n, LUA_MULTRET);
     return lua_gettop(L);
 }
-
-/* The tensor at arg 1; a symbol there is forwarded by returning its result count in *ret. */
-#define CHECK_OR_SYMBOL(L, var, op)                                                               \
-    dagl_tensor *var = dagl_l_test(L, 1);                                                         \
-    if (!var) {                                                                                   \
-        int ret_ = symbol_call(L, op);                                                            \
-        if (ret_ >= 0) return ret_;                                                               \
-        var = dagl_l_check(L, 1);                                                                 \
-    }
 
 static int unary(lua_State *L, dagl_op op)
 {
@@ -41,7 +32,7 @@ int dagl_l_binary(lua_State *L, dagl_op op)
     dagl_lstate *ls = DAGL_LSTATE(L);
     dagl_tensor *a = dagl_l_test(L, 1), *b = dagl_l_test(L, 2);
     if (!a) {
-        int ret = symbol_call(L, op);
+        int ret = dagl_l_symbol_call(L, op);
         if (ret >= 0) return ret;
         b = dagl_l_check(L, 2);
     }

@@ -391,6 +391,7 @@ void dagl_l_open_tensor(lua_State *L)
     lua_newtable(L); /* methods */
     dagl_l_setfuncs(L, dagl_l_tensor_methods);
     dagl_l_setfuncs(L, dagl_l_op_methods);
+    dagl_l_setfuncs(L, dagl_l_conv_methods);
     dagl_l_setfuncs(L, dagl_l_view_methods);
     dagl_l_setfuncs(L, dagl_l_index_methods);
     lua_pushvalue(L, lua_upvalueindex(1));

@@ -72,6 +72,23 @@ dagl_tensor *dagl_l_test(lua_State *L, int idx);
  * stack so the GC owns it. The result is borrowed. */
 dagl_tensor *dagl_l_operand(lua_State *L, int idx, dagl_dtype like);
 
+/* dagl.<op>(sym, ...) on a traced symbol (a table at arg 1) calls the symbol's method named as
+ * the op; returns the result count, or -1 when arg 1 is not a table. */
+int dagl_l_symbol_call(lua_State *L, dagl_op op);
+/* In a binding function: the tensor at arg 1 into `var`; a traced symbol there is forwarded to
+ * its method of the op's name, whose results the function returns. */
+#define CHECK_OR_SYMBOL(L, var, op)                                                               \
+    dagl_tensor *var = dagl_l_test(L, 1);                                                         \
+    if (!var) {                                                                                   \
+        int ret_ = dagl_l_symbol_call(L, op);                                                     \
+        if (ret_ >= 0) return ret_;                                                               \
+        var = dagl_l_check(L, 1);                                                                 \
+    }
+
+/* Reads {pool_size=, strides=, padding="valid"|"same"} at idx (nil: defaults; a number or
+ * {rows, cols} for pool_size and strides) into w; raises on bad values. */
+void dagl_l_window(lua_State *L, int idx, dagl_window2d *w);
+
 /* Tensor-tensor or tensor-number binary op on arguments 1 and 2 (the operators use it). */
 int dagl_l_binary(lua_State *L, dagl_op op);
 
@@ -92,6 +109,7 @@ int dagl_l_dim(lua_State *L, int idx, int ndim, const dagl_tensor *t);
 void dagl_l_open_tensor(lua_State *L);  /* fills the metatable at -1 */
 extern const luaL_Reg dagl_l_tensor_methods[];
 extern const luaL_Reg dagl_l_op_methods[];
+extern const luaL_Reg dagl_l_conv_methods[];
 extern const luaL_Reg dagl_l_view_methods[];
 extern const luaL_Reg dagl_l_create_funcs[];
 extern const luaL_Reg dagl_l_graph_funcs[];

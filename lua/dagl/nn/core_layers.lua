@@ -2,7 +2,7 @@
 local dagl = require "dagl"
 
 local nn = require "dagl.nn.base"
-local activations, initializers = nn.activations, nn.initializers
+local activations = nn.activations
 
 --- nn.Dense(units, {activation=, use_bias=true, kernel_initializer="glorot_uniform",
 -- kernel_regularizer=, bias_regularizer=, name=})
@@ -12,24 +12,17 @@ function nn.Dense.new(units, opts)
   local self = setmetatable({}, nn.Dense)
   self:init(opts)
   self.units = units
-  self.activation = activations[opts.activation or "linear"]
-  if not self.activation then error(("Dense: unknown activation '%s'"):format(opts.activation), 2) end
-  self.use_bias = opts.use_bias ~= false
-  self.init_name = opts.kernel_initializer or "glorot_uniform"
-  self.kernel_regularizer, self.bias_regularizer = opts.kernel_regularizer, opts.bias_regularizer
+  self:kernel_options(opts, "Dense")
   return self
 end
 
 function nn.Dense:build(shape)
   local fan_in = shape[#shape]
-  local init = initializers[self.init_name] or error("Dense: unknown initializer " .. self.init_name)
-  self.kernel = self:add_weight("kernel", init(fan_in, self.units, {fan_in, self.units}))
-  if self.use_bias then self.bias = self:add_weight("bias", dagl.zeros(self.units)) end
+  self:add_kernel(fan_in, self.units, {fan_in, self.units}, "Dense")
 end
 
 function nn.Dense:call(x)
-  self:regularize(x, self.kernel, self.kernel_regularizer)
-  if self.bias then self:regularize(x, self.bias, self.bias_regularizer) end
+  self:regularize_kernel(x)
   local y = x:matmul(self.kernel)
   if self.bias then y = y + self.bias end
   return self.activation(y)

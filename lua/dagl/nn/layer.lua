@@ -48,6 +48,12 @@ function Layer:regularize(x, w, reg)
   if reg and nn.training and dagl.is_symbol(x) then nn.add_loss(reg(fn.lift(x, w))) end
 end
 
+--- The kernel_regularizer and bias_regularizer terms of a layer with a kernel (add_kernel).
+function Layer:regularize_kernel(x)
+  self:regularize(x, self.kernel, self.kernel_regularizer)
+  if self.bias then self:regularize(x, self.bias, self.bias_regularizer) end
+end
+
 function Layer:build(input_shape) end
 
 --- Builds on first use (from the input's shape) and runs call(x) with nodes labelled by name.
@@ -104,3 +110,22 @@ nn.regularizers = {
     return function(w) return w:abs():sum() * c1 + (w * w):sum() * c2 end
   end,
 }
+--- Reads the options of layers with a kernel (Dense, Conv2D): activation (default linear),
+-- use_bias (default true), kernel_initializer (default glorot_uniform), kernel_regularizer and
+-- bias_regularizer (nn.regularizers; default none). `what` names the layer
+-- in errors, raised at the caller of the layer's constructor.
+function Layer:kernel_options(opts, what)
+  self.activation = activations[opts.activation or "linear"]
+  if not self.activation then error(("%s: unknown activation '%s'"):format(what, opts.activation), 3) end
+  self.use_bias = opts.use_bias ~= false
+  self.init_name = opts.kernel_initializer or "glorot_uniform"
+  self.kernel_regularizer, self.bias_regularizer = opts.kernel_regularizer, opts.bias_regularizer
+end
+
+--- Makes the kernel of `shape` (its last dim the units/filters) with the chosen initializer,
+-- and the zero bias when the layer uses one.
+function Layer:add_kernel(fan_in, fan_out, shape, what)
+  local init = initializers[self.init_name] or error(what .. ": unknown initializer " .. self.init_name)
+  self.kernel = self:add_weight("kernel", init(fan_in, fan_out, shape))
+  if self.use_bias then self.bias = self:add_weight("bias", dagl.zeros(shape[#shape])) end
+end

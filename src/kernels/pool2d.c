@@ -1,0 +1,159 @@
+/* pool2d.c -- max and average pooling over NHWC images and their gradients, by direct loops
+ * vectorized over channels. Padding is never a value: max takes the window's inputs only and
+ * the average divides by their count (Keras's rules). Forward shares are bands of output rows,
+ * backward shares whole images (windows overlap only within one), sized from the problem only. */
+#include "window2d.h"
+
+#include <string.h>
+
+struct pool_job {
+    struct win2d g;
+    dagl_op op;
+    const char *x, *dy;
+    char *out;
+};
+
+/* The input rows [*h0, *h1) and columns [*w0, *w1) under output pixel (oh, ow). */
+static void window_at(const struct win2d *g, int64_t oh, int64_t ow, int64_t *h0, int64_t *h1, int64_t *w0,
+                      int64_t *w1)
+{
+    int64_t hs = oh * g->sh - g->pt, ws = ow * g->sw - g->pl;
+    *h0 = hs > 0 ? hs : 0;
+    *h1 = hs + g->KH < g->H ? hs + g->KH : g->H;
+    *w0 = ws > 0 ? ws : 0;
+    *w1 = ws + g->KW < g->W ? ws + g->KW : g->W;
+}
+
+/* Forward: out[n, oh, ow, :] = max or mean of the window's channel vectors. */
+#define DEF_POOL(sfx, T, dt)                                                                       \
+    static void pool_##sfx(const struct pool_job *j, int ith, int nth)                             \
+    {                                                                                              \
+        const struct win2d *g = &j->g;                                                             \
+        const T *x = (const T *)j->x;                                                              \
+        int64_t lo, hi, C = g->C, h0, h1, w0, w1;                                                  \
+        dagl__split(g->N * g->OH, ith, nth, &lo, &hi);                                             \
+        for (int64_t r = lo; r < hi; r++) {                                                        \
+            int64_t n = r / g->OH, oh = r % g->OH;                                                 \
+            for (int64_t ow = 0; ow < g->OW; ow++) {                                               \
+                T *o = (T *)j->out + (r * g->OW + ow) * C;                                         \
+                window_at(g, oh, ow, &h0, &h1, &w0, &w1);                                          \
+                bool mx = j->op == DAGL_OP_MAXPOOL2D;                                              \
+                const T *first = x + ((n * g->H + h0) * g->W + w0) * C;                            \
+                for (int64_t c = 0; c < C; c++) o[c] = mx ? first[c] : 0;                          \
+                for (int64_t ih = h0; ih < h1; ih++)                                               \
+                    for (int64_t iw = w0; iw < w1; iw++) {                                         \
+                        const T *p = x + ((n * g->H + ih) * g->W + iw) * C;                        \
+                        if (mx)                                                                    \
+                            for (int64_t c = 0; c < C; c++) o[c] = p[c] > o[c] ? p[c] : o[c];      \
+                        else                                                                       \
+                            for (int64_t c = 0; c < C; c++) o[c] += p[c];                          \
+                    }                                                                              \
+                if (!mx) {                                                                         \
+                    T cnt = (T)((h1 - h0) * (w1 - w0));                                            \
+                    for (int64_t c = 0; c < C; c++) o[c] /= cnt;                                   \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
+    }
+
+/* Backward: each window's dy goes to its first maximum (max) or evenly to its inputs (avg). */
+#define DEF_POOL_GRAD(sfx, T, dt)                                                                  \
+    static void pool_grad_##sfx(const struct pool_job *j, int ith, int nth)                        \
+    {                                                                                              \
+        const struct win2d *g = &j->g;                                                             \
+        const T *x = (const T *)j->x;                                                              \
+        T *dx = (T *)j->out;                                                                       \
+        int64_t lo, hi, C = g->C, h0, h1, w0, w1, img = g->H * g->W * C;                           \
+        dagl__split(g->N, ith, nth, &lo, &hi);                                                     \
+        if (lo < hi) memset(dx + lo * img, 0, sizeof(T) * (size_t)((hi - lo) * img));              \
+        for (int64_t r = lo * g->OH; r < hi * g->OH; r++) {                                        \
+            int64_t n = r / g->OH, oh = r % g->OH;                                                 \
+            for (int64_t ow = 0; ow < g->OW; ow++) {                                               \
+                const T *d = (const T *)j->dy + (r * g->OW + ow) * C;                              \
+                window_at(g, oh, ow, &h0, &h1, &w0, &w1);                                          \
+                if (j->op == DAGL_OP_MAXPOOL2D_GRAD) {                                             \
+                    for (int64_t c = 0; c < C; c++) {                                              \
+                        int64_t best = ((n * g->H + h0) * g->W + w0) * C + c;                      \
+                        for (int64_t ih = h0; ih < h1; ih++)                                       \
+                            for (int64_t iw = w0; iw < w1; iw++) {                                 \
+                                int64_t at = ((n * g->H + ih) * g->W + iw) * C + c;                \
+                                if (x[at] > x[best]) best = at;                                    \
+                            }                                                                      \
+                        dx[best] += d[c];                                                          \
+                    }                                                                              \
+                } else {                                                                           \
+                    T cnt = (T)((h1 - h0) * (w1 - w0));                                            \
+                    for (int64_t ih = h0; ih < h1; ih++)                                           \
+                        for (int64_t iw = w0; iw < w1; iw++) {                                     \
+                            T *p = dx + ((n * g->H + ih) * g->W + iw) * C;                         \
+                            for (int64_t c = 0; c < C; c++) p[c] += d[c] / cnt;                    \
+                        }                                                                          \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
+    }
+DAGL_FOR_FLOAT_DTYPES(DEF_POOL)
+DAGL_FOR_FLOAT_DTYPES(DEF_POOL_GRAD)
+
+struct pool_run {
+    const struct pool_job *j;
+    void (*k)(const struct pool_job *, int, int);
+};
+
+/* Adapts a pooling kernel to the pool's task signature. */
+static void pool_share(void *p, int ith, int nth)
+{
+    const struct pool_run *r = p;
+    r->k(r->j, ith, nth);
+}
+
+/* Checks, converts, allocates and runs one pooling op (forward when dy is NULL). */
+static dagl_status pool_op(dagl_ctx *ctx, dagl_op op, const dagl_tensor *x, const dagl_tensor *dy,
+                           const dagl_window2d *w, dagl_tensor **out)
+{
+    *out = NULL;
+    struct pool_job j = {.op = op};
+    const dagl_tensor *src[2] = {x, dy};
+    int64_t oshape[4];
+    dagl_dtype dt;
+    dagl_tensor *hold[2] = {NULL, NULL};
+    dagl_status st = dagl__win2d_check(ctx, op, w, NULL, dy ? 2 : 1, src, &j.g, oshape, &dt);
+    if (st) return st;
+    for (int i = 0; i < (dy ? 2 : 1) && !st; i++) st = dagl__win2d_operand(ctx, src[i], dt, &hold[i]);
+    if (!st) st = dagl__tensor_alloc(ctx, dt, 4, oshape, out);
+    if (!st && (*out)->numel > 0) {
+        j.x = hold[0]->data, j.dy = dy ? hold[1]->data : NULL, j.out = (*out)->data;
+        struct pool_run r = {&j, dy ? (dt == DAGL_F32 ? pool_grad_f32 : pool_grad_f64)
+                                    : (dt == DAGL_F32 ? pool_f32 : pool_f64)};
+        int64_t most = dy ? j.g.N : j.g.N * j.g.OH;
+        int n = dagl__shares(j.g.N * j.g.OH * j.g.OW * j.g.C * j.g.KH * j.g.KW, (int64_t)1 << 18);
+        dagl__parallel(ctx, pool_share, &r, n > most ? (int)(most > 0 ? most : 1) : n);
+    }
+    dagl_tensor_release(hold[0]);
+    dagl_tensor_release(hold[1]);
+    if (st) {
+        dagl_tensor_release(*out);
+        *out = NULL;
+    }
+    return st;
+}
+
+dagl_status dagl_pool2d(dagl_ctx *ctx, dagl_op op, const dagl_tensor *x, const dagl_window2d *w, dagl_tensor **out)
+{
+    *out = NULL;
+    if (op != DAGL_OP_MAXPOOL2D && op != DAGL_OP_AVGPOOL2D)
+        return dagl_ctx_set_error(ctx, DAGL_E_ARG, "pool2d: op %s is not a pooling", dagl_op_name(op));
+    return pool_op(ctx, op, x, NULL, w, out);
+}
+
+dagl_status dagl_pool2d_grad(dagl_ctx *ctx, dagl_op op, const dagl_tensor *x, const dagl_tensor *dy,
+                             const dagl_window2d *w, dagl_tensor **out)
+{
+    *out = NULL;
+    if (op == DAGL_OP_MAXPOOL2D) op = DAGL_OP_MAXPOOL2D_GRAD;
+    if (op == DAGL_OP_AVGPOOL2D) op = DAGL_OP_AVGPOOL2D_GRAD;
+    if (op != DAGL_OP_MAXPOOL2D_GRAD && op != DAGL_OP_AVGPOOL2D_GRAD)
+        return dagl_ctx_set_error(ctx, DAGL_E_ARG, "pool2d_grad: op %s is not a pooling", dagl_op_name(op));
+    if (!dy) return dagl_ctx_set_error(ctx, DAGL_E_ARG, "%s: tensor is NULL", dagl_op_name(op));
+    return pool_op(ctx, op, x, dy, w, out);
+}

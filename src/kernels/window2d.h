@@ -1,0 +1,34 @@
+/* window2d.h -- what conv2d.c, pool2d.c and graph inference share: the geometry of a 2-D window
+ * op over NHWC images and the one function that checks operands and infers output shapes. */
+#ifndef DAGL_WINDOW2D_H
+#define DAGL_WINDOW2D_H
+
+#include "kernels.h"
+
+/* Geometry of one window op: input (N, H, W, C), window KH x KW, output (N, OH, OW, Cout) with
+ * strides sh, sw; the window of output (oh, ow) starts at input row oh*sh - pt, column ow*sw - pl. */
+struct win2d {
+    int64_t N, H, W, C;
+    int64_t KH, KW, OH, OW, Cout;
+    int64_t sh, sw, pt, pl;
+};
+
+/* Checks the sources of window op `op` (shapes shp[i] of nd[i] dims, dtypes dts[i]) against its
+ * window `w` and, for the gradient ops, the forward operand's shape `pshape` (4 entries), and
+ * fills the geometry, the output shape (4 dims) and dtype. Errors name the op and the shapes. */
+DAGL_HIDDEN dagl_status dagl__win2d_infer(dagl_ctx *ctx, dagl_op op, const dagl_window2d *w, const int64_t *pshape,
+                                          const int *nd, const int64_t *const *shp, const dagl_dtype *dts,
+                                          struct win2d *g, int64_t *oshape, dagl_dtype *odt);
+
+/* The same check for eager calls: sources as tensors. */
+DAGL_HIDDEN dagl_status dagl__win2d_check(dagl_ctx *ctx, dagl_op op, const dagl_window2d *w, const int64_t *pshape,
+                                          int nsrc, const dagl_tensor *const *src, struct win2d *g,
+                                          int64_t *oshape, dagl_dtype *odt);
+
+/* Source k of an eager window op in the compute dtype dt and contiguous (a new reference). */
+DAGL_HIDDEN dagl_status dagl__win2d_operand(dagl_ctx *ctx, const dagl_tensor *t, dagl_dtype dt, dagl_tensor **out);
+
+/* The float dtypes, for X-macros: X(suffix, C type, dtype). */
+#define DAGL_FOR_FLOAT_DTYPES(X) X(f32, float, DAGL_F32) X(f64, double, DAGL_F64)
+
+#endif
