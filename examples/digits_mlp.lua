@@ -41,7 +41,8 @@ local model = nn.Sequential{
 }
 model:build{32, 64}
 model:summary()
-model:compile{optimizer = nn.SGD{lr = 0.02, momentum = 0.9}, loss = "sparse_categorical_crossentropy",
+model:compile{optimizer = nn.SGD{lr = 0.02, momentum = 0.9},
+              loss = nn.losses.SparseCategoricalCrossentropy{from_logits = true}, -- the last layer gives logits
               metrics = {"accuracy"}}
 local t0 = dagl.wall_time()
 local history = model:fit(xs, ys, {epochs = epochs, batch_size = 32, validation_split = 0.2})

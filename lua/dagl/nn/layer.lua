@@ -40,6 +40,7 @@ function Layer:build(input_shape) end
 
 --- Builds on first use (from the input's shape) and runs call(x) with nodes labelled by name.
 function Layer.__call(self, x)
+  if nn.keras_input(x) then return nn.keras_call(self, x) end -- functional API (functional.lua)
   if not self.built then
     self:build(x.shape)
     self.built = true
