@@ -87,8 +87,8 @@ nn.metrics = {
   binary_accuracy = function(p, y, threshold) return p:gt(threshold or 0.5):eq(align(p, y)):mean() end,
   categorical_accuracy = categorical_accuracy,
   sparse_categorical_accuracy = categorical_accuracy,
-  mse = formulas.mse,
-  mae = formulas.mae,
+  mse = function(p, y) return formulas.mse(p, align(p, y)) end,
+  mae = function(p, y) return formulas.mae(p, align(p, y)) end,
 }
 
 --- The metric function for a name (or a function) given the compiled loss: "accuracy" picks
@@ -108,10 +108,10 @@ function nn.metrics.get(spec, loss_obj, out_width)
     return categorical_accuracy
   end
   if spec == "sparse_categorical_accuracy" and loss_obj.kind ~= "sparse" then
-    error("metric sparse_categorical_accuracy needs a sparse loss (labels are made one-hot for it)", 3)
+    error("metric sparse_categorical_accuracy needs a sparse loss (labels are made one-hot for it)", 0)
   end
   local m = rawget(nn.metrics, spec)
-  if type(m) ~= "function" or spec == "get" then error(("unknown metric '%s'"):format(tostring(spec)), 3) end
+  if type(m) ~= "function" or spec == "get" then error(("unknown metric '%s'"):format(tostring(spec)), 0) end
   return m
 end
 

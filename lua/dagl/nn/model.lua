@@ -3,6 +3,7 @@
 -- compile, fit, evaluate, predict, save_weights/load_weights.
 local dagl = require "dagl"
 local data = require "dagl.nn.data"
+local fn = require "dagl.fn"
 
 local nn = require "dagl.nn.base"
 
@@ -222,6 +223,14 @@ require("dagl.nn.training")(Model)
 function Model:save_weights(path) return require("dagl.nn.weights").save(self, path) end
 --- Reads the weights written by save_weights into this model's tensors.
 function Model:load_weights(path) return require("dagl.nn.weights").load(self, path) end
+
+--- The real tensor t as a symbol of like's trace (a weight inside a traced call, so that
+-- gradients flow through what a layer computes from it, e.g. an add_loss regularizer); t
+-- itself when like is not a traced symbol.
+function nn.as_symbol(t, like)
+  if not dagl.is_symbol(like) then return t end
+  return fn.internal.new_sym(like.tracer, fn.internal.operand(like.tracer, t))
+end
 
 --- nn.Sequential{layer, layer, ...}: layers applied in order.
 local Sequential = Model:extend("sequential")
