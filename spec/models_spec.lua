@@ -175,8 +175,8 @@ describe("training protocol", function()
     model:evaluate(x, y)
     assert.equal(5, probe.count:item()) -- inference traces collect nothing
     assert.is_false(nn.training)
-    assert.equal(2, #model:trainable_weights())
-    assert.equal(3, #model:weights())
+    assert.equal(1, #model:trainable_weights())
+    assert.equal(2, #model:weights())
     assert.matches("Non%-trainable params: 1", model:summary(nil, {quiet = true}))
   end)
 
