@@ -78,6 +78,26 @@ describe("functional models", function()
     assert.is_true(acc >= 0 and acc <= 1)
   end)
 
+  it("has several outputs: predict returns a list, fit sums the losses", function()
+    dagl.manual_seed(14)
+    local inp = nn.Input{shape = {3}}
+    local hidden, head1, head2 = nn.Dense(4, {activation = "tanh"}), nn.Dense(1), nn.Dense(2)
+    local h = hidden(inp)
+    local model = nn.Model{inputs = inp, outputs = {head1(h), head2(h)}}
+    local x = dagl.randn(10, 3)
+    local y1, y2 = x:sum(2, true), x:slice(2, 1, 2):contiguous()
+    local p = model:predict(x, 4) -- batches of 4, 4, 2 put back together
+    local hx = dense(x, hidden, "tanh")
+    assert_close(p[1], dense(hx, head1))
+    assert_close(p[2], dense(hx, head2))
+    model:compile{loss = "mse", optimizer = nn.SGD{lr = 0.1}}
+    local want = nn.losses.mse(p[1], y1):item() + nn.losses.mse(p[2], y2):item()
+    assert.is_true(close(model:evaluate(x, {y1, y2}), want))
+    local hist = model:fit(x, {y1, y2}, {epochs = 5, verbose = false})
+    assert.is_true(hist.loss[5] < hist.loss[1])
+    assert.has_error(function() model:fit(x, {y1}, {verbose = false}) end, "fit: the model has 2 outputs, got 1 targets")
+  end)
+
   it("nests a model as a layer and explains bad graphs", function()
     local inner_in = nn.Input{shape = {2}}
     local inner = nn.Model{inputs = inner_in, outputs = nn.Dense(3)(inner_in)}
