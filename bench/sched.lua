@@ -139,7 +139,7 @@ elseif which == "W2" then
   dagl.manual_seed(1)
   local model = nn.Sequential{nn.Dense(256, {activation = "relu"}), nn.Dense(256, {activation = "relu"}), nn.Dense(10)}
   model:build{128, 784}
-  model:compile{optimizer = nn.SGD{lr = 0.01}, loss = "categorical_crossentropy"}
+  model:compile{optimizer = nn.SGD{lr = 0.01}, loss = nn.losses.CategoricalCrossentropy{from_logits = true}}
   local step, weights = model:train_step()
   local x, y = dagl.randn(128, 784), nn.one_hot((function()
     local t = {}

@@ -46,7 +46,8 @@ function M.train(model, xs, ys, epochs, lr, input_shape)
   local nn = dagl.nn
   model:build(input_shape)
   model:summary()
-  model:compile{optimizer = nn.SGD{lr = lr, momentum = 0.9}, loss = "sparse_categorical_crossentropy",
+  model:compile{optimizer = nn.SGD{lr = lr, momentum = 0.9},
+                loss = nn.losses.SparseCategoricalCrossentropy{from_logits = true}, -- the model gives logits
                 metrics = {"accuracy"}}
   local t0 = dagl.wall_time()
   local history = model:fit(xs, ys, {epochs = epochs, batch_size = 32, validation_split = 0.2})

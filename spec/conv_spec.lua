@@ -250,8 +250,8 @@ describe("conv layers", function()
     end
     local model = nn.Sequential{nn.Conv2D(4, 3, {padding = "same", activation = "relu"}), nn.MaxPool2D(2),
                                 nn.Flatten(), nn.Dense(2)}
-    model:compile{optimizer = nn.SGD{lr = 0.05, momentum = 0.9}, loss = "sparse_categorical_crossentropy",
-                  metrics = {"accuracy"}}
+    model:compile{optimizer = nn.SGD{lr = 0.05, momentum = 0.9},
+                  loss = nn.losses.SparseCategoricalCrossentropy{from_logits = true}, metrics = {"accuracy"}}
     local h = model:fit(dagl.tensor(xs), ys, {epochs = 15, batch_size = 16, verbose = false})
     assert.is_true(h.loss[#h.loss] < h.loss[1] / 4, ("loss %g -> %g"):format(h.loss[1], h.loss[#h.loss]))
     assert.is_true(h.accuracy[#h.accuracy] >= 0.95)

@@ -281,12 +281,15 @@ end
 -- then its gradient with respect to each argument (or only those listed in argnums), then with
 -- respect to each `wrt` tensor (weights f uses). Traced and compiled once per input signature,
 -- like dagl.fn; backward work that no requested gradient needs is dropped before it runs.
+-- Auxiliary outputs: values f returns after the first are returned last, after the gradients,
+-- and are not differentiated (a training step returns metrics and BatchNorm updates this way).
 function M.grad(f, opts)
   local wrt = opts and opts.wrt or {}
   local argnums = opts and opts.argnums
   return fn.fn(function(...)
     local args = table.pack(...)
-    local y = f(...)
+    local outs = table.pack(f(...))
+    local y = outs[1]
     if not fn.is_symbol(y) then error("dagl.grad: the function must return a tensor computed from its arguments", 2) end
     local tr = y.tracer
     local ids = {}
@@ -296,7 +299,11 @@ function M.grad(f, opts)
       for i = 1, args.n do ids[i] = args[i].id end
     end
     for _, w in ipairs(wrt) do ids[#ids + 1] = operand(tr, w) end
-    return y, table.unpack(M.backward(y, ids))
+    local res = M.backward(y, ids)
+    table.insert(res, 1, y)
+    local n = #res
+    table.move(outs, 2, outs.n, n + 1, res)
+    return table.unpack(res, 1, n + outs.n - 1)
   end)
 end
 

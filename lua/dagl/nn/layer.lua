@@ -59,6 +59,7 @@ function Layer:build(input_shape) end
 --- Builds on first use (from the input's shape) and runs call(x) with nodes labelled by name.
 -- Merge layers (Add, Concatenate) take a list of inputs: build then gets the list of shapes.
 function Layer.__call(self, x)
+  if nn.keras_input(x) then return nn.keras_call(self, x) end -- functional API (functional.lua)
   local list = type(x) == "table" and not dagl.is_symbol(x)
   if not self.built then
     local shapes = {}

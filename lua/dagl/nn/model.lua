@@ -1,235 +1,252 @@
---- dagl.nn.model: the Sequential model, fit/evaluate/predict and the progress line.
+--- dagl.nn.model: the Model base class that Sequential, functional (nn.Model{inputs=, outputs=},
+-- see functional.lua) and subclassed models (nn.Model:extend()) share: weights, summary,
+-- compile, fit, evaluate, predict, save_weights/load_weights.
 local dagl = require "dagl"
+local data = require "dagl.nn.data"
+local fn = require "dagl.fn"
 
 local nn = require "dagl.nn.base"
---- nn.Sequential{layer, layer, ...}
-local Sequential = {}
-Sequential.__index = Sequential
-nn.Sequential = Sequential
 
-setmetatable(Sequential, {__call = function(_, layers) return Sequential.new(layers) end})
-function Sequential.new(layers)
-  return setmetatable({layers = layers or {}}, Sequential)
+local Model = {}
+Model.__index = Model
+nn.Model = Model
+
+local counters = {}
+
+-- Metamethods every model class carries (Lua looks them up raw in the metatable).
+local function class_of(parent, kind)
+  local cls = setmetatable({kind = kind}, {
+    __index = parent,
+    __call = function(c, ...) return c.new(...) end,
+    -- a subclass's build(input_shape) is its layer-making hook; Model:build stays the dry run
+    __newindex = function(c, k, v) rawset(c, k == "build" and "build_layers" or k, v) end,
+  })
+  rawset(cls, "__index", cls)
+  rawset(cls, "__call", Model.__call)
+  rawset(cls, "__tostring", Model.__tostring)
+  function cls.new(...)
+    local self = setmetatable({}, cls)
+    counters[kind] = (counters[kind] or 0) + 1
+    self.name = kind .. "_" .. counters[kind]
+    self._model = true
+    self:init(...)
+    return self
+  end
+  return cls
 end
 
-function Sequential:add(layer) self.layers[#self.layers + 1] = layer end
+--- A model class: local MyModel = nn.Model:extend(); function MyModel:init(...) (make layers as
+-- fields), optionally MyModel:build(input_shape) (layers that need the input shape) and
+-- MyModel:call(x) composing them. MyModel(...) makes an instance.
+function Model:extend(kind) return class_of(self, kind or (self == Model and "model" or self.kind)) end
 
-function Sequential:__call(x)
+function Model:init() end
+function Model:call() error(("%s: define call(x) in the model class"):format(self.name), 2) end
+function Model:__tostring() return ("dagl.nn model %s"):format(self.name) end
+
+local shapes_of = data.shapes
+
+--- Calls the model on tensors or traced symbols (a list of them for several inputs); on Keras
+-- tensors (nn.Input) it records a node, so models nest in functional models.
+function Model.__call(self, x, ...)
+  if nn.keras_input(x) then return nn.keras_call(self, x) end
+  if not self.built then
+    self.built = true
+    if self.build_layers then self:build_layers(shapes_of(x)) end
+  end
+  return self:call(x, ...)
+end
+
+-- Empty tensors of the given shapes (one shape, or a list of shapes) for dry-run traces.
+local function dummies(shape)
+  if type(shape[1]) ~= "table" then return {dagl.empty(shape)} end
+  local out = {}
+  for i, s in ipairs(shape) do out[i] = dagl.empty(s) end
+  return out
+end
+
+-- Traces body(model inputs) once on empty tensors of input_shape (no run); returns body's result.
+local function dry_run(self, input_shape, body)
+  local res
+  local args = dummies(input_shape)
+  dagl.fn(function(...)
+    local xs = {...}
+    local _, _, out = nn.collect(false, function() return self(#xs == 1 and xs[1] or xs) end)
+    res = body(out)
+    return type(out) == "table" and not out.shape and out[1] or out
+  end):graph(table.unpack(args))
+  return res
+end
+
+-- The shape of one output, or the list of shapes of several.
+local function out_shapes(out) return out.shape or shapes_of(out) end
+
+--- Builds every layer for an input shape (batch first; a list of shapes for several inputs)
+-- by tracing the forward pass once without running it; returns the output shape(s).
+function Model:build(input_shape)
+  self.input_shape = input_shape
+  self.output_shape = dry_run(self, input_shape, out_shapes)
+  return self.output_shape
+end
+
+-- Is v a layer or a model instance (not a class)?
+local function is_layer(v)
+  return type(v) == "table" and (rawget(v, "_model") or (type(rawget(v, "weights")) == "table" and v.call ~= nil))
+end
+nn.is_layer = is_layer
+
+--- The model's layers: Sequential and functional models list them; subclassed models find the
+-- layers and models held in fields (or in lists in fields), by field name.
+function Model:layer_list()
+  if rawget(self, "layers") and rawget(self, "_lists_layers") then return self.layers end
+  local keys = {}
+  for k in pairs(self) do if type(k) == "string" and k:sub(1, 1) ~= "_" then keys[#keys + 1] = k end end
+  table.sort(keys)
+  local out = {}
+  for _, k in ipairs(keys) do
+    local v = self[k]
+    if is_layer(v) then
+      out[#out + 1] = v
+    elseif type(v) == "table" and getmetatable(v) == nil then
+      for _, item in ipairs(v) do if is_layer(item) then out[#out + 1] = item end end
+    end
+  end
+  return out
+end
+
+--- Weight entries {name=, value=, trainable=} of every layer (nested models included), once
+-- each; entries with trainable = false (BatchNorm's moving statistics) and the weights of
+-- layers with trainable = false are not trained.
+function Model:weight_entries()
+  local out, seen = {}, {}
+  local function walk(layer, frozen)
+    frozen = frozen or layer.trainable == false
+    if rawget(layer, "_model") then
+      for _, l in ipairs(layer:layer_list()) do walk(l, frozen) end
+      return
+    end
+    for _, w in ipairs(layer.weights or {}) do
+      if not seen[w.value] then
+        seen[w.value] = true
+        out[#out + 1] = {name = w.name, value = w.value, trainable = not frozen and w.trainable ~= false}
+      end
+    end
+  end
+  walk(self, false)
+  return out
+end
+
+-- The value tensors of the entries that pass keep (all when keep is nil).
+local function values(entries, keep)
+  local out = {}
+  for _, e in ipairs(entries) do if keep == nil or e.trainable == keep then out[#out + 1] = e.value end end
+  return out
+end
+
+--- Every weight tensor (trainable and not), in layer order.
+function Model:weights() return values(self:weight_entries()) end
+--- The weight tensors the optimizer updates.
+function Model:trainable_weights() return values(self:weight_entries(), true) end
+function Model:non_trainable_weights() return values(self:weight_entries(), false) end
+
+--- A table of layers, output shapes and parameter counts (as Keras's summary()), printed and
+-- returned. input_shape (batch first) is needed once if the model was never built or trained.
+function Model:summary(input_shape, opts)
+  local shape = input_shape or self.input_shape
+  if not shape then error("summary: build the model first (model:build{batch, features}) or pass an input shape", 2) end
+  if not self.output_shape or input_shape then self:build(shape) end
+  local layers, seen, originals = self:layer_list(), {}, {}
+  for i, l in ipairs(layers) do -- record each layer's first output while tracing
+    originals[i] = rawget(l, "call")
+    local call = l.call
+    rawset(l, "call", function(s, ...)
+      local y = call(s, ...)
+      seen[l] = seen[l] or out_shapes(y)
+      return y
+    end)
+  end
+  local ok, err = pcall(dry_run, self, shape, function() end)
+  for i, l in ipairs(layers) do rawset(l, "call", originals[i]) end
+  if not ok then error(err, 0) end
+  local function show(s)
+    if type(s[1]) == "table" then
+      local parts = {}
+      for i, t in ipairs(s) do parts[i] = show(t) end
+      return table.concat(parts, ", ")
+    end
+    local shown = {table.unpack(s)}
+    shown[1] = "None"
+    return "(" .. table.concat(shown, ", ") .. ")"
+  end
+  local row = "%-24s %-20s %10s"
+  local lines = {row:format("Layer", "Output shape", "Params"), string.rep("-", 56)}
+  local trainable, frozen = 0, 0
+  local owner = {}
+  for _, e in ipairs(self:weight_entries()) do
+    if e.trainable then trainable = trainable + e.value:numel() else frozen = frozen + e.value:numel() end
+  end
+  for _, l in ipairs(layers) do
+    local n = 0
+    local entries = rawget(l, "_model") and l:weight_entries() or l.weights or {}
+    for _, w in ipairs(entries) do
+      if not owner[w.value] then owner[w.value] = true n = n + w.value:numel() end
+    end
+    lines[#lines + 1] = row:format(l.name, seen[l] and show(seen[l]) or "?", n)
+  end
+  lines[#lines + 1] = string.rep("-", 56)
+  lines[#lines + 1] = ("Total params: %d"):format(trainable + frozen)
+  lines[#lines + 1] = ("Trainable params: %d"):format(trainable)
+  lines[#lines + 1] = ("Non-trainable params: %d"):format(frozen)
+  local text = table.concat(lines, "\n")
+  if not (opts and opts.quiet) then print(text) end
+  return text
+end
+
+--- model:compile{optimizer=nn.SGD{...}, loss="mse" | loss object | function(pred, target),
+-- metrics={"accuracy", "mae", function(pred, target) ... end}}
+function Model:compile(opts)
+  self.optimizer = opts.optimizer or nn.SGD()
+  local ok, loss = pcall(nn.losses.get, opts.loss or "mse")
+  if not ok then error("compile: " .. loss, 2) end
+  self.loss = loss
+  self.sparse = loss.kind == "sparse"
+  self.metrics = opts.metrics or {}
+  self.metric_names = {}
+  for i, m in ipairs(self.metrics) do self.metric_names[i] = type(m) == "string" and m or ("metric_" .. i) end
+  self.metric_fns = nil
+  self.step, self.eval_step = nil, nil
+end
+
+require("dagl.nn.training")(Model)
+
+--- Writes every weight to path (dagl.nn.weights does the format).
+function Model:save_weights(path) return require("dagl.nn.weights").save(self, path) end
+--- Reads the weights written by save_weights into this model's tensors.
+function Model:load_weights(path) return require("dagl.nn.weights").load(self, path) end
+
+--- The real tensor t as a symbol of like's trace (a weight inside a traced call, so that
+-- gradients flow through what a layer computes from it, e.g. an add_loss regularizer); t
+-- itself when like is not a traced symbol.
+function nn.as_symbol(t, like)
+  if not dagl.is_symbol(like) then return t end
+  return fn.internal.new_sym(like.tracer, fn.internal.operand(like.tracer, t))
+end
+
+--- nn.Sequential{layer, layer, ...}: layers applied in order.
+local Sequential = Model:extend("sequential")
+nn.Sequential = Sequential
+function Sequential:init(layers)
+  self.layers = layers or {}
+  self._lists_layers = true
+end
+function Sequential:add(layer) self.layers[#self.layers + 1] = layer end
+function Sequential:call(x)
   for _, layer in ipairs(self.layers) do x = layer(x) end
   return x
 end
 
---- Builds every layer from an input shape (batch first) without data.
-function Sequential:build(input_shape)
-  local shape = input_shape
-  for _, layer in ipairs(self.layers) do
-    if not layer.built then
-      layer:build(shape)
-      layer.built = true
-    end
-    shape = layer.output_shape and layer:output_shape(shape) or shape
-  end
-  self.input_shape = input_shape
-  return shape
-end
-
---- Every trainable weight tensor, in layer order.
-function Sequential:weights()
-  local out = {}
-  for _, layer in ipairs(self.layers) do
-    for _, w in ipairs(layer.weights or {}) do out[#out + 1] = w.value end
-  end
-  return out
-end
-
---- A table of layers, output shapes and parameter counts (as Keras's summary()), printed and returned.
-function Sequential:summary(input_shape)
-  local shape = input_shape or self.input_shape
-  if not shape then error("summary: build the model first (model:build{batch, features}) or pass an input shape", 2) end
-  local lines, total = {}, 0
-  local row = "%-24s %-20s %10s"
-  lines[1] = row:format("Layer", "Output shape", "Params")
-  lines[2] = string.rep("-", 56)
-  for _, layer in ipairs(self.layers) do
-    if not layer.built then layer:build(shape) layer.built = true end
-    shape = layer.output_shape and layer:output_shape(shape) or shape
-    local n = 0
-    for _, w in ipairs(layer.weights or {}) do n = n + w.value:numel() end
-    total = total + n
-    local shown = {table.unpack(shape)}
-    shown[1] = "None"
-    lines[#lines + 1] = row:format(layer.name, "(" .. table.concat(shown, ", ") .. ")", n)
-  end
-  lines[#lines + 1] = string.rep("-", 56)
-  lines[#lines + 1] = ("Total params: %d"):format(total)
-  local text = table.concat(lines, "\n")
-  print(text)
-  return text
-end
-
---- model:compile{optimizer=nn.SGD{...}, loss="sparse_categorical_crossentropy", metrics={"accuracy"}}
-function Sequential:compile(opts)
-  self.optimizer = opts.optimizer or nn.SGD()
-  self.loss_name = opts.loss or "mse"
-  self.loss = type(self.loss_name) == "function" and self.loss_name or nn.losses[self.loss_name]
-  if not self.loss then error(("compile: unknown loss '%s'"):format(tostring(self.loss_name)), 2) end
-  self.sparse = self.loss_name == "sparse_categorical_crossentropy"
-  self.metrics = opts.metrics or {}
-  self.step = nil
-end
-
--- The targets as the graph takes them (one-hot rows for sparse labels).
-function Sequential:targets(y)
-  if not self.sparse then return y end
-  return nn.one_hot(y, self.n_classes)
-end
-
--- The training step: value and gradients of the loss for the model's weights, one graph per
--- batch shape.
-function Sequential:train_step()
-  if not self.step then
-    local weights = self:weights()
-    self.step = dagl.grad(function(xb, yb) return self.loss(self(xb), yb) end, {wrt = weights, argnums = {}})
-    self.step_weights = weights
-  end
-  return self.step, self.step_weights
-end
-
--- Rows [i, j] of a tensor (1-based, inclusive), or of a table.
-local function rows(t, i, j)
-  if type(t) == "table" then return table.move(t, i, j, 1, {}) end
-  return t:slice(1, i, j):contiguous()
-end
-
-local function shuffled_indices(n)
-  local idx = {}
-  for i = 1, n do idx[i] = i end
-  for i = n, 2, -1 do
-    local k = math.random(i)
-    idx[i], idx[k] = idx[k], idx[i]
-  end
-  return idx
-end
-
--- Gathers rows by index into a new tensor (or table).
-local function take(t, idx)
-  if type(t) == "table" then
-    local out = {}
-    for i, k in ipairs(idx) do out[i] = t[k] end
-    return out
-  end
-  local out = dagl.empty({#idx, table.unpack(t.shape, 2)}, t:dtype())
-  for i, k in ipairs(idx) do out[i] = t[k] end
-  return out
-end
-
---- Fraction of rows whose largest logit is the label (labels as integers 0..n-1 or one-hot rows).
-function nn.accuracy(logits, y)
-  local pred = logits:argmax(2):totable()
-  local labels = type(y) == "table" and y or (y:dim() == 2 and y:argmax(2):totable() or y:totable())
-  local good = 0
-  for i, p in ipairs(pred) do
-    local l = type(y) == "table" and y[i] + 1 or (y:dim() == 2 and labels[i] or labels[i] + 1)
-    if p == l then good = good + 1 end
-  end
-  return good / #pred
-end
-
--- A Keras-style progress line: overwritten in place on a terminal, printed once per epoch otherwise.
-local function progress(epoch, epochs, done, total, logs, elapsed, tty, final)
-  local width = 24
-  local fill = math.floor(width * done / total)
-  local parts = {}
-  for _, k in ipairs {"loss", "accuracy", "val_loss", "val_accuracy"} do
-    if logs[k] then parts[#parts + 1] = ("%s: %.4f"):format(k, logs[k]) end
-  end
-  local eta = done < total and ("ETA %.1fs"):format(elapsed / done * (total - done)) or ("%.1fs"):format(elapsed)
-  local line = ("Epoch %d/%d %d/%d [%s%s] %s - %s"):format(epoch, epochs, done, total, string.rep("=", fill),
-    string.rep(".", width - fill), eta, table.concat(parts, " - "))
-  if tty then
-    io.write("\r", line, final and "\n" or "")
-    io.flush()
-  elseif final then
-    print(line)
-  end
-end
-
---- model:fit(x, y, {epochs=1, batch_size=32, validation_split=0, validation_data={x, y},
--- shuffle=true, verbose=true, callbacks={function(epoch, logs) ... end}}) -> history
-function Sequential:fit(x, y, opts)
-  opts = opts or {}
-  if not self.loss then error("fit: call model:compile{...} first", 2) end
-  local n = x.shape[1]
-  local bs, epochs = opts.batch_size or 32, opts.epochs or 1
-  if self.sparse then
-    local labels = type(y) == "table" and y or y:totable()
-    local maxl = 0
-    for _, c in ipairs(labels) do maxl = math.max(maxl, c) end
-    self.n_classes = self.n_classes or math.tointeger(maxl) + 1
-  end
-  local vx, vy = opts.validation_data and opts.validation_data[1], opts.validation_data and opts.validation_data[2]
-  if (opts.validation_split or 0) > 0 then
-    local nv = math.floor(n * opts.validation_split)
-    vx, vy = rows(x, n - nv + 1, n), rows(y, n - nv + 1, n)
-    x, y, n = rows(x, 1, n - nv), rows(y, 1, n - nv), n - nv
-  end
-  self:build(x.shape)
-  local step, weights = self:train_step()
-  local tty = opts.verbose ~= false and os.getenv("TERM") ~= nil and os.execute("test -t 1") == true
-  local verbose = opts.verbose ~= false
-  local history = {loss = {}, accuracy = {}, val_loss = {}, val_accuracy = {}}
-  local nbatches = math.ceil(n / bs)
-  for epoch = 1, epochs do
-    local t0 = dagl.wall_time()
-    local order = opts.shuffle == false and nil or shuffled_indices(n)
-    local ex, ey = order and take(x, order) or x, order and take(y, order) or y
-    local total, count = 0, 0
-    for b = 1, nbatches do
-      local i, j = (b - 1) * bs + 1, math.min(b * bs, n)
-      local xb, yb = rows(ex, i, j), self:targets(rows(ey, i, j))
-      local res = table.pack(step(xb, yb))
-      self.optimizer.apply(weights, table.move(res, 2, res.n, 1, {}))
-      total, count = total + res[1]:item() * (j - i + 1), count + (j - i + 1)
-      if verbose and tty then progress(epoch, epochs, b, nbatches, {loss = total / count}, dagl.wall_time() - t0, tty, false) end
-    end
-    local logs = {loss = total / count}
-    if #self.metrics > 0 then logs.accuracy = nn.accuracy(self:predict(x), y) end
-    if vx then
-      logs.val_loss, logs.val_accuracy = self:evaluate(vx, vy)
-    end
-    for k, v in pairs(logs) do history[k][epoch] = v end
-    if verbose then progress(epoch, epochs, nbatches, nbatches, logs, dagl.wall_time() - t0, tty, true) end
-    local stop = false
-    for _, cb in ipairs(opts.callbacks or {}) do
-      if cb(epoch, logs, self) == false then stop = true end -- a callback may stop training
-    end
-    if stop then
-      history.stopped_epoch = epoch
-      return history
-    end
-  end
-  return history
-end
-
---- Predictions (logits for classifiers) for all rows, in batches, through one traced graph.
-function Sequential:predict(x, batch_size)
-  self.forward = self.forward or dagl.fn(function(xb) return self(xb) end)
-  local n, bs = x.shape[1], batch_size or 256
-  if n <= bs then return self.forward(x) end
-  local parts = {}
-  for i = 1, n, bs do parts[#parts + 1] = self.forward(rows(x, i, math.min(i + bs - 1, n))) end
-  local out = dagl.empty({n, table.unpack(parts[1].shape, 2)})
-  local r = 0
-  for _, p in ipairs(parts) do
-    for k = 1, p.shape[1] do out[r + k] = p[k] end
-    r = r + p.shape[1]
-  end
-  return out
-end
-
---- Loss (and accuracy for classifiers) on the given data.
-function Sequential:evaluate(x, y)
-  local logits = self:predict(x)
-  local loss = self.loss(logits, self:targets(y)):item()
-  return loss, nn.accuracy(logits, y)
+--- Fraction of rows whose largest score is the label (labels as integers 0..n-1 or one-hot rows).
+function nn.accuracy(scores, y)
+  local labels = data.targets(y, true, scores.shape[#scores.shape])
+  return nn.metrics.categorical_accuracy(scores, labels):item()
 end

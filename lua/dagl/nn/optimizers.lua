@@ -20,57 +20,55 @@ end
 -- Per-weight state tables, keyed weakly by the weight tensor.
 local function state() return setmetatable({}, {__mode = "k"}) end
 
---- nn.SGD{lr=0.01, momentum=0, nesterov=false, clipnorm=nil}; lr may be a schedule function.
-function nn.SGD(opts)
-  opts = opts or {}
-  local mom, nesterov = opts.momentum or 0, opts.nesterov or false
-  local velocity, steps = state(), 0
+-- An optimizer: apply(weights, grads) updates each weight in place with update(w, g, lr, step).
+-- weights are tensors or weight entries {value=, trainable=}; entries with trainable = false
+-- (BatchNorm's moving statistics) are skipped.
+local function optimizer(name, opts, default_lr, update)
+  local steps = 0
   return {
-    name = "SGD",
-    --- Updates every weight in place from its gradient.
+    name = name,
     apply = function(weights, grads)
       steps = steps + 1
-      local lr = rate(opts.lr or 0.01, steps)
+      local lr = rate(opts.lr or default_lr, steps)
       grads = clip(grads, opts.clipnorm)
       for i, w in ipairs(weights) do
-        local g = grads[i]
-        if mom ~= 0 then
-          local v = velocity[w] or dagl.zeros(w.shape)
-          v:copy(v * mom - g * lr)
-          velocity[w] = v
-          if nesterov then w:add_(v, mom):add_(g, -lr) else w:add_(v) end
-        else
-          w:add_(g, -lr) -- in place, no temporaries
-        end
+        if not dagl.is_tensor(w) then w = w.trainable ~= false and w.value or nil end
+        if w then update(w, grads[i], lr, steps) end
       end
     end,
   }
+end
+
+--- nn.SGD{lr=0.01, momentum=0, nesterov=false, clipnorm=nil}; lr may be a schedule function.
+-- Keras's formulas: v = momentum * v - lr * g; w += v, or with nesterov w += momentum * v - lr * g.
+function nn.SGD(opts)
+  opts = opts or {}
+  local mom, nesterov = opts.momentum or 0, opts.nesterov or false
+  local velocity = state()
+  return optimizer("SGD", opts, 0.01, function(w, g, lr)
+    if mom == 0 then return w:add_(g, -lr) end -- in place, no temporaries
+    local v = velocity[w] or dagl.zeros(w.shape, w:dtype())
+    v:copy(v * mom - g * lr)
+    velocity[w] = v
+    if nesterov then w:add_(v, mom):add_(g, -lr) else w:add_(v) end
+  end)
 end
 
 --- nn.Adam{lr=0.001, beta1=0.9, beta2=0.999, eps=1e-7, weight_decay=0 (AdamW-style, decoupled)}
 function nn.Adam(opts)
   opts = opts or {}
   local b1, b2, eps, wd = opts.beta1 or 0.9, opts.beta2 or 0.999, opts.eps or 1e-7, opts.weight_decay or 0
-  local m, v, steps = state(), state(), 0
-  return {
-    name = wd ~= 0 and "AdamW" or "Adam",
-    apply = function(weights, grads)
-      steps = steps + 1
-      local lr = rate(opts.lr or 0.001, steps)
-      grads = clip(grads, opts.clipnorm)
-      local c1, c2 = 1 - b1 ^ steps, 1 - b2 ^ steps
-      for i, w in ipairs(weights) do
-        local g = grads[i]
-        local mi, vi = m[w] or dagl.zeros(w.shape), v[w] or dagl.zeros(w.shape)
-        mi:copy(mi * b1 + g * (1 - b1))
-        vi:copy(vi * b2 + g * g * (1 - b2))
-        m[w], v[w] = mi, vi
-        local step = (mi / c1) / ((vi / c2):sqrt() + eps) * lr
-        if wd ~= 0 then step = step + w * (lr * wd) end
-        w:copy(w - step)
-      end
-    end,
-  }
+  local m, v = state(), state()
+  return optimizer(wd ~= 0 and "AdamW" or "Adam", opts, 0.001, function(w, g, lr, steps)
+    local c1, c2 = 1 - b1 ^ steps, 1 - b2 ^ steps
+    local mi, vi = m[w] or dagl.zeros(w.shape, w:dtype()), v[w] or dagl.zeros(w.shape, w:dtype())
+    mi:copy(mi * b1 + g * (1 - b1))
+    vi:copy(vi * b2 + g * g * (1 - b2))
+    m[w], v[w] = mi, vi
+    local step = (mi / c1) / ((vi / c2):sqrt() + eps) * lr
+    if wd ~= 0 then step = step + w * (lr * wd) end
+    w:copy(w - step)
+  end)
 end
 
 --- nn.AdamW{...}: Adam with decoupled weight decay (default 0.01).
@@ -86,22 +84,13 @@ end
 function nn.RMSprop(opts)
   opts = opts or {}
   local rho, eps = opts.rho or 0.9, opts.eps or 1e-7
-  local avg, steps = state(), 0
-  return {
-    name = "RMSprop",
-    apply = function(weights, grads)
-      steps = steps + 1
-      local lr = rate(opts.lr or 0.001, steps)
-      grads = clip(grads, opts.clipnorm)
-      for i, w in ipairs(weights) do
-        local g = grads[i]
-        local a = avg[w] or dagl.zeros(w.shape)
-        a:copy(a * rho + g * g * (1 - rho))
-        avg[w] = a
-        w:copy(w - g / (a:sqrt() + eps) * lr)
-      end
-    end,
-  }
+  local avg = state()
+  return optimizer("RMSprop", opts, 0.001, function(w, g, lr)
+    local a = avg[w] or dagl.zeros(w.shape, w:dtype())
+    a:copy(a * rho + g * g * (1 - rho))
+    avg[w] = a
+    w:copy(w - g / (a:sqrt() + eps) * lr)
+  end)
 end
 
 --- Learning-rate schedules: functions of the step count, usable as lr=.

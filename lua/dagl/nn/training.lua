@@ -1,0 +1,249 @@
+--- dagl.nn.training: Model's train step, fit loop, evaluate and predict. The whole training
+-- step (forward, loss, add_loss terms, backward, metrics, add_update values) is traced once per
+-- batch shape by dagl.grad and runs as one graph; the optimizer and the updates follow in Lua.
+local dagl = require "dagl"
+local data = require "dagl.nn.data"
+
+local nn = require "dagl.nn.base"
+
+-- Splits graph arguments into the model inputs (a tensor or a list) and the targets list.
+local function split(args, nin)
+  local xs = table.move(args, 1, nin, 1, {})
+  local ys = table.move(args, nin + 1, #args, 1, {})
+  return nin == 1 and xs[1] or xs, ys
+end
+
+-- The loss (summed over the outputs, plus every collected add_loss term) and the metric
+-- values (on the first output) of predictions against targets, traced.
+local function loss_and_metrics(self, pred, ys, extra)
+  local outs = (type(pred) == "table" and not pred.shape) and pred or {pred}
+  if #ys ~= #outs then error(("fit: the model has %d outputs, got %d targets"):format(#outs, #ys), 0) end
+  local loss
+  for i, p in ipairs(outs) do
+    local l = self.loss(p, ys[i])
+    loss = loss and loss + l or l
+  end
+  for _, l in ipairs(extra) do loss = loss + l end
+  local ms = {}
+  for i, f in ipairs(self.metric_fns or {}) do ms[i] = f(outs[1], ys[1]) end
+  return loss, ms
+end
+
+-- Runs the forward pass under nn.collect(training) and scores it; returns loss, metrics, updates.
+local function scored(self, training, args)
+  local xs, ys = split(args, self._nin or 1)
+  local updates, extra, pred = nn.collect(training, function() return self(xs) end)
+  local loss, ms = loss_and_metrics(self, pred, ys, extra)
+  return loss, ms, updates
+end
+
+return function(Model)
+  --- The training step (a dagl.grad callable: inputs..., targets... -> loss, gradients of the
+  -- trainable weights, metric values, update values) and the weights it differentiates.
+  function Model:train_step()
+    if not self.step then
+      local weights = self:trainable_weights()
+      local info = {nmetrics = 0, targets = {}}
+      self.step = dagl.grad(function(...)
+        local loss, ms, updates = scored(self, true, {...})
+        -- the update targets are the same for every trace (they come from the layers)
+        info.nmetrics, info.targets = #ms, {}
+        local aux = {}
+        for _, m in ipairs(ms) do aux[#aux + 1] = m end
+        for i, u in ipairs(updates) do
+          info.targets[i] = u.target
+          aux[#aux + 1] = u.value
+        end
+        return loss, table.unpack(aux)
+      end, {wrt = weights, argnums = {}})
+      self.step_weights, self.step_info = weights, info
+    end
+    return self.step, self.step_weights
+  end
+
+  -- Builds the model for a first batch, counts inputs, resolves the metrics.
+  local function prepare(self, xb)
+    self._nin = data.is_list(xb) and #xb or 1
+    if not self.output_shape then self:build(data.shapes(xb)) end
+    local first = type(self.output_shape[1]) == "table" and self.output_shape[1] or self.output_shape
+    self.n_classes = first[#first]
+    if not self.metric_fns then
+      self.metric_fns = {}
+      for i, m in ipairs(self.metrics or {}) do
+        local ok, f = pcall(nn.metrics.get, m, self.loss, self.n_classes)
+        if not ok then error("compile: " .. f, 0) end
+        self.metric_fns[i] = f
+      end
+    end
+  end
+
+  -- Graph arguments of a batch: the inputs, then the targets as the graph takes them.
+  local function batch_args(self, xb, yb)
+    local args = {table.unpack(data.list(xb))}
+    for _, t in ipairs(data.list(data.targets(yb, self.sparse, self.n_classes))) do args[#args + 1] = t end
+    return args
+  end
+
+  -- One optimizer step on a batch; returns the loss and the metric values.
+  local function train_batch(self, args)
+    local step, weights = self:train_step()
+    local res = table.pack(step(table.unpack(args)))
+    local ng, info = #weights, self.step_info
+    self.optimizer.apply(weights, table.move(res, 2, ng + 1, 1, {}))
+    local ms = {}
+    for i = 1, info.nmetrics do ms[i] = res[ng + 1 + i]:item() end
+    for i, t in ipairs(info.targets) do t:copy(res[ng + 1 + info.nmetrics + i]) end
+    return res[1]:item(), ms
+  end
+
+  -- A Keras-style progress line: overwritten in place on a terminal, printed once per epoch otherwise.
+  local function progress(p, done, logs, keys, final)
+    local width = 24
+    local fill = math.floor(width * done / p.total)
+    local parts = {}
+    for _, k in ipairs(keys) do
+      if logs[k] then parts[#parts + 1] = ("%s: %.4f"):format(k, logs[k]) end
+    end
+    local elapsed = dagl.wall_time() - p.t0
+    local eta = done < p.total and ("ETA %.1fs"):format(elapsed / done * (p.total - done)) or ("%.1fs"):format(elapsed)
+    local line = ("Epoch %d/%d %d/%d [%s%s] %s - %s"):format(p.epoch, p.epochs, done, p.total, string.rep("=", fill),
+      string.rep(".", width - fill), eta, table.concat(parts, " - "))
+    if p.tty then
+      io.write("\r", line, final and "\n" or "")
+      io.flush()
+    elseif final then
+      print(line)
+    end
+  end
+
+  local function shuffled_indices(n)
+    local idx = {}
+    for i = 1, n do idx[i] = i end
+    for i = n, 2, -1 do
+      local k = math.random(i)
+      idx[i], idx[k] = idx[k], idx[i]
+    end
+    return idx
+  end
+
+  -- Averages of loss and metrics over batches, weighted by batch rows, as a logs table.
+  local function averages(self, sums, count, prefix)
+    local logs = {[prefix .. "loss"] = sums[0] / count}
+    for i, name in ipairs(self.metric_names or {}) do logs[prefix .. name] = sums[i] / count end
+    return logs
+  end
+  local function accumulate(sums, loss, ms, rows)
+    sums[0] = (sums[0] or 0) + loss * rows
+    for i, m in ipairs(ms) do sums[i] = (sums[i] or 0) + m * rows end
+  end
+
+  --- model:fit(x, y, {epochs=1, batch_size=32, validation_split=0, validation_data={x, y},
+  -- shuffle=true, verbose=true, callbacks={...}}) -> history (history.loss[epoch], ...).
+  -- x is a tensor or a list of tensors (several inputs); y a tensor, a Lua list of labels, or
+  -- a list of tensors (several outputs). Callbacks: see dagl.nn.callbacks.
+  function Model:fit(x, y, opts)
+    opts = opts or {}
+    if not self.loss then error("fit: call model:compile{...} first", 2) end
+    local n = data.nrows(x)
+    if data.nrows(y) ~= n then error(("fit: x has %d rows but y has %d"):format(n, data.nrows(y)), 2) end
+    local bs, epochs = opts.batch_size or 32, opts.epochs or 1
+    local vx, vy = opts.validation_data and opts.validation_data[1], opts.validation_data and opts.validation_data[2]
+    if (opts.validation_split or 0) > 0 then
+      local nv = math.floor(n * opts.validation_split)
+      vx, vy = data.rows(x, n - nv + 1, n), data.rows(y, n - nv + 1, n)
+      x, y, n = data.rows(x, 1, n - nv), data.rows(y, 1, n - nv), n - nv
+    end
+    prepare(self, data.rows(x, 1, math.min(bs, n)))
+    local keys = {"loss"}
+    for _, k in ipairs(self.metric_names or {}) do keys[#keys + 1] = k end
+    if vx then for i = 1, #keys do keys[#keys + 1] = "val_" .. keys[i] end end
+    local verbose = opts.verbose ~= false
+    local p = {epochs = epochs, total = math.ceil(n / bs),
+               tty = verbose and os.getenv("TERM") ~= nil and os.execute("test -t 1") == true}
+    local history = {}
+    for _, k in ipairs(keys) do history[k] = {} end
+    self.history, self.stop_training = history, false
+    local cbs = nn.callbacks.runner(opts.callbacks, self)
+    cbs:call("on_train_begin", nil, {})
+    local logs = {}
+    for epoch = 1, epochs do
+      p.epoch, p.t0 = epoch, dagl.wall_time()
+      cbs:call("on_epoch_begin", epoch, {})
+      local order = opts.shuffle ~= false and shuffled_indices(n) or nil
+      local ex, ey = order and data.take(x, order) or x, order and data.take(y, order) or y
+      local sums, count = {}, 0
+      for b = 1, p.total do
+        local i, j = (b - 1) * bs + 1, math.min(b * bs, n)
+        local loss, ms = train_batch(self, batch_args(self, data.rows(ex, i, j), data.rows(ey, i, j)))
+        accumulate(sums, loss, ms, j - i + 1)
+        count = count + (j - i + 1)
+        if p.tty then progress(p, b, averages(self, sums, count, ""), keys, false) end
+        if cbs.has.on_batch_end then cbs:call("on_batch_end", b, {loss = loss, batch = b, size = j - i + 1}) end
+      end
+      logs = averages(self, sums, count, "")
+      if vx then
+        for k, v in pairs(self:evaluate(vx, vy, {return_dict = true, batch_size = math.max(bs, 256)})) do
+          logs["val_" .. k] = v
+        end
+      end
+      for _, k in ipairs(keys) do history[k][epoch] = logs[k] end
+      if verbose then progress(p, p.total, logs, keys, true) end
+      if cbs:call("on_epoch_end", epoch, logs) or self.stop_training then
+        history.stopped_epoch = epoch
+        break
+      end
+    end
+    cbs:call("on_train_end", nil, logs)
+    return history
+  end
+
+  --- Loss and metric values on the data (one traced graph per batch shape, inference mode):
+  -- returns loss, metric1, ... (in compile order), or a table {loss=, <metric>=} with
+  -- {return_dict = true}.
+  function Model:evaluate(x, y, opts)
+    opts = opts or {}
+    if not self.loss then error("evaluate: call model:compile{...} first", 2) end
+    local n, bs = data.nrows(x), opts.batch_size or 256
+    prepare(self, data.rows(x, 1, math.min(bs, n)))
+    self.eval_step = self.eval_step or dagl.fn(function(...)
+      local loss, ms = scored(self, false, {...})
+      return loss, table.unpack(ms)
+    end)
+    local sums = {}
+    for i = 1, n, bs do
+      local j = math.min(i + bs - 1, n)
+      local res = {self.eval_step(table.unpack(batch_args(self, data.rows(x, i, j), data.rows(y, i, j))))}
+      for k = 2, #res do res[k] = res[k]:item() end
+      accumulate(sums, res[1]:item(), table.move(res, 2, #res, 1, {}), j - i + 1)
+    end
+    local logs = averages(self, sums, n, "")
+    if opts.return_dict then return logs end
+    local out = {logs.loss}
+    for i, name in ipairs(self.metric_names or {}) do out[i + 1] = logs[name] end
+    return table.unpack(out)
+  end
+
+  --- Predictions for all rows, in batches, through one traced graph (inference mode); a list
+  -- of tensors for a model with several outputs.
+  function Model:predict(x, batch_size)
+    self._nin = data.is_list(x) and #x or 1
+    self.forward = self.forward or dagl.fn(function(...)
+      local xs = {...}
+      local _, _, out = nn.collect(false, function() return self(#xs == 1 and xs[1] or xs) end)
+      if type(out) == "table" and not out.shape then return table.unpack(out) end
+      return out
+    end)
+    local n, bs = data.nrows(x), batch_size or 256
+    local parts = {}
+    for i = 1, n, bs do
+      local res = {self.forward(table.unpack(data.list(data.rows(x, i, math.min(i + bs - 1, n)))))}
+      for k, r in ipairs(res) do
+        parts[k] = parts[k] or {}
+        table.insert(parts[k], r)
+      end
+    end
+    local outs = {}
+    for k, ps in ipairs(parts) do outs[k] = data.concat(ps) end
+    return #outs == 1 and outs[1] or outs
+  end
+end
