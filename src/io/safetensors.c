@@ -1,0 +1,259 @@
+/* safetensors.c -- the safetensors format (8-byte little-endian header length, a JSON header
+ * naming each tensor's dtype, shape and byte range, then the data): strict reading with every
+ * offset checked against the file, and writing that other tools read (sorted keys, contiguous
+ * data, header padded with spaces to 8 bytes). */
+#include "io/io.h"
+#include "io/json.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define WHAT_SIZE 400
+
+static const struct { const char *name; dagl_elem elem; } st_dtypes[] = {
+    {"F32", DAGL_ELEM_F4}, {"F64", DAGL_ELEM_F8}, {"I64", DAGL_ELEM_I8},
+    {"I32", DAGL_ELEM_I4}, {"U8", DAGL_ELEM_U1}, {"BOOL", DAGL_ELEM_B1},
+};
+
+/* Reads one tensor entry {"dtype", "shape", "data_offsets"} whose data lies in data[0, data_len). */
+static dagl_status read_entry(dagl_ctx *ctx, const char *what, const dagl_json *e, const unsigned char *data,
+                              size_t data_len, dagl_tensor **out)
+{
+    if (e->type != DAGL_JSON_OBJECT)
+        return dagl_ctx_set_error(ctx, DAGL_E_FORMAT, "%s: the entry is not a JSON object", what);
+    const dagl_json *dt = dagl__json_get(e, "dtype"), *sh = dagl__json_get(e, "shape"),
+                    *off = dagl__json_get(e, "data_offsets");
+    if (!dt || dt->type != DAGL_JSON_STRING)
+        return dagl_ctx_set_error(ctx, DAGL_E_FORMAT, "%s: \"dtype\" missing or not a string", what);
+    int k = -1;
+    for (int i = 0; i < (int)(sizeof st_dtypes / sizeof st_dtypes[0]); i++)
+        if (strcmp(dt->str, st_dtypes[i].name) == 0) k = i;
+    if (k < 0)
+        return dagl_ctx_set_error(ctx, DAGL_E_DTYPE, "%s: dtype \"%s\" is not supported (F32, F64, I64, I32, U8, BOOL)",
+                                  what, dt->str);
+    if (!sh || sh->type != DAGL_JSON_ARRAY)
+        return dagl_ctx_set_error(ctx, DAGL_E_FORMAT, "%s: \"shape\" missing or not an array", what);
+    if (sh->n > DAGL_MAX_DIMS)
+        return dagl_ctx_set_error(ctx, DAGL_E_FORMAT, "%s: shape has %d dimensions (dagl takes at most %d)", what,
+                                  sh->n, DAGL_MAX_DIMS);
+    int64_t shape[DAGL_MAX_DIMS];
+    for (int i = 0; i < sh->n; i++) {
+        if (sh->items[i].type != DAGL_JSON_NUMBER || !sh->items[i].is_int || sh->items[i].integer < 0)
+            return dagl_ctx_set_error(ctx, DAGL_E_FORMAT, "%s: shape entry %d is not a non-negative integer", what, i + 1);
+        shape[i] = sh->items[i].integer;
+    }
+    if (!off || off->type != DAGL_JSON_ARRAY || off->n != 2 || off->items[0].type != DAGL_JSON_NUMBER ||
+        off->items[1].type != DAGL_JSON_NUMBER || !off->items[0].is_int || !off->items[1].is_int)
+        return dagl_ctx_set_error(ctx, DAGL_E_FORMAT, "%s: \"data_offsets\" must be two integers [begin, end]", what);
+    int64_t b = off->items[0].integer, en = off->items[1].integer;
+    if (b < 0 || en < b || (uint64_t)en > data_len)
+        return dagl_ctx_set_error(ctx, DAGL_E_FORMAT,
+                                  "%s: data_offsets [%lld, %lld] lie outside the data (%zu bytes after the header; "
+                                  "truncated file?)", what, (long long)b, (long long)en, data_len);
+    size_t nbytes;
+    dagl_status st = dagl__file_shape(ctx, what, sh->n, shape, dagl__elem_size(st_dtypes[k].elem), &nbytes);
+    if (st) return st;
+    if ((uint64_t)(en - b) != nbytes) {
+        char sb[160];
+        return dagl_ctx_set_error(ctx, DAGL_E_FORMAT, "%s: data_offsets [%lld, %lld] hold %lld bytes but %s %s needs %zu",
+                                  what, (long long)b, (long long)en, (long long)(en - b), dt->str,
+                                  dagl_shape_str(sh->n, shape, sb, sizeof sb), nbytes);
+    }
+    return dagl__tensor_from_elems(ctx, what, st_dtypes[k].elem, sh->n, shape, data + b, out);
+}
+
+/* Fills `d` from the parsed header. */
+static dagl_status read_header(dagl_ctx *ctx, const char *path, const dagl_json *h, const unsigned char *data,
+                               size_t data_len, dagl_tensor_dict *d)
+{
+    char what[WHAT_SIZE];
+    for (int i = 0; i < h->n; i++) {
+        const char *key = h->keys[i];
+        const dagl_json *v = &h->items[i];
+        dagl_status st;
+        if (strcmp(key, "__metadata__") == 0) {
+            if (v->type != DAGL_JSON_OBJECT)
+                return dagl_ctx_set_error(ctx, DAGL_E_FORMAT, "load_safetensors '%s': __metadata__ is not an object", path);
+            for (int j = 0; j < v->n; j++) {
+                if (v->items[j].type != DAGL_JSON_STRING)
+                    return dagl_ctx_set_error(ctx, DAGL_E_FORMAT,
+                                              "load_safetensors '%s': __metadata__ entry '%s' is not a string", path,
+                                              v->keys[j]);
+                if ((st = dagl__dict_add_meta(ctx, d, v->keys[j], v->items[j].str))) return st;
+            }
+            continue;
+        }
+        snprintf(what, sizeof what, "load_safetensors '%s': entry '%s'", path, key);
+        dagl_tensor *t;
+        if ((st = read_entry(ctx, what, v, data, data_len, &t))) return st;
+        if ((st = dagl__dict_add(ctx, d, key, strlen(key), t))) return st;
+    }
+    return DAGL_OK;
+}
+
+dagl_status dagl_safetensors_read(dagl_ctx *ctx, const char *path, dagl_tensor_dict *out)
+{
+    memset(out, 0, sizeof *out);
+    unsigned char *buf;
+    size_t len;
+    dagl_status st = dagl__read_file(ctx, "load_safetensors", path, &buf, &len);
+    if (st) return st;
+    if (len < 8) {
+        free(buf);
+        return dagl_ctx_set_error(ctx, DAGL_E_FORMAT,
+                                  "load_safetensors '%s': the file has %zu bytes, too short for the 8-byte header length",
+                                  path, len);
+    }
+    uint64_t hlen = 0;
+    for (int i = 7; i >= 0; i--) hlen = hlen << 8 | buf[i];
+    if (hlen > len - 8) {
+        free(buf);
+        return dagl_ctx_set_error(ctx, DAGL_E_FORMAT,
+                                  "load_safetensors '%s': header length %llu exceeds the %zu bytes after it "
+                                  "(truncated or not a safetensors file)", path, (unsigned long long)hlen, len - 8);
+    }
+    dagl_json h;
+    char err[200];
+    if (dagl__json_parse((const char *)buf + 8, (size_t)hlen, &h, err, sizeof err)) {
+        st = dagl_ctx_set_error(ctx, DAGL_E_FORMAT, "load_safetensors '%s': bad JSON header: %s", path, err);
+    } else if (h.type != DAGL_JSON_OBJECT) {
+        st = dagl_ctx_set_error(ctx, DAGL_E_FORMAT, "load_safetensors '%s': the header is not a JSON object", path);
+    } else {
+        st = read_header(ctx, path, &h, buf + 8 + hlen, len - 8 - (size_t)hlen, out);
+    }
+    dagl__json_free(&h);
+    free(buf);
+    if (st) dagl_tensor_dict_clear(out);
+    return st;
+}
+
+/* ---- writing */
+
+typedef struct sbuf { char *p; size_t n, cap; int oom; } sbuf;
+
+static void sb_put(sbuf *b, const char *s, size_t n)
+{
+    if (b->oom) return;
+    if (b->n + n + 1 > b->cap) {
+        size_t nc = (b->cap ? b->cap * 2 : 256) + n;
+        char *np = realloc(b->p, nc);
+        if (!np) { b->oom = 1; return; }
+        b->p = np;
+        b->cap = nc;
+    }
+    memcpy(b->p + b->n, s, n);
+    b->n += n;
+    b->p[b->n] = '\0';
+}
+
+static void sb_printf(sbuf *b, const char *fmt, ...)
+{
+    char tmp[128];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    sb_put(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
+}
+
+/* A JSON string literal: quotes, backslashes and control characters escaped. */
+static void sb_json_str(sbuf *b, const char *s)
+{
+    sb_put(b, "\"", 1);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') { char e[2] = {'\\', (char)c}; sb_put(b, e, 2); }
+        else if (c < 0x20) sb_printf(b, "\\u%04x", c);
+        else sb_put(b, s, 1);
+    }
+    sb_put(b, "\"", 1);
+}
+
+typedef struct named { const char *name; int index; } named;
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(((const named *)a)->name, ((const named *)b)->name);
+}
+
+/* Checks the names (present, unique, not __metadata__) and gives the entries' order by name. */
+static dagl_status sorted_order(dagl_ctx *ctx, const char *path, const dagl_tensor_dict *d, int *order)
+{
+    named *v = malloc(((size_t)d->n + 1) * sizeof *v);
+    if (!v) return dagl_ctx_set_error(ctx, DAGL_E_NOMEM, "save_safetensors: out of memory");
+    dagl_status st = DAGL_OK;
+    for (int i = 0; i < d->n && !st; i++) {
+        v[i] = (named){d->names[i], i};
+        if (!d->names[i] || !d->names[i][0] || strcmp(d->names[i], "__metadata__") == 0)
+            st = dagl_ctx_set_error(ctx, DAGL_E_ARG, "save_safetensors '%s': tensor %d has an invalid name '%s'",
+                                    path, i + 1, d->names[i] ? d->names[i] : "(null)");
+        else if (!d->tensors[i])
+            st = dagl_ctx_set_error(ctx, DAGL_E_ARG, "save_safetensors '%s': entry '%s' has no tensor", path,
+                                    d->names[i]);
+    }
+    if (!st) qsort(v, (size_t)d->n, sizeof *v, by_name);
+    for (int i = 0; i < d->n && !st; i++) {
+        order[i] = v[i].index;
+        if (i && strcmp(v[i].name, v[i - 1].name) == 0)
+            st = dagl_ctx_set_error(ctx, DAGL_E_ARG, "save_safetensors '%s': the name '%s' is used twice", path,
+                                    v[i].name);
+    }
+    free(v);
+    return st;
+}
+
+static void header_json(const dagl_tensor_dict *d, const int *order, sbuf *b)
+{
+    static const char *names[] = {"F32", "F64", "I64"};
+    sb_put(b, "{", 1);
+    int first = 1;
+    if (d->nmeta) {
+        sb_put(b, "\"__metadata__\":{", 16);
+        for (int i = 0; i < d->nmeta; i++) {
+            if (i) sb_put(b, ",", 1);
+            sb_json_str(b, d->meta_keys[i]);
+            sb_put(b, ":", 1);
+            sb_json_str(b, d->meta_values[i]);
+        }
+        sb_put(b, "}", 1);
+        first = 0;
+    }
+    uint64_t off = 0;
+    for (int k = 0; k < d->n; k++) {
+        const dagl_tensor *t = d->tensors[order[k]];
+        if (!first) sb_put(b, ",", 1);
+        first = 0;
+        sb_json_str(b, d->names[order[k]]);
+        sb_printf(b, ":{\"dtype\":\"%s\",\"shape\":[", names[dagl_tensor_dtype(t)]);
+        for (int i = 0; i < dagl_tensor_ndim(t); i++) sb_printf(b, i ? ",%lld" : "%lld", (long long)dagl_tensor_shape(t)[i]);
+        uint64_t nb = (uint64_t)dagl_tensor_numel(t) * dagl_dtype_size(dagl_tensor_dtype(t));
+        sb_printf(b, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long)off, (unsigned long long)(off + nb));
+        off += nb;
+    }
+    sb_put(b, "}", 1);
+    while (b->n % 8) sb_put(b, " ", 1); /* 8 + header stays 8-byte aligned */
+}
+
+dagl_status dagl_safetensors_write(dagl_ctx *ctx, const char *path, const dagl_tensor_dict *d)
+{
+    int *order = malloc(((size_t)d->n + 1) * sizeof *order);
+    if (!order) return dagl_ctx_set_error(ctx, DAGL_E_NOMEM, "save_safetensors: out of memory");
+    dagl_status st = sorted_order(ctx, path, d, order);
+    sbuf b = {0};
+    if (!st) {
+        header_json(d, order, &b);
+        if (b.oom) st = dagl_ctx_set_error(ctx, DAGL_E_NOMEM, "save_safetensors: out of memory");
+    }
+    dagl_wfile w;
+    if (!st && !(st = dagl__wopen(ctx, "save_safetensors", path, &w))) {
+        unsigned char len8[8];
+        for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((uint64_t)b.n >> (8 * i));
+        dagl__wwrite(&w, len8, 8);
+        dagl__wwrite(&w, b.p, b.n);
+        for (int k = 0; k < d->n; k++) dagl__wwrite_tensor(ctx, &w, d->tensors[order[k]]);
+        st = dagl__wclose(ctx, &w);
+    }
+    free(b.p);
+    free(order);
+    return st;
+}
