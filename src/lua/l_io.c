@@ -231,7 +231,9 @@ static int l_gather_rows_async(lua_State *L)
         lua_pushcfunction(L, gather_gc);
         lua_setfield(L, -2, "__close");
         lua_createtable(L, 0, 2);
-        lua_pushcfunction(L, gather_wait);
+        lua_pushvalue(L, lua_upvalueindex(1)); /* wait makes a tensor: it needs the binding upvalues */
+        lua_pushvalue(L, lua_upvalueindex(2));
+        lua_pushcclosure(L, gather_wait, 2);
         lua_setfield(L, -2, "wait");
         lua_pushcfunction(L, gather_gc);
         lua_setfield(L, -2, "close");
