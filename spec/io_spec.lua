@@ -240,6 +240,13 @@ describe(".npy", function()
     local h = "{'descr': '<f8', 'fortran_order': False, 'shape': (4294967296, 4294967296, 4294967296), }"
     write_bytes(q, "\x93NUMPY\1\0" .. string.pack("<I2", #h) .. h)
     H.assert_raises(function() dagl.load_npy(q) end, q, "too large")
+    -- a plausible shape with the data missing fails before anything that size is allocated
+    h = "{'descr': '<f8', 'fortran_order': False, 'shape': (100000000000,), }"
+    write_bytes(q, "\x93NUMPY\1\0" .. string.pack("<I2", #h) .. h .. "12345678")
+    local before = dagl.live_bytes()
+    H.assert_raises(function() dagl.load_npy(q) end, q, "past the end of the file")
+    assert.equal(before, dagl.live_bytes())
+    H.assert_raises(function() dagl.load_npy("spec/fixtures") end, "'spec/fixtures' is not a regular file")
     H.assert_equal_values(dagl.load_npy(F .. "np_i4.npy"), {{-7, 8}, {9, 2147483647}})
   end)
 end)

@@ -16,6 +16,21 @@ size_t dagl__elem_size(dagl_elem e);
 /* The tensor dtype an element encoding loads as (i4/u1/b1 widen to int64). */
 dagl_dtype dagl__elem_dtype(dagl_elem e);
 
+/* A file open for reading, its size known: every read is checked against it first. */
+typedef struct dagl_rfile {
+    FILE *f;
+    uint64_t size;
+    const char *path;
+} dagl_rfile;
+dagl_status dagl__ropen(dagl_ctx *ctx, const char *what, const char *path, dagl_rfile *r);
+void dagl__rclose(dagl_rfile *r);
+/* Reads n bytes at `off`; DAGL_E_FORMAT ("past the end of the file") when they are not all there. */
+dagl_status dagl__rread(dagl_ctx *ctx, const char *what, dagl_rfile *r, uint64_t off, void *dst, size_t n);
+/* A tensor whose raw little-endian elements are at `off` in the file (read straight into the
+ * tensor when no conversion is needed, so a big file is never held twice). */
+dagl_status dagl__tensor_from_file(dagl_ctx *ctx, const char *what, dagl_rfile *r, uint64_t off, dagl_elem e,
+                                   int ndim, const int64_t *shape, dagl_tensor **out);
+
 /* Reads a whole file into a malloc'ed buffer (DAGL_E_IO naming `what` and the path). */
 dagl_status dagl__read_file(dagl_ctx *ctx, const char *what, const char *path, unsigned char **buf,
                             size_t *len);

@@ -3,6 +3,7 @@
 #include "io/io.h"
 
 #include <errno.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,33 +18,61 @@ dagl_dtype dagl__elem_dtype(dagl_elem e)
     return e == DAGL_ELEM_F4 ? DAGL_F32 : e == DAGL_ELEM_F8 ? DAGL_F64 : DAGL_I64;
 }
 
+dagl_status dagl__ropen(dagl_ctx *ctx, const char *what, const char *path, dagl_rfile *r)
+{
+    memset(r, 0, sizeof *r);
+    r->path = path;
+    r->f = fopen(path, "rb");
+    if (!r->f) return dagl_ctx_set_error(ctx, DAGL_E_IO, "%s: cannot open '%s': %s", what, path, strerror(errno));
+    struct stat sb;
+    if (fstat(fileno(r->f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        dagl__rclose(r);
+        return dagl_ctx_set_error(ctx, DAGL_E_IO, "%s: '%s' is not a regular file", what, path);
+    }
+    r->size = (uint64_t)sb.st_size;
+    return DAGL_OK;
+}
+
+void dagl__rclose(dagl_rfile *r)
+{
+    if (r->f) fclose(r->f);
+    r->f = NULL;
+}
+
+dagl_status dagl__rread(dagl_ctx *ctx, const char *what, dagl_rfile *r, uint64_t off, void *dst, size_t n)
+{
+    if (off > r->size || n > r->size - off)
+        return dagl_ctx_set_error(ctx, DAGL_E_FORMAT, "%s: bytes %llu..%llu lie past the end of the file (%llu bytes; "
+                                  "truncated?)", what, (unsigned long long)off, (unsigned long long)(off + n),
+                                  (unsigned long long)r->size);
+    if (n == 0) return DAGL_OK;
+    if (fseeko(r->f, (off_t)off, SEEK_SET) != 0 || fread(dst, 1, n, r->f) != n)
+        return dagl_ctx_set_error(ctx, DAGL_E_IO, "%s: error reading '%s'", what, r->path);
+    return DAGL_OK;
+}
+
 dagl_status dagl__read_file(dagl_ctx *ctx, const char *what, const char *path, unsigned char **buf,
                             size_t *len)
 {
     *buf = NULL;
     *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return dagl_ctx_set_error(ctx, DAGL_E_IO, "%s: cannot open '%s': %s", what, path, strerror(errno));
-    long size = -1;
-    if (fseek(f, 0, SEEK_END) == 0) size = ftell(f);
-    if (size < 0 || fseek(f, 0, SEEK_SET) != 0) {
-        fclose(f);
-        return dagl_ctx_set_error(ctx, DAGL_E_IO, "%s: cannot read '%s' (not a regular file?)", what, path);
-    }
-    unsigned char *b = malloc(size ? (size_t)size : 1);
+    dagl_rfile r;
+    dagl_status st = dagl__ropen(ctx, what, path, &r);
+    if (st) return st;
+    unsigned char *b = r.size < SIZE_MAX ? malloc(r.size ? (size_t)r.size : 1) : NULL;
     if (!b) {
-        fclose(f);
-        return dagl_ctx_set_error(ctx, DAGL_E_NOMEM, "%s: '%s' (%ld bytes) does not fit in memory", what, path, size);
+        dagl__rclose(&r);
+        return dagl_ctx_set_error(ctx, DAGL_E_NOMEM, "%s: '%s' (%llu bytes) does not fit in memory", what, path,
+                                  (unsigned long long)r.size);
     }
-    size_t got = fread(b, 1, (size_t)size, f);
-    int err = ferror(f);
-    fclose(f);
-    if (err || got != (size_t)size) {
+    st = dagl__rread(ctx, what, &r, 0, b, (size_t)r.size);
+    dagl__rclose(&r);
+    if (st) {
         free(b);
-        return dagl_ctx_set_error(ctx, DAGL_E_IO, "%s: error reading '%s'", what, path);
+        return st;
     }
     *buf = b;
-    *len = (size_t)size;
+    *len = (size_t)r.size;
     return DAGL_OK;
 }
 
@@ -97,6 +126,31 @@ dagl_status dagl__tensor_from_elems(dagl_ctx *ctx, const char *what, dagl_elem e
     size_t es = dagl__elem_size(e);
     for (int64_t i = 0; i < n; i++) ((int64_t *)(void *)dst)[i] = load_int(e, src + (size_t)i * es);
     return DAGL_OK;
+}
+
+dagl_status dagl__tensor_from_file(dagl_ctx *ctx, const char *what, dagl_rfile *r, uint64_t off, dagl_elem e,
+                                   int ndim, const int64_t *shape, dagl_tensor **out)
+{
+    *out = NULL;
+    size_t nbytes;
+    dagl_status st = dagl__file_shape(ctx, what, ndim, shape, dagl__elem_size(e), &nbytes);
+    if (st) return st;
+    if (off > r->size || nbytes > r->size - off) /* checked before allocating anything */
+        return dagl__rread(ctx, what, r, off, NULL, nbytes);
+    if (e <= DAGL_ELEM_I8) { /* stored as dagl stores it: straight into the tensor */
+        if ((st = dagl_tensor_new(ctx, dagl__elem_dtype(e), ndim, shape, out))) return st;
+        if ((st = dagl__rread(ctx, what, r, off, dagl_tensor_data(*out), nbytes))) {
+            dagl_tensor_release(*out);
+            *out = NULL;
+        }
+        return st;
+    }
+    unsigned char *tmp = malloc(nbytes ? nbytes : 1);
+    if (!tmp) return dagl_ctx_set_error(ctx, DAGL_E_NOMEM, "%s: out of memory", what);
+    st = dagl__rread(ctx, what, r, off, tmp, nbytes);
+    if (!st) st = dagl__tensor_from_elems(ctx, what, e, ndim, shape, tmp, out);
+    free(tmp);
+    return st;
 }
 
 dagl_status dagl__wopen(dagl_ctx *ctx, const char *what, const char *path, dagl_wfile *w)

@@ -7,6 +7,8 @@
 #include <string.h>
 
 #define WHAT_SIZE 400
+/* NumPy headers are a few hundred bytes; longer ones are refused before allocating. */
+#define NPY_MAX_HEADER (1 << 20)
 
 static const struct { const char *descr; dagl_elem elem; } npy_types[] = {
     {"<f4", DAGL_ELEM_F4}, {"<f8", DAGL_ELEM_F8}, {"<i8", DAGL_ELEM_I8},
@@ -106,28 +108,49 @@ static const char *parse_dict(hdr *h)
     return NULL;
 }
 
-dagl_status dagl__npy_parse(dagl_ctx *ctx, const char *what, const unsigned char *buf, size_t len,
-                            dagl_tensor **out)
+/* What an .npy header says: the element type, the shape and where the data starts. */
+typedef struct npy_info {
+    dagl_elem elem;
+    int ndim;
+    int64_t shape[DAGL_MAX_DIMS];
+    size_t data_off;
+} npy_info;
+
+/* Where the header dict ends (magic, version and length checked); buf holds at least
+ * min(len of the file, 12) bytes. */
+static dagl_status npy_header_end(dagl_ctx *ctx, const char *what, const unsigned char *buf, size_t len,
+                                  size_t *hstart, size_t *hend)
 {
-    *out = NULL;
     if (len < 10 || memcmp(buf, "\x93NUMPY", 6) != 0)
         return dagl_ctx_set_error(ctx, DAGL_E_FORMAT, "%s: not a .npy file (no \\x93NUMPY magic)", what);
     int major = buf[6];
-    size_t hlen, hstart;
+    size_t hlen;
     if (major == 1) {
         hlen = (size_t)buf[8] | (size_t)buf[9] << 8;
-        hstart = 10;
+        *hstart = 10;
     } else if (major == 2 || major == 3) {
         if (len < 12) return dagl_ctx_set_error(ctx, DAGL_E_FORMAT, "%s: truncated header", what);
         hlen = (size_t)buf[8] | (size_t)buf[9] << 8 | (size_t)buf[10] << 16 | (size_t)buf[11] << 24;
-        hstart = 12;
+        *hstart = 12;
     } else {
         return dagl_ctx_set_error(ctx, DAGL_E_FORMAT, "%s: unknown .npy format version %d.%d", what, major, buf[7]);
     }
-    if (hlen > len - hstart)
+    if (hlen > NPY_MAX_HEADER)
+        return dagl_ctx_set_error(ctx, DAGL_E_FORMAT, "%s: header length %zu is implausibly large", what, hlen);
+    *hend = *hstart + hlen;
+    return DAGL_OK;
+}
+
+/* Parses the header in buf[0, len), which holds it whole. */
+static dagl_status npy_header(dagl_ctx *ctx, const char *what, const unsigned char *buf, size_t len, npy_info *info)
+{
+    size_t hstart, hend;
+    dagl_status st = npy_header_end(ctx, what, buf, len, &hstart, &hend);
+    if (st) return st;
+    if (hend > len)
         return dagl_ctx_set_error(ctx, DAGL_E_FORMAT, "%s: header length %zu exceeds the file (%zu bytes; truncated?)",
-                                  what, hlen, len);
-    hdr h = {.s = (const char *)buf + hstart, .end = (const char *)buf + hstart + hlen};
+                                  what, hend - hstart, len);
+    hdr h = {.s = (const char *)buf + hstart, .end = (const char *)buf + hend};
     const char *e = parse_dict(&h);
     if (e) return dagl_ctx_set_error(ctx, DAGL_E_FORMAT, "%s: bad header: %s", what, e);
     if (h.fortran)
@@ -140,28 +163,55 @@ dagl_status dagl__npy_parse(dagl_ctx *ctx, const char *what, const unsigned char
         return dagl_ctx_set_error(ctx, DAGL_E_DTYPE,
                                   "%s: dtype '%s' is not supported (<f4, <f8, <i8, <i4, |u1, |b1; little-endian)", what,
                                   h.descr);
-    size_t nbytes, avail = len - hstart - hlen;
-    dagl_status st = dagl__file_shape(ctx, what, h.ndim, h.shape, dagl__elem_size(npy_types[k].elem), &nbytes);
-    if (st) return st;
-    if (avail < nbytes) {
-        char sb[160];
-        return dagl_ctx_set_error(ctx, DAGL_E_FORMAT, "%s: truncated data: %zu bytes for %s %s, which needs %zu", what,
-                                  avail, h.descr, dagl_shape_str(h.ndim, h.shape, sb, sizeof sb), nbytes);
-    }
-    return dagl__tensor_from_elems(ctx, what, npy_types[k].elem, h.ndim, h.shape, buf + hstart + hlen, out);
+    info->elem = npy_types[k].elem;
+    info->ndim = h.ndim;
+    memcpy(info->shape, h.shape, sizeof h.shape);
+    info->data_off = hend;
+    return DAGL_OK;
 }
 
+dagl_status dagl__npy_parse(dagl_ctx *ctx, const char *what, const unsigned char *buf, size_t len,
+                            dagl_tensor **out)
+{
+    *out = NULL;
+    npy_info info;
+    size_t nbytes;
+    dagl_status st = npy_header(ctx, what, buf, len, &info);
+    if (!st) st = dagl__file_shape(ctx, what, info.ndim, info.shape, dagl__elem_size(info.elem), &nbytes);
+    if (st) return st;
+    if (len - info.data_off < nbytes) {
+        char sb[160];
+        return dagl_ctx_set_error(ctx, DAGL_E_FORMAT, "%s: truncated data: %zu bytes for shape %s, which needs %zu",
+                                  what, len - info.data_off, dagl_shape_str(info.ndim, info.shape, sb, sizeof sb), nbytes);
+    }
+    return dagl__tensor_from_elems(ctx, what, info.elem, info.ndim, info.shape, buf + info.data_off, out);
+}
+
+/* Reads the header, then the data straight into the tensor. */
 dagl_status dagl_npy_read(dagl_ctx *ctx, const char *path, dagl_tensor **out)
 {
     *out = NULL;
-    unsigned char *buf;
-    size_t len;
-    dagl_status st = dagl__read_file(ctx, "load_npy", path, &buf, &len);
-    if (st) return st;
     char what[WHAT_SIZE];
     snprintf(what, sizeof what, "load_npy '%s'", path);
-    st = dagl__npy_parse(ctx, what, buf, len, out);
-    free(buf);
+    dagl_rfile r;
+    dagl_status st = dagl__ropen(ctx, "load_npy", path, &r);
+    if (st) return st;
+    unsigned char pre[12];
+    size_t npre = r.size < sizeof pre ? (size_t)r.size : sizeof pre, hstart, hend;
+    unsigned char *head = NULL;
+    npy_info info;
+    st = dagl__rread(ctx, what, &r, 0, pre, npre);
+    if (!st) st = npy_header_end(ctx, what, pre, npre, &hstart, &hend);
+    if (!st && hend > r.size)
+        st = dagl_ctx_set_error(ctx, DAGL_E_FORMAT, "%s: header length %zu exceeds the file (%llu bytes; truncated?)",
+                                what, hend - hstart, (unsigned long long)r.size);
+    if (!st && !(head = malloc(hend)))
+        st = dagl_ctx_set_error(ctx, DAGL_E_NOMEM, "%s: out of memory", what);
+    if (!st) st = dagl__rread(ctx, what, &r, 0, head, hend);
+    if (!st) st = npy_header(ctx, what, head, hend, &info);
+    if (!st) st = dagl__tensor_from_file(ctx, what, &r, info.data_off, info.elem, info.ndim, info.shape, out);
+    free(head);
+    dagl__rclose(&r);
     return st;
 }
 

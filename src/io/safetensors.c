@@ -10,15 +10,18 @@
 #include <string.h>
 
 #define WHAT_SIZE 400
+/* Headers past this size are refused before anything is allocated (as the reference reader does). */
+#define SAFETENSORS_MAX_HEADER (100 << 20)
 
 static const struct { const char *name; dagl_elem elem; } st_dtypes[] = {
     {"F32", DAGL_ELEM_F4}, {"F64", DAGL_ELEM_F8}, {"I64", DAGL_ELEM_I8},
     {"I32", DAGL_ELEM_I4}, {"U8", DAGL_ELEM_U1}, {"BOOL", DAGL_ELEM_B1},
 };
 
-/* Reads one tensor entry {"dtype", "shape", "data_offsets"} whose data lies in data[0, data_len). */
-static dagl_status read_entry(dagl_ctx *ctx, const char *what, const dagl_json *e, const unsigned char *data,
-                              size_t data_len, dagl_tensor **out)
+/* Reads one tensor entry {"dtype", "shape", "data_offsets"}; the data part of the file is the
+ * data_len bytes from data_start. */
+static dagl_status read_entry(dagl_ctx *ctx, const char *what, const dagl_json *e, dagl_rfile *r,
+                              uint64_t data_start, uint64_t data_len, dagl_tensor **out)
 {
     if (e->type != DAGL_JSON_OBJECT)
         return dagl_ctx_set_error(ctx, DAGL_E_FORMAT, "%s: the entry is not a JSON object", what);
@@ -50,7 +53,7 @@ static dagl_status read_entry(dagl_ctx *ctx, const char *what, const dagl_json *
     if (b < 0 || en < b || (uint64_t)en > data_len)
         return dagl_ctx_set_error(ctx, DAGL_E_FORMAT,
                                   "%s: data_offsets [%lld, %lld] lie outside the data (%zu bytes after the header; "
-                                  "truncated file?)", what, (long long)b, (long long)en, data_len);
+                                  "truncated file?)", what, (long long)b, (long long)en, (size_t)data_len);
     size_t nbytes;
     dagl_status st = dagl__file_shape(ctx, what, sh->n, shape, dagl__elem_size(st_dtypes[k].elem), &nbytes);
     if (st) return st;
@@ -60,12 +63,12 @@ static dagl_status read_entry(dagl_ctx *ctx, const char *what, const dagl_json *
                                   what, (long long)b, (long long)en, (long long)(en - b), dt->str,
                                   dagl_shape_str(sh->n, shape, sb, sizeof sb), nbytes);
     }
-    return dagl__tensor_from_elems(ctx, what, st_dtypes[k].elem, sh->n, shape, data + b, out);
+    return dagl__tensor_from_file(ctx, what, r, data_start + (uint64_t)b, st_dtypes[k].elem, sh->n, shape, out);
 }
 
 /* Fills `d` from the parsed header. */
-static dagl_status read_header(dagl_ctx *ctx, const char *path, const dagl_json *h, const unsigned char *data,
-                               size_t data_len, dagl_tensor_dict *d)
+static dagl_status read_header(dagl_ctx *ctx, const char *path, const dagl_json *h, dagl_rfile *r,
+                               uint64_t data_start, dagl_tensor_dict *d)
 {
     char what[WHAT_SIZE];
     for (int i = 0; i < h->n; i++) {
@@ -86,7 +89,7 @@ static dagl_status read_header(dagl_ctx *ctx, const char *path, const dagl_json 
         }
         snprintf(what, sizeof what, "load_safetensors '%s': entry '%s'", path, key);
         dagl_tensor *t;
-        if ((st = read_entry(ctx, what, v, data, data_len, &t))) return st;
+        if ((st = read_entry(ctx, what, v, r, data_start, r->size - data_start, &t))) return st;
         if ((st = dagl__dict_add(ctx, d, key, strlen(key), t))) return st;
     }
     return DAGL_OK;
@@ -95,35 +98,44 @@ static dagl_status read_header(dagl_ctx *ctx, const char *path, const dagl_json 
 dagl_status dagl_safetensors_read(dagl_ctx *ctx, const char *path, dagl_tensor_dict *out)
 {
     memset(out, 0, sizeof *out);
-    unsigned char *buf;
-    size_t len;
-    dagl_status st = dagl__read_file(ctx, "load_safetensors", path, &buf, &len);
+    dagl_rfile r;
+    char what[WHAT_SIZE];
+    snprintf(what, sizeof what, "load_safetensors '%s'", path);
+    dagl_status st = dagl__ropen(ctx, "load_safetensors", path, &r);
     if (st) return st;
-    if (len < 8) {
-        free(buf);
-        return dagl_ctx_set_error(ctx, DAGL_E_FORMAT,
-                                  "load_safetensors '%s': the file has %zu bytes, too short for the 8-byte header length",
-                                  path, len);
+    unsigned char len8[8];
+    if (r.size < 8) {
+        dagl__rclose(&r);
+        return dagl_ctx_set_error(ctx, DAGL_E_FORMAT, "%s: the file has %llu bytes, too short for the 8-byte header length",
+                                  what, (unsigned long long)r.size);
     }
     uint64_t hlen = 0;
-    for (int i = 7; i >= 0; i--) hlen = hlen << 8 | buf[i];
-    if (hlen > len - 8) {
-        free(buf);
-        return dagl_ctx_set_error(ctx, DAGL_E_FORMAT,
-                                  "load_safetensors '%s': header length %llu exceeds the %zu bytes after it "
-                                  "(truncated or not a safetensors file)", path, (unsigned long long)hlen, len - 8);
+    if (!(st = dagl__rread(ctx, what, &r, 0, len8, 8))) {
+        for (int i = 7; i >= 0; i--) hlen = hlen << 8 | len8[i];
+        if (hlen > r.size - 8)
+            st = dagl_ctx_set_error(ctx, DAGL_E_FORMAT, "%s: header length %llu exceeds the %llu bytes after it "
+                                    "(truncated or not a safetensors file)", what, (unsigned long long)hlen,
+                                    (unsigned long long)(r.size - 8));
+        else if (hlen > SAFETENSORS_MAX_HEADER)
+            st = dagl_ctx_set_error(ctx, DAGL_E_FORMAT, "%s: header length %llu is over the %d MB limit", what,
+                                    (unsigned long long)hlen, SAFETENSORS_MAX_HEADER >> 20);
     }
-    dagl_json h;
+    char *text = st ? NULL : malloc((size_t)hlen + 1);
+    if (!st && !text) st = dagl_ctx_set_error(ctx, DAGL_E_NOMEM, "%s: out of memory", what);
+    if (!st) st = dagl__rread(ctx, what, &r, 8, text, (size_t)hlen);
+    dagl_json h = {0};
     char err[200];
-    if (dagl__json_parse((const char *)buf + 8, (size_t)hlen, &h, err, sizeof err)) {
-        st = dagl_ctx_set_error(ctx, DAGL_E_FORMAT, "load_safetensors '%s': bad JSON header: %s", path, err);
-    } else if (h.type != DAGL_JSON_OBJECT) {
-        st = dagl_ctx_set_error(ctx, DAGL_E_FORMAT, "load_safetensors '%s': the header is not a JSON object", path);
-    } else {
-        st = read_header(ctx, path, &h, buf + 8 + hlen, len - 8 - (size_t)hlen, out);
+    if (!st) {
+        if (dagl__json_parse(text, (size_t)hlen, &h, err, sizeof err))
+            st = dagl_ctx_set_error(ctx, DAGL_E_FORMAT, "%s: bad JSON header: %s", what, err);
+        else if (h.type != DAGL_JSON_OBJECT)
+            st = dagl_ctx_set_error(ctx, DAGL_E_FORMAT, "%s: the header is not a JSON object", what);
+        else
+            st = read_header(ctx, path, &h, &r, 8 + hlen, out);
     }
     dagl__json_free(&h);
-    free(buf);
+    free(text);
+    dagl__rclose(&r);
     if (st) dagl_tensor_dict_clear(out);
     return st;
 }
