@@ -306,6 +306,8 @@ describe("read_csv", function()
     write_bytes(p, "1,2\n3,4,5\n")
     H.assert_raises(function() dagl.read_csv(p) end, "line 2 has 3 columns, expected 2")
     H.assert_raises(function() dagl.read_csv(p, {delimiter = ";;"}) end, "one character")
+    write_bytes(p, "1," .. string.rep("9", 80) .. "\n")
+    H.assert_raises(function() dagl.read_csv(p) end, "line 1, column 2: a field of 80 characters is too long")
   end)
 end)
 
@@ -408,5 +410,13 @@ describe("dagl.data", function()
       "no column named 'nope'", "f1, label, f2")
     H.assert_raises(function() dagl.data.read_csv_dataset(p, {header = true, label_column = 1}) end,
       "non-integer labels")
+    -- gzip-compressed files are decompressed with gzip -dc
+    assert.is_true(os.execute("gzip -kf '" .. p .. "'"))
+    tmpfiles[#tmpfiles + 1] = p .. ".gz"
+    local xg, yg = dagl.data.read_csv_dataset(p .. ".gz", {header = true, label_column = 2})
+    H.assert_equal_values(xg, {{0.5, 2}, {1.5, 3}, {2.5, 4}})
+    H.assert_equal_values(yg, {1, 0, 2})
+    write_bytes(p .. ".gz", "1,x\n")
+    H.assert_raises(function() dagl.data.read_csv(p .. ".gz") end, p .. ".gz", "gzip -dc failed")
   end)
 end)

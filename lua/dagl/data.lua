@@ -110,12 +110,28 @@ function data.batches(x, y, opts)
   return next_batch, nil, nil, state
 end
 
+--- dagl.data.read_csv(path, opts): dagl.read_csv, also for gzip-compressed files (".gz"), which
+-- are decompressed by `gzip -dc` into a temporary file first.
+function data.read_csv(path, opts)
+  if not path:match("%.gz$") then return dagl.read_csv(path, opts) end
+  local tmp = os.tmpname()
+  local ok = os.execute(("gzip -dc '%s' > '%s' 2>/dev/null"):format((path:gsub("'", "'\\''")), tmp))
+  if not ok then
+    os.remove(tmp)
+    error(("read_csv '%s': gzip -dc failed (is it a gzip file, and is gzip installed?)"):format(path), 2)
+  end
+  local res = table.pack(pcall(dagl.read_csv, tmp, opts))
+  os.remove(tmp)
+  if not res[1] then error((tostring(res[2]):gsub(tmp:gsub("%p", "%%%0"), (path:gsub("%%", "%%%%")))), 2) end
+  return table.unpack(res, 2, res.n)
+end
+
 --- dagl.data.read_csv_dataset(path, {label_column=-1, header=false, delimiter=","}) -> x (float32,
 -- rows x features), y (int64 labels), feature names (with a header). label_column is a 1-based
 -- index (negative counts from the end) or, with a header, a column name.
 function data.read_csv_dataset(path, opts)
   opts = opts or {}
-  local t, names = dagl.read_csv(path, {header = opts.header, delimiter = opts.delimiter})
+  local t, names = data.read_csv(path, {header = opts.header, delimiter = opts.delimiter})
   local ncol = t.shape[2]
   local lc = opts.label_column or -1
   if type(lc) == "string" then

@@ -91,9 +91,12 @@ static dagl_status parse_rows(dagl_ctx *ctx, const char *path, const char *p, co
                     field[n] = '\0';
                     v = strtod(field, &stop);
                 }
-                if (n == 0 || n >= sizeof field || *stop != '\0')
+                if (n >= sizeof field)
+                    return dagl_ctx_set_error(ctx, DAGL_E_FORMAT, "read_csv '%s': line %ld, column %d: a field of %zu "
+                                              "characters is too long for a number", path, line, col, n);
+                if (n == 0 || *stop != '\0')
                     return dagl_ctx_set_error(ctx, DAGL_E_FORMAT, "read_csv '%s': line %ld, column %d: '%.*s' is not a number",
-                                              path, line, col, (int)(n > 40 ? 40 : n), a);
+                                              path, line, col, (int)n, a);
                 if (fpush(vals, (float)v)) return dagl_ctx_set_error(ctx, DAGL_E_NOMEM, "read_csv: out of memory");
                 if (fe == le) break;
                 f = fe + 1;
