@@ -87,6 +87,16 @@ describe("safetensors", function()
     assert.truthy(header:find('"a":{"dtype":"I64","shape":[2,2],"data_offsets":[0,32]}', 1, true))
     assert.truthy(header:find('"b":{"dtype":"F32","shape":[3],"data_offsets":[32,44]}', 1, true))
     assert.equal(8 + hlen + 44, #s)
+    -- metadata keys are sorted too: the same contents always give the same bytes
+    local m1, m2 = {}, {}
+    for i = 1, 30 do m1["k" .. i] = tostring(i) end
+    for i = 30, 1, -1 do m2["k" .. i] = tostring(i) end
+    local p2 = tmp(".safetensors")
+    dagl.save_safetensors(p, {x = dagl.ones(1)}, m1)
+    dagl.save_safetensors(p2, {x = dagl.ones(1)}, m2)
+    local s1 = read_bytes(p)
+    assert.equal(s1, read_bytes(p2))
+    assert.truthy(s1:find('"k1":"1","k10":"10","k11"', 1, true))
   end)
 
   it("round-trips a big tensor", function()

@@ -188,33 +188,51 @@ static int by_name(const void *a, const void *b)
     return strcmp(((const named *)a)->name, ((const named *)b)->name);
 }
 
-/* Checks the names (present, unique, not __metadata__) and gives the entries' order by name. */
-static dagl_status sorted_order(dagl_ctx *ctx, const char *path, const dagl_tensor_dict *d, int *order)
+/* The order of n names sorted by strcmp (names must be non-NULL); returns the index of a name
+ * used twice, -1 when all differ, -2 when out of memory. */
+static int sort_names(char *const *names, int n, int *order)
 {
-    named *v = malloc(((size_t)d->n + 1) * sizeof *v);
-    if (!v) return dagl_ctx_set_error(ctx, DAGL_E_NOMEM, "save_safetensors: out of memory");
-    dagl_status st = DAGL_OK;
-    for (int i = 0; i < d->n && !st; i++) {
-        v[i] = (named){d->names[i], i};
-        if (!d->names[i] || !d->names[i][0] || strcmp(d->names[i], "__metadata__") == 0)
-            st = dagl_ctx_set_error(ctx, DAGL_E_ARG, "save_safetensors '%s': tensor %d has an invalid name '%s'",
-                                    path, i + 1, d->names[i] ? d->names[i] : "(null)");
-        else if (!d->tensors[i])
-            st = dagl_ctx_set_error(ctx, DAGL_E_ARG, "save_safetensors '%s': entry '%s' has no tensor", path,
-                                    d->names[i]);
-    }
-    if (!st) qsort(v, (size_t)d->n, sizeof *v, by_name);
-    for (int i = 0; i < d->n && !st; i++) {
+    named *v = malloc(((size_t)n + 1) * sizeof *v);
+    if (!v) return -2;
+    for (int i = 0; i < n; i++) v[i] = (named){names[i], i};
+    qsort(v, (size_t)n, sizeof *v, by_name);
+    int dup = -1;
+    for (int i = 0; i < n; i++) {
         order[i] = v[i].index;
-        if (i && strcmp(v[i].name, v[i - 1].name) == 0)
-            st = dagl_ctx_set_error(ctx, DAGL_E_ARG, "save_safetensors '%s': the name '%s' is used twice", path,
-                                    v[i].name);
+        if (i && dup < 0 && strcmp(v[i].name, v[i - 1].name) == 0) dup = v[i].index;
     }
     free(v);
-    return st;
+    return dup;
 }
 
-static void header_json(const dagl_tensor_dict *d, const int *order, sbuf *b)
+/* Checks the entries (valid names, tensors present, no name twice) and sorts tensors and
+ * metadata keys, so the same contents always give the same file. */
+static dagl_status check_and_sort(dagl_ctx *ctx, const char *path, const dagl_tensor_dict *d, int *order,
+                                  int *meta_order)
+{
+    for (int i = 0; i < d->n; i++) {
+        if (!d->names[i] || !d->names[i][0] || strcmp(d->names[i], "__metadata__") == 0)
+            return dagl_ctx_set_error(ctx, DAGL_E_ARG, "save_safetensors '%s': tensor %d has an invalid name '%s'",
+                                      path, i + 1, d->names[i] ? d->names[i] : "(null)");
+        if (!d->tensors[i])
+            return dagl_ctx_set_error(ctx, DAGL_E_ARG, "save_safetensors '%s': entry '%s' has no tensor", path,
+                                      d->names[i]);
+    }
+    for (int i = 0; i < d->nmeta; i++)
+        if (!d->meta_keys[i] || !d->meta_values[i])
+            return dagl_ctx_set_error(ctx, DAGL_E_ARG, "save_safetensors '%s': metadata entry %d is NULL", path, i + 1);
+    int dup = sort_names(d->names, d->n, order), mdup = dup == -2 ? -2 : sort_names(d->meta_keys, d->nmeta, meta_order);
+    if (dup == -2 || mdup == -2) return dagl_ctx_set_error(ctx, DAGL_E_NOMEM, "save_safetensors: out of memory");
+    if (dup >= 0)
+        return dagl_ctx_set_error(ctx, DAGL_E_ARG, "save_safetensors '%s': the name '%s' is used twice", path,
+                                  d->names[dup]);
+    if (mdup >= 0)
+        return dagl_ctx_set_error(ctx, DAGL_E_ARG, "save_safetensors '%s': the metadata key '%s' is used twice", path,
+                                  d->meta_keys[mdup]);
+    return DAGL_OK;
+}
+
+static void header_json(const dagl_tensor_dict *d, const int *order, const int *meta_order, sbuf *b)
 {
     static const char *names[] = {"F32", "F64", "I64"};
     sb_put(b, "{", 1);
@@ -223,9 +241,9 @@ static void header_json(const dagl_tensor_dict *d, const int *order, sbuf *b)
         sb_put(b, "\"__metadata__\":{", 16);
         for (int i = 0; i < d->nmeta; i++) {
             if (i) sb_put(b, ",", 1);
-            sb_json_str(b, d->meta_keys[i]);
+            sb_json_str(b, d->meta_keys[meta_order[i]]);
             sb_put(b, ":", 1);
-            sb_json_str(b, d->meta_values[i]);
+            sb_json_str(b, d->meta_values[meta_order[i]]);
         }
         sb_put(b, "}", 1);
         first = 0;
@@ -248,12 +266,12 @@ static void header_json(const dagl_tensor_dict *d, const int *order, sbuf *b)
 
 dagl_status dagl_safetensors_write(dagl_ctx *ctx, const char *path, const dagl_tensor_dict *d)
 {
-    int *order = malloc(((size_t)d->n + 1) * sizeof *order);
+    int *order = malloc(((size_t)d->n + (size_t)d->nmeta + 1) * sizeof *order), *meta_order = order + d->n;
     if (!order) return dagl_ctx_set_error(ctx, DAGL_E_NOMEM, "save_safetensors: out of memory");
-    dagl_status st = sorted_order(ctx, path, d, order);
+    dagl_status st = check_and_sort(ctx, path, d, order, meta_order);
     sbuf b = {0};
     if (!st) {
-        header_json(d, order, &b);
+        header_json(d, order, meta_order, &b);
         if (b.oom) st = dagl_ctx_set_error(ctx, DAGL_E_NOMEM, "save_safetensors: out of memory");
     }
     dagl_wfile w;
