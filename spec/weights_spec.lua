@@ -71,5 +71,8 @@ describe("nn weights on disk", function()
     dagl.save_npy(dir .. "/stray__w.npy", dagl.ones(1))
     os.remove(dir .. "/dense_w1__bias.npy")
     assert_raises(function() nn.load_weights(m, dir) end, "missing: dense_w1/bias", "unexpected: stray/w")
+    -- a single layer works like a model of one layer
+    nn.load_weights(m.layers[1], "spec/fixtures/weights_dense.npz")
+    assert_equal_values(m.layers[1].bias, {1, -1, 0.5})
   end)
 end)

@@ -7,10 +7,12 @@ local dagl = require "dagl"
 
 local nn = require "dagl.nn.base"
 
---- The model's weights as a list of {name=, value=}, from model.layers and each layer.weights.
+--- The model's weights as a list of {name=, value=}, from model.layers and each layer.weights
+-- (a single layer, which has no layers, stands for itself).
 function nn.named_weights(model)
   local out, seen = {}, {}
-  for _, layer in ipairs(model.layers or {}) do
+  local layers = model.layers or (type(model.weights) == "table" and {model}) or {}
+  for _, layer in ipairs(layers) do
     for _, w in ipairs(layer.weights or {}) do
       if seen[w.name] then error(("weights: two weights are named '%s' (give the layers distinct names)"):format(w.name), 3) end
       seen[w.name] = true
