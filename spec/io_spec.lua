@@ -269,6 +269,8 @@ describe(".npz", function()
     H.assert_equal_values(z.b, {1.5, -2})
     assert.equal("float64", z.b:dtype())
     H.assert_equal_values(z.n, {7, 8, 9})
+    -- zip64 central directory and end records (as archives over 4 GB have)
+    H.assert_equal_values(dagl.load_npz(F .. "np_zip64.npz").big, {{1, 2}, {3, 4}})
   end)
 
   it("refuses compressed archives with advice", function()
