@@ -461,6 +461,55 @@ DAGL_API dagl_status dagl_graph_run_ex(dagl_graph *g, dagl_tensor *const *inputs
 /* Graphviz text of the graph (malloc'ed; the caller frees it). */
 DAGL_API char *dagl_graph_dot(const dagl_graph *g);
 
+/* ---------------------------------------------------------------- files */
+
+/* Named tensors and string metadata, as read from or written to a file. The reader fills it
+ * (names and values are malloc'ed, the tensors are new references); dagl_tensor_dict_clear
+ * frees everything and zeroes it. Writers only read it (tensors are borrowed). */
+typedef struct dagl_tensor_dict {
+    int n;
+    char **names;
+    dagl_tensor **tensors;
+    int nmeta;
+    char **meta_keys, **meta_values;
+} dagl_tensor_dict;
+DAGL_API void dagl_tensor_dict_clear(dagl_tensor_dict *d);
+
+/* safetensors: tensors of dtype F32/F64/I64 (I32, U8 and BOOL are converted to int64 on read)
+ * and string metadata. Errors (DAGL_E_IO, DAGL_E_FORMAT) name the file, the entry and what is
+ * wrong; every length and offset is checked against the file size. Writers write `path.tmp`
+ * and rename it, so a crash never leaves a half-written file; keys are sorted, data contiguous,
+ * the header padded with spaces to a multiple of 8 bytes. */
+DAGL_API dagl_status dagl_safetensors_read(dagl_ctx *ctx, const char *path, dagl_tensor_dict *out);
+DAGL_API dagl_status dagl_safetensors_write(dagl_ctx *ctx, const char *path, const dagl_tensor_dict *d);
+/* NumPy .npy (format 1.0/2.0/3.0, C order): '<f4', '<f8', '<i8'; on read also '<i4', '|u1',
+ * '|b1' (converted to int64). Writes format 1.0 (2.0 when the header needs it). */
+DAGL_API dagl_status dagl_npy_read(dagl_ctx *ctx, const char *path, dagl_tensor **out);
+DAGL_API dagl_status dagl_npy_write(dagl_ctx *ctx, const char *path, const dagl_tensor *t);
+/* NumPy .npz as written by np.savez (stored entries; names without ".npy"). */
+DAGL_API dagl_status dagl_npz_read(dagl_ctx *ctx, const char *path, dagl_tensor_dict *out);
+/* A numeric CSV file as a float32 (rows, cols) tensor. Blank lines are skipped; with `header`
+ * the first non-blank line gives the column names (*names gets ncols malloc'ed strings, freed
+ * with dagl_strings_free; NULL without a header). Errors name the line and column. */
+typedef struct dagl_csv_options {
+    char delimiter; /* 0 = ',' */
+    int header;
+} dagl_csv_options;
+DAGL_API dagl_status dagl_csv_read(dagl_ctx *ctx, const char *path, const dagl_csv_options *opt,
+                                   dagl_tensor **out, char ***names, int *ncols);
+DAGL_API void dagl_strings_free(char **s, int n);
+
+/* Rows of `src` (dim 0) picked by `index` (0-based, n of them) copied into a new contiguous
+ * tensor on a background thread, so a training loop can gather batch k+1 while it computes on
+ * batch k. Indices are checked before the thread starts; `src` is retained until the copy is
+ * done (the caller must not write to it meanwhile). dagl_rows_wait hands out the result (one
+ * reference) and frees the handle; dagl_rows_free waits and drops everything (for errors). */
+typedef struct dagl_rows_job dagl_rows_job;
+DAGL_API dagl_status dagl_gather_rows_async(dagl_ctx *ctx, dagl_tensor *src, const int64_t *index,
+                                            int64_t n, dagl_rows_job **out);
+DAGL_API dagl_status dagl_rows_wait(dagl_rows_job *g, dagl_tensor **out);
+DAGL_API void dagl_rows_free(dagl_rows_job *g);
+
 /* ---------------------------------------------------------------- formatting */
 
 /* Prints a tensor like PyTorch ("tensor([[1., 2.], ...])"), summarized with "..." when it has more

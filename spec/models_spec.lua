@@ -251,32 +251,42 @@ describe("callbacks", function()
     assert.equal(4, h2.stopped_epoch)
   end)
 
-  it("checkpoints through model:save_weights (dagl.nn.weights stubbed)", function()
-    local saved = package.loaded["dagl.nn.weights"]
-    local writes = {}
-    package.loaded["dagl.nn.weights"] = {
-      save = function(m, path) writes[#writes + 1] = {m, path} end,
-      load = function(m, path) writes[#writes + 1] = {m, "load " .. path} end,
-    }
-    local ok, err = pcall(function()
-      local model, x, y = regression()
-      local ckpt = nn.callbacks.model_checkpoint{path = "/tmp/w_{epoch}.bin", monitor = "val_loss", save_best_only = true}
-      local h = model:fit(x, y, {epochs = 4, verbose = false, validation_data = {x, y}, callbacks = {ckpt}})
-      local want, best = {}, math.huge
-      for e = 1, 4 do
-        if h.val_loss[e] < best then best = h.val_loss[e] want[#want + 1] = "/tmp/w_" .. e .. ".bin" end
+  it("checkpoints through model:save_weights (best epochs only, or every epoch)", function()
+    local dir = os.tmpname()
+    os.remove(dir)
+    assert(os.execute("mkdir -p " .. dir))
+    local model, x, y = regression()
+    local ckpt = nn.callbacks.model_checkpoint{path = dir .. "/w_{epoch}.safetensors", monitor = "val_loss",
+                                               save_best_only = true}
+    local h = model:fit(x, y, {epochs = 4, verbose = false, validation_data = {x, y}, callbacks = {ckpt}})
+    local best, best_epoch = math.huge, nil
+    for e = 1, 4 do
+      local exists = io.open(dir .. "/w_" .. e .. ".safetensors") ~= nil
+      if h.val_loss[e] < best then
+        best, best_epoch = h.val_loss[e], e
+        assert.is_true(exists, "epoch " .. e .. " improved but was not saved")
+      else
+        assert.is_false(exists, "epoch " .. e .. " did not improve but was saved")
       end
-      assert.equal(#want, #writes)
-      for i, p in ipairs(want) do assert.equal(p, writes[i][2]) assert.equal(model, writes[i][1]) end
-      model:load_weights("/tmp/x.bin")
-      assert.equal("load /tmp/x.bin", writes[#writes][2])
-      local every = nn.callbacks.model_checkpoint{path = "/tmp/last.bin"}
-      model:fit(x, y, {epochs = 2, verbose = false, callbacks = {every}})
-      assert.equal("/tmp/last.bin", writes[#writes][2])
-      assert.equal("/tmp/last.bin", writes[#writes - 1][2])
-    end)
-    package.loaded["dagl.nn.weights"] = saved
-    if not ok then error(err, 0) end
+    end
+    -- the last checkpoint holds the weights of its epoch: loading it back restores them
+    local saved = dagl.load_safetensors(dir .. "/w_" .. best_epoch .. ".safetensors")
+    local before = {}
+    for _, w in ipairs(model:weight_entries()) do before[w.name] = w.value:clone() end
+    for _, w in ipairs(model:weight_entries()) do w.value:fill(0) end
+    model:load_weights(dir .. "/w_" .. best_epoch .. ".safetensors")
+    for _, w in ipairs(model:weight_entries()) do
+      assert.is_true(saved[w.name] ~= nil, w.name)
+      assert.equal(0, (w.value - saved[w.name]):abs():max():item())
+    end
+    local every = nn.callbacks.model_checkpoint{path = dir .. "/last.safetensors"}
+    model:fit(x, y, {epochs = 2, verbose = false, callbacks = {every}})
+    local last = dagl.load_safetensors(dir .. "/last.safetensors")
+    for _, w in ipairs(model:weight_entries()) do
+      assert.equal(0, (w.value - last[w.name]):abs():max():item())
+    end
+    os.execute("rm -rf " .. dir)
+    assert.is_true(next(before) ~= nil)
   end)
 
   it("names a failing callback and keeps the training state", function()

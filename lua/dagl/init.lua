@@ -59,12 +59,15 @@ function dagl.trace(opts, body)
   return stats, table.unpack(res, 2, res.n)
 end
 
---- dagl.nn (layers, models, training) loads on first use: require "dagl" stays light.
+--- dagl.nn (layers, models, training) and dagl.data (batches, datasets) load on first use:
+-- require "dagl" stays light.
+local lazy = {nn = "dagl.nn", data = "dagl.data"}
 setmetatable(dagl, {__index = function(t, k)
-  if k == "nn" then
-    local nn = require "dagl.nn"
-    rawset(t, "nn", nn)
-    return nn
+  local name = lazy[k]
+  if name then
+    local m = require(name)
+    rawset(t, k, m)
+    return m
   end
 end})
 

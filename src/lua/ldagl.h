@@ -145,5 +145,6 @@ void dagl_l_free_workers(dagl_lstate *s);
 extern const luaL_Reg dagl_l_luaop_funcs[];
 extern const luaL_Reg dagl_l_lock_funcs[];
 extern const luaL_Reg dagl_l_trace_funcs[];
+extern const luaL_Reg dagl_l_io_funcs[];
 
 #endif

@@ -220,9 +220,9 @@ end
 require("dagl.nn.training")(Model)
 
 --- Writes every weight to path (dagl.nn.weights does the format).
-function Model:save_weights(path) return require("dagl.nn.weights").save(self, path) end
+function Model:save_weights(path, metadata) return nn.save_weights(self, path, metadata) end
 --- Reads the weights written by save_weights into this model's tensors.
-function Model:load_weights(path) return require("dagl.nn.weights").load(self, path) end
+function Model:load_weights(path) return nn.load_weights(self, path) end
 
 --- The real tensor t as a symbol of like's trace (a weight inside a traced call, so that
 -- gradients flow through what a layer computes from it, e.g. an add_loss regularizer); t

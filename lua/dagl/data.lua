@@ -1,0 +1,167 @@
+--- dagl.data: mini-batches over tensors (seeded, reproducible shuffling; the next batch's rows
+-- gathered on a background thread while the caller trains on the current one) and CSV datasets.
+local dagl = require "dagl"
+
+local data = {}
+
+--- A SplitMix64 stream of integers in 1..n: its own state, so shuffling neither depends on nor
+-- disturbs math.random, and a seed gives the same order on every machine.
+local function splitmix(seed)
+  local s = seed
+  return function(n)
+    s = s + 0x9E3779B97F4A7C15
+    local z = s
+    z = (z ~ (z >> 30)) * 0xBF58476D1CE4E5B9
+    z = (z ~ (z >> 27)) * 0x94D049BB133111EB
+    z = z ~ (z >> 31)
+    return (z >> 1) % n + 1
+  end
+end
+
+--- The row order 1..n, shuffled (Fisher-Yates) by the integer `seed` (nil: not shuffled).
+function data.permutation(n, seed)
+  local order = {}
+  for i = 1, n do order[i] = i end
+  if seed == nil then return order end
+  if math.type(seed) ~= "integer" then error("dagl.data: seed must be an integer, got " .. tostring(seed), 2) end
+  local rand = splitmix(seed)
+  for i = n, 2, -1 do
+    local k = rand(i)
+    order[i], order[k] = order[k], order[i]
+  end
+  return order
+end
+
+local function rows_of(v, what)
+  if dagl.is_tensor(v) then
+    if v:dim() < 1 then error(("dagl.data.batches: %s is a 0-d tensor (it has no rows)"):format(what), 3) end
+    return v.shape[1]
+  end
+  if type(v) == "table" then return #v end
+  error(("dagl.data.batches: %s must be a tensor or a table, got %s"):format(what, type(v)), 3)
+end
+
+-- Starts gathering rows order[first..last] of v (a tensor: in the background; a Lua table: now).
+local function start_gather(v, order, first, last)
+  if dagl.is_tensor(v) then return dagl.gather_rows_async(v, order, first, last) end
+  local out = {}
+  for i = first, last do out[#out + 1] = v[order[i]] end
+  return out
+end
+
+local function finish(h)
+  if type(h) == "userdata" then return h:wait() end
+  return h
+end
+
+local function close_pending(p)
+  if p then
+    if type(p.x) == "userdata" then p.x:close() end
+    if type(p.y) == "userdata" then p.y:close() end
+  end
+end
+
+--- dagl.data.batches(x, y, {batch_size=32, shuffle=true, seed=, drop_last=false, prefetch=true})
+-- -> iterator over (xb, yb) (yb is nil without y). x and y are tensors (rows along dim 1) or Lua
+-- tables of rows/labels. The order depends only on `seed` (default: drawn from math.random, so
+-- math.randomseed makes runs repeat). With prefetch the rows of batch k+1 are copied on a
+-- background thread before batch k is returned; do not write into x or y while iterating. A
+-- generic `for` closes the iterator (its 4th value) on break or error, and the pending batch is
+-- freed by the garbage collector otherwise, so nothing leaks.
+function data.batches(x, y, opts)
+  opts = opts or {}
+  local n = rows_of(x, "x")
+  if y ~= nil then
+    local ny = rows_of(y, "y")
+    if ny ~= n then
+      error(("dagl.data.batches: x has %d rows but y has %d"):format(n, ny), 2)
+    end
+  end
+  local bs = opts.batch_size or 32
+  if math.type(bs) ~= "integer" or bs < 1 then
+    error("dagl.data.batches: batch_size must be a positive integer, got " .. tostring(bs), 2)
+  end
+  if dagl.is_tensor(x) then x = x:contiguous() end
+  if dagl.is_tensor(y) then y = y:contiguous() end
+  local seed = opts.seed or math.random(0, 0x7FFFFFFF)
+  local order = data.permutation(n, opts.shuffle ~= false and seed or nil)
+  local nb = opts.drop_last and n // bs or (n + bs - 1) // bs
+  local prefetch = opts.prefetch ~= false
+
+  local function start(k)
+    local first, last = (k - 1) * bs + 1, math.min(k * bs, n)
+    local p = {x = start_gather(x, order, first, last)}
+    if y ~= nil then p.y = start_gather(y, order, first, last) end
+    return p
+  end
+
+  local k, pending = 0, nil
+  local state = setmetatable({}, {__close = function() close_pending(pending) pending = nil end})
+  local function next_batch()
+    k = k + 1
+    if k > nb then return nil end
+    local cur = pending or start(k)
+    pending = nil
+    if prefetch and k < nb then pending = start(k + 1) end
+    local xb = finish(cur.x)
+    local yb = y ~= nil and finish(cur.y) or nil
+    return xb, yb
+  end
+  return next_batch, nil, nil, state
+end
+
+--- dagl.data.read_csv(path, opts): dagl.read_csv, also for gzip-compressed files (".gz"), which
+-- are decompressed by `gzip -dc` into a temporary file first.
+function data.read_csv(path, opts)
+  if not path:match("%.gz$") then return dagl.read_csv(path, opts) end
+  local tmp = os.tmpname()
+  local ok = os.execute(("gzip -dc '%s' > '%s' 2>/dev/null"):format((path:gsub("'", "'\\''")), tmp))
+  if not ok then
+    os.remove(tmp)
+    error(("read_csv '%s': gzip -dc failed (is it a gzip file, and is gzip installed?)"):format(path), 2)
+  end
+  local res = table.pack(pcall(dagl.read_csv, tmp, opts))
+  os.remove(tmp)
+  if not res[1] then error((tostring(res[2]):gsub(tmp:gsub("%p", "%%%0"), (path:gsub("%%", "%%%%")))), 2) end
+  return table.unpack(res, 2, res.n)
+end
+
+--- dagl.data.read_csv_dataset(path, {label_column=-1, header=false, delimiter=","}) -> x (float32,
+-- rows x features), y (int64 labels), feature names (with a header). label_column is a 1-based
+-- index (negative counts from the end) or, with a header, a column name.
+function data.read_csv_dataset(path, opts)
+  opts = opts or {}
+  local t, names = data.read_csv(path, {header = opts.header, delimiter = opts.delimiter})
+  local ncol = t.shape[2]
+  local lc = opts.label_column or -1
+  if type(lc) == "string" then
+    local found
+    for i, nm in ipairs(names or {}) do if nm == lc then found = i end end
+    if not found then
+      error(("read_csv_dataset '%s': no column named '%s'%s"):format(path, lc,
+        names and (" (columns: " .. table.concat(names, ", ") .. ")") or " (the file was read without a header)"), 2)
+    end
+    lc = found
+  end
+  if lc < 0 then lc = lc + ncol + 1 end
+  if lc < 1 or lc > ncol then
+    error(("read_csv_dataset '%s': label_column %s is out of range for %d columns"):format(path,
+      tostring(opts.label_column), ncol), 2)
+  end
+  local yf = t:select(2, lc)
+  local y = yf:long()
+  if t.shape[1] > 0 and (yf:double() - y:double()):abs():max():item() ~= 0 then
+    error(("read_csv_dataset '%s': column %d holds non-integer labels"):format(path, lc), 2)
+  end
+  local keep, feat = {}, {}
+  for i = 1, ncol do
+    if i ~= lc then
+      keep[#keep + 1] = i
+      if names then feat[#feat + 1] = names[i] end
+    end
+  end
+  local x = dagl.gather_rows_async(t:t(), keep):wait():t():contiguous()
+  return x, y, names and feat or nil
+end
+
+return data

@@ -1,0 +1,72 @@
+-- Parity with PyTorch: the MLP of spec/fixtures/make_parity.py (Linear 6->5, ReLU, LayerNorm,
+-- Linear 5->3) built with dagl.nn and loaded with torch's weights gives torch's logits, softmax
+-- cross-entropy loss and weight gradients (the fixtures were written by torch; no torch needed).
+local dagl = require "dagl"
+local nn = dagl.nn
+
+local F = "spec/fixtures/"
+
+-- Largest |got - want| relative to max(1e-3, |want|) over all elements.
+local function max_rel_err(got, want)
+  local g, w = got:double(), want:double()
+  local scale = dagl.maximum(w:abs(), dagl.full(w.shape, 1e-3, "float64"))
+  return ((g - w):abs() / scale):max():item()
+end
+
+local function model_with_torch_weights()
+  local model = nn.Sequential{
+    nn.Dense(5, {activation = "relu", name = "dense_p1"}),
+    nn.LayerNormalization{epsilon = 1e-5, name = "norm_p"}, -- torch's default epsilon
+    nn.Dense(3, {name = "dense_p2"}),
+  }
+  local data = dagl.load_npz(F .. "parity_data.npz")
+  model(data.x) -- builds the weights from the input shape
+  nn.load_weights(model, F .. "parity_weights.safetensors")
+  return model, data
+end
+
+describe("PyTorch parity", function()
+  it("loads torch's weights into the right places", function()
+    local model = model_with_torch_weights()
+    local w = dagl.load_safetensors(F .. "parity_weights.safetensors")
+    assert.same({6, 5}, model.layers[1].kernel.shape)
+    assert.equal(0, (model.layers[1].kernel - w["dense_p1/kernel"]):abs():max():item())
+    assert.equal(0, (model.layers[2].gamma - w["norm_p/gamma"]):abs():max():item())
+    assert.is_true(w["norm_p/gamma"]:min():item() < 0.9) -- not the identity scale
+  end)
+
+  it("computes torch's forward outputs", function()
+    local model, data = model_with_torch_weights()
+    local logits = model(data.x)
+    assert.same({4, 3}, logits.shape)
+    assert.is_true(max_rel_err(logits, data.logits) < 1e-4, "logits differ by " .. max_rel_err(logits, data.logits))
+  end)
+
+  it("computes torch's softmax cross-entropy loss and weight gradients", function()
+    local model, data = model_with_torch_weights()
+    local onehot = nn.one_hot(data.labels, 3)
+    local params, names = {}, {}
+    for _, layer in ipairs(model.layers) do
+      for _, w in ipairs(layer.weights) do
+        params[#params + 1] = w.value
+        names[#names + 1] = w.name
+      end
+    end
+    assert.equal(6, #params)
+    -- the labels are an argument: a traced function takes real tensors through its arguments
+    local xent = nn.losses.CategoricalCrossentropy{from_logits = true} -- torch.nn.CrossEntropyLoss takes logits
+    local vg = dagl.grad(function(x, oh) return xent(model(x), oh) end, {wrt = params})
+    local res = table.pack(vg(data.x, onehot)) -- loss, d/dx, d/d(onehot), then d/d(each weight)
+    local loss = res[1]:item()
+    local want = data.loss:item()
+    assert.is_true(math.abs(loss - want) <= 1e-4 * math.abs(want), ("loss %.9g, torch %.9g"):format(loss, want))
+    local grads = dagl.load_safetensors(F .. "parity_grads.safetensors")
+    for i, name in ipairs(names) do
+      local got, expect = res[3 + i], grads[name]
+      assert.same(expect.shape, got.shape, name)
+      assert.is_true(expect:abs():max():item() > 0, name .. ": torch's gradient is all zero")
+      local err = max_rel_err(got, expect)
+      assert.is_true(err < 1e-4, ("%s: gradient differs from torch's by %g (relative)"):format(name, err))
+    end
+  end)
+end)

@@ -1,0 +1,292 @@
+/* io_util.c -- file reading, crash-safe writing and element conversion shared by the readers
+ * and writers of src/io/. */
+#include "io/io.h"
+
+#include <errno.h>
+#include <sys/stat.h>
+#include <stdlib.h>
+#include <string.h>
+
+size_t dagl__elem_size(dagl_elem e)
+{
+    static const size_t sizes[] = {4, 8, 8, 4, 1, 1};
+    return sizes[e];
+}
+
+dagl_dtype dagl__elem_dtype(dagl_elem e)
+{
+    return e == DAGL_ELEM_F4 ? DAGL_F32 : e == DAGL_ELEM_F8 ? DAGL_F64 : DAGL_I64;
+}
+
+dagl_status dagl__ropen(dagl_ctx *ctx, const char *what, const char *path, dagl_rfile *r)
+{
+    memset(r, 0, sizeof *r);
+    r->path = path;
+    r->f = fopen(path, "rb");
+    if (!r->f) return dagl_ctx_set_error(ctx, DAGL_E_IO, "%s: cannot open '%s': %s", what, path, strerror(errno));
+    struct stat sb;
+    if (fstat(fileno(r->f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        dagl__rclose(r);
+        return dagl_ctx_set_error(ctx, DAGL_E_IO, "%s: '%s' is not a regular file", what, path);
+    }
+    r->size = (uint64_t)sb.st_size;
+    return DAGL_OK;
+}
+
+void dagl__rclose(dagl_rfile *r)
+{
+    if (r->f) fclose(r->f);
+    r->f = NULL;
+}
+
+dagl_status dagl__rread(dagl_ctx *ctx, const char *what, dagl_rfile *r, uint64_t off, void *dst, size_t n)
+{
+    if (off > r->size || n > r->size - off)
+        return dagl_ctx_set_error(ctx, DAGL_E_FORMAT, "%s: bytes %llu..%llu lie past the end of the file (%llu bytes; "
+                                  "truncated?)", what, (unsigned long long)off, (unsigned long long)(off + n),
+                                  (unsigned long long)r->size);
+    if (n == 0) return DAGL_OK;
+    if (fseeko(r->f, (off_t)off, SEEK_SET) != 0 || fread(dst, 1, n, r->f) != n)
+        return dagl_ctx_set_error(ctx, DAGL_E_IO, "%s: error reading '%s'", what, r->path);
+    return DAGL_OK;
+}
+
+dagl_status dagl__read_file(dagl_ctx *ctx, const char *what, const char *path, unsigned char **buf,
+                            size_t *len)
+{
+    *buf = NULL;
+    *len = 0;
+    dagl_rfile r;
+    dagl_status st = dagl__ropen(ctx, what, path, &r);
+    if (st) return st;
+    unsigned char *b = r.size < SIZE_MAX ? malloc(r.size ? (size_t)r.size : 1) : NULL;
+    if (!b) {
+        dagl__rclose(&r);
+        return dagl_ctx_set_error(ctx, DAGL_E_NOMEM, "%s: '%s' (%llu bytes) does not fit in memory", what, path,
+                                  (unsigned long long)r.size);
+    }
+    st = dagl__rread(ctx, what, &r, 0, b, (size_t)r.size);
+    dagl__rclose(&r);
+    if (st) {
+        free(b);
+        return st;
+    }
+    *buf = b;
+    *len = (size_t)r.size;
+    return DAGL_OK;
+}
+
+dagl_status dagl__file_shape(dagl_ctx *ctx, const char *what, int ndim, const int64_t *shape,
+                             size_t elem_size, size_t *nbytes)
+{
+    char b[200];
+    if (ndim < 0 || ndim > DAGL_MAX_DIMS)
+        return dagl_ctx_set_error(ctx, DAGL_E_FORMAT, "%s: %d dimensions (dagl takes at most %d)", what, ndim,
+                                  DAGL_MAX_DIMS);
+    uint64_t n = elem_size;
+    for (int i = 0; i < ndim; i++) {
+        if (shape[i] < 0)
+            return dagl_ctx_set_error(ctx, DAGL_E_FORMAT, "%s: negative size in shape %s", what,
+                                      dagl_shape_str(ndim, shape, b, sizeof b));
+        if (shape[i] && n > (uint64_t)(INT64_MAX / 16) / (uint64_t)shape[i])
+            return dagl_ctx_set_error(ctx, DAGL_E_FORMAT, "%s: shape %s is too large", what,
+                                      dagl_shape_str(ndim, shape, b, sizeof b));
+        n *= (uint64_t)shape[i];
+    }
+    if (n > SIZE_MAX) return dagl_ctx_set_error(ctx, DAGL_E_FORMAT, "%s: shape too large", what);
+    *nbytes = (size_t)n;
+    return DAGL_OK;
+}
+
+/* Widens one integer-like element to int64. */
+static int64_t load_int(dagl_elem e, const unsigned char *p)
+{
+    int32_t i4;
+    switch (e) {
+    case DAGL_ELEM_I4: memcpy(&i4, p, 4); return i4;
+    case DAGL_ELEM_U1: return *p;
+    default: return *p != 0; /* bool */
+    }
+}
+
+dagl_status dagl__tensor_from_elems(dagl_ctx *ctx, const char *what, dagl_elem e, int ndim,
+                                    const int64_t *shape, const unsigned char *src, dagl_tensor **out)
+{
+    size_t nbytes;
+    dagl_status st = dagl__file_shape(ctx, what, ndim, shape, dagl__elem_size(e), &nbytes);
+    if (st) return st;
+    st = dagl_tensor_new(ctx, dagl__elem_dtype(e), ndim, shape, out);
+    if (st) return st;
+    char *dst = dagl_tensor_data(*out);
+    if (e <= DAGL_ELEM_I8) { /* stored as dagl stores it */
+        if (nbytes) memcpy(dst, src, nbytes);
+        return DAGL_OK;
+    }
+    int64_t n = dagl_tensor_numel(*out);
+    size_t es = dagl__elem_size(e);
+    for (int64_t i = 0; i < n; i++) ((int64_t *)(void *)dst)[i] = load_int(e, src + (size_t)i * es);
+    return DAGL_OK;
+}
+
+dagl_status dagl__tensor_from_file(dagl_ctx *ctx, const char *what, dagl_rfile *r, uint64_t off, dagl_elem e,
+                                   int ndim, const int64_t *shape, dagl_tensor **out)
+{
+    *out = NULL;
+    size_t nbytes;
+    dagl_status st = dagl__file_shape(ctx, what, ndim, shape, dagl__elem_size(e), &nbytes);
+    if (st) return st;
+    if (off > r->size || nbytes > r->size - off) /* checked before allocating anything */
+        return dagl__rread(ctx, what, r, off, NULL, nbytes);
+    if (e <= DAGL_ELEM_I8) { /* stored as dagl stores it: straight into the tensor */
+        if ((st = dagl_tensor_new(ctx, dagl__elem_dtype(e), ndim, shape, out))) return st;
+        if ((st = dagl__rread(ctx, what, r, off, dagl_tensor_data(*out), nbytes))) {
+            dagl_tensor_release(*out);
+            *out = NULL;
+        }
+        return st;
+    }
+    unsigned char *tmp = malloc(nbytes ? nbytes : 1);
+    if (!tmp) return dagl_ctx_set_error(ctx, DAGL_E_NOMEM, "%s: out of memory", what);
+    st = dagl__rread(ctx, what, r, off, tmp, nbytes);
+    if (!st) st = dagl__tensor_from_elems(ctx, what, e, ndim, shape, tmp, out);
+    free(tmp);
+    return st;
+}
+
+dagl_status dagl__wopen(dagl_ctx *ctx, const char *what, const char *path, dagl_wfile *w)
+{
+    memset(w, 0, sizeof *w);
+    w->path = path;
+    w->what = what;
+    size_t n = strlen(path);
+    w->tmp = malloc(n + 5);
+    if (!w->tmp) return dagl_ctx_set_error(ctx, DAGL_E_NOMEM, "%s: out of memory", what);
+    memcpy(w->tmp, path, n);
+    memcpy(w->tmp + n, ".tmp", 5);
+    w->f = fopen(w->tmp, "wb");
+    if (!w->f) {
+        dagl_status st = dagl_ctx_set_error(ctx, DAGL_E_IO, "%s: cannot create '%s': %s", what, w->tmp,
+                                            strerror(errno));
+        free(w->tmp);
+        w->tmp = NULL;
+        return st;
+    }
+    return DAGL_OK;
+}
+
+void dagl__wwrite(dagl_wfile *w, const void *p, size_t n)
+{
+    if (w->failed || n == 0) return;
+    if (fwrite(p, 1, n, w->f) != n) w->failed = errno ? errno : EIO;
+}
+
+void dagl__wwrite_tensor(dagl_ctx *ctx, dagl_wfile *w, const dagl_tensor *t)
+{
+    size_t bytes = (size_t)dagl_tensor_numel(t) * dagl_dtype_size(dagl_tensor_dtype(t));
+    if (dagl_tensor_is_contiguous(t)) {
+        dagl__wwrite(w, dagl_tensor_data(t), bytes);
+        return;
+    }
+    dagl_tensor *c;
+    if (dagl_clone(ctx, t, &c) != DAGL_OK) {
+        w->failed = ENOMEM;
+        return;
+    }
+    dagl__wwrite(w, dagl_tensor_data(c), bytes);
+    dagl_tensor_release(c);
+}
+
+dagl_status dagl__wclose(dagl_ctx *ctx, dagl_wfile *w)
+{
+    dagl_status st = DAGL_OK;
+    if (fclose(w->f) != 0 && !w->failed) w->failed = errno ? errno : EIO;
+    if (w->failed) {
+        st = dagl_ctx_set_error(ctx, DAGL_E_IO, "%s: error writing '%s': %s", w->what, w->tmp, strerror(w->failed));
+        remove(w->tmp);
+    } else if (rename(w->tmp, w->path) != 0) {
+        st = dagl_ctx_set_error(ctx, DAGL_E_IO, "%s: cannot rename '%s' to '%s': %s", w->what, w->tmp, w->path,
+                                strerror(errno));
+        remove(w->tmp);
+    }
+    free(w->tmp);
+    memset(w, 0, sizeof *w);
+    return st;
+}
+
+/* Grows the dict's two parallel arrays for one more entry: capacities 4, 8, 16, ... so they
+ * are full exactly when n is 0 or a power of two from 4 on. */
+static int dict_grow(char ***a, void *b, size_t bsize, int n)
+{
+    if (n != 0 && (n < 4 || (n & (n - 1)) != 0)) return 0;
+    int cap = n ? n * 2 : 4;
+    char **na = realloc(*a, (size_t)cap * sizeof *na);
+    if (!na) return -1;
+    *a = na;
+    void **bp = b;
+    void *nb = realloc(*bp, (size_t)cap * bsize);
+    if (!nb) return -1;
+    *bp = nb;
+    return 0;
+}
+
+static char *dup_n(const char *s, size_t n)
+{
+    char *d = malloc(n + 1);
+    if (d) {
+        memcpy(d, s, n);
+        d[n] = '\0';
+    }
+    return d;
+}
+
+dagl_status dagl__dict_add(dagl_ctx *ctx, dagl_tensor_dict *d, const char *name, size_t name_len,
+                           dagl_tensor *t)
+{
+    char *nm = dup_n(name, name_len);
+    if (!nm || dict_grow(&d->names, &d->tensors, sizeof(dagl_tensor *), d->n)) {
+        free(nm);
+        dagl_tensor_release(t);
+        return dagl_ctx_set_error(ctx, DAGL_E_NOMEM, "out of memory reading tensors");
+    }
+    d->names[d->n] = nm;
+    d->tensors[d->n++] = t;
+    return DAGL_OK;
+}
+
+dagl_status dagl__dict_add_meta(dagl_ctx *ctx, dagl_tensor_dict *d, const char *key, const char *value)
+{
+    char *k = dup_n(key, strlen(key)), *v = dup_n(value, strlen(value));
+    if (!k || !v || dict_grow(&d->meta_keys, &d->meta_values, sizeof(char *), d->nmeta)) {
+        free(k);
+        free(v);
+        return dagl_ctx_set_error(ctx, DAGL_E_NOMEM, "out of memory reading metadata");
+    }
+    d->meta_keys[d->nmeta] = k;
+    d->meta_values[d->nmeta++] = v;
+    return DAGL_OK;
+}
+
+void dagl_tensor_dict_clear(dagl_tensor_dict *d)
+{
+    if (!d) return;
+    for (int i = 0; i < d->n; i++) {
+        free(d->names[i]);
+        dagl_tensor_release(d->tensors[i]);
+    }
+    for (int i = 0; i < d->nmeta; i++) {
+        free(d->meta_keys[i]);
+        free(d->meta_values[i]);
+    }
+    free(d->names);
+    free(d->tensors);
+    free(d->meta_keys);
+    free(d->meta_values);
+    memset(d, 0, sizeof *d);
+}
+
+void dagl_strings_free(char **s, int n)
+{
+    if (!s) return;
+    for (int i = 0; i < n; i++) free(s[i]);
+    free(s);
+}
