@@ -36,12 +36,14 @@ function dagl.trace(opts, body)
   return stats, table.unpack(res, 2, res.n)
 end
 
---- dagl.nn (layers, models, training) loads on first use: require "dagl" stays light.
+--- dagl.nn (layers, models, training) and dagl.ffi (C functions through libffi) load on first
+-- use: require "dagl" stays light.
+local lazy = {nn = "dagl.nn", ffi = "dagl.ffi"}
 setmetatable(dagl, {__index = function(t, k)
-  if k == "nn" then
-    local nn = require "dagl.nn"
-    rawset(t, "nn", nn)
-    return nn
+  if lazy[k] then
+    local m = require(lazy[k])
+    rawset(t, k, m)
+    return m
   end
 end})
 
