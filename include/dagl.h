@@ -412,6 +412,11 @@ DAGL_API dagl_status dagl_graph_custom(dagl_graph *g, const char *name, int nsrc
                                        dagl_dtype dt, int ndim, const int64_t *shape, dagl_custom_fn fn,
                                        void *ud, void (*free_ud)(void *), dagl_lock *lock, int *id);
 
+/* Runs fn(arg, ith, n) for ith = 0..n-1 on the context's workers (inline when n is 1 or there is
+ * one thread), returning when all are done; for custom nodes and extensions that split their own
+ * work. Choose n from the problem size, not the thread count, to get the same bits at any count. */
+DAGL_API void dagl_parallel(dagl_ctx *ctx, void (*fn)(void *arg, int ith, int nth), void *arg, int n);
+
 /* ---------------------------------------------------------------- traces */
 
 /* A record of runs: every node (worker, start, end, how it was scheduled) and every hold of and

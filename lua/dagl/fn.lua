@@ -291,25 +291,42 @@ function M.luaop(spec)
   return setmetatable(op, {
     __name = "dagl.LuaOp",
     __call = function(self, ...)
-      local n, args, tr = select("#", ...), {...}, nil
-      for i = 1, n do if is_sym(args[i]) then tr = args[i].tracer break end end
+      local tr = M.tracer_of(...)
       if not tr then return spec.forward(...) end
-      local srcs, shapes = {}, {}
-      for i = 1, n do
-        srcs[i] = operand(tr, args[i])
-        local _, shp = tr.g:info(srcs[i])
-        shapes[i] = shp
-      end
-      local first_dtype = tr.g:info(srcs[1])
-      local shape = spec.shape
-      if type(shape) == "function" then shape = shape(table.unpack(shapes, 1, n)) end
-      local ok, id = pcall(tr.g.custom, tr.g, handle, srcs, spec.dtype or first_dtype, shape or shapes[1])
-      if not ok then error(tostring(id):gsub("^[^:]*:%d+: ", ""), 2) end
-      if tr.label then tr.g:label(id, tr.label) end
-      tr.rec[id] = {op = "custom", srcs = srcs, params = {}, luaop = self}
-      return new_sym(tr, id)
+      local sym = M.custom_node(tr, self, spec, ...) -- not a tail call: errors name the caller's line
+      return sym
     end,
   })
+end
+
+--- The trace the first symbolic argument belongs to, or nil when every argument is real.
+function M.tracer_of(...)
+  for i = 1, select("#", ...) do
+    local a = select(i, ...)
+    if is_sym(a) then return a.tracer end
+  end
+end
+
+--- Adds a custom node for `op` (a table with `handle`, `name`, optional `backward`, as
+-- dagl.luaop and dagl.ffi.kernel make) on the arguments: g:custom with the output shape from
+-- spec.shape (a table or a function of the input shapes; default the first input's) and dtype
+-- spec.dtype (default the first input's).
+function M.custom_node(tr, op, spec, ...)
+  local n = select("#", ...)
+  local srcs, shapes = {}, {}
+  for i = 1, n do
+    srcs[i] = operand(tr, (select(i, ...)))
+    local _, shp = tr.g:info(srcs[i])
+    shapes[i] = shp
+  end
+  local first_dtype = tr.g:info(srcs[1])
+  local shape = spec.shape
+  if type(shape) == "function" then shape = shape(table.unpack(shapes, 1, n)) end
+  local ok, id = pcall(tr.g.custom, tr.g, op.handle, srcs, spec.dtype or first_dtype, shape or shapes[1])
+  if not ok then error(tostring(id):gsub("^[^:]*:%d+: ", ""), 3) end
+  if tr.label then tr.g:label(id, tr.label) end
+  tr.rec[id] = {op = "custom", srcs = srcs, params = {}, luaop = op}
+  return new_sym(tr, id)
 end
 
 --- Runs `body` with every node it creates labelled `name` (a layer name, for errors and traces).

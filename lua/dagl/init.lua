@@ -59,9 +59,9 @@ function dagl.trace(opts, body)
   return stats, table.unpack(res, 2, res.n)
 end
 
---- dagl.nn (layers, models, training) and dagl.data (batches, datasets) load on first use:
--- require "dagl" stays light.
-local lazy = {nn = "dagl.nn", data = "dagl.data"}
+--- dagl.nn (layers, models, training), dagl.data (batches, datasets) and dagl.ffi (C functions
+-- through libffi) load on first use: require "dagl" stays light.
+local lazy = {nn = "dagl.nn", data = "dagl.data", ffi = "dagl.ffi"}
 setmetatable(dagl, {__index = function(t, k)
   local name = lazy[k]
   if name then

@@ -10,6 +10,12 @@ void dagl__parallel(dagl_ctx *ctx, void (*fn)(void *, int, int), void *arg, int 
     dagl_pool_parallel_for(pool, fn, arg, n);
 }
 
+/* The public face of dagl__parallel, for code outside the core (dagl.ffi kernels). */
+void dagl_parallel(dagl_ctx *ctx, void (*fn)(void *, int, int), void *arg, int n)
+{
+    if (n >= 1) dagl__parallel(ctx, fn, arg, n);
+}
+
 struct ew_job {
     ew_kernel k;
     const struct ew_args *a;

@@ -202,7 +202,13 @@ static int g_run(lua_State *L)
     return nout;
 }
 
-static int g_custom(lua_State *L) { return dagl_l_graph_custom(L, check_graph(L, 1)); }
+/* g:custom(handle, srcs, dtype, shape): a Lua node (dagl.luaop) or a C kernel (dagl.ffi). */
+static int g_custom(lua_State *L)
+{
+    dagl_graph *g = check_graph(L, 1);
+    if (dagl_l_is_ffi_kernel(L, 2)) return dagl_l_ffi_graph_custom(L, g);
+    return dagl_l_graph_custom(L, g);
+}
 
 static const luaL_Reg graph_methods[] = {
     {"custom", g_custom},

@@ -394,22 +394,31 @@ static int l_luaop_new(lua_State *L)
     return 1;
 }
 
-/* g:custom(op, {src ids}, dtype, shape) -> node id: a Lua node in a graph. */
-int dagl_l_graph_custom(lua_State *L, dagl_graph *g)
+/* Reads the arguments every kind of custom node takes from g:custom (see ldagl.h). */
+int dagl_l_custom_args(lua_State *L, int *srcs, int *nsrc, dagl_dtype *dt, int64_t *shape)
 {
-    luaop *op = check_op(L, 2);
     luaL_checktype(L, 3, LUA_TTABLE);
-    int srcs[8], n = (int)luaL_len(L, 3);
+    int n = (int)luaL_len(L, 3);
     luaL_argcheck(L, n >= 1 && n <= 8, 3, "1 to 8 sources");
     for (int i = 0; i < n; i++) {
         lua_geti(L, 3, i + 1);
         srcs[i] = (int)luaL_checkinteger(L, -1);
         lua_pop(L, 1);
     }
-    dagl_dtype dt = dagl_l_dtype(L, 4, DAGL_F32);
-    int64_t shape[DAGL_MAX_DIMS];
+    *nsrc = n;
+    *dt = dagl_l_dtype(L, 4, DAGL_F32);
     luaL_checktype(L, 5, LUA_TTABLE);
-    int nd = dagl_l_shape(L, 5, shape), id;
+    return dagl_l_shape(L, 5, shape);
+}
+
+/* g:custom(op, {src ids}, dtype, shape) -> node id: a Lua node in a graph. */
+int dagl_l_graph_custom(lua_State *L, dagl_graph *g)
+{
+    luaop *op = check_op(L, 2);
+    int srcs[8], n, id;
+    dagl_dtype dt;
+    int64_t shape[DAGL_MAX_DIMS];
+    int nd = dagl_l_custom_args(L, srcs, &n, &dt, shape);
     atomic_fetch_add(&op->refs, 1);
     if (dagl_graph_custom(g, op->name, n, srcs, dt, nd, shape, luaop_run, op, luaop_unref, op->s->vm, &id))
         return dagl_l_error(L);

@@ -141,10 +141,17 @@ void dagl_l_mark_held(dagl_lstate *s, lua_State *L);
 void dagl_l_lock_contended(void *ud);
 /* g:custom(op, srcs, dtype, shape) of l_luaop.c. */
 int dagl_l_graph_custom(lua_State *L, dagl_graph *g);
+/* Reads g:custom's arguments 3-5 (up to 8 source ids, dtype, shape); returns the shape's ndim. */
+int dagl_l_custom_args(lua_State *L, int *srcs, int *nsrc, dagl_dtype *dt, int64_t *shape);
+/* g:custom with a dagl.ffi kernel (l_ffi_kernel.c): a node that runs without the VM lock. */
+int dagl_l_is_ffi_kernel(lua_State *L, int idx);
+int dagl_l_ffi_graph_custom(lua_State *L, dagl_graph *g);
 void dagl_l_free_workers(dagl_lstate *s);
 extern const luaL_Reg dagl_l_luaop_funcs[];
 extern const luaL_Reg dagl_l_lock_funcs[];
 extern const luaL_Reg dagl_l_trace_funcs[];
 extern const luaL_Reg dagl_l_io_funcs[];
+extern const luaL_Reg dagl_l_ffi_funcs[];
+extern const luaL_Reg dagl_l_ffi_kernel_funcs[];
 
 #endif
