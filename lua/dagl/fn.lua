@@ -336,7 +336,14 @@ function M.label(x, name, body)
   tr.label = name
   local ok, res = pcall(body)
   tr.label = prev
-  if not ok then error(res, 0) end
+  if not ok then
+    -- errors while tracing a layer name it (once, at the innermost layer); the position inside
+    -- dagl's own Lua files says nothing to users and is dropped
+    if type(res) == "string" and not res:find("^layer '") then
+      res = ("layer '%s': %s"):format(name, (res:gsub("^[^:\n]*/dagl/[%w_/]*%.lua:%d+: ", "")))
+    end
+    error(res, 0)
+  end
   return res
 end
 
