@@ -127,11 +127,11 @@ static void mm_run(const struct mm_args *a, int ith, int nth)
 /* Adapts mm_run to the pool's task signature. */
 static void mm_share(void *p, int ith, int nth) { mm_run(p, ith, nth); }
 
-/* Shares by work (about 8M multiply-adds each), never more than the batches or than bands of
+/* Shares by work (about 2M multiply-adds each), never more than the batches or than bands of
  * 64 rows: every share packs B again, so thin bands would waste more than they gain. */
 static int mm_shares(const struct mm_args *a)
 {
-    int n = dagl__shares(a->nbatch * a->M * a->N * a->K, 1 << 23);
+    int n = dagl__shares(a->nbatch * a->M * a->N * a->K, 1 << 21);
     int64_t most = a->nbatch > 1 ? a->nbatch : a->M / 64;
     return n > most ? (int)(most > 0 ? most : 1) : n;
 }
