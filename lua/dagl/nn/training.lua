@@ -126,6 +126,25 @@ return function(Model)
     return idx
   end
 
+  -- An epoch's batches: next_batch(b, i, j) gives rows i..j of the (shuffled) data. One input
+  -- and one target tensor go through dagl.data.batches, which gathers batch b+1 on a background
+  -- thread while batch b trains; other data (lists of tensors, Lua label lists) is gathered
+  -- here, the whole epoch at once.
+  local function batches(x, y, n, bs, shuffle)
+    if dagl.is_tensor(x) and dagl.is_tensor(y) then
+      local it, _, _, closer = dagl.data.batches(x, y, {batch_size = bs, shuffle = shuffle,
+                                                        seed = math.random(0, 0x7FFFFFFF)})
+      return function(b)
+        local xb, yb = it()
+        if b == math.ceil(n / bs) then getmetatable(closer).__close() end -- nothing left pending
+        return xb, yb
+      end
+    end
+    local order = shuffle and shuffled_indices(n) or nil
+    local ex, ey = order and data.take(x, order) or x, order and data.take(y, order) or y
+    return function(_, i, j) return data.rows(ex, i, j), data.rows(ey, i, j) end
+  end
+
   -- Averages of loss and metrics over batches, weighted by batch rows, as a logs table.
   local function averages(self, sums, count, prefix)
     local logs = {[prefix .. "loss"] = sums[0] / count}
@@ -146,6 +165,9 @@ return function(Model)
     if not self.loss then error("fit: call model:compile{...} first", 2) end
     local n = data.nrows(x)
     if data.nrows(y) ~= n then error(("fit: x has %d rows but y has %d"):format(n, data.nrows(y)), 2) end
+    if type(y) == "table" and not data.is_list(y) and math.type(y[1]) == "integer" then
+      y = dagl.tensor(y, "int64") -- integer labels: a tensor, so batches can be prefetched
+    end
     local bs, epochs = opts.batch_size or 32, opts.epochs or 1
     local vx, vy = opts.validation_data and opts.validation_data[1], opts.validation_data and opts.validation_data[2]
     if (opts.validation_split or 0) > 0 then
@@ -169,12 +191,12 @@ return function(Model)
     for epoch = 1, epochs do
       p.epoch, p.t0 = epoch, dagl.wall_time()
       cbs:call("on_epoch_begin", epoch, {})
-      local order = opts.shuffle ~= false and shuffled_indices(n) or nil
-      local ex, ey = order and data.take(x, order) or x, order and data.take(y, order) or y
+      local next_batch = batches(x, y, n, bs, opts.shuffle ~= false)
       local sums, count = {}, 0
       for b = 1, p.total do
         local i, j = (b - 1) * bs + 1, math.min(b * bs, n)
-        local loss, ms = train_batch(self, batch_args(self, data.rows(ex, i, j), data.rows(ey, i, j)))
+        local xb, yb = next_batch(b, i, j)
+        local loss, ms = train_batch(self, batch_args(self, xb, yb))
         accumulate(sums, loss, ms, j - i + 1)
         count = count + (j - i + 1)
         if p.tty then progress(p, b, averages(self, sums, count, ""), keys, false) end
