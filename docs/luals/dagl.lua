@@ -75,6 +75,10 @@ dagl.float64 = "float64"
 dagl.int64 = "int64"
 ---@type dagl.nn
 dagl.nn = {}
+---@type dagl.data
+dagl.data = {}
+---@type dagl.ffi
+dagl.ffi = {}
 
 -- ---------------------------------------------------------------- module
 
@@ -159,6 +163,10 @@ function dagl.sigmoid(t) end
 ---@param t dagl.Tensor
 ---@return dagl.Tensor
 function dagl.relu(t) end
+---The error function.
+---@param t dagl.Tensor
+---@return dagl.Tensor
+function dagl.erf(t) end
 ---@param a dagl.operand
 ---@param b dagl.operand
 ---@return dagl.Tensor
@@ -261,6 +269,122 @@ function dagl.var(t, dims, keepdim, correction) end
 ---@param b dagl.Tensor
 ---@return dagl.Tensor
 function dagl.matmul(a, b) end
+
+-- ---------------------------------------------------------------- convolution and pooling (NHWC)
+
+---@alias dagl.pair integer|{[1]: integer, [2]: integer} n (for {n, n}) or {rows, cols}
+---@alias dagl.padding "valid"|"same"
+
+---@class dagl.WindowOptions
+---@field pool_size? dagl.pair pooling only; default 2
+---@field strides? dagl.pair default 1 for conv2d, pool_size for pooling
+---@field padding? dagl.padding default "valid"
+
+---x (N, H, W, Cin) correlated with kernel k (KH, KW, Cin, Cout) -> (N, OH, OW, Cout).
+---@param x dagl.Tensor
+---@param k dagl.Tensor
+---@param opts? {strides?: dagl.pair, padding?: dagl.padding}
+---@return dagl.Tensor
+function dagl.conv2d(x, k, opts) end
+---@param x dagl.Tensor
+---@param opts? dagl.WindowOptions|integer a number is the pool size
+---@return dagl.Tensor
+function dagl.max_pool2d(x, opts) end
+---@param x dagl.Tensor
+---@param opts? dagl.WindowOptions|integer a number is the pool size
+---@return dagl.Tensor
+function dagl.avg_pool2d(x, opts) end
+
+-- ---------------------------------------------------------------- joins, indexing, dropout masks
+
+---Joins tensors (or symbols) along dim (1-based, negative from the end).
+---@param list dagl.Tensor[]
+---@param dim? integer default 1
+---@return dagl.Tensor
+function dagl.concat(list, dim) end
+---Rows of table by int64 ids counting from 0; shape ids.shape .. table.shape[2:].
+---@param table dagl.Tensor
+---@param ids dagl.Tensor int64
+---@return dagl.Tensor
+function dagl.embedding(table, ids) end
+---Rows of t by int64 indices counting from 1 (dim must be 1).
+---@param t dagl.Tensor
+---@param dim integer
+---@param idx dagl.Tensor int64
+---@return dagl.Tensor
+function dagl.index_select(t, dim, idx) end
+---A zero table of `rows` rows with the rows of src added at idx (ids from base); embedding's gradient.
+---@param src dagl.Tensor
+---@param idx dagl.Tensor int64
+---@param rows integer
+---@param base? integer default 0
+---@return dagl.Tensor
+function dagl.index_add(src, idx, rows, base) end
+---A mask shaped like `like`: 1/(1-rate) with probability 1-rate, else 0; a pure function of (seed, counter).
+---@param like dagl.Tensor
+---@param rate number
+---@param seed integer
+---@param counter? integer default 0
+---@return dagl.Tensor
+function dagl.dropout_mask(like, rate, seed, counter) end
+
+-- ---------------------------------------------------------------- files
+
+---@param path string
+---@return table<string, dagl.Tensor> tensors
+---@return table<string, string> metadata
+function dagl.load_safetensors(path) end
+---@param path string
+---@param tensors table<string, dagl.Tensor>
+---@param metadata? table<string, string|number>
+function dagl.save_safetensors(path, tensors, metadata) end
+---@param path string
+---@return dagl.Tensor
+function dagl.load_npy(path) end
+---@param path string
+---@param t dagl.Tensor
+function dagl.save_npy(path, t) end
+---@param path string
+---@return table<string, dagl.Tensor>
+function dagl.load_npz(path) end
+---A numeric CSV file as float32 (rows, cols), and the column names with header = true.
+---@param path string
+---@param opts? {delimiter?: string, header?: boolean}
+---@return dagl.Tensor
+---@return string[]? names
+function dagl.read_csv(path, opts) end
+
+---A background row copy started by dagl.gather_rows_async.
+---@class dagl.Gather
+local Gather = {}
+---@return dagl.Tensor
+function Gather:wait() end
+function Gather:close() end
+
+---Starts copying rows index[first..last] (1-based row numbers) of x on a background thread.
+---@param x dagl.Tensor
+---@param index integer[]
+---@param first? integer default 1
+---@param last? integer default #index
+---@return dagl.Gather
+function dagl.gather_rows_async(x, index, first, last) end
+
+-- ---------------------------------------------------------------- ffi internals (use dagl.ffi)
+
+---The C function behind dagl.ffi.load.
+---@param path? string
+---@return dagl.ffi.Lib
+function dagl.ffi_load(path) end
+---The kernel handle behind dagl.ffi.kernel.
+---@param spec table
+---@return userdata
+function dagl.ffi_kernel_new(spec) end
+---An eager kernel call, used by dagl.ffi.kernel.
+---@param handle userdata
+---@param shape integer[]
+---@param ... dagl.Tensor
+---@return dagl.Tensor
+function dagl.ffi_kernel_call(handle, shape, ...) end
 
 -- ---------------------------------------------------------------- views and copies (module forms)
 
@@ -478,6 +602,23 @@ function Tensor:tanh() end
 function Tensor:sigmoid() end
 ---@return dagl.Tensor
 function Tensor:relu() end
+---@return dagl.Tensor
+function Tensor:erf() end
+---@param k dagl.Tensor kernel (KH, KW, Cin, Cout)
+---@param opts? {strides?: dagl.pair, padding?: dagl.padding}
+---@return dagl.Tensor
+function Tensor:conv2d(k, opts) end
+---@param opts? dagl.WindowOptions|integer
+---@return dagl.Tensor
+function Tensor:max_pool2d(opts) end
+---@param opts? dagl.WindowOptions|integer
+---@return dagl.Tensor
+function Tensor:avg_pool2d(opts) end
+---Rows by int64 indices counting from 1; dim must be 1.
+---@param dim integer
+---@param idx dagl.Tensor
+---@return dagl.Tensor
+function Tensor:index_select(dim, idx) end
 ---@param b dagl.operand
 ---@return dagl.Tensor
 function Tensor:add(b) end
@@ -690,11 +831,19 @@ function Fn:dot(...) end
 
 -- ---------------------------------------------------------------- dagl.nn
 
+---@class dagl.nn.WeightEntry
+---@field name string "layer_name/weight_name"
+---@field value dagl.Tensor
+---@field trainable boolean
+
+---@alias dagl.nn.Regularizer fun(w: dagl.Symbol): dagl.Symbol
+
 ---@class dagl.nn.Layer
 ---@field name string
----@field weights {name: string, value: dagl.Tensor}[]
+---@field weights dagl.nn.WeightEntry[]
 ---@field built boolean
----@overload fun(x: dagl.Tensor): dagl.Tensor
+---@field trainable? boolean false freezes every weight of the layer
+---@overload fun(x: dagl.Tensor|dagl.Tensor[]|dagl.nn.KerasTensor|dagl.nn.KerasTensor[]): dagl.Tensor
 local Layer = {}
 ---@param opts? table
 function Layer:init(opts) end
@@ -702,77 +851,207 @@ function Layer:init(opts) end
 function Layer:build(input_shape) end
 ---@param name string
 ---@param tensor dagl.Tensor
+---@param opts? {trainable?: boolean}
 ---@return dagl.Tensor
-function Layer:add_weight(name, tensor) end
+function Layer:add_weight(name, tensor, opts) end
 ---@param x dagl.Tensor
 ---@return dagl.Tensor
 function Layer:call(x) end
 ---@param input_shape integer[]
 ---@return integer[]
 function Layer:output_shape(input_shape) end
+---Reads activation, use_bias, kernel_initializer, kernel_regularizer, bias_regularizer.
+---@param opts table
+---@param what string the layer's name in errors
+function Layer:kernel_options(opts, what) end
+---Makes layer.kernel (and layer.bias with use_bias).
+---@param fan_in integer
+---@param fan_out integer
+---@param shape integer[]
+---@param what string
+function Layer:add_kernel(fan_in, fan_out, shape, what) end
+---Adds reg(w) to the loss while a model traces its training step.
+---@param x dagl.Symbol|dagl.Tensor the layer's input
+---@param w dagl.Tensor
+---@param reg? dagl.nn.Regularizer
+function Layer:regularize(x, w, reg) end
+---@param x dagl.Symbol|dagl.Tensor
+function Layer:regularize_kernel(x) end
+
+---A symbolic input of the functional API (nn.Input) or a layer's output on one.
+---@class dagl.nn.KerasTensor
+---@field shape integer[] without the batch dim
+---@field dtype string
+---@field name string
 
 ---@class dagl.nn.Optimizer
 ---@field name string
 ---@field apply fun(weights: dagl.Tensor[], grads: dagl.Tensor[])
 
+---@class dagl.nn.Loss
+---@field name string
+---@field kind string "regression"|"binary"|"categorical"|"sparse"|"custom"
+---@field from_logits boolean
+---@overload fun(pred: dagl.Tensor, target: dagl.Tensor): dagl.Tensor
+
+---@alias dagl.nn.Metric fun(pred: dagl.Tensor, target: dagl.Tensor): dagl.Tensor
+
+---A table of hooks (all optional); fit sets its model field.
+---@class dagl.nn.Callback
+---@field model? dagl.nn.Model
+---@field on_train_begin? fun(self: dagl.nn.Callback, logs: table<string, number>)
+---@field on_epoch_begin? fun(self: dagl.nn.Callback, epoch: integer, logs: table<string, number>)
+---@field on_epoch_end? fun(self: dagl.nn.Callback, epoch: integer, logs: table<string, number>): boolean?
+---@field on_batch_end? fun(self: dagl.nn.Callback, batch: integer, logs: {loss: number, batch: integer, size: integer})
+---@field on_train_end? fun(self: dagl.nn.Callback, logs: table<string, number>)
+
+---@alias dagl.nn.CallbackFn fun(epoch: integer, logs: table<string, number>, model: dagl.nn.Model): boolean?
+
 ---@class dagl.nn.FitOptions
 ---@field epochs? integer
 ---@field batch_size? integer
 ---@field validation_split? number
----@field validation_data? {[1]: dagl.Tensor, [2]: dagl.Tensor|integer[]}
+---@field validation_data? {[1]: dagl.Tensor|dagl.Tensor[], [2]: dagl.Tensor|integer[]|dagl.Tensor[]}
 ---@field shuffle? boolean
 ---@field verbose? boolean
----@field callbacks? fun(epoch: integer, logs: table<string, number>, model: dagl.nn.Sequential): boolean?[]
+---@field callbacks? (dagl.nn.Callback|dagl.nn.CallbackFn)[]
 
+---Per-epoch lists: loss, one per metric, and their val_ versions.
 ---@class dagl.nn.History
 ---@field loss number[]
----@field accuracy number[]
----@field val_loss number[]
----@field val_accuracy number[]
+---@field accuracy? number[]
+---@field val_loss? number[]
+---@field val_accuracy? number[]
 ---@field stopped_epoch? integer
+---@field [string] number[]
 
----@class dagl.nn.Sequential
+---The base of every model (Sequential, functional, subclassed).
+---@class dagl.nn.Model
+---@field name string
+---@field history? dagl.nn.History
+---@field stop_training? boolean
+---@overload fun(x: dagl.Tensor|dagl.Tensor[]): dagl.Tensor|dagl.Tensor[]
+local Model = {}
+---A subclass: MyModel(...) makes an instance and calls its init(...).
+---@param kind? string
+---@return table class
+function Model:extend(kind) end
+---@param ... any
+function Model:init(...) end
+---@param x dagl.Tensor|dagl.Tensor[]
+---@return dagl.Tensor|dagl.Tensor[]
+function Model:call(x) end
+---@param input_shape integer[]|integer[][]
+---@return integer[]|integer[][] output_shape
+function Model:build(input_shape) end
+---@return dagl.nn.Layer[]
+function Model:layer_list() end
+---@return dagl.nn.WeightEntry[]
+function Model:weight_entries() end
+---@return dagl.Tensor[]
+function Model:weights() end
+---@return dagl.Tensor[]
+function Model:trainable_weights() end
+---@return dagl.Tensor[]
+function Model:non_trainable_weights() end
+---@param input_shape? integer[]|integer[][]
+---@param opts? {quiet?: boolean}
+---@return string
+function Model:summary(input_shape, opts) end
+---@param opts {optimizer?: dagl.nn.Optimizer, loss?: string|dagl.nn.Loss|fun(pred: dagl.Tensor, y: dagl.Tensor): dagl.Tensor, metrics?: (string|dagl.nn.Metric)[]}
+function Model:compile(opts) end
+---@param x dagl.Tensor|dagl.Tensor[]
+---@param y dagl.Tensor|integer[]|dagl.Tensor[]
+---@param opts? dagl.nn.FitOptions
+---@return dagl.nn.History
+function Model:fit(x, y, opts) end
+---@param x dagl.Tensor|dagl.Tensor[]
+---@param batch_size? integer
+---@return dagl.Tensor|dagl.Tensor[]
+function Model:predict(x, batch_size) end
+---@param x dagl.Tensor|dagl.Tensor[]
+---@param y dagl.Tensor|integer[]|dagl.Tensor[]
+---@param opts? {batch_size?: integer, return_dict?: boolean}
+---@return number|table<string, number> loss
+---@return number ... metrics in compile order
+function Model:evaluate(x, y, opts) end
+---@param path string
+---@param metadata? table<string, string|number>
+function Model:save_weights(path, metadata) end
+---@param path string
+---@return dagl.nn.Model
+function Model:load_weights(path) end
+---@return dagl.Fn step
+---@return dagl.Tensor[] weights
+function Model:train_step() end
+
+---@class dagl.nn.Sequential: dagl.nn.Model
 ---@field layers dagl.nn.Layer[]
----@overload fun(x: dagl.Tensor): dagl.Tensor
 local Sequential = {}
 ---@param layer dagl.nn.Layer
 function Sequential:add(layer) end
----@param input_shape integer[]
----@return integer[] output_shape
-function Sequential:build(input_shape) end
----@return dagl.Tensor[]
-function Sequential:weights() end
----@param input_shape? integer[]
----@return string
-function Sequential:summary(input_shape) end
----@param opts {optimizer?: dagl.nn.Optimizer, loss?: string|fun(pred: dagl.Tensor, y: dagl.Tensor): dagl.Tensor, metrics?: string[]}
-function Sequential:compile(opts) end
----@param x dagl.Tensor
----@param y dagl.Tensor|integer[]
----@param opts? dagl.nn.FitOptions
----@return dagl.nn.History
-function Sequential:fit(x, y, opts) end
----@param x dagl.Tensor
----@param batch_size? integer
----@return dagl.Tensor
-function Sequential:predict(x, batch_size) end
----@param x dagl.Tensor
----@param y dagl.Tensor|integer[]
----@return number loss
----@return number accuracy
-function Sequential:evaluate(x, y) end
+
+---A functional model (nn.Model{inputs =, outputs =}).
+---@class dagl.nn.Functional: dagl.nn.Model
+---@field inputs dagl.nn.KerasTensor[]
+---@field outputs dagl.nn.KerasTensor[]
+---@field layers dagl.nn.Layer[]
+
+---nn.Model{inputs =, outputs =} makes a functional model; nn.Model:extend() a subclass.
+---@class dagl.nn.ModelClass: dagl.nn.Model
+---@overload fun(opts: {inputs: dagl.nn.KerasTensor|dagl.nn.KerasTensor[], outputs: dagl.nn.KerasTensor|dagl.nn.KerasTensor[], name?: string}): dagl.nn.Functional
+
+---@class dagl.nn.losses
+---@field mse dagl.nn.Loss
+---@field mae dagl.nn.Loss
+---@field binary_crossentropy dagl.nn.Loss
+---@field categorical_crossentropy dagl.nn.Loss
+---@field sparse_categorical_crossentropy dagl.nn.Loss
+---@field MeanSquaredError fun(opts?: {}): dagl.nn.Loss
+---@field MeanAbsoluteError fun(opts?: {}): dagl.nn.Loss
+---@field BinaryCrossentropy fun(opts?: {from_logits?: boolean}): dagl.nn.Loss
+---@field CategoricalCrossentropy fun(opts?: {from_logits?: boolean}): dagl.nn.Loss
+---@field SparseCategoricalCrossentropy fun(opts?: {from_logits?: boolean}): dagl.nn.Loss
+---@field get fun(spec: string|dagl.nn.Loss|function): dagl.nn.Loss
+
+---@class dagl.nn.metrics
+---@field binary_accuracy fun(pred: dagl.Tensor, y: dagl.Tensor, threshold?: number): dagl.Tensor
+---@field categorical_accuracy dagl.nn.Metric
+---@field sparse_categorical_accuracy dagl.nn.Metric
+---@field mse dagl.nn.Metric
+---@field mae dagl.nn.Metric
+---@field get fun(spec: string|dagl.nn.Metric, loss: dagl.nn.Loss, out_width: integer): dagl.nn.Metric
+
+---@class dagl.nn.regularizers
+---@field l1 fun(c?: number): dagl.nn.Regularizer
+---@field l2 fun(c?: number): dagl.nn.Regularizer
+---@field l1_l2 fun(c1?: number, c2?: number): dagl.nn.Regularizer
+
+---@class dagl.nn.callbacks
+---@field early_stopping fun(opts?: {monitor?: string, patience?: integer, min_delta?: number}): dagl.nn.Callback
+---@field csv_logger fun(path: string): dagl.nn.Callback
+---@field model_checkpoint fun(opts: {path: string, monitor?: string, save_best_only?: boolean}): dagl.nn.Callback
+---@field runner fun(list: table, model: dagl.nn.Model): table internal (fit)
+
+---@alias dagl.nn.KernelOptions {activation?: string, use_bias?: boolean, kernel_initializer?: string, kernel_regularizer?: dagl.nn.Regularizer, bias_regularizer?: dagl.nn.Regularizer, name?: string}
 
 ---@class dagl.nn
 ---@field training boolean
 ---@field Layer dagl.nn.Layer
----@field losses table<string, fun(pred: dagl.Tensor, y: dagl.Tensor): dagl.Tensor>
+---@field Model dagl.nn.ModelClass
+---@field Functional dagl.nn.Functional
+---@field losses dagl.nn.losses
+---@field metrics dagl.nn.metrics
+---@field regularizers dagl.nn.regularizers
+---@field callbacks dagl.nn.callbacks
 ---@field activations table<string, fun(x: dagl.Tensor): dagl.Tensor>
 ---@field initializers table<string, fun(fan_in: integer, fan_out: integer, shape: integer[]): dagl.Tensor>
 ---@field schedules {exponential: fun(lr: number, decay_steps: number, decay_rate: number): fun(step: integer): number, cosine: fun(lr: number, decay_steps: number, alpha?: number): fun(step: integer): number}
----@field callbacks {early_stopping: fun(opts?: {monitor?: string, patience?: integer, min_delta?: number}): function, csv_logger: fun(path: string): function}
+---@field MaxPooling2D fun(pool_size?: dagl.pair|table, opts?: {strides?: dagl.pair, padding?: dagl.padding, name?: string}): dagl.nn.Layer
+---@field AveragePooling2D fun(pool_size?: dagl.pair|table, opts?: {strides?: dagl.pair, padding?: dagl.padding, name?: string}): dagl.nn.Layer
 local nn = {}
 ---@param units integer
----@param opts? {activation?: string, use_bias?: boolean, kernel_initializer?: string, name?: string}
+---@param opts? dagl.nn.KernelOptions
 ---@return dagl.nn.Layer
 function nn.Dense(units, opts) end
 ---@param name string
@@ -782,12 +1061,61 @@ function nn.Activation(name, opts) end
 ---@param opts? {name?: string}
 ---@return dagl.nn.Layer
 function nn.Flatten(opts) end
+---@param target_shape integer[] without the batch dim; one entry may be -1
+---@param opts? {name?: string}
+---@return dagl.nn.Layer
+function nn.Reshape(target_shape, opts) end
 ---@param opts? {epsilon?: number, name?: string}
 ---@return dagl.nn.Layer
 function nn.LayerNormalization(opts) end
+---@param opts? {momentum?: number, epsilon?: number, center?: boolean, scale?: boolean, name?: string}
+---@return dagl.nn.Layer
+function nn.BatchNormalization(opts) end
+---@param rate number in [0, 1)
+---@param opts? {seed?: integer, name?: string}
+---@return dagl.nn.Layer
+function nn.Dropout(rate, opts) end
+---@param input_dim integer
+---@param output_dim integer
+---@param opts? {embeddings_regularizer?: dagl.nn.Regularizer, name?: string}
+---@return dagl.nn.Layer
+function nn.Embedding(input_dim, output_dim, opts) end
+---@param filters integer
+---@param kernel_size dagl.pair
+---@param opts? {strides?: dagl.pair, padding?: dagl.padding, activation?: string, use_bias?: boolean, kernel_initializer?: string, kernel_regularizer?: dagl.nn.Regularizer, bias_regularizer?: dagl.nn.Regularizer, name?: string}
+---@return dagl.nn.Layer
+function nn.Conv2D(filters, kernel_size, opts) end
+---@param pool_size? dagl.pair|{pool_size?: dagl.pair, strides?: dagl.pair, padding?: dagl.padding, name?: string}
+---@param opts? {strides?: dagl.pair, padding?: dagl.padding, name?: string}
+---@return dagl.nn.Layer
+function nn.MaxPool2D(pool_size, opts) end
+---@param pool_size? dagl.pair|{pool_size?: dagl.pair, strides?: dagl.pair, padding?: dagl.padding, name?: string}
+---@param opts? {strides?: dagl.pair, padding?: dagl.padding, name?: string}
+---@return dagl.nn.Layer
+function nn.AvgPool2D(pool_size, opts) end
+---@param opts? {name?: string}
+---@return dagl.nn.Layer
+function nn.GlobalAveragePooling2D(opts) end
+---Merge layer: call it on a list, nn.Add()({a, b}).
+---@param opts? {name?: string}
+---@return dagl.nn.Layer
+function nn.Add(opts) end
+---Merge layer: call it on a list, nn.Concatenate{axis = -1}({a, b}).
+---@param opts? {axis?: integer, name?: string}
+---@return dagl.nn.Layer
+function nn.Concatenate(opts) end
 ---@param layers? dagl.nn.Layer[]
 ---@return dagl.nn.Sequential
 function nn.Sequential(layers) end
+---@param opts {shape: integer[], dtype?: string, name?: string}
+---@return dagl.nn.KerasTensor
+function nn.Input(opts) end
+---@param v any
+---@return boolean
+function nn.is_keras_tensor(v) end
+---@param v any
+---@return boolean
+function nn.is_layer(v) end
 ---@param kind string
 ---@return table class
 function nn.layer_class(kind) end
@@ -803,14 +1131,25 @@ function nn.AdamW(opts) end
 ---@param opts? {lr?: number|fun(step: integer): number, rho?: number, eps?: number, clipnorm?: number}
 ---@return dagl.nn.Optimizer
 function nn.RMSprop(opts) end
+---@param model dagl.nn.Model|dagl.nn.Layer
+---@param path string
+---@param metadata? table<string, string|number>
+function nn.save_weights(model, path, metadata) end
+---@param model dagl.nn.Model|dagl.nn.Layer
+---@param path string .safetensors, .npz or a directory of .npy files
+---@return dagl.nn.Model|dagl.nn.Layer
+function nn.load_weights(model, path) end
+---@param model dagl.nn.Model|dagl.nn.Layer
+---@return dagl.nn.WeightEntry[]
+function nn.named_weights(model) end
 ---@param labels dagl.Tensor|integer[] integers 0..n-1
 ---@param n integer
 ---@return dagl.Tensor
 function nn.one_hot(labels, n) end
----@param logits dagl.Tensor
+---@param scores dagl.Tensor
 ---@param y dagl.Tensor|integer[]
 ---@return number
-function nn.accuracy(logits, y) end
+function nn.accuracy(scores, y) end
 ---@param target dagl.Tensor
 ---@param value dagl.Symbol
 function nn.add_update(target, value) end
@@ -822,5 +1161,60 @@ function nn.add_loss(value) end
 ---@return dagl.Symbol[] losses
 ---@return ...
 function nn.collect(training, body, ...) end
+---A weight as a symbol of like's trace (t itself when like is not a symbol).
+---@param t dagl.Tensor
+---@param like dagl.Symbol|dagl.Tensor
+---@return dagl.Symbol|dagl.Tensor
+function nn.as_symbol(t, like) end
+
+-- ---------------------------------------------------------------- dagl.data
+
+---@class dagl.data
+local data = {}
+---for xb, yb in dagl.data.batches(x, y, opts) do ... end
+---@param x dagl.Tensor|table
+---@param y? dagl.Tensor|table
+---@param opts? {batch_size?: integer, shuffle?: boolean, seed?: integer, drop_last?: boolean, prefetch?: boolean}
+---@return fun(): dagl.Tensor|table?, dagl.Tensor|table?
+function data.batches(x, y, opts) end
+---@param n integer
+---@param seed? integer nil: not shuffled
+---@return integer[]
+function data.permutation(n, seed) end
+---dagl.read_csv, also for ".gz" files.
+---@param path string
+---@param opts? {delimiter?: string, header?: boolean}
+---@return dagl.Tensor
+---@return string[]? names
+function data.read_csv(path, opts) end
+---@param path string
+---@param opts? {label_column?: integer|string, header?: boolean, delimiter?: string}
+---@return dagl.Tensor x float32 features
+---@return dagl.Tensor y int64 labels
+---@return string[]? feature_names
+function data.read_csv_dataset(path, opts) end
+
+-- ---------------------------------------------------------------- dagl.ffi (see docs/ffi.md)
+
+---@class dagl.ffi.Lib
+local Lib = {}
+---@param name string the symbol
+---@param signature string e.g. "double(double, int64)"
+---@return function
+function Lib:func(name, signature) end
+function Lib:close() end
+
+---@class dagl.ffi.Kernel
+---@field name string
+---@overload fun(...: dagl.Tensor|number): dagl.Tensor
+
+---@class dagl.ffi
+local ffi = {}
+---@param path? string nil: the program itself
+---@return dagl.ffi.Lib
+function ffi.load(path) end
+---@param spec {lib: dagl.ffi.Lib, name: string, inputs: integer, shape?: integer[]|fun(...: integer[]): integer[], split?: boolean, grain?: integer, backward?: function}
+---@return dagl.ffi.Kernel
+function ffi.kernel(spec) end
 
 return dagl
