@@ -87,16 +87,19 @@ static int l_sleep(lua_State *L)
     return 0;
 }
 
-/* dagl.spin(seconds): busy-waits holding the VM lock, as CPU-bound Lua code does; it still
- * hands the lock over at the switch interval, as the count hook does between instructions. */
+/* dagl.spin(seconds): `seconds` of CPU-bound work holding the VM lock, as CPU-bound Lua code
+ * does; like it, it hands the lock over at the switch interval when others wait, and the time
+ * spent waiting to get it back does not count as work (so spinning nodes serialize). */
 static int l_spin(lua_State *L)
 {
     double sec = luaL_checknumber(L, 1);
     dagl_lstate *s = DAGL_LSTATE(L);
-    int64_t end = now_ns() + (int64_t)(sec * 1e9);
+    int64_t left = (int64_t)(sec * 1e9);
     volatile unsigned x = 0;
-    while (now_ns() < end) {
+    while (left > 0) {
+        int64_t t0 = now_ns();
         for (int i = 0; i < 1000; i++) x += (unsigned)i;
+        left -= now_ns() - t0;
         maybe_switch(s, L);
     }
     return 0;
