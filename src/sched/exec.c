@@ -121,6 +121,21 @@ static dagl_status check_numerics(dagl_ctx *local, const dagl_tensor *t)
                               (long long)i + 1);
 }
 
+/* check_numerics on the run's inputs, so a NaN fed in is reported as such (not at whichever of
+ * its consumers happens to run first). */
+static dagl_status check_input_numerics(const dagl_graph *g, dagl_ctx *ctx, dagl_tensor *const *inputs)
+{
+    for (int i = 0; i < g->ninputs; i++) {
+        double v = 0;
+        int64_t k = first_nonfinite(inputs[i], &v);
+        if (k >= 0)
+            return dagl_ctx_set_error(ctx, DAGL_E_NUMERIC, "check_numerics: graph input %d (node %%%d) has %s at "
+                                      "element %lld", i + 1, g->inputs[i], isnan(v) ? "NaN" : v > 0 ? "inf" : "-inf",
+                                      (long long)k + 1);
+    }
+    return DAGL_OK;
+}
+
 /* Computes one node with a task-local context; after a failure, nodes are skipped (but still
  * counted) so the run drains quickly. */
 static void compute(run_state *r, int id)
@@ -257,6 +272,7 @@ dagl_status dagl_graph_run_ex(dagl_graph *g, dagl_tensor *const *inputs, dagl_te
             dagl_ctx_set_error(ctx, st, "%s", dagl_ctx_last_error(g->ctx));
         return st;
     }
+    if (r.opt->check_numerics && (st = check_input_numerics(g, ctx, inputs))) return st;
     int n = g->n;
     r.vals = calloc((size_t)n + 1, sizeof *r.vals);
     r.pending = malloc(sizeof *r.pending * ((size_t)n + 1));
