@@ -444,6 +444,9 @@ function dagl.tracing() end
 function dagl.set_threads(n) end
 ---@return integer
 function dagl.num_threads() end
+---@param on boolean
+---@return boolean previous
+function dagl.set_check_numerics(on) end
 ---@param mode "global"|"per-worker"
 function dagl.set_lock_mode(mode) end
 ---@return "global"|"per-worker"
@@ -723,12 +726,14 @@ function Layer:output_shape(input_shape) end
 ---@field shuffle? boolean
 ---@field verbose? boolean
 ---@field callbacks? fun(epoch: integer, logs: table<string, number>, model: dagl.nn.Sequential): boolean?[]
+---@field initial_epoch? integer
 
 ---@class dagl.nn.History
 ---@field loss number[]
 ---@field accuracy number[]
 ---@field val_loss number[]
 ---@field val_accuracy number[]
+---@field epoch integer[]
 ---@field stopped_epoch? integer
 
 ---@class dagl.nn.Sequential
