@@ -165,7 +165,9 @@ static void concurrent_callers(uint64_t seed)
 
 int main(int argc, char **argv)
 {
-    int trials = argc > 1 ? atoi(argv[1]) : 5000;
+    /* sanitized builds run fewer (CMakeLists.txt sets DAGL_STRESS_TRIALS: TSan is ~30x slower) */
+    const char *env = getenv("DAGL_STRESS_TRIALS");
+    int trials = argc > 1 ? atoi(argv[1]) : env ? atoi(env) : 5000;
     random_dags(trials, 0x5eedull);
     concurrent_callers(0xca11ull);
     printf("test_stress: %d random DAGs at 1..4 threads, 4 concurrent callers: ok\n", trials);
