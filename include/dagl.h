@@ -63,6 +63,7 @@ typedef enum dagl_status {
     DAGL_E_LUA,      /* an error raised by Lua code */
     DAGL_E_INTERNAL, /* a bug in dagl */
     DAGL_E_INTERRUPTED, /* stopped by dagl_ctx_interrupt (Ctrl-C in the dagl host) */
+    DAGL_E_NUMERIC,  /* a NaN or an infinity found by dagl_run_options.check_numerics */
     DAGL_STATUS_COUNT
 } dagl_status;
 
@@ -457,6 +458,8 @@ typedef struct dagl_run_options {
                         * concurrently (Lua nodes in per-worker mode) */
     dagl_ctx *ctx;     /* receives this run's error text (a child of the graph's context, one per
                         * calling thread); NULL: the graph's context */
+    int check_numerics; /* check every node's f32/f64 output: the first node giving a NaN or an
+                         * infinity fails the run (DAGL_E_NUMERIC naming the node, op and layer) */
 } dagl_run_options;
 
 /* dagl_graph_run with options (NULL = defaults). */

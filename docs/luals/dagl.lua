@@ -568,6 +568,9 @@ function dagl.tracing() end
 function dagl.set_threads(n) end
 ---@return integer
 function dagl.num_threads() end
+---@param on boolean
+---@return boolean previous
+function dagl.set_check_numerics(on) end
 ---@param mode "global"|"per-worker"
 function dagl.set_lock_mode(mode) end
 ---@return "global"|"per-worker"
@@ -915,6 +918,7 @@ function Layer:regularize_kernel(x) end
 ---@field shuffle? boolean
 ---@field verbose? boolean
 ---@field callbacks? (dagl.nn.Callback|dagl.nn.CallbackFn)[]
+---@field initial_epoch? integer
 
 ---Per-epoch lists: loss, one per metric, and their val_ versions.
 ---@class dagl.nn.History
@@ -922,6 +926,7 @@ function Layer:regularize_kernel(x) end
 ---@field accuracy? number[]
 ---@field val_loss? number[]
 ---@field val_accuracy? number[]
+---@field epoch integer[]
 ---@field stopped_epoch? integer
 ---@field [string] number[]
 

@@ -336,13 +336,16 @@ function M.label(x, name, body)
   tr.label = name
   local ok, res = pcall(body)
   tr.label = prev
-  if not ok then
-    -- errors while tracing a layer name it (once, at the innermost layer); the position inside
-    -- dagl's own Lua files says nothing to users and is dropped
-    if type(res) == "string" and not res:find("^layer '") then
-      res = ("layer '%s': %s"):format(name, (res:gsub("^[^:\n]*/dagl/[%w_/]*%.lua:%d+: ", "")))
-    end
-    error(res, 0)
+  if not ok then error(M.layer_error(name, res), 0) end
+  return res
+end
+
+--- An error raised by layer `name` (while tracing, building or running it eagerly), naming the
+-- layer once (at the innermost layer); the position inside dagl's own Lua files says nothing to
+-- users and is dropped.
+function M.layer_error(name, res)
+  if type(res) == "string" and not res:find("^layer '") then
+    res = ("layer '%s': %s"):format(name, (res:gsub("^[^:\n]*/dagl/[%w_/]*%.lua:%d+: ", "")))
   end
   return res
 end

@@ -163,6 +163,64 @@ static void dead_nodes(void)
     dagl_ctx_free(ctx);
 }
 
+/* A custom node returning a strided view whose second element (in C order) is infinite. */
+static dagl_status inf_view(void *ud, dagl_ctx *ctx, int nsrc, dagl_tensor *const *srcs, dagl_tensor **out)
+{
+    dagl_tensor *m;
+    int64_t shape[2] = {2, 2};
+    dagl_status st = dagl_tensor_full(ctx, DAGL_F64, 2, shape, 1.0, &m);
+    if (st) return st;
+    ((double *)dagl_tensor_data(m))[2] = INFINITY; /* row 1, col 0: element 2 of the transpose */
+    st = dagl_transpose(ctx, m, 0, 1, out);
+    dagl_tensor_release(m);
+    return st;
+}
+
+/* check_numerics: off, NaN passes; on, the first node giving NaN (or inf, also in a strided
+ * custom output, or in an input) fails the run, naming it; finite runs pass; nothing leaks. */
+static void check_numerics(void)
+{
+    dagl_ctx *ctx;
+    CHECK_OK(dagl_ctx_new(NULL, &ctx));
+    dagl_graph *g;
+    CHECK_OK(dagl_graph_new(ctx, &g));
+    int64_t shape[1] = {3}, sq[2] = {2, 2};
+    int x, lg, ex, cv;
+    CHECK_OK(dagl_graph_input(g, DAGL_F32, 1, shape, &x));
+    CHECK_OK(dagl_graph_node(g, DAGL_OP_LOG, 1, &x, NULL, &lg));
+    CHECK_OK(dagl_graph_node(g, DAGL_OP_EXP, 1, &lg, NULL, &ex));
+    CHECK_OK(dagl_graph_set_label(g, lg, "logs"));
+    CHECK_OK(dagl_graph_custom(g, "inf_view", 1, &x, DAGL_F64, 2, sq, inf_view, NULL, NULL, NULL, &cv));
+    CHECK_OK(dagl_graph_output(g, ex));
+    dagl_tensor *in, *out[2];
+    float *xs;
+    CHECK_OK(dagl_tensor_full(ctx, DAGL_F32, 1, shape, 1.0, &in));
+    xs = dagl_tensor_data(in);
+    xs[1] = -1.0f;
+    dagl_run_options on = {.check_numerics = 1};
+    CHECK_OK(dagl_graph_run(g, &in, out)); /* off: NaN passes */
+    CHECK(isnan(((float *)dagl_tensor_data(out[0]))[1]));
+    dagl_tensor_release(out[0]);
+    CHECK(dagl_graph_run_ex(g, &in, out, &on) == DAGL_E_NUMERIC && out[0] == NULL);
+    CHECK(strstr(dagl_ctx_last_error(ctx), "node %1 (log in layer logs, inputs [3]): check_numerics: the float32 [3] "
+                                           "output has NaN at element 2") != NULL);
+    xs[1] = 2.0f;
+    CHECK_OK(dagl_graph_run_ex(g, &in, out, &on));
+    dagl_tensor_release(out[0]);
+    xs[2] = -INFINITY;
+    CHECK(dagl_graph_run_ex(g, &in, out, &on) == DAGL_E_NUMERIC);
+    CHECK(strstr(dagl_ctx_last_error(ctx), "graph input 1 (node %0) has -inf at element 3") != NULL);
+    xs[2] = 1.0f;
+    CHECK_OK(dagl_graph_output(g, cv));
+    CHECK(dagl_graph_run_ex(g, &in, out, &on) == DAGL_E_NUMERIC);
+    CHECK(strstr(dagl_ctx_last_error(ctx), "(inf_view, inputs [3]): check_numerics: the float64 [2, 2] output has inf "
+                                           "at element 2") != NULL);
+    dagl_tensor_release(in);
+    dagl_graph_free(g);
+    CHECK(dagl_ctx_live_bytes(ctx) == 0);
+    dagl_ctx_free(ctx);
+}
+
 /* Wide graphs: many independent chains joined at the end, at 1..4 threads. */
 static void wide_graph(int threads)
 {
@@ -202,6 +260,7 @@ int main(void)
 {
     build_and_errors();
     dead_nodes();
+    check_numerics();
     for (int t = 1; t <= 4; t++) {
         random_dags(t, 1234u + (unsigned)t);
         wide_graph(t);

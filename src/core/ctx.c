@@ -13,6 +13,7 @@
 static const char *const status_names[] = {
     "ok", "bad argument", "shape error", "dtype error", "index error", "layout error",
     "out of memory", "I/O error", "format error", "Lua error", "internal error", "interrupted",
+    "numeric error",
 };
 _Static_assert(sizeof status_names / sizeof *status_names == DAGL_STATUS_COUNT, "status_names");
 

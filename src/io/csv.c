@@ -94,7 +94,7 @@ static dagl_status parse_rows(dagl_ctx *ctx, const char *path, const char *p, co
                 if (n >= sizeof field)
                     return dagl_ctx_set_error(ctx, DAGL_E_FORMAT, "read_csv '%s': line %ld, column %d: a field of %zu "
                                               "characters is too long for a number", path, line, col, n);
-                if (n == 0 || *stop != '\0')
+                if (n == 0 || stop != field + n) /* all of it, a NUL byte included, must be the number */
                     return dagl_ctx_set_error(ctx, DAGL_E_FORMAT, "read_csv '%s': line %ld, column %d: '%.*s' is not a number",
                                               path, line, col, (int)n, a);
                 if (fpush(vals, (float)v)) return dagl_ctx_set_error(ctx, DAGL_E_NOMEM, "read_csv: out of memory");

@@ -190,7 +190,8 @@ static int g_run(lua_State *L)
     for (int i = 0; i < nout; i++) slots[i] = dagl_l_slot(L);
     dagl_tensor *out[64];
     dagl_lstate *s = DAGL_LSTATE(L);
-    dagl_run_options opt = {.trace = s->trace, .unlocked = s->mode == DAGL_LOCK_PER_WORKER};
+    dagl_run_options opt = {.trace = s->trace, .unlocked = s->mode == DAGL_LOCK_PER_WORKER,
+                            .check_numerics = s->check_numerics};
     dagl_l_unlock(s); /* Lua nodes of the graph take it on the workers */
     dagl_status st = dagl_graph_run_ex(g, in, out, &opt);
     dagl_l_relock(s, L);

@@ -76,6 +76,17 @@ static int l_set_threads(lua_State *L)
     return 0;
 }
 
+/* dagl.set_check_numerics(on) -> previous setting: graph runs (dagl.fn, models) check every
+ * node's float output and fail at the first NaN or infinity, naming the node, op and layer. */
+static int l_set_check_numerics(lua_State *L)
+{
+    luaL_checkany(L, 1);
+    dagl_lstate *s = DAGL_LSTATE(L);
+    lua_pushboolean(L, s->check_numerics);
+    s->check_numerics = lua_toboolean(L, 1);
+    return 1;
+}
+
 /* dagl.wall_time(): monotonic seconds, for timing (os.clock counts CPU time of all threads). */
 static int l_wall_time(lua_State *L)
 {
@@ -87,7 +98,7 @@ static int l_wall_time(lua_State *L)
 
 static const luaL_Reg module_funcs[] = {
     {"wall_time", l_wall_time},
-    {"set_threads", l_set_threads},
+    {"set_threads", l_set_threads}, {"set_check_numerics", l_set_check_numerics},
     {"version", l_version}, {"is_tensor", l_istensor}, {"live_bytes", l_live_bytes},
     {"num_threads", l_num_threads}, {NULL, NULL},
 };

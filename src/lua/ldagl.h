@@ -32,6 +32,7 @@ typedef struct dagl_lstate {
     dagl_lock_mode mode;    /* of the run in progress */
     dagl_worker_states *workers; /* per-worker-mode lua_States */
     dagl_trace *trace;      /* dagl.trace{...} in progress, or NULL */
+    bool check_numerics;    /* dagl.set_check_numerics: graph runs fail at the first NaN/inf */
     int next_op_id;         /* numbers Lua nodes for their per-worker states */
     dagl_ctx *_Atomic *interrupt_slot; /* the host's, told about ctx (see DAGL_INTERRUPT_SLOT) */
 } dagl_lstate;

@@ -7,6 +7,7 @@
 #include "sched/pool.h"
 #include "sched/trace.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +87,55 @@ static dagl_status run_custom(dagl_ctx *ctx, const dagl_node *nd, dagl_tensor *c
     return DAGL_OK;
 }
 
+/* The C-order index of the first NaN or infinity of a float tensor (and the value), or -1
+ * (strided walk: custom nodes may return views). */
+static int64_t first_nonfinite(const dagl_tensor *t, double *bad)
+{
+    if (t->dtype != DAGL_F32 && t->dtype != DAGL_F64) return -1;
+    int64_t idx[DAGL_MAX_DIMS] = {0};
+    for (int64_t i = 0; i < t->numel; i++) {
+        int64_t off = 0;
+        for (int k = 0; k < t->ndim; k++) off += idx[k] * t->strides[k];
+        double v = t->dtype == DAGL_F32 ? ((const float *)(const void *)t->data)[off]
+                                        : ((const double *)(const void *)t->data)[off];
+        if (!isfinite(v)) {
+            *bad = v;
+            return i;
+        }
+        for (int k = t->ndim - 1; k >= 0 && ++idx[k] == t->shape[k]; k--) idx[k] = 0;
+    }
+    return -1;
+}
+
+/* dagl_run_options.check_numerics: fails the node whose output holds a NaN or an infinity (its
+ * sources were checked before it ran, so it is where the bad value first appears). */
+static dagl_status check_numerics(dagl_ctx *local, const dagl_tensor *t)
+{
+    double v = 0;
+    int64_t i = first_nonfinite(t, &v);
+    if (i < 0) return DAGL_OK;
+    char b[160];
+    return dagl_ctx_set_error(local, DAGL_E_NUMERIC, "check_numerics: the %s %s output has %s at element %lld (the "
+                              "first non-finite value of the run)", dagl_dtype_name(t->dtype),
+                              dagl_shape_str(t->ndim, t->shape, b, sizeof b), isnan(v) ? "NaN" : v > 0 ? "inf" : "-inf",
+                              (long long)i + 1);
+}
+
+/* check_numerics on the run's inputs, so a NaN fed in is reported as such (not at whichever of
+ * its consumers happens to run first). */
+static dagl_status check_input_numerics(const dagl_graph *g, dagl_ctx *ctx, dagl_tensor *const *inputs)
+{
+    for (int i = 0; i < g->ninputs; i++) {
+        double v = 0;
+        int64_t k = first_nonfinite(inputs[i], &v);
+        if (k >= 0)
+            return dagl_ctx_set_error(ctx, DAGL_E_NUMERIC, "check_numerics: graph input %d (node %%%d) has %s at "
+                                      "element %lld", i + 1, g->inputs[i], isnan(v) ? "NaN" : v > 0 ? "inf" : "-inf",
+                                      (long long)k + 1);
+    }
+    return DAGL_OK;
+}
+
 /* Computes one node with a task-local context; after a failure, nodes are skipped (but still
  * counted) so the run drains quickly. */
 static void compute(run_state *r, int id)
@@ -103,6 +153,7 @@ static void compute(run_state *r, int id)
             st = run_custom(&local, nd, srcv, &r->vals[id]);
         else
             st = dagl__exec_node(&local, nd, srcv, &r->vals[id]);
+        if (!st && r->opt->check_numerics) st = check_numerics(&local, r->vals[id]);
         if (st) record_error(r, id, &local, st);
     }
     for (int k = 0; k < nd->nsrc; k++) release_use(r, nd->src[k]);
@@ -221,6 +272,7 @@ dagl_status dagl_graph_run_ex(dagl_graph *g, dagl_tensor *const *inputs, dagl_te
             dagl_ctx_set_error(ctx, st, "%s", dagl_ctx_last_error(g->ctx));
         return st;
     }
+    if (r.opt->check_numerics && (st = check_input_numerics(g, ctx, inputs))) return st;
     int n = g->n;
     r.vals = calloc((size_t)n + 1, sizeof *r.vals);
     r.pending = malloc(sizeof *r.pending * ((size_t)n + 1));

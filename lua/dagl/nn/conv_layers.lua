@@ -107,7 +107,10 @@ function nn.GlobalAveragePooling2D.new(opts)
   return self
 end
 function nn.GlobalAveragePooling2D:build(shape) check_image(shape, "GlobalAveragePooling2D") end
-function nn.GlobalAveragePooling2D:call(x) return x:mean({2, 3}) end
+function nn.GlobalAveragePooling2D:call(x)
+  check_image(x.shape, "GlobalAveragePooling2D")
+  return x:mean({2, 3})
+end
 function nn.GlobalAveragePooling2D:output_shape(shape)
   check_image(shape, "GlobalAveragePooling2D")
   return {shape[1], shape[4]}

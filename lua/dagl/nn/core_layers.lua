@@ -17,6 +17,7 @@ function nn.Dense.new(units, opts)
 end
 
 function nn.Dense:build(shape)
+  if #shape == 0 then error("Dense: expects inputs with at least 1 dim (features last), got a scalar", 2) end
   local fan_in = shape[#shape]
   self:add_kernel(fan_in, self.units, {fan_in, self.units}, "Dense")
 end

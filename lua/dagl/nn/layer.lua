@@ -64,13 +64,21 @@ function Layer.__call(self, x)
   if not self.built then
     local shapes = {}
     if list then for i, v in ipairs(x) do shapes[i] = v.shape end end
-    self:build(list and shapes or x.shape)
+    -- a failed build leaves no weights behind: the next call builds from scratch
+    local nweights = #self.weights
+    local ok, err = pcall(self.build, self, list and shapes or x.shape)
+    if not ok then
+      for i = #self.weights, nweights + 1, -1 do self.weights[i] = nil end
+      error(fn.layer_error(self.name, err), 2)
+    end
     self.built = true
   end
   local sym = dagl.is_symbol(x) and x
   if list then for _, v in ipairs(x) do if dagl.is_symbol(v) then sym = v break end end end
   if sym then return dagl.label(sym, self.name, function() return self:call(x) end) end
-  return self:call(x)
+  local res = table.pack(pcall(self.call, self, x))
+  if not res[1] then error(fn.layer_error(self.name, res[2]), 2) end
+  return table.unpack(res, 2, res.n)
 end
 
 -- Glorot/He initializers (Keras's defaults for Dense: glorot_uniform kernel, zero bias).

@@ -157,7 +157,9 @@ return function(Model)
   end
 
   --- model:fit(x, y, {epochs=1, batch_size=32, validation_split=0, validation_data={x, y},
-  -- shuffle=true, verbose=true, callbacks={...}}) -> history (history.loss[epoch], ...).
+  -- shuffle=true, verbose=true, callbacks={...}, initial_epoch=0}) -> history (history.loss[i], ...
+  -- one entry per epoch run; history.epoch[i] is its epoch number). initial_epoch=k resumes
+  -- training after epoch k (of a checkpoint): epochs k+1 .. epochs run, as in Keras.
   -- x is a tensor or a list of tensors (several inputs); y a tensor, a Lua list of labels, or
   -- a list of tensors (several outputs). Callbacks: see dagl.nn.callbacks.
   function Model:fit(x, y, opts)
@@ -169,6 +171,11 @@ return function(Model)
       y = dagl.tensor(y, "int64") -- integer labels: a tensor, so batches can be prefetched
     end
     local bs, epochs = opts.batch_size or 32, opts.epochs or 1
+    -- Keras semantics: training resumes after epoch initial_epoch and runs up to epoch `epochs`
+    local first = opts.initial_epoch or 0
+    if math.type(first) ~= "integer" or first < 0 then
+      error(("fit: initial_epoch must be a non-negative integer, got %s"):format(tostring(first)), 2)
+    end
     local vx, vy = opts.validation_data and opts.validation_data[1], opts.validation_data and opts.validation_data[2]
     if (opts.validation_split or 0) > 0 then
       local nv = math.floor(n * opts.validation_split)
@@ -188,7 +195,8 @@ return function(Model)
     local cbs = nn.callbacks.runner(opts.callbacks, self)
     cbs:call("on_train_begin", nil, {})
     local logs = {}
-    for epoch = 1, epochs do
+    history.epoch = {}
+    for epoch = first + 1, epochs do
       p.epoch, p.t0 = epoch, dagl.wall_time()
       cbs:call("on_epoch_begin", epoch, {})
       local next_batch = batches(x, y, n, bs, opts.shuffle ~= false)
@@ -208,7 +216,8 @@ return function(Model)
           logs["val_" .. k] = v
         end
       end
-      for _, k in ipairs(keys) do history[k][epoch] = logs[k] end
+      for _, k in ipairs(keys) do history[k][#history[k] + 1] = logs[k] end
+      history.epoch[#history.epoch + 1] = epoch
       if verbose then progress(p, p.total, logs, keys, true) end
       if cbs:call("on_epoch_end", epoch, logs) or self.stop_training then
         history.stopped_epoch = epoch
