@@ -241,6 +241,8 @@ typedef enum dagl_op {
     DAGL_OP_CONV2D, DAGL_OP_CONV2D_GRAD_INPUT, DAGL_OP_CONV2D_GRAD_KERNEL,
     DAGL_OP_MAXPOOL2D, DAGL_OP_AVGPOOL2D, DAGL_OP_MAXPOOL2D_GRAD, DAGL_OP_AVGPOOL2D_GRAD,
     /* computed by caller code (dagl_graph_custom), e.g. a Lua function */
+    /* softmax and log_softmax along one dim (params.axis) */
+    DAGL_OP_SOFTMAX, DAGL_OP_LOG_SOFTMAX,
     DAGL_OP_CUSTOM,
     DAGL_OP_COUNT
 } dagl_op;
@@ -270,6 +272,9 @@ DAGL_API dagl_status dagl_reduce(dagl_ctx *ctx, dagl_op op, const dagl_tensor *a
                                  int ndims, int keepdim, int correction, dagl_tensor **out);
 /* y += alpha * x in place (x broadcast to y's shape), for optimizer updates. */
 DAGL_API dagl_status dagl_axpy(dagl_ctx *ctx, double alpha, const dagl_tensor *x, dagl_tensor *y);
+/* Softmax (op DAGL_OP_SOFTMAX) or log-softmax (DAGL_OP_LOG_SOFTMAX) of a float tensor along dim
+ * (0-based, negative from the end), fused in one pass per row: max, exp(x - max), sum, scale. */
+DAGL_API dagl_status dagl_softmax(dagl_ctx *ctx, dagl_op op, const dagl_tensor *a, int dim, dagl_tensor **out);
 /* NumPy/PyTorch matmul: 1-D and 2-D operands, batched over broadcast leading dims (cblas_sgemm). */
 DAGL_API dagl_status dagl_matmul(dagl_ctx *ctx, const dagl_tensor *a, const dagl_tensor *b,
                                  dagl_tensor **out);

@@ -257,6 +257,14 @@ function dagl.argmin(t, dims, keepdim) end
 ---@param correction? integer default 1 (unbiased)
 ---@return dagl.Tensor
 function dagl.var(t, dims, keepdim, correction) end
+---@param t dagl.Tensor
+---@param dim? integer default -1 (the last)
+---@return dagl.Tensor
+function dagl.softmax(t, dim) end
+---@param t dagl.Tensor
+---@param dim? integer default -1 (the last)
+---@return dagl.Tensor
+function dagl.log_softmax(t, dim) end
 ---@param a dagl.Tensor
 ---@param b dagl.Tensor
 ---@return dagl.Tensor
@@ -555,6 +563,12 @@ function Tensor:argmin(dims, keepdim) end
 ---@param correction? integer
 ---@return dagl.Tensor
 function Tensor:var(dims, keepdim, correction) end
+---@param dim? integer default -1 (the last)
+---@return dagl.Tensor
+function Tensor:softmax(dim) end
+---@param dim? integer default -1 (the last)
+---@return dagl.Tensor
+function Tensor:log_softmax(dim) end
 ---@param b dagl.Tensor
 ---@return dagl.Tensor
 function Tensor:matmul(b) end
