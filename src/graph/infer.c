@@ -1,6 +1,7 @@
 /* infer.c -- per-op-class shape/dtype inference for graph nodes and the call that runs a node
  * through the eager kernels, so graphs and eager code compute the same thing. */
 #include "graph.h"
+#include "kernels/kernels.h"
 #include "kernels/window2d.h"
 
 #include <string.h>
@@ -211,6 +212,7 @@ static dagl_status exec_reduce(dagl_ctx *ctx, const dagl_node *nd, dagl_tensor *
 
 static dagl_status exec_matmul(dagl_ctx *ctx, const dagl_node *nd, dagl_tensor *const *v, dagl_tensor **out)
 {
+    if (dagl__node_is_fused(nd)) return dagl__matmul_epilogue(ctx, v[0], v[1], v[2], nd->fused_act, out);
     return dagl_matmul(ctx, v[0], v[1], out);
 }
 

@@ -1,0 +1,134 @@
+/* test_fuse.c -- GEMM epilogue fusion (src/graph/fuse.c): matmul -> bias add -> activation chains
+ * become one node whose results are bitwise those of the eager ops at 1 and 2 threads; chains
+ * whose intermediates are outputs or used elsewhere, or whose add is not a 1-D bias, stay. */
+#include "check.h"
+#include "graph/graph.h"
+
+#include <dagl.h>
+
+/* The eager reference: matmul, then x + b (or b + x), then act. */
+static dagl_tensor *eager(dagl_ctx *ctx, dagl_tensor *x, dagl_tensor *w, dagl_tensor *b, int bias_first, dagl_op act)
+{
+    dagl_tensor *m, *a, *r;
+    CHECK_OK(dagl_matmul(ctx, x, w, &m));
+    CHECK_OK(bias_first ? dagl_binary(ctx, DAGL_OP_ADD, b, m, &a) : dagl_binary(ctx, DAGL_OP_ADD, m, b, &a));
+    dagl_tensor_release(m);
+    if (act == DAGL_OP_NONE) return a;
+    CHECK_OK(dagl_unary(ctx, act, a, &r));
+    dagl_tensor_release(a);
+    return r;
+}
+
+/* Builds x @ w + b (+ act) with x an input; `extra_out` also makes the add an output. Returns the
+ * result node; *g the graph. */
+static int build(dagl_ctx *ctx, dagl_graph **g, dagl_tensor *x, dagl_tensor *w, dagl_tensor *b, int bias_first,
+                 dagl_op act, int extra_out)
+{
+    int ix, iw, ib, mm, add, out;
+    CHECK_OK(dagl_graph_new(ctx, g));
+    CHECK_OK(dagl_graph_input(*g, dagl_tensor_dtype(x), dagl_tensor_ndim(x), dagl_tensor_shape(x), &ix));
+    CHECK_OK(dagl_graph_constant(*g, w, &iw));
+    CHECK_OK(dagl_graph_constant(*g, b, &ib));
+    int s1[2] = {ix, iw};
+    CHECK_OK(dagl_graph_node(*g, DAGL_OP_MATMUL, 2, s1, NULL, &mm));
+    int s2[2] = {bias_first ? ib : mm, bias_first ? mm : ib};
+    CHECK_OK(dagl_graph_node(*g, DAGL_OP_ADD, 2, s2, NULL, &add));
+    out = add;
+    if (act != DAGL_OP_NONE) CHECK_OK(dagl_graph_node(*g, act, 1, &add, NULL, &out));
+    CHECK_OK(dagl_graph_output(*g, out));
+    if (extra_out) CHECK_OK(dagl_graph_output(*g, add));
+    return out;
+}
+
+/* Every activation, both add orders, f32 and f64, 1 and 2 threads: bitwise equal, fewer nodes. */
+static void fused_equals_eager(int threads)
+{
+    dagl_ctx_options opt = {.threads = threads, .seed = 3};
+    dagl_ctx *ctx;
+    CHECK_OK(dagl_ctx_new(&opt, &ctx));
+    static const dagl_op acts[] = {DAGL_OP_NONE, DAGL_OP_RELU, DAGL_OP_TANH, DAGL_OP_SIGMOID};
+    static const char *names[] = {"matmul+add", "matmul+add+relu", "matmul+add+tanh", "matmul+add+sigmoid"};
+    for (int dt = 0; dt < 2; dt++)
+        for (int k = 0; k < 4; k++)
+            for (int bias_first = 0; bias_first < 2; bias_first++) {
+                dagl_dtype t = dt ? DAGL_F64 : DAGL_F32;
+                int64_t xs[2] = {1000, 100}, ws[2] = {100, 64}, bs[1] = {64};
+                dagl_tensor *x, *w, *b, *res[2];
+                CHECK_OK(dagl_randn(ctx, t, 2, xs, &x));
+                CHECK_OK(dagl_randn(ctx, t, 2, ws, &w));
+                CHECK_OK(dagl_randn(ctx, t, 1, bs, &b));
+                dagl_tensor *want = eager(ctx, x, w, b, bias_first, acts[k]);
+                dagl_graph *g;
+                int out = build(ctx, &g, x, w, b, bias_first, acts[k], 0);
+                CHECK_OK(dagl_graph_run(g, &x, res));
+                CHECK(g->nlive_ops == 1);
+                CHECK_STR(dagl__node_name(&g->nodes[out]), names[k]);
+                size_t bytes = (size_t)dagl_tensor_numel(want) * dagl_dtype_size(t);
+                CHECK(memcmp(dagl_tensor_data(res[0]), dagl_tensor_data(want), bytes) == 0);
+                dagl_tensor_release(res[0]);
+                dagl_graph_free(g);
+                /* the same graph unfused runs every node */
+                build(ctx, &g, x, w, b, bias_first, acts[k], 0);
+                g->no_fuse = true;
+                CHECK_OK(dagl_graph_run(g, &x, res));
+                CHECK(g->nlive_ops == (acts[k] == DAGL_OP_NONE ? 2 : 3));
+                CHECK(memcmp(dagl_tensor_data(res[0]), dagl_tensor_data(want), bytes) == 0);
+                dagl_tensor_release(res[0]);
+                dagl_graph_free(g);
+                /* an add that is an output ends the chain: matmul+add, then the activation */
+                if (acts[k] != DAGL_OP_NONE) {
+                    out = build(ctx, &g, x, w, b, bias_first, acts[k], 1);
+                    CHECK_OK(dagl_graph_run(g, &x, res));
+                    CHECK(g->nlive_ops == 2);
+                    CHECK_STR(dagl__node_name(&g->nodes[out]), dagl_op_name(acts[k]));
+                    CHECK(memcmp(dagl_tensor_data(res[0]), dagl_tensor_data(want), bytes) == 0);
+                    dagl_tensor_release(res[0]);
+                    dagl_tensor_release(res[1]);
+                    dagl_graph_free(g);
+                }
+                dagl_tensor_release(want);
+                dagl_tensor_release(x);
+                dagl_tensor_release(w);
+                dagl_tensor_release(b);
+            }
+    CHECK(dagl_ctx_live_bytes(ctx) == 0);
+    dagl_ctx_free(ctx);
+}
+
+/* Chains that must not fuse: a matmul used twice, a 2-D addend, a scalar add. */
+static void not_fused(void)
+{
+    dagl_ctx *ctx;
+    CHECK_OK(dagl_ctx_new(NULL, &ctx));
+    dagl_graph *g;
+    CHECK_OK(dagl_graph_new(ctx, &g));
+    int64_t xs[2] = {8, 4}, ws[2] = {4, 3}, full[2] = {8, 3};
+    int ix, iw, ic, mm, a1, a2, a3, r;
+    CHECK_OK(dagl_graph_input(g, DAGL_F32, 2, xs, &ix));
+    CHECK_OK(dagl_graph_input(g, DAGL_F32, 2, ws, &iw));
+    CHECK_OK(dagl_graph_input(g, DAGL_F32, 2, full, &ic));
+    int s1[2] = {ix, iw};
+    CHECK_OK(dagl_graph_node(g, DAGL_OP_MATMUL, 2, s1, NULL, &mm));
+    int s2[2] = {mm, ic};
+    CHECK_OK(dagl_graph_node(g, DAGL_OP_ADD, 2, s2, NULL, &a1)); /* 2-D addend */
+    dagl_node_params p = {.has_scalar = 1, .scalar = 2};
+    CHECK_OK(dagl_graph_node(g, DAGL_OP_ADD, 1, &mm, &p, &a2)); /* a second use, scalar */
+    int s3[2] = {a1, a2};
+    CHECK_OK(dagl_graph_node(g, DAGL_OP_ADD, 2, s3, NULL, &a3));
+    CHECK_OK(dagl_graph_node(g, DAGL_OP_RELU, 1, &a3, NULL, &r));
+    CHECK_OK(dagl_graph_output(g, r));
+    CHECK_OK(dagl__graph_prepare(g));
+    CHECK(g->nlive_ops == 5);
+    for (int i = 0; i < g->n; i++) CHECK(!dagl__node_is_fused(&g->nodes[i]));
+    dagl_graph_free(g);
+    dagl_ctx_free(ctx);
+}
+
+int main(void)
+{
+    fused_equals_eager(1);
+    fused_equals_eager(2);
+    not_fused();
+    printf("ok\n");
+    return 0;
+}
