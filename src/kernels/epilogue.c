@@ -17,7 +17,7 @@
         }                                                                                          \
     }
 #define DEF_EPILOGUE(sfx, T, TANH, SIGMOID)                                                        \
-    static void epi_##sfx(T *C, int64_t rows, int64_t N, const T *restrict bias, dagl_op act)      \
+    DAGL_VEC_CLONES static void epi_##sfx(T *C, int64_t rows, int64_t N, const T *restrict bias, dagl_op act)      \
     {                                                                                              \
         switch (act) {                                                                             \
         case DAGL_OP_RELU: EPI_LOOP(T, x <= 0 ? (T)0 : x) break;                                   \

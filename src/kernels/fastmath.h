@@ -24,6 +24,21 @@
 #include <stdint.h>
 #include <string.h>
 
+/* On x86-64 Linux the kernels using these functions are compiled twice, for AVX2 and for the
+ * baseline, and the loader picks one (an ifunc): AVX2 doubles the vector width. Neither clone
+ * uses FMA (AVX2 does not imply it), so both compute bitwise the same values. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define DAGL_VEC_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define DAGL_VEC_CLONES
+#endif
+/* Helpers called from a clone must be inlined into it to get its instruction set. */
+#if defined(__GNUC__)
+#define DAGL_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define DAGL_ALWAYS_INLINE inline
+#endif
+
 /* Bits of a float / double as an integer, and back (memcpy: no aliasing trouble, compiles to moves). */
 static inline int32_t dagl__f32_bits(float x) { int32_t i; memcpy(&i, &x, sizeof i); return i; }
 static inline float dagl__f32_from(int32_t i) { float x; memcpy(&x, &i, sizeof x); return x; }
@@ -31,7 +46,7 @@ static inline int64_t dagl__f64_bits(double x) { int64_t i; memcpy(&i, &x, sizeo
 static inline double dagl__f64_from(int64_t i) { double x; memcpy(&x, &i, sizeof x); return x; }
 
 /* exp for float: see the file comment. */
-static inline float dagl__expf(float x)
+static DAGL_ALWAYS_INLINE float dagl__expf(float x)
 {
     const float magic = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
     float xc = x < -104.0f ? -104.0f : x > 89.0f ? 89.0f : x; /* NaN passes through */
@@ -53,7 +68,7 @@ static inline float dagl__expf(float x)
 }
 
 /* exp for double: see the file comment. */
-static inline double dagl__exp(double x)
+static DAGL_ALWAYS_INLINE double dagl__exp(double x)
 {
     const double magic = 6755399441055744.0; /* 1.5 * 2^52 */
     double xc = x < -746.0 ? -746.0 : x > 710.0 ? 710.0 : x;
@@ -82,7 +97,7 @@ static inline double dagl__exp(double x)
 
 /* tanh: an odd polynomial below |x| = 0.625 (Cephes' tanhf form; 1 - 2/(e^2x + 1) would lose
  * digits there), 1 - 2/(e^2|x| + 1) above, the sign put back. */
-static inline float dagl__tanhf(float x)
+static DAGL_ALWAYS_INLINE float dagl__tanhf(float x)
 {
     float ax = fabsf(x), z = x * x;
     float p = -5.70498872745e-3f;
@@ -96,7 +111,7 @@ static inline float dagl__tanhf(float x)
 }
 
 /* sigmoid = 1 / (1 + e^-x): exp overflow gives 0, not NaN. */
-static inline float dagl__sigmoidf(float x) { return 1.0f / (1.0f + dagl__expf(-x)); }
-static inline double dagl__sigmoid(double x) { return 1.0 / (1.0 + dagl__exp(-x)); }
+static DAGL_ALWAYS_INLINE float dagl__sigmoidf(float x) { return 1.0f / (1.0f + dagl__expf(-x)); }
+static DAGL_ALWAYS_INLINE double dagl__sigmoid(double x) { return 1.0 / (1.0 + dagl__exp(-x)); }
 
 #endif

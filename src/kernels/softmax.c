@@ -16,11 +16,10 @@ struct sm_args {
     dagl_dtype dt;
 };
 
-/* One row at stride s; called with a literal s = 1 for rows along the last dim, so that copy
- * inlines with unit stride and its exp loop vectorizes. The sum runs in element order, so results
- * do not depend on how rows are shared out. */
+/* One row of n elements s apart (softmax along a dim other than the last). The sum runs in element
+ * order, so results do not depend on how rows are shared out. */
 #define DEF_SOFTMAX_ROW(sfx, T, EXP, LOG)                                                          \
-    static inline void sm_row_##sfx(int log_sm, T *restrict o, const T *restrict x, int64_t n, int64_t s) \
+    static DAGL_ALWAYS_INLINE void sm_row_##sfx(int log_sm, T *restrict o, const T *restrict x, int64_t n, int64_t s) \
     {                                                                                              \
         T m = x[0];                                                                                \
         for (int64_t k = 1; k < n; k++) m = x[k * s] > m ? x[k * s] : m;                          \
@@ -34,15 +33,45 @@ struct sm_args {
             for (int64_t k = 0; k < n; k++) o[k * s] = o[k * s] / sum;                             \
         }                                                                                          \
     }                                                                                              \
-    static void sm_rows_##sfx(const struct sm_args *a, int64_t r0, int64_t r1)                     \
+    /* Rows along the last dim, in blocks: x - max per row, then exp over the whole block in one \
+     * long vector loop (rows are often short: 10 classes), then the sums and scaling per row. \
+     * Each element gets the same operations as in sm_row, wherever the block boundaries fall. */ \
+    static DAGL_ALWAYS_INLINE void sm_block_##sfx(int log_sm, T *restrict o, const T *restrict x, int64_t rows, int64_t n) \
+    {                                                                                              \
+        for (int64_t r = 0; r < rows; r++) {                                                       \
+            const T *xr = x + r * n;                                                               \
+            T m = xr[0];                                                                           \
+            for (int64_t k = 1; k < n; k++) m = xr[k] > m ? xr[k] : m;                             \
+            for (int64_t k = 0; k < n; k++) o[r * n + k] = xr[k] - m;                              \
+        }                                                                                          \
+        for (int64_t i = 0; i < rows * n; i++) o[i] = EXP(o[i]);                                   \
+        for (int64_t r = 0; r < rows; r++) {                                                       \
+            T *orow = o + r * n, sum = 0;                                                          \
+            const T *xr = x + r * n;                                                               \
+            for (int64_t k = 0; k < n; k++) sum += orow[k];                                        \
+            if (log_sm) {                                                                          \
+                T m = xr[0], lse = LOG(sum);                                                       \
+                for (int64_t k = 1; k < n; k++) m = xr[k] > m ? xr[k] : m;                         \
+                for (int64_t k = 0; k < n; k++) orow[k] = (xr[k] - m) - lse;                       \
+            } else {                                                                               \
+                for (int64_t k = 0; k < n; k++) orow[k] = orow[k] / sum;                           \
+            }                                                                                      \
+        }                                                                                          \
+    }                                                                                              \
+    DAGL_VEC_CLONES static void sm_rows_##sfx(const struct sm_args *a, int64_t r0, int64_t r1)     \
     {                                                                                              \
         int log_sm = a->op == DAGL_OP_LOG_SOFTMAX;                                                 \
+        if (a->inner == 1) {                                                                       \
+            int64_t step = a->n >= 4096 ? 1 : 4096 / a->n; /* rows a block: ~16-32 KB */           \
+            for (int64_t r = r0; r < r1; r += step) {                                              \
+                int64_t rows = r1 - r < step ? r1 - r : step;                                      \
+                sm_block_##sfx(log_sm, (T *)a->out + r * a->n, (const T *)a->in + r * a->n, rows, a->n); \
+            }                                                                                      \
+            return;                                                                                \
+        }                                                                                          \
         for (int64_t r = r0; r < r1; r++) {                                                        \
             int64_t off = (r / a->inner) * a->n * a->inner + r % a->inner;                         \
-            T *o = (T *)a->out + off;                                                              \
-            const T *x = (const T *)a->in + off;                                                   \
-            if (a->inner == 1) sm_row_##sfx(log_sm, o, x, a->n, 1);                                \
-            else sm_row_##sfx(log_sm, o, x, a->n, a->inner);                                       \
+            sm_row_##sfx(log_sm, (T *)a->out + off, (const T *)a->in + off, a->n, a->inner);       \
         }                                                                                          \
     }
 DEF_SOFTMAX_ROW(f32, float, dagl__expf, logf)

@@ -45,7 +45,7 @@
                 o[i] = EXPR;                                                                       \
             }                                                                                      \
     }                                                                                              \
-    static void op##_##sfx(const struct ew_args *a, int ith, int nth)                              \
+    DAGL_VEC_CLONES static void op##_##sfx(const struct ew_args *a, int ith, int nth)              \
     {                                                                                              \
         EW_DRIVE(a, ith, nth, T, T, T, T, row_##op##_##sfx);                                       \
     }
