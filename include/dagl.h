@@ -382,6 +382,16 @@ DAGL_API int dagl_graph_num_outputs(const dagl_graph *g);
 /* Inferred dtype and shape of a node (shape points into the graph). */
 DAGL_API dagl_status dagl_graph_node_info(const dagl_graph *g, int id, dagl_dtype *dt, int *ndim,
                                           const int64_t **shape);
+/* What a run will do, known before running: op nodes that run (after fusing matmul+bias+activation
+ * chains and dropping nodes no output needs), the bytes of all their results, and the peak bytes
+ * of results alive at once in a run in node order (a result is freed after its last consumer;
+ * views cost nothing; inputs and constants are not counted). A liveness estimate: parallel runs
+ * may hold more at once, and kernels' scratch memory is not included. */
+typedef struct dagl_graph_plan_info {
+    int nodes;
+    int64_t total_bytes, peak_bytes;
+} dagl_graph_plan_info;
+DAGL_API dagl_status dagl_graph_plan(dagl_graph *g, dagl_graph_plan_info *out);
 /* Runs the graph: inputs[i] for each input (dtype and shape checked), outputs[i] receive new
  * references. On error nothing is left allocated and the error names the node and its layer. */
 DAGL_API dagl_status dagl_graph_run(dagl_graph *g, dagl_tensor *const *inputs, dagl_tensor **outputs);

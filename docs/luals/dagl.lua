@@ -690,6 +690,10 @@ function Graph:info(id) end
 function Graph:num_nodes() end
 ---@return string
 function Graph:dot() end
+---Op nodes a run executes (after fusion, dead nodes dropped) and a liveness estimate of the
+---bytes of their results: all of them, and the most alive at once in node order.
+---@return {nodes: integer, total_bytes: integer, peak_bytes: integer}
+function Graph:plan() end
 ---@param ... dagl.Tensor
 ---@return dagl.Tensor ...
 function Graph:run(...) end

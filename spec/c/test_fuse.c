@@ -1,6 +1,7 @@
 /* test_fuse.c -- GEMM epilogue fusion (src/graph/fuse.c): matmul -> bias add -> activation chains
  * become one node whose results are bitwise those of the eager ops at 1 and 2 threads; chains
- * whose intermediates are outputs or used elsewhere, or whose add is not a 1-D bias, stay. */
+ * whose intermediates are outputs or used elsewhere, or whose add is not a 1-D bias, stay; and
+ * dagl_graph_plan's node count and memory estimate. */
 #include "check.h"
 #include "graph/graph.h"
 
@@ -95,6 +96,22 @@ static void fused_equals_eager(int threads)
     dagl_ctx_free(ctx);
 }
 
+/* Inputs x (rows x k), w (k x cols) and an addend of shape ashape (andim dims); m = x @ w and
+ * a = m + addend. Returns a's id, m's in *mm. */
+static int matmul_add(dagl_graph *g, int64_t rows, int64_t k, int64_t cols, int andim, const int64_t *ashape, int *mm)
+{
+    int64_t xs[2] = {rows, k}, ws[2] = {k, cols};
+    int ix, iw, ic, a;
+    CHECK_OK(dagl_graph_input(g, DAGL_F32, 2, xs, &ix));
+    CHECK_OK(dagl_graph_input(g, DAGL_F32, 2, ws, &iw));
+    CHECK_OK(dagl_graph_input(g, DAGL_F32, andim, ashape, &ic));
+    int s1[2] = {ix, iw};
+    CHECK_OK(dagl_graph_node(g, DAGL_OP_MATMUL, 2, s1, NULL, mm));
+    int s2[2] = {*mm, ic};
+    CHECK_OK(dagl_graph_node(g, DAGL_OP_ADD, 2, s2, NULL, &a));
+    return a;
+}
+
 /* Chains that must not fuse: a matmul used twice, a 2-D addend, a scalar add. */
 static void not_fused(void)
 {
@@ -102,15 +119,9 @@ static void not_fused(void)
     CHECK_OK(dagl_ctx_new(NULL, &ctx));
     dagl_graph *g;
     CHECK_OK(dagl_graph_new(ctx, &g));
-    int64_t xs[2] = {8, 4}, ws[2] = {4, 3}, full[2] = {8, 3};
-    int ix, iw, ic, mm, a1, a2, a3, r;
-    CHECK_OK(dagl_graph_input(g, DAGL_F32, 2, xs, &ix));
-    CHECK_OK(dagl_graph_input(g, DAGL_F32, 2, ws, &iw));
-    CHECK_OK(dagl_graph_input(g, DAGL_F32, 2, full, &ic));
-    int s1[2] = {ix, iw};
-    CHECK_OK(dagl_graph_node(g, DAGL_OP_MATMUL, 2, s1, NULL, &mm));
-    int s2[2] = {mm, ic};
-    CHECK_OK(dagl_graph_node(g, DAGL_OP_ADD, 2, s2, NULL, &a1)); /* 2-D addend */
+    int64_t full[2] = {8, 3};
+    int mm, a2, a3, r;
+    int a1 = matmul_add(g, 8, 4, 3, 2, full, &mm); /* a 2-D addend */
     dagl_node_params p = {.has_scalar = 1, .scalar = 2};
     CHECK_OK(dagl_graph_node(g, DAGL_OP_ADD, 1, &mm, &p, &a2)); /* a second use, scalar */
     int s3[2] = {a1, a2};
@@ -124,8 +135,42 @@ static void not_fused(void)
     dagl_ctx_free(ctx);
 }
 
+/* dagl_graph_plan: node count after fusion and the liveness estimate, against hand counts.
+ * x (10x4 f32) -> m = x @ w (10x3) -> a = m + b -> r = relu(a): fused, one 120-byte result;
+ * t = r * 2 (120 B) -> v = t reshaped (a view, 0 B) -> s = sum(v) (4 B, output); e = exp(r)
+ * (120 B, output). In node order: r 120, t 240, v 240, e 360 (the peak), then r is freed (its
+ * consumers t and e ran): 240; s 244, then t is freed (its view's consumer ran): 124. */
+static void plan(void)
+{
+    dagl_ctx *ctx;
+    CHECK_OK(dagl_ctx_new(NULL, &ctx));
+    dagl_graph *g;
+    CHECK_OK(dagl_graph_new(ctx, &g));
+    int64_t bs[1] = {3};
+    int m, r, t, v, s, e;
+    int a = matmul_add(g, 10, 4, 3, 1, bs, &m);
+    CHECK_OK(dagl_graph_node(g, DAGL_OP_RELU, 1, &a, NULL, &r));
+    dagl_node_params two = {.has_scalar = 1, .scalar = 2};
+    CHECK_OK(dagl_graph_node(g, DAGL_OP_MUL, 1, &r, &two, &t));
+    dagl_node_params flat = {.nshape = 1, .shape = {30}};
+    CHECK_OK(dagl_graph_node(g, DAGL_OP_RESHAPE, 1, &t, &flat, &v));
+    CHECK_OK(dagl_graph_node(g, DAGL_OP_EXP, 1, &r, NULL, &e));
+    dagl_node_params all = {0};
+    CHECK_OK(dagl_graph_node(g, DAGL_OP_SUM, 1, &v, &all, &s));
+    CHECK_OK(dagl_graph_output(g, s));
+    CHECK_OK(dagl_graph_output(g, e));
+    dagl_graph_plan_info info;
+    CHECK_OK(dagl_graph_plan(g, &info));
+    CHECK(info.nodes == 5);                       /* fused, mul, reshape, exp, sum */
+    CHECK(info.total_bytes == 120 + 120 + 120 + 4);
+    CHECK(info.peak_bytes == 360);                /* fused, t and e at once */
+    dagl_graph_free(g);
+    dagl_ctx_free(ctx);
+}
+
 int main(void)
 {
+    plan();
     fused_equals_eager(1);
     fused_equals_eager(2);
     not_fused();
