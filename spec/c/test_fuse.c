@@ -20,6 +20,17 @@ static dagl_tensor *eager(dagl_ctx *ctx, dagl_tensor *x, dagl_tensor *w, dagl_te
     return r;
 }
 
+/* Runs g on x: `nlive` op nodes ran, the first of its `nres` results has want's bits. */
+static void run_check(dagl_graph *g, dagl_tensor *x, int nres, int nlive, const dagl_tensor *want)
+{
+    dagl_tensor *res[2];
+    CHECK_OK(dagl_graph_run(g, &x, res));
+    CHECK(g->nlive_ops == nlive);
+    size_t bytes = (size_t)dagl_tensor_numel(want) * dagl_dtype_size(dagl_tensor_dtype(want));
+    CHECK(memcmp(dagl_tensor_data(res[0]), dagl_tensor_data(want), bytes) == 0);
+    for (int i = 0; i < nres; i++) dagl_tensor_release(res[i]);
+}
+
 /* Builds x @ w + b (+ act) with x an input; `extra_out` also makes the add an output. Returns the
  * result node; *g the graph. */
 static int build(dagl_ctx *ctx, dagl_graph **g, dagl_tensor *x, dagl_tensor *w, dagl_tensor *b, int bias_first,
@@ -54,37 +65,26 @@ static void fused_equals_eager(int threads)
             for (int bias_first = 0; bias_first < 2; bias_first++) {
                 dagl_dtype t = dt ? DAGL_F64 : DAGL_F32;
                 int64_t xs[2] = {1000, 100}, ws[2] = {100, 64}, bs[1] = {64};
-                dagl_tensor *x, *w, *b, *res[2];
+                dagl_tensor *x, *w, *b;
                 CHECK_OK(dagl_randn(ctx, t, 2, xs, &x));
                 CHECK_OK(dagl_randn(ctx, t, 2, ws, &w));
                 CHECK_OK(dagl_randn(ctx, t, 1, bs, &b));
                 dagl_tensor *want = eager(ctx, x, w, b, bias_first, acts[k]);
                 dagl_graph *g;
                 int out = build(ctx, &g, x, w, b, bias_first, acts[k], 0);
-                CHECK_OK(dagl_graph_run(g, &x, res));
-                CHECK(g->nlive_ops == 1);
+                run_check(g, x, 1, 1, want);
                 CHECK_STR(dagl__node_name(&g->nodes[out]), names[k]);
-                size_t bytes = (size_t)dagl_tensor_numel(want) * dagl_dtype_size(t);
-                CHECK(memcmp(dagl_tensor_data(res[0]), dagl_tensor_data(want), bytes) == 0);
-                dagl_tensor_release(res[0]);
                 dagl_graph_free(g);
                 /* the same graph unfused runs every node */
                 build(ctx, &g, x, w, b, bias_first, acts[k], 0);
                 g->no_fuse = true;
-                CHECK_OK(dagl_graph_run(g, &x, res));
-                CHECK(g->nlive_ops == (acts[k] == DAGL_OP_NONE ? 2 : 3));
-                CHECK(memcmp(dagl_tensor_data(res[0]), dagl_tensor_data(want), bytes) == 0);
-                dagl_tensor_release(res[0]);
+                run_check(g, x, 1, acts[k] == DAGL_OP_NONE ? 2 : 3, want);
                 dagl_graph_free(g);
                 /* an add that is an output ends the chain: matmul+add, then the activation */
                 if (acts[k] != DAGL_OP_NONE) {
                     out = build(ctx, &g, x, w, b, bias_first, acts[k], 1);
-                    CHECK_OK(dagl_graph_run(g, &x, res));
-                    CHECK(g->nlive_ops == 2);
+                    run_check(g, x, 2, 2, want);
                     CHECK_STR(dagl__node_name(&g->nodes[out]), dagl_op_name(acts[k]));
-                    CHECK(memcmp(dagl_tensor_data(res[0]), dagl_tensor_data(want), bytes) == 0);
-                    dagl_tensor_release(res[0]);
-                    dagl_tensor_release(res[1]);
                     dagl_graph_free(g);
                 }
                 dagl_tensor_release(want);
@@ -168,8 +168,79 @@ static void plan(void)
     dagl_ctx_free(ctx);
 }
 
+/* Runs of unary ops become one node: eager bits at 1 and 2 threads, with an odd and an even
+ * number of ops (the block ping-pongs between output and scratch), from a transposed input too;
+ * intermediates made outputs later run again by themselves. */
+static void unary_chains(int threads)
+{
+    dagl_ctx_options opt = {.threads = threads, .seed = 9};
+    dagl_ctx *ctx;
+    CHECK_OK(dagl_ctx_new(&opt, &ctx));
+    static const dagl_op ops[] = {DAGL_OP_EXP, DAGL_OP_TANH, DAGL_OP_NEG, DAGL_OP_SIGMOID, DAGL_OP_ABS};
+    for (int dt = 0; dt < 2; dt++)
+        for (int nops = 2; nops <= 5; nops++)
+            for (int transposed = 0; transposed < 2; transposed++) {
+                int64_t shape[2] = {300, 233}; /* 69900 elements: several shares and blocks */
+                dagl_tensor *x, *want;
+                CHECK_OK(dagl_randn(ctx, dt ? DAGL_F64 : DAGL_F32, 2, shape, &x));
+                dagl_graph *g;
+                CHECK_OK(dagl_graph_new(ctx, &g));
+                int id, perm_id;
+                CHECK_OK(dagl_graph_input(g, dagl_tensor_dtype(x), 2, shape, &id));
+                if (transposed) {
+                    dagl_node_params p = {.dims = {1, 0}, .ndims = 2};
+                    CHECK_OK(dagl_graph_node(g, DAGL_OP_PERMUTE, 1, &id, &p, &perm_id));
+                    id = perm_id;
+                    int perm[2] = {1, 0};
+                    CHECK_OK(dagl_permute(ctx, x, perm, &want));
+                } else {
+                    dagl_tensor_retain(x);
+                    want = x;
+                }
+                int mid = -1;
+                for (int k = 0; k < nops; k++) {
+                    dagl_tensor *next;
+                    CHECK_OK(dagl_unary(ctx, ops[k], want, &next));
+                    dagl_tensor_release(want);
+                    want = next;
+                    CHECK_OK(dagl_graph_node(g, ops[k], 1, &id, NULL, &id));
+                    if (k == 0) mid = id;
+                }
+                CHECK_OK(dagl_graph_output(g, id));
+                run_check(g, x, 1, 1 + transposed, want);
+                if (nops == 5) CHECK_STR(dagl__node_name(&g->nodes[id]), "exp+tanh+neg+sigmoid+abs");
+                /* the first op's result made an output after a run: it runs too, by itself (the
+                 * fused node keeps computing the whole chain) */
+                CHECK_OK(dagl_graph_output(g, mid));
+                run_check(g, x, 2, 2 + transposed, want);
+                dagl_graph_free(g);
+                dagl_tensor_release(want);
+                dagl_tensor_release(x);
+            }
+    /* exp -> tanh (an output) -> neg (an output): exp+tanh, then neg alone */
+    dagl_graph *g;
+    CHECK_OK(dagl_graph_new(ctx, &g));
+    int64_t n = 5;
+    int x, e, t, ng;
+    CHECK_OK(dagl_graph_input(g, DAGL_F32, 1, &n, &x));
+    CHECK_OK(dagl_graph_node(g, DAGL_OP_EXP, 1, &x, NULL, &e));
+    CHECK_OK(dagl_graph_node(g, DAGL_OP_TANH, 1, &e, NULL, &t));
+    CHECK_OK(dagl_graph_node(g, DAGL_OP_NEG, 1, &t, NULL, &ng));
+    CHECK_OK(dagl_graph_output(g, t));
+    CHECK_OK(dagl_graph_output(g, ng));
+    CHECK_OK(dagl__graph_prepare(g));
+    CHECK(g->nlive_ops == 2);
+    CHECK_STR(dagl__node_name(&g->nodes[t]), "exp+tanh");
+    CHECK_STR(dagl__node_name(&g->nodes[ng]), "neg");
+    dagl_graph_free(g);
+    CHECK(dagl_ctx_live_bytes(ctx) == 0);
+    dagl_ctx_free(ctx);
+}
+
 int main(void)
 {
+    unary_chains(1);
+    unary_chains(2);
     plan();
     fused_equals_eager(1);
     fused_equals_eager(2);

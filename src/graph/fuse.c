@@ -4,10 +4,14 @@
  * band while it is hot in cache (kernels/matmul.c, epilogue.c), bitwise equal to the three ops.
  * The last node of the chain is rewritten in place, so its consumers, output status and label
  * stay; the matmul and add it absorbed lose their consumers and, not being outputs, never run.
- * They stay in the graph unchanged: nodes added later may use them (they then run again). */
+ * They stay in the graph unchanged: nodes added later may use them (they then run again).
+ * Then runs of float unary ops (exp -> tanh -> neg ...), each feeding only the next, become one
+ * node running the ops block by block (kernels/unary_chain.c), also bitwise equal. */
 #include "graph.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* A plain float matmul node that may start a chain. */
 static bool fusable_matmul(const dagl_node *nd)
@@ -55,6 +59,39 @@ static void live_uses(const dagl_graph *g, bool *live, int *uses, int *only)
             }
 }
 
+static bool is_unary(const dagl_node *nd)
+{
+    return nd->kind == NODE_OP && nd->nsrc == 1 && nd->op >= DAGL_OP_NEG && nd->op <= DAGL_OP_ERF &&
+           (nd->dtype == DAGL_F32 || nd->dtype == DAGL_F64);
+}
+
+/* Node u absorbs its source s, a unary node used only by u, of u's dtype and not an output (its
+ * own source of that dtype too: no int-to-float step inside a chain). Sources come before their
+ * consumers, so s has absorbed its own chain already. */
+static void fuse_unary(dagl_graph *g, int u, const bool *live, const int *uses)
+{
+    dagl_node *nd = &g->nodes[u];
+    if (!live[u] || !is_unary(nd) || nd->nchain > 0) return;
+    int si = nd->src[0];
+    const dagl_node *s = &g->nodes[si];
+    int len = s->nchain > 0 ? s->nchain : 1;
+    if (!is_unary(s) || s->is_output || uses[si] != 1 || s->dtype != nd->dtype || len + 1 > DAGL_MAX_CHAIN ||
+        g->nodes[s->src[0]].dtype != nd->dtype)
+        return;
+    if (s->nchain > 0) memcpy(nd->chain, s->chain, sizeof(dagl_op) * (size_t)len);
+    else nd->chain[0] = s->op;
+    nd->chain[len] = nd->op;
+    nd->nchain = len + 1;
+    nd->src[0] = s->src[0];
+    size_t at = 0;
+    nd->chain_name[0] = 0;
+    for (int k = 0; k < nd->nchain && at < sizeof nd->chain_name; k++) {
+        int w = snprintf(nd->chain_name + at, sizeof nd->chain_name - at, "%s%s", k ? "+" : "", dagl_op_name(nd->chain[k]));
+        if (w < 0) break;
+        at += (size_t)w;
+    }
+}
+
 dagl_status dagl__graph_fuse(dagl_graph *g)
 {
     int n = g->n;
@@ -83,6 +120,7 @@ dagl_status dagl__graph_fuse(dagl_graph *g)
         f->src[2] = bias;
         f->fused_act = act;
     }
+    for (int u = 0; u < n; u++) fuse_unary(g, u, live, uses);
     free(live), free(uses), free(only);
     return DAGL_OK;
 }

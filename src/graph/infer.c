@@ -186,6 +186,7 @@ static dagl_status exec_layout(dagl_ctx *ctx, const dagl_node *nd, dagl_tensor *
 
 static dagl_status exec_unary(dagl_ctx *ctx, const dagl_node *nd, dagl_tensor *const *v, dagl_tensor **out)
 {
+    if (nd->nchain > 0) return dagl__unary_chain(ctx, nd->chain, nd->nchain, v[0], out);
     return dagl_unary(ctx, nd->op, v[0], out);
 }
 

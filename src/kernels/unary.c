@@ -91,6 +91,13 @@ static const ew_kernel unary_kernels[DAGL_OP_ERF - DAGL_OP_NEG + 1][DAGL_DTYPE_C
 };
 static const ew_kernel clamp_kernels[DAGL_DTYPE_COUNT] = K(clamp);
 
+/* The kernel of unary op `op` for dtype dt, or NULL (unary_chain.c runs them block by block). */
+ew_kernel dagl__unary_kernel(dagl_op op, dagl_dtype dt)
+{
+    if (op < DAGL_OP_NEG || op > DAGL_OP_ERF || (unsigned)dt >= DAGL_DTYPE_COUNT) return NULL;
+    return unary_kernels[op - DAGL_OP_NEG][dt];
+}
+
 /* Runs a one-input kernel: contiguous inputs take the flat path, others the strided one. */
 static dagl_status run_one(dagl_ctx *ctx, const char *name, ew_kernel k, const dagl_tensor *x,
                            struct ew_args *args, dagl_tensor **out)
