@@ -13,11 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A plain float matmul node that may start a chain. */
-static bool fusable_matmul(const dagl_node *nd)
+/* A plain float matmul node that may start a chain; its right operand has 2 or more dims, so the
+ * result's last dim is the GEMM's columns (a matrix-vector product's is its rows). */
+static bool fusable_matmul(const dagl_graph *g, const dagl_node *nd)
 {
     return nd->kind == NODE_OP && nd->op == DAGL_OP_MATMUL && nd->nsrc == 2 && !nd->is_output && nd->ndim >= 1 &&
-           (nd->dtype == DAGL_F32 || nd->dtype == DAGL_F64);
+           (nd->dtype == DAGL_F32 || nd->dtype == DAGL_F64) && g->nodes[nd->src[1]].ndim >= 2;
 }
 
 /* Whether node `a` is mm + bias (either order) with bias 1-D along the last dim, all one dtype,
@@ -105,7 +106,7 @@ dagl_status dagl__graph_fuse(dagl_graph *g)
     for (int mm = 0; mm < n; mm++) {
         const dagl_node *m = &g->nodes[mm];
         int a, bias;
-        if (!live[mm] || !fusable_matmul(m) || uses[mm] != 1 || !bias_add(g, a = only[mm], mm, &bias)) continue;
+        if (!live[mm] || !fusable_matmul(g, m) || uses[mm] != 1 || !bias_add(g, a = only[mm], mm, &bias)) continue;
         int last = a;
         dagl_op act = DAGL_OP_NONE;
         if (!g->nodes[a].is_output && uses[a] == 1 && fusable_act(&g->nodes[only[a]], m->dtype)) {
