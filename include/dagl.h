@@ -242,6 +242,8 @@ typedef enum dagl_op {
     DAGL_OP_CONV2D, DAGL_OP_CONV2D_GRAD_INPUT, DAGL_OP_CONV2D_GRAD_KERNEL,
     DAGL_OP_MAXPOOL2D, DAGL_OP_AVGPOOL2D, DAGL_OP_MAXPOOL2D_GRAD, DAGL_OP_AVGPOOL2D_GRAD,
     /* computed by caller code (dagl_graph_custom), e.g. a Lua function */
+    /* softmax and log_softmax along one dim (params.axis) */
+    DAGL_OP_SOFTMAX, DAGL_OP_LOG_SOFTMAX,
     DAGL_OP_CUSTOM,
     DAGL_OP_COUNT
 } dagl_op;
@@ -271,6 +273,9 @@ DAGL_API dagl_status dagl_reduce(dagl_ctx *ctx, dagl_op op, const dagl_tensor *a
                                  int ndims, int keepdim, int correction, dagl_tensor **out);
 /* y += alpha * x in place (x broadcast to y's shape), for optimizer updates. */
 DAGL_API dagl_status dagl_axpy(dagl_ctx *ctx, double alpha, const dagl_tensor *x, dagl_tensor *y);
+/* Softmax (op DAGL_OP_SOFTMAX) or log-softmax (DAGL_OP_LOG_SOFTMAX) of a float tensor along dim
+ * (0-based, negative from the end), fused in one pass per row: max, exp(x - max), sum, scale. */
+DAGL_API dagl_status dagl_softmax(dagl_ctx *ctx, dagl_op op, const dagl_tensor *a, int dim, dagl_tensor **out);
 /* NumPy/PyTorch matmul: 1-D and 2-D operands, batched over broadcast leading dims (cblas_sgemm). */
 DAGL_API dagl_status dagl_matmul(dagl_ctx *ctx, const dagl_tensor *a, const dagl_tensor *b,
                                  dagl_tensor **out);
@@ -378,6 +383,16 @@ DAGL_API int dagl_graph_num_outputs(const dagl_graph *g);
 /* Inferred dtype and shape of a node (shape points into the graph). */
 DAGL_API dagl_status dagl_graph_node_info(const dagl_graph *g, int id, dagl_dtype *dt, int *ndim,
                                           const int64_t **shape);
+/* What a run will do, known before running: op nodes that run (after fusing matmul+bias+activation
+ * chains and runs of unary ops, and dropping nodes no output needs), the bytes of all their results, and the peak bytes
+ * of results alive at once in a run in node order (a result is freed after its last consumer;
+ * views cost nothing; inputs and constants are not counted). A liveness estimate: parallel runs
+ * may hold more at once, and kernels' scratch memory is not included. */
+typedef struct dagl_graph_plan_info {
+    int nodes;
+    int64_t total_bytes, peak_bytes;
+} dagl_graph_plan_info;
+DAGL_API dagl_status dagl_graph_plan(dagl_graph *g, dagl_graph_plan_info *out);
 /* Runs the graph: inputs[i] for each input (dtype and shape checked), outputs[i] receive new
  * references. On error nothing is left allocated and the error names the node and its layer. */
 DAGL_API dagl_status dagl_graph_run(dagl_graph *g, dagl_tensor *const *inputs, dagl_tensor **outputs);

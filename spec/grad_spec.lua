@@ -62,6 +62,15 @@ describe("dagl.grad", function()
     check(function(a) return a:var(2):sum() + a:var():sum() end, r(3, 6))
   end)
 
+  it("matches finite differences for softmax and log_softmax along any dim", function()
+    local w = r(3, 4, 5) -- weights, since the plain sum of a softmax is constant
+    for _, d in ipairs {1, 2, 3, -1} do
+      check(function(a) return (a:softmax(d) * w):sum() end, r(3, 4, 5))
+      check(function(a) return (a:log_softmax(d) * w):sum() end, r(3, 4, 5))
+    end
+    check(function(a) return (a:softmax() * w):sum() end, r(3, 4, 5):permute(2, 1, 3):permute(2, 1, 3))
+  end)
+
   it("matches finite differences for matmul (1-D, 2-D, batched and broadcast)", function()
     check(function(a, b) return a:matmul(b):tanh():sum() end, r(3, 4), r(4, 2))
     check(function(a, b) return a:matmul(b):sum() end, r(4), r(4, 3))

@@ -59,6 +59,31 @@ describe("the scheduler", function()
     assert.equal(4, stats.dag_width)
   end)
 
+  it("fuses matmul -> bias add -> activation into one node: eager bits, fused names, g:plan()", function()
+    dagl.manual_seed(5)
+    local w1, b1, w2, b2 = dagl.randn(100, 64), dagl.randn(64), dagl.randn(64, 10), dagl.randn(10)
+    local function net(x) return ((x:matmul(w1) + b1):relu():matmul(w2) + b2):softmax() end
+    local x = dagl.randn(300, 100)
+    local want = bits(net(x))
+    for _, threads in ipairs {1, 2} do
+      dagl.set_threads(threads)
+      local f = dagl.fn(net)
+      assert.equal(want, bits(f(x)))
+      -- matmul+add+relu, matmul+add, softmax: 300x64 and 300x10 twice in float32
+      local p = f:graph(x):plan()
+      assert.equal(3, p.nodes)
+      assert.equal((300 * 64 + 300 * 10 * 2) * 4, p.total_bytes)
+      assert.equal((300 * 64 + 300 * 10) * 4, p.peak_bytes)
+      local dir = os.tmpname()
+      local stats = dagl.trace({json = dir .. ".json"}, function() f(x) end)
+      assert.equal(3, stats.nodes)
+      local j = assert(io.open(dir .. ".json")):read("a")
+      assert.matches("matmul%+add%+relu", j)
+      os.remove(dir)
+      os.remove(dir .. ".json")
+    end
+  end)
+
   it("writes trace JSON and an SVG timeline through dagl.trace", function()
     local dir = os.tmpname()
     os.remove(dir)

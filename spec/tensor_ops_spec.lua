@@ -154,6 +154,26 @@ describe("tensor operations", function()
       assert_close(d:tanh(), { 0.46211715726000974 }, 1e-15)
     end)
 
+    it("softmax and log_softmax along a dim, stable for large inputs", function()
+      local e1, e2, e3 = math.exp(1), math.exp(2), math.exp(3)
+      local s = e1 + e2 + e3
+      local v = dagl.tensor { { 1, 2, 3 }, { 1001, 1002, 1003 } }
+      assert_close(v:softmax(), { { e1 / s, e2 / s, e3 / s }, { e1 / s, e2 / s, e3 / s } }, 1e-6)
+      assert_close(v:log_softmax(2), { { 1 - math.log(s), 2 - math.log(s), 3 - math.log(s) },
+                                       { 1 - math.log(s), 2 - math.log(s), 3 - math.log(s) } }, 1e-5)
+      -- along dim 1 each column's pair differs by 1000: all weight on the second row
+      assert_close(v:softmax(1), { { 0, 0, 0 }, { 1, 1, 1 } }, 1e-6)
+      assert_close(v:log_softmax(-2), { { -1000, -1000, -1000 }, { 0, 0, 0 } }, 1e-3)
+      local d = dagl.tensor({ { 0.5, -1 } }, "float64")
+      local z = math.exp(0.5) + math.exp(-1)
+      assert_close(d:softmax(2), { { math.exp(0.5) / z, math.exp(-1) / z } }, 1e-15)
+      assert_close(dagl.tensor({ 1, 1, 1, 1 }, "int64"):softmax(), { 0.25, 0.25, 0.25, 0.25 })
+      -- a transposed (non-contiguous) input gives the transposed result
+      local m = dagl.randn(4, 5)
+      assert_close(m:t():softmax(1), m:softmax(2):t():totable(), 1e-6)
+      assert.has_error(function() m:softmax(3) end)
+    end)
+
     it("clamp with both bounds, one bound or nil", function()
       local v = dagl.tensor { -1, 0.5, 3 }
       assert_equal_values(v:clamp(0, 1), { 0, 0.5, 1 })

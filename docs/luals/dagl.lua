@@ -265,6 +265,14 @@ function dagl.argmin(t, dims, keepdim) end
 ---@param correction? integer default 1 (unbiased)
 ---@return dagl.Tensor
 function dagl.var(t, dims, keepdim, correction) end
+---@param t dagl.Tensor
+---@param dim? integer default -1 (the last)
+---@return dagl.Tensor
+function dagl.softmax(t, dim) end
+---@param t dagl.Tensor
+---@param dim? integer default -1 (the last)
+---@return dagl.Tensor
+function dagl.log_softmax(t, dim) end
 ---@param a dagl.Tensor
 ---@param b dagl.Tensor
 ---@return dagl.Tensor
@@ -699,6 +707,12 @@ function Tensor:argmin(dims, keepdim) end
 ---@param correction? integer
 ---@return dagl.Tensor
 function Tensor:var(dims, keepdim, correction) end
+---@param dim? integer default -1 (the last)
+---@return dagl.Tensor
+function Tensor:softmax(dim) end
+---@param dim? integer default -1 (the last)
+---@return dagl.Tensor
+function Tensor:log_softmax(dim) end
 ---@param b dagl.Tensor
 ---@return dagl.Tensor
 function Tensor:matmul(b) end
@@ -820,6 +834,10 @@ function Graph:info(id) end
 function Graph:num_nodes() end
 ---@return string
 function Graph:dot() end
+---Op nodes a run executes (after fusion, dead nodes dropped) and a liveness estimate of the
+---bytes of their results: all of them, and the most alive at once in node order.
+---@return {nodes: integer, total_bytes: integer, peak_bytes: integer}
+function Graph:plan() end
 ---@param ... dagl.Tensor
 ---@return dagl.Tensor ...
 function Graph:run(...) end

@@ -84,6 +84,10 @@ for _, op in ipairs {"add", "sub", "mul", "div", "pow", "maximum", "minimum", "e
   Sym[op] = binary(op)
 end
 for _, op in ipairs {"sum", "mean", "max", "min", "var"} do Sym[op] = reduce(op) end
+-- softmax / log_softmax along dim (default the last), one fused node.
+for _, op in ipairs {"softmax", "log_softmax"} do
+  Sym[op] = function(self, dim) return node(self.tracer, op, {self.id}, {axis = dims0(dim or -1)[1]}) end
+end
 -- Indices are 1-based in Lua (as t:argmax() on real tensors gives them): shift the graph's.
 for _, op in ipairs {"argmax", "argmin"} do
   local r = reduce(op)

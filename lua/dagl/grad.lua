@@ -103,6 +103,10 @@ function rules.abs(g, out, a) return g * (a:gt(0) - a:lt(0)) end
 function rules.tanh(g, out) return g * (1 - out * out) end
 function rules.sigmoid(g, out) return g * out * (1 - out) end
 function rules.relu(g, out, a) return g * a:gt(0) end
+-- softmax: y (g - sum(g y)) and log_softmax: g - e^y sum(g), the sums along the node's dim.
+local function softmax_dim(p) return p.axis >= 0 and p.axis + 1 or p.axis end
+function rules.softmax(g, out, a, _, p) return out * (g - (g * out):sum(softmax_dim(p), true)) end
+function rules.log_softmax(g, out, a, _, p) return g - out:exp() * g:sum(softmax_dim(p), true) end
 function rules.erf(g, out, a) return g * (-(a * a)):exp() * (2 / math.sqrt(math.pi)) end
 
 -- slice: the gradient lands at the slice's elements of a zero tensor (slice_scatter), and the

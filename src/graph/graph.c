@@ -208,6 +208,8 @@ dagl_status dagl__graph_prepare(dagl_graph *g)
 {
     if (g->built_for == g->n) return DAGL_OK;
     free_prepared(g);
+    dagl_status fst = g->no_fuse ? DAGL_OK : dagl__graph_fuse(g);
+    if (fst) return fst;
     int n = g->n;
     size_t edges = 0;
     for (int i = 0; i < n; i++) edges += (size_t)g->nodes[i].nsrc;
@@ -242,6 +244,8 @@ dagl_status dagl__graph_prepare(dagl_graph *g)
         }
     }
     g->nready0 = 0;
+    g->nlive_ops = 0;
+    for (int i = 0; i < n; i++) g->nlive_ops += live[i] && g->nodes[i].kind == NODE_OP;
     for (int i = 0; i < n; i++)
         if (live[i] && g->nodes[i].kind == NODE_OP && g->nsrc_ops[i] == 0) g->ready0[g->nready0++] = i;
     free(live);
@@ -278,10 +282,7 @@ char *dagl_graph_dot(const dagl_graph *g)
     bool ok = appendf(&buf, &len, &cap, "digraph dagl {\n  rankdir=TB;\n  node [shape=box, fontname=\"monospace\"];\n");
     for (int i = 0; ok && i < g->n; i++) {
         const dagl_node *nd = &g->nodes[i];
-        const char *what = nd->kind == NODE_INPUT ? "input"
-                           : nd->kind == NODE_CONST ? "const"
-                           : nd->op == DAGL_OP_CUSTOM ? nd->custom.name
-                                                      : dagl_op_name(nd->op);
+        const char *what = nd->kind == NODE_INPUT ? "input" : nd->kind == NODE_CONST ? "const" : dagl__node_name(nd);
         ok = appendf(&buf, &len, &cap, "  n%d [label=\"%%%d %s%s%s\\n%s %s\"%s];\n", i, i, what,
                      nd->label ? " @" : "", nd->label ? nd->label : "", dagl_dtype_name(nd->dtype),
                      dagl_shape_str(nd->ndim, nd->shape, shp, sizeof shp),

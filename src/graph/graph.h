@@ -8,6 +8,7 @@
 typedef enum node_kind { NODE_INPUT, NODE_CONST, NODE_OP } node_kind;
 
 #define DAGL_MAX_SRCS 8
+#define DAGL_MAX_CHAIN 8 /* unary ops one fused node may chain */
 
 /* What a custom node (DAGL_OP_CUSTOM) runs. */
 typedef struct custom_op {
@@ -31,6 +32,11 @@ typedef struct dagl_node {
     dagl_tensor *value;       /* constants */
     char *label;              /* layer name, or NULL */
     bool is_output;
+    dagl_op fused_act;        /* a matmul fused with a bias add (3 sources, fuse.c): the activation
+                               * after it, or DAGL_OP_NONE */
+    int nchain;               /* a unary node fused with the unary ops before it (fuse.c): they */
+    dagl_op chain[DAGL_MAX_CHAIN]; /* run in this order on src[0]; the last is the node's op */
+    char chain_name[64];      /* "exp+tanh", for traces */
     _Atomic uint64_t runs;    /* how many times the node ran (dropout_mask: the Philox counter) */
 } dagl_node;
 
@@ -46,8 +52,31 @@ struct dagl_graph {
     int *ready0, nready0;     /* op nodes with no op sources */
     int *uses0;               /* per node: consumer count */
     int built_for;            /* node count the arrays were built for, -1 = never */
+    int nlive_ops;            /* op nodes a run executes (after fusion and dead-node elimination) */
+    bool no_fuse;             /* tests: leave the graph as built */
 };
 
+/* Whether nd is a fused matmul+add(+act) node. */
+static inline bool dagl__node_is_fused(const dagl_node *nd) { return nd->op == DAGL_OP_MATMUL && nd->nsrc == 3; }
+
+/* The name traces, errors and dumps show: the custom op's, "matmul+add+relu" for a fused node,
+ * else the op's. */
+static inline const char *dagl__node_name(const dagl_node *nd)
+{
+    if (nd->op == DAGL_OP_CUSTOM) return nd->custom.name;
+    if (nd->nchain > 0) return nd->chain_name;
+    if (!dagl__node_is_fused(nd)) return dagl_op_name(nd->op);
+    switch (nd->fused_act) {
+    case DAGL_OP_RELU: return "matmul+add+relu";
+    case DAGL_OP_TANH: return "matmul+add+tanh";
+    case DAGL_OP_SIGMOID: return "matmul+add+sigmoid";
+    default: return "matmul+add";
+    }
+}
+
+/* Rewrites fusable chains (matmul -> bias add -> activation, and runs of unary ops) into single
+ * nodes before a run. */
+DAGL_HIDDEN dagl_status dagl__graph_fuse(dagl_graph *g);
 /* Fills dtype/ndim/shape of node `nd` from its sources; the error names the op and shapes. */
 DAGL_HIDDEN dagl_status dagl__infer(dagl_graph *g, dagl_node *nd);
 /* (Re)builds the consumer lists and pending counts before a run. */

@@ -1,13 +1,14 @@
 /* infer.c -- per-op-class shape/dtype inference for graph nodes and the call that runs a node
  * through the eager kernels, so graphs and eager code compute the same thing. */
 #include "graph.h"
+#include "kernels/kernels.h"
 #include "kernels/window2d.h"
 
 #include <string.h>
 
 typedef enum op_class {
     C_NONE, C_UNARY, C_BINARY, C_COMPARE, C_CLAMP, C_WHERE, C_REDUCE, C_MATMUL, C_LAYOUT,
-    C_CONCAT, C_SLICE_SCATTER, C_GATHER, C_INDEX_ADD, C_DROPOUT, C_WINDOW
+    C_CONCAT, C_SLICE_SCATTER, C_GATHER, C_INDEX_ADD, C_DROPOUT, C_WINDOW, C_SOFTMAX
 } op_class;
 
 typedef struct class_info {
@@ -33,6 +34,7 @@ static op_class class_of(dagl_op op)
     if (op == DAGL_OP_INDEX_ADD) return C_INDEX_ADD;
     if (op == DAGL_OP_DROPOUT_MASK) return C_DROPOUT;
     if (op >= DAGL_OP_CONV2D && op <= DAGL_OP_AVGPOOL2D_GRAD) return C_WINDOW;
+    if (op == DAGL_OP_SOFTMAX || op == DAGL_OP_LOG_SOFTMAX) return C_SOFTMAX;
     return C_NONE;
 }
 
@@ -184,6 +186,7 @@ static dagl_status exec_layout(dagl_ctx *ctx, const dagl_node *nd, dagl_tensor *
 
 static dagl_status exec_unary(dagl_ctx *ctx, const dagl_node *nd, dagl_tensor *const *v, dagl_tensor **out)
 {
+    if (nd->nchain > 0) return dagl__unary_chain(ctx, nd->chain, nd->nchain, v[0], out);
     return dagl_unary(ctx, nd->op, v[0], out);
 }
 
@@ -210,6 +213,7 @@ static dagl_status exec_reduce(dagl_ctx *ctx, const dagl_node *nd, dagl_tensor *
 
 static dagl_status exec_matmul(dagl_ctx *ctx, const dagl_node *nd, dagl_tensor *const *v, dagl_tensor **out)
 {
+    if (dagl__node_is_fused(nd)) return dagl__matmul_epilogue(ctx, v[0], v[1], v[2], nd->fused_act, out);
     return dagl_matmul(ctx, v[0], v[1], out);
 }
 
@@ -330,6 +334,26 @@ static dagl_status exec_window(dagl_ctx *ctx, const dagl_node *nd, dagl_tensor *
     }
 }
 
+/* softmax / log_softmax along params.axis: the input's shape, float (int64 computes in float32). */
+static dagl_status infer_softmax(dagl_graph *g, dagl_node *nd)
+{
+    const dagl_node *a = src_node(g, nd, 0);
+    int ax = nd->p.axis;
+    if (!(a->ndim == 0 && (ax == 0 || ax == -1)) && dagl__wrap_dim(ax, a->ndim) < 0) {
+        char b[160];
+        return dagl_ctx_set_error(g->ctx, DAGL_E_INDEX, "%s: dimension %d is out of range for shape %s",
+                                  dagl_op_name(nd->op), ax, dagl_shape_str(a->ndim, a->shape, b, sizeof b));
+    }
+    copy_shape(nd, a);
+    nd->dtype = a->dtype == DAGL_I64 ? DAGL_F32 : a->dtype;
+    return DAGL_OK;
+}
+
+static dagl_status exec_softmax(dagl_ctx *ctx, const dagl_node *nd, dagl_tensor *const *v, dagl_tensor **out)
+{
+    return dagl_softmax(ctx, nd->op, v[0], nd->p.axis, out);
+}
+
 static const class_info classes[] = {
     [C_NONE] = {0, NULL, NULL},
     [C_UNARY] = {1, infer_unary, exec_unary},
@@ -346,8 +370,9 @@ static const class_info classes[] = {
     [C_INDEX_ADD] = {2, infer_index_add, exec_index_add},
     [C_DROPOUT] = {1, infer_dropout, exec_dropout},
     [C_WINDOW] = {0, infer_window, exec_window}, /* 1 or 2 by op */
+    [C_SOFTMAX] = {1, infer_softmax, exec_softmax},
 };
-_Static_assert(sizeof classes / sizeof *classes == C_WINDOW + 1, "one entry per op class");
+_Static_assert(sizeof classes / sizeof *classes == C_SOFTMAX + 1, "one entry per op class");
 
 dagl_status dagl__infer(dagl_graph *g, dagl_node *nd)
 {

@@ -141,6 +141,21 @@ DAGL_HIDDEN void dagl__ew_run(dagl_ctx *ctx, ew_kernel k, const struct ew_args *
 DAGL_HIDDEN void dagl__gemm(dagl_dtype dt, int ta, int tb, int64_t M, int64_t N, int64_t K, const void *A,
                             int64_t lda, const void *B, int64_t ldb, double beta, void *C, int64_t ldc);
 
+/* C[rows, N] (f32/f64, contiguous) += bias[N] per row, then act (DAGL_OP_NONE, RELU, TANH or
+ * SIGMOID) in place, with the expressions of the add and unary kernels (epilogue.c). */
+DAGL_HIDDEN void dagl__epilogue(dagl_dtype dt, void *C, int64_t rows, int64_t N, const void *bias, dagl_op act);
+/* matmul(a, b) + bias, then act: the fused node of graph/fuse.c, bitwise equal to the three ops. */
+DAGL_HIDDEN dagl_status dagl__matmul_epilogue(dagl_ctx *ctx, const dagl_tensor *a, const dagl_tensor *b,
+                                              const dagl_tensor *bias, dagl_op act, dagl_tensor **out);
+
+/* The elementwise kernel of unary op `op` (NEG .. ERF) for dtype dt, or NULL (unary.c). */
+DAGL_HIDDEN ew_kernel dagl__unary_kernel(dagl_op op, dagl_dtype dt);
+/* ops[n-1](... ops[0](x)) for a float x, each block of elements through all ops while it is in
+ * cache: the fused node of a chain of unary ops (graph/fuse.c), bitwise equal to the ops one by
+ * one (unary_chain.c). */
+DAGL_HIDDEN dagl_status dagl__unary_chain(dagl_ctx *ctx, const dagl_op *ops, int n, const dagl_tensor *x,
+                                          dagl_tensor **out);
+
 /* The per-dtype C types, for X-macros: X(suffix, C type, dtype). */
 #define DAGL_FOR_DTYPES(X) X(f32, float, DAGL_F32) X(f64, double, DAGL_F64) X(i64, int64_t, DAGL_I64)
 

@@ -24,6 +24,8 @@ struct mm_args {
     struct mm_operand a, b;
     char *out;                       /* contiguous [nbatch, M, N] */
     dagl_dtype dt;
+    const char *bias;                /* fused epilogue: + bias[N] then act on each band, or NULL */
+    dagl_op act;
 };
 
 /* Whether BLAS can read the matrix without a copy, and how: row-major (unit column stride) or
@@ -88,6 +90,7 @@ static int64_t batch_off(const struct mm_args *a, const struct mm_operand *m, in
         GEMM(CblasRowMajor, a->a.trans ? CblasTrans : CblasNoTrans,                                \
              a->b.trans ? CblasTrans : CblasNoTrans, (int)(m1 - m0), (int)a->N, (int)a->K, 1, A,   \
              (int)a->a.ld, B, (int)a->b.ld, 0, C, (int)a->N);                                      \
+        if (a->bias) dagl__epilogue(a->dt, C, m1 - m0, a->N, a->bias, a->act);                     \
     }
 DEF_GEMM(f32, float, cblas_sgemm)
 DEF_GEMM(f64, double, cblas_dgemm)
@@ -203,7 +206,29 @@ static void fold_batches(struct mm_args *r)
     r->nb = 0;
 }
 
-dagl_status dagl_matmul(dagl_ctx *ctx, const dagl_tensor *a, const dagl_tensor *b, dagl_tensor **out)
+/* The bias of a fused product: float, of the product's dtype, 1-D with N elements, contiguous
+ * (copied when it is not). */
+static dagl_status prepare_bias(dagl_ctx *ctx, const dagl_tensor *bias, const struct mm_args *r, dagl_tensor **hold)
+{
+    if (r->dt == DAGL_I64 || bias->dtype != r->dt || bias->ndim != 1 || bias->shape[0] != r->N) {
+        char b[160];
+        return dagl_ctx_set_error(ctx, DAGL_E_SHAPE, "matmul+add: bias %s %s does not fit a %s product with %lld columns",
+                                  dagl_dtype_name(bias->dtype), dagl_shape_str(bias->ndim, bias->shape, b, sizeof b),
+                                  dagl_dtype_name(r->dt), (long long)r->N);
+    }
+    if (dagl_tensor_is_contiguous(bias)) {
+        dagl_tensor_retain((dagl_tensor *)bias);
+        *hold = (dagl_tensor *)bias;
+        return DAGL_OK;
+    }
+    return dagl_clone(ctx, bias, hold);
+}
+
+/* The product, and with a bias the fused epilogue: the same GEMM calls on the same shares as a
+ * plain matmul, then bias and act on each share's rows, so results are bitwise those of
+ * matmul, add and the activation run one after the other. */
+static dagl_status mm_compute(dagl_ctx *ctx, const dagl_tensor *a, const dagl_tensor *b, const dagl_tensor *bias,
+                              dagl_op act, dagl_tensor **out)
 {
     *out = NULL;
     if (!a || !b) return dagl_ctx_set_error(ctx, DAGL_E_ARG, "matmul: tensor is NULL");
@@ -213,14 +238,18 @@ dagl_status dagl_matmul(dagl_ctx *ctx, const dagl_tensor *a, const dagl_tensor *
     dagl_status st = mm_shapes(ctx, a, b, &r, &ond, oshape);
     if (st) return st;
     r.dt = dagl_dtype_promote(a->dtype, b->dtype);
-    dagl_tensor *ha = NULL, *hb = NULL;
+    r.bias = NULL;
+    r.act = act;
+    dagl_tensor *ha = NULL, *hb = NULL, *hbias = NULL;
     if ((st = prepare_operand(ctx, a, 1, &r, &ha, &r.a)) || (st = prepare_operand(ctx, b, 0, &r, &hb, &r.b)) ||
-        (st = dagl_tensor_new(ctx, r.dt, ond, oshape, out)))
+        (bias && (st = prepare_bias(ctx, bias, &r, &hbias))) || (st = dagl_tensor_new(ctx, r.dt, ond, oshape, out)))
         goto done;
     r.out = (*out)->data;
+    r.bias = hbias ? hbias->data : NULL;
     if ((*out)->numel == 0) goto done;
     if (r.K == 0) {
         memset(r.out, 0, (size_t)(*out)->numel * dagl_dtype_size(r.dt));
+        if (r.bias) dagl__epilogue(r.dt, r.out, (*out)->numel / r.N, r.N, r.bias, act);
         goto done;
     }
     fold_batches(&r);
@@ -228,11 +257,25 @@ dagl_status dagl_matmul(dagl_ctx *ctx, const dagl_tensor *a, const dagl_tensor *
 done:
     dagl_tensor_release(ha);
     dagl_tensor_release(hb);
+    dagl_tensor_release(hbias);
     if (st) {
         dagl_tensor_release(*out);
         *out = NULL;
     }
     return st;
+}
+
+dagl_status dagl_matmul(dagl_ctx *ctx, const dagl_tensor *a, const dagl_tensor *b, dagl_tensor **out)
+{
+    return mm_compute(ctx, a, b, NULL, DAGL_OP_NONE, out);
+}
+
+/* The graph's fused matmul+add(+act) node (src/graph/fuse.c). */
+dagl_status dagl__matmul_epilogue(dagl_ctx *ctx, const dagl_tensor *a, const dagl_tensor *b, const dagl_tensor *bias,
+                                  dagl_op act, dagl_tensor **out)
+{
+    if (!bias) return dagl_ctx_set_error(ctx, DAGL_E_ARG, "matmul+add: bias is NULL");
+    return mm_compute(ctx, a, b, bias, act, out);
 }
 
 /* One row-major GEMM C = A·B + beta·C (A, B transposed when ta, tb) in f32 or f64, for kernels

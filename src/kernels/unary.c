@@ -1,22 +1,29 @@
 /* unary.c -- elementwise functions of one tensor (neg, exp, ..., relu, erf) and clamp. */
 #include "kernels.h"
 
+#include "fastmath.h"
+
 #include <math.h>
 
-/* Per-dtype math: F(exp) is expf for float, exp for double. */
+/* Per-dtype math: F(exp) is expf for float, exp for double; FAST(exp) the vectorizable
+ * versions of fastmath.h; TANH is fastmath's for float, libm's for double. */
 #define F_f32(fn) fn##f
 #define F_f64(fn) fn
+#define FAST_f32(fn) dagl__##fn##f
+#define FAST_f64(fn) dagl__##fn
+#define TANH_f32 dagl__tanhf
+#define TANH_f64 tanh
 
 /* Ops every dtype has, and the float-only ones; X(op, T, expression of x). */
 #define UN_ANY_OPS(X, sfx, T) X(relu, sfx, T, x <= 0 ? (T)0 : x) /* NaN stays NaN */
-#define UN_FLOAT_OPS(X, sfx, T, F)                                                                 \
+#define UN_FLOAT_OPS(X, sfx, T, F, FAST, TANH)                                                     \
     X(neg, sfx, T, -x)                                                                             \
     X(abs, sfx, T, F(fabs)(x))                                                                     \
-    X(exp, sfx, T, F(exp)(x))                                                                      \
+    X(exp, sfx, T, FAST(exp)(x))                                                                   \
     X(log, sfx, T, F(log)(x))                                                                      \
     X(sqrt, sfx, T, F(sqrt)(x))                                                                    \
-    X(tanh, sfx, T, F(tanh)(x))                                                                    \
-    X(sigmoid, sfx, T, (T)1 / ((T)1 + F(exp)(-x))) /* exp overflow gives 0, not NaN */          \
+    X(tanh, sfx, T, TANH(x))                                                                       \
+    X(sigmoid, sfx, T, FAST(sigmoid)(x))                                                          \
     X(erf, sfx, T, F(erf)(x))
 
 /* One generated kernel per (op, dtype): an inner row loop, a unit-stride copy of it that the
@@ -38,7 +45,7 @@
                 o[i] = EXPR;                                                                       \
             }                                                                                      \
     }                                                                                              \
-    static void op##_##sfx(const struct ew_args *a, int ith, int nth)                              \
+    DAGL_VEC_CLONES static void op##_##sfx(const struct ew_args *a, int ith, int nth)              \
     {                                                                                              \
         EW_DRIVE(a, ith, nth, T, T, T, T, row_##op##_##sfx);                                       \
     }
@@ -46,8 +53,8 @@
 UN_ANY_OPS(DEF_UNARY, f32, float)
 UN_ANY_OPS(DEF_UNARY, f64, double)
 UN_ANY_OPS(DEF_UNARY, i64, int64_t)
-UN_FLOAT_OPS(DEF_UNARY, f32, float, F_f32)
-UN_FLOAT_OPS(DEF_UNARY, f64, double, F_f64)
+UN_FLOAT_OPS(DEF_UNARY, f32, float, F_f32, FAST_f32, TANH_f32)
+UN_FLOAT_OPS(DEF_UNARY, f64, double, F_f64, FAST_f64, TANH_f64)
 /* int64 negation wraps (as PyTorch's does) instead of being undefined for INT64_MIN */
 DEF_UNARY(neg, i64, int64_t, (int64_t)(0 - (uint64_t)x))
 DEF_UNARY(abs, i64, int64_t, x < 0 ? (int64_t)(0 - (uint64_t)x) : x)
@@ -83,6 +90,13 @@ static const ew_kernel unary_kernels[DAGL_OP_ERF - DAGL_OP_NEG + 1][DAGL_DTYPE_C
     [DAGL_OP_ERF - DAGL_OP_NEG] = KF(erf),
 };
 static const ew_kernel clamp_kernels[DAGL_DTYPE_COUNT] = K(clamp);
+
+/* The kernel of unary op `op` for dtype dt, or NULL (unary_chain.c runs them block by block). */
+ew_kernel dagl__unary_kernel(dagl_op op, dagl_dtype dt)
+{
+    if (op < DAGL_OP_NEG || op > DAGL_OP_ERF || (unsigned)dt >= DAGL_DTYPE_COUNT) return NULL;
+    return unary_kernels[op - DAGL_OP_NEG][dt];
+}
 
 /* Runs a one-input kernel: contiguous inputs take the flat path, others the strided one. */
 static dagl_status run_one(dagl_ctx *ctx, const char *name, ew_kernel k, const dagl_tensor *x,

@@ -175,6 +175,22 @@ static int g_dot(lua_State *L)
     return dagl_l_push_malloced(L, dagl_graph_dot(check_graph(L, 1)), "dot");
 }
 
+/* g:plan() -> {nodes =, total_bytes =, peak_bytes =}: dagl_graph_plan's estimate. */
+static int g_plan(lua_State *L)
+{
+    dagl_graph *g = check_graph(L, 1);
+    dagl_graph_plan_info info;
+    if (dagl_graph_plan(g, &info)) return dagl_l_error(L);
+    const struct { const char *key; lua_Integer v; } fields[] = {
+        {"nodes", info.nodes}, {"total_bytes", info.total_bytes}, {"peak_bytes", info.peak_bytes}};
+    lua_createtable(L, 0, 3);
+    for (int i = 0; i < 3; i++) {
+        lua_pushinteger(L, fields[i].v);
+        lua_setfield(L, -2, fields[i].key);
+    }
+    return 1;
+}
+
 /* g:run(x1, x2, ...) -> outputs as multiple results. */
 static int g_run(lua_State *L)
 {
@@ -215,6 +231,7 @@ static const luaL_Reg graph_methods[] = {
     {"custom", g_custom},
     {"input", g_input},   {"constant", g_constant}, {"node", g_node},     {"label", g_label},
     {"output", g_output}, {"info", g_info},         {"num_nodes", g_num_nodes}, {"dot", g_dot},
+    {"plan", g_plan},
     {"run", g_run},       {"free", g_gc},           {NULL, NULL},
 };
 

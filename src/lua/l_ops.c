@@ -121,6 +121,18 @@ static int l_matmul(lua_State *L)
     return dagl_l_done_s(L, ls, st, o);
 }
 
+/* t:softmax([dim]) / t:log_softmax([dim]): along dim (1-based, negative from the end; default the last). */
+static int softmax(lua_State *L, dagl_op op)
+{
+    CHECK_OR_SYMBOL(L, t, op)
+    int nd = dagl_tensor_ndim(t);
+    int dim = lua_isnoneornil(L, 2) ? -1 : nd == 0 ? -1 : dagl_l_dim(L, 2, nd, t);
+    dagl_tensor **o = dagl_l_slot(L);
+    return dagl_l_done(L, dagl_softmax(DAGL_LCTX(L), op, t, dim, o), o);
+}
+static int l_softmax(lua_State *L) { return softmax(L, DAGL_OP_SOFTMAX); }
+static int l_log_softmax(lua_State *L) { return softmax(L, DAGL_OP_LOG_SOFTMAX); }
+
 const luaL_Reg dagl_l_op_methods[] = {
     {"neg", l_neg},         {"exp", l_exp},         {"log", l_log},       {"sqrt", l_sqrt},
     {"abs", l_abs},         {"tanh", l_tanh},       {"sigmoid", l_sigmoid}, {"relu", l_relu},
@@ -131,5 +143,6 @@ const luaL_Reg dagl_l_op_methods[] = {
     {"gt", l_gt},           {"ge", l_ge},           {"clamp", l_clamp},   {"where", l_where},
     {"sum", l_sum},         {"mean", l_mean},       {"max", l_max},       {"min", l_min},
     {"argmax", l_argmax},   {"argmin", l_argmin},   {"var", l_var},       {"matmul", l_matmul},
+    {"softmax", l_softmax}, {"log_softmax", l_log_softmax},
     {NULL, NULL},
 };

@@ -43,7 +43,7 @@ static void record_error(run_state *r, int id, const dagl_ctx *local, dagl_statu
             strncat(shapes, dagl_shape_str(s->ndim, s->shape, b, sizeof b), sizeof shapes - strlen(shapes) - 1);
         }
         dagl_ctx_set_error(r->ctx, st, "node %%%d (%s%s%s, inputs %s): %s", id,
-                           nd->op == DAGL_OP_CUSTOM ? nd->custom.name : dagl_op_name(nd->op),
+                           dagl__node_name(nd),
                            nd->label ? " in layer " : "", nd->label ? nd->label : "", shapes,
                            dagl_ctx_last_error(local));
         r->err = st;
@@ -208,7 +208,7 @@ static void node_task(void *arg, int id, int unused)
         compute(r, id);
         if (tr) {
             int64_t t1 = dagl__now_ns();
-            const char *name = nd->op == DAGL_OP_CUSTOM ? nd->custom.name : dagl_op_name(nd->op);
+            const char *name = dagl__node_name(nd);
             dagl__trace_node(tr, r->trace_run, me, id, name, nd->label, t0, t1, how_scheduled(r, id, me));
         }
         if (lock) dagl_lock_release(lock);

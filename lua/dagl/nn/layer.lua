@@ -96,10 +96,7 @@ local activations = {
   tanh = function(x) return x:tanh() end,
   sigmoid = function(x) return x:sigmoid() end,
   linear = function(x) return x end,
-  softmax = function(x)
-    local e = (x - x:max(-1, true)):exp()
-    return e / e:sum(-1, true)
-  end,
+  softmax = function(x) return x:softmax(-1) end, -- one fused, max-shifted node
   leaky_relu = function(x) return dagl.where(x:gt(0), x, x * 0.01) end,
   -- exact GELU, x * Phi(x) with the normal CDF through erf (Keras's and PyTorch's default)
   gelu = function(x) return x * 0.5 * (1 + (x * (1 / math.sqrt(2))):erf()) end,

@@ -10,11 +10,8 @@ local nn = require "dagl.nn.base"
 
 local EPS = 1e-7 -- Keras's epsilon: probabilities are clipped to [EPS, 1 - EPS] before log
 
--- Log-softmax over the last dim, stable (shifted by the row maximum).
-local function log_softmax(z)
-  local shifted = z - z:max(-1, true)
-  return shifted - shifted:exp():sum(-1, true):log()
-end
+-- Log-softmax over the last dim: the fused op (stable, shifted by the row maximum).
+local function log_softmax(z) return z:log_softmax(-1) end
 
 -- Number of rows of a prediction: every dim but the last (the classes) counts.
 local function nrows(pred) return pred:numel() / pred.shape[#pred.shape] end

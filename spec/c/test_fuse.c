@@ -1,0 +1,275 @@
+/* test_fuse.c -- GEMM epilogue fusion (src/graph/fuse.c): matmul -> bias add -> activation chains
+ * become one node whose results are bitwise those of the eager ops at 1 and 2 threads; chains
+ * whose intermediates are outputs or used elsewhere, or whose add is not a 1-D bias, stay; and
+ * dagl_graph_plan's node count and memory estimate. */
+#include "check.h"
+#include "graph/graph.h"
+
+#include <dagl.h>
+
+/* The eager reference: matmul, then x + b (or b + x), then act. */
+static dagl_tensor *eager(dagl_ctx *ctx, dagl_tensor *x, dagl_tensor *w, dagl_tensor *b, int bias_first, dagl_op act)
+{
+    dagl_tensor *m, *a, *r;
+    CHECK_OK(dagl_matmul(ctx, x, w, &m));
+    CHECK_OK(bias_first ? dagl_binary(ctx, DAGL_OP_ADD, b, m, &a) : dagl_binary(ctx, DAGL_OP_ADD, m, b, &a));
+    dagl_tensor_release(m);
+    if (act == DAGL_OP_NONE) return a;
+    CHECK_OK(dagl_unary(ctx, act, a, &r));
+    dagl_tensor_release(a);
+    return r;
+}
+
+/* Runs g on x: `nlive` op nodes ran, the first of its `nres` results has want's bits. */
+static void run_check(dagl_graph *g, dagl_tensor *x, int nres, int nlive, const dagl_tensor *want)
+{
+    dagl_tensor *res[2];
+    CHECK_OK(dagl_graph_run(g, &x, res));
+    CHECK(g->nlive_ops == nlive);
+    size_t bytes = (size_t)dagl_tensor_numel(want) * dagl_dtype_size(dagl_tensor_dtype(want));
+    CHECK(memcmp(dagl_tensor_data(res[0]), dagl_tensor_data(want), bytes) == 0);
+    for (int i = 0; i < nres; i++) dagl_tensor_release(res[i]);
+}
+
+/* Builds x @ w + b (+ act) with x an input; `extra_out` also makes the add an output. Returns the
+ * result node; *g the graph. */
+static int build(dagl_ctx *ctx, dagl_graph **g, dagl_tensor *x, dagl_tensor *w, dagl_tensor *b, int bias_first,
+                 dagl_op act, int extra_out)
+{
+    int ix, iw, ib, mm, add, out;
+    CHECK_OK(dagl_graph_new(ctx, g));
+    CHECK_OK(dagl_graph_input(*g, dagl_tensor_dtype(x), dagl_tensor_ndim(x), dagl_tensor_shape(x), &ix));
+    CHECK_OK(dagl_graph_constant(*g, w, &iw));
+    CHECK_OK(dagl_graph_constant(*g, b, &ib));
+    int s1[2] = {ix, iw};
+    CHECK_OK(dagl_graph_node(*g, DAGL_OP_MATMUL, 2, s1, NULL, &mm));
+    int s2[2] = {bias_first ? ib : mm, bias_first ? mm : ib};
+    CHECK_OK(dagl_graph_node(*g, DAGL_OP_ADD, 2, s2, NULL, &add));
+    out = add;
+    if (act != DAGL_OP_NONE) CHECK_OK(dagl_graph_node(*g, act, 1, &add, NULL, &out));
+    CHECK_OK(dagl_graph_output(*g, out));
+    if (extra_out) CHECK_OK(dagl_graph_output(*g, add));
+    return out;
+}
+
+/* Every activation, both add orders, f32 and f64, 1 and 2 threads: bitwise equal, fewer nodes. */
+static void fused_equals_eager(int threads)
+{
+    dagl_ctx_options opt = {.threads = threads, .seed = 3};
+    dagl_ctx *ctx;
+    CHECK_OK(dagl_ctx_new(&opt, &ctx));
+    static const dagl_op acts[] = {DAGL_OP_NONE, DAGL_OP_RELU, DAGL_OP_TANH, DAGL_OP_SIGMOID};
+    static const char *names[] = {"matmul+add", "matmul+add+relu", "matmul+add+tanh", "matmul+add+sigmoid"};
+    for (int dt = 0; dt < 2; dt++)
+        for (int k = 0; k < 4; k++)
+            for (int bias_first = 0; bias_first < 2; bias_first++) {
+                dagl_dtype t = dt ? DAGL_F64 : DAGL_F32;
+                int64_t xs[2] = {1000, 100}, ws[2] = {100, 64}, bs[1] = {64};
+                dagl_tensor *x, *w, *b;
+                CHECK_OK(dagl_randn(ctx, t, 2, xs, &x));
+                CHECK_OK(dagl_randn(ctx, t, 2, ws, &w));
+                CHECK_OK(dagl_randn(ctx, t, 1, bs, &b));
+                dagl_tensor *want = eager(ctx, x, w, b, bias_first, acts[k]);
+                dagl_graph *g;
+                int out = build(ctx, &g, x, w, b, bias_first, acts[k], 0);
+                run_check(g, x, 1, 1, want);
+                CHECK_STR(dagl__node_name(&g->nodes[out]), names[k]);
+                dagl_graph_free(g);
+                /* the same graph unfused runs every node */
+                build(ctx, &g, x, w, b, bias_first, acts[k], 0);
+                g->no_fuse = true;
+                run_check(g, x, 1, acts[k] == DAGL_OP_NONE ? 2 : 3, want);
+                dagl_graph_free(g);
+                /* an add that is an output ends the chain: matmul+add, then the activation */
+                if (acts[k] != DAGL_OP_NONE) {
+                    out = build(ctx, &g, x, w, b, bias_first, acts[k], 1);
+                    run_check(g, x, 2, 2, want);
+                    CHECK_STR(dagl__node_name(&g->nodes[out]), dagl_op_name(acts[k]));
+                    dagl_graph_free(g);
+                }
+                dagl_tensor_release(want);
+                dagl_tensor_release(x);
+                dagl_tensor_release(w);
+                dagl_tensor_release(b);
+            }
+    CHECK(dagl_ctx_live_bytes(ctx) == 0);
+    dagl_ctx_free(ctx);
+}
+
+/* Inputs x (rows x k), w (k x cols) and an addend of shape ashape (andim dims); m = x @ w and
+ * a = m + addend. Returns a's id, m's in *mm. */
+static int matmul_add(dagl_graph *g, int64_t rows, int64_t k, int64_t cols, int andim, const int64_t *ashape, int *mm)
+{
+    int64_t xs[2] = {rows, k}, ws[2] = {k, cols};
+    int ix, iw, ic, a;
+    CHECK_OK(dagl_graph_input(g, DAGL_F32, 2, xs, &ix));
+    CHECK_OK(dagl_graph_input(g, DAGL_F32, 2, ws, &iw));
+    CHECK_OK(dagl_graph_input(g, DAGL_F32, andim, ashape, &ic));
+    int s1[2] = {ix, iw};
+    CHECK_OK(dagl_graph_node(g, DAGL_OP_MATMUL, 2, s1, NULL, mm));
+    int s2[2] = {*mm, ic};
+    CHECK_OK(dagl_graph_node(g, DAGL_OP_ADD, 2, s2, NULL, &a));
+    return a;
+}
+
+/* Chains that must not fuse: a matmul used twice, a 2-D addend, a scalar add; a matrix-vector
+ * product plus a bias along its rows (it runs unfused, with the eager result). */
+static void not_fused(void)
+{
+    dagl_ctx *ctx;
+    CHECK_OK(dagl_ctx_new(NULL, &ctx));
+    dagl_graph *g;
+    CHECK_OK(dagl_graph_new(ctx, &g));
+    int64_t full[2] = {8, 3};
+    int mm, a2, a3, r;
+    int a1 = matmul_add(g, 8, 4, 3, 2, full, &mm); /* a 2-D addend */
+    dagl_node_params p = {.has_scalar = 1, .scalar = 2};
+    CHECK_OK(dagl_graph_node(g, DAGL_OP_ADD, 1, &mm, &p, &a2)); /* a second use, scalar */
+    int s3[2] = {a1, a2};
+    CHECK_OK(dagl_graph_node(g, DAGL_OP_ADD, 2, s3, NULL, &a3));
+    CHECK_OK(dagl_graph_node(g, DAGL_OP_RELU, 1, &a3, NULL, &r));
+    CHECK_OK(dagl_graph_output(g, r));
+    CHECK_OK(dagl__graph_prepare(g));
+    CHECK(g->nlive_ops == 5);
+    for (int i = 0; i < g->n; i++) CHECK(!dagl__node_is_fused(&g->nodes[i]));
+    dagl_graph_free(g);
+
+    CHECK_OK(dagl_graph_new(ctx, &g));
+    int64_t ms[2] = {6, 4}, vs[1] = {4}, bs[1] = {6};
+    dagl_tensor *mt, *vt, *bt, *mv, *want, *got;
+    CHECK_OK(dagl_randn(ctx, DAGL_F32, 2, ms, &mt));
+    CHECK_OK(dagl_randn(ctx, DAGL_F32, 1, vs, &vt));
+    CHECK_OK(dagl_randn(ctx, DAGL_F32, 1, bs, &bt));
+    CHECK_OK(dagl_matmul(ctx, mt, vt, &mv));
+    CHECK_OK(dagl_binary(ctx, DAGL_OP_ADD, mv, bt, &want));
+    int im, iv, ibias, mvid, sum;
+    CHECK_OK(dagl_graph_input(g, DAGL_F32, 2, ms, &im));
+    CHECK_OK(dagl_graph_constant(g, vt, &iv));
+    CHECK_OK(dagl_graph_constant(g, bt, &ibias));
+    int s4[2] = {im, iv};
+    CHECK_OK(dagl_graph_node(g, DAGL_OP_MATMUL, 2, s4, NULL, &mvid));
+    int s5[2] = {mvid, ibias};
+    CHECK_OK(dagl_graph_node(g, DAGL_OP_ADD, 2, s5, NULL, &sum));
+    CHECK_OK(dagl_graph_output(g, sum));
+    CHECK_OK(dagl_graph_run(g, &mt, &got));
+    CHECK(g->nlive_ops == 2);
+    CHECK(memcmp(dagl_tensor_data(got), dagl_tensor_data(want), 6 * sizeof(float)) == 0);
+    dagl_tensor_release(got), dagl_tensor_release(want), dagl_tensor_release(mv);
+    dagl_tensor_release(mt), dagl_tensor_release(vt), dagl_tensor_release(bt);
+    dagl_graph_free(g);
+    dagl_ctx_free(ctx);
+}
+
+/* dagl_graph_plan: node count after fusion and the liveness estimate, against hand counts.
+ * x (10x4 f32) -> m = x @ w (10x3) -> a = m + b -> r = relu(a): fused, one 120-byte result;
+ * t = r * 2 (120 B) -> v = t reshaped (a view, 0 B) -> s = sum(v) (4 B, output); e = exp(r)
+ * (120 B, output). In node order: r 120, t 240, v 240, e 360 (the peak), then r is freed (its
+ * consumers t and e ran): 240; s 244, then t is freed (its view's consumer ran): 124. */
+static void plan(void)
+{
+    dagl_ctx *ctx;
+    CHECK_OK(dagl_ctx_new(NULL, &ctx));
+    dagl_graph *g;
+    CHECK_OK(dagl_graph_new(ctx, &g));
+    int64_t bs[1] = {3};
+    int m, r, t, v, s, e;
+    int a = matmul_add(g, 10, 4, 3, 1, bs, &m);
+    CHECK_OK(dagl_graph_node(g, DAGL_OP_RELU, 1, &a, NULL, &r));
+    dagl_node_params two = {.has_scalar = 1, .scalar = 2};
+    CHECK_OK(dagl_graph_node(g, DAGL_OP_MUL, 1, &r, &two, &t));
+    dagl_node_params flat = {.nshape = 1, .shape = {30}};
+    CHECK_OK(dagl_graph_node(g, DAGL_OP_RESHAPE, 1, &t, &flat, &v));
+    CHECK_OK(dagl_graph_node(g, DAGL_OP_EXP, 1, &r, NULL, &e));
+    dagl_node_params all = {0};
+    CHECK_OK(dagl_graph_node(g, DAGL_OP_SUM, 1, &v, &all, &s));
+    CHECK_OK(dagl_graph_output(g, s));
+    CHECK_OK(dagl_graph_output(g, e));
+    dagl_graph_plan_info info;
+    CHECK_OK(dagl_graph_plan(g, &info));
+    CHECK(info.nodes == 5);                       /* fused, mul, reshape, exp, sum */
+    CHECK(info.total_bytes == 120 + 120 + 120 + 4);
+    CHECK(info.peak_bytes == 360);                /* fused, t and e at once */
+    dagl_graph_free(g);
+    dagl_ctx_free(ctx);
+}
+
+/* Runs of unary ops become one node: eager bits at 1 and 2 threads, with an odd and an even
+ * number of ops (the block ping-pongs between output and scratch), from a transposed input too;
+ * intermediates made outputs later run again by themselves. */
+static void unary_chains(int threads)
+{
+    dagl_ctx_options opt = {.threads = threads, .seed = 9};
+    dagl_ctx *ctx;
+    CHECK_OK(dagl_ctx_new(&opt, &ctx));
+    static const dagl_op ops[] = {DAGL_OP_EXP, DAGL_OP_TANH, DAGL_OP_NEG, DAGL_OP_SIGMOID, DAGL_OP_ABS};
+    for (int dt = 0; dt < 2; dt++)
+        for (int nops = 2; nops <= 5; nops++)
+            for (int transposed = 0; transposed < 2; transposed++) {
+                int64_t shape[2] = {300, 233}; /* 69900 elements: several shares and blocks */
+                dagl_tensor *x, *want;
+                CHECK_OK(dagl_randn(ctx, dt ? DAGL_F64 : DAGL_F32, 2, shape, &x));
+                dagl_graph *g;
+                CHECK_OK(dagl_graph_new(ctx, &g));
+                int id, perm_id;
+                CHECK_OK(dagl_graph_input(g, dagl_tensor_dtype(x), 2, shape, &id));
+                if (transposed) {
+                    dagl_node_params p = {.dims = {1, 0}, .ndims = 2};
+                    CHECK_OK(dagl_graph_node(g, DAGL_OP_PERMUTE, 1, &id, &p, &perm_id));
+                    id = perm_id;
+                    int perm[2] = {1, 0};
+                    CHECK_OK(dagl_permute(ctx, x, perm, &want));
+                } else {
+                    dagl_tensor_retain(x);
+                    want = x;
+                }
+                int mid = -1;
+                for (int k = 0; k < nops; k++) {
+                    dagl_tensor *next;
+                    CHECK_OK(dagl_unary(ctx, ops[k], want, &next));
+                    dagl_tensor_release(want);
+                    want = next;
+                    CHECK_OK(dagl_graph_node(g, ops[k], 1, &id, NULL, &id));
+                    if (k == 0) mid = id;
+                }
+                CHECK_OK(dagl_graph_output(g, id));
+                run_check(g, x, 1, 1 + transposed, want);
+                if (nops == 5) CHECK_STR(dagl__node_name(&g->nodes[id]), "exp+tanh+neg+sigmoid+abs");
+                /* the first op's result made an output after a run: it runs too, by itself (the
+                 * fused node keeps computing the whole chain) */
+                CHECK_OK(dagl_graph_output(g, mid));
+                run_check(g, x, 2, 2 + transposed, want);
+                dagl_graph_free(g);
+                dagl_tensor_release(want);
+                dagl_tensor_release(x);
+            }
+    /* exp -> tanh (an output) -> neg (an output): exp+tanh, then neg alone */
+    dagl_graph *g;
+    CHECK_OK(dagl_graph_new(ctx, &g));
+    int64_t n = 5;
+    int x, e, t, ng;
+    CHECK_OK(dagl_graph_input(g, DAGL_F32, 1, &n, &x));
+    CHECK_OK(dagl_graph_node(g, DAGL_OP_EXP, 1, &x, NULL, &e));
+    CHECK_OK(dagl_graph_node(g, DAGL_OP_TANH, 1, &e, NULL, &t));
+    CHECK_OK(dagl_graph_node(g, DAGL_OP_NEG, 1, &t, NULL, &ng));
+    CHECK_OK(dagl_graph_output(g, t));
+    CHECK_OK(dagl_graph_output(g, ng));
+    CHECK_OK(dagl__graph_prepare(g));
+    CHECK(g->nlive_ops == 2);
+    CHECK_STR(dagl__node_name(&g->nodes[t]), "exp+tanh");
+    CHECK_STR(dagl__node_name(&g->nodes[ng]), "neg");
+    dagl_graph_free(g);
+    CHECK(dagl_ctx_live_bytes(ctx) == 0);
+    dagl_ctx_free(ctx);
+}
+
+int main(void)
+{
+    unary_chains(1);
+    unary_chains(2);
+    plan();
+    fused_equals_eager(1);
+    fused_equals_eager(2);
+    not_fused();
+    printf("ok\n");
+    return 0;
+}
