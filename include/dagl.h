@@ -90,9 +90,20 @@ DAGL_API dagl_dtype dagl_dtype_promote(dagl_dtype a, dagl_dtype b);
 typedef struct dagl_ctx dagl_ctx;
 typedef struct dagl_tensor dagl_tensor;
 
+/* Where a context's tensor data comes from (every tensor's elements; tensor headers stay in
+ * dagl's own small-block cache): alloc(ud, size, align) returns `size` bytes aligned to `align`
+ * (a power of two) or NULL; free(ud, p, size) gives them back. Both are called from any thread.
+ * Freed blocks are cached for reuse and returned when the context is freed. */
+typedef struct dagl_allocator {
+    void *(*alloc)(void *ud, size_t size, size_t align);
+    void (*free)(void *ud, void *p, size_t size);
+    void *ud;
+} dagl_allocator;
+
 typedef struct dagl_ctx_options {
     int threads;   /* worker threads; 0 = number of cores (or DAGL_NUM_THREADS) */
     uint64_t seed; /* seed of the context's random generator; 0 = default seed */
+    const dagl_allocator *allocator; /* NULL: aligned_alloc and free (copied: need not outlive) */
 } dagl_ctx_options;
 
 /* Creates a context. `opt` may be NULL for the defaults. */

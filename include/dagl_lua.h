@@ -40,6 +40,7 @@ typedef struct dagl_runtime_options {
     int threads;        /* worker threads; 0 = DAGL_NUM_THREADS or the core count */
     int per_worker_lua; /* Lua nodes run in per-worker lua_States instead of under the VM lock */
     uint64_t seed;      /* random seed; 0 = the default */
+    const dagl_allocator *allocator; /* tensor data blocks (see dagl_allocator); NULL: the C library */
 } dagl_runtime_options;
 
 /* A Lua 5.4 state with the standard libraries and `dagl` loaded (the global `dagl`); opt may be

@@ -10,6 +10,7 @@
  * them), and the answers' accuracy against the labels is printed. Exit status 0 when all match
  * and the accuracy is at least 90%. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,25 @@ typedef struct worker {
     server *srv;
     int id, mismatches, failures;
 } worker;
+
+/* The runtime's tensor data comes from here (dagl_runtime_options.allocator), counted, so that
+ * the end can check every block went back. Called from any thread. */
+typedef struct counting {
+    atomic_long allocs, frees;
+} counting;
+
+static void *count_alloc(void *ud, size_t size, size_t align)
+{
+    atomic_fetch_add(&((counting *)ud)->allocs, 1);
+    return aligned_alloc(align, (size + align - 1) / align * align);
+}
+
+static void count_free(void *ud, void *p, size_t size)
+{
+    (void)size;
+    atomic_fetch_add(&((counting *)ud)->frees, 1);
+    free(p);
+}
 
 /* One prediction: the batch in `x` (read in place), the probabilities into `y`. */
 static int predict(dagl_session *s, float *x, float *y)
@@ -132,7 +152,9 @@ int main(int argc, char **argv)
     if (nthreads < 1 || nthreads > 64 || requests < 1) return fprintf(stderr, "bad thread/request count\n"), 2;
 
     dagl_runtime *rt;
-    dagl_runtime_options opt = {.threads = 2};
+    static counting blocks;
+    dagl_allocator alloc = {count_alloc, count_free, &blocks};
+    dagl_runtime_options opt = {.threads = 2, .allocator = &alloc};
     if (dagl_runtime_new(&opt, &rt)) {
         fprintf(stderr, "runtime: %s\n", dagl_runtime_last_error(rt));
         dagl_runtime_free(rt);
@@ -181,5 +203,7 @@ out:
     dagl_session_free(ref);
     dagl_model_free(m);
     dagl_runtime_free(rt);
-    return status;
+    long a = atomic_load(&blocks.allocs), f = atomic_load(&blocks.frees);
+    printf("the caller's allocator gave %ld tensor blocks and got %ld back\n", a, f);
+    return status || a == 0 || a != f;
 }

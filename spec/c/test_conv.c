@@ -166,7 +166,7 @@ static void check_pool_ties(void)
 static void check_threads(void)
 {
     dagl_tensor *one[5], *two[5];
-    dagl_ctx_options o1 = {1, 7}, o2 = {2, 7};
+    dagl_ctx_options o1 = {.threads = 1, .seed = 7}, o2 = {.threads = 2, .seed = 7};
     dagl_ctx *c1, *c2;
     CHECK_OK(dagl_ctx_new(&o1, &c1));
     CHECK_OK(dagl_ctx_new(&o2, &c2));

@@ -72,6 +72,21 @@ int64_t dagl__mem_live(dagl_mem *m)
 }
 
 #define BIG_CACHE_BYTES ((size_t)256 << 20) /* at most this much memory kept for reuse */
+#define BIG_ALIGN 64
+
+/* A large block from the caller's allocator, or the C library's. */
+static void *big_new(dagl_mem *m, size_t size)
+{
+    return m->user.alloc ? m->user.alloc(m->user.ud, size, BIG_ALIGN) : aligned_alloc(BIG_ALIGN, size);
+}
+
+/* Gives a large block back to where big_new got it (NULL is allowed). */
+static void big_delete(dagl_mem *m, void *p, size_t size)
+{
+    if (!p) return;
+    if (m->user.alloc) m->user.free(m->user.ud, p, size);
+    else free(p);
+}
 
 void *dagl__big_alloc(dagl_mem *m, size_t size)
 {
@@ -85,16 +100,18 @@ void *dagl__big_alloc(dagl_mem *m, size_t size)
         break;
     }
     unlock(m);
-    return p ? p : aligned_alloc(64, size);
+    return p ? p : big_new(m, size);
 }
 
 void dagl__big_free(dagl_mem *m, void *p, size_t size)
 {
     void *evict = NULL;
+    size_t evict_size = 0;
     lock(m);
     if (size <= BIG_CACHE_BYTES / 4) {
         if (m->nbig == DAGL_BIG_SLOTS || m->big_bytes + size > BIG_CACHE_BYTES) { /* drop the oldest */
             evict = m->big[0].p;
+            evict_size = m->big[0].size;
             m->big_bytes -= m->big[0].size;
             m->big[0] = m->big[--m->nbig];
         }
@@ -106,13 +123,13 @@ void dagl__big_free(dagl_mem *m, void *p, size_t size)
         }
     }
     unlock(m);
-    free(evict);
-    free(p);
+    big_delete(m, evict, evict_size);
+    big_delete(m, p, size);
 }
 
 void dagl__mem_drain(dagl_mem *m)
 {
-    for (int i = 0; i < m->nbig; i++) free(m->big[i].p);
+    for (int i = 0; i < m->nbig; i++) big_delete(m, m->big[i].p, m->big[i].size);
     m->nbig = 0;
     m->big_bytes = 0;
     for (int c = 0; c < DAGL_BLOCK_CLASSES; c++) {

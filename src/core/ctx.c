@@ -65,6 +65,8 @@ static int default_threads(const dagl_ctx_options *opt)
 dagl_status dagl_ctx_new(const dagl_ctx_options *opt, dagl_ctx **out)
 {
     if (!out) return DAGL_E_ARG;
+    *out = NULL;
+    if (opt && opt->allocator && (!opt->allocator->alloc || !opt->allocator->free)) return DAGL_E_ARG;
     dagl_ctx *ctx = calloc(1, sizeof *ctx);
     *out = ctx;
     if (!ctx) return DAGL_E_NOMEM;
@@ -76,6 +78,7 @@ dagl_status dagl_ctx_new(const dagl_ctx_options *opt, dagl_ctx **out)
     dagl_ctx_manual_seed(ctx, opt && opt->seed ? opt->seed : 0x5eed);
     atomic_flag_clear(&ctx->own_mem.lock);
     ctx->mem = &ctx->own_mem;
+    if (opt && opt->allocator) ctx->own_mem.user = *opt->allocator;
     atomic_init(&ctx->own_interrupts, 0);
     ctx->interrupts = &ctx->own_interrupts;
     return DAGL_OK;

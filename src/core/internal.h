@@ -22,6 +22,7 @@ typedef struct dagl_mem {
     int n[DAGL_BLOCK_CLASSES];
     void **free[DAGL_BLOCK_CLASSES]; /* up to dagl__block_cap(class) blocks each, made on first use */
     struct { void *p; size_t size; } big[DAGL_BIG_SLOTS]; /* freed large data blocks, by exact size */
+    dagl_allocator user;    /* the caller's allocator for large blocks (alloc NULL: the C library) */
     int nbig;
     size_t big_bytes;
 } dagl_mem;

@@ -82,7 +82,8 @@ dagl_status dagl__tensor_alloc(dagl_ctx *ctx, dagl_dtype dt, int ndim, const int
     int64_t numel = dagl__numel(ndim, shape);
     size_t nbytes = (size_t)numel * dagl_dtype_size(dt);
     size_t head = (sizeof(dagl_tensor) + ALIGN - 1) / ALIGN * ALIGN;
-    bool inline_mem = nbytes <= INLINE_LIMIT;
+    /* small data lives in the header's block, unless the caller gave an allocator for all data */
+    bool inline_mem = nbytes <= INLINE_LIMIT && (!ctx->mem->user.alloc || nbytes == 0);
     int cls;
     dagl_tensor *t = dagl__block_alloc(ctx->mem, inline_mem ? head + nbytes : sizeof *t, &cls, (int64_t)nbytes);
     char *mem = NULL;

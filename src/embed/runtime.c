@@ -96,6 +96,10 @@ dagl_status dagl_runtime_new(const dagl_runtime_options *opt, dagl_runtime **out
     pthread_mutex_init(&rt->mu, NULL);
     lua_State *L = rt->L = luaL_newstate();
     if (!L) return dagl__embed_error(rt, DAGL_E_NOMEM, "runtime_new: out of memory");
+    if (opt && opt->allocator) { /* read by the binding when it makes its context (copied there) */
+        lua_pushlightuserdata(L, (void *)opt->allocator);
+        lua_setfield(L, LUA_REGISTRYINDEX, DAGL_ALLOCATOR_KEY);
+    }
     lua_pushcfunction(L, open_dagl);
     lua_pushinteger(L, opt ? opt->threads : 0);
     lua_pushboolean(L, opt && opt->per_worker_lua);
@@ -106,6 +110,8 @@ dagl_status dagl_runtime_new(const dagl_runtime_options *opt, dagl_runtime **out
         rt->L = NULL;
         return DAGL_E_ARG;
     }
+    lua_pushnil(L); /* the context holds its copy of the allocator */
+    lua_setfield(L, LUA_REGISTRYINDEX, DAGL_ALLOCATOR_KEY);
     rt->ls = dagl_l_state(L);
     dagl_l_unlock(rt->ls); /* opening took the VM lock for this thread; calls take it again */
     return DAGL_OK;

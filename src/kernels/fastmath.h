@@ -26,8 +26,10 @@
 
 /* On x86-64 Linux the kernels using these functions are compiled twice, for AVX2 and for the
  * baseline, and the loader picks one (an ifunc): AVX2 doubles the vector width. Neither clone
- * uses FMA (AVX2 does not imply it), so both compute bitwise the same values. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+ * uses FMA (AVX2 does not imply it), so both compute bitwise the same values. Sanitizer builds
+ * (DAGL_SANITIZED) keep only the baseline. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && \
+    !defined(DAGL_SANITIZED) /* ifunc resolvers run before the sanitizers' runtimes are up */
 #define DAGL_VEC_CLONES __attribute__((target_clones("avx2", "default")))
 #else
 #define DAGL_VEC_CLONES

@@ -148,9 +148,13 @@ static int open_state(lua_State *L, dagl_ctx *shared)
         dagl_ctx_options opt = {0};
         if (lua_getglobal(L, "_DAGL_THREADS") == LUA_TNUMBER) opt.threads = (int)lua_tointeger(L, -1);
         lua_pop(L, 1);
-        if (dagl_ctx_new(&opt, &s->ctx) != DAGL_OK || dagl_lock_new(&s->vm) != DAGL_OK)
-            return luaL_error(L, "dagl: cannot create a context (out of memory)");
-        s->owns_ctx = true;
+        if (lua_getfield(L, LUA_REGISTRYINDEX, DAGL_ALLOCATOR_KEY) == LUA_TLIGHTUSERDATA) opt.allocator = lua_touserdata(L, -1);
+        lua_pop(L, 1);
+        dagl_status st = dagl_ctx_new(&opt, &s->ctx);
+        s->owns_ctx = s->ctx != NULL; /* freed by state_gc, also when what follows fails */
+        if (st || (st = dagl_lock_new(&s->vm)))
+            return luaL_error(L, "dagl: cannot create a context (%s)",
+                              st == DAGL_E_ARG ? "an allocator needs both alloc and free" : dagl_status_name(st));
         dagl_lock_acquire(s->vm);
         dagl_lock_set_contended(s->vm, dagl_l_lock_contended, s);
         s->spare = lua_newthread(L);

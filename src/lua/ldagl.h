@@ -122,6 +122,9 @@ DAGL_API int luaopen_dagl_core(lua_State *L);
  * set before dagl loads: the binding stores its context there while it lives, so a SIGINT
  * handler can call dagl_ctx_interrupt without touching Lua. */
 #define DAGL_INTERRUPT_SLOT "dagl.interrupt_slot"
+/* Registry key of a light userdata `const dagl_allocator *` that an embedder may set before dagl
+ * loads: the binding's context takes tensor data blocks from it. */
+#define DAGL_ALLOCATOR_KEY "dagl.allocator"
 
 /* Binds require "dagl.core" to this binding and puts dagl's Lua dirs in package.path. */
 void dagl_l_preload(lua_State *L, int no_env);
