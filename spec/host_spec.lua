@@ -231,7 +231,10 @@ describe("dagl host", function()
 
     it("stops a threaded graph run and a fit loop on SIGINT, with a traceback", function()
       -- each script loops until interrupted; timeout sends SIGINT after 1 s (and kills after 30 s,
-      -- which would fail the test: an interrupted run must not hang)
+      -- which would fail the test: an interrupted run must not hang). --foreground: one SIGINT to
+      -- dagl only; without it timeout signals its process group too, and a second ^C kills the
+      -- host on purpose (as in lua.c), before it can print anything
+
       local graph = write_temp([[
 local dagl = require "dagl"
 dagl.set_threads(2)
@@ -251,7 +254,7 @@ io.stderr:write("started\n")
 model:fit(x, y, { epochs = 100000, batch_size = 64, verbose = false })
 ]])
       for _, script in ipairs { graph, fit } do
-        local _, err, code = sh("timeout --preserve-status -k 30 -s INT 1 " .. q(DAGL) .. " " .. q(script))
+        local _, err, code = sh("timeout --foreground --preserve-status -k 30 -s INT 1 " .. q(DAGL) .. " " .. q(script))
         assert.matches("started", err, 1, true)
         assert.matches("interrupted", err, 1, true)
         assert.matches("stack traceback:", err, 1, true)
