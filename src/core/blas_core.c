@@ -84,7 +84,21 @@ static void choose(void)
              "SkylakeX failed dagl's self-check; kept %s as OpenBLAS detected it", detected);
 }
 
-void dagl__blas_choose(void) { pthread_once(&blas_choice.once, choose); }
+/* OpenBLAS's pthread build starts its own worker threads when it loads, and they spin idle for
+ * a while (a whole core for the first ~0.3 s of every process, so dagl's second worker ran at half
+ * speed). dagl calls BLAS at one thread from its own workers: stop them. The pthread variant has
+ * blas_thread_shutdown_ (weak: other builds may not; a later threaded call would restart them). */
+extern int blas_thread_shutdown_(void) __attribute__((weak));
+
+/* Once per process: BLAS at one thread, its idle threads gone, and its core chosen. */
+static void setup(void)
+{
+    openblas_set_num_threads(1);
+    if (blas_thread_shutdown_) blas_thread_shutdown_();
+    choose();
+}
+
+void dagl__blas_choose(void) { pthread_once(&blas_choice.once, setup); }
 
 const char *dagl_blas_choice(void)
 {

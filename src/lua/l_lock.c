@@ -1,13 +1,12 @@
 /* l_lock.c -- the VM lock seen from Lua (DESIGN.md, "The VM lock"): one lock per runtime, held
  * by whichever thread runs Lua. C functions that do real work release it (dagl.sleep does, like
- * Python's time.sleep); dagl.spin busy-waits holding it; a count hook, set on the holder only
- * while others wait, hands it over after the switch interval, like CPython's sys.setswitchinterval. */
+ * Python's time.sleep); dagl.spin busy-waits holding it; when others wait, a watchdog makes the
+ * holder hand it over after the switch interval, like CPython's sys.setswitchinterval. */
 #include "ldagl.h"
 
+#include <pthread.h>
 #include <sched.h>
 #include <time.h>
-
-#define HOOK_COUNT 1000 /* VM instructions between checks, while a thread waits for the lock */
 
 static int64_t now_ns(void)
 {
@@ -16,62 +15,129 @@ static int64_t now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+static void switch_hook(lua_State *L, lua_Debug *ar);
+static void watchdog_kick(dagl_lstate *s);
+
 void dagl_l_unlock(dagl_lstate *s)
 {
-    if (s->vm) dagl_lock_release(s->vm);
+    if (!s->vm) return;
+    atomic_store(&s->running, NULL);
+    dagl_lock_release(s->vm);
 }
-
-static void count_hook(lua_State *L, lua_Debug *ar);
 
 void dagl_l_mark_held(dagl_lstate *s, lua_State *L)
 {
-    s->held_since_ns = now_ns();
+    atomic_store(&s->held_since_ns, now_ns());
     atomic_store(&s->running, L);
-    /* someone may have parked or blocked while the lock passed to L: its switch interval runs */
-    if (s->vm && dagl_lock_waiters(s->vm) > 0) lua_sethook(L, count_hook, LUA_MASKCOUNT, HOOK_COUNT);
 }
 
-/* The VM lock's contention callback (dagl_lock_set_contended): a node parked on the lock, so
- * the Lua code holding it gets the count hook and hands the lock over after its switch
- * interval, as it does for threads blocked in dagl_l_relock. */
-void dagl_l_lock_contended(void *ud)
-{
-    dagl_lstate *s = ud;
-    lua_State *holder = atomic_load(&s->running);
-    if (holder) lua_sethook(holder, count_hook, LUA_MASKCOUNT, HOOK_COUNT); /* async-safe, as lua.c's SIGINT */
-}
+/* The VM lock's contention callback (dagl_lock_set_contended): a node parked on the lock, so the
+ * watchdog starts timing the holder's switch interval. */
+void dagl_l_lock_contended(void *ud) { watchdog_kick(ud); }
 
-/* Takes the lock back for Lua code about to run on L. When another thread holds it, the holder's
- * Lua gets the count hook first, so it hands the lock over within a switch interval: the hook is
- * set only while someone waits, because any count hook makes Lua 5.4 trap every instruction. */
+/* Takes the lock back for Lua code about to run on L; while it waits, the watchdog makes the
+ * holder hand the lock over after its switch interval. */
 void dagl_l_relock(dagl_lstate *s, lua_State *L)
 {
     if (!s->vm) return;
     if (!dagl_lock_try(s->vm)) {
-        lua_State *holder = atomic_load(&s->running);
-        if (holder) lua_sethook(holder, count_hook, LUA_MASKCOUNT, HOOK_COUNT); /* async-safe, as lua.c's SIGINT */
+        watchdog_kick(s);
         dagl_lock_acquire(s->vm);
     }
     dagl_l_mark_held(s, L);
 }
 
-/* Gives the lock to a waiting thread when the holder has had it for a switch interval. */
+/* Gives the lock to a waiting thread or node when the holder has had it for a switch interval. */
 static void maybe_switch(dagl_lstate *s, lua_State *L)
 {
     if (!s->vm || dagl_lock_waiters(s->vm) == 0) return;
-    if (now_ns() - s->held_since_ns < (int64_t)(s->switch_interval * 1e9)) return;
-    dagl_lock_release(s->vm);
+    if (now_ns() - atomic_load(&s->held_since_ns) < (int64_t)(s->switch_interval * 1e9)) return;
+    dagl_l_unlock(s);
     sched_yield();
     dagl_l_relock(s, L);
 }
 
-/* Runs every HOOK_COUNT instructions while someone waits for the lock; removes itself after. */
-static void count_hook(lua_State *L, lua_Debug *ar)
+/* Set by the watchdog on the holder when its switch interval is over: fires at the next VM
+ * instruction, removes itself and hands the lock over. */
+static void switch_hook(lua_State *L, lua_Debug *ar)
 {
     (void)ar;
-    dagl_lstate *s = dagl_l_state(L);
-    maybe_switch(s, L);
-    if (!s->vm || dagl_lock_waiters(s->vm) == 0) lua_sethook(L, NULL, 0, 0);
+    lua_sethook(L, NULL, 0, 0);
+    maybe_switch(dagl_l_state(L), L);
+}
+
+/* The switch interval's timer, one thread per main state, started at the first contention. Lua
+ * 5.4 runs every instruction through its hook dispatcher while any count hook is set (CPU-bound
+ * Lua runs ~1.5x slower), so instead of a standing count hook the watchdog sleeps until the
+ * holder's interval is over and only then sets a one-shot hook on it, as CPython's waiting
+ * threads set the eval breaker after their timed wait. */
+static void *watchdog_main(void *arg)
+{
+    dagl_lstate *s = arg;
+    unsigned seen = 0;
+    pthread_mutex_lock(&s->wd_mu);
+    while (!s->wd_stop) {
+        if (dagl_lock_waiters(s->vm) == 0) {
+            if (seen == s->wd_kicks) {
+                pthread_cond_wait(&s->wd_cv, &s->wd_mu);
+                continue;
+            }
+            /* kicked by a thread about to block in acquire: it may not count as a waiter yet */
+            seen = s->wd_kicks;
+            int64_t soon = now_ns() + 200000;
+            struct timespec ts = {(time_t)(soon / 1000000000), (long)(soon % 1000000000)};
+            pthread_cond_timedwait(&s->wd_cv, &s->wd_mu, &ts);
+            continue;
+        }
+        seen = s->wd_kicks;
+        int64_t interval = (int64_t)(s->switch_interval * 1e9);
+        int64_t since = atomic_load(&s->held_since_ns), due = since + interval, now = now_ns();
+        lua_State *holder = atomic_load(&s->running);
+        if (holder && now >= due && lua_gethook(holder) == NULL) /* never over the SIGINT hook */
+            lua_sethook(holder, switch_hook, LUA_MASKCOUNT, 1);
+        if (now >= due) due = now + interval / 4; /* look again soon: the hand-over takes a moment */
+        struct timespec ts = {(time_t)(due / 1000000000), (long)(due % 1000000000)};
+        pthread_cond_timedwait(&s->wd_cv, &s->wd_mu, &ts);
+    }
+    pthread_mutex_unlock(&s->wd_mu);
+    return NULL;
+}
+
+/* Someone waits for the lock: wakes the watchdog (starting it the first time). */
+static void watchdog_kick(dagl_lstate *s)
+{
+    pthread_mutex_lock(&s->wd_mu);
+    if (!s->wd_started && !s->wd_stop) s->wd_started = pthread_create(&s->wd_thread, NULL, watchdog_main, s) == 0;
+    s->wd_kicks++;
+    pthread_cond_signal(&s->wd_cv);
+    pthread_mutex_unlock(&s->wd_mu);
+}
+
+/* Sets up the watchdog's lock and condition (the thread starts on first contention). */
+void dagl_l_watchdog_init(dagl_lstate *s)
+{
+    pthread_mutex_init(&s->wd_mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->wd_cv, &ca);
+    pthread_condattr_destroy(&ca);
+    s->wd_init = true;
+}
+
+/* Stops and joins the watchdog (state_gc), before the lua_States it may touch go away. */
+void dagl_l_watchdog_stop(dagl_lstate *s)
+{
+    if (!s->wd_init) return;
+    pthread_mutex_lock(&s->wd_mu);
+    s->wd_stop = true;
+    pthread_cond_signal(&s->wd_cv);
+    bool started = s->wd_started;
+    pthread_mutex_unlock(&s->wd_mu);
+    if (started) pthread_join(s->wd_thread, NULL);
+    pthread_mutex_destroy(&s->wd_mu);
+    pthread_cond_destroy(&s->wd_cv);
+    s->wd_init = false;
 }
 
 /* dagl.sleep(seconds): sleeps without the VM lock, so other Lua code runs meanwhile. */

@@ -11,6 +11,7 @@
 static int state_gc(lua_State *L)
 {
     dagl_lstate *s = lua_touserdata(L, 1);
+    dagl_l_watchdog_stop(s); /* first: it may touch the lua_States */
     dagl_l_free_workers(s);
     dagl_trace_free(s->trace);
     s->trace = NULL;
@@ -156,6 +157,7 @@ static int open_state(lua_State *L, dagl_ctx *shared)
             return luaL_error(L, "dagl: cannot create a context (%s)",
                               st == DAGL_E_ARG ? "an allocator needs both alloc and free" : dagl_status_name(st));
         dagl_lock_acquire(s->vm);
+        dagl_l_watchdog_init(s);
         dagl_lock_set_contended(s->vm, dagl_l_lock_contended, s);
         s->spare = lua_newthread(L);
         lua_setfield(L, LUA_REGISTRYINDEX, "dagl.spare");

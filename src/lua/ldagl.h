@@ -4,6 +4,7 @@
 #define DAGL_LDAGL_H
 
 #include "dagl.h"
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <lauxlib.h>
@@ -23,8 +24,8 @@ typedef struct dagl_lstate {
     int64_t gc_debt;        /* tensor bytes created since Lua's GC was last told about them */
     int64_t gc_limit;       /* live tensor bytes at which a full collection runs (see gc_account) */
     dagl_lock *vm;          /* the VM lock (NULL in per-worker states, which need none) */
-    double switch_interval; /* seconds a holder keeps the VM lock while others wait */
-    int64_t held_since_ns;  /* when the current holder took the lock */
+    _Atomic double switch_interval; /* seconds a holder keeps the VM lock while others wait */
+    _Atomic int64_t held_since_ns; /* when the current holder took the lock */
     _Atomic(lua_State *) running; /* the Lua thread running under the lock (for the switch hook) */
     lua_State *spare;       /* a coroutine used, under the lock, to make more coroutines */
     lua_State **free_co;    /* coroutines ready to run Lua nodes (anchored in the registry) */
@@ -35,6 +36,12 @@ typedef struct dagl_lstate {
     bool check_numerics;    /* dagl.set_check_numerics: graph runs fail at the first NaN/inf */
     int next_op_id;         /* numbers Lua nodes for their per-worker states */
     dagl_ctx *_Atomic *interrupt_slot; /* the host's, told about ctx (see DAGL_INTERRUPT_SLOT) */
+    /* the switch interval's watchdog thread (l_lock.c), started at the first contention */
+    pthread_mutex_t wd_mu;
+    pthread_cond_t wd_cv;
+    pthread_t wd_thread;
+    bool wd_init, wd_started, wd_stop;
+    unsigned wd_kicks;      /* contentions reported (under wd_mu) */
 } dagl_lstate;
 
 #define DAGL_LSTATE(L) ((dagl_lstate *)lua_touserdata((L), lua_upvalueindex(1)))
@@ -143,6 +150,9 @@ void dagl_l_relock(dagl_lstate *s, lua_State *L);
 void dagl_l_mark_held(dagl_lstate *s, lua_State *L);
 /* dagl_lock_set_contended callback of the VM lock (ud: the dagl_lstate). */
 void dagl_l_lock_contended(void *ud);
+/* The switch-interval watchdog of a state with a VM lock: set up, and stop (join) it. */
+void dagl_l_watchdog_init(dagl_lstate *s);
+void dagl_l_watchdog_stop(dagl_lstate *s);
 /* g:custom(op, srcs, dtype, shape) of l_luaop.c. */
 int dagl_l_graph_custom(lua_State *L, dagl_graph *g);
 /* Reads g:custom's arguments 3-5 (up to 8 source ids, dtype, shape); returns the shape's ndim. */

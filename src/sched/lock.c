@@ -6,6 +6,7 @@
 #include "sched/trace.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -25,6 +26,7 @@ struct dagl_lock {
     bool claim_pending;      /* held for a parked task handed the lock, not yet running: a
                               * blocked thread revokes it after CLAIM_GRACE_NS (see acquire) */
     int waiters;
+    atomic_int demand;       /* waiters + parked tasks, readable without the mutex (the switch hook) */
     double since;            /* when it was last taken */
     parked *q;               /* parked node tasks, FIFO ring */
     int qcap, qhead, qlen;
@@ -55,6 +57,7 @@ dagl_status dagl_lock_new(dagl_lock **out)
     *out = l;
     if (!l) return DAGL_E_NOMEM;
     pthread_mutex_init(&l->mu, NULL);
+    atomic_init(&l->demand, 0);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -102,6 +105,7 @@ void dagl_lock_acquire(dagl_lock *l)
         int64_t t0_ns = l->trace ? dagl__now_ns() : 0;
         l->st.contended++;
         l->waiters++;
+        atomic_fetch_add_explicit(&l->demand, 1, memory_order_relaxed);
         do {
             if (!l->claim_pending) {
                 pthread_cond_wait(&l->cv, &l->mu);
@@ -117,6 +121,7 @@ void dagl_lock_acquire(dagl_lock *l)
             }
         } while (l->held);
         l->waiters--;
+        atomic_fetch_sub_explicit(&l->demand, 1, memory_order_relaxed);
         l->st.wait_seconds += now_s() - t0;
         if (l->trace && t0_ns)
             dagl__trace_lock(l->trace, l->trace_run, dagl__pool_current_worker(), 1, t0_ns, dagl__now_ns());
@@ -155,6 +160,7 @@ int dagl__lock_take_or_park(dagl_lock *l, dagl_pool *pool, dagl_job *job, dagl_t
     }
     atomic_fetch_add(&job->pending, 1);
     l->q[(l->qhead + l->qlen++) % l->qcap] = (parked){pool, job, fn, arg, ith};
+    atomic_fetch_add_explicit(&l->demand, 1, memory_order_relaxed);
     l->st.parked++;
     void (*tell)(void *) = l->on_contended;
     void *ud = l->contended_ud;
@@ -205,6 +211,7 @@ void dagl_lock_release(dagl_lock *l)
         p = l->q[l->qhead];
         l->qhead = (l->qhead + 1) % l->qcap;
         l->qlen--;
+        atomic_fetch_sub_explicit(&l->demand, 1, memory_order_relaxed);
         l->held = true; /* now the parked task's (dagl__lock_claim) */
         l->claim_pending = true;
         l->since = now_s();
@@ -218,10 +225,7 @@ void dagl_lock_release(dagl_lock *l)
 
 int dagl_lock_waiters(const dagl_lock *l)
 {
-    pthread_mutex_lock((pthread_mutex_t *)&l->mu);
-    int n = l->waiters + l->qlen;
-    pthread_mutex_unlock((pthread_mutex_t *)&l->mu);
-    return n;
+    return atomic_load_explicit(&((dagl_lock *)l)->demand, memory_order_relaxed);
 }
 
 void dagl_lock_get_stats(const dagl_lock *l, dagl_lock_stats *out)
