@@ -143,7 +143,7 @@ dagl_lstate *dagl_l_state(lua_State *L);
 void dagl_l_push_ref(lua_State *L, dagl_tensor *t);
 
 /* The VM lock from C functions: release around real work, take back after; both no-ops in
- * states without a lock. The count hook hands the lock over when others wait. */
+ * states without a lock. When others wait, the watchdog hands the lock over after the switch interval. */
 void dagl_l_unlock(dagl_lstate *s);
 void dagl_l_relock(dagl_lstate *s, lua_State *L);
 /* Notes that this thread just got the lock (for the switch interval). */
