@@ -224,6 +224,11 @@ describe(".npy", function()
     H.assert_equal_values(dagl.load_npy(F .. "np_u1.npy"), {0, 200, 255})
     H.assert_equal_values(dagl.load_npy(F .. "np_b1.npy"), {1, 0, 1})
     assert.same({0, 3}, dagl.load_npy(F .. "np_empty.npy").shape)
+    -- found by fuzz_npy: an empty array whose other dims' product overflows int64 (the strides
+    -- overflowed, undefined behaviour caught by UBSan); it is an empty tensor
+    local odd = dagl.load_npy(F .. "fuzz_npy_empty_huge_dims.npy")
+    assert.equal(0, odd:numel())
+    assert.same({8, 5, 73709551615, 0, 0, 0, 20000000}, odd.shape)
     H.assert_equal_values(dagl.load_npy(F .. "np_v2.npy"), {{0, 1}, {2, 3}})
   end)
 

@@ -10,19 +10,26 @@
 #define INLINE_LIMIT 4096
 #define ALIGN 64
 
+/* The element count; INT64_MAX when it does not fit (so a size check downstream refuses it), 0
+ * when any dim is 0 even if the others' product would overflow. */
 int64_t dagl__numel(int ndim, const int64_t *shape)
 {
+    for (int i = 0; i < ndim; i++)
+        if (shape[i] == 0) return 0;
     int64_t n = 1;
-    for (int i = 0; i < ndim; i++) n *= shape[i];
+    for (int i = 0; i < ndim; i++)
+        if (__builtin_mul_overflow(n, shape[i], &n)) return INT64_MAX;
     return n;
 }
 
+/* Row-major strides. For an empty tensor the product of the other dims may not fit (a file can
+ * declare (0, 2^62, 16)); those strides are never used, so the product wraps (unsigned) there. */
 void dagl__contig_strides(int ndim, const int64_t *shape, int64_t *strides)
 {
-    int64_t s = 1;
+    uint64_t s = 1;
     for (int i = ndim - 1; i >= 0; i--) {
-        strides[i] = s;
-        s *= shape[i] > 0 ? shape[i] : 1;
+        strides[i] = (int64_t)s;
+        s *= shape[i] > 0 ? (uint64_t)shape[i] : 1;
     }
 }
 
