@@ -2,18 +2,6 @@
 -- for GatedDense, the hand-written luaop backward for Softsign) match central differences.
 local dagl = require "dagl"
 
--- Central difference of the scalar f() in element k of t (float64).
-local function numeric(f, t, k)
-  local flat, eps = t:view(-1), 1e-6
-  local v = flat[k]
-  flat[k] = v + eps
-  local up = f():item()
-  flat[k] = v - eps
-  local down = f():item()
-  flat[k] = v
-  return (up - down) / (2 * eps)
-end
-
 describe("examples/custom_layer.lua", function()
   local ex
   setup(function() ex = dofile("examples/custom_layer.lua") end)
@@ -44,7 +32,7 @@ describe("examples/custom_layer.lua", function()
       for i, t in ipairs({x, table.unpack(params)}) do
         local g = res[i + 1]:view(-1)
         for k = 1, t:numel() do
-          local want = numeric(function() return loss(x) end, t, k)
+          local want = numeric_at(function() return loss(x) end, t, k)
           assert.is_true(math.abs(g[k] - want) < 1e-6 * (1 + math.abs(want)), ("%s arg %d [%d]: %g vs %g"):format(case[1], i, k, g[k], want))
         end
       end

@@ -7,13 +7,6 @@ local dagl = require "dagl"
 local SRC = (debug.getinfo(1, "S").source:match("^@(.-)/?spec/[^/]*$")) or ""
 if SRC == "" then SRC = "." end
 
-local function slurp(path)
-  local f = assert(io.open(SRC .. "/" .. path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
 local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
 
 local function sorted_keys(t)
@@ -79,7 +72,7 @@ end
 describe("docs", function()
   local md, spans
   setup(function()
-    md = slurp("docs/lua_api.md")
+    md = read_file(SRC .. "/docs/lua_api.md")
     spans = code_spans(md)
   end)
 
@@ -195,7 +188,7 @@ describe("docs", function()
   it("docs/luals/dagl.lua parses and declares every module function and tensor method", function()
     local chunk, err = loadfile(SRC .. "/docs/luals/dagl.lua")
     assert(chunk, err)
-    local src = slurp("docs/luals/dagl.lua")
+    local src = read_file(SRC .. "/docs/luals/dagl.lua")
     local missing = {}
     local function declared(pat) return src:find(pat) ~= nil end
     for _, k in ipairs(sorted_keys(dagl)) do

@@ -103,23 +103,35 @@ function H.assert_raises(fn, ...)
   return err
 end
 
+--- numeric_at(f, t, k, eps=1e-6): the central difference of the scalar f() in element k of the
+-- tensor t (1-based, flat), which f reads; t is restored after.
+function H.numeric_at(f, t, k, eps)
+  local flat = t:view(-1)
+  eps = eps or 1e-6
+  local v = flat[k]
+  flat[k] = v + eps
+  local up = f():item()
+  flat[k] = v - eps
+  local down = f():item()
+  flat[k] = v
+  return (up - down) / (2 * eps)
+end
+
 --- numeric_grad(f, x): central differences (float64) of the scalar f() with respect to each
 -- element of the tensor x that f reads, as a tensor of x's shape (finite-difference checks).
 function H.numeric_grad(f, x)
-  local flat = x:view(-1)
   local g = require("dagl").zeros(x.shape, "float64")
   local gflat = g:view(-1)
-  local eps = 1e-6
-  for k = 1, #flat do
-    local v = flat[k]
-    flat[k] = v + eps
-    local up = f():item()
-    flat[k] = v - eps
-    local down = f():item()
-    flat[k] = v
-    gflat[k] = (up - down) / (2 * eps)
-  end
+  for k = 1, x:numel() do gflat[k] = H.numeric_at(f, x, k) end
   return g
+end
+
+--- read_file(path): the whole file as a string (binary).
+function H.read_file(path)
+  local f = assert(io.open(path, "rb"))
+  local s = f:read("a")
+  f:close()
+  return s
 end
 
 --- Flattens a nested table (row-major).

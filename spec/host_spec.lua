@@ -16,13 +16,6 @@ if SRC_DIR == "" then SRC_DIR = "." end
 -- Quotes a string for sh.
 local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
 
-local function slurp(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
 local function write_temp(text)
   local path = os.tmpname()
   local f = assert(io.open(path, "wb"))
@@ -45,7 +38,7 @@ local function sh(cmdline, stdin)
   local p = assert(io.popen(cmd, "r"))
   local out = p:read("a")
   local _, _, code = p:close()
-  local err = slurp(errf)
+  local err = read_file(errf)
   os.remove(errf)
   if inf then os.remove(inf) end
   return out, err, code

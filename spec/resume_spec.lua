@@ -10,13 +10,6 @@ os.remove(dir)
 assert(os.execute("mkdir -p " .. dir))
 teardown(function() os.execute("rm -rf " .. dir) end)
 
-local function read_bytes(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
 -- The same small regression model, data and optimizer every time (SGD keeps no state between
 -- steps, so weights alone are a complete checkpoint).
 local function setup_model()
@@ -80,7 +73,7 @@ describe("checkpoint writes", function()
     m:fit(x, y, {epochs = 1, verbose = false})
     local path = dir .. "/model.safetensors"
     m:save_weights(path)
-    local old = read_bytes(path)
+    local old = read_file(path)
     m:fit(x, y, {epochs = 1, verbose = false}) -- new weights to write
 
     -- the write itself fails (ENOSPC): path.tmp is a link to /dev/full
@@ -88,7 +81,7 @@ describe("checkpoint writes", function()
     local ok, err = pcall(m.save_weights, m, path)
     assert.is_false(ok)
     assert.truthy(tostring(err):find(path .. ".tmp", 1, true), tostring(err))
-    assert.equal(old, read_bytes(path))
+    assert.equal(old, read_file(path))
     assert.is_nil(io.open(path .. ".tmp", "rb"))
 
     -- the temporary file cannot even be created (a directory is in the way)
@@ -96,12 +89,12 @@ describe("checkpoint writes", function()
     ok, err = pcall(m.save_weights, m, path)
     assert.is_false(ok)
     assert.truthy(tostring(err):find("cannot create", 1, true), tostring(err))
-    assert.equal(old, read_bytes(path))
+    assert.equal(old, read_file(path))
     assert(os.execute(("rmdir '%s.tmp'"):format(path)))
 
     -- and a write that succeeds replaces the file as a whole
     m:save_weights(path)
-    assert.are_not.equal(old, read_bytes(path))
+    assert.are_not.equal(old, read_file(path))
     local b = setup_model()
     b:load_weights(path)
     assert.same(weights_of(m), weights_of(b))
