@@ -194,10 +194,7 @@ static int lib_func(lua_State *L)
     for (int i = 0; i < sig.nargs; i++) d->types[i] = dagl_ffi_type(sig.args[i]);
     if (ffi_prep_cif(&d->cif, FFI_DEFAULT_ABI, (unsigned)sig.nargs, dagl_ffi_type(sig.ret), d->types) != FFI_OK)
         return luaL_error(L, "ffi: libffi cannot prepare a call of '%s' as '%s'", name, text);
-    if (luaL_newmetatable(L, DECL_MT)) {
-        lua_pushcfunction(L, decl_gc);
-        lua_setfield(L, -2, "__gc");
-    }
+    dagl_l_gc_metatable(L, DECL_MT, decl_gc, 0);
     lua_setmetatable(L, -2);
     dagl_ffi_lib_retain(lib);
     d->lib = lib;
@@ -211,14 +208,10 @@ static int l_ffi_load(lua_State *L)
     const char *path = luaL_optstring(L, 1, NULL);
     dagl_ffi_lib **ud = lua_newuserdatauv(L, sizeof *ud, 0);
     *ud = NULL;
-    if (luaL_newmetatable(L, DAGL_FFI_LIB_MT)) {
+    if (dagl_l_gc_metatable(L, DAGL_FFI_LIB_MT, lib_close, 1)) {
         static const luaL_Reg methods[] = {{"func", lib_func}, {"close", lib_close}, {NULL, NULL}};
         luaL_newlib(L, methods);
         lua_setfield(L, -2, "__index");
-        lua_pushcfunction(L, lib_close);
-        lua_setfield(L, -2, "__gc");
-        lua_pushcfunction(L, lib_close);
-        lua_setfield(L, -2, "__close");
         lua_pushcfunction(L, lib_tostring);
         lua_setfield(L, -2, "__tostring");
     }

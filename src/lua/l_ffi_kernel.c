@@ -192,10 +192,7 @@ static int l_kernel_new(lua_State *L)
     void *fn = dagl_ffi_symbol(L, lib, name);
     ffi_kernel **ud = lua_newuserdatauv(L, sizeof *ud, 0);
     *ud = NULL;
-    if (luaL_newmetatable(L, KERNEL_MT)) {
-        lua_pushcfunction(L, kernel_gc);
-        lua_setfield(L, -2, "__gc");
-    }
+    dagl_l_gc_metatable(L, KERNEL_MT, kernel_gc, 0);
     lua_setmetatable(L, -2);
     ffi_kernel *k = calloc(1, sizeof *k);
     if (!k || !(k->name = strdup(name))) {

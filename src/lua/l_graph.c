@@ -240,14 +240,10 @@ static int l_graph(lua_State *L)
 {
     dagl_graph **g = lua_newuserdatauv(L, sizeof *g, 0);
     *g = NULL;
-    if (luaL_newmetatable(L, GRAPH_MT)) {
+    if (dagl_l_gc_metatable(L, GRAPH_MT, g_gc, 1)) {
         lua_newtable(L);
         dagl_l_setfuncs(L, graph_methods);
         lua_setfield(L, -2, "__index");
-        lua_pushcfunction(L, g_gc);
-        lua_setfield(L, -2, "__gc");
-        lua_pushcfunction(L, g_gc);
-        lua_setfield(L, -2, "__close");
     }
     lua_setmetatable(L, -2);
     if (dagl_graph_new(DAGL_LCTX(L), g)) return dagl_l_error(L);

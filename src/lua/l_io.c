@@ -19,10 +19,7 @@ static dagl_tensor_dict *new_dict_box(lua_State *L)
 {
     dagl_tensor_dict *d = lua_newuserdatauv(L, sizeof *d, 0);
     memset(d, 0, sizeof *d);
-    if (luaL_newmetatable(L, DICT_MT)) {
-        lua_pushcfunction(L, dict_gc);
-        lua_setfield(L, -2, "__gc");
-    }
+    dagl_l_gc_metatable(L, DICT_MT, dict_gc, 0);
     lua_setmetatable(L, -2);
     return d;
 }
@@ -225,11 +222,7 @@ static int l_gather_rows_async(lua_State *L)
     }
     dagl_rows_job **g = lua_newuserdatauv(L, sizeof *g, 0);
     *g = NULL;
-    if (luaL_newmetatable(L, GATHER_MT)) {
-        lua_pushcfunction(L, gather_gc);
-        lua_setfield(L, -2, "__gc");
-        lua_pushcfunction(L, gather_gc);
-        lua_setfield(L, -2, "__close");
+    if (dagl_l_gc_metatable(L, GATHER_MT, gather_gc, 1)) {
         lua_createtable(L, 0, 2);
         lua_pushvalue(L, lua_upvalueindex(1)); /* wait makes a tensor: it needs the binding upvalues */
         lua_pushvalue(L, lua_upvalueindex(2));

@@ -358,10 +358,7 @@ static int l_luaop_new(lua_State *L)
     if (!s->vm) return luaL_error(L, "luaop: Lua nodes are made in the main state, not inside a Lua node");
     luaop **ud = lua_newuserdatauv(L, sizeof *ud, 0);
     *ud = NULL;
-    if (luaL_newmetatable(L, LUAOP_MT)) {
-        lua_pushcfunction(L, op_gc);
-        lua_setfield(L, -2, "__gc");
-    }
+    dagl_l_gc_metatable(L, LUAOP_MT, op_gc, 0);
     lua_setmetatable(L, -2);
     luaop *op = calloc(1, sizeof *op);
     if (!op) return luaL_error(L, "luaop: out of memory");

@@ -47,6 +47,18 @@ static void gc_account(lua_State *L, dagl_lstate *s, const dagl_tensor *t)
     }
 }
 
+int dagl_l_gc_metatable(lua_State *L, const char *name, lua_CFunction gc, int closable)
+{
+    if (!luaL_newmetatable(L, name)) return 0;
+    lua_pushcfunction(L, gc);
+    lua_setfield(L, -2, "__gc");
+    if (closable) {
+        lua_pushcfunction(L, gc);
+        lua_setfield(L, -2, "__close");
+    }
+    return 1;
+}
+
 dagl_tensor **dagl_l_slot(lua_State *L)
 {
     dagl_ltensor *u = lua_newuserdatauv(L, sizeof *u, 0);

@@ -100,6 +100,10 @@ void dagl_l_window(lua_State *L, int idx, dagl_window2d *w);
 /* Tensor-tensor or tensor-number binary op on arguments 1 and 2 (the operators use it). */
 int dagl_l_binary(lua_State *L, dagl_op op);
 
+/* Pushes the metatable `name` of a boxed C object, made on first use with __gc = gc (and
+ * __close = gc when closable); returns 1 when it was just made, so the caller adds the rest. */
+int dagl_l_gc_metatable(lua_State *L, const char *name, lua_CFunction gc, int closable);
+
 /* Pushes a malloc'ed string and frees it (NULL: raises "<what>: out of memory"); returns 1. */
 int dagl_l_push_malloced(lua_State *L, char *s, const char *what);
 
