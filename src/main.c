@@ -66,20 +66,6 @@ static int report(lua_State *L, int status)
     return status;
 }
 
-/* Message handler of every protected call: turns the error object into a string and appends
- * the traceback. */
-static int msghandler(lua_State *L)
-{
-    const char *msg = lua_tostring(L, 1);
-    if (msg == NULL) { /* not a string or a number */
-        if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
-            return 1; /* its __tostring gives the message, without a traceback */
-        msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
-    }
-    luaL_traceback(L, L, msg, 1);
-    return 1;
-}
-
 /* The hook a SIGINT installs: raises an error in the running Lua code. */
 static void stop_hook(lua_State *L, lua_Debug *ar)
 {
@@ -97,11 +83,11 @@ static void on_sigint(int sig)
     if (ctx) dagl_ctx_interrupt(ctx); /* graph runs in progress stop before their next node */
 }
 
-/* Calls the function below its narg arguments with msghandler underneath, ^C-interruptible. */
+/* Calls the function below its narg arguments with dagl_l_msghandler underneath, ^C-interruptible. */
 static int docall(lua_State *L, int narg, int nres)
 {
     int base = lua_gettop(L) - narg;
-    lua_pushcfunction(L, msghandler);
+    lua_pushcfunction(L, dagl_l_msghandler);
     lua_insert(L, base);
     interrupted_L = L;
     signal(SIGINT, on_sigint);

@@ -36,20 +36,11 @@ dagl_status dagl__embed_lua_error(dagl_runtime *rt, dagl_status st)
     return st;
 }
 
-/* Message handler: the error with a traceback, as the dagl host prints it. */
-static int traceback(lua_State *L)
-{
-    const char *msg = lua_tostring(L, 1);
-    if (!msg) msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
-    luaL_traceback(L, L, msg, 1);
-    return 1;
-}
-
 /* Calls the function below nargs arguments with a traceback handler; 0 or the Lua status. */
 static int pcall_tb(lua_State *L, int nargs, int nres)
 {
     int base = lua_gettop(L) - nargs;
-    lua_pushcfunction(L, traceback);
+    lua_pushcfunction(L, dagl_l_msghandler);
     lua_insert(L, base);
     int st = lua_pcall(L, nargs, nres, base);
     lua_remove(L, base);

@@ -1,6 +1,6 @@
-/* l_preload.c -- makes `require "dagl"` work in a lua_State that dagl itself created (the host,
- * the embedding runtime): dagl.core bound to the linked-in binding, and the dagl Lua library
- * dirs in front of package.path. */
+/* l_preload.c -- what the lua_States dagl itself creates (the host, the embedding runtime)
+ * share: `require "dagl"` bound to the linked-in binding with the dagl Lua library dirs in front
+ * of package.path, and the message handler that adds a traceback to errors. */
 #include "ldagl.h"
 
 #include <stdlib.h>
@@ -44,4 +44,17 @@ void dagl_l_preload(lua_State *L, int no_env)
     lua_concat(L, n + 1);
     lua_setfield(L, -2, "path");
     lua_pop(L, 1);
+}
+
+/* Message handler for lua_pcall: the error with a traceback, as lua.c's; an error object that
+ * is not a string gives its __tostring (without a traceback) or its type. */
+int dagl_l_msghandler(lua_State *L)
+{
+    const char *msg = lua_tostring(L, 1);
+    if (msg == NULL) { /* not a string or a number */
+        if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) return 1;
+        msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+    }
+    luaL_traceback(L, L, msg, 1);
+    return 1;
 }

@@ -139,6 +139,8 @@ DAGL_API int luaopen_dagl_core(lua_State *L);
 
 /* Binds require "dagl.core" to this binding and puts dagl's Lua dirs in package.path. */
 void dagl_l_preload(lua_State *L, int no_env);
+/* lua_pcall message handler: the error message with a traceback (the host's and the runtime's). */
+int dagl_l_msghandler(lua_State *L);
 /* Opens dagl.core in L with an existing context (per-worker states) and no VM lock. */
 int dagl_l_open_shared(lua_State *L, dagl_ctx *ctx);
 /* The binding state of L (from the registry), for C code running outside binding closures. */
