@@ -132,13 +132,9 @@ return function(Model)
   -- here, the whole epoch at once.
   local function batches(x, y, n, bs, shuffle)
     if dagl.is_tensor(x) and dagl.is_tensor(y) then
-      local it, _, _, closer = dagl.data.batches(x, y, {batch_size = bs, shuffle = shuffle,
-                                                        seed = math.random(0, 0x7FFFFFFF)})
-      return function(b)
-        local xb, yb = it()
-        if b == math.ceil(n / bs) then getmetatable(closer).__close() end -- nothing left pending
-        return xb, yb
-      end
+      -- the last batch starts no gather, so a finished epoch leaves nothing pending
+      local it = dagl.data.batches(x, y, {batch_size = bs, shuffle = shuffle, seed = math.random(0, 0x7FFFFFFF)})
+      return it -- ignores the (b, i, j) the fallback below takes
     end
     local order = shuffle and shuffled_indices(n) or nil
     local ex, ey = order and data.take(x, order) or x, order and data.take(y, order) or y
