@@ -12,6 +12,13 @@
 local nn = {training = false}
 
 local updates, losses -- the lists of the trace being collected, or nil
+local name_counts = {}
+
+--- A name unique within the process for a new layer or model of this kind: "dense_1", "dense_2".
+function nn.auto_name(kind)
+  name_counts[kind] = (name_counts[kind] or 0) + 1
+  return kind .. "_" .. name_counts[kind]
+end
 
 function nn.add_update(target, value)
   if updates then updates[#updates + 1] = {target = target, value = value} end

@@ -9,14 +9,6 @@ local Layer = {}
 Layer.__index = Layer
 nn.Layer = Layer
 
-local counters = setmetatable({}, {__mode = "k"})
-
--- A unique name per layer class ("dense_1", "dense_2", ...) within the process.
-local function auto_name(class)
-  counters[class] = (counters[class] or 0) + 1
-  return class.kind .. "_" .. counters[class]
-end
-
 --- Declares a layer class: nn.Dense = nn.layer_class("dense").
 -- Calling the class makes a layer (nn.Dense(64, {...})); calling a layer runs it.
 function nn.layer_class(kind)
@@ -27,7 +19,7 @@ function nn.layer_class(kind)
 end
 
 function Layer:init(opts)
-  self.name = opts and opts.name or auto_name(getmetatable(self))
+  self.name = opts and opts.name or nn.auto_name(getmetatable(self).kind)
   self.weights = {}
   self.built = false
 end

@@ -11,8 +11,6 @@ local Model = {}
 Model.__index = Model
 nn.Model = Model
 
-local counters = {}
-
 -- Metamethods every model class carries (Lua looks them up raw in the metatable).
 local function class_of(parent, kind)
   local cls = setmetatable({kind = kind}, {
@@ -26,8 +24,7 @@ local function class_of(parent, kind)
   rawset(cls, "__tostring", Model.__tostring)
   function cls.new(...)
     local self = setmetatable({}, cls)
-    counters[kind] = (counters[kind] or 0) + 1
-    self.name = kind .. "_" .. counters[kind]
+    self.name = nn.auto_name(kind)
     self._model = true
     self:init(...)
     return self
