@@ -141,6 +141,38 @@ describe("dagl.luaop", function()
     assert.same({3, 3}, f(dagl.ones(2)):totable())
   end)
 
+  it("loads forward from module= and fn= in per-worker states, and says why when it cannot", function()
+    local dir = os.tmpname()
+    os.remove(dir)
+    assert(os.execute("mkdir -p " .. dir))
+    local function module(name, text)
+      local f = assert(io.open(dir .. "/" .. name .. ".lua", "w"))
+      f:write(text)
+      f:close()
+    end
+    module("lop_good", "local k = 3\nreturn {triple = function(t) return t * k end}\n")
+    module("lop_broken", "error('cannot load this module')\n")
+    local saved = package.path
+    package.path = dir .. "/?.lua;" .. saved
+    local function op(mod, fn)
+      local k = 3 -- an upvalue: only module= lets this run per worker
+      return dagl.luaop{name = "tri", module = mod, fn = fn, forward = function(t) return t * k end}
+    end
+    local good, nofn, broken = op("lop_good", "triple"), op("lop_good", "nope"), op("lop_broken", "triple")
+    package.path = saved
+    dagl.set_lock_mode("per-worker")
+    local x = dagl.randn(5)
+    assert.same((x * 3 + x * 3):totable(), parallel_nodes(good, 2)(x):totable())
+    local ok, err = pcall(parallel_nodes(nofn, 2), x)
+    assert.is_false(ok)
+    assert.matches("luaop 'tri': cannot load forward in a worker state: module 'lop_good' has no function 'nope'", err)
+    ok, err = pcall(parallel_nodes(broken, 2), x)
+    assert.is_false(ok)
+    assert.matches("cannot load this module", err)
+    assert.same((x * 6):totable(), parallel_nodes(good, 2)(x):totable()) -- the pool stays usable
+    os.execute("rm -rf " .. dir)
+  end)
+
   it("raises errors from inside a node with the node, layer and traceback; the pool stays usable", function()
     local boom = dagl.luaop{name = "boom", forward = function(t)
       if t:sum():item() > 100 then error("too big: " .. t:sum():item()) end

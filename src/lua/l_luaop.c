@@ -48,14 +48,6 @@ static void luaop_unref(void *p)
     free(op);
 }
 
-/* Adds a traceback to errors raised in Lua nodes. */
-static int msgh(lua_State *L)
-{
-    const char *msg = lua_tostring(L, 1);
-    if (!msg) msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
-    luaL_traceback(L, L, msg, 1);
-    return 1;
-}
 
 void dagl_l_push_ref(lua_State *L, dagl_tensor *t)
 {
@@ -93,7 +85,7 @@ static dagl_status call_forward(lua_State *W, const luaop *op, dagl_ctx *ctx, in
     if (!lua_checkstack(W, 4)) return dagl_ctx_set_error(ctx, DAGL_E_NOMEM, "luaop '%s': Lua stack overflow", op->name);
     int base = lua_gettop(W); /* the function */
     fwd_call call = {srcs, nsrc};
-    lua_pushcfunction(W, msgh);
+    lua_pushcfunction(W, dagl_l_msghandler);
     lua_insert(W, base);
     lua_pushcfunction(W, forward_trampoline);
     lua_insert(W, base + 1);
@@ -115,13 +107,28 @@ static dagl_status call_forward(lua_State *W, const luaop *op, dagl_ctx *ctx, in
     return st;
 }
 
-/* A coroutine of the main state for one node (the caller holds the VM lock). */
+/* Runs under lua_pcall: a new coroutine, anchored in the registry for good (they are reused). */
+static int new_coroutine(lua_State *L)
+{
+    lua_State **co = lua_touserdata(L, 1);
+    *co = lua_newthread(L);
+    luaL_ref(L, LUA_REGISTRYINDEX);
+    return 0;
+}
+
+/* A coroutine of the main state for one node (the caller holds the VM lock); NULL when Lua is
+ * out of memory (made under a pcall, so that cannot abort the process). */
 static lua_State *take_coroutine(dagl_lstate *s)
 {
     if (s->nfree_co > 0) return s->free_co[--s->nfree_co];
-    if (!lua_checkstack(s->spare, 2)) return NULL;
-    lua_State *co = lua_newthread(s->spare);
-    luaL_ref(s->spare, LUA_REGISTRYINDEX); /* anchored for good: coroutines are reused */
+    lua_State *co = NULL;
+    if (!lua_checkstack(s->spare, 3)) return NULL;
+    lua_pushcfunction(s->spare, new_coroutine);
+    lua_pushlightuserdata(s->spare, &co);
+    if (lua_pcall(s->spare, 1, 0, 0) != LUA_OK) {
+        lua_pop(s->spare, 1);
+        return NULL;
+    }
     return co;
 }
 
@@ -158,40 +165,64 @@ static int open_shared(lua_State *W)
     return dagl_l_open_shared(W, lua_touserdata(W, lua_upvalueindex(1)));
 }
 
-/* A new per-worker lua_State: standard libraries, the main state's package paths, dagl.core. */
-static lua_State *new_worker_state(const luaop *op, dagl_ctx *ctx)
+/* Gives worker state W the package.path/cpath the op's creator had (may raise: under a pcall). */
+static void set_paths(lua_State *W, const luaop *op)
 {
-    lua_State *W = luaL_newstate();
-    if (!W) return NULL;
-    luaL_openlibs(W);
     lua_getglobal(W, "package");
     lua_pushstring(W, op->path);
     lua_setfield(W, -2, "path");
     lua_pushstring(W, op->cpath);
     lua_setfield(W, -2, "cpath");
+    lua_pop(W, 1);
+}
+
+/* Runs under lua_pcall in a new worker state: standard libraries, the main state's package
+ * paths (argument 1, the op) and dagl.core with the main state's context (argument 2). */
+static int setup_worker(lua_State *W)
+{
+    const luaop *op = lua_touserdata(W, 1);
+    void *ctx = lua_touserdata(W, 2);
+    luaL_openlibs(W);
+    set_paths(W, op);
+    lua_getglobal(W, "package");
     lua_getfield(W, -1, "preload");
     lua_pushlightuserdata(W, ctx);
     lua_pushcclosure(W, open_shared, 1);
     lua_setfield(W, -2, "dagl.core");
-    lua_pop(W, 2);
     lua_getglobal(W, "require");
     lua_pushliteral(W, "dagl.core");
-    if (lua_pcall(W, 1, 0, 0) != LUA_OK) {
-        lua_close(W);
-        return NULL;
-    }
-    return W;
+    lua_call(W, 1, 0);
+    return 0;
 }
 
-static lua_State *take_worker(dagl_lstate *s, const luaop *op, dagl_ctx *ctx)
+/* A new per-worker lua_State in *out; on failure the reason goes to err. */
+static dagl_status new_worker_state(const luaop *op, dagl_ctx *main_ctx, dagl_ctx *err, lua_State **out)
+{
+    lua_State *W = *out = luaL_newstate();
+    if (!W) return dagl_ctx_set_error(err, DAGL_E_NOMEM, "luaop '%s': cannot create a worker lua_State", op->name);
+    lua_pushcfunction(W, setup_worker);
+    lua_pushlightuserdata(W, (void *)op);
+    lua_pushlightuserdata(W, main_ctx);
+    if (lua_pcall(W, 2, 0, 0) == LUA_OK) return DAGL_OK;
+    dagl_status st = dagl_ctx_set_error(err, DAGL_E_LUA, "luaop '%s': cannot set up a worker lua_State: %s",
+                                        op->name, lua_tostring(W, -1));
+    lua_close(W);
+    *out = NULL;
+    return st;
+}
+
+/* A worker lua_State for this thread's node: a free one, or a new one registered for closing. */
+static dagl_status take_worker(dagl_lstate *s, const luaop *op, dagl_ctx *ctx, lua_State **out)
 {
     dagl_worker_states *ws = s->workers;
     lua_State *W = NULL;
     pthread_mutex_lock(&ws->mu);
     if (ws->nfree > 0) W = ws->free[--ws->nfree];
     pthread_mutex_unlock(&ws->mu);
-    if (W) return W;
-    if (!(W = new_worker_state(op, s->ctx))) return NULL; /* the main context: `ctx` is a task's */
+    if ((*out = W) != NULL) return DAGL_OK;
+    /* s->ctx, the main context, goes into the state: `ctx` is only this task's */
+    dagl_status st = new_worker_state(op, s->ctx, ctx, &W);
+    if (st) return st;
     pthread_mutex_lock(&ws->mu);
     if (ws->nall == ws->cap) {
         int nc = ws->cap ? ws->cap * 2 : 8;
@@ -202,13 +233,14 @@ static lua_State *take_worker(dagl_lstate *s, const luaop *op, dagl_ctx *ctx)
         if (!na || !nf) {
             pthread_mutex_unlock(&ws->mu);
             lua_close(W);
-            return NULL;
+            return dagl_ctx_set_error(ctx, DAGL_E_NOMEM, "luaop '%s': out of memory for worker lua_States", op->name);
         }
         ws->cap = nc;
     }
     ws->all[ws->nall++] = W;
     pthread_mutex_unlock(&ws->mu);
-    return W;
+    *out = W;
+    return DAGL_OK;
 }
 
 static void give_worker(dagl_lstate *s, lua_State *W)
@@ -230,57 +262,52 @@ void dagl_l_free_workers(dagl_lstate *s)
     s->workers = NULL;
 }
 
-/* Pushes the op's forward function in worker state W, loading it on first use. */
-static dagl_status push_worker_fn(lua_State *W, const luaop *op, dagl_ctx *ctx)
+/* Runs under lua_pcall in worker state W: returns the op's (argument 1) forward function, loaded
+ * on first use from its module or bytecode and kept in the registry; raises what went wrong. */
+static int load_worker_fn(lua_State *W)
 {
+    const luaop *op = lua_touserdata(W, 1);
     luaL_getsubtable(W, LUA_REGISTRYINDEX, "dagl.luaops");
-    if (lua_rawgeti(W, -1, op->id) == LUA_TFUNCTION) {
-        lua_remove(W, -2);
-        return DAGL_OK;
-    }
+    if (lua_rawgeti(W, -1, op->id) == LUA_TFUNCTION) return 1;
     lua_pop(W, 1);
-    int rc;
+    set_paths(W, op); /* the state may predate the op and its creator's package.path */
     if (op->module) {
         lua_getglobal(W, "require");
         lua_pushstring(W, op->module);
-        rc = lua_pcall(W, 1, 1, 0);
-        if (rc == LUA_OK) {
-            lua_getfield(W, -1, op->fn);
-            lua_remove(W, -2);
-            if (!lua_isfunction(W, -1)) {
-                lua_pop(W, 2);
-                return dagl_ctx_set_error(ctx, DAGL_E_LUA, "luaop '%s': module '%s' has no function '%s'", op->name,
-                                          op->module, op->fn);
-            }
-        }
-    } else if (op->bytecode) {
-        rc = luaL_loadbufferx(W, op->bytecode, op->nbytecode, op->name, "b");
-    } else {
-        lua_pop(W, 1);
-        return dagl_ctx_set_error(ctx, DAGL_E_LUA,
-                                  "luaop '%s': per-worker mode cannot copy forward: it uses upvalues (%s); make it "
-                                  "self-contained (require what it needs inside) or give module= and fn=",
-                                  op->name, op->upvalues);
-    }
-    if (rc != LUA_OK) {
-        dagl_status st = dagl_ctx_set_error(ctx, DAGL_E_LUA, "luaop '%s': cannot load forward in a worker state: %s",
-                                            op->name, lua_tostring(W, -1));
-        lua_pop(W, 2);
-        return st;
+        lua_call(W, 1, 1);
+        if (lua_getfield(W, -1, op->fn) != LUA_TFUNCTION)
+            return luaL_error(W, "module '%s' has no function '%s'", op->module, op->fn);
+    } else if (!op->bytecode) {
+        return luaL_error(W, "per-worker mode cannot copy forward: it uses upvalues (%s); make it self-contained "
+                          "(require what it needs inside) or give module= and fn=", op->upvalues);
+    } else if (luaL_loadbufferx(W, op->bytecode, op->nbytecode, op->name, "b") != LUA_OK) {
+        return lua_error(W);
     }
     lua_pushvalue(W, -1);
-    lua_rawseti(W, -3, op->id);
-    lua_remove(W, -2);
-    return DAGL_OK;
+    lua_rawseti(W, 2, op->id);
+    return 1;
+}
+
+/* Pushes the op's forward function in worker state W, loading it on first use. */
+static dagl_status push_worker_fn(lua_State *W, const luaop *op, dagl_ctx *ctx)
+{
+    lua_pushcfunction(W, load_worker_fn);
+    lua_pushlightuserdata(W, (void *)op);
+    if (lua_pcall(W, 1, 1, 0) == LUA_OK) return DAGL_OK;
+    dagl_status st = dagl_ctx_set_error(ctx, DAGL_E_LUA, "luaop '%s': cannot load forward in a worker state: %s",
+                                        op->name, lua_tostring(W, -1));
+    lua_pop(W, 1);
+    return st;
 }
 
 /* Per-worker mode: no VM lock; this thread has W to itself. */
 static dagl_status run_per_worker(luaop *op, dagl_ctx *ctx, int nsrc, dagl_tensor *const *srcs, dagl_tensor **out)
 {
     dagl_lstate *s = op->s;
-    lua_State *W = take_worker(s, op, ctx);
-    if (!W) return dagl_ctx_set_error(ctx, DAGL_E_NOMEM, "luaop '%s': cannot create a worker lua_State", op->name);
-    dagl_status st = push_worker_fn(W, op, ctx);
+    lua_State *W;
+    dagl_status st = take_worker(s, op, ctx, &W);
+    if (st) return st;
+    st = push_worker_fn(W, op, ctx);
     if (!st) st = call_forward(W, op, ctx, nsrc, srcs, out);
     lua_settop(W, 0);
     give_worker(s, W);
