@@ -315,7 +315,7 @@ function dagl.concat(list, dim) end
 ---@param ids dagl.Tensor int64
 ---@return dagl.Tensor
 function dagl.embedding(table, ids) end
----Rows of t by int64 indices counting from 1 (dim must be 1).
+---Slices of t along dim at int64 indices counting from 1 (idx 1-D unless dim is 1).
 ---@param t dagl.Tensor
 ---@param dim integer
 ---@param idx dagl.Tensor int64
@@ -625,7 +625,7 @@ function Tensor:max_pool2d(opts) end
 ---@param opts? dagl.WindowOptions|integer
 ---@return dagl.Tensor
 function Tensor:avg_pool2d(opts) end
----Rows by int64 indices counting from 1; dim must be 1.
+---Slices along dim at int64 indices counting from 1 (idx 1-D unless dim is 1).
 ---@param dim integer
 ---@param idx dagl.Tensor
 ---@return dagl.Tensor

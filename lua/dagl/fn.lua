@@ -178,16 +178,26 @@ local function gather(tr, table_, idx, base)
   return node(tr, "gather", {operand(tr, table_), operand(tr, idx)}, {index_base = base})
 end
 
--- t:index_select(1, idx): rows by 1-based int64 indices (Torch7's convention).
-function Sym:index_select(dim, idx)
-  local d = dim_of(self, dim, "index_select")
-  if d ~= 0 then error(("index_select: only dimension 1 (rows) is supported, got %d"):format(dim), 2) end
-  return gather(self.tracer, self, idx, 1)
+-- t:index_select(dim, idx) in trace tr, dim 0-based: rows by 1-based int64 indices (Torch7's
+-- convention); along another dim, that dim is moved to the front and back (idx must be 1-D).
+local function index_select(tr, t, d, idx)
+  if d == 0 then return gather(tr, t, idx, 1) end
+  if #idx.shape ~= 1 then
+    error(("index_select: indices for dimension %d must be 1-D, got [%s]"):format(d + 1, table.concat(idx.shape, ", ")), 3)
+  end
+  local front = new_sym(tr, operand(tr, t)):transpose(1, d + 1)
+  return gather(tr, front, idx, 1):transpose(1, d + 1)
 end
 
--- Rows of `table_` (a real tensor) picked by this symbol's ids counting from `base`: what
--- table:index_select(1, ids) on a real table calls when the ids are traced.
-function Sym:rows_of(table_, base) return gather(self.tracer, table_, self, base) end
+function Sym:index_select(dim, idx) return index_select(self.tracer, self, (dim_of(self, dim, "index_select")), idx) end
+
+-- The slices of `table_` (a real tensor) picked by this symbol's ids counting from `base` along
+-- 0-based dim d (default 0): what table:index_select(dim, ids) on a real table calls when the ids
+-- are traced.
+function Sym:rows_of(table_, base, d)
+  if (d or 0) == 0 then return gather(self.tracer, table_, self, base) end
+  return index_select(self.tracer, table_, d, self)
+end
 
 -- A fresh dropout mask (1/(1-rate) or 0) with this symbol's shape and dtype at every run.
 function Sym:dropout_mask(rate, seed)

@@ -35,7 +35,27 @@ static int gather(lua_State *L, int table_idx, int idx_idx, int64_t base)
 /* dagl.embedding(table, ids): ids from 0. */
 static int l_embedding(lua_State *L) { return gather(L, 1, 2, 0); }
 
-/* t:index_select(dim, idx): dim must be 1 (rows); indices from 1. */
+/* index_select along dimension d > 0 (0-based): the rows of t with d moved to the front, moved
+ * back and made contiguous. idx must be 1-D (so the result keeps t's rank). */
+static dagl_status select_along(dagl_ctx *ctx, dagl_tensor *t, int d, const dagl_tensor *idx, dagl_tensor **out)
+{
+    char b[160];
+    if (dagl_tensor_ndim(idx) != 1)
+        return dagl_ctx_set_error(ctx, DAGL_E_SHAPE, "index_select: indices for dimension %d must be 1-D, got %s",
+                                  d + 1, dagl_shape_str(dagl_tensor_ndim(idx), dagl_tensor_shape(idx), b, sizeof b));
+    dagl_tensor *front = NULL, *rows = NULL, *back = NULL;
+    dagl_status st = dagl_transpose(ctx, t, 0, d, &front);
+    if (!st) st = dagl_gather(ctx, front, idx, 1, &rows);
+    if (!st) st = dagl_transpose(ctx, rows, 0, d, &back);
+    if (!st) st = dagl_contiguous(ctx, back, out);
+    dagl_tensor_release(front);
+    dagl_tensor_release(rows);
+    dagl_tensor_release(back);
+    return st;
+}
+
+/* t:index_select(dim, idx): the slices of t at 1-based int64 indices idx along dim (idx any
+ * shape for dim 1, where it works as embedding does; 1-D otherwise). */
 static int l_index_select(lua_State *L)
 {
     if (lua_type(L, 1) == LUA_TTABLE && lua_getfield(L, 1, "index_select") == LUA_TFUNCTION) { /* a symbol */
@@ -45,15 +65,17 @@ static int l_index_select(lua_State *L)
     }
     dagl_tensor *t = dagl_l_check(L, 1);
     int d = dagl_l_dim(L, 2, dagl_tensor_ndim(t), t);
-    if (d != 0) return luaL_error(L, "index_select: only dimension 1 (rows) is supported, got %d", d + 1);
     if (lua_type(L, 3) == LUA_TTABLE && lua_getfield(L, 3, "rows_of") == LUA_TFUNCTION) { /* traced ids */
         lua_pushvalue(L, 3);
         lua_pushvalue(L, 1);
         lua_pushinteger(L, 1);
-        lua_call(L, 3, 1);
+        lua_pushinteger(L, d);
+        lua_call(L, 4, 1);
         return 1;
     }
-    return gather(L, 1, 3, 1);
+    if (d == 0) return gather(L, 1, 3, 1);
+    dagl_tensor *idx = dagl_l_check(L, 3), **o = dagl_l_slot(L);
+    return dagl_l_done(L, select_along(DAGL_LCTX(L), t, d, idx, o), o);
 }
 
 /* dagl.index_add(src, idx, rows [, base=0]): a zero table of `rows` rows with src's rows added at
