@@ -112,6 +112,36 @@ describe("functional models", function()
   end)
 end)
 
+describe("get_layer, get_weights and set_weights", function()
+  it("find layers by name or position and copy weights between models, checking shapes", function()
+    local function mlp()
+      return nn.Sequential{nn.Dense(4, {name = "hidden"}), nn.BatchNormalization{name = "bn"}, nn.Dense(2, {name = "out"})}
+    end
+    local a, b = mlp(), mlp()
+    a:build{3, 5}
+    b:build{3, 5}
+    assert.equal(a.layers[3], a:get_layer("out"))
+    assert.equal(a.layers[2], a:get_layer(2))
+    assert.has_error(function() a:get_layer("nope") end,
+      a.name .. ": no layer named 'nope' (layers: hidden, bn, out)")
+    assert.has_error(function() a:get_layer(4) end, a.name .. ": no layer 4 (the model has 3)")
+    local ws = a:get_weights()
+    assert.equal(8, #ws) -- kernels, biases, gamma, beta and BatchNorm's two statistics
+    ws[1]:copy(ws[1] + 1) -- copies: the model's weights do not change
+    local function same(t, u) return (t - u):abs():max():item() == 0 end
+    assert.is_false(same(ws[1], a:weights()[1]))
+    local x = dagl.randn(3, 5)
+    assert.is_false(same(a:predict(x), b:predict(x)))
+    b:set_weights(a:get_weights())
+    assert.is_true(same(a:predict(x), b:predict(x)))
+    assert.has_error(function() b:set_weights({dagl.ones(2)}) end, b.name .. ": set_weights needs 8 tensors, got 1")
+    local bad = a:get_weights()
+    bad[3] = dagl.ones(3)
+    assert.has_error(function() b:set_weights(bad) end,
+      b.name .. ": set_weights: weight 3 (" .. b:weight_entries()[3].name .. ") has shape [4], got [3]")
+  end)
+end)
+
 describe("subclassed models", function()
   it("finds layers in fields, builds from the input shape and trains", function()
     dagl.manual_seed(13)

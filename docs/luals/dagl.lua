@@ -977,6 +977,16 @@ function Model:weights() end
 function Model:trainable_weights() end
 ---@return dagl.Tensor[]
 function Model:non_trainable_weights() end
+---Copies of every weight tensor, in the order of weights().
+---@return dagl.Tensor[]
+function Model:get_weights() end
+---Copies a list of tensors (as get_weights returns) into the weights; checks count and shapes.
+---@param list dagl.Tensor[]
+function Model:set_weights(list) end
+---A layer by name or 1-based position.
+---@param key string|integer
+---@return table
+function Model:get_layer(key) end
 ---@param input_shape? integer[]|integer[][]
 ---@param opts? {quiet?: boolean}
 ---@return string

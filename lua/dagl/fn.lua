@@ -422,6 +422,13 @@ function M.fn(f)
 end
 
 -- What dagl.grad (grad.lua) builds on.
-M.internal = {node = node, new_sym = new_sym, operand = operand}
+-- True when two shape lists are equal (used by grad.lua and nn).
+local function same_shape(a, b)
+  if #a ~= #b then return false end
+  for i = 1, #a do if a[i] ~= b[i] then return false end end
+  return true
+end
+
+M.internal = {node = node, new_sym = new_sym, operand = operand, same_shape = same_shape}
 
 return M

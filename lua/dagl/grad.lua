@@ -8,14 +8,9 @@ local core = require "dagl.core"
 local fn = require "dagl.fn"
 
 local node, new_sym, operand = fn.internal.node, fn.internal.new_sym, fn.internal.operand
+local same_shape = fn.internal.same_shape
 
 local M = {}
-
-local function same_shape(a, b)
-  if #a ~= #b then return false end
-  for i = 1, #a do if a[i] ~= b[i] then return false end end
-  return true
-end
 
 local function numel(shape)
   local n = 1

@@ -221,6 +221,48 @@ function Model:save_weights(path, metadata) return nn.save_weights(self, path, m
 --- Reads the weights written by save_weights into this model's tensors.
 function Model:load_weights(path) return nn.load_weights(self, path) end
 
+--- model:get_layer(name or index): a layer of layer_list() by its name or 1-based position; an
+-- error lists the names when there is none.
+function Model:get_layer(key)
+  local layers = self:layer_list()
+  if math.type(key) == "integer" then
+    if layers[key] then return layers[key] end
+    error(("%s: no layer %d (the model has %d)"):format(self.name, key, #layers), 2)
+  end
+  local names = {}
+  for i, l in ipairs(layers) do
+    if l.name == key then return l end
+    names[i] = l.name
+  end
+  error(("%s: no layer named '%s' (layers: %s)"):format(self.name, tostring(key), table.concat(names, ", ")), 2)
+end
+
+--- model:get_weights(): copies of every weight tensor, in the order of weights().
+function Model:get_weights()
+  local out = {}
+  for i, w in ipairs(self:weights()) do out[i] = w:clone() end
+  return out
+end
+
+--- model:set_weights(list): copies each tensor of list into the weight at the same position of
+-- weights(), after checking the count and every shape (the error names the weight).
+function Model:set_weights(list)
+  local entries = self:weight_entries()
+  if type(list) ~= "table" or #list ~= #entries then
+    error(("%s: set_weights needs %d tensors, got %s"):format(self.name, #entries,
+      type(list) == "table" and #list or type(list)), 2)
+  end
+  for i, e in ipairs(entries) do
+    local t = list[i]
+    if not dagl.is_tensor(t) or not fn.internal.same_shape(t.shape, e.value.shape) then
+      error(("%s: set_weights: weight %d (%s) has shape [%s], got %s"):format(self.name, i, e.name,
+        table.concat(e.value.shape, ", "),
+        dagl.is_tensor(t) and "[" .. table.concat(t.shape, ", ") .. "]" or ("a " .. type(t))), 2)
+    end
+  end
+  for i, e in ipairs(entries) do e.value:copy(list[i]) end
+end
+
 --- The real tensor t as a symbol of like's trace (a weight inside a traced call, so that
 -- gradients flow through what a layer computes from it, e.g. an add_loss regularizer); t
 -- itself when like is not a traced symbol.
