@@ -985,7 +985,7 @@ function Model:get_weights() end
 function Model:set_weights(list) end
 ---A layer by name or 1-based position.
 ---@param key string|integer
----@return table
+---@return dagl.nn.Layer
 function Model:get_layer(key) end
 ---@param input_shape? integer[]|integer[][]
 ---@param opts? {quiet?: boolean}
