@@ -7,7 +7,7 @@
 
 /* A pair given as a number n (n, n) or a table {rows, cols}, at the field `key` of the table
  * at idx; left as is when absent. */
-static void read_pair(lua_State *L, int idx, const char *key, int *pair)
+static void read_pair(lua_State *L, int idx, const char *key, int *pair, const char *what)
 {
     int t = lua_getfield(L, idx, key);
     if (t == LUA_TNUMBER) {
@@ -15,30 +15,30 @@ static void read_pair(lua_State *L, int idx, const char *key, int *pair)
     } else if (t == LUA_TTABLE && luaL_len(L, -1) == 2) {
         for (int i = 0; i < 2; i++) {
             lua_geti(L, -1, i + 1);
-            if (!lua_isinteger(L, -1)) luaL_error(L, "%s: expected integers, got %s", key, luaL_typename(L, -1));
+            if (!lua_isinteger(L, -1)) luaL_error(L, "%s: %s: expected integers, got %s", what, key, luaL_typename(L, -1));
             pair[i] = (int)lua_tointeger(L, -1);
             lua_pop(L, 1);
         }
     } else if (t != LUA_TNIL) {
-        luaL_error(L, "%s must be a number or a table {rows, cols}, got %s", key, luaL_typename(L, -1));
+        luaL_error(L, "%s: %s must be a number or a table {rows, cols}, got %s", what, key, luaL_typename(L, -1));
     }
     lua_pop(L, 1);
     if (t != LUA_TNIL && (pair[0] < 1 || pair[1] < 1))
-        luaL_error(L, "%s must be at least 1, got (%d, %d)", key, pair[0], pair[1]);
+        luaL_error(L, "%s: %s must be at least 1, got (%d, %d)", what, key, pair[0], pair[1]);
 }
 
-void dagl_l_window(lua_State *L, int idx, dagl_window2d *w)
+void dagl_l_window(lua_State *L, int idx, dagl_window2d *w, const char *what)
 {
     memset(w, 0, sizeof *w);
     if (lua_isnoneornil(L, idx)) return;
     idx = lua_absindex(L, idx);
     luaL_checktype(L, idx, LUA_TTABLE);
-    read_pair(L, idx, "pool_size", w->size);
-    read_pair(L, idx, "strides", w->strides);
+    read_pair(L, idx, "pool_size", w->size, what);
+    read_pair(L, idx, "strides", w->strides, what);
     if (lua_getfield(L, idx, "padding") != LUA_TNIL) {
         const char *pad = luaL_checkstring(L, -1);
         if (strcmp(pad, "same") == 0) w->padding = DAGL_PAD_SAME;
-        else if (strcmp(pad, "valid") != 0) luaL_error(L, "padding must be 'valid' or 'same', got '%s'", pad);
+        else if (strcmp(pad, "valid") != 0) luaL_error(L, "%s: padding must be 'valid' or 'same', got '%s'", what, pad);
     }
     lua_pop(L, 1);
 }
@@ -49,7 +49,7 @@ static int l_conv2d(lua_State *L)
     CHECK_OR_SYMBOL(L, x, DAGL_OP_CONV2D)
     dagl_tensor *k = dagl_l_check(L, 2);
     dagl_window2d w;
-    dagl_l_window(L, 3, &w);
+    dagl_l_window(L, 3, &w, "conv2d");
     dagl_tensor **o = dagl_l_slot(L);
     dagl_lstate *ls = DAGL_LSTATE(L);
     /* real work: other threads may run Lua meanwhile (operands are anchored on the stack) */
@@ -70,7 +70,7 @@ static int pool(lua_State *L, dagl_op op)
         memset(&w, 0, sizeof w);
         w.size[0] = w.size[1] = (int)luaL_checkinteger(L, 2);
     } else {
-        dagl_l_window(L, 2, &w);
+        dagl_l_window(L, 2, &w, op == DAGL_OP_MAXPOOL2D ? "max_pool2d" : "avg_pool2d");
     }
     if (w.size[0] == 0 && w.size[1] == 0) w.size[0] = w.size[1] = 2;
     dagl_tensor **o = dagl_l_slot(L);

@@ -66,7 +66,7 @@ static dagl_op op_by_name(lua_State *L, int idx)
 /* Reads optional node parameters from a table: scalar, scalar_first, lo, hi, dims (0-based),
  * keepdim, correction, shape, axis (0-based), start, stop, step, index_base, rate, seed, and the
  * window of conv/pool ops: pool_size, strides, padding. */
-static void read_params(lua_State *L, int idx, dagl_node_params *p)
+static void read_params(lua_State *L, int idx, dagl_node_params *p, const char *what)
 {
     memset(p, 0, sizeof *p);
     p->lo = p->hi = NAN;
@@ -109,7 +109,7 @@ static void read_params(lua_State *L, int idx, dagl_node_params *p)
     if (lua_getfield(L, idx, "rate") == LUA_TNUMBER) p->rate = lua_tonumber(L, -1);
     if (lua_getfield(L, idx, "seed") == LUA_TNUMBER) p->seed = (uint64_t)lua_tointeger(L, -1);
     lua_pop(L, 7);
-    dagl_l_window(L, idx, &p->window);
+    dagl_l_window(L, idx, &p->window, what);
 }
 
 /* g:node(op, {src ids}, params) -> id */
@@ -126,7 +126,7 @@ static int g_node(lua_State *L)
         lua_pop(L, 1);
     }
     dagl_node_params p;
-    read_params(L, 4, &p);
+    read_params(L, 4, &p, lua_tostring(L, 2));
     int id;
     if (dagl_graph_node(g, op, n, srcs, &p, &id)) return dagl_l_error(L);
     lua_pushinteger(L, id);

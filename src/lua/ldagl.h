@@ -94,8 +94,8 @@ int dagl_l_symbol_call(lua_State *L, dagl_op op);
     }
 
 /* Reads {pool_size=, strides=, padding="valid"|"same"} at idx (nil: defaults; a number or
- * {rows, cols} for pool_size and strides) into w; raises on bad values. */
-void dagl_l_window(lua_State *L, int idx, dagl_window2d *w);
+ * {rows, cols} for pool_size and strides) into w; raises on bad values, naming the op `what`. */
+void dagl_l_window(lua_State *L, int idx, dagl_window2d *w, const char *what);
 
 /* Tensor-tensor or tensor-number binary op on arguments 1 and 2 (the operators use it). */
 int dagl_l_binary(lua_State *L, dagl_op op);
