@@ -443,3 +443,54 @@ describe("SGD", function()
     end
   end)
 end)
+
+describe("fit, evaluate and predict on bad input", function()
+  local function model()
+    local m = nn.Sequential{nn.Dense(2)}
+    m:compile{optimizer = nn.SGD{}, loss = "mse"}
+    return m
+  end
+  local x, y = dagl.randn(6, 3), dagl.randn(6, 2)
+
+  it("name unknown options and bad values", function()
+    local m = model()
+    assert.has_error(function() m:fit(x, y, {epoch = 2}) end,
+      "fit: unknown option 'epoch' (options: batch_size, callbacks, epochs, initial_epoch, shuffle, " ..
+      "validation_data, validation_split, verbose)")
+    assert.has_error(function() m:fit(x, y, {epochs = "3"}) end, "fit: epochs must be a non-negative integer, got 3")
+    assert.has_error(function() m:fit(x, y, {batch_size = 0}) end, "fit: batch_size must be a positive integer, got 0")
+    assert.has_error(function() m:fit(x, y, {validation_split = 1}) end,
+      "fit: validation_split must be a number in [0, 1), got 1")
+    assert.has_error(function() m:fit(x, y, {verbose = 3}) end, "fit: verbose must be true/false or 0, 1, 2, got 3")
+    assert.has_error(function() m:fit(x, y, {initial_epoch = -1}) end,
+      "fit: initial_epoch must be a non-negative integer, got -1")
+  end)
+
+  it("name data that is not tensors and targets of the wrong shape", function()
+    local m = model()
+    assert.has_error(function() m:fit({1, 2}, y) end, "fit: x must be a tensor or a list of tensors, got a table of numbers")
+    assert.has_error(function() m:fit(x, "y") end,
+      "fit: y must be a tensor or a list of tensors (or a Lua list of labels), got a string")
+    assert.has_error(function() m:predict({}) end, "predict: x must be a tensor or a list of tensors, got an empty table")
+    assert.has_error(function() m:evaluate(x, {}) end,
+      "evaluate: y must be a tensor or a list of tensors (or a Lua list of labels), got an empty table")
+    assert.has_error(function() m:fit(x, dagl.randn(6, 5), {verbose = 0}) end,
+      "loss mse: predictions of shape [6, 2] do not match targets of shape [6, 5]")
+  end)
+
+  it("prints nothing with verbose = 0 and one line per epoch with verbose = 2", function()
+    local m = model()
+    local lines = {}
+    local saved = _G.print
+    _G.print = function(...) lines[#lines + 1] = table.concat({...}, "\t") end
+    local ok, err = pcall(function()
+      m:fit(x, y, {epochs = 2, verbose = 0})
+      assert.equal(0, #lines)
+      m:fit(x, y, {epochs = 2, verbose = 2})
+    end)
+    _G.print = saved
+    assert(ok, err)
+    assert.equal(2, #lines)
+    assert.matches("^Epoch 2/2 1/1 ", lines[2])
+  end)
+end)

@@ -934,7 +934,7 @@ function Layer:regularize_kernel(x) end
 ---@field validation_split? number
 ---@field validation_data? {[1]: dagl.Tensor|dagl.Tensor[], [2]: dagl.Tensor|integer[]|dagl.Tensor[]}
 ---@field shuffle? boolean
----@field verbose? boolean
+---@field verbose? boolean|0|1|2
 ---@field callbacks? (dagl.nn.Callback|dagl.nn.CallbackFn)[]
 ---@field initial_epoch? integer
 

@@ -29,6 +29,17 @@ local function each(d, f)
   return out
 end
 
+--- Raises (at the caller's caller, level 3) unless d is data a model takes as `what` ("x" or
+-- "y"): a tensor, a non-empty list of tensors, or (for y) a Lua list of numbers (labels).
+function M.check(d, what, fname)
+  if dagl.is_tensor(d) or M.is_list(d) then return end
+  if what == "y" and type(d) == "table" and type(d[1]) == "number" then return end
+  local got = type(d) == "table" and (d[1] == nil and "an empty table" or "a table of " .. type(d[1]) .. "s")
+    or ("a " .. type(d))
+  error(("%s: %s must be a tensor or a list of tensors%s, got %s"):format(fname, what,
+    what == "y" and " (or a Lua list of labels)" or "", got), 3)
+end
+
 --- Number of rows (samples) of d.
 function M.nrows(d)
   d = M.list(d)[1]

@@ -5,6 +5,7 @@
 -- probabilities, as Keras's do; pass logits with the classes, e.g.
 -- nn.losses.SparseCategoricalCrossentropy{from_logits = true}.
 local dagl = require "dagl"
+local fn = require "dagl.fn"
 
 local nn = require "dagl.nn.base"
 
@@ -41,7 +42,16 @@ local formulas = {
 
 local Loss = {}
 Loss.__index = Loss
-function Loss:__call(pred, y) return self.fn(pred, align(pred, y), self.from_logits) end
+-- Targets are aligned to the prediction's shape; built-in losses need them of that shape then.
+function Loss:__call(pred, y)
+  local t = align(pred, y)
+  if self.kind ~= "custom" and not fn.internal.same_shape(pred.shape, t.shape) then
+    error(("loss %s: predictions of shape [%s] do not match targets of shape [%s]%s"):format(self.name,
+      table.concat(pred.shape, ", "), table.concat(y.shape, ", "),
+      self.kind == "sparse" and " (one-hot rows of the labels)" or ""), 0)
+  end
+  return self.fn(pred, t, self.from_logits)
+end
 function Loss:__tostring() return ("dagl.nn loss %s%s"):format(self.name, self.from_logits and " (from logits)" or "") end
 
 -- A loss object: kind says what the targets are ("sparse" labels are made one-hot rows before

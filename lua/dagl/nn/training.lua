@@ -152,15 +152,48 @@ return function(Model)
     for i, m in ipairs(ms) do sums[i] = (sums[i] or 0) + m * rows end
   end
 
+  -- The options fit takes, and a check of each (a message when it is wrong).
+  local function positive_integer(v) return math.type(v) == "integer" and v > 0 or "a positive integer" end
+  local fit_options = {
+    epochs = function(v) return math.type(v) == "integer" and v >= 0 or "a non-negative integer" end,
+    batch_size = positive_integer,
+    validation_split = function(v) return type(v) == "number" and v >= 0 and v < 1 or "a number in [0, 1)" end,
+    validation_data = function(v) return type(v) == "table" and v[1] ~= nil and v[2] ~= nil or "a table {x, y}" end,
+    shuffle = function(v) return type(v) == "boolean" or "true or false" end,
+    verbose = function(v) return type(v) == "boolean" or v == 0 or v == 1 or v == 2 or "true/false or 0, 1, 2" end,
+    callbacks = function(v) return type(v) == "table" or "a list of callbacks" end,
+    initial_epoch = function(v) return math.type(v) == "integer" and v >= 0 or "a non-negative integer" end,
+  }
+
+  -- Raises, at fit's caller, on an unknown option (a typo such as epoch=) or a bad value.
+  local function check_fit_options(opts)
+    local names = {}
+    for k in pairs(fit_options) do names[#names + 1] = k end
+    table.sort(names)
+    for k, v in pairs(opts) do
+      local check = fit_options[k]
+      if not check then
+        error(("fit: unknown option '%s' (options: %s)"):format(tostring(k), table.concat(names, ", ")), 3)
+      end
+      local ok = check(v)
+      if ok ~= true then error(("fit: %s must be %s, got %s"):format(k, ok, tostring(v)), 3) end
+    end
+  end
+
   --- model:fit(x, y, {epochs=1, batch_size=32, validation_split=0, validation_data={x, y},
-  -- shuffle=true, verbose=true, callbacks={...}, initial_epoch=0}) -> history (history.loss[i], ...
+  -- shuffle=true, verbose=1, callbacks={...}, initial_epoch=0}) -> history (history.loss[i], ...
   -- one entry per epoch run; history.epoch[i] is its epoch number). initial_epoch=k resumes
   -- training after epoch k (of a checkpoint): epochs k+1 .. epochs run, as in Keras.
+  -- verbose: 0/false silent, 1/true a progress bar on a terminal (a line per epoch otherwise),
+  -- 2 a line per epoch. Unknown options and bad values raise.
   -- x is a tensor or a list of tensors (several inputs); y a tensor, a Lua list of labels, or
   -- a list of tensors (several outputs). Callbacks: see dagl.nn.callbacks.
   function Model:fit(x, y, opts)
     opts = opts or {}
     if not self.loss then error("fit: call model:compile{...} first", 2) end
+    data.check(x, "x", "fit")
+    data.check(y, "y", "fit")
+    check_fit_options(opts)
     local n = data.nrows(x)
     if data.nrows(y) ~= n then error(("fit: x has %d rows but y has %d"):format(n, data.nrows(y)), 2) end
     if type(y) == "table" and not data.is_list(y) and math.type(y[1]) == "integer" then
@@ -169,9 +202,6 @@ return function(Model)
     local bs, epochs = opts.batch_size or 32, opts.epochs or 1
     -- Keras semantics: training resumes after epoch initial_epoch and runs up to epoch `epochs`
     local first = opts.initial_epoch or 0
-    if math.type(first) ~= "integer" or first < 0 then
-      error(("fit: initial_epoch must be a non-negative integer, got %s"):format(tostring(first)), 2)
-    end
     local vx, vy = opts.validation_data and opts.validation_data[1], opts.validation_data and opts.validation_data[2]
     if (opts.validation_split or 0) > 0 then
       local nv = math.floor(n * opts.validation_split)
@@ -182,9 +212,9 @@ return function(Model)
     local keys = {"loss"}
     for _, k in ipairs(self.metric_names or {}) do keys[#keys + 1] = k end
     if vx then for i = 1, #keys do keys[#keys + 1] = "val_" .. keys[i] end end
-    local verbose = opts.verbose ~= false
+    local verbose = opts.verbose ~= false and opts.verbose ~= 0
     local p = {epochs = epochs, total = math.ceil(n / bs),
-               tty = verbose and os.getenv("TERM") ~= nil and os.execute("test -t 1") == true}
+               tty = verbose and opts.verbose ~= 2 and os.getenv("TERM") ~= nil and os.execute("test -t 1") == true}
     local history = {}
     for _, k in ipairs(keys) do history[k] = {} end
     self.history, self.stop_training = history, false
@@ -230,6 +260,8 @@ return function(Model)
   function Model:evaluate(x, y, opts)
     opts = opts or {}
     if not self.loss then error("evaluate: call model:compile{...} first", 2) end
+    data.check(x, "x", "evaluate")
+    data.check(y, "y", "evaluate")
     local n, bs = data.nrows(x), opts.batch_size or 256
     prepare(self, data.rows(x, 1, math.min(bs, n)))
     self.eval_step = self.eval_step or dagl.fn(function(...)
@@ -253,6 +285,7 @@ return function(Model)
   --- Predictions for all rows, in batches, through one traced graph (inference mode); a list
   -- of tensors for a model with several outputs.
   function Model:predict(x, batch_size)
+    data.check(x, "x", "predict")
     self._nin = data.is_list(x) and #x or 1
     self.forward = self.forward or dagl.fn(function(...)
       local xs = {...}
