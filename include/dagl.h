@@ -461,6 +461,8 @@ typedef struct dagl_trace_stats {
     double lock_hold_seconds, lock_wait_seconds;
     double lock_serialized_fraction; /* lock hold time / wall */
     long long lock_waits, steals, inline_runs;
+    long long shares; /* shares of split kernels run by a worker other than their node's (their
+                       * time counts as work; `nodes` does not count them) */
 } dagl_trace_stats;
 
 /* A trace to pass in dagl_run_options; clear forgets the runs recorded; get_stats summarizes

@@ -53,6 +53,7 @@ local LuaOp = {}
 ---@field lock_waits number
 ---@field steals number
 ---@field inline_runs number
+---@field shares number
 ---@field summary string
 
 ---@class dagl.LockStats

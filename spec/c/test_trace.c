@@ -7,6 +7,7 @@
 #include "dagl.h"
 #include "sched/trace_impl.h"
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -319,23 +320,38 @@ static void real_run(const char *dir)
         dagl_tensor_release(y);
     }
     CHECK(tr->nruns == runs && tr->ndags == 1 && tr->dropped == 0);
-    CHECK((int)tr->nev == runs * nops);
+    int nshares = 0;
+    for (size_t i = 0; i < tr->nev; i++) nshares += tr->ev[i].how == DAGL_SCHED_SHARE;
+    CHECK((int)tr->nev == runs * nops + nshares);
     for (int r = 0; r < runs; r++)
         for (int id = 0; id < n; id++) {
             int seen = 0;
             for (size_t i = 0; i < tr->nev; i++) {
                 const trace_node_ev *e = &tr->ev[i];
-                if (e->run != r || e->node != id) continue;
+                if (e->run != r || e->node != id || e->how == DAGL_SCHED_SHARE) continue;
                 seen++;
                 CHECK(e->t1 >= e->t0 && e->worker >= 0 && e->worker < 2);
                 CHECK(e->label >= 0 || id == out);
             }
             CHECK(seen == (id == in[0] || id == in[1] ? 0 : 1));
         }
-    /* dependencies respected: every node started after each of its op sources ended */
+    /* dependencies respected: every node started after each of its op sources ended; a share
+     * ran within its node's time */
     const trace_dag *dag = &tr->dags[0];
     for (size_t i = 0; i < tr->nev; i++) {
         const trace_node_ev *e = &tr->ev[i];
+        if (e->how == DAGL_SCHED_SHARE) {
+            int owner = 0;
+            for (size_t j = 0; j < tr->nev; j++) {
+                const trace_node_ev *o = &tr->ev[j];
+                if (o->how != DAGL_SCHED_SHARE && o->run == e->run && o->node == e->node) {
+                    owner++;
+                    CHECK(o->t0 <= e->t0 && e->t1 <= o->t1 && o->worker != e->worker);
+                }
+            }
+            CHECK(owner == 1);
+            continue;
+        }
         for (int k = dag->src_start[e->node]; k < dag->src_start[e->node + 1]; k++) {
             int src = dag->src[k];
             if (!dag->is_op[src]) continue;
@@ -346,7 +362,7 @@ static void real_run(const char *dir)
 
     dagl_trace_stats st;
     dagl_trace_get_stats(tr, &st);
-    CHECK(st.nodes == runs * nops && st.dag_width == 2);
+    CHECK(st.nodes == runs * nops && st.dag_width == 2 && st.shares == nshares);
     CHECK(st.workers_used >= 1 && st.workers_used <= 2);
     CHECK(st.wall_seconds > 0 && st.work_seconds > 0 && st.parallelism > 0);
     CHECK(st.parallelism < 2.0 * nops); /* a worker waiting on a split kernel may nest another node */
@@ -362,17 +378,90 @@ static void real_run(const char *dir)
     CHECK_OK(dagl_trace_write_json(tr, path));
     char *js = slurp(path);
     CHECK(valid_json(js));
-    CHECK(count(js, "\"cat\":\"node\"") == runs * nops && count(js, "\"name\":\"branch_a/matmul\"") == 3 * runs);
+    CHECK(count(js, "\"cat\":\"node\"") == runs * nops && count(js, "\"cat\":\"share\"") == nshares);
+    CHECK(count(js, "\"name\":\"branch_a/matmul\"") >= 3 * runs);
     CHECK(count(js, "\"thread_name\"") == st.workers_used + 1);
     free(js);
     snprintf(path, sizeof path, "%s/matmul.svg", dir);
     CHECK_OK(dagl_trace_write_svg(tr, path));
     char *svg = slurp(path);
-    CHECK(count(svg, "<rect class=\"n ") == runs * nops);
+    CHECK(count(svg, "<rect class=\"n c") == runs * nops && count(svg, "<rect class=\"n s c") == nshares);
     free(svg);
 
     dagl_trace_free(tr);
     for (int br = 0; br < 2; br++) dagl_tensor_release(x[br]);
+    dagl_graph_free(g);
+    dagl_ctx_free(ctx);
+}
+
+/* ---------------------------------------------------------------- kernel shares */
+
+/* Share 0 (always run by the node's own thread) waits until share 1 has run, so share 1 is
+ * certainly run by the other worker. */
+static void waiting_share(void *arg, int ith, int nth)
+{
+    (void)nth;
+    atomic_int *done = arg;
+    if (ith == 1) {
+        atomic_store(done, 1);
+        return;
+    }
+    for (int i = 0; i < 5000 && !atomic_load(done); i++) usleep(1000);
+}
+
+/* A custom node that splits its work in two shares with dagl_parallel and returns its input. */
+static dagl_status split_node(void *ud, dagl_ctx *ctx, int nsrc, dagl_tensor *const *srcs, dagl_tensor **out)
+{
+    (void)nsrc;
+    atomic_int *done = ud;
+    atomic_store(done, 0);
+    dagl_parallel(ctx, waiting_share, done, 2);
+    if (!atomic_load(done)) return dagl_ctx_set_error(ctx, DAGL_E_ARG, "share 1 never ran");
+    dagl_tensor_retain(srcs[0]);
+    *out = srcs[0];
+    return DAGL_OK;
+}
+
+/* A share run by the other worker is in the trace (its lane, its node's name, within the node's
+ * time), counted as work and as a share, not as a node; untraced runs record nothing. */
+static void shares_run(void)
+{
+    dagl_ctx_options opt = {.threads = 2};
+    dagl_ctx *ctx;
+    CHECK_OK(dagl_ctx_new(&opt, &ctx));
+    int64_t shape[1] = {4};
+    dagl_graph *g;
+    CHECK_OK(dagl_graph_new(ctx, &g));
+    static atomic_int done;
+    int in, id;
+    CHECK_OK(dagl_graph_input(g, DAGL_F32, 1, shape, &in));
+    CHECK_OK(dagl_graph_custom(g, "split", 1, &in, DAGL_F32, 1, shape, split_node, &done, NULL, NULL, &id));
+    CHECK_OK(dagl_graph_set_label(g, id, "halves"));
+    CHECK_OK(dagl_graph_output(g, id));
+    dagl_tensor *x, *y;
+    CHECK_OK(dagl_tensor_full(ctx, DAGL_F32, 1, shape, 1.0, &x));
+    CHECK_OK(dagl_graph_run(g, &x, &y)); /* untraced: nothing to record, no crash */
+    dagl_tensor_release(y);
+    dagl_trace *tr;
+    CHECK_OK(dagl_trace_new(&tr));
+    CHECK_OK(dagl_graph_run_ex(g, &x, &y, &(dagl_run_options){.trace = tr}));
+    dagl_tensor_release(y);
+    CHECK(tr->nev == 2);
+    const trace_node_ev *node = tr->ev[0].how == DAGL_SCHED_SHARE ? &tr->ev[1] : &tr->ev[0];
+    const trace_node_ev *share = node == &tr->ev[0] ? &tr->ev[1] : &tr->ev[0];
+    CHECK(share->how == DAGL_SCHED_SHARE && node->how != DAGL_SCHED_SHARE);
+    CHECK(share->node == id && node->node == id && share->worker != node->worker);
+    CHECK(node->t0 <= share->t0 && share->t1 <= node->t1);
+    CHECK(strcmp(tr->str[share->name], "split") == 0 && strcmp(tr->str[share->label], "halves") == 0);
+    dagl_trace_stats st;
+    dagl_trace_get_stats(tr, &st);
+    CHECK(st.nodes == 1 && st.shares == 1 && st.workers_used == 2);
+    CHECK(st.work_seconds >= (double)(node->t1 - node->t0) * 1e-9);
+    char *sum = dagl_trace_summary(tr);
+    CHECK(sum && strstr(sum, "1 kernel shares run by other workers"));
+    free(sum);
+    dagl_trace_free(tr);
+    dagl_tensor_release(x);
     dagl_graph_free(g);
     dagl_ctx_free(ctx);
 }
@@ -401,6 +490,7 @@ int main(void)
     CHECK(mkdtemp(dir) != NULL);
     synthetic(dir);
     real_run(dir);
+    shares_run();
     cleanup(dir);
     printf("test_trace: ok\n");
     return 0;

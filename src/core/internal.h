@@ -55,6 +55,7 @@ struct dagl_ctx {
     atomic_uint own_interrupts; /* dagl_ctx_interrupt calls on a root context ... */
     atomic_uint *interrupts;    /* ... counted here (own_interrupts, or the root's for a child) */
     bool owns_pool;
+    const struct dagl_share_trace *share_trace; /* a traced node's: its kernel shares are recorded */
 };
 
 /* A context for one worker of a run: its own error text, the parent's seed and live-bytes

@@ -2,11 +2,40 @@
  * worker pool, the same pool that runs graph nodes (nested calls help instead of blocking). */
 #include "kernels.h"
 #include "sched/pool.h"
+#include "sched/trace.h"
+
+/* A split kernel of a traced node: its shares, and what recording them needs. */
+struct traced_shares {
+    void (*fn)(void *, int, int);
+    void *arg;
+    const struct dagl_share_trace *st;
+};
+
+/* Runs one share; a share run by a worker other than the node's own is recorded on that
+ * worker's lane (the node's event already covers the time of its own lane). */
+static void traced_share(void *p, int ith, int nth)
+{
+    const struct traced_shares *ts = p;
+    int me = dagl__pool_current_worker();
+    if (me == ts->st->worker) {
+        ts->fn(ts->arg, ith, nth);
+        return;
+    }
+    int64_t t0 = dagl__now_ns();
+    ts->fn(ts->arg, ith, nth);
+    dagl__trace_node(ts->st->tr, ts->st->run, me, ts->st->node, ts->st->name, ts->st->label, t0, dagl__now_ns(),
+                     DAGL_SCHED_SHARE);
+}
 
 void dagl__parallel(dagl_ctx *ctx, void (*fn)(void *, int, int), void *arg, int n)
 {
     dagl_pool *pool = NULL;
     if (n > 1 && ctx->threads > 1 && dagl__ctx_pool(ctx, &pool) != DAGL_OK) pool = NULL;
+    if (pool && ctx->share_trace) {
+        struct traced_shares ts = {fn, arg, ctx->share_trace};
+        dagl_pool_parallel_for(pool, traced_share, &ts, n);
+        return;
+    }
     dagl_pool_parallel_for(pool, fn, arg, n);
 }
 

@@ -39,6 +39,7 @@ static void push_stats(lua_State *L, const dagl_trace *tr)
     setnum(L, "lock_waits", (double)st.lock_waits);
     setnum(L, "steals", (double)st.steals);
     setnum(L, "inline_runs", (double)st.inline_runs);
+    setnum(L, "shares", (double)st.shares);
     char *sum = dagl_trace_summary(tr);
     lua_pushstring(L, sum ? sum : "");
     free(sum);

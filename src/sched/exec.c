@@ -136,6 +136,8 @@ static dagl_status check_input_numerics(const dagl_graph *g, dagl_ctx *ctx, dagl
     return DAGL_OK;
 }
 
+static int worker_no(const run_state *r);
+
 /* Computes one node with a task-local context; after a failure, nodes are skipped (but still
  * counted) so the run drains quickly. */
 static void compute(run_state *r, int id)
@@ -144,6 +146,12 @@ static void compute(run_state *r, int id)
     if (!atomic_load_explicit(&r->failed, memory_order_relaxed)) {
         dagl_ctx local;
         dagl__ctx_child(r->ctx, &local);
+        struct dagl_share_trace share;
+        if (r->opt->trace) { /* kernel shares other workers run for this node go into the trace */
+            share = (struct dagl_share_trace){r->opt->trace, r->trace_run, id, worker_no(r), dagl__node_name(nd),
+                                              nd->label};
+            local.share_trace = &share;
+        }
         dagl_tensor *srcv[DAGL_MAX_SRCS] = {NULL};
         for (int k = 0; k < nd->nsrc; k++) srcv[k] = r->vals[nd->src[k]];
         dagl_status st;

@@ -11,6 +11,7 @@ typedef enum dagl_sched_how {
     DAGL_SCHED_QUEUED,  /* taken from the worker's own deque (or the caller's first node) */
     DAGL_SCHED_STOLEN,  /* stolen from another worker's deque */
     DAGL_SCHED_PARKED,  /* waited for its lock, handed over when the lock was released */
+    DAGL_SCHED_SHARE,   /* not a node: a share of a node's split kernel run by another worker */
     DAGL_SCHED_HOW_COUNT
 } dagl_sched_how;
 
@@ -24,6 +25,14 @@ DAGL_HIDDEN int dagl__trace_begin_run(dagl_trace *tr, const struct dagl_graph *g
  * custom node's name), layer label (may be NULL), times, and how it was scheduled. */
 DAGL_HIDDEN void dagl__trace_node(dagl_trace *tr, int run, int worker, int node, const char *name,
                                   const char *label, int64_t t0, int64_t t1, dagl_sched_how how);
+/* What a kernel split into (ith, nth) shares needs to record the shares other workers run for
+ * its node (dagl_ctx.share_trace, set by the executor while tracing). */
+struct dagl_share_trace {
+    dagl_trace *tr;
+    int run, node, worker; /* worker: the node's own lane, whose shares its node event covers */
+    const char *name, *label;
+};
+
 /* A hold of the lock (kind 0) or a wait for it (kind 1) by a worker. */
 DAGL_HIDDEN void dagl__trace_lock(dagl_trace *tr, int run, int worker, int kind, int64_t t0, int64_t t1);
 

@@ -8,7 +8,8 @@
 
 enum { TID_RUNS = 999, TID_LOCK = 1000, TID_WAITS = 1001 };
 
-static const char *const how_names[DAGL_SCHED_HOW_COUNT] = {"inline", "queued", "stolen", "parked"};
+static const char *const how_names[DAGL_SCHED_HOW_COUNT] = {"inline", "queued", "stolen", "parked",
+                                                                   "share"};
 
 /* Writes s as a JSON string literal (quotes, backslashes and control characters escaped; UTF-8
  * passes through), so labels from user code cannot break the file. */
@@ -86,8 +87,8 @@ static void write_events(FILE *f, const dagl_trace *tr, const trace_full_stats *
         dagl__trace_ev_name(tr, e, name, sizeof name);
         fprintf(f, ",\n{\"ph\":\"X\",\"pid\":1,\"tid\":%d,\"name\":", e->worker);
         json_str(f, name);
-        fprintf(f, ",\"cat\":\"node\",\"ts\":%.3f,\"dur\":%.3f,\"args\":{\"node\":%d,\"run\":%d,\"how\":\"%s\",\"layer\":",
-                us(e->t0, o), us(e->t1, e->t0), e->node, e->run,
+        fprintf(f, ",\"cat\":\"%s\",\"ts\":%.3f,\"dur\":%.3f,\"args\":{\"node\":%d,\"run\":%d,\"how\":\"%s\",\"layer\":",
+                e->how == DAGL_SCHED_SHARE ? "share" : "node", us(e->t0, o), us(e->t1, e->t0), e->node, e->run,
                 e->how < DAGL_SCHED_HOW_COUNT ? how_names[e->how] : "?");
         if (e->label >= 0) json_str(f, tr->str[e->label]);
         else fputs("null", f);

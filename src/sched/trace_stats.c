@@ -72,6 +72,7 @@ static int64_t critical_ns(const dagl_trace *tr, int nslots)
             int64_t cp = 0;
             for (int j = start[s]; j < start[s + 1]; j++) {
                 const trace_node_ev *e = &tr->ev[idx[j]];
+                if (e->how == DAGL_SCHED_SHARE) continue; /* within its node's own time */
                 if (d && e->node >= 0 && e->node < d->n)
                     dur[e->node] += e->t1 - e->t0;
                 else if (e->t1 - e->t0 > cp)
@@ -143,7 +144,8 @@ void dagl__trace_stats_locked(const dagl_trace *tr, trace_full_stats *out)
     for (int r = 0; r < tr->nruns; r++)
         if (tr->runs[r].dag >= 0 && tr->dags[tr->runs[r].dag].width > p->dag_width)
             p->dag_width = tr->dags[tr->runs[r].dag].width;
-    p->nodes = (int)tr->nev;
+    p->shares = out->how[DAGL_SCHED_SHARE];
+    p->nodes = (int)(tr->nev - (size_t)p->shares);
     p->wall_seconds = (double)wall * 1e-9;
     p->work_seconds = (double)work * 1e-9;
     p->parallelism = wall > 0 ? (double)work / (double)wall : 0;
@@ -201,14 +203,15 @@ char *dagl__trace_summary_locked(const dagl_trace *tr)
                        "  wall %s, work %s, parallelism %.2fx\n"
                        "  critical path %s, DAG width %d\n"
                        "  lock: held %s (%.1f%% of wall), %lld waits (%s)\n"
-                       "  scheduling: %lld inline, %lld queued, %lld stolen, %lld parked\n",
+                       "  scheduling: %lld inline, %lld queued, %lld stolen, %lld parked; %lld kernel shares run "
+                       "by other workers\n",
                        p->nodes, runs, p->workers_used, p->workers_used == 1 ? "" : "s",
                        fmt_time(p->wall_seconds, wall, sizeof wall), fmt_time(p->work_seconds, work, sizeof work),
                        p->parallelism, fmt_time(p->critical_path_seconds, cp, sizeof cp), p->dag_width,
                        fmt_time(p->lock_hold_seconds, hold, sizeof hold), p->lock_serialized_fraction * 100,
                        p->lock_waits, fmt_time(p->lock_wait_seconds, wait, sizeof wait),
                        fs.how[DAGL_SCHED_INLINE], fs.how[DAGL_SCHED_QUEUED], fs.how[DAGL_SCHED_STOLEN],
-                       fs.how[DAGL_SCHED_PARKED]);
+                       fs.how[DAGL_SCHED_PARKED], p->shares);
     if (len > 0 && fs.dropped && (size_t)len < size)
         snprintf(s + len, size - (size_t)len, "  (%lld events dropped: out of memory)\n", fs.dropped);
     return s;

@@ -12,7 +12,8 @@ enum { WIDTH = 1400, LEFT = 150, RIGHT = 30, ROW_H = 26, ROW_GAP = 4, TOP = 86 }
 static const char *const palette[] = {"#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948",
                                       "#b07aa1", "#ff9da7", "#9c755f", "#86bcb6", "#d37295", "#8cd17d"};
 #define NPAL ((int)(sizeof palette / sizeof palette[0]))
-static const char *const how_names[DAGL_SCHED_HOW_COUNT] = {"inline", "queued", "stolen", "parked"};
+static const char *const how_names[DAGL_SCHED_HOW_COUNT] = {"inline", "queued", "stolen", "parked",
+                                                                   "share"};
 
 static uint32_t name_hash(const char *name)
 {
@@ -127,8 +128,10 @@ static void write_nodes(FILE *f, const dagl_trace *tr, const layout *L)
         double x = x_of(L, e->t0), w = (double)(e->t1 - e->t0) / L->span_ns * L->plot_w, y = y_of(L->row_of[e->worker]);
         if (w < 0.5) w = 0.5; /* keep very short nodes visible */
         const char *op = e->name >= 0 ? tr->str[e->name] : "?";
-        fprintf(f, "<rect class=\"n c%d\" x=\"%.2f\" y=\"%.1f\" width=\"%.2f\" height=\"%d\"><title>", e->name >= 0 ? L->color[e->name] : 0, x,
-                y + 2, w, ROW_H - 4);
+        bool share = e->how == DAGL_SCHED_SHARE; /* drawn pale: part of a node running elsewhere */
+        fprintf(f, "<rect class=\"n %sc%d\" x=\"%.2f\" y=\"%.1f\" width=\"%.2f\" height=\"%d\"><title>%s",
+                share ? "s " : "", e->name >= 0 ? L->color[e->name] : 0, x, y + 2, w, ROW_H - 4,
+                share ? "kernel share of " : "");
         xml_str(f, name);
         fprintf(f, "\nlayer: ");
         xml_str(f, e->label >= 0 ? tr->str[e->label] : "-");
@@ -235,14 +238,15 @@ static dagl_status write_svg(FILE *f, const dagl_trace *tr)
                "height=\"%.0f\" viewBox=\"0 0 %d %.0f\" font-family=\"sans-serif\" font-size=\"12\">\n<style>\n",
             WIDTH, height, WIDTH, height);
     for (int c = 0; c < NPAL; c++) fprintf(f, ".c%d{fill:%s}\n", c, palette[c]);
-    fputs(".n:hover{stroke:#000;stroke-width:1}\n"
+    fputs(".n:hover{stroke:#000;stroke-width:1}.s{fill-opacity:0.45}\n"
           ".kh{fill:#3b3b3b}.kw{fill:#e8a33d;fill-opacity:0.6}\n"
           ".l{font-size:10px;fill:#111;pointer-events:none}.row{fill:#f4f4f4}\n"
           ".sum{font-family:monospace;font-size:12px;white-space:pre}\n</style>\n"
           "<rect width=\"100%\" height=\"100%\" fill=\"#fff\"/>\n", f);
     fprintf(f, "<text x=\"%d\" y=\"26\" font-size=\"18\" font-weight=\"bold\">dagl trace</text>\n", 16);
-    fprintf(f, "<text x=\"%d\" y=\"46\" fill=\"#555\">%d nodes, %d run%s over %.2f ms; hover a bar for its details</text>\n",
-            16, fs.pub.nodes, fs.runs, fs.runs == 1 ? "" : "s", L.span_ns * 1e-6);
+    fprintf(f, "<text x=\"%d\" y=\"46\" fill=\"#555\">%d nodes, %d run%s over %.2f ms; hover a bar for its details%s</text>\n",
+            16, fs.pub.nodes, fs.runs, fs.runs == 1 ? "" : "s", L.span_ns * 1e-6,
+            fs.pub.shares ? "; pale bars: kernel shares a worker ran for a node on another lane" : "");
     fputs("<g class=\"rows\">\n", f);
     for (int w = 0; w <= L.maxw; w++)
         if (L.row_of[w] >= 0) {
