@@ -285,9 +285,9 @@ DAGL_API dagl_status dagl_where(dagl_ctx *ctx, const dagl_tensor *cond, const da
  * other ops ignore it. */
 DAGL_API dagl_status dagl_reduce(dagl_ctx *ctx, dagl_op op, const dagl_tensor *a, const int *dims,
                                  int ndims, int keepdim, int correction, dagl_tensor **out);
-/* dst = src in place, for optimizer and moving-statistics updates: both must have the same dtype
- * and shape (no broadcasting, so a wrong update fails instead of spreading one value). src may
- * overlap dst (it is copied first then). As a graph node (DAGL_OP_ASSIGN) dst is a constant, and
+/* dst = src in place, for optimizer and moving-statistics updates: both must have the same shape
+ * (no broadcasting, so a wrong update fails instead of spreading one value); src is converted to
+ * dst's dtype. src may overlap dst (it is copied first then). As a graph node (DAGL_OP_ASSIGN) dst is a constant, and
  * the node waits for every other node that reads it: reads that do not depend on the assign see
  * the old value, whatever the thread count. */
 DAGL_API dagl_status dagl_assign(dagl_ctx *ctx, dagl_tensor *dst, const dagl_tensor *src);

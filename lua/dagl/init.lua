@@ -18,8 +18,8 @@ function dagl.where(c, a, b)
   return core.where(c, a, b)
 end
 
---- dagl.assign(target, value): writes value into the real tensor target in place (same dtype
--- and shape) and returns target. With a traced value (inside dagl.fn / dagl.grad) it adds an
+--- dagl.assign(target, value): writes value into the real tensor target in place (same shape;
+-- converted to target's dtype) and returns target. With a traced value (inside dagl.fn / dagl.grad) it adds an
 -- assign node instead: every run writes the value, after the graph's other reads of the target.
 function dagl.assign(target, value)
   if fn.is_symbol(value) or fn.is_symbol(target) then return fn.assign(target, value) end

@@ -5,17 +5,17 @@
 
 #include <string.h>
 
-/* Same dtype and same shape, with an error naming both: an update of the wrong shape is a bug in
- * the caller, and broadcasting would hide it. */
+/* The same shape, with an error naming both: an update of the wrong shape is a bug in the caller,
+ * and broadcasting would hide it. The dtype may differ (the value is converted, as a copy is):
+ * float32 moving statistics take float64 batch statistics. */
 dagl_status dagl__assign_check(dagl_ctx *ctx, dagl__shape_ref target, dagl__shape_ref value)
 {
-    if (target.dtype == value.dtype && target.ndim == value.ndim &&
-        !memcmp(target.shape, value.shape, sizeof(int64_t) * (size_t)target.ndim))
+    if (target.ndim == value.ndim && !memcmp(target.shape, value.shape, sizeof(int64_t) * (size_t)target.ndim))
         return DAGL_OK;
     char b1[160], b2[160];
-    return dagl_ctx_set_error(ctx, target.dtype != value.dtype ? DAGL_E_DTYPE : DAGL_E_SHAPE,
-                              "assign: the target is %s %s and the value %s %s: they must have the same dtype and "
-                              "shape", dagl_dtype_name(target.dtype), dagl_shape_str(target.ndim, target.shape, b1, sizeof b1),
+    return dagl_ctx_set_error(ctx, DAGL_E_SHAPE,
+                              "assign: the target is %s %s and the value %s %s: they must have the same shape",
+                              dagl_dtype_name(target.dtype), dagl_shape_str(target.ndim, target.shape, b1, sizeof b1),
                               dagl_dtype_name(value.dtype), dagl_shape_str(value.ndim, value.shape, b2, sizeof b2));
 }
 
