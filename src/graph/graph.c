@@ -311,8 +311,8 @@ dagl_status dagl__graph_prepare(dagl_graph *g)
     if (!ok) {
         free_prepared(g);
         return dagl_ctx_set_error(g->ctx, DAGL_E_ARG, "assign: node %%%d (%s) cannot be ordered: the assigns of the "
-                                  "graph and the reads of their targets wait for each other (for example a = b and b = a "
-                                  "in one graph)", stuck, dagl__node_name(&g->nodes[stuck]));
+                                  "graph and the reads of their targets wait for each other (for example one node reads "
+                                  "the new a and the old b, another the new b and the old a)", stuck, dagl__node_name(&g->nodes[stuck]));
     }
     g->built_for = n;
     return DAGL_OK;
