@@ -404,7 +404,7 @@ DAGL_API int dagl_graph_num_outputs(const dagl_graph *g);
 DAGL_API dagl_status dagl_graph_node_info(const dagl_graph *g, int id, dagl_dtype *dt, int *ndim,
                                           const int64_t **shape);
 /* What a run will do, known before running: op nodes that run (after fusing matmul+bias+activation
- * chains and runs of unary ops, and dropping nodes no output needs), the bytes of all their results, and the peak bytes
+ * chains and runs of unary ops, and dropping nodes no output or assign needs), the bytes of all their results, and the peak bytes
  * of results alive at once in a run in node order (a result is freed after its last consumer;
  * views cost nothing; inputs and constants are not counted). A liveness estimate: parallel runs
  * may hold more at once, and kernels' scratch memory is not included. */

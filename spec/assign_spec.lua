@@ -22,7 +22,7 @@ describe("dagl.assign", function()
     w:assign(w:t())
     assert_equal_values(w, {{1, 4, 7}, {2, 5, 8}, {3, 6, 9}})
     local m = dagl.tensor{{1, 2}, {3, 4}}
-    local f = dagl.fn(function(x) return dagl.assign(m, fn.lift(x, m):t()) + x end)
+    local f = dagl.fn(function(x) return m:assign(fn.lift(x, m):t()) + x end) -- t:assign(symbol)
     assert_equal_values(f(dagl.zeros(2, 2)), {{1, 3}, {2, 4}}) -- the assign's result is the new value
     assert_equal_values(m, {{1, 3}, {2, 4}})
   end)
