@@ -204,6 +204,8 @@ dagl_status dagl_graph_node_info(const dagl_graph *g, int id, dagl_dtype *dt, in
     return DAGL_OK;
 }
 
+/* Dead-node elimination's marking: a node runs when an output or an assign (a side effect no
+ * output shows) depends on it. */
 void dagl__graph_live(const dagl_graph *g, bool *live)
 {
     for (int i = 0; i < g->noutputs; i++) live[g->outputs[i]] = true;
