@@ -255,6 +255,9 @@ typedef enum dagl_op {
     /* computed by caller code (dagl_graph_custom), e.g. a Lua function */
     /* softmax and log_softmax along one dim (params.axis) */
     DAGL_OP_SOFTMAX, DAGL_OP_LOG_SOFTMAX,
+    /* writes source 2 into source 1 (a graph constant, or a view of one) in place; the node's
+     * value is the target. It runs after every other node that reads the target (dagl_assign) */
+    DAGL_OP_ASSIGN,
     DAGL_OP_CUSTOM,
     DAGL_OP_COUNT
 } dagl_op;
@@ -282,6 +285,12 @@ DAGL_API dagl_status dagl_where(dagl_ctx *ctx, const dagl_tensor *cond, const da
  * other ops ignore it. */
 DAGL_API dagl_status dagl_reduce(dagl_ctx *ctx, dagl_op op, const dagl_tensor *a, const int *dims,
                                  int ndims, int keepdim, int correction, dagl_tensor **out);
+/* dst = src in place, for optimizer and moving-statistics updates: both must have the same shape
+ * (no broadcasting, so a wrong update fails instead of spreading one value); src is converted to
+ * dst's dtype. src may overlap dst (it is copied first then). As a graph node (DAGL_OP_ASSIGN) dst is a constant, and
+ * the node waits for every other node that reads it: reads that do not depend on the assign see
+ * the old value, whatever the thread count. */
+DAGL_API dagl_status dagl_assign(dagl_ctx *ctx, dagl_tensor *dst, const dagl_tensor *src);
 /* y += alpha * x in place (x broadcast to y's shape), for optimizer updates. */
 DAGL_API dagl_status dagl_axpy(dagl_ctx *ctx, double alpha, const dagl_tensor *x, dagl_tensor *y);
 /* Softmax (op DAGL_OP_SOFTMAX) or log-softmax (DAGL_OP_LOG_SOFTMAX) of a float tensor along dim
@@ -395,7 +404,7 @@ DAGL_API int dagl_graph_num_outputs(const dagl_graph *g);
 DAGL_API dagl_status dagl_graph_node_info(const dagl_graph *g, int id, dagl_dtype *dt, int *ndim,
                                           const int64_t **shape);
 /* What a run will do, known before running: op nodes that run (after fusing matmul+bias+activation
- * chains and runs of unary ops, and dropping nodes no output needs), the bytes of all their results, and the peak bytes
+ * chains and runs of unary ops, and dropping nodes no output or assign needs), the bytes of all their results, and the peak bytes
  * of results alive at once in a run in node order (a result is freed after its last consumer;
  * views cost nothing; inputs and constants are not counted). A liveness estimate: parallel runs
  * may hold more at once, and kernels' scratch memory is not included. */

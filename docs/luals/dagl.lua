@@ -482,6 +482,11 @@ function dagl.copy(t, src) end
 ---@param alpha? number
 ---@return dagl.Tensor t
 function dagl.add_(t, x, alpha) end
+---Writes v into t in place (same shape, converted to t's dtype); with a traced v, an assign node.
+---@param t dagl.Tensor
+---@param v dagl.Tensor|dagl.Symbol
+---@return dagl.Tensor|dagl.Symbol t
+function dagl.assign(t, v) end
 
 -- ---------------------------------------------------------------- inspection (module forms)
 
@@ -781,6 +786,9 @@ function Tensor:copy(src) end
 ---@param alpha? number
 ---@return dagl.Tensor self
 function Tensor:add_(x, alpha) end
+---@param v dagl.Tensor|dagl.Symbol
+---@return dagl.Tensor|dagl.Symbol self
+function Tensor:assign(v) end
 ---@param dim? integer
 ---@return integer[]|integer
 function Tensor:size(dim) end
@@ -908,7 +916,11 @@ function Layer:regularize_kernel(x) end
 
 ---@class dagl.nn.Optimizer
 ---@field name string
+---@field iterations integer
+---@field hyper_names string[]
 ---@field apply fun(weights: dagl.Tensor[], grads: dagl.Tensor[])
+---@field emit fun(weights: dagl.Tensor[], grads: dagl.Symbol[], hyper: dagl.Symbol[])
+---@field next_hyper fun(): number[], table<string, number>
 
 ---@class dagl.nn.Loss
 ---@field name string

@@ -239,6 +239,20 @@ end
 
 M.is_symbol = is_sym
 
+--- assign(target, value) inside traces (t:assign(sym) and dagl.assign(t, sym) come here): an
+-- assign node writing the value into the real tensor target (a constant of the graph) at every
+-- run, after every node of the graph that reads the target's old value. Returns the node's
+-- symbol (the target after the write).
+function M.assign(target, value)
+  if not is_tensor(target) then
+    error(("assign: the target must be a real tensor (a weight or a state tensor), got %s"):format(
+      is_sym(target) and "a traced symbol" or type(target)), 2)
+  end
+  local tr = value.tracer
+  return node(tr, "assign", {operand(tr, target), value.id})
+end
+function Sym:assign_into(target) return M.assign(target, self) end
+
 --- Checks concat operands' shapes (a list of shape tables) with 1-based dims in the message;
 -- returns the 0-based dim.
 function M.check_concat(shapes, dim, level)

@@ -238,7 +238,8 @@ function rules.custom(g, out, a, b, p, srcs, rec)
 end
 
 -- No gradient flows through comparisons and index results.
-for _, op in ipairs {"eq", "ne", "lt", "le", "gt", "ge", "argmax", "argmin", "dropout_mask"} do
+-- nor through assign (an update of a real tensor, not a function of its value).
+for _, op in ipairs {"eq", "ne", "lt", "le", "gt", "ge", "argmax", "argmin", "dropout_mask", "assign"} do
   rules[op] = function() return nil end
 end
 

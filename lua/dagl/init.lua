@@ -18,6 +18,16 @@ function dagl.where(c, a, b)
   return core.where(c, a, b)
 end
 
+--- dagl.assign(target, value): writes value into the real tensor target in place (same shape;
+-- converted to target's dtype) and returns target. With a traced value (inside dagl.fn / dagl.grad) it adds an
+-- assign node instead: every run writes the value, after the graph's other reads of the target.
+function dagl.assign(target, value)
+  if fn.is_symbol(value) or fn.is_symbol(target) then return fn.assign(target, value) end
+  local ok, res = pcall(core.assign, target, value)
+  if not ok then error((tostring(res):gsub("^[^:]*:%d+: ", "")), 2) end -- at the caller's line
+  return res
+end
+
 --- dagl.concat({t1, t2, ...}, dim=1): joins along dim (1-based); symbols go into the trace.
 function dagl.concat(list, dim)
   dim = dim or 1

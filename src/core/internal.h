@@ -137,6 +137,8 @@ DAGL_HIDDEN dagl_status dagl__gather_shape(dagl_ctx *ctx, dagl__shape_ref table,
 /* Output shape of index_add(src, idx, rows): (rows) .. src.shape[idx.ndim:]. */
 DAGL_HIDDEN dagl_status dagl__index_add_shape(dagl_ctx *ctx, dagl__shape_ref src, dagl__shape_ref idx, int64_t rows,
                                               int *ndim, int64_t *shape);
+/* Checks that `value` may be assigned to `target`: the same shape (the dtype is converted). */
+DAGL_HIDDEN dagl_status dagl__assign_check(dagl_ctx *ctx, dagl__shape_ref target, dagl__shape_ref value);
 /* Checks a dropout mask's dtype (f32/f64) and rate (0 <= rate < 1). */
 DAGL_HIDDEN dagl_status dagl__dropout_check(dagl_ctx *ctx, dagl_dtype dt, double rate);
 /* Picks OpenBLAS's core once per process, before the first BLAS call (blas_core.c). */

@@ -45,13 +45,10 @@ static bool fusable_act(const dagl_node *nd, dagl_dtype dt)
            (nd->op == DAGL_OP_RELU || nd->op == DAGL_OP_TANH || nd->op == DAGL_OP_SIGMOID);
 }
 
-/* Live nodes (a path to an output), and per node its live consumer count and one of them. */
+/* Live nodes (a path to an output or an assign), and per node its live consumer count and one of them. */
 static void live_uses(const dagl_graph *g, bool *live, int *uses, int *only)
 {
-    for (int i = 0; i < g->noutputs; i++) live[g->outputs[i]] = true;
-    for (int i = g->n - 1; i >= 0; i--)
-        if (live[i])
-            for (int k = 0; k < g->nodes[i].nsrc; k++) live[g->nodes[i].src[k]] = true;
+    dagl__graph_live(g, live);
     for (int i = 0; i < g->n; i++)
         if (live[i])
             for (int k = 0; k < g->nodes[i].nsrc; k++) {

@@ -24,7 +24,9 @@ static void free_prepared(dagl_graph *g)
     free(g->nsrc_ops);
     free(g->ready0);
     free(g->uses0);
+    free(g->live);
     g->cons_start = g->cons = g->nsrc_ops = g->ready0 = g->uses0 = NULL;
+    g->live = NULL;
     g->built_for = -1;
 }
 
@@ -202,8 +204,79 @@ dagl_status dagl_graph_node_info(const dagl_graph *g, int id, dagl_dtype *dt, in
     return DAGL_OK;
 }
 
-/* Consumer lists (CSR) of the nodes the outputs depend on, the number of op sources of each and
- * the nodes ready at start. Dead nodes (no path to an output) get no consumers and never run. */
+/* Dead-node elimination's marking: a node runs when an output or an assign (a side effect no
+ * output shows) depends on it. */
+void dagl__graph_live(const dagl_graph *g, bool *live)
+{
+    for (int i = 0; i < g->noutputs; i++) live[g->outputs[i]] = true;
+    for (int i = 0; i < g->n; i++)
+        if (g->nodes[i].kind == NODE_OP && g->nodes[i].op == DAGL_OP_ASSIGN) live[i] = true;
+    for (int i = g->n - 1; i >= 0; i--) /* sources have smaller ids */
+        if (live[i])
+            for (int k = 0; k < g->nodes[i].nsrc; k++) live[g->nodes[i].src[k]] = true;
+}
+
+/* Kahn's walk over the prepared consumer lists: false when some live op node never becomes
+ * ready (the ordering edges of assigns made a cycle); *stuck gets one such node. */
+static bool acyclic(const dagl_graph *g, int *stuck)
+{
+    int n = g->n, *pending = malloc(sizeof(int) * ((size_t)n + 1)), *queue = malloc(sizeof(int) * ((size_t)n + 1));
+    if (!pending || !queue) { /* cannot check: the run would tell */
+        free(pending), free(queue);
+        return true;
+    }
+    memcpy(pending, g->nsrc_ops, sizeof(int) * (size_t)n);
+    memcpy(queue, g->ready0, sizeof(int) * (size_t)g->nready0);
+    int head = 0, tail = g->nready0;
+    while (head < tail) {
+        int id = queue[head++];
+        for (int c = g->cons_start[id]; c < g->cons_start[id + 1]; c++)
+            if (--pending[g->cons[c]] == 0) queue[tail++] = g->cons[c];
+    }
+    *stuck = -1;
+    for (int i = 0; i < n && *stuck < 0; i++)
+        if (g->live[i] && g->nodes[i].kind == NODE_OP && pending[i] > 0) *stuck = i;
+    free(pending), free(queue);
+    return tail == g->nlive_ops;
+}
+
+/* Fills the consumer lists (CSR) from the live nodes' sources and the ordering edges, the
+ * pending count of op sources of each node and the nodes ready at start. */
+static void fill_consumers(dagl_graph *g, const dagl__edges *ctl)
+{
+    int n = g->n;
+    for (int i = 0; i < n; i++)
+        if (g->live[i])
+            for (int k = 0; k < g->nodes[i].nsrc; k++) g->cons_start[g->nodes[i].src[k] + 1]++;
+    for (int e = 0; e < ctl->n; e++) g->cons_start[ctl->from[e] + 1]++;
+    for (int i = 0; i < n; i++) g->cons_start[i + 1] += g->cons_start[i];
+    int *cur = g->uses0; /* a cursor per node while filling, the consumer count after */
+    for (int i = 0; i < n; i++) {
+        const dagl_node *nd = &g->nodes[i];
+        if (!g->live[i]) continue;
+        for (int k = 0; k < nd->nsrc; k++) {
+            int s = nd->src[k];
+            g->cons[g->cons_start[s] + cur[s]++] = i;
+            if (g->nodes[s].kind == NODE_OP) g->nsrc_ops[i]++;
+        }
+    }
+    for (int e = 0; e < ctl->n; e++) {
+        g->cons[g->cons_start[ctl->from[e]] + cur[ctl->from[e]]++] = ctl->to[e];
+        g->nsrc_ops[ctl->to[e]]++;
+    }
+    memset(g->uses0, 0, sizeof(int) * ((size_t)n + 1));
+    for (int i = 0; i < n; i++)
+        if (g->live[i])
+            for (int k = 0; k < g->nodes[i].nsrc; k++) g->uses0[g->nodes[i].src[k]]++;
+    g->nready0 = 0;
+    g->nlive_ops = 0;
+    for (int i = 0; i < n; i++) g->nlive_ops += g->live[i] && g->nodes[i].kind == NODE_OP;
+    for (int i = 0; i < n; i++)
+        if (g->live[i] && g->nodes[i].kind == NODE_OP && g->nsrc_ops[i] == 0) g->ready0[g->nready0++] = i;
+}
+
+/* Consumer lists of the nodes a run needs (outputs, assigns and what they depend on), with the
+ * ordering edges of the assigns. Dead nodes get no consumers and never run. */
 dagl_status dagl__graph_prepare(dagl_graph *g)
 {
     if (g->built_for == g->n) return DAGL_OK;
@@ -213,42 +286,36 @@ dagl_status dagl__graph_prepare(dagl_graph *g)
     int n = g->n;
     size_t edges = 0;
     for (int i = 0; i < n; i++) edges += (size_t)g->nodes[i].nsrc;
-    g->cons_start = calloc((size_t)n + 1, sizeof(int));
-    g->cons = malloc(sizeof(int) * (edges ? edges : 1));
-    g->nsrc_ops = calloc((size_t)n + 1, sizeof(int));
-    g->ready0 = malloc(sizeof(int) * ((size_t)n + 1));
-    g->uses0 = calloc((size_t)n + 1, sizeof(int));
-    bool *live = calloc((size_t)n + 1, sizeof(bool));
-    if (!g->cons_start || !g->cons || !g->nsrc_ops || !g->ready0 || !g->uses0 || !live) {
-        free(live);
+    g->live = calloc((size_t)n + 1, sizeof(bool));
+    dagl__edges ctl = {0};
+    dagl_status st = g->live ? DAGL_OK : DAGL_E_NOMEM;
+    if (!st) {
+        dagl__graph_live(g, g->live);
+        st = dagl__assign_edges(g, g->live, &ctl);
+    }
+    if (!st) {
+        g->cons_start = calloc((size_t)n + 1, sizeof(int));
+        g->cons = malloc(sizeof(int) * (edges + (size_t)ctl.n + 1));
+        g->nsrc_ops = calloc((size_t)n + 1, sizeof(int));
+        g->ready0 = malloc(sizeof(int) * ((size_t)n + 1));
+        g->uses0 = calloc((size_t)n + 1, sizeof(int));
+        if (!g->cons_start || !g->cons || !g->nsrc_ops || !g->ready0 || !g->uses0) st = DAGL_E_NOMEM;
+    }
+    if (st) {
+        free(ctl.from), free(ctl.to);
         free_prepared(g);
-        return dagl_ctx_set_error(g->ctx, DAGL_E_NOMEM, "graph: out of memory preparing %d nodes", n);
+        return st == DAGL_E_NOMEM ? dagl_ctx_set_error(g->ctx, st, "graph: out of memory preparing %d nodes", n) : st;
     }
-    /* dead-node elimination: only what the outputs depend on runs (sources have smaller ids) */
-    for (int i = 0; i < g->noutputs; i++) live[g->outputs[i]] = true;
-    for (int i = n - 1; i >= 0; i--)
-        if (live[i])
-            for (int k = 0; k < g->nodes[i].nsrc; k++) live[g->nodes[i].src[k]] = true;
-    for (int i = 0; i < n; i++)
-        if (live[i])
-            for (int k = 0; k < g->nodes[i].nsrc; k++) g->cons_start[g->nodes[i].src[k] + 1]++;
-    for (int i = 0; i < n; i++) g->cons_start[i + 1] += g->cons_start[i];
-    int *fill = g->uses0; /* a cursor per node while filling */
-    for (int i = 0; i < n; i++) {
-        const dagl_node *nd = &g->nodes[i];
-        if (!live[i]) continue;
-        for (int k = 0; k < nd->nsrc; k++) {
-            int s = nd->src[k];
-            g->cons[g->cons_start[s] + fill[s]++] = i;
-            if (g->nodes[s].kind == NODE_OP) g->nsrc_ops[i]++;
-        }
+    fill_consumers(g, &ctl);
+    int stuck;
+    bool ok = ctl.n == 0 || acyclic(g, &stuck);
+    free(ctl.from), free(ctl.to);
+    if (!ok) {
+        free_prepared(g);
+        return dagl_ctx_set_error(g->ctx, DAGL_E_ARG, "assign: node %%%d (%s) cannot be ordered: the assigns of the "
+                                  "graph and the reads of their targets wait for each other (for example one node reads "
+                                  "the new a and the old b, another the new b and the old a)", stuck, dagl__node_name(&g->nodes[stuck]));
     }
-    g->nready0 = 0;
-    g->nlive_ops = 0;
-    for (int i = 0; i < n; i++) g->nlive_ops += live[i] && g->nodes[i].kind == NODE_OP;
-    for (int i = 0; i < n; i++)
-        if (live[i] && g->nodes[i].kind == NODE_OP && g->nsrc_ops[i] == 0) g->ready0[g->nready0++] = i;
-    free(live);
     g->built_for = n;
     return DAGL_OK;
 }

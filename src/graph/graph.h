@@ -50,7 +50,8 @@ struct dagl_graph {
     int *cons_start, *cons;
     int *nsrc_ops;            /* per node: how many sources are op nodes (the pending count) */
     int *ready0, nready0;     /* op nodes with no op sources */
-    int *uses0;               /* per node: consumer count */
+    int *uses0;               /* per node: consumer count (sources read, not the ordering edges) */
+    bool *live;               /* per node: runs (or is an input/constant something running reads) */
     int built_for;            /* node count the arrays were built for, -1 = never */
     int nlive_ops;            /* op nodes a run executes (after fusion and dead-node elimination) */
     bool no_fuse;             /* tests: leave the graph as built */
@@ -74,6 +75,33 @@ static inline const char *dagl__node_name(const dagl_node *nd)
     }
 }
 
+/* Whether nd's value may share memory with its first source: the layout ops (views) and assign
+ * (its value is the target). */
+static inline bool dagl__node_aliases_src(const dagl_node *nd)
+{
+    return nd->kind == NODE_OP && ((nd->op >= DAGL_OP_RESHAPE && nd->op <= DAGL_OP_SLICE) || nd->op == DAGL_OP_ASSIGN);
+}
+
+/* The node whose memory node `id`'s value may be, following views and assigns to their target. */
+static inline int dagl__alias_root(const dagl_graph *g, int id)
+{
+    while (dagl__node_aliases_src(&g->nodes[id])) id = g->nodes[id].src[0];
+    return id;
+}
+
+/* Ordering edges (from must finish before to starts) that are not source edges. */
+typedef struct dagl__edges {
+    int *from, *to;
+    int n, cap;
+} dagl__edges;
+
+/* Marks the nodes a run needs: the outputs, the assigns (their effect is the point) and what
+ * they depend on. */
+DAGL_HIDDEN void dagl__graph_live(const dagl_graph *g, bool *live);
+/* The ordering edges of the live assign nodes (order.c): every other live node that reads an
+ * assign's target (or a view of it) and does not depend on the assign runs before it; assigns to
+ * one target run in the order they were added. Fails when that order has a cycle. */
+DAGL_HIDDEN dagl_status dagl__assign_edges(dagl_graph *g, const bool *live, dagl__edges *out);
 /* Rewrites fusable chains (matmul -> bias add -> activation, and runs of unary ops) into single
  * nodes before a run. */
 DAGL_HIDDEN dagl_status dagl__graph_fuse(dagl_graph *g);

@@ -8,7 +8,7 @@
 
 typedef enum op_class {
     C_NONE, C_UNARY, C_BINARY, C_COMPARE, C_CLAMP, C_WHERE, C_REDUCE, C_MATMUL, C_LAYOUT,
-    C_CONCAT, C_SLICE_SCATTER, C_GATHER, C_INDEX_ADD, C_DROPOUT, C_WINDOW, C_SOFTMAX
+    C_CONCAT, C_SLICE_SCATTER, C_GATHER, C_INDEX_ADD, C_DROPOUT, C_WINDOW, C_SOFTMAX, C_ASSIGN
 } op_class;
 
 typedef struct class_info {
@@ -35,6 +35,7 @@ static op_class class_of(dagl_op op)
     if (op == DAGL_OP_DROPOUT_MASK) return C_DROPOUT;
     if (op >= DAGL_OP_CONV2D && op <= DAGL_OP_AVGPOOL2D_GRAD) return C_WINDOW;
     if (op == DAGL_OP_SOFTMAX || op == DAGL_OP_LOG_SOFTMAX) return C_SOFTMAX;
+    if (op == DAGL_OP_ASSIGN) return C_ASSIGN;
     return C_NONE;
 }
 
@@ -354,6 +355,32 @@ static dagl_status exec_softmax(dagl_ctx *ctx, const dagl_node *nd, dagl_tensor 
     return dagl_softmax(ctx, nd->op, v[0], nd->p.axis, out);
 }
 
+/* assign(target, value): the target is a constant or a view of one (what the executor keeps for
+ * the whole run and never frees), the value has its dtype and shape; the node's value is the
+ * target. */
+static dagl_status infer_assign(dagl_graph *g, dagl_node *nd)
+{
+    const dagl_node *t = src_node(g, nd, 0), *v = src_node(g, nd, 1);
+    int root = dagl__alias_root(g, nd->src[0]);
+    if (g->nodes[root].kind != NODE_CONST)
+        return dagl_ctx_set_error(g->ctx, DAGL_E_ARG, "assign: the target (node %d, %s) must be a constant of the "
+                                  "graph (a captured tensor) or a view of one", nd->src[0],
+                                  g->nodes[root].kind == NODE_INPUT ? "an input" : dagl__node_name(&g->nodes[root]));
+    nd->dtype = t->dtype;
+    copy_shape(nd, t);
+    return dagl__assign_check(g->ctx, ref_of(t), ref_of(v));
+}
+
+static dagl_status exec_assign(dagl_ctx *ctx, const dagl_node *nd, dagl_tensor *const *v, dagl_tensor **out)
+{
+    (void)nd;
+    dagl_status st = dagl_assign(ctx, v[0], v[1]);
+    if (st) return st;
+    dagl_tensor_retain(v[0]);
+    *out = v[0];
+    return DAGL_OK;
+}
+
 static const class_info classes[] = {
     [C_NONE] = {0, NULL, NULL},
     [C_UNARY] = {1, infer_unary, exec_unary},
@@ -371,8 +398,9 @@ static const class_info classes[] = {
     [C_DROPOUT] = {1, infer_dropout, exec_dropout},
     [C_WINDOW] = {0, infer_window, exec_window}, /* 1 or 2 by op */
     [C_SOFTMAX] = {1, infer_softmax, exec_softmax},
+    [C_ASSIGN] = {2, infer_assign, exec_assign},
 };
-_Static_assert(sizeof classes / sizeof *classes == C_SOFTMAX + 1, "one entry per op class");
+_Static_assert(sizeof classes / sizeof *classes == C_ASSIGN + 1, "one entry per op class");
 
 dagl_status dagl__infer(dagl_graph *g, dagl_node *nd)
 {

@@ -5,11 +5,8 @@
 
 #include <stdlib.h>
 
-/* Whether the node's result is a view of its first source (no memory of its own). */
-static bool is_view(const dagl_node *nd)
-{
-    return nd->kind == NODE_OP && nd->op >= DAGL_OP_RESHAPE && nd->op <= DAGL_OP_SLICE;
-}
+/* Whether the node's result is its first source's memory (a view, or an assign's target). */
+static bool is_view(const dagl_node *nd) { return dagl__node_aliases_src(nd); }
 
 /* Walks the live op nodes in id order (sources come first): a node's result is allocated when it
  * runs and freed after the last consumer of it or of a view of it ran, unless it is (or a view of
@@ -33,13 +30,13 @@ dagl_status dagl_graph_plan(dagl_graph *g, dagl_graph_plan_info *out)
         root[i] = is_view(nd) ? root[nd->src[0]] : i;
         if (nd->kind == NODE_OP && !is_view(nd))
             bytes[i] = dagl__numel(nd->ndim, nd->shape) * (int64_t)dagl_dtype_size(nd->dtype);
-        left[root[i]] += g->cons_start[i + 1] - g->cons_start[i]; /* live consumers only */
+        left[root[i]] += g->uses0[i]; /* live consumers only */
         if (nd->is_output) pinned[root[i]] = true;
     }
     int64_t cur = 0;
     for (int i = 0; i < n; i++) {
         const dagl_node *nd = &g->nodes[i];
-        bool runs = nd->kind == NODE_OP && (g->cons_start[i + 1] > g->cons_start[i] || nd->is_output);
+        bool runs = nd->kind == NODE_OP && g->live[i];
         if (!runs) continue;
         out->nodes++;
         out->total_bytes += bytes[i];

@@ -53,6 +53,7 @@ static const dagl__op_info op_info[] = {
     [DAGL_OP_AVGPOOL2D_GRAD] = {"avg_pool2d_grad", DAGL__OPK_OTHER, 2},
     [DAGL_OP_SOFTMAX] = {"softmax", DAGL__OPK_OTHER, 1},
     [DAGL_OP_LOG_SOFTMAX] = {"log_softmax", DAGL__OPK_OTHER, 1},
+    [DAGL_OP_ASSIGN] = {"assign", DAGL__OPK_OTHER, 2},
     [DAGL_OP_CUSTOM] = {"custom", DAGL__OPK_OTHER, -1},
 };
 _Static_assert(sizeof op_info / sizeof *op_info == DAGL_OP_COUNT, "one op_info entry per dagl_op");

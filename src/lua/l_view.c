@@ -197,8 +197,26 @@ static int l_add_(lua_State *L)
     return 1;
 }
 
+/* t:assign(v) / dagl.assign(t, v): t = v in place (same dtype and shape); returns t. A traced v
+ * (a symbol) makes an assign node of its trace instead (lua/dagl/fn.lua). */
+static int l_assign(lua_State *L)
+{
+    dagl_tensor *t = dagl_l_check(L, 1);
+    if (lua_type(L, 2) == LUA_TTABLE) {
+        if (lua_getfield(L, 2, "assign_into") != LUA_TFUNCTION)
+            return luaL_error(L, "bad argument #2 to 'assign' (dagl.Tensor expected, got table)");
+        lua_pushvalue(L, 2);
+        lua_pushvalue(L, 1);
+        lua_call(L, 2, 1);
+        return 1;
+    }
+    if (dagl_assign(DAGL_LCTX(L), t, dagl_l_check(L, 2))) return dagl_l_error(L);
+    lua_settop(L, 1);
+    return 1;
+}
+
 const luaL_Reg dagl_l_view_methods[] = {
-    {"add_", l_add_},
+    {"add_", l_add_},         {"assign", l_assign},
     {"reshape", l_reshape},   {"view", l_view},         {"flatten", l_flatten},
     {"transpose", l_transpose}, {"t", l_transpose},     {"permute", l_permute},
     {"slice", l_slice},       {"narrow", l_narrow},     {"select", l_select},

@@ -297,7 +297,7 @@ dagl_status dagl_graph_run_ex(dagl_graph *g, dagl_tensor *const *inputs, dagl_te
     }
     for (int i = 0; i < n; i++) {
         atomic_init(&r.pending[i], g->nsrc_ops[i]);
-        atomic_init(&r.uses[i], g->cons_start[i + 1] - g->cons_start[i]);
+        atomic_init(&r.uses[i], g->uses0[i]);
         atomic_init(&r.queued_by[i], 0);
     }
     if (r.opt->trace) {

@@ -6,7 +6,8 @@
 --   nn.training         true while a model traces its training step (Dropout drops, BatchNorm
 --                       uses batch statistics); false for predict/evaluate traces and eager calls.
 --   nn.add_update(t, v) a layer asks that tensor t be overwritten with the value of v (a traced
---                       symbol) after every training step (BatchNorm's moving statistics).
+--                       symbol) at every training step (BatchNorm's moving statistics): the
+--                       model adds an assign node; the step's other reads of t see the old value.
 --   nn.add_loss(v)      a layer adds a scalar symbol to the training loss (L2 regularizers).
 -- The model collects both lists around its training-step trace (nn.collect).
 local nn = {training = false}

@@ -1,7 +1,7 @@
 --- dagl.nn: Keras-shaped layers, models, losses, optimizers and a fit loop. Layers are
 -- small Lua classes: build(input_shape) makes the weights, call(x) composes dagl ops, so a whole
--- training step (forward, loss, backward) is traced once by dagl.grad and runs as one graph on
--- the threaded scheduler; the optimizer then updates the weights in place.
+-- training step (forward, loss, backward, the optimizer's in-place update as assign nodes) is
+-- traced once and runs as one graph on the threaded scheduler.
 --
 -- Each part lives in its own file under dagl/nn/ and adds its names to the nn table; the order
 -- below matters only where a part uses another's names (layers use nn.activations).

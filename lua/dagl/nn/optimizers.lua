@@ -1,5 +1,13 @@
 --- dagl.nn.optimizers: SGD, Adam, AdamW, RMSprop and learning-rate schedules.
+--
+-- Each optimizer is one update formula, written once on operands that may be real tensors or
+-- traced symbols: opt.apply(weights, grads) runs it eagerly, opt.emit(weights, grads, hyper)
+-- adds it to a training-step trace as assign nodes (Model:fit runs it inside the step's graph).
+-- Per-step numbers (the learning rate of a schedule, Adam's bias corrections) are "hyper"
+-- values: computed in Lua (in double precision) from the step count, and passed to the graph as
+-- scalar inputs at every run, so schedules work without retracing.
 local dagl = require "dagl"
+local fn = require "dagl.fn"
 
 local nn = require "dagl.nn.base"
 -- A learning rate: a number, or a schedule function of the step count (1, 2, ...).
@@ -17,58 +25,125 @@ local function clip(grads, clipnorm)
   return out
 end
 
--- Per-weight state tables, keyed weakly by the weight tensor.
-local function state() return setmetatable({}, {__mode = "k"}) end
-
--- An optimizer: apply(weights, grads) updates each weight in place with update(w, g, lr, step).
--- weights are tensors or weight entries {value=, trainable=}; entries with trainable = false
--- (BatchNorm's moving statistics) are skipped.
-local function optimizer(name, opts, default_lr, update)
-  local steps = 0
-  return {
-    name = name,
-    apply = function(weights, grads)
-      steps = steps + 1
-      local lr = rate(opts.lr or default_lr, steps)
-      grads = clip(grads, opts.clipnorm)
-      for i, w in ipairs(weights) do
-        if not dagl.is_tensor(w) then w = w.trainable ~= false and w.value or nil end
-        if w then update(w, grads[i], lr, steps) end
-      end
-    end,
-  }
+-- The same clipping on traced gradients: a factor min(1, clipnorm / norm) computed in the graph
+-- (exactly 1 when the norm is within the limit, so the gradients stay as they are).
+local function clip_traced(grads, clipnorm)
+  if not clipnorm or #grads == 0 then return grads end
+  local sq
+  for _, g in ipairs(grads) do
+    local s = (g * g):sum()
+    sq = sq and sq + s or s
+  end
+  local factor = (clipnorm / sq:sqrt()):minimum(1)
+  local out = {}
+  for i, g in ipairs(grads) do out[i] = g * factor end
+  return out
 end
+
+-- The weight tensor of a weights-list entry (a tensor, or {value=, trainable=}), nil for an
+-- entry optimizers skip (trainable = false: BatchNorm's moving statistics).
+local function trainable(w)
+  if dagl.is_tensor(w) then return w end
+  return w.trainable ~= false and w.value or nil
+end
+
+-- An optimizer from its spec: spec.state (names of per-weight state tensors, zeros at first use),
+-- spec.hyper(lr, step) -> {name = number} (the per-step numbers; lr is the schedule's value) and
+-- spec.update(w, g, state, h) -> new w, {name = new state value}, on real tensors and numbers or
+-- on symbols alike.
+local function optimizer(name, opts, default_lr, spec)
+  local states = setmetatable({}, {__mode = "k"}) -- weight tensor -> {name = state tensor}
+  local opt = {name = name, iterations = 0}
+  local function state_of(w)
+    local s = states[w]
+    if not s then
+      s = {}
+      for _, k in ipairs(spec.state) do s[k] = dagl.zeros(w.shape, w:dtype()) end
+      states[w] = s
+    end
+    return s
+  end
+  -- the names of the hyper values, in the order emit and hyper_values use
+  opt.hyper_names = {"lr"}
+  for _, k in ipairs(spec.hyper_extra or {}) do opt.hyper_names[#opt.hyper_names + 1] = k end
+
+  --- opt.next_hyper() -> the hyper values of the next step as a list (in hyper_names order),
+  -- counting the step.
+  function opt.next_hyper()
+    opt.iterations = opt.iterations + 1
+    local h = spec.hyper(rate(opts.lr or default_lr, opt.iterations), opt.iterations)
+    local out = {}
+    for i, k in ipairs(opt.hyper_names) do out[i] = h[k] end
+    return out, h
+  end
+
+  --- opt.apply(weights, grads): one eager step, updating the weights (and state) in place.
+  function opt.apply(weights, grads)
+    local _, h = opt.next_hyper()
+    grads = clip(grads, opts.clipnorm)
+    for i, entry in ipairs(weights) do
+      local w = trainable(entry)
+      if w then
+        local s = state_of(w)
+        local nw, ns = spec.update(w, grads[i], s, h)
+        for _, k in ipairs(spec.state) do s[k]:copy(ns[k]) end
+        w:copy(nw)
+      end
+    end
+  end
+
+  --- opt.emit(weights, grads, hyper): the same step inside a trace: grads are symbols, hyper a
+  -- list of scalar symbols (graph inputs, in hyper_names order); adds an assign node for every
+  -- weight and state tensor.
+  function opt.emit(weights, grads, hyper)
+    local h = {}
+    for i, k in ipairs(opt.hyper_names) do h[k] = hyper[i] end
+    grads = clip_traced(grads, opts.clipnorm)
+    for i, entry in ipairs(weights) do
+      local w = trainable(entry)
+      if w then
+        local g = grads[i]
+        local s, syms = state_of(w), {}
+        for _, k in ipairs(spec.state) do syms[k] = fn.lift(g, s[k]) end
+        local nw, ns = spec.update(fn.lift(g, w), g, syms, h)
+        for _, k in ipairs(spec.state) do dagl.assign(s[k], ns[k]) end
+        dagl.assign(w, nw)
+      end
+    end
+  end
+  return opt
+end
+
+local function lr_only(lr) return {lr = lr} end
 
 --- nn.SGD{lr=0.01, momentum=0, nesterov=false, clipnorm=nil}; lr may be a schedule function.
 -- Keras's formulas: v = momentum * v - lr * g; w += v, or with nesterov w += momentum * v - lr * g.
 function nn.SGD(opts)
   opts = opts or {}
   local mom, nesterov = opts.momentum or 0, opts.nesterov or false
-  local velocity = state()
-  return optimizer("SGD", opts, 0.01, function(w, g, lr)
-    if mom == 0 then return w:add_(g, -lr) end -- in place, no temporaries
-    local v = velocity[w] or dagl.zeros(w.shape, w:dtype())
-    v:copy(v * mom - g * lr)
-    velocity[w] = v
-    if nesterov then w:add_(v, mom):add_(g, -lr) else w:add_(v) end
-  end)
+  return optimizer("SGD", opts, 0.01, {state = mom == 0 and {} or {"velocity"}, hyper = lr_only,
+    update = function(w, g, s, h)
+      if mom == 0 then return w - g * h.lr, {} end
+      local v = s.velocity * mom - g * h.lr
+      if nesterov then return w + v * mom - g * h.lr, {velocity = v} end
+      return w + v, {velocity = v}
+    end})
 end
 
 --- nn.Adam{lr=0.001, beta1=0.9, beta2=0.999, eps=1e-7, weight_decay=0 (AdamW-style, decoupled)}
 function nn.Adam(opts)
   opts = opts or {}
   local b1, b2, eps, wd = opts.beta1 or 0.9, opts.beta2 or 0.999, opts.eps or 1e-7, opts.weight_decay or 0
-  local m, v = state(), state()
-  return optimizer(wd ~= 0 and "AdamW" or "Adam", opts, 0.001, function(w, g, lr, steps)
-    local c1, c2 = 1 - b1 ^ steps, 1 - b2 ^ steps
-    local mi, vi = m[w] or dagl.zeros(w.shape, w:dtype()), v[w] or dagl.zeros(w.shape, w:dtype())
-    mi:copy(mi * b1 + g * (1 - b1))
-    vi:copy(vi * b2 + g * g * (1 - b2))
-    m[w], v[w] = mi, vi
-    local step = (mi / c1) / ((vi / c2):sqrt() + eps) * lr
-    if wd ~= 0 then step = step + w * (lr * wd) end
-    w:copy(w - step)
-  end)
+  return optimizer(wd ~= 0 and "AdamW" or "Adam", opts, 0.001, {state = {"m", "v"}, hyper_extra = {"c1", "c2"},
+    -- the bias corrections 1 - beta^t, from the step count t
+    hyper = function(lr, t) return {lr = lr, c1 = 1 - b1 ^ t, c2 = 1 - b2 ^ t} end,
+    update = function(w, g, s, h)
+      local m = s.m * b1 + g * (1 - b1)
+      local v = s.v * b2 + g * g * (1 - b2)
+      local step = (m / h.c1) / ((v / h.c2):sqrt() + eps) * h.lr
+      if wd ~= 0 then step = step + w * (h.lr * wd) end
+      return w - step, {m = m, v = v}
+    end})
 end
 
 --- nn.AdamW{...}: Adam with decoupled weight decay (default 0.01).
@@ -84,13 +159,11 @@ end
 function nn.RMSprop(opts)
   opts = opts or {}
   local rho, eps = opts.rho or 0.9, opts.eps or 1e-7
-  local avg = state()
-  return optimizer("RMSprop", opts, 0.001, function(w, g, lr)
-    local a = avg[w] or dagl.zeros(w.shape, w:dtype())
-    a:copy(a * rho + g * g * (1 - rho))
-    avg[w] = a
-    w:copy(w - g / (a:sqrt() + eps) * lr)
-  end)
+  return optimizer("RMSprop", opts, 0.001, {state = {"avg"}, hyper = lr_only,
+    update = function(w, g, s, h)
+      local a = s.avg * rho + g * g * (1 - rho)
+      return w - g / (a:sqrt() + eps) * h.lr, {avg = a}
+    end})
 end
 
 --- Learning-rate schedules: functions of the step count, usable as lr=.

@@ -1,7 +1,10 @@
 --- dagl.nn.training: Model's train step, fit loop, evaluate and predict. The whole training
--- step (forward, loss, add_loss terms, backward, metrics, add_update values) is traced once per
--- batch shape by dagl.grad and runs as one graph; the optimizer and the updates follow in Lua.
+-- step (forward, loss, add_loss terms, backward, metrics, the optimizer's update of every weight
+-- and its state, the add_update writes) is traced once per batch shape and runs as one graph on
+-- the threaded scheduler; the writes are assign nodes, ordered after every read of their targets.
 local dagl = require "dagl"
+local fn = require "dagl.fn"
+local grad = require "dagl.grad"
 local data = require "dagl.nn.data"
 
 local nn = require "dagl.nn.base"
@@ -38,25 +41,25 @@ local function scored(self, training, args)
 end
 
 return function(Model)
-  --- The training step (a dagl.grad callable: inputs..., targets... -> loss, gradients of the
-  -- trainable weights, metric values, update values) and the weights it differentiates.
+  --- The training step: a dagl.fn callable (inputs..., targets..., hyper... -> loss, metric
+  -- values) whose graph also updates the trainable weights with the optimizer (opt.emit) and
+  -- writes the add_update values (BatchNorm's moving statistics); hyper are the optimizer's
+  -- per-step scalars (opt.next_hyper). Returns it and the weights it updates.
   function Model:train_step()
     if not self.step then
-      local weights = self:trainable_weights()
-      local info = {nmetrics = 0, targets = {}}
-      self.step = dagl.grad(function(...)
-        local loss, ms, updates = scored(self, true, {...})
-        -- the update targets are the same for every trace (they come from the layers)
-        info.nmetrics, info.targets = #ms, {}
-        local aux = {}
-        for _, m in ipairs(ms) do aux[#aux + 1] = m end
-        for i, u in ipairs(updates) do
-          info.targets[i] = u.target
-          aux[#aux + 1] = u.value
-        end
-        return loss, table.unpack(aux)
-      end, {wrt = weights, argnums = {}})
-      self.step_weights, self.step_info = weights, info
+      local weights, opt = self:trainable_weights(), self.optimizer
+      local nh = #opt.hyper_names
+      self.step = dagl.fn(function(...)
+        local args = table.pack(...)
+        local hyper = table.move(args, args.n - nh + 1, args.n, 1, {})
+        local loss, ms, updates = scored(self, true, table.move(args, 1, args.n - nh, 1, {}))
+        local ids = {}
+        for i, w in ipairs(weights) do ids[i] = fn.lift(loss, w).id end
+        opt.emit(weights, grad.backward(loss, ids), hyper)
+        for _, u in ipairs(updates) do dagl.assign(u.target, u.value) end
+        return loss, table.unpack(ms)
+      end)
+      self.step_weights = weights
     end
     return self.step, self.step_weights
   end
@@ -84,15 +87,15 @@ return function(Model)
     return args
   end
 
-  -- One optimizer step on a batch; returns the loss and the metric values.
+  -- One optimizer step on a batch (one run of the train-step graph, which updates the weights);
+  -- returns the loss and the metric values.
   local function train_batch(self, args)
     local step, weights = self:train_step()
+    local dtype = weights[1] and weights[1]:dtype() or "float32"
+    for _, h in ipairs(self.optimizer.next_hyper()) do args[#args + 1] = dagl.tensor(h, dtype) end
     local res = table.pack(step(table.unpack(args)))
-    local ng, info = #weights, self.step_info
-    self.optimizer.apply(weights, table.move(res, 2, ng + 1, 1, {}))
     local ms = {}
-    for i = 1, info.nmetrics do ms[i] = res[ng + 1 + i]:item() end
-    for i, t in ipairs(info.targets) do t:copy(res[ng + 1 + info.nmetrics + i]) end
+    for i = 2, res.n do ms[i - 1] = res[i]:item() end
     return res[1]:item(), ms
   end
 
