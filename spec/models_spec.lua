@@ -494,3 +494,28 @@ describe("fit, evaluate and predict on bad input", function()
     assert.matches("^Epoch 2/2 1/1 ", lines[2])
   end)
 end)
+
+describe("train_on_batch", function()
+  it("takes the same step as fit on one batch and returns the loss and metrics", function()
+    local function model()
+      dagl.manual_seed(3)
+      local m = nn.Sequential{nn.Dense(4, {activation = "relu"}), nn.Dense(3)}
+      m:compile{optimizer = nn.Adam{lr = 0.01}, metrics = {"accuracy"},
+                loss = nn.losses.SparseCategoricalCrossentropy{from_logits = true}}
+      m:build{8, 5} -- the weights are drawn now, from the same seed
+      return m
+    end
+    local x, y = dagl.randn(8, 5), {0, 1, 2, 0, 1, 2, 0, 1}
+    local a, b = model(), model()
+    local loss, acc = a:train_on_batch(x, y)
+    local h = b:fit(x, y, {epochs = 1, batch_size = 8, shuffle = false, verbose = 0})
+    assert.equal(h.loss[1], loss)
+    assert.equal(h.accuracy[1], acc)
+    for i, w in ipairs(a:weights()) do assert.equal(0, (w - b:weights()[i]):abs():max():item()) end
+    local later = a:train_on_batch(x, y)
+    assert.is_true(later < loss)
+    assert.has_error(function() a:train_on_batch(x, {0, 1}) end, "train_on_batch: x has 8 rows but y has 2")
+    assert.has_error(function() nn.Sequential{nn.Dense(1)}:train_on_batch(x, y) end,
+      "train_on_batch: call model:compile{...} first")
+  end)
+end)

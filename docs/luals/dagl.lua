@@ -1021,6 +1021,12 @@ function Model:predict(x, batch_size) end
 ---@return number|table<string, number> loss
 ---@return number ... metrics in compile order
 function Model:evaluate(x, y, opts) end
+---One optimizer step on one batch; the loss and the metric values.
+---@param x dagl.Tensor|dagl.Tensor[]
+---@param y dagl.Tensor|integer[]|dagl.Tensor[]
+---@return number loss
+---@return number ... metrics in compile order
+function Model:train_on_batch(x, y) end
 ---@param path string
 ---@param metadata? table<string, string|number>
 function Model:save_weights(path, metadata) end

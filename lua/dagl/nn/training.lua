@@ -257,6 +257,21 @@ return function(Model)
     return history
   end
 
+  --- model:train_on_batch(x, y) -> loss, metric1, ...: one optimizer step on one batch (a run of
+  -- the training-step graph, which updates the weights), as Keras's train_on_batch; for custom
+  -- training loops and benchmarks.
+  function Model:train_on_batch(x, y)
+    if not self.loss then error("train_on_batch: call model:compile{...} first", 2) end
+    data.check(x, "x", "train_on_batch")
+    data.check(y, "y", "train_on_batch")
+    if data.nrows(y) ~= data.nrows(x) then
+      error(("train_on_batch: x has %d rows but y has %d"):format(data.nrows(x), data.nrows(y)), 2)
+    end
+    prepare(self, x)
+    local loss, ms = train_batch(self, batch_args(self, x, y))
+    return loss, table.unpack(ms)
+  end
+
   --- Loss and metric values on the data (one traced graph per batch shape, inference mode):
   -- returns loss, metric1, ... (in compile order), or a table {loss=, <metric>=} with
   -- {return_dict = true}.
