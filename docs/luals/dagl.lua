@@ -921,6 +921,7 @@ function Layer:regularize_kernel(x) end
 ---@field apply fun(weights: dagl.Tensor[], grads: dagl.Tensor[])
 ---@field emit fun(weights: dagl.Tensor[], grads: dagl.Symbol[], hyper: dagl.Symbol[])
 ---@field next_hyper fun(): number[], table<string, number>
+---@field state_tensors fun(named: dagl.nn.WeightEntry[]): table<string, dagl.Tensor>
 
 ---@class dagl.nn.Loss
 ---@field name string
@@ -1029,7 +1030,8 @@ function Model:evaluate(x, y, opts) end
 function Model:train_on_batch(x, y) end
 ---@param path string
 ---@param metadata? table<string, string|number>
-function Model:save_weights(path, metadata) end
+---@param opts? {include_optimizer?: boolean}
+function Model:save_weights(path, metadata, opts) end
 ---@param path string
 ---@return dagl.nn.Model
 function Model:load_weights(path) end
@@ -1082,7 +1084,7 @@ function Sequential:add(layer) end
 ---@class dagl.nn.callbacks
 ---@field early_stopping fun(opts?: {monitor?: string, patience?: integer, min_delta?: number}): dagl.nn.Callback
 ---@field csv_logger fun(path: string): dagl.nn.Callback
----@field model_checkpoint fun(opts: {path: string, monitor?: string, save_best_only?: boolean}): dagl.nn.Callback
+---@field model_checkpoint fun(opts: {path: string, monitor?: string, save_best_only?: boolean, include_optimizer?: boolean}): dagl.nn.Callback
 ---@field runner fun(list: table, model: dagl.nn.Model): table internal (fit)
 
 ---@alias dagl.nn.KernelOptions {activation?: string, use_bias?: boolean, kernel_initializer?: string, kernel_regularizer?: dagl.nn.Regularizer, bias_regularizer?: dagl.nn.Regularizer, name?: string}
@@ -1186,7 +1188,8 @@ function nn.RMSprop(opts) end
 ---@param model dagl.nn.Model|dagl.nn.Layer
 ---@param path string
 ---@param metadata? table<string, string|number>
-function nn.save_weights(model, path, metadata) end
+---@param opts? {include_optimizer?: boolean}
+function nn.save_weights(model, path, metadata, opts) end
 ---@param model dagl.nn.Model|dagl.nn.Layer
 ---@param path string .safetensors, .npz or a directory of .npy files
 ---@return dagl.nn.Model|dagl.nn.Layer

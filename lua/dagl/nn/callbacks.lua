@@ -111,8 +111,9 @@ function nn.callbacks.csv_logger(path)
   end})
 end
 
---- nn.callbacks.model_checkpoint{path=, monitor="val_loss", save_best_only=false}: calls
--- model:save_weights(path) after each epoch (only when `monitor` improved with save_best_only);
+--- nn.callbacks.model_checkpoint{path=, monitor="val_loss", save_best_only=false,
+-- include_optimizer=true}: calls model:save_weights(path) after each epoch (only when `monitor`
+-- improved with save_best_only), with the optimizer's state unless include_optimizer is false;
 -- "{epoch}" in path is replaced by the epoch number.
 function nn.callbacks.model_checkpoint(opts)
   if type(opts) ~= "table" or type(opts.path) ~= "string" then
@@ -126,6 +127,7 @@ function nn.callbacks.model_checkpoint(opts)
       if not improves(monitor, v, best, 0) then return end
       best = v
     end
-    self.model:save_weights((opts.path:gsub("{epoch}", tostring(epoch))))
+    self.model:save_weights((opts.path:gsub("{epoch}", tostring(epoch))), nil,
+      {include_optimizer = opts.include_optimizer ~= false})
   end})
 end

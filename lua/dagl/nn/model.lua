@@ -217,7 +217,7 @@ end
 require("dagl.nn.training")(Model)
 
 --- Writes every weight to path (dagl.nn.weights does the format).
-function Model:save_weights(path, metadata) return nn.save_weights(self, path, metadata) end
+function Model:save_weights(path, metadata, opts) return nn.save_weights(self, path, metadata, opts) end
 --- Reads the weights written by save_weights into this model's tensors.
 function Model:load_weights(path) return nn.load_weights(self, path) end
 

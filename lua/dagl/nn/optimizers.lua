@@ -92,6 +92,22 @@ local function optimizer(name, opts, default_lr, spec)
     end
   end
 
+  --- opt.state_tensors(named) -> {name = tensor}: the state tensors of every trainable weight of
+  -- named (a list of {name=, value=, trainable=}, as nn.named_weights gives), keyed
+  -- "optimizer/<weight name>/<state name>" (zeros for weights not stepped yet), for checkpoints.
+  -- opt.iterations (the steps taken) completes the state.
+  function opt.state_tensors(named)
+    local out = {}
+    for _, e in ipairs(named) do
+      local w = trainable(e)
+      if w then
+        local s = state_of(w)
+        for _, k in ipairs(spec.state) do out["optimizer/" .. e.name .. "/" .. k] = s[k] end
+      end
+    end
+    return out
+  end
+
   --- opt.emit(weights, grads, hyper): the same step inside a trace: grads are symbols, hyper a
   -- list of scalar symbols (graph inputs, in hyper_names order); adds an assign node for every
   -- weight and state tensor.

@@ -32,8 +32,17 @@ end
 
 local function shape_str(s) return "{" .. table.concat(s, ", ") .. "}" end
 
---- nn.save_weights(model, path [, metadata]): a safetensors file of every weight.
-function nn.save_weights(model, path, metadata)
+-- The optimizer of a compiled model, when it keeps state that checkpoints can hold.
+local function optimizer_of(model)
+  local opt = type(model) == "table" and rawget(model, "optimizer") or nil
+  return type(opt) == "table" and opt.state_tensors and opt or nil
+end
+
+--- nn.save_weights(model, path [, metadata [, {include_optimizer = false}]]): a safetensors file
+-- of every weight; with include_optimizer, also the compiled optimizer's state tensors (entries
+-- "optimizer/<weight>/<state>") and its step count (metadata optimizer, optimizer_iterations), so
+-- that training resumes exactly where it stopped.
+function nn.save_weights(model, path, metadata, opts)
   local entries = nn.named_weights(model)
   if #entries == 0 then
     error(("save_weights '%s': the model has no weights yet (build it first, e.g. call it on an input)"):format(path), 2)
@@ -42,6 +51,11 @@ function nn.save_weights(model, path, metadata)
   for _, w in ipairs(entries) do tbl[w.name] = w.value end
   local meta = {format = "dagl"}
   for k, v in pairs(metadata or {}) do meta[k] = v end
+  local opt = opts and opts.include_optimizer and optimizer_of(model)
+  if opt then
+    for name, t in pairs(opt.state_tensors(entries)) do tbl[name] = t end
+    meta.optimizer, meta.optimizer_iterations = opt.name, tostring(opt.iterations)
+  end
   dagl.save_safetensors(path, tbl, meta)
 end
 
@@ -90,43 +104,71 @@ local function read_weights(path, entries)
     for k, v in pairs(t) do out[(k:gsub("__", "/"))] = v end
     return out
   end
-  return (dagl.load_safetensors(path))
+  return dagl.load_safetensors(path)
 end
 
+-- Names of want (a list of {name=, value=}) missing from file, names of file not in want (unless
+-- skip(name)) and shape mismatches, as the parts of an error message (empty when all match).
+local function mismatches(want, file, skip)
+  local missing, unexpected, shapes, expected = {}, {}, {}, {}
+  for _, w in ipairs(want) do
+    local name, t = w.name, w.value
+    expected[name] = true
+    local f = file[name]
+    if not f then
+      missing[#missing + 1] = name
+    else
+      local a, b = t.shape, f.shape
+      local same = #a == #b
+      for i = 1, #a do same = same and a[i] == b[i] end
+      if not same then shapes[#shapes + 1] = ("%s expected %s, found %s"):format(name, shape_str(a), shape_str(b)) end
+    end
+  end
+  for name in pairs(file) do
+    if not expected[name] and not (skip and skip(name)) then unexpected[#unexpected + 1] = name end
+  end
+  table.sort(unexpected)
+  local parts = {}
+  if #missing > 0 then parts[#parts + 1] = "missing: " .. table.concat(missing, ", ") end
+  if #unexpected > 0 then parts[#parts + 1] = "unexpected: " .. table.concat(unexpected, ", ") end
+  if #shapes > 0 then parts[#parts + 1] = "shape mismatch: " .. table.concat(shapes, "; ") end
+  return parts
+end
+
+local function is_optimizer_entry(name) return name:sub(1, 10) == "optimizer/" end
+
 --- nn.load_weights(model, path): path is a .safetensors file, a .npz or a directory of .npy.
+-- Optimizer state saved with include_optimizer goes into the model's compiled optimizer (it must
+-- be of the same kind); a model that is not compiled takes the weights alone.
 function nn.load_weights(model, path)
   local entries = nn.named_weights(model)
   if #entries == 0 then
     error(("load_weights '%s': the model has no weights yet (build it first, e.g. call it on an input)"):format(path), 2)
   end
-  local file = read_weights(path, entries)
-  local missing, unexpected, shapes, expected = {}, {}, {}, {}
-  for _, w in ipairs(entries) do
-    expected[w.name] = true
-    local t = file[w.name]
-    if not t then
-      missing[#missing + 1] = w.name
-    else
-      local a, b = w.value.shape, t.shape
-      local same = #a == #b
-      for i = 1, #a do same = same and a[i] == b[i] end
-      if not same then
-        shapes[#shapes + 1] = ("%s expected %s, found %s"):format(w.name, shape_str(a), shape_str(b))
-      end
-    end
-  end
-  for name in pairs(file) do
-    if not expected[name] then unexpected[#unexpected + 1] = name end
-  end
-  table.sort(unexpected)
-  if #missing + #unexpected + #shapes > 0 then
-    local parts = {}
-    if #missing > 0 then parts[#parts + 1] = "missing: " .. table.concat(missing, ", ") end
-    if #unexpected > 0 then parts[#parts + 1] = "unexpected: " .. table.concat(unexpected, ", ") end
-    if #shapes > 0 then parts[#parts + 1] = "shape mismatch: " .. table.concat(shapes, "; ") end
+  local file, meta = read_weights(path, entries)
+  meta = meta or {}
+  local parts = mismatches(entries, file, is_optimizer_entry)
+  if #parts > 0 then
     error(("load_weights '%s': the file does not match the model (%s)"):format(path, table.concat(parts, "; ")), 2)
   end
+  local opt, state = optimizer_of(model), nil
+  if opt and meta.optimizer_iterations then
+    state = {}
+    for name, t in pairs(opt.state_tensors(entries)) do state[#state + 1] = {name = name, value = t} end
+    table.sort(state, function(a, b) return a.name < b.name end)
+    local saved = {}
+    for name, t in pairs(file) do if is_optimizer_entry(name) then saved[name] = t end end
+    parts = mismatches(state, saved)
+    if meta.optimizer ~= opt.name or #parts > 0 then
+      error(("load_weights '%s': the file's optimizer state (%s) does not fit the model's optimizer %s%s"):format(
+        path, tostring(meta.optimizer), opt.name, #parts > 0 and " (" .. table.concat(parts, "; ") .. ")" or ""), 2)
+    end
+  end
   for _, w in ipairs(entries) do w.value:copy(file[w.name]) end
+  if state then
+    for _, s in ipairs(state) do s.value:copy(file[s.name]) end
+    opt.iterations = math.tointeger(tonumber(meta.optimizer_iterations)) or 0
+  end
   return model
 end
 
