@@ -97,6 +97,7 @@ void dagl__ctx_child(dagl_ctx *parent, dagl_ctx *child)
     child->interrupts = parent->interrupts;
     child->pool = parent->pool;
     child->owns_pool = false;
+    child->dest = NULL;
 }
 
 dagl_status dagl__ctx_pool(dagl_ctx *ctx, dagl_pool **out)

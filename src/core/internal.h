@@ -55,6 +55,8 @@ struct dagl_ctx {
     atomic_uint own_interrupts; /* dagl_ctx_interrupt calls on a root context ... */
     atomic_uint *interrupts;    /* ... counted here (own_interrupts, or the root's for a child) */
     bool owns_pool;
+    dagl_tensor *dest;      /* a graph run's planned home for the node result being computed: the
+                             * next fresh tensor of its dtype and shape is this one (retained) */
 };
 
 /* A context for one worker of a run: its own error text, the parent's seed and live-bytes

@@ -25,6 +25,7 @@ static void free_prepared(dagl_graph *g)
     free(g->ready0);
     free(g->uses0);
     g->cons_start = g->cons = g->nsrc_ops = g->ready0 = g->uses0 = NULL;
+    dagl__memplan_free(g);
     g->built_for = -1;
 }
 
@@ -249,6 +250,11 @@ dagl_status dagl__graph_prepare(dagl_graph *g)
     for (int i = 0; i < n; i++)
         if (live[i] && g->nodes[i].kind == NODE_OP && g->nsrc_ops[i] == 0) g->ready0[g->nready0++] = i;
     free(live);
+    dagl_status st = dagl__memplan_build(g);
+    if (st) {
+        free_prepared(g);
+        return st;
+    }
     g->built_for = n;
     return DAGL_OK;
 }

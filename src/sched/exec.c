@@ -1,7 +1,8 @@
 /* exec.c -- running a graph on the pool by ready propagation: every op node has a count of
  * unfinished op sources; the worker that finishes a node continues with one newly ready
  * consumer itself and queues the others for idle workers (who steal them). Intermediate
- * values are released as soon as their last consumer has run. */
+ * values live in the graph's arena at the places the memory plan gave them (memplan.c), or,
+ * without a plan, in memory of their own released as soon as their last consumer has run. */
 #include "graph/graph.h"
 #include "sched/lock.h"
 #include "sched/pool.h"
@@ -28,6 +29,8 @@ typedef struct run_state {
     pthread_mutex_t err_mu;
     dagl_status err;
     unsigned interrupts; /* the context's interrupt count when the run started */
+    dagl_tensor **slot;  /* per node: its result's tensor in the arena, or NULL; NULL: no plan */
+    const char *arena_lo, *arena_hi;
 } run_state;
 
 /* Records the first failure with the node, its layer and its source shapes in the message. */
@@ -136,6 +139,19 @@ static dagl_status check_input_numerics(const dagl_graph *g, dagl_ctx *ctx, dagl
     return DAGL_OK;
 }
 
+/* An output whose kernel handed back memory of the arena (a view of a source, say) is copied:
+ * the caller keeps outputs, and the next run writes over the arena. */
+static dagl_status own_output(run_state *r, dagl_ctx *local, dagl_tensor **v)
+{
+    if ((*v)->data < r->arena_lo || (*v)->data >= r->arena_hi) return DAGL_OK;
+    dagl_tensor *c;
+    dagl_status st = dagl_clone(local, *v, &c);
+    if (st) return st;
+    dagl_tensor_release(*v);
+    *v = c;
+    return DAGL_OK;
+}
+
 /* Computes one node with a task-local context; after a failure, nodes are skipped (but still
  * counted) so the run drains quickly. */
 static void compute(run_state *r, int id)
@@ -151,8 +167,12 @@ static void compute(run_state *r, int id)
             st = dagl_ctx_set_error(&local, DAGL_E_INTERRUPTED, "interrupted");
         else if (nd->op == DAGL_OP_CUSTOM)
             st = run_custom(&local, nd, srcv, &r->vals[id]);
-        else
+        else {
+            local.dest = r->slot ? r->slot[id] : NULL; /* the kernel's result goes there */
             st = dagl__exec_node(&local, nd, srcv, &r->vals[id]);
+            local.dest = NULL;
+        }
+        if (!st && r->slot && nd->is_output) st = own_output(r, &local, &r->vals[id]);
         if (!st && r->opt->check_numerics) st = check_numerics(&local, r->vals[id]);
         if (st) record_error(r, id, &local, st);
     }
@@ -287,6 +307,9 @@ dagl_status dagl_graph_run_ex(dagl_graph *g, dagl_tensor *const *inputs, dagl_te
         free(r.parked_at);
         return dagl_ctx_set_error(ctx, DAGL_E_NOMEM, "graph_run: out of memory for %d nodes", n);
     }
+    const char *no_plan = getenv("DAGL_NO_PLAN");
+    if (!r.opt->no_plan && !(no_plan && *no_plan && strcmp(no_plan, "0")))
+        r.slot = dagl__memplan_acquire(g, &r.arena_lo, &r.arena_hi);
     for (int i = 0; i < n; i++) {
         atomic_init(&r.pending[i], g->nsrc_ops[i]);
         atomic_init(&r.uses[i], g->cons_start[i + 1] - g->cons_start[i]);
@@ -326,6 +349,7 @@ dagl_status dagl_graph_run_ex(dagl_graph *g, dagl_tensor *const *inputs, dagl_te
         if (outputs[i]) dagl_tensor_retain(outputs[i]);
     }
     for (int i = 0; i < n; i++) dagl_tensor_release(r.vals[i]);
+    if (r.slot) dagl__memplan_release(g);
     free(r.vals);
     free(r.pending);
     free(r.uses);
