@@ -46,6 +46,38 @@ describe("the scheduler", function()
     end
   end)
 
+  it("plans memory: in place along the branches, the same bits without the plan", function()
+    local x = dagl.randn(256, 192)
+    local f = model()
+    local p = f:graph(x):plan()
+    -- 4 branches x 3 (matmul, tanh), 3 adds, a sum: 28 nodes; the last add and the sum are
+    -- outputs, the other 26 results live in the arena; each tanh writes over its matmul and the
+    -- first two adds over their left operand (nothing else reads it)
+    assert.equal(28, p.nodes)
+    assert.equal(26, p.planned_nodes)
+    assert.equal(14, p.inplace_nodes)
+    local r = 256 * 192 * 4
+    assert.equal(27 * r + 256 * 4, p.total_bytes)
+    assert.equal(p.arena_bytes + r + 256 * 4, p.peak_bytes)
+    -- per branch two slots: matmul 1 (tanh 1 over it), matmul 2 beside it (it reads tanh 1),
+    -- matmul 3 in the first again (tanh 1's only reader ran before it); the branches may run at
+    -- once, so they share nothing; the adds write over their left operand
+    assert.equal(8 * r, p.arena_bytes)
+    local want_s, want_a
+    for _, threads in ipairs {1, 2} do
+      dagl.set_threads(threads)
+      for _, on in ipairs {false, true, true} do
+        dagl.set_memory_plan(on)
+        local s, a = f(x)
+        if not want_s then want_s, want_a = bits(s), bits(a)
+        else
+          assert.equal(want_s, bits(s))
+          assert.equal(want_a, bits(a))
+        end
+      end
+    end
+  end)
+
   it("records every node once, after all of its sources", function()
     dagl.set_threads(2)
     local f = model()
