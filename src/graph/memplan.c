@@ -169,16 +169,9 @@ typedef struct span {
     int64_t lo, hi;
 } span;
 
-static int by_lo(const void *a, const void *b)
+/* The smallest gap between the busy spans (sorted by start) that holds `size`, else the end. */
+static int64_t best_fit(const span *busy, int nbusy, int64_t size)
 {
-    int64_t x = ((const span *)a)->lo, y = ((const span *)b)->lo;
-    return x < y ? -1 : x > y;
-}
-
-/* The smallest gap between the busy spans (sorted here) that holds `size`, else the end. */
-static int64_t best_fit(span *busy, int nbusy, int64_t size)
-{
-    qsort(busy, (size_t)nbusy, sizeof *busy, by_lo);
     int64_t end = 0, best = -1, best_gap = INT64_MAX;
     for (int i = 0; i < nbusy; i++) {
         int64_t gap = busy[i].lo - end;
@@ -188,7 +181,23 @@ static int64_t best_fit(span *busy, int nbusy, int64_t size)
     return best >= 0 ? best : end;
 }
 
-/* Greedy placement in id order; fills mp->offset, arena_bytes and ninplace. */
+/* Inserts root p into the active list, which is kept sorted by offset (so the busy spans come
+ * out sorted). */
+static void insert_active(int *active, int *nactive, const int64_t *offset, int p)
+{
+    int lo = 0, hi = *nactive;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (offset[active[mid]] <= offset[p]) lo = mid + 1;
+        else hi = mid;
+    }
+    memmove(active + lo + 1, active + lo, sizeof(int) * (size_t)(*nactive - lo));
+    active[lo] = p;
+    (*nactive)++;
+}
+
+/* Greedy placement in id order; fills mp->offset, arena_bytes and ninplace. The active list
+ * holds the placed roots that some later node may still see alive. */
 static bool place(planner *pl, mem_plan *mp)
 {
     int n = pl->g->n, nactive = 0;
@@ -208,15 +217,17 @@ static bool place(planner *pl, mem_plan *mp)
         } else if (nactive > SCAN_CAP) {
             mp->offset[p] = mp->arena_bytes;
         } else {
-            int nbusy = 0;
+            int nbusy = 0, kept = 0;
             for (int i = 0; i < nactive; i++) {
                 int x = active[i];
-                if (pl->last[x] < pl->cut_after[p]) active[i--] = active[--nactive]; /* dead for good */
-                else if (!dead_at(pl, x, p)) busy[nbusy++] = (span){mp->offset[x], mp->offset[x] + pl->size[x]};
+                if (pl->last[x] < pl->cut_after[p]) continue; /* dead for every later node */
+                active[kept++] = x;
+                if (!dead_at(pl, x, p)) busy[nbusy++] = (span){mp->offset[x], mp->offset[x] + pl->size[x]};
             }
+            nactive = kept;
             mp->offset[p] = best_fit(busy, nbusy, pl->size[p]);
         }
-        active[nactive++] = p;
+        insert_active(active, &nactive, mp->offset, p);
         if (mp->offset[p] + pl->size[p] > mp->arena_bytes) mp->arena_bytes = mp->offset[p] + pl->size[p];
     }
     free(active), free(busy);
