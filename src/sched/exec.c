@@ -55,12 +55,14 @@ static void record_error(run_state *r, int id, const dagl_ctx *local, dagl_statu
     pthread_mutex_unlock(&r->err_mu);
 }
 
-/* Drops a source value once all its consumers have run (outputs and constants stay). */
+/* Drops a source value once all its consumers have run (outputs, inputs and constants stay:
+ * their counts are not touched, since an input read by thousands of nodes would make its count
+ * a cache line every worker fights over). */
 static void release_use(run_state *r, int s)
 {
     const dagl_node *sn = &r->g->nodes[s];
-    if (atomic_fetch_sub_explicit(&r->uses[s], 1, memory_order_acq_rel) == 1 && sn->kind == NODE_OP &&
-        !sn->is_output) {
+    if (sn->kind != NODE_OP) return;
+    if (atomic_fetch_sub_explicit(&r->uses[s], 1, memory_order_acq_rel) == 1 && !sn->is_output) {
         dagl_tensor_release(r->vals[s]);
         r->vals[s] = NULL;
     }
@@ -140,10 +142,10 @@ static dagl_status check_input_numerics(const dagl_graph *g, dagl_ctx *ctx, dagl
 }
 
 /* An output whose kernel handed back memory of the arena (a view of a source, say) is copied:
- * the caller keeps outputs, and the next run writes over the arena. */
-static dagl_status own_output(run_state *r, dagl_ctx *local, dagl_tensor **v)
+ * the caller keeps outputs, and the next run writes over the arena. (The plan gives outputs
+ * and what they view memory of their own, so no built-in kernel gets here today.) */
+static dagl_status own_output(dagl_ctx *local, dagl_tensor **v)
 {
-    if ((*v)->data < r->arena_lo || (*v)->data >= r->arena_hi) return DAGL_OK;
     dagl_tensor *c;
     dagl_status st = dagl_clone(local, *v, &c);
     if (st) return st;
@@ -172,7 +174,8 @@ static void compute(run_state *r, int id)
             st = dagl__exec_node(&local, nd, srcv, &r->vals[id]);
             local.dest = NULL;
         }
-        if (!st && r->slot && nd->is_output) st = own_output(r, &local, &r->vals[id]);
+        if (!st && r->slot && r->vals[id]->data >= r->arena_lo && r->vals[id]->data < r->arena_hi && nd->is_output)
+            st = own_output(&local, &r->vals[id]);
         if (!st && r->opt->check_numerics) st = check_numerics(&local, r->vals[id]);
         if (st) record_error(r, id, &local, st);
     }
