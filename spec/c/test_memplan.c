@@ -3,11 +3,13 @@
  * alive together in some schedule, never in place over a value read through a view too), no
  * allocation in steady state but the outputs (counted through dagl_ctx_options.allocator), and
  * random DAGs (with views and aliasing custom nodes) giving the bits of unplanned runs at 1 and
- * 2 threads. */
+ * 2 threads, and overlapping runs of one graph from two threads (one gets the arena, the other
+ * runs unplanned). */
 #include "check.h"
 #include "graph/graph.h"
 
 #include <dagl.h>
+#include <pthread.h>
 
 #define SLOT 256 /* an 8x8 f32 result */
 
@@ -99,10 +101,10 @@ static void chain_in_place(dagl_ctx *ctx)
  * e = d * 3; h = sum(e, dim 1, keepdim) (32 bytes); o = exp(h) (output).
  * a at 0; b at 256 (a is still read by c); c at 512 (a and b alive); d over b (its only reader);
  * e over d; h at 0 (a, b, c were read by ancestors of h; e is read by h itself): arena 768. */
-static int diamond(dagl_graph *g, int *ids)
+static int diamond(dagl_graph *g, int *ids, const int64_t *shape)
 {
     int x;
-    CHECK_OK(dagl_graph_input(g, DAGL_F32, 2, SQ, &x));
+    CHECK_OK(dagl_graph_input(g, DAGL_F32, 2, shape, &x));
     int a = un(g, DAGL_OP_EXP, x), b = un(g, DAGL_OP_NEG, a), c = un(g, DAGL_OP_TANH, a);
     int d = bin(g, DAGL_OP_ADD, b, c), e = scal(g, DAGL_OP_MUL, d, 3);
     dagl_node_params rows = {.ndims = 1, .dims = {1}, .keepdim = 1};
@@ -119,7 +121,7 @@ static void diamond_plan(dagl_ctx *ctx)
     CHECK_OK(dagl_graph_new(ctx, &g));
     g->no_fuse = true;
     int id[7];
-    diamond(g, id);
+    diamond(g, id, SQ);
     dagl_graph_plan_info info;
     CHECK_OK(dagl_graph_plan(g, &info));
     const int64_t want[7] = {0, SLOT, 2 * SLOT, SLOT, SLOT, 0, -1};
@@ -207,7 +209,7 @@ static long run_counting(int no_plan, int runs, long *first)
     dagl_graph *g;
     CHECK_OK(dagl_graph_new(ctx, &g));
     int id[7];
-    diamond(g, id);
+    diamond(g, id, SQ);
     dagl_tensor *x, *out[8];
     CHECK_OK(dagl_randn(ctx, DAGL_F32, 2, SQ, &x));
     long before = c.allocs;
@@ -339,6 +341,57 @@ static void random_dags(dagl_ctx *ctx)
     CHECK(inplace > 100 && shared > 50); /* the DAGs did exercise in-place writes and shared slots */
 }
 
+typedef struct overlap {
+    dagl_ctx *ctx;
+    dagl_graph *g;
+    dagl_tensor *x, *want;
+    int bad;
+} overlap;
+
+/* One calling thread: 300 runs of the shared graph on its own child context and input. */
+static void *overlap_thread(void *arg)
+{
+    overlap *o = arg;
+    dagl_ctx *child;
+    CHECK_OK(dagl_ctx_new_child(o->ctx, &child));
+    dagl_run_options opt = {.ctx = child};
+    for (int i = 0; i < 300; i++) {
+        dagl_tensor *out;
+        CHECK_OK(dagl_graph_run_ex(o->g, &o->x, &out, &opt));
+        o->bad += !same_bits(child, out, o->want);
+        dagl_tensor_release(out);
+    }
+    dagl_ctx_free(child);
+    return NULL;
+}
+
+/* Two threads running the diamond graph (256x256) at once on different inputs get their own
+ * results every time: a run never takes the arena another run is using. */
+static void overlapping_runs(dagl_ctx *ctx)
+{
+    dagl_graph *g;
+    CHECK_OK(dagl_graph_new(ctx, &g));
+    int id[7];
+    const int64_t big[2] = {256, 256};
+    diamond(g, id, big);
+    overlap o[2];
+    for (int i = 0; i < 2; i++) {
+        o[i] = (overlap){ctx, g, NULL, NULL, 0};
+        CHECK_OK(dagl_randn(ctx, DAGL_F32, 2, big, &o[i].x));
+        dagl_run_options unplanned = {.no_plan = 1};
+        CHECK_OK(dagl_graph_run_ex(g, &o[i].x, &o[i].want, &unplanned));
+    }
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++) CHECK(pthread_create(&th[i], NULL, overlap_thread, &o[i]) == 0);
+    for (int i = 0; i < 2; i++) CHECK(pthread_join(th[i], NULL) == 0);
+    CHECK(o[0].bad == 0 && o[1].bad == 0);
+    for (int i = 0; i < 2; i++) {
+        dagl_tensor_release(o[i].x);
+        dagl_tensor_release(o[i].want);
+    }
+    dagl_graph_free(g);
+}
+
 int main(void)
 {
     dagl_ctx *ctx;
@@ -348,6 +401,7 @@ int main(void)
     diamond_plan(ctx);
     no_in_place_through_view(ctx);
     random_dags(ctx);
+    overlapping_runs(ctx);
     CHECK(dagl_ctx_live_bytes(ctx) == 0);
     dagl_ctx_free(ctx);
     steady_state_allocations();
