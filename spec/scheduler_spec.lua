@@ -28,21 +28,28 @@ local function bits(t)
   return table.concat(out)
 end
 
+-- A function of (s, a) asserting they have the bits of the first pair it was given.
+local function same_bits_as_first()
+  local want_s, want_a
+  return function(s, a)
+    if not want_s then want_s, want_a = bits(s), bits(a)
+    else
+      assert.equal(want_s, bits(s))
+      assert.equal(want_a, bits(a))
+    end
+  end
+end
+
 describe("the scheduler", function()
   after_each(function() dagl.set_threads(0) end)
 
   it("gives bitwise the same results at 1, 2, 3 and 4 threads, graph and eager", function()
     local x = dagl.randn(256, 192)
-    local want_s, want_a
+    local check = same_bits_as_first()
     for _, threads in ipairs {1, 2, 3, 4} do
       dagl.set_threads(threads)
       local f = model()
-      local s, a = f(x)
-      if not want_s then want_s, want_a = bits(s), bits(a)
-      else
-        assert.equal(want_s, bits(s))
-        assert.equal(want_a, bits(a))
-      end
+      check(f(x))
     end
   end)
 
@@ -63,17 +70,12 @@ describe("the scheduler", function()
     -- matmul 3 in the first again (tanh 1's only reader ran before it); the branches may run at
     -- once, so they share nothing; the adds write over their left operand
     assert.equal(8 * r, p.arena_bytes)
-    local want_s, want_a
+    local check = same_bits_as_first()
     for _, threads in ipairs {1, 2} do
       dagl.set_threads(threads)
       for _, on in ipairs {false, true, true} do
         dagl.set_memory_plan(on)
-        local s, a = f(x)
-        if not want_s then want_s, want_a = bits(s), bits(a)
-        else
-          assert.equal(want_s, bits(s))
-          assert.equal(want_a, bits(a))
-        end
+        check(f(x))
       end
     end
   end)
