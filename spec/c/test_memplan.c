@@ -146,13 +146,16 @@ static void diamond_plan(dagl_ctx *ctx)
     int dim1 = 1;
     CHECK_OK(dagl_reduce(ctx, DAGL_OP_SUM, t[4], &dim1, 1, 1, 0, &t[5]));
     CHECK_OK(dagl_unary(ctx, DAGL_OP_EXP, t[5], &t[6]));
+    int64_t live = dagl_ctx_live_bytes(ctx);
     for (int threads = 1; threads <= 2; threads++) {
         CHECK_OK(dagl_ctx_set_threads(ctx, threads));
         check_runs(ctx, g, xt, t[6]);
     }
+    CHECK(dagl_ctx_live_bytes(ctx) == live + 3 * SLOT); /* the arena the graph keeps, counted */
+    dagl_graph_free(g);
+    CHECK(dagl_ctx_live_bytes(ctx) == live);
     dagl_tensor_release(xt);
     for (int i = 0; i < 7; i++) dagl_tensor_release(t[i]);
-    dagl_graph_free(g);
 }
 
 /* p = s + s^T reads s through a view: writing p over s would change elements of s^T not read

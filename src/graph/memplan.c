@@ -297,7 +297,10 @@ static void drop_arena(dagl_graph *g, mem_plan *mp)
         held |= atomic_load(&mp->hdr[i]->refs) != 1;
         dagl_tensor_release(mp->hdr[i]);
     }
-    if (mp->arena && !held) dagl__big_free(g->ctx->mem, mp->arena, (size_t)mp->arena_bytes);
+    if (mp->arena && !held) {
+        dagl__big_free(g->ctx->mem, mp->arena, (size_t)mp->arena_bytes);
+        dagl__mem_count(g->ctx->mem, -mp->arena_bytes);
+    }
     free(mp->hdr);
     mp->hdr = NULL;
     mp->arena = NULL;
@@ -310,6 +313,7 @@ static bool materialize(dagl_graph *g, mem_plan *mp)
     mp->hdr = calloc((size_t)g->n + 1, sizeof *mp->hdr);
     mp->arena = mp->hdr ? dagl__big_alloc(g->ctx->mem, (size_t)mp->arena_bytes) : NULL;
     bool ok = mp->arena != NULL;
+    if (ok) dagl__mem_count(g->ctx->mem, mp->arena_bytes); /* tensor memory, as dagl_ctx_live_bytes counts it */
     for (int i = 0; ok && i < g->n; i++) {
         const dagl_node *nd = &g->nodes[i];
         if (mp->offset[i] < 0) continue;
