@@ -397,7 +397,8 @@ DAGL_API dagl_status dagl_graph_node_info(const dagl_graph *g, int id, dagl_dtyp
 /* What a run will do, known before running: op nodes that run (after fusing matmul+bias+activation
  * chains and runs of unary ops, and dropping nodes no output needs) and their memory. Runs keep
  * intermediate results in one arena held by the graph (made by the first run, reused by later
- * ones: a run in steady state allocates only its outputs); a slot is shared by results that can
+ * ones: a run in steady state allocates only its outputs; counted by dagl_ctx_live_bytes until
+ * the graph is freed or rebuilt); a slot is shared by results that can
  * never be alive together in any schedule the threaded executor may pick, and elementwise nodes
  * may write over a source no later node reads (in place). Outputs, results of custom nodes and
  * what those read get memory of their own; views cost nothing; inputs, constants and kernel
