@@ -141,6 +141,13 @@ static dagl_status check_input_numerics(const dagl_graph *g, dagl_ctx *ctx, dagl
     return DAGL_OK;
 }
 
+/* Whether t's data lies in the run's arena. */
+static bool in_arena(const run_state *r, const dagl_tensor *t)
+{
+    uintptr_t p = (uintptr_t)t->data;
+    return p >= (uintptr_t)r->arena_lo && p < (uintptr_t)r->arena_hi;
+}
+
 /* An output whose kernel handed back memory of the arena (a view of a source, say) is copied:
  * the caller keeps outputs, and the next run writes over the arena. (The plan gives outputs
  * and what they view memory of their own, so no built-in kernel gets here today.) */
@@ -174,8 +181,7 @@ static void compute(run_state *r, int id)
             st = dagl__exec_node(&local, nd, srcv, &r->vals[id]);
             local.dest = NULL;
         }
-        if (!st && r->slot && r->vals[id]->data >= r->arena_lo && r->vals[id]->data < r->arena_hi && nd->is_output)
-            st = own_output(&local, &r->vals[id]);
+        if (!st && r->slot && in_arena(r, r->vals[id]) && nd->is_output) st = own_output(&local, &r->vals[id]);
         if (!st && r->opt->check_numerics) st = check_numerics(&local, r->vals[id]);
         if (st) record_error(r, id, &local, st);
     }
