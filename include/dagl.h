@@ -404,13 +404,22 @@ DAGL_API int dagl_graph_num_outputs(const dagl_graph *g);
 DAGL_API dagl_status dagl_graph_node_info(const dagl_graph *g, int id, dagl_dtype *dt, int *ndim,
                                           const int64_t **shape);
 /* What a run will do, known before running: op nodes that run (after fusing matmul+bias+activation
- * chains and runs of unary ops, and dropping nodes no output or assign needs), the bytes of all their results, and the peak bytes
- * of results alive at once in a run in node order (a result is freed after its last consumer;
- * views cost nothing; inputs and constants are not counted). A liveness estimate: parallel runs
- * may hold more at once, and kernels' scratch memory is not included. */
+ * chains and runs of unary ops, and dropping nodes no output or assign needs) and their memory. Runs keep
+ * intermediate results in one arena held by the graph (made by the first run, reused by later
+ * ones: a run in steady state allocates only its outputs; counted by dagl_ctx_live_bytes until
+ * the graph is freed or rebuilt); a slot is shared by results that can
+ * never be alive together in any schedule the threaded executor may pick, and elementwise nodes
+ * may write over a source no later node reads (in place). Outputs, results of custom nodes and
+ * what those read get memory of their own; views cost nothing; inputs, constants and kernel
+ * scratch are not counted. Set DAGL_NO_PLAN=1 in the environment or dagl_run_options.no_plan to
+ * run without the plan (every result in its own memory, freed after its last consumer). */
 typedef struct dagl_graph_plan_info {
     int nodes;
-    int64_t total_bytes, peak_bytes;
+    int64_t total_bytes;   /* the naive sum: every result in memory of its own */
+    int64_t peak_bytes;    /* planned peak: arena_bytes plus the results with memory of their own */
+    int64_t arena_bytes;   /* the arena */
+    int planned_nodes;     /* results placed in the arena ... */
+    int inplace_nodes;     /* ... of which written over a source */
 } dagl_graph_plan_info;
 DAGL_API dagl_status dagl_graph_plan(dagl_graph *g, dagl_graph_plan_info *out);
 /* Runs the graph: inputs[i] for each input (dtype and shape checked), outputs[i] receive new
@@ -497,6 +506,8 @@ typedef struct dagl_run_options {
                         * calling thread); NULL: the graph's context */
     int check_numerics; /* check every node's f32/f64 output: the first node giving a NaN or an
                          * infinity fails the run (DAGL_E_NUMERIC naming the node, op and layer) */
+    int no_plan;        /* run without the memory plan (dagl_graph_plan): each result in its own
+                         * memory (for debugging; the bits are the same) */
 } dagl_run_options;
 
 /* dagl_graph_run with options (NULL = defaults). */

@@ -28,20 +28,54 @@ local function bits(t)
   return table.concat(out)
 end
 
+-- A function of (s, a) asserting they have the bits of the first pair it was given.
+local function same_bits_as_first()
+  local want_s, want_a
+  return function(s, a)
+    if not want_s then want_s, want_a = bits(s), bits(a)
+    else
+      assert.equal(want_s, bits(s))
+      assert.equal(want_a, bits(a))
+    end
+  end
+end
+
 describe("the scheduler", function()
   after_each(function() dagl.set_threads(0) end)
 
   it("gives bitwise the same results at 1, 2, 3 and 4 threads, graph and eager", function()
     local x = dagl.randn(256, 192)
-    local want_s, want_a
+    local check = same_bits_as_first()
     for _, threads in ipairs {1, 2, 3, 4} do
       dagl.set_threads(threads)
       local f = model()
-      local s, a = f(x)
-      if not want_s then want_s, want_a = bits(s), bits(a)
-      else
-        assert.equal(want_s, bits(s))
-        assert.equal(want_a, bits(a))
+      check(f(x))
+    end
+  end)
+
+  it("plans memory: in place along the branches, the same bits without the plan", function()
+    local x = dagl.randn(256, 192)
+    local f = model()
+    local p = f:graph(x):plan()
+    -- 4 branches x 3 (matmul, tanh), 3 adds, a sum: 28 nodes; the last add and the sum are
+    -- outputs, the other 26 results live in the arena; each tanh writes over its matmul and the
+    -- first two adds over their left operand (nothing else reads it)
+    assert.equal(28, p.nodes)
+    assert.equal(26, p.planned_nodes)
+    assert.equal(14, p.inplace_nodes)
+    local r = 256 * 192 * 4
+    assert.equal(27 * r + 256 * 4, p.total_bytes)
+    assert.equal(p.arena_bytes + r + 256 * 4, p.peak_bytes)
+    -- per branch two slots: matmul 1 (tanh 1 over it), matmul 2 beside it (it reads tanh 1),
+    -- matmul 3 in the first again (tanh 1's only reader ran before it); the branches may run at
+    -- once, so they share nothing; the adds write over their left operand
+    assert.equal(8 * r, p.arena_bytes)
+    local check = same_bits_as_first()
+    for _, threads in ipairs {1, 2} do
+      dagl.set_threads(threads)
+      for _, on in ipairs {false, true, true} do
+        dagl.set_memory_plan(on)
+        check(f(x))
       end
     end
   end)
@@ -73,7 +107,13 @@ describe("the scheduler", function()
       local p = f:graph(x):plan()
       assert.equal(3, p.nodes)
       assert.equal((300 * 64 + 300 * 10 * 2) * 4, p.total_bytes)
-      assert.equal((300 * 64 + 300 * 10) * 4, p.peak_bytes)
+      -- the arena: the fused relu result, then the second (12000 bytes in a 12032-byte slot, as
+      -- slots are 64-byte aligned) beside it, since it is computed from it; the softmax output
+      -- gets memory of its own
+      assert.equal(300 * 64 * 4 + 12032, p.arena_bytes)
+      assert.equal(300 * 64 * 4 + 12032 + 300 * 10 * 4, p.peak_bytes)
+      assert.equal(2, p.planned_nodes)
+      assert.equal(0, p.inplace_nodes)
       local dir = os.tmpname()
       local stats = dagl.trace({json = dir .. ".json"}, function() f(x) end)
       assert.equal(3, stats.nodes)

@@ -1,5 +1,6 @@
 -- Random graphs mixing built-in ops and Lua nodes (dagl.luaop), run at random thread counts in
--- both lock modes: every result equals the same program run eagerly, and memory comes back.
+-- both lock modes, with and without the memory plan: every result equals the same program run
+-- eagerly, and memory comes back.
 local dagl = require "dagl"
 
 -- Lua nodes without upvalues, so per-worker states can run them too.
@@ -43,8 +44,8 @@ local function run_program(steps, outs, ...)
   return table.unpack(res)
 end
 
--- Runs `trials` random programs, each at 3 random thread counts in `modes` (picked at random),
--- comparing with the eager run.
+-- Runs `trials` random programs, each 4 times at random thread counts in `modes` (picked at
+-- random), the first run without the memory plan, comparing with the eager run.
 local function random_runs(trials, modes)
   for trial = 1, trials do
     local nin = math.random(1, 3)
@@ -53,18 +54,21 @@ local function random_runs(trials, modes)
     for i = 1, nin do xs[i] = dagl.randn(6, 6) end
     local want = {run_program(steps, outs, table.unpack(xs))}
     local f = dagl.fn(function(...) return run_program(steps, outs, ...) end)
-    for _ = 1, 3 do
+    for run = 1, 4 do
       dagl.set_threads(math.random(1, 4))
       dagl.set_lock_mode(modes[math.random(#modes)])
+      dagl.set_memory_plan(run > 1)
       local got = {f(table.unpack(xs))}
       assert.equal(#want, #got)
       for i = 1, #want do
         assert.same(want[i]:totable(), got[i]:totable(),
-          ("trial %d, output %d, %d threads, %s lock"):format(trial, i, dagl.num_threads(), dagl.get_lock_mode()))
+          ("trial %d, output %d, %d threads, %s lock, plan %s"):format(trial, i, dagl.num_threads(),
+            dagl.get_lock_mode(), tostring(run > 1)))
       end
     end
   end
   dagl.set_lock_mode("global")
+  dagl.set_memory_plan(true)
 end
 
 local function live()

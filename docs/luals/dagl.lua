@@ -585,6 +585,9 @@ function dagl.num_threads() end
 ---@param on boolean
 ---@return boolean previous
 function dagl.set_check_numerics(on) end
+---@param on boolean
+---@return boolean previous
+function dagl.set_memory_plan(on) end
 ---@param mode "global"|"per-worker"
 function dagl.set_lock_mode(mode) end
 ---@return "global"|"per-worker"
@@ -843,9 +846,10 @@ function Graph:info(id) end
 function Graph:num_nodes() end
 ---@return string
 function Graph:dot() end
----Op nodes a run executes (after fusion, dead nodes dropped) and a liveness estimate of the
----bytes of their results: all of them, and the most alive at once in node order.
----@return {nodes: integer, total_bytes: integer, peak_bytes: integer}
+---Op nodes a run executes (after fusion, dead nodes dropped) and the memory plan of their
+---results: the naive sum (total_bytes), the planned peak (peak_bytes: the arena plus results with
+---memory of their own), the arena, and how many results live in it (in place over a source).
+---@return {nodes: integer, total_bytes: integer, peak_bytes: integer, arena_bytes: integer, planned_nodes: integer, inplace_nodes: integer}
 function Graph:plan() end
 ---@param ... dagl.Tensor
 ---@return dagl.Tensor ...

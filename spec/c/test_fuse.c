@@ -160,11 +160,12 @@ static void not_fused(void)
     dagl_ctx_free(ctx);
 }
 
-/* dagl_graph_plan: node count after fusion and the liveness estimate, against hand counts.
+/* dagl_graph_plan: node count after fusion and the memory plan, against hand counts.
  * x (10x4 f32) -> m = x @ w (10x3) -> a = m + b -> r = relu(a): fused, one 120-byte result;
  * t = r * 2 (120 B) -> v = t reshaped (a view, 0 B) -> s = sum(v) (4 B, output); e = exp(r)
- * (120 B, output). In node order: r 120, t 240, v 240, e 360 (the peak), then r is freed (its
- * consumers t and e ran): 240; s 244, then t is freed (its view's consumer ran): 124. */
+ * (120 B, output). Planned: r and t, in 128-byte slots (64-byte aligned); t is not written
+ * over r, which e still reads (and e may run before or after t): arena 256. The outputs s and
+ * e have memory of their own: peak 256 + 4 + 120. */
 static void plan(void)
 {
     dagl_ctx *ctx;
@@ -188,7 +189,9 @@ static void plan(void)
     CHECK_OK(dagl_graph_plan(g, &info));
     CHECK(info.nodes == 5);                       /* fused, mul, reshape, exp, sum */
     CHECK(info.total_bytes == 120 + 120 + 120 + 4);
-    CHECK(info.peak_bytes == 360);                /* fused, t and e at once */
+    CHECK(info.arena_bytes == 256);
+    CHECK(info.peak_bytes == 256 + 4 + 120);
+    CHECK(info.planned_nodes == 2 && info.inplace_nodes == 0);
     dagl_graph_free(g);
     dagl_ctx_free(ctx);
 }

@@ -98,6 +98,7 @@ void dagl__ctx_child(dagl_ctx *parent, dagl_ctx *child)
     child->pool = parent->pool;
     child->owns_pool = false;
     child->share_trace = NULL;
+    child->dest = NULL;
 }
 
 dagl_status dagl__ctx_pool(dagl_ctx *ctx, dagl_pool **out)

@@ -56,6 +56,8 @@ struct dagl_ctx {
     atomic_uint *interrupts;    /* ... counted here (own_interrupts, or the root's for a child) */
     bool owns_pool;
     const struct dagl_share_trace *share_trace; /* a traced node's: its kernel shares are recorded */
+    dagl_tensor *dest;      /* a graph run's planned home for the node result being computed: the
+                             * next fresh tensor of its dtype and shape is this one (retained) */
 };
 
 /* A context for one worker of a run: its own error text, the parent's seed and live-bytes

@@ -27,6 +27,7 @@ static void free_prepared(dagl_graph *g)
     free(g->live);
     g->cons_start = g->cons = g->nsrc_ops = g->ready0 = g->uses0 = NULL;
     g->live = NULL;
+    dagl__memplan_free(g);
     g->built_for = -1;
 }
 
@@ -315,6 +316,11 @@ dagl_status dagl__graph_prepare(dagl_graph *g)
         return dagl_ctx_set_error(g->ctx, DAGL_E_ARG, "assign: node %%%d (%s) cannot be ordered: the assigns of the "
                                   "graph and the reads of their targets wait for each other (for example one node reads "
                                   "the new a and the old b, another the new b and the old a)", stuck, dagl__node_name(&g->nodes[stuck]));
+    }
+    st = dagl__memplan_build(g);
+    if (st) {
+        free_prepared(g);
+        return st;
     }
     g->built_for = n;
     return DAGL_OK;

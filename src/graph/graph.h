@@ -40,6 +40,19 @@ typedef struct dagl_node {
     _Atomic uint64_t runs;    /* how many times the node ran (dropout_mask: the Philox counter) */
 } dagl_node;
 
+/* The memory plan of a prepared graph (memplan.c): where each planned intermediate lives in one
+ * arena, which is kept on the graph and reused by every run that finds it free. */
+typedef struct mem_plan {
+    int64_t *offset;          /* per node: byte offset of its result in the arena, -1 = own memory */
+    int64_t arena_bytes;      /* the arena's size */
+    int64_t own_bytes;        /* results that get memory of their own (outputs, custom nodes' ...) */
+    int64_t total_bytes;      /* every result in memory of its own: the naive sum */
+    int nplanned, ninplace, nodes;
+    char *arena;              /* made by the first run that uses it */
+    dagl_tensor **hdr;        /* per node: the tensor over its arena slot, or NULL */
+    atomic_flag busy;         /* held by the run using the arena (runs of one graph may overlap) */
+} mem_plan;
+
 struct dagl_graph {
     dagl_ctx *ctx;
     dagl_node *nodes;
@@ -55,6 +68,7 @@ struct dagl_graph {
     int built_for;            /* node count the arrays were built for, -1 = never */
     int nlive_ops;            /* op nodes a run executes (after fusion and dead-node elimination) */
     bool no_fuse;             /* tests: leave the graph as built */
+    mem_plan *mp;             /* built with the consumer lists */
 };
 
 /* Whether nd is a fused matmul+add(+act) node. */
@@ -102,6 +116,22 @@ DAGL_HIDDEN void dagl__graph_live(const dagl_graph *g, bool *live);
  * assign's target (or a view of it) and does not depend on the assign runs before it; assigns to
  * one target run in the order they were added. Fails when that order has a cycle. */
 DAGL_HIDDEN dagl_status dagl__assign_edges(dagl_graph *g, const bool *live, dagl__edges *out);
+
+/* How a node's result relates to memory (infer.c knows the op classes). */
+typedef enum dagl_node_mem { NODE_MEM_OPAQUE, NODE_MEM_FRESH, NODE_MEM_VIEW } dagl_node_mem;
+DAGL_HIDDEN dagl_node_mem dagl__node_mem(const dagl_node *nd);
+/* Whether the node may write its result over a same-shaped, same-dtype source (elementwise). */
+DAGL_HIDDEN bool dagl__node_elementwise(const dagl_node *nd);
+/* Plans the memory of the prepared graph's intermediates (g->mp), at the end of prepare. */
+DAGL_HIDDEN dagl_status dagl__memplan_build(dagl_graph *g);
+/* Frees the plan and its arena. */
+DAGL_HIDDEN void dagl__memplan_free(dagl_graph *g);
+/* The arena tensors of a run (per node, NULL where not planned), or NULL when the run must do
+ * without (no plan, or another run holds the arena). *lo, *hi get the arena's byte range. */
+DAGL_HIDDEN dagl_tensor **dagl__memplan_acquire(dagl_graph *g, const char **lo, const char **hi);
+/* Hands the arena back after a run that acquired it. */
+DAGL_HIDDEN void dagl__memplan_release(dagl_graph *g);
+
 /* Rewrites fusable chains (matmul -> bias add -> activation, and runs of unary ops) into single
  * nodes before a run. */
 DAGL_HIDDEN dagl_status dagl__graph_fuse(dagl_graph *g);

@@ -416,3 +416,29 @@ dagl_status dagl__exec_node(dagl_ctx *ctx, const dagl_node *nd, dagl_tensor *con
 {
     return classes[class_of(nd->op)].exec(ctx, nd, srcv, out);
 }
+
+/* The memory planner (memplan.c) needs to know, per node, whether its result is fresh memory the
+ * kernel allocates (so it can live in the run's arena), a view of its first source, or anything
+ * else (custom nodes, and classes not listed here, such as ops added later that may write into
+ * or return their sources: their sources and results are never planned). */
+dagl_node_mem dagl__node_mem(const dagl_node *nd)
+{
+    if (nd->kind != NODE_OP || nd->op == DAGL_OP_CUSTOM) return NODE_MEM_OPAQUE;
+    switch (class_of(nd->op)) {
+    case C_LAYOUT: return NODE_MEM_VIEW;
+    case C_UNARY: case C_BINARY: case C_COMPARE: case C_CLAMP: case C_WHERE: case C_REDUCE: case C_MATMUL:
+    case C_CONCAT: case C_SLICE_SCATTER: case C_GATHER: case C_INDEX_ADD: case C_DROPOUT: case C_WINDOW:
+    case C_SOFTMAX: return NODE_MEM_FRESH;
+    default: return NODE_MEM_OPAQUE;
+    }
+}
+
+/* In-place execution is only safe for kernels whose output element i is computed from element i
+ * of each same-shaped source and nothing else, read before it is written (unary ops and their
+ * fused chains, binary and compare ops, clamp). */
+bool dagl__node_elementwise(const dagl_node *nd)
+{
+    if (nd->kind != NODE_OP || nd->op == DAGL_OP_CUSTOM) return false;
+    op_class c = class_of(nd->op);
+    return c == C_UNARY || c == C_BINARY || c == C_COMPARE || c == C_CLAMP;
+}

@@ -34,10 +34,11 @@ static inline int64_t ipow(int64_t x, int64_t y)
 #define F_f64(fn) fn
 
 /* One kernel per (op, dtype). The row loop has unit-stride and scalar-operand variants (same
- * shape, row broadcast, tensor op scalar) that the compiler vectorizes, and a strided fallback. */
+ * shape, row broadcast, tensor op scalar) that the compiler vectorizes, and a strided fallback.
+ * No restrict: graph runs may write the result over an operand (in place, memplan.c). */
 #define DEF_BINARY(op, sfx, T, EXPR)                                                               \
-    static inline void row_##op##_##sfx(const struct ew_args *a, T *restrict o, const T *restrict p, \
-                                        const T *restrict q, const T *p2, int64_t sp, int64_t sq,   \
+    static inline void row_##op##_##sfx(const struct ew_args *a, T *o, const T *p,                 \
+                                        const T *q, const T *p2, int64_t sp, int64_t sq,            \
                                         int64_t s2, int64_t n)                                     \
     {                                                                                              \
         (void)a, (void)p2, (void)s2;                                                               \

@@ -175,16 +175,20 @@ static int g_dot(lua_State *L)
     return dagl_l_push_malloced(L, dagl_graph_dot(check_graph(L, 1)), "dot");
 }
 
-/* g:plan() -> {nodes =, total_bytes =, peak_bytes =}: dagl_graph_plan's estimate. */
+/* g:plan() -> {nodes =, total_bytes =, peak_bytes =, arena_bytes =, planned_nodes =, inplace_nodes =}:
+ * dagl_graph_plan's memory plan. */
 static int g_plan(lua_State *L)
 {
     dagl_graph *g = check_graph(L, 1);
     dagl_graph_plan_info info;
     if (dagl_graph_plan(g, &info)) return dagl_l_error(L);
     const struct { const char *key; lua_Integer v; } fields[] = {
-        {"nodes", info.nodes}, {"total_bytes", info.total_bytes}, {"peak_bytes", info.peak_bytes}};
-    lua_createtable(L, 0, 3);
-    for (int i = 0; i < 3; i++) {
+        {"nodes", info.nodes}, {"total_bytes", info.total_bytes}, {"peak_bytes", info.peak_bytes},
+        {"arena_bytes", info.arena_bytes}, {"planned_nodes", info.planned_nodes},
+        {"inplace_nodes", info.inplace_nodes}};
+    int nf = (int)(sizeof fields / sizeof *fields);
+    lua_createtable(L, 0, nf);
+    for (int i = 0; i < nf; i++) {
         lua_pushinteger(L, fields[i].v);
         lua_setfield(L, -2, fields[i].key);
     }
@@ -207,7 +211,7 @@ static int g_run(lua_State *L)
     dagl_tensor *out[64];
     dagl_lstate *s = DAGL_LSTATE(L);
     dagl_run_options opt = {.trace = s->trace, .unlocked = s->mode == DAGL_LOCK_PER_WORKER,
-                            .check_numerics = s->check_numerics};
+                            .check_numerics = s->check_numerics, .no_plan = s->no_plan};
     dagl_l_unlock(s); /* Lua nodes of the graph take it on the workers */
     dagl_status st = dagl_graph_run_ex(g, in, out, &opt);
     dagl_l_relock(s, L);

@@ -88,6 +88,17 @@ static int l_set_check_numerics(lua_State *L)
     return 1;
 }
 
+/* dagl.set_memory_plan(on) -> previous setting: graph runs keep intermediates in the graph's
+ * planned arena (the default), or each in memory of its own (for debugging and comparisons). */
+static int l_set_memory_plan(lua_State *L)
+{
+    luaL_checkany(L, 1);
+    dagl_lstate *s = DAGL_LSTATE(L);
+    lua_pushboolean(L, !s->no_plan);
+    s->no_plan = !lua_toboolean(L, 1);
+    return 1;
+}
+
 /* dagl.wall_time(): monotonic seconds, for timing (os.clock counts CPU time of all threads). */
 static int l_wall_time(lua_State *L)
 {
@@ -100,6 +111,7 @@ static int l_wall_time(lua_State *L)
 static const luaL_Reg module_funcs[] = {
     {"wall_time", l_wall_time},
     {"set_threads", l_set_threads}, {"set_check_numerics", l_set_check_numerics},
+    {"set_memory_plan", l_set_memory_plan},
     {"version", l_version}, {"is_tensor", l_istensor}, {"live_bytes", l_live_bytes},
     {"num_threads", l_num_threads}, {NULL, NULL},
 };

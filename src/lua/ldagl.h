@@ -34,6 +34,7 @@ typedef struct dagl_lstate {
     dagl_worker_states *workers; /* per-worker-mode lua_States */
     dagl_trace *trace;      /* dagl.trace{...} in progress, or NULL */
     bool check_numerics;    /* dagl.set_check_numerics: graph runs fail at the first NaN/inf */
+    bool no_plan;           /* dagl.set_memory_plan(false): graph runs without the memory plan */
     int next_op_id;         /* numbers Lua nodes for their per-worker states */
     dagl_ctx *_Atomic *interrupt_slot; /* the host's, told about ctx (see DAGL_INTERRUPT_SLOT) */
     /* the switch interval's watchdog thread (l_lock.c), started at the first contention */

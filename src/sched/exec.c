@@ -1,7 +1,8 @@
 /* exec.c -- running a graph on the pool by ready propagation: every op node has a count of
  * unfinished op sources; the worker that finishes a node continues with one newly ready
  * consumer itself and queues the others for idle workers (who steal them). Intermediate
- * values are released as soon as their last consumer has run. */
+ * values live in the graph's arena at the places the memory plan gave them (memplan.c), or,
+ * without a plan, in memory of their own released as soon as their last consumer has run. */
 #include "graph/graph.h"
 #include "sched/lock.h"
 #include "sched/pool.h"
@@ -28,6 +29,8 @@ typedef struct run_state {
     pthread_mutex_t err_mu;
     dagl_status err;
     unsigned interrupts; /* the context's interrupt count when the run started */
+    dagl_tensor **slot;  /* per node: its result's tensor in the arena, or NULL; NULL: no plan */
+    const char *arena_lo, *arena_hi;
 } run_state;
 
 /* Records the first failure with the node, its layer and its source shapes in the message. */
@@ -52,12 +55,14 @@ static void record_error(run_state *r, int id, const dagl_ctx *local, dagl_statu
     pthread_mutex_unlock(&r->err_mu);
 }
 
-/* Drops a source value once all its consumers have run (outputs and constants stay). */
+/* Drops a source value once all its consumers have run (outputs, inputs and constants stay:
+ * their counts are not touched, since an input read by thousands of nodes would make its count
+ * a cache line every worker fights over). */
 static void release_use(run_state *r, int s)
 {
     const dagl_node *sn = &r->g->nodes[s];
-    if (atomic_fetch_sub_explicit(&r->uses[s], 1, memory_order_acq_rel) == 1 && sn->kind == NODE_OP &&
-        !sn->is_output) {
+    if (sn->kind != NODE_OP) return;
+    if (atomic_fetch_sub_explicit(&r->uses[s], 1, memory_order_acq_rel) == 1 && !sn->is_output) {
         dagl_tensor_release(r->vals[s]);
         r->vals[s] = NULL;
     }
@@ -136,6 +141,26 @@ static dagl_status check_input_numerics(const dagl_graph *g, dagl_ctx *ctx, dagl
     return DAGL_OK;
 }
 
+/* Whether t's data lies in the run's arena. */
+static bool in_arena(const run_state *r, const dagl_tensor *t)
+{
+    uintptr_t p = (uintptr_t)t->data;
+    return p >= (uintptr_t)r->arena_lo && p < (uintptr_t)r->arena_hi;
+}
+
+/* An output whose kernel handed back memory of the arena (a view of a source, say) is copied:
+ * the caller keeps outputs, and the next run writes over the arena. (The plan gives outputs
+ * and what they view memory of their own, so no built-in kernel gets here today.) */
+static dagl_status own_output(dagl_ctx *local, dagl_tensor **v)
+{
+    dagl_tensor *c;
+    dagl_status st = dagl_clone(local, *v, &c);
+    if (st) return st;
+    dagl_tensor_release(*v);
+    *v = c;
+    return DAGL_OK;
+}
+
 static int worker_no(const run_state *r);
 
 /* Computes one node with a task-local context; after a failure, nodes are skipped (but still
@@ -159,8 +184,12 @@ static void compute(run_state *r, int id)
             st = dagl_ctx_set_error(&local, DAGL_E_INTERRUPTED, "interrupted");
         else if (nd->op == DAGL_OP_CUSTOM)
             st = run_custom(&local, nd, srcv, &r->vals[id]);
-        else
+        else {
+            local.dest = r->slot ? r->slot[id] : NULL; /* the kernel's result goes there */
             st = dagl__exec_node(&local, nd, srcv, &r->vals[id]);
+            local.dest = NULL;
+        }
+        if (!st && r->slot && in_arena(r, r->vals[id]) && nd->is_output) st = own_output(&local, &r->vals[id]);
         if (!st && r->opt->check_numerics) st = check_numerics(&local, r->vals[id]);
         if (st) record_error(r, id, &local, st);
     }
@@ -295,6 +324,9 @@ dagl_status dagl_graph_run_ex(dagl_graph *g, dagl_tensor *const *inputs, dagl_te
         free(r.parked_at);
         return dagl_ctx_set_error(ctx, DAGL_E_NOMEM, "graph_run: out of memory for %d nodes", n);
     }
+    const char *no_plan = getenv("DAGL_NO_PLAN");
+    if (!r.opt->no_plan && !(no_plan && *no_plan && strcmp(no_plan, "0")))
+        r.slot = dagl__memplan_acquire(g, &r.arena_lo, &r.arena_hi);
     for (int i = 0; i < n; i++) {
         atomic_init(&r.pending[i], g->nsrc_ops[i]);
         atomic_init(&r.uses[i], g->uses0[i]);
@@ -334,6 +366,7 @@ dagl_status dagl_graph_run_ex(dagl_graph *g, dagl_tensor *const *inputs, dagl_te
         if (outputs[i]) dagl_tensor_retain(outputs[i]);
     }
     for (int i = 0; i < n; i++) dagl_tensor_release(r.vals[i]);
+    if (r.slot) dagl__memplan_release(g);
     free(r.vals);
     free(r.pending);
     free(r.uses);
