@@ -27,6 +27,14 @@ local function model_with_torch_weights()
   return model, data
 end
 
+-- The model's logits on the fixture input have the given shape and torch's values (1e-4 relative).
+local function check_logits(model, data, shape)
+  local logits = model(data.x)
+  assert.same(shape, logits.shape)
+  local err = max_rel_err(logits, data.logits)
+  assert.is_true(err < 1e-4, "logits differ by " .. err)
+end
+
 -- The trainable weights of a model, in layer order, and their names.
 local function trainable(model)
   local params, names = {}, {}
@@ -79,9 +87,7 @@ describe("PyTorch parity", function()
 
   it("computes torch's forward outputs", function()
     local model, data = model_with_torch_weights()
-    local logits = model(data.x)
-    assert.same({4, 3}, logits.shape)
-    assert.is_true(max_rel_err(logits, data.logits) < 1e-4, "logits differ by " .. max_rel_err(logits, data.logits))
+    check_logits(model, data, {4, 3})
   end)
 
   it("computes torch's softmax cross-entropy loss and weight gradients", function()
@@ -108,9 +114,7 @@ describe("PyTorch parity", function()
     it("computes torch's logits (BatchNorm from its running statistics)", function()
       local model, data = cnn_with_torch_weights()
       assert.is_true(model.layers[2].moving_variance:max():item() > 1.5) -- torch's statistics were loaded
-      local logits = model(data.x)
-      assert.same({3, 3}, logits.shape)
-      assert.is_true(max_rel_err(logits, data.logits) < 1e-4, "logits differ by " .. max_rel_err(logits, data.logits))
+      check_logits(model, data, {3, 3})
     end)
 
     it("computes torch's loss and the gradients of every weight and of the input", function()
