@@ -130,12 +130,16 @@ static void mm_run(const struct mm_args *a, int ith, int nth)
 /* Adapts mm_run to the pool's task signature. */
 static void mm_share(void *p, int ith, int nth) { mm_run(p, ith, nth); }
 
-/* Shares by work (about 2M multiply-adds each), never more than the batches or than bands of
- * 64 rows: every share packs B again, so thin bands would waste more than they gain. */
+/* Shares by work (about 256K multiply-adds each), never more than the batches or than bands of
+ * rows: every share packs B again, so bands are at least 64 rows when B is large (packing it
+ * from memory costs about as much as 16 rows of multiply-adds) and 16 rows when B is small
+ * enough to pack from cache (K x N up to 16K elements: the layers of small MLPs). The shares
+ * depend on the shapes only, so results are the same at any thread count. */
 static int mm_shares(const struct mm_args *a)
 {
-    int n = dagl__shares(a->nbatch * a->M * a->N * a->K, 1 << 21);
-    int64_t most = a->nbatch > 1 ? a->nbatch : a->M / 64;
+    int n = dagl__shares(a->nbatch * a->M * a->N * a->K, 1 << 18);
+    int64_t band = a->K * a->N <= 16384 ? 16 : 64;
+    int64_t most = a->nbatch > 1 ? a->nbatch : a->M / band;
     return n > most ? (int)(most > 0 ? most : 1) : n;
 }
 
