@@ -127,6 +127,11 @@ DAGL_API void dagl_ctx_manual_seed(dagl_ctx *ctx, uint64_t seed);
 DAGL_API int dagl_ctx_threads(const dagl_ctx *ctx);
 /* Changes the worker count (0 = cores); the pool is restarted at the next run. Not during a run. */
 DAGL_API dagl_status dagl_ctx_set_threads(dagl_ctx *ctx, int threads);
+/* How many workers may work on one kernel's shares at once (intra-op parallelism): 0 = all of them
+ * (the default), 1 = kernels never split across workers (only independent nodes run in parallel),
+ * k = at most k. Results are the same bits for every setting: the shares depend on the shapes. */
+DAGL_API dagl_status dagl_ctx_set_intra_threads(dagl_ctx *ctx, int intra);
+DAGL_API int dagl_ctx_intra_threads(const dagl_ctx *ctx);
 
 /* Asks the runs in progress on this context and its children to stop: each fails with
  * DAGL_E_INTERRUPTED before starting another node. Runs started later are not affected.

@@ -41,7 +41,7 @@ local function same_bits_as_first()
 end
 
 describe("the scheduler", function()
-  after_each(function() dagl.set_threads(0) end)
+  after_each(function() dagl.set_threads{inter = 0, intra = 0} end)
 
   it("gives bitwise the same results at 1, 2, 3 and 4 threads, graph and eager", function()
     local x = dagl.randn(256, 192)
@@ -78,6 +78,22 @@ describe("the scheduler", function()
         check(f(x))
       end
     end
+  end)
+
+  it("limits intra-op parallelism with set_threads{intra =}: the same bits, no kernel shares elsewhere", function()
+    local a, b = dagl.randn(512, 256), dagl.randn(256, 256)
+    local f = dagl.fn(function(x, y) return (x:matmul(y)):relu():matmul(y) end)
+    dagl.set_threads{inter = 2}
+    local want = f(a, b)
+    local st = dagl.trace({}, function() for _ = 1, 5 do f(a, b) end end)
+    dagl.set_threads{inter = 2, intra = 1}
+    assert.same({2, 1}, {dagl.num_threads()})
+    local got
+    local st1 = dagl.trace({}, function() for _ = 1, 5 do got = f(a, b) end end)
+    assert.equal(0, st1.shares) -- every kernel ran on its node's worker
+    assert.equal(0, (got - want):abs():max():item())
+    assert.equal(st.nodes, st1.nodes)
+    assert.has_error(function() dagl.set_threads{intra = -1} end)
   end)
 
   it("records every node once, after all of its sources", function()

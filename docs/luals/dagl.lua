@@ -578,9 +578,11 @@ function dagl.tracing() end
 
 -- ---------------------------------------------------------------- threads and the VM lock
 
----@param n integer|{inter: integer}
+---Worker threads, and with {intra = k} how many may work on one kernel at once (0 = all).
+---@param n integer|{inter?: integer, intra?: integer}
 function dagl.set_threads(n) end
----@return integer
+---@return integer inter
+---@return integer intra
 function dagl.num_threads() end
 ---@param on boolean
 ---@return boolean previous

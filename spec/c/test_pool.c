@@ -1,6 +1,7 @@
 /* test_pool.c -- the work-stealing pool: every chunk runs exactly once, nested parallel_for
  * inside tasks completes (no deadlock), outside threads share the pool, work really spreads. */
 #include "check.h"
+#include "dagl.h"
 #include "sched/pool.h"
 
 #include <pthread.h>
@@ -31,6 +32,48 @@ static void nested_chunk(void *arg, int ith, int nth)
     dagl_pool_parallel_for(c->pool, count_chunk, &inner, 8);
     for (int i = 0; i < 8; i++) CHECK(atomic_load(&inner.hits[i]) == 1);
     atomic_fetch_add(&c->hits[ith], 1);
+}
+
+/* What a kernel's shares saw: each share's thread, and the most shares running at once. */
+typedef struct share_log {
+    atomic_int hits[32], active, most;
+    pthread_t thread[32];
+} share_log;
+
+static void logged_share(void *arg, int ith, int nth)
+{
+    (void)nth;
+    share_log *l = arg;
+    int now = atomic_fetch_add(&l->active, 1) + 1;
+    for (int m = atomic_load(&l->most); now > m && !atomic_compare_exchange_weak(&l->most, &m, now);) {}
+    atomic_fetch_add(&l->hits[ith], 1);
+    l->thread[ith] = pthread_self();
+    volatile double x = 0;
+    for (int i = 0; i < 200000; i++) x += i * 0.5; /* long enough for other workers to join in */
+    atomic_fetch_sub(&l->active, 1);
+}
+
+/* dagl_ctx_set_intra_threads: at most k workers on one kernel's shares, every share once; with 1,
+ * all shares on the calling thread. */
+static void intra_limits(void)
+{
+    dagl_ctx_options opt = {.threads = 4};
+    dagl_ctx *ctx;
+    CHECK(dagl_ctx_new(&opt, &ctx) == DAGL_OK);
+    CHECK(dagl_ctx_intra_threads(ctx) == 0);
+    CHECK(dagl_ctx_set_intra_threads(ctx, -1) == DAGL_E_ARG);
+    for (int intra = 1; intra <= 3; intra++) {
+        CHECK(dagl_ctx_set_intra_threads(ctx, intra) == DAGL_OK && dagl_ctx_intra_threads(ctx) == intra);
+        for (int r = 0; r < 20; r++) {
+            share_log l = {0};
+            dagl_parallel(ctx, logged_share, &l, 32);
+            for (int i = 0; i < 32; i++) CHECK(atomic_load(&l.hits[i]) == 1);
+            CHECK(atomic_load(&l.most) <= intra);
+            if (intra == 1)
+                for (int i = 0; i < 32; i++) CHECK(pthread_equal(l.thread[i], pthread_self()));
+        }
+    }
+    dagl_ctx_free(ctx);
 }
 
 static void *outside_thread(void *p)
@@ -78,6 +121,7 @@ int main(void)
         printf("threads=%d tasks=%lld steals=%lld sleeps=%lld\n", threads, st.tasks_run, st.steals, st.sleeps);
         dagl_pool_free(pool);
     }
+    intra_limits();
     printf("pool: ok\n");
     return 0;
 }

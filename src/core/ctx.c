@@ -91,6 +91,7 @@ void dagl__ctx_child(dagl_ctx *parent, dagl_ctx *child)
     child->errmsg[0] = '\0';
     child->last_status = DAGL_OK;
     child->threads = parent->threads;
+    child->intra = parent->intra;
     child->seed = parent->seed;
     child->draw = parent->draw;
     child->mem = parent->mem;
@@ -182,6 +183,16 @@ dagl_status dagl_ctx_set_threads(dagl_ctx *ctx, int threads)
     ctx->threads = n;
     return DAGL_OK;
 }
+
+dagl_status dagl_ctx_set_intra_threads(dagl_ctx *ctx, int intra)
+{
+    if (intra < 0 || intra > 4096)
+        return dagl_ctx_set_error(ctx, DAGL_E_ARG, "set_threads: intra %d (0 = all workers, at most 4096)", intra);
+    ctx->intra = intra;
+    return DAGL_OK;
+}
+
+int dagl_ctx_intra_threads(const dagl_ctx *ctx) { return ctx->intra; }
 
 int64_t dagl_ctx_live_bytes(const dagl_ctx *ctx) { return dagl__mem_live(ctx->mem); }
 

@@ -47,6 +47,7 @@ struct dagl_ctx {
     char errmsg[DAGL_ERRMSG_SIZE];
     dagl_status last_status;
     int threads;
+    int intra;             /* workers on one kernel's shares at most (0 = all) */
     uint64_t seed;         /* Philox key */
     uint64_t draw;         /* how many rand/randn calls so far: the Philox counter's high word */
     dagl_mem own_mem;       /* storage for `mem` of a root context */

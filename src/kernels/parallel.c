@@ -27,13 +27,33 @@ static void traced_share(void *p, int ith, int nth)
                      DAGL_SCHED_SHARE);
 }
 
+/* All n shares of a kernel, run in k contiguous chunks when the context allows only k workers on
+ * one kernel (dagl_ctx_set_intra_threads). */
+struct share_set {
+    void (*fn)(void *, int, int);
+    void *arg;
+    int n;
+};
+
+/* Chunk ith of nth: its shares one after the other, each still called as (share, n). */
+static void run_chunk(void *p, int ith, int nth)
+{
+    const struct share_set *s = p;
+    int64_t lo, hi;
+    dagl__split(s->n, ith, nth, &lo, &hi);
+    for (int64_t i = lo; i < hi; i++) s->fn(s->arg, (int)i, s->n);
+}
+
 void dagl__parallel(dagl_ctx *ctx, void (*fn)(void *, int, int), void *arg, int n)
 {
+    int k = ctx->intra > 0 && ctx->intra < ctx->threads ? ctx->intra : ctx->threads; /* workers allowed */
     dagl_pool *pool = NULL;
-    if (n > 1 && ctx->threads > 1 && dagl__ctx_pool(ctx, &pool) != DAGL_OK) pool = NULL;
-    if (pool && ctx->share_trace) {
-        struct traced_shares ts = {fn, arg, ctx->share_trace};
-        dagl_pool_parallel_for(pool, traced_share, &ts, n);
+    if (n > 1 && k > 1 && dagl__ctx_pool(ctx, &pool) != DAGL_OK) pool = NULL;
+    struct traced_shares ts = {fn, arg, ctx->share_trace};
+    if (pool && ctx->share_trace) fn = traced_share, arg = &ts;
+    if (pool && k < n && k < ctx->threads) {
+        struct share_set set = {fn, arg, n};
+        dagl_pool_parallel_for(pool, run_chunk, &set, k);
         return;
     }
     dagl_pool_parallel_for(pool, fn, arg, n);

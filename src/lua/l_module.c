@@ -57,23 +57,28 @@ static int l_live_bytes(lua_State *L)
     return 1;
 }
 
+/* dagl.num_threads() -> inter, intra: the worker count and the intra-op limit (0 = all workers). */
 static int l_num_threads(lua_State *L)
 {
     lua_pushinteger(L, dagl_ctx_threads(DAGL_LCTX(L)));
-    return 1;
+    lua_pushinteger(L, dagl_ctx_intra_threads(DAGL_LCTX(L)));
+    return 2;
 }
 
-/* dagl.set_threads(n) or dagl.set_threads{inter = n}: worker threads for later runs. */
+/* dagl.set_threads(n) or dagl.set_threads{inter = n, intra = k}: worker threads for later runs,
+ * and how many of them may work on one kernel (0 = all; 1 = no intra-op parallelism). */
 static int l_set_threads(lua_State *L)
 {
-    lua_Integer n;
-    if (lua_istable(L, 1)) {
-        lua_getfield(L, 1, "inter");
-        n = luaL_optinteger(L, -1, 0);
-    } else {
-        n = luaL_checkinteger(L, 1);
+    dagl_ctx *ctx = DAGL_LCTX(L);
+    if (!lua_istable(L, 1)) {
+        if (dagl_ctx_set_threads(ctx, (int)luaL_checkinteger(L, 1))) return dagl_l_error(L);
+        return 0;
     }
-    if (dagl_ctx_set_threads(DAGL_LCTX(L), (int)n)) return dagl_l_error(L);
+    int intra_type = lua_getfield(L, 1, "intra");
+    if (intra_type != LUA_TNIL && dagl_ctx_set_intra_threads(ctx, (int)luaL_checkinteger(L, -1)))
+        return dagl_l_error(L);
+    if (lua_getfield(L, 1, "inter") != LUA_TNIL && dagl_ctx_set_threads(ctx, (int)luaL_checkinteger(L, -1)))
+        return dagl_l_error(L);
     return 0;
 }
 
