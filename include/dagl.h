@@ -486,6 +486,7 @@ typedef struct dagl_trace_stats {
     long long lock_waits, steals, inline_runs;
     long long shares; /* shares of split kernels run by a worker other than their node's (their
                        * time counts as work; `nodes` does not count them) */
+    long long lock_handoffs; /* holds of the VM lock that followed a hold by another worker */
 } dagl_trace_stats;
 
 /* A trace to pass in dagl_run_options; clear forgets the runs recorded; get_stats summarizes

@@ -54,6 +54,7 @@ local LuaOp = {}
 ---@field steals number
 ---@field inline_runs number
 ---@field shares number
+---@field lock_handoffs number
 ---@field summary string
 
 ---@class dagl.LockStats

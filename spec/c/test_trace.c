@@ -186,7 +186,7 @@ static void synthetic(const char *dir)
     CHECK_NEAR(st.lock_hold_seconds, 1e-3, 1e-12);
     CHECK_NEAR(st.lock_wait_seconds, 0.5e-3, 1e-12);
     CHECK_NEAR(st.lock_serialized_fraction, 1.0 / 5.6, 1e-9);
-    CHECK(st.lock_waits == 1 && st.steals == 1 && st.inline_runs == 2);
+    CHECK(st.lock_waits == 1 && st.steals == 1 && st.inline_runs == 2 && st.lock_handoffs == 0);
 
     /* a second run of an identical graph shares the kept edges; wall, work and path add up */
     g = diamond(ctx);
@@ -206,18 +206,19 @@ static void synthetic(const char *dir)
     CHECK(r2 == 2 && tr->ndags == 2);
     dagl__trace_node(tr, r2, 0, a, "relu", NULL, 1200 * MS, 1201 * MS, DAGL_SCHED_QUEUED);
     dagl__trace_node(tr, r2, 0, b, "relu", NULL, 1202 * MS, 1203 * MS, DAGL_SCHED_PARKED);
+    dagl__trace_lock(tr, r2, 0, 0, 1200 * MS, 1201 * MS); /* worker 0 takes the lock after worker 2 */
     dagl_graph_free(g);
     dagl_trace_get_stats(tr, &st);
     CHECK(st.nodes == 10 && st.workers_used == 3 && st.dag_width == 2);
     CHECK_NEAR(st.wall_seconds, (5.6 + 5.6 + 3) * 1e-3, 1e-12);
     CHECK_NEAR(st.work_seconds, (7 + 7 + 2) * 1e-3, 1e-12);
     CHECK_NEAR(st.critical_path_seconds, (5 + 5 + 2) * 1e-3, 1e-12);
-    CHECK(st.lock_waits == 2 && st.steals == 2 && st.inline_runs == 4);
+    CHECK(st.lock_waits == 2 && st.steals == 2 && st.inline_runs == 4 && st.lock_handoffs == 1);
 
     char *sum = dagl_trace_summary(tr);
     CHECK(sum != NULL);
     printf("%s", sum);
-    CHECK(strstr(sum, "10 nodes in 3 runs on 3 workers") != NULL);
+    CHECK(strstr(sum, "10 nodes in 3 runs on 3 workers") != NULL && strstr(sum, "2 waits") && strstr(sum, "1 handoffs"));
     CHECK(strstr(sum, "DAG width 2") != NULL);
     CHECK(strstr(sum, "4 inline, 3 queued, 2 stolen, 1 parked") != NULL);
     free(sum);
@@ -232,7 +233,7 @@ static void synthetic(const char *dir)
     CHECK(count(js, "\"thread_name\"") == 3 + 1 + 2); /* workers 0-2, runs, lock, lock waits */
     CHECK(count(js, "\"worker 0 (caller)\"") == 1 && count(js, "\"worker 1\"") == 1 && count(js, "\"worker 2\"") == 1);
     CHECK(count(js, "\"VM lock\"") == 1 && count(js, "\"VM lock waits\"") == 1);
-    CHECK(count(js, "\"cat\":\"node\"") == 10 && count(js, "\"cat\":\"lock\"") == 4);
+    CHECK(count(js, "\"cat\":\"node\"") == 10 && count(js, "\"cat\":\"lock\"") == 5);
     CHECK(count(js, "\"name\":\"dense_1/sigmoid\"") == 2 && count(js, "\"held by worker 2\"") == 2);
     CHECK(count(js, "\"how\":\"stolen\"") == 2);
     CHECK(strstr(js, "we\\\"ird\\\\layer\\n/tanh") != NULL);
@@ -244,7 +245,7 @@ static void synthetic(const char *dir)
     char *svg = slurp(path);
     CHECK(strstr(svg, "<svg ") && strstr(svg, "</svg>"));
     CHECK(count(svg, "<rect class=\"n ") == 10);
-    CHECK(count(svg, "<rect class=\"kh\"") == 2 + 1 && count(svg, "<rect class=\"kw\"") == 2);
+    CHECK(count(svg, "<rect class=\"kh\"") == 3 + 1 && count(svg, "<rect class=\"kw\"") == 2);
     CHECK(strstr(svg, ">VM lock<") && strstr(svg, "run summary: 10 nodes"));
     CHECK(strstr(svg, "we&quot;ird\\layer") != NULL && !strstr(svg, "we\"ird"));
     CHECK(count(svg, "<") == count(svg, ">")); /* no stray markup characters */

@@ -40,6 +40,7 @@ static void push_stats(lua_State *L, const dagl_trace *tr)
     setnum(L, "steals", (double)st.steals);
     setnum(L, "inline_runs", (double)st.inline_runs);
     setnum(L, "shares", (double)st.shares);
+    setnum(L, "lock_handoffs", (double)st.lock_handoffs);
     char *sum = dagl_trace_summary(tr);
     lua_pushstring(L, sum ? sum : "");
     free(sum);

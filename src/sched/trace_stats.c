@@ -100,6 +100,28 @@ out:
     return total;
 }
 
+static int hold_cmp(const void *a, const void *b)
+{
+    const trace_lock_ev *x = *(const trace_lock_ev *const *)a, *y = *(const trace_lock_ev *const *)b;
+    return x->t0 < y->t0 ? -1 : x->t0 > y->t0;
+}
+
+/* How often the VM lock passed from one worker to another: holds in time order whose worker
+ * differs from the previous hold's (0 when out of memory). */
+static long long handoffs(const dagl_trace *tr)
+{
+    const trace_lock_ev **h = malloc(sizeof *h * (tr->nlk + 1));
+    if (!h) return 0;
+    size_t n = 0;
+    for (size_t i = 0; i < tr->nlk; i++)
+        if (!tr->lk[i].kind) h[n++] = &tr->lk[i];
+    qsort(h, n, sizeof *h, hold_cmp);
+    long long count = 0;
+    for (size_t i = 1; i < n; i++) count += h[i]->worker != h[i - 1]->worker;
+    free(h);
+    return count;
+}
+
 /* All statistics, computed from the events with tr->mu held by the caller. */
 void dagl__trace_stats_locked(const dagl_trace *tr, trace_full_stats *out)
 {
@@ -153,6 +175,7 @@ void dagl__trace_stats_locked(const dagl_trace *tr, trace_full_stats *out)
     p->lock_hold_seconds = (double)hold * 1e-9;
     p->lock_wait_seconds = (double)wait * 1e-9;
     p->lock_serialized_fraction = wall > 0 ? (double)hold / (double)wall : 0;
+    p->lock_handoffs = handoffs(tr);
     p->steals = out->how[DAGL_SCHED_STOLEN];
     p->inline_runs = out->how[DAGL_SCHED_INLINE];
     out->runs = tr->nruns;
@@ -202,14 +225,14 @@ char *dagl__trace_summary_locked(const dagl_trace *tr)
                        "run summary: %d nodes%s on %d worker%s\n"
                        "  wall %s, work %s, parallelism %.2fx\n"
                        "  critical path %s, DAG width %d\n"
-                       "  lock: held %s (%.1f%% of wall), %lld waits (%s)\n"
+                       "  lock: held %s (%.1f%% of wall), %lld waits (%s), %lld handoffs\n"
                        "  scheduling: %lld inline, %lld queued, %lld stolen, %lld parked; %lld kernel shares run "
                        "by other workers\n",
                        p->nodes, runs, p->workers_used, p->workers_used == 1 ? "" : "s",
                        fmt_time(p->wall_seconds, wall, sizeof wall), fmt_time(p->work_seconds, work, sizeof work),
                        p->parallelism, fmt_time(p->critical_path_seconds, cp, sizeof cp), p->dag_width,
                        fmt_time(p->lock_hold_seconds, hold, sizeof hold), p->lock_serialized_fraction * 100,
-                       p->lock_waits, fmt_time(p->lock_wait_seconds, wait, sizeof wait),
+                       p->lock_waits, fmt_time(p->lock_wait_seconds, wait, sizeof wait), p->lock_handoffs,
                        fs.how[DAGL_SCHED_INLINE], fs.how[DAGL_SCHED_QUEUED], fs.how[DAGL_SCHED_STOLEN],
                        fs.how[DAGL_SCHED_PARKED], p->shares);
     if (len > 0 && fs.dropped && (size_t)len < size)
