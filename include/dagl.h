@@ -520,7 +520,9 @@ typedef struct dagl_run_options {
 DAGL_API dagl_status dagl_graph_run_ex(dagl_graph *g, dagl_tensor *const *inputs, dagl_tensor **outputs,
                                        const dagl_run_options *opt);
 
-/* Graphviz text of the graph (malloc'ed; the caller frees it). */
+/* Graphviz text of the graph (malloc'ed; the caller frees it). Once the graph has run (or been
+ * planned), nodes that do not run (fused away, or needed by no output or assign) are gray and
+ * dashed, and the ordering edges of assign nodes are dashed edges labelled "before". */
 DAGL_API char *dagl_graph_dot(const dagl_graph *g);
 
 /* ---------------------------------------------------------------- files */

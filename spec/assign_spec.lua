@@ -62,7 +62,11 @@ describe("dagl.assign", function()
     dot = f(dagl.ones(3))
     assert.equal(4.5, dot:item())
     assert_equal_values(w, {0, 1, 2})
-    assert.is_truthy(f:dot(dagl.ones(3)):find("assign", 1, true))
+    local text = f:dot(dagl.ones(3))
+    assert.is_truthy(text:find("assign", 1, true))
+    -- the reads of w (x * w, and + w) wait for nothing but must finish before the assign
+    local _, before = text:gsub('%[style=dashed, label="before"%]', "")
+    assert.equal(2, before)
   end)
 
   it("waits for a slow reader of the target even when its value is ready at once", function()

@@ -353,15 +353,28 @@ char *dagl_graph_dot(const dagl_graph *g)
     char *buf = malloc(cap), shp[160];
     if (!buf) return NULL;
     bool ok = appendf(&buf, &len, &cap, "digraph dagl {\n  rankdir=TB;\n  node [shape=box, fontname=\"monospace\"];\n");
+    bool prepared = g->built_for == g->n && g->live;
     for (int i = 0; ok && i < g->n; i++) {
         const dagl_node *nd = &g->nodes[i];
         const char *what = nd->kind == NODE_INPUT ? "input" : nd->kind == NODE_CONST ? "const" : dagl__node_name(nd);
-        ok = appendf(&buf, &len, &cap, "  n%d [label=\"%%%d %s%s%s\\n%s %s\"%s];\n", i, i, what,
+        bool dead = prepared && nd->kind == NODE_OP && !g->live[i]; /* fused away or needed by nothing */
+        ok = appendf(&buf, &len, &cap, "  n%d [label=\"%%%d %s%s%s\\n%s %s\"%s%s];\n", i, i, what,
                      nd->label ? " @" : "", nd->label ? nd->label : "", dagl_dtype_name(nd->dtype),
                      dagl_shape_str(nd->ndim, nd->shape, shp, sizeof shp),
-                     nd->is_output ? ", peripheries=2" : nd->kind != NODE_OP ? ", style=rounded" : "");
-        for (int k = 0; ok && k < nd->nsrc; k++) ok = appendf(&buf, &len, &cap, "  n%d -> n%d;\n", nd->src[k], i);
+                     nd->is_output ? ", peripheries=2" : nd->kind != NODE_OP ? ", style=rounded" : "",
+                     dead ? ", style=dashed, color=gray, fontcolor=gray" : "");
+        for (int k = 0; ok && k < nd->nsrc; k++)
+            ok = appendf(&buf, &len, &cap, "  n%d -> n%d%s;\n", nd->src[k], i, dead ? " [color=gray]" : "");
     }
+    /* ordering edges of a prepared graph (an assign waits for the reads of its target): consumers
+     * that are not also a source's consumer by a source edge */
+    for (int i = 0; ok && prepared && i < g->n; i++)
+        for (int c = g->cons_start[i]; ok && c < g->cons_start[i + 1]; c++) {
+            const dagl_node *to = &g->nodes[g->cons[c]];
+            bool src = false;
+            for (int k = 0; k < to->nsrc && !src; k++) src = to->src[k] == i;
+            if (!src) ok = appendf(&buf, &len, &cap, "  n%d -> n%d [style=dashed, label=\"before\"];\n", i, g->cons[c]);
+        }
     if (ok) ok = appendf(&buf, &len, &cap, "}\n");
     if (!ok) {
         free(buf);
