@@ -93,6 +93,32 @@ describe("dagl.assign", function()
     end
   end)
 
+  it("waits for readers of a Lua node's result that is the target itself", function()
+    -- ident hands back its first source (the weight) unchanged; slow reads that result 30 ms
+    -- later, so the assign must wait for slow too, not only for ident
+    local ident = dagl.luaop{name = "ident", forward = function(t) return t end}
+    local slow = dagl.luaop{name = "slow_copy", forward = function(t)
+      local t0 = dagl.wall_time()
+      while dagl.wall_time() - t0 < 0.03 do end
+      return t:clone()
+    end}
+    for _, threads in ipairs {2, 1} do
+      dagl.set_threads(threads)
+      local w = dagl.tensor{1, 2, 3, 4}
+      local f = dagl.fn(function(x)
+        local old = slow(ident(w, x))
+        dagl.assign(w, x)
+        return old
+      end)
+      for run = 1, 2 do
+        local before = w:totable()
+        assert.same(before, f(dagl.full({4}, run * 10)):totable())
+        assert_equal_values(w, {run * 10, run * 10, run * 10, run * 10})
+      end
+    end
+    dagl.set_threads(0)
+  end)
+
   it("runs assigns to one tensor in trace order, swaps, and rejects assigns no order satisfies", function()
     local w = dagl.zeros(2)
     local f = dagl.fn(function(x)

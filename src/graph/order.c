@@ -23,9 +23,21 @@ static bool push_edge(dagl__edges *e, int from, int to)
     return true;
 }
 
+/* Whether node s's value may be memory of target root t: s is (a view of) t, or s is a custom
+ * node (Lua or C code may return one of its sources, or a view of it) with such a source. */
+static bool may_alias(const dagl_graph *g, const int *root, int s, int t)
+{
+    if (root[s] == t) return true;
+    const dagl_node *nd = &g->nodes[root[s]];
+    if (nd->kind != NODE_OP || nd->op != DAGL_OP_CUSTOM) return false;
+    for (int k = 0; k < nd->nsrc; k++)
+        if (may_alias(g, root, nd->src[k], t)) return true;
+    return false;
+}
+
 /* Whether live node r reads memory of target root t before assign a must write it: a node
- * (not a view: views read nothing, their consumers do) with a source aliasing t. Another assign
- * to the same target is ordered by id instead. */
+ * (not a view: views read nothing, their consumers do) with a source that may alias t. Another
+ * assign to the same target is ordered by id instead. */
 static bool reads_before(const dagl_graph *g, const int *root, int r, int a, int t)
 {
     const dagl_node *nd = &g->nodes[r];
@@ -33,7 +45,7 @@ static bool reads_before(const dagl_graph *g, const int *root, int r, int a, int
     if (nd->op == DAGL_OP_ASSIGN && root[nd->src[0]] == t) return r < a;
     if (dagl__node_aliases_src(nd)) return false;
     for (int k = 0; k < nd->nsrc; k++)
-        if (root[nd->src[k]] == t) return true;
+        if (may_alias(g, root, nd->src[k], t)) return true;
     return false;
 }
 
