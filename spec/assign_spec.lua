@@ -4,6 +4,13 @@
 local dagl = require "dagl"
 local fn = require "dagl.fn"
 
+-- A Lua node that copies its first source after 30 ms (busy, holding the VM lock): a slow reader.
+local slow = dagl.luaop{name = "slow_read", forward = function(t)
+  local t0 = dagl.wall_time()
+  while dagl.wall_time() - t0 < 0.03 do end
+  return t:clone()
+end}
+
 describe("dagl.assign", function()
   after_each(function() dagl.set_threads(0) end)
 
@@ -72,11 +79,6 @@ describe("dagl.assign", function()
   it("waits for a slow reader of the target even when its value is ready at once", function()
     -- the reader is a Lua node that takes 30 ms; the assign's sources are a constant and an
     -- input, so without the ordering edge an idle worker would run it during the read
-    local slow = dagl.luaop{name = "slow_read", forward = function(t)
-      local t0 = dagl.wall_time()
-      while dagl.wall_time() - t0 < 0.03 do end
-      return t:clone()
-    end}
     for _, threads in ipairs {2, 1} do
       dagl.set_threads(threads)
       local w = dagl.tensor{1, 2, 3, 4}
@@ -97,11 +99,6 @@ describe("dagl.assign", function()
     -- ident hands back its first source (the weight) unchanged; slow reads that result 30 ms
     -- later, so the assign must wait for slow too, not only for ident
     local ident = dagl.luaop{name = "ident", forward = function(t) return t end}
-    local slow = dagl.luaop{name = "slow_copy", forward = function(t)
-      local t0 = dagl.wall_time()
-      while dagl.wall_time() - t0 < 0.03 do end
-      return t:clone()
-    end}
     for _, threads in ipairs {2, 1} do
       dagl.set_threads(threads)
       local w = dagl.tensor{1, 2, 3, 4}
