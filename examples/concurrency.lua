@@ -1,5 +1,6 @@
 -- concurrency.lua -- "do layers execute concurrently?", measured. Parallel branches of
---   (a) C kernels (matmuls): 1 thread vs N threads
+--   (a) C kernels (matmuls): 1 thread vs N threads, each kernel also split across workers
+--   (a1) the same with each kernel on one worker (set_threads{intra = 1}): inter-op alone
 --   (b) Lua nodes that sleep, global VM lock: sleep releases the lock, so they overlap
 --   (c) Lua nodes that spin, global VM lock: they serialize, like Python threads under the GIL
 --   (d) the same spinning nodes with a lua_State per worker: they run in parallel
@@ -33,12 +34,17 @@ for i = 1, branches do ws[i] = dagl.randn(384, 384) * 0.05 end
 local nap = dagl.luaop{name = "nap", forward = function(t) require("dagl").sleep(0.05) return t end}
 local busy = dagl.luaop{name = "busy", forward = function(t) require("dagl").spin(0.05) return t end}
 
+-- a chain of 4 matmul + tanh layers on branch i
+local function matmul_chain(x, i)
+  local h = x
+  for _ = 1, 4 do h = h:matmul(ws[i]):tanh() end
+  return h
+end
+
+-- id, what, lock mode, input, branch, intra (workers on one kernel: 0 = all)
 local cases = {
-  {"a", "C kernels: matmul chains", "global", dagl.randn(256, 384), function(x, i)
-    local h = x
-    for _ = 1, 4 do h = h:matmul(ws[i]):tanh() end
-    return h
-  end},
+  {"a", "C kernels: matmul chains", "global", dagl.randn(256, 384), matmul_chain, 0},
+  {"a1", "the same, intra = 1 (inter-op)", "global", dagl.randn(256, 384), matmul_chain, 1},
   {"b", "Lua nodes that sleep 50 ms", "global", dagl.ones(8), function(x) return nap(x) end},
   {"c", "Lua nodes that spin 50 ms", "global", dagl.ones(8), function(x) return busy(x) end},
   {"d", "Lua nodes that spin 50 ms", "per-worker", dagl.ones(8), function(x) return busy(x) end},
@@ -63,12 +69,12 @@ print()
 local fmt = "%-3s %-30s %-10s %9s %9s %8s %11s %10s  %s"
 print(fmt:format("", "branches of", "VM lock", "1 thread", "N threads", "speedup", "parallelism", "lock held", "timeline"))
 for _, c in ipairs(cases) do
-  local id, what, mode, x, branch = table.unpack(c)
+  local id, what, mode, x, branch, intra = table.unpack(c)
   dagl.set_lock_mode(mode)
   local f = parallel(branch)
-  dagl.set_threads(1)
+  dagl.set_threads{inter = 1, intra = 0}
   local t1 = wall(f, x)
-  dagl.set_threads(threads)
+  dagl.set_threads{inter = threads, intra = intra or 0}
   local tn = wall(f, x)
   local base = ("%s/%s_%s"):format(dir, id, mode)
   local st = dagl.trace({json = base .. ".json", svg = base .. ".svg"}, function() f(x) end)
@@ -77,7 +83,9 @@ for _, c in ipairs(cases) do
     ("%.0f%%"):format(100 * st.lock_serialized_fraction), base .. ".svg"))
 end
 dagl.set_lock_mode("global")
+dagl.set_threads{inter = threads, intra = 0}
 print()
-print("Reading it: C kernels and sleeping Lua nodes overlap under the one VM lock (sleep releases")
+print("Reading it: C kernels run in parallel, as independent nodes alone (a1) and also split")
+print("across workers (a); sleeping Lua nodes overlap under the one VM lock (sleep releases")
 print("it, as time.sleep releases the GIL); spinning Lua nodes hold it and serialize (speed-up ~1x,")
 print("lock held ~100% of the wall time) until each worker gets its own lua_State (per-worker mode).")
