@@ -135,6 +135,9 @@ describe("get_layer, get_weights and set_weights", function()
     b:set_weights(a:get_weights())
     assert.is_true(same(a:predict(x), b:predict(x)))
     assert.has_error(function() b:set_weights({dagl.ones(2)}) end, b.name .. ": set_weights needs 8 tensors, got 1")
+    local unbuilt = mlp()
+    assert.has_error(function() unbuilt:set_weights(ws) end,
+      unbuilt.name .. ": set_weights: the model has no weights yet (build it first)")
     local bad = a:get_weights()
     bad[3] = dagl.ones(3)
     assert.has_error(function() b:set_weights(bad) end,

@@ -74,11 +74,19 @@ static int l_set_threads(lua_State *L)
         if (dagl_ctx_set_threads(ctx, (int)luaL_checkinteger(L, 1))) return dagl_l_error(L);
         return 0;
     }
-    int intra_type = lua_getfield(L, 1, "intra");
-    if (intra_type != LUA_TNIL && dagl_ctx_set_intra_threads(ctx, (int)luaL_checkinteger(L, -1)))
-        return dagl_l_error(L);
-    if (lua_getfield(L, 1, "inter") != LUA_TNIL && dagl_ctx_set_threads(ctx, (int)luaL_checkinteger(L, -1)))
-        return dagl_l_error(L);
+    static const char *const keys[] = {"intra", "inter"};
+    lua_Integer v[2];
+    bool given[2];
+    for (int i = 0; i < 2; i++) {
+        int t = lua_getfield(L, 1, keys[i]);
+        given[i] = t != LUA_TNIL;
+        if (given[i] && !lua_isinteger(L, -1))
+            return luaL_error(L, "set_threads: %s must be an integer, got %s", keys[i], luaL_typename(L, -1));
+        v[i] = lua_tointeger(L, -1);
+        lua_pop(L, 1);
+    }
+    if (given[0] && dagl_ctx_set_intra_threads(ctx, (int)v[0])) return dagl_l_error(L);
+    if (given[1] && dagl_ctx_set_threads(ctx, (int)v[1])) return dagl_l_error(L);
     return 0;
 }
 

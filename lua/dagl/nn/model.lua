@@ -248,6 +248,7 @@ end
 -- weights(), after checking the count and every shape (the error names the weight).
 function Model:set_weights(list)
   local entries = self:weight_entries()
+  if #entries == 0 then error(("%s: set_weights: the model has no weights yet (build it first)"):format(self.name), 2) end
   if type(list) ~= "table" or #list ~= #entries then
     error(("%s: set_weights needs %d tensors, got %s"):format(self.name, #entries,
       type(list) == "table" and #list or type(list)), 2)
