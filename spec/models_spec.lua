@@ -60,7 +60,7 @@ describe("functional models", function()
 
   it("takes several inputs as a list of tensors", function()
     dagl.manual_seed(12)
-    local i1, i2 = nn.Input{shape = {3}}, nn.Input{shape = {2}}
+    local i1, i2 = nn.Input{shape = {3}}, dagl.input{shape = {2}} -- dagl.input is nn.Input
     local da, db, dout = nn.Dense(4), nn.Dense(4), nn.Dense(2)
     local model = nn.Model{inputs = {i1, i2}, outputs = dout(Sum()({da(i1), db(i2)}))}
     local x1, x2 = dagl.randn(10, 3), dagl.randn(10, 2)

@@ -1171,6 +1171,9 @@ function nn.Sequential(layers) end
 ---@param opts {shape: integer[], dtype?: string, name?: string}
 ---@return dagl.nn.KerasTensor
 function nn.Input(opts) end
+---@param opts {shape: integer[], dtype?: string, name?: string}
+---@return dagl.nn.KerasTensor
+function dagl.input(opts) end
 ---@param v any
 ---@return boolean
 function nn.is_keras_tensor(v) end

@@ -81,6 +81,10 @@ setmetatable(dagl, {__index = function(t, k)
   end
 end})
 
+--- dagl.input{shape = {...}, dtype =, name =}: nn.Input, the symbolic input of the functional API
+-- (Keras's keras.Input), reachable without going through dagl.nn.
+function dagl.input(opts) return dagl.nn.Input(opts) end
+
 --- Dtype names, usable wherever a dtype is taken.
 dagl.float32, dagl.float64, dagl.int64 = "float32", "float64", "int64"
 
