@@ -445,10 +445,14 @@ DAGL_API void dagl_lock_free(dagl_lock *lock);
 DAGL_API void dagl_lock_acquire(dagl_lock *lock);
 DAGL_API int dagl_lock_try(dagl_lock *lock); /* 1 when taken */
 DAGL_API void dagl_lock_release(dagl_lock *lock);
+/* Releases the lock and takes it back after whoever waited for it (a switch-interval hand-over);
+ * the time in between counts as this thread's wait. */
+DAGL_API void dagl_lock_yield(dagl_lock *lock);
 /* Threads blocked in acquire plus parked nodes, right now (for switch-interval hand-offs). */
 DAGL_API int dagl_lock_waiters(const dagl_lock *lock);
-/* fn(ud) is called (from the parking thread, without the lock's mutex) whenever a node parks on
- * the lock, so its holder can learn that someone waits (the Lua binding sets its switch hook). */
+/* fn(ud) is called (from the waiting thread, without the lock's mutex) whenever a node parks on
+ * the lock or a thread is about to block in acquire, so its holder can learn that someone waits
+ * (the Lua binding times its switch interval). */
 DAGL_API void dagl_lock_set_contended(dagl_lock *lock, void (*fn)(void *ud), void *ud);
 DAGL_API void dagl_lock_get_stats(const dagl_lock *lock, dagl_lock_stats *out);
 DAGL_API void dagl_lock_reset_stats(dagl_lock *lock);
@@ -476,7 +480,7 @@ typedef struct dagl_trace dagl_trace;
 
 typedef struct dagl_trace_stats {
     double wall_seconds;        /* first node start to last node end */
-    double work_seconds;        /* sum of node durations */
+    double work_seconds;        /* sum of node durations, less their waits for the VM lock */
     double parallelism;         /* work / wall */
     double critical_path_seconds; /* longest dependency chain, by measured durations */
     int dag_width;              /* most nodes at one depth */

@@ -148,15 +148,16 @@ static dagl_graph *diamond(dagl_ctx *ctx)
 }
 
 /* One run of the diamond starting at t (ns): a 1 ms, b 2 ms, c 3 ms (the longer branch), d 1 ms,
- * d starting 0.1 ms after c ends; wall 5.6 ms, work 7 ms, critical path 1+3+1 = 5 ms. */
+ * d starting 0.1 ms after c ends; b waits 0.5 ms for the VM lock; wall 5.6 ms, work 7 - 0.5 ms,
+ * critical path 1+3+1 = 5 ms. */
 static void diamond_run(dagl_trace *tr, int run, int64_t t)
 {
     dagl__trace_node(tr, run, 1, 1, "relu", NULL, t, t + 1 * MS, DAGL_SCHED_QUEUED);
     dagl__trace_node(tr, run, 1, 2, "tanh", "we\"ird\\layer\n", t + 1 * MS, t + 3 * MS, DAGL_SCHED_INLINE);
     dagl__trace_node(tr, run, 2, 3, "sigmoid", "dense_1", t + 3 * MS / 2, t + 9 * MS / 2, DAGL_SCHED_STOLEN);
     dagl__trace_node(tr, run, 1, 4, "add", "dense_1", t + 46 * MS / 10, t + 56 * MS / 10, DAGL_SCHED_INLINE);
-    dagl__trace_lock(tr, run, 2, 0, t + 2 * MS, t + 3 * MS);
-    dagl__trace_lock(tr, run, 1, 1, t + 5 * MS / 2, t + 3 * MS);
+    dagl__trace_lock(tr, run, 2, DAGL_TRACE_HOLD, t + 2 * MS, t + 3 * MS);
+    dagl__trace_lock(tr, run, 1, DAGL_TRACE_WAIT, t + 5 * MS / 2, t + 3 * MS);
 }
 
 static void synthetic(const char *dir)
@@ -180,8 +181,8 @@ static void synthetic(const char *dir)
     dagl_trace_get_stats(tr, &st);
     CHECK(st.nodes == 4 && st.workers_used == 2 && st.dag_width == 2);
     CHECK_NEAR(st.wall_seconds, 5.6e-3, 1e-12);
-    CHECK_NEAR(st.work_seconds, 7e-3, 1e-12);
-    CHECK_NEAR(st.parallelism, 7.0 / 5.6, 1e-9);
+    CHECK_NEAR(st.work_seconds, 6.5e-3, 1e-12); /* b's lock wait is not work */
+    CHECK_NEAR(st.parallelism, 6.5 / 5.6, 1e-9);
     CHECK_NEAR(st.critical_path_seconds, 5e-3, 1e-12);
     CHECK_NEAR(st.lock_hold_seconds, 1e-3, 1e-12);
     CHECK_NEAR(st.lock_wait_seconds, 0.5e-3, 1e-12);
@@ -206,19 +207,23 @@ static void synthetic(const char *dir)
     CHECK(r2 == 2 && tr->ndags == 2);
     dagl__trace_node(tr, r2, 0, a, "relu", NULL, 1200 * MS, 1201 * MS, DAGL_SCHED_QUEUED);
     dagl__trace_node(tr, r2, 0, b, "relu", NULL, 1202 * MS, 1203 * MS, DAGL_SCHED_PARKED);
-    dagl__trace_lock(tr, r2, 0, 0, 1200 * MS, 1201 * MS); /* worker 0 takes the lock after worker 2 */
+    dagl__trace_lock(tr, r2, 0, DAGL_TRACE_HOLD, 1200 * MS, 1201 * MS); /* worker 0 takes the lock after worker 2 */
+    /* neither is work lost: a blocked wait between nodes, and b parked while a ran (b's wait is
+     * on worker 0's lane, which ran b after it, and overlaps a) */
+    dagl__trace_lock(tr, r2, 0, DAGL_TRACE_WAIT, 1201 * MS + MS / 2, 1201 * MS + 3 * MS / 4);
+    dagl__trace_lock(tr, r2, 0, DAGL_TRACE_PARKED, 1200 * MS + MS / 2, 1202 * MS);
     dagl_graph_free(g);
     dagl_trace_get_stats(tr, &st);
     CHECK(st.nodes == 10 && st.workers_used == 3 && st.dag_width == 2);
     CHECK_NEAR(st.wall_seconds, (5.6 + 5.6 + 3) * 1e-3, 1e-12);
-    CHECK_NEAR(st.work_seconds, (7 + 7 + 2) * 1e-3, 1e-12);
+    CHECK_NEAR(st.work_seconds, (6.5 + 6.5 + 2) * 1e-3, 1e-12);
     CHECK_NEAR(st.critical_path_seconds, (5 + 5 + 2) * 1e-3, 1e-12);
-    CHECK(st.lock_waits == 2 && st.steals == 2 && st.inline_runs == 4 && st.lock_handoffs == 1);
+    CHECK(st.lock_waits == 4 && st.steals == 2 && st.inline_runs == 4 && st.lock_handoffs == 1);
 
     char *sum = dagl_trace_summary(tr);
     CHECK(sum != NULL);
     printf("%s", sum);
-    CHECK(strstr(sum, "10 nodes in 3 runs on 3 workers") != NULL && strstr(sum, "2 waits") && strstr(sum, "1 handoffs"));
+    CHECK(strstr(sum, "10 nodes in 3 runs on 3 workers") != NULL && strstr(sum, "4 waits") && strstr(sum, "1 handoffs"));
     CHECK(strstr(sum, "DAG width 2") != NULL);
     CHECK(strstr(sum, "4 inline, 3 queued, 2 stolen, 1 parked") != NULL);
     free(sum);
@@ -233,7 +238,7 @@ static void synthetic(const char *dir)
     CHECK(count(js, "\"thread_name\"") == 3 + 1 + 2); /* workers 0-2, runs, lock, lock waits */
     CHECK(count(js, "\"worker 0 (caller)\"") == 1 && count(js, "\"worker 1\"") == 1 && count(js, "\"worker 2\"") == 1);
     CHECK(count(js, "\"VM lock\"") == 1 && count(js, "\"VM lock waits\"") == 1);
-    CHECK(count(js, "\"cat\":\"node\"") == 10 && count(js, "\"cat\":\"lock\"") == 5);
+    CHECK(count(js, "\"cat\":\"node\"") == 10 && count(js, "\"cat\":\"lock\"") == 7);
     CHECK(count(js, "\"name\":\"dense_1/sigmoid\"") == 2 && count(js, "\"held by worker 2\"") == 2);
     CHECK(count(js, "\"how\":\"stolen\"") == 2);
     CHECK(strstr(js, "we\\\"ird\\\\layer\\n/tanh") != NULL);
@@ -245,7 +250,7 @@ static void synthetic(const char *dir)
     char *svg = slurp(path);
     CHECK(strstr(svg, "<svg ") && strstr(svg, "</svg>"));
     CHECK(count(svg, "<rect class=\"n ") == 10);
-    CHECK(count(svg, "<rect class=\"kh\"") == 3 + 1 && count(svg, "<rect class=\"kw\"") == 2);
+    CHECK(count(svg, "<rect class=\"kh\"") == 3 + 1 && count(svg, "<rect class=\"kw\"") == 4);
     CHECK(strstr(svg, ">VM lock<") && strstr(svg, "run summary: 10 nodes"));
     CHECK(strstr(svg, "we&quot;ird\\layer") != NULL && !strstr(svg, "we\"ird"));
     CHECK(count(svg, "<") == count(svg, ">")); /* no stray markup characters */

@@ -5,7 +5,6 @@
 #include "ldagl.h"
 
 #include <pthread.h>
-#include <sched.h>
 #include <time.h>
 
 static int64_t now_ns(void)
@@ -31,30 +30,29 @@ void dagl_l_mark_held(dagl_lstate *s, lua_State *L)
     atomic_store(&s->running, L);
 }
 
-/* The VM lock's contention callback (dagl_lock_set_contended): a node parked on the lock, so the
- * watchdog starts timing the holder's switch interval. */
+/* The VM lock's contention callback (dagl_lock_set_contended): a node parked on the lock or a
+ * thread is about to wait for it, so the watchdog starts timing the holder's switch interval. */
 void dagl_l_lock_contended(void *ud) { watchdog_kick(ud); }
 
-/* Takes the lock back for Lua code about to run on L; while it waits, the watchdog makes the
- * holder hand the lock over after its switch interval. */
+/* Takes the lock back for Lua code about to run on L; while it waits, the watchdog (told by the
+ * lock's contention callback) makes the holder hand the lock over after its switch interval. */
 void dagl_l_relock(dagl_lstate *s, lua_State *L)
 {
     if (!s->vm) return;
-    if (!dagl_lock_try(s->vm)) {
-        watchdog_kick(s);
-        dagl_lock_acquire(s->vm);
-    }
+    dagl_lock_acquire(s->vm);
     dagl_l_mark_held(s, L);
 }
 
-/* Gives the lock to a waiting thread or node when the holder has had it for a switch interval. */
+/* Gives the lock to a waiting thread or node when the holder has had it for a switch interval,
+ * and takes it back after them (dagl_lock_yield: the release hands it over, so no OS yield is
+ * needed for the waiter to go first). */
 static void maybe_switch(dagl_lstate *s, lua_State *L)
 {
     if (!s->vm || dagl_lock_waiters(s->vm) == 0) return;
     if (now_ns() - atomic_load(&s->held_since_ns) < (int64_t)(s->switch_interval * 1e9)) return;
-    dagl_l_unlock(s);
-    sched_yield();
-    dagl_l_relock(s, L);
+    atomic_store(&s->running, NULL);
+    dagl_lock_yield(s->vm);
+    dagl_l_mark_held(s, L);
 }
 
 /* Set by the watchdog on the holder when its switch interval is over: fires at the next VM

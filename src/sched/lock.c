@@ -35,7 +35,7 @@ struct dagl_lock {
     int trace_run;
     int holder;              /* worker lane of the current holder, for the trace */
     int64_t since_ns;
-    void (*on_contended)(void *ud); /* told when a node parks (see dagl_lock_set_contended) */
+    void (*on_contended)(void *ud); /* told when a node parks or a thread waits (dagl_lock_set_contended) */
     void *contended_ud;
 };
 
@@ -94,15 +94,21 @@ void dagl__lock_trace(dagl_lock *l, dagl_trace *tr, int run)
     pthread_mutex_unlock(&l->mu);
 }
 
-/* Blocks until the lock is free. A thread that finds it taken (or being handed to a waiter)
- * waits at least once, so a releaser that asks for it right back cannot barge past the waiters:
- * the switch interval's hand-over really hands over. */
-void dagl_lock_acquire(dagl_lock *l)
+/* Blocks until the lock is free; the wait counts from t0 (seconds, ns: when the caller began
+ * wanting the lock). A thread that finds it taken (or being handed to a waiter) tells the
+ * contention callback and waits at least once, so a releaser that asks for it right back cannot
+ * barge past the waiters: the switch interval's hand-over really hands over. */
+static void acquire_from(dagl_lock *l, double t0, int64_t t0_ns)
 {
     pthread_mutex_lock(&l->mu);
+    if ((l->held || l->handoff) && l->on_contended) {
+        void (*tell)(void *) = l->on_contended;
+        void *ud = l->contended_ud;
+        pthread_mutex_unlock(&l->mu); /* the callback may look at the lock */
+        tell(ud);
+        pthread_mutex_lock(&l->mu);
+    }
     if (l->held || l->handoff) {
-        double t0 = now_s();
-        int64_t t0_ns = l->trace ? dagl__now_ns() : 0;
         l->st.contended++;
         l->waiters++;
         atomic_fetch_add_explicit(&l->demand, 1, memory_order_relaxed);
@@ -123,12 +129,29 @@ void dagl_lock_acquire(dagl_lock *l)
         l->waiters--;
         atomic_fetch_sub_explicit(&l->demand, 1, memory_order_relaxed);
         l->st.wait_seconds += now_s() - t0;
-        if (l->trace && t0_ns)
-            dagl__trace_lock(l->trace, l->trace_run, dagl__pool_current_worker(), 1, t0_ns, dagl__now_ns());
+        if (l->trace)
+            dagl__trace_lock(l->trace, l->trace_run, dagl__pool_current_worker(), DAGL_TRACE_WAIT, t0_ns,
+                             dagl__now_ns());
     }
     l->handoff = false;
     take(l);
     pthread_mutex_unlock(&l->mu);
+}
+
+void dagl_lock_acquire(dagl_lock *l)
+{
+    acquire_from(l, now_s(), dagl__now_ns());
+}
+
+/* The end of a holder's switch interval: the lock goes to the waiter and comes back after it.
+ * The whole time without it is one wait, from the release, so a mutex or the OS delaying the
+ * way back in still counts as waiting for the lock (not as work of the node that yielded). */
+void dagl_lock_yield(dagl_lock *l)
+{
+    double t0 = now_s();
+    int64_t t0_ns = dagl__now_ns();
+    dagl_lock_release(l);
+    acquire_from(l, t0, t0_ns);
 }
 
 int dagl_lock_try(dagl_lock *l)
@@ -203,7 +226,7 @@ void dagl_lock_release(dagl_lock *l)
     pthread_mutex_lock(&l->mu);
     l->held = false;
     l->st.hold_seconds += now_s() - l->since;
-    if (l->trace) dagl__trace_lock(l->trace, l->trace_run, l->holder, 0, l->since_ns, dagl__now_ns());
+    if (l->trace) dagl__trace_lock(l->trace, l->trace_run, l->holder, DAGL_TRACE_HOLD, l->since_ns, dagl__now_ns());
     if (l->waiters > 0) {
         l->handoff = true;
         pthread_cond_signal(&l->cv);

@@ -264,7 +264,7 @@ void dagl__trace_node(dagl_trace *tr, int run, int worker, int node, const char 
     pthread_mutex_unlock(&tr->mu);
 }
 
-/* Records a hold of the lock (kind 0) or a wait for it (kind 1). */
+/* Records a hold of the lock or a wait for it (a DAGL_TRACE_ kind). */
 void dagl__trace_lock(dagl_trace *tr, int run, int worker, int kind, int64_t t0, int64_t t1)
 {
     pthread_mutex_lock(&tr->mu);
@@ -272,6 +272,6 @@ void dagl__trace_lock(dagl_trace *tr, int run, int worker, int kind, int64_t t0,
         tr->dropped++;
     else
         tr->lk[tr->nlk++] = (trace_lock_ev){.t0 = t0, .t1 = t1 < t0 ? t0 : t1, .run = run,
-                                            .worker = worker < 0 ? 0 : worker, .kind = kind ? 1 : 0};
+                                            .worker = worker < 0 ? 0 : worker, .kind = kind};
     pthread_mutex_unlock(&tr->mu);
 }

@@ -33,7 +33,12 @@ struct dagl_share_trace {
     const char *name, *label;
 };
 
-/* A hold of the lock (kind 0) or a wait for it (kind 1) by a worker. */
+/* What a lock event is: a hold; a wait of a thread blocked in acquire (inside whatever that
+ * thread was running, so not work); a wait of a node parked on the lock (no thread waited: the
+ * node had not started), recorded on the lane of the worker that ran it afterwards. */
+enum { DAGL_TRACE_HOLD = 0, DAGL_TRACE_WAIT = 1, DAGL_TRACE_PARKED = 2 };
+
+/* A hold of the lock or a wait for it (a DAGL_TRACE_ kind) by a worker. */
 DAGL_HIDDEN void dagl__trace_lock(dagl_trace *tr, int run, int worker, int kind, int64_t t0, int64_t t1);
 
 #endif

@@ -33,7 +33,7 @@ typedef struct trace_node_ev {
 
 typedef struct trace_lock_ev {
     int64_t t0, t1;
-    int run, worker, kind; /* kind 0 = hold, 1 = wait */
+    int run, worker, kind; /* DAGL_TRACE_HOLD, _WAIT or _PARKED */
 } trace_lock_ev;
 
 struct dagl_trace {

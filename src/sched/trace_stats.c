@@ -122,6 +122,46 @@ static long long handoffs(const dagl_trace *tr)
     return count;
 }
 
+static int lane_cmp(const void *a, const void *b)
+{
+    const trace_node_ev *x = *(const trace_node_ev *const *)a, *y = *(const trace_node_ev *const *)b;
+    if (x->worker != y->worker) return x->worker < y->worker ? -1 : 1;
+    return x->t0 < y->t0 ? -1 : x->t0 > y->t0;
+}
+
+/* Node time spent blocked on the VM lock: a Lua node handing the lock over at a switch interval
+ * (or re-taking it after a C call) waits inside its own span, and that wait is not work; without
+ * taking it out, spinning Lua nodes that take turns under one lock would read as parallel. Each
+ * blocked wait is matched to the node that started last before it on the same worker (0 when
+ * out of memory). */
+static int64_t lock_waits_in_nodes(const dagl_trace *tr)
+{
+    const trace_node_ev **lane = malloc(sizeof *lane * (tr->nev + 1));
+    if (!lane) return 0;
+    size_t n = 0;
+    for (size_t i = 0; i < tr->nev; i++)
+        if (tr->ev[i].how != DAGL_SCHED_SHARE) lane[n++] = &tr->ev[i];
+    qsort(lane, n, sizeof *lane, lane_cmp);
+    int64_t total = 0;
+    for (size_t i = 0; i < tr->nlk; i++) {
+        const trace_lock_ev *w = &tr->lk[i];
+        if (w->kind != DAGL_TRACE_WAIT) continue; /* a parked node's wait was before it started */
+        size_t lo = 0, hi = n; /* the first node after (worker, t0) */
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            const trace_node_ev *e = lane[mid];
+            if (e->worker < w->worker || (e->worker == w->worker && e->t0 <= w->t0)) lo = mid + 1;
+            else hi = mid;
+        }
+        if (lo == 0 || lane[lo - 1]->worker != w->worker) continue;
+        const trace_node_ev *e = lane[lo - 1];
+        int64_t t1 = e->t1 < w->t1 ? e->t1 : w->t1;
+        if (t1 > w->t0) total += t1 - w->t0;
+    }
+    free(lane);
+    return total;
+}
+
 /* All statistics, computed from the events with tr->mu held by the caller. */
 void dagl__trace_stats_locked(const dagl_trace *tr, trace_full_stats *out)
 {
@@ -161,6 +201,7 @@ void dagl__trace_stats_locked(const dagl_trace *tr, trace_full_stats *out)
         for (int w = 0; seen && w <= maxw; w++) p->workers_used += seen[w];
         free(seen);
     }
+    work -= lock_waits_in_nodes(tr);
     int64_t wall = sp ? wall_ns(sp, nslots) : (tr->nev ? hi - lo : 0);
     free(sp);
     for (int r = 0; r < tr->nruns; r++)

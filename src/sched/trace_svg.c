@@ -166,7 +166,7 @@ static void write_lock(FILE *f, const dagl_trace *tr, const layout *L)
         fprintf(f, "<rect class=\"%s\" x=\"%.2f\" y=\"%.1f\" width=\"%.2f\" height=\"%d\"><title>%s worker %d\n%.3f ms, run %d"
                    "</title></rect>\n",
                 e->kind ? "kw" : "kh", x_of(L, e->t0), y_of(e->kind ? L->wait_row : L->lock_row) + 2, w < 0.5 ? 0.5 : w,
-                ROW_H - 4, e->kind ? "waited:" : "held by", e->worker, (double)(e->t1 - e->t0) * 1e-6, e->run);
+                ROW_H - 4, e->kind == DAGL_TRACE_PARKED ? "parked node, then run by" : e->kind ? "waited:" : "held by", e->worker, (double)(e->t1 - e->t0) * 1e-6, e->run);
     }
     fputs("</g>\n", f);
 }
@@ -212,7 +212,7 @@ static dagl_status write_svg(FILE *f, const dagl_trace *tr)
     bool waits = false;
     for (size_t i = 0; i < tr->nev; i++)
         if (tr->ev[i].worker > L.maxw) L.maxw = tr->ev[i].worker;
-    for (size_t i = 0; i < tr->nlk; i++) waits |= tr->lk[i].kind == 1;
+    for (size_t i = 0; i < tr->nlk; i++) waits |= tr->lk[i].kind != DAGL_TRACE_HOLD;
     L.row_of = malloc(sizeof *L.row_of * ((size_t)L.maxw + 2));
     L.color = assign_colors(tr);
     char *sum = dagl__trace_summary_locked(tr);
