@@ -416,8 +416,9 @@ DAGL_API dagl_status dagl_graph_node_info(const dagl_graph *g, int id, dagl_dtyp
  * never be alive together in any schedule the threaded executor may pick, and elementwise nodes
  * may write over a source no later node reads (in place). Outputs, results of custom nodes and
  * what those read get memory of their own; views cost nothing; inputs, constants and kernel
- * scratch are not counted. Set DAGL_NO_PLAN=1 in the environment or dagl_run_options.no_plan to
- * run without the plan (every result in its own memory, freed after its last consumer). */
+ * scratch are not counted. DAGL_NO_PLAN=1 in the environment when a context is made (for all its
+ * runs) or dagl_run_options.no_plan runs without the plan (every result in its own memory, freed
+ * after its last consumer). */
 typedef struct dagl_graph_plan_info {
     int nodes;
     int64_t total_bytes;   /* the naive sum: every result in memory of its own */

@@ -143,6 +143,23 @@ describe("dagl host", function()
       assert.are.equal("nil\n", out)
     end)
 
+    it("runs graphs without the memory plan under DAGL_NO_PLAN=1 (no arena kept after a run)", function()
+      local code = [[
+        local dagl = require "dagl"
+        local w, x = dagl.randn(64, 64), dagl.randn(32, 64)
+        local f = dagl.fn(function(x) return x:matmul(w):tanh():matmul(w):relu():sum() end)
+        local before = dagl.live_bytes()
+        f(x)
+        print(dagl.live_bytes() - before)
+      ]]
+      local planned, err = dagl({ "-e", code })
+      assert.is_true(tonumber(planned) >= 2 * 32 * 64 * 4, err) -- the arena holds the intermediates
+      for _, v in ipairs { "1", "0" } do
+        local out = dagl({ "-e", code }, nil, "DAGL_NO_PLAN=" .. v .. " ")
+        if v == "1" then assert.are.equal("4\n", out) else assert.are.equal(planned, out) end
+      end
+    end)
+
     it("rejects a bad --threads value and unknown options with usage", function()
       for _, args in ipairs({ { "--threads", "0" }, { "--threads", "x" }, { "--threads" }, { "-x" }, { "-e" } }) do
         local out, err, code = dagl(args)

@@ -71,6 +71,8 @@ dagl_status dagl_ctx_new(const dagl_ctx_options *opt, dagl_ctx **out)
     *out = ctx;
     if (!ctx) return DAGL_E_NOMEM;
     ctx->threads = default_threads(opt);
+    const char *no_plan = getenv("DAGL_NO_PLAN"); /* read once here, not at every run */
+    ctx->no_plan = no_plan && *no_plan && strcmp(no_plan, "0") != 0;
     /* BLAS runs single-threaded inside dagl's workers; dagl splits big GEMMs itself, so the two
      * thread pools never compete for the cores. */
     openblas_set_num_threads(1);
@@ -98,6 +100,7 @@ void dagl__ctx_child(dagl_ctx *parent, dagl_ctx *child)
     child->interrupts = parent->interrupts;
     child->pool = parent->pool;
     child->owns_pool = false;
+    child->no_plan = parent->no_plan;
     child->share_trace = NULL;
     child->dest = NULL;
 }

@@ -56,6 +56,7 @@ struct dagl_ctx {
     atomic_uint own_interrupts; /* dagl_ctx_interrupt calls on a root context ... */
     atomic_uint *interrupts;    /* ... counted here (own_interrupts, or the root's for a child) */
     bool owns_pool;
+    bool no_plan;           /* DAGL_NO_PLAN was set when the root context was made: runs go unplanned */
     const struct dagl_share_trace *share_trace; /* a traced node's: its kernel shares are recorded */
     dagl_tensor *dest;      /* a graph run's planned home for the node result being computed: the
                              * next fresh tensor of its dtype and shape is this one (retained) */

@@ -324,8 +324,7 @@ dagl_status dagl_graph_run_ex(dagl_graph *g, dagl_tensor *const *inputs, dagl_te
         free(r.parked_at);
         return dagl_ctx_set_error(ctx, DAGL_E_NOMEM, "graph_run: out of memory for %d nodes", n);
     }
-    const char *no_plan = getenv("DAGL_NO_PLAN");
-    if (!r.opt->no_plan && !(no_plan && *no_plan && strcmp(no_plan, "0")))
+    if (!r.opt->no_plan && !ctx->no_plan)
         r.slot = dagl__memplan_acquire(g, &r.arena_lo, &r.arena_hi);
     for (int i = 0; i < n; i++) {
         atomic_init(&r.pending[i], g->nsrc_ops[i]);
