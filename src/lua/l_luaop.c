@@ -48,7 +48,8 @@ static void luaop_unref(void *p)
     free(op);
 }
 
-
+/* Pushes t as a tensor userdata holding a reference of its own: a Lua node's sources reach its
+ * forward zero-copy, in any lua_State. */
 void dagl_l_push_ref(lua_State *L, dagl_tensor *t)
 {
     dagl_ltensor *u = lua_newuserdatauv(L, sizeof *u, 0);
