@@ -14,6 +14,23 @@ local is_tensor = core.is_tensor
 
 local function is_sym(x) return getmetatable(x) == Sym end
 
+-- Where dagl's own Lua files live ("@.../lua/dagl/"): frames there are the library's.
+local LIB = debug.getinfo(1, "S").source:match("^(@.*/)[^/]*$")
+
+--- Raises msg at the nearest caller outside dagl's Lua files (and C), so that an error made while
+-- tracing points at the user's line even when tail calls (`return x:matmul(w)`) or layers of
+-- the library stand between; the top level when every frame is the library's.
+local function user_error(msg)
+  local level = 3 -- the caller of the function that called user_error
+  while true do
+    local info = debug.getinfo(level, "S")
+    if not info then error(msg, 0) end
+    if info.what ~= "C" and (not LIB or info.source:sub(1, #LIB) ~= LIB) then error(msg, level) end
+    level = level + 1
+  end
+end
+M.user_error = user_error
+
 local function new_sym(tr, id)
   local dtype, shape = tr.g:info(id)
   return setmetatable({tracer = tr, id = id, _dtype = dtype, shape = shape}, Sym)
@@ -22,7 +39,7 @@ end
 -- Node id of an operand: a symbol of this trace, or a real tensor made into a constant (once).
 local function operand(tr, x)
   if is_sym(x) then
-    if x.tracer ~= tr then error("dagl.fn: a symbolic tensor from another trace was used", 3) end
+    if x.tracer ~= tr then user_error("dagl.fn: a symbolic tensor from another trace was used") end
     return x.id
   end
   if is_tensor(x) then
@@ -36,13 +53,13 @@ local function operand(tr, x)
   if type(x) == "number" then
     return tr.g:constant(core.tensor(x))
   end
-  error(("dagl.fn: expected a tensor or a number, got %s"):format(type(x)), 3)
+  user_error(("dagl.fn: expected a tensor or a number, got %s"):format(type(x)))
 end
 
 -- Adds a node; a build error (bad shapes) is raised at the traced function's line.
 local function node(tr, op, srcs, params)
   local ok, id = pcall(tr.g.node, tr.g, op, srcs, params)
-  if not ok then error(tostring(id):gsub("^[^:]*:%d+: ", ""), 2) end -- level 2: callers tail-call node
+  if not ok then user_error((tostring(id):gsub("^[^:]*:%d+: ", ""))) end
   if tr.label then tr.g:label(id, tr.label) end
   tr.rec[id] = {op = op, srcs = srcs, params = params or {}} -- for dagl.grad
   return new_sym(tr, id)
@@ -65,17 +82,25 @@ local function binary(op)
 end
 
 -- Lua dims are 1-based; the graph's are 0-based (negative ones count from the end in both).
-local function dims0(dim)
+-- Checked here against self's shape, so that errors name the dims as the user wrote them.
+local function dims0(self, dim, what)
   if dim == nil then return {} end
   if type(dim) == "number" then dim = {dim} end
-  local out = {}
-  for i, d in ipairs(dim) do out[i] = d > 0 and d - 1 or d end
+  local n, out, seen = #self.shape, {}, {}
+  for i, d in ipairs(dim) do
+    local d0 = math.type(d) == "integer" and (d > 0 and d - 1 or d + n)
+    if not d0 or d0 < 0 or d0 >= n or seen[d0] then
+      user_error(("%s: dimension %s is %s for shape [%s]"):format(what, tostring(d),
+        d0 and seen[d0] and "repeated" or "out of range", table.concat(self.shape, ", ")))
+    end
+    seen[d0], out[i] = true, d > 0 and d - 1 or d
+  end
   return out
 end
 
 local function reduce(op)
   return function(self, dim, keepdim, correction)
-    return node(self.tracer, op, {self.id}, {dims = dims0(dim), keepdim = keepdim, correction = correction})
+    return node(self.tracer, op, {self.id}, {dims = dims0(self, dim, op), keepdim = keepdim, correction = correction})
   end
 end
 
@@ -86,7 +111,7 @@ end
 for _, op in ipairs {"sum", "mean", "max", "min", "var"} do Sym[op] = reduce(op) end
 -- softmax / log_softmax along dim (default the last), one fused node.
 for _, op in ipairs {"softmax", "log_softmax"} do
-  Sym[op] = function(self, dim) return node(self.tracer, op, {self.id}, {axis = dims0(dim or -1)[1]}) end
+  Sym[op] = function(self, dim) return node(self.tracer, op, {self.id}, {axis = dims0(self, dim or -1, op)[1]}) end
 end
 -- Indices are 1-based in Lua (as t:argmax() on real tensors gives them): shift the graph's.
 for _, op in ipairs {"argmax", "argmin"} do
@@ -105,7 +130,7 @@ Sym.view = Sym.reshape
 function Sym:flatten() return self:reshape(-1) end
 function Sym:expand(...) return node(self.tracer, "expand", {self.id}, {shape = shape_args(...)}) end
 function Sym:permute(...)
-  local order = dims0(shape_args(...))
+  local order = dims0(self, shape_args(...), "permute")
   for i, d in ipairs(order) do if d < 0 then order[i] = d + #self.shape end end
   return node(self.tracer, "permute", {self.id}, {dims = order})
 end
@@ -113,7 +138,11 @@ end
 function Sym:transpose(d1, d2)
   local n = #self.shape
   if n < 2 and d1 == nil then return self end
-  local function norm(d, default) d = d or default return d < 0 and d + n + 1 or d end
+  local function norm(d, default)
+    d = d or default
+    dims0(self, d, "transpose") -- checks it
+    return d < 0 and d + n + 1 or d
+  end
   d1, d2 = norm(d1, n - 1), norm(d2, n)
   local order = {}
   for i = 1, n do order[i] = i end
@@ -145,7 +174,7 @@ local function dim_of(self, d, what)
   local n = #self.shape
   local d0 = d and (d > 0 and d - 1 or d + n)
   if not d0 or d0 < 0 or d0 >= n then
-    error(("%s: dimension %s is out of range for shape [%s]"):format(what, tostring(d), table.concat(self.shape, ", ")), 3)
+    user_error(("%s: dimension %s is out of range for shape [%s]"):format(what, tostring(d), table.concat(self.shape, ", ")))
   end
   return d0, self.shape[d0 + 1]
 end
@@ -167,8 +196,8 @@ function Sym:narrow(dim, first, len)
   local d, n = dim_of(self, dim, "narrow")
   local start = first > 0 and first - 1 or first + n
   if first == 0 or start < 0 or len < 0 or start + len > n then
-    error(("narrow: elements %d..%d are out of range for dimension %d of size %d (shape [%s])"):format(
-      start + 1, start + len, d + 1, n, table.concat(self.shape, ", ")), 2)
+    user_error(("narrow: elements %d..%d are out of range for dimension %d of size %d (shape [%s])"):format(
+      start + 1, start + len, d + 1, n, table.concat(self.shape, ", ")))
   end
   return node(self.tracer, "slice", {self.id}, {axis = d, start = start, stop = start + len, step = 1})
 end
@@ -183,7 +212,7 @@ end
 local function index_select(tr, t, d, idx)
   if d == 0 then return gather(tr, t, idx, 1) end
   if #idx.shape ~= 1 then
-    error(("index_select: indices for dimension %d must be 1-D, got [%s]"):format(d + 1, table.concat(idx.shape, ", ")), 3)
+    user_error(("index_select: indices for dimension %d must be 1-D, got [%s]"):format(d + 1, table.concat(idx.shape, ", ")))
   end
   local front = new_sym(tr, operand(tr, t)):transpose(1, d + 1)
   return gather(tr, front, idx, 1):transpose(1, d + 1)
@@ -245,8 +274,8 @@ M.is_symbol = is_sym
 -- symbol (the target after the write).
 function M.assign(target, value)
   if not is_tensor(target) then
-    error(("assign: the target must be a real tensor (a weight or a state tensor), got %s"):format(
-      is_sym(target) and "a traced symbol" or type(target)), 2)
+    user_error(("assign: the target must be a real tensor (a weight or a state tensor), got %s"):format(
+      is_sym(target) and "a traced symbol" or type(target)))
   end
   local tr = value.tracer
   return node(tr, "assign", {operand(tr, target), value.id})
@@ -351,7 +380,7 @@ function M.custom_node(tr, op, spec, ...)
   local shape = spec.shape
   if type(shape) == "function" then shape = shape(table.unpack(shapes, 1, n)) end
   local ok, id = pcall(tr.g.custom, tr.g, op.handle, srcs, spec.dtype or first_dtype, shape or shapes[1])
-  if not ok then error(tostring(id):gsub("^[^:]*:%d+: ", ""), 3) end
+  if not ok then user_error((tostring(id):gsub("^[^:]*:%d+: ", ""))) end
   if tr.label then tr.g:label(id, tr.label) end
   tr.rec[id] = {op = "custom", srcs = srcs, params = {}, luaop = op}
   return new_sym(tr, id)
@@ -384,7 +413,7 @@ local function signature(args, n)
   for i = 1, n do
     local t = args[i]
     if not is_tensor(t) then
-      error(("dagl.fn: argument %d must be a tensor, got %s"):format(i, type(t)), 3)
+      user_error(("dagl.fn: argument %d must be a tensor, got %s"):format(i, type(t)))
     end
     parts[i] = t:dtype() .. "[" .. table.concat(t.shape, ",") .. "]"
   end
