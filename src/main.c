@@ -424,6 +424,8 @@ static int run_all(lua_State *L, int argc, char **argv, options *o)
     return 1;
 }
 
+/* Runs under lua_pcall, as lua.c's pmain does, so errors while setting up are reported: options,
+ * libraries and dagl, then run_all inside the optional --trace; pushes whether all went well. */
 static int pmain(lua_State *L)
 {
     int argc = (int)lua_tointeger(L, 1);

@@ -20,12 +20,14 @@ static int class_of(size_t size)
     return -1;
 }
 
+/* A spin lock around the cache: its critical sections are short, so spinning beats a mutex. */
 static void lock(dagl_mem *m)
 {
     while (atomic_flag_test_and_set_explicit(&m->lock, memory_order_acquire)) {
     }
 }
 
+/* Ends a critical section begun by lock(), publishing its stores. */
 static void unlock(dagl_mem *m) { atomic_flag_clear_explicit(&m->lock, memory_order_release); }
 
 void *dagl__block_alloc(dagl_mem *m, size_t size, int *cls, int64_t counted)
@@ -63,6 +65,7 @@ void dagl__mem_count(dagl_mem *m, int64_t delta)
     unlock(m);
 }
 
+/* The live byte count, read under the lock (what dagl_ctx_live_bytes reports). */
 int64_t dagl__mem_live(dagl_mem *m)
 {
     lock(m);

@@ -58,6 +58,9 @@ static void reselect(const char *core)
     unsetenv("OPENBLAS_CORETYPE");
 }
 
+/* Picks the OpenBLAS core: as detected (or as OPENBLAS_CORETYPE says), unless an AVX-512 CPU was
+ * detected as an older core; then SkylakeX is tried and kept only if the self-check passes. The
+ * outcome goes into blas_choice.note for dagl_blas_choice. */
 static void choose(void)
 {
     char detected[32];

@@ -76,6 +76,7 @@ dagl_status dagl_copy_into(dagl_ctx *ctx, dagl_tensor *dst, const dagl_tensor *s
     return DAGL_OK;
 }
 
+/* A new tensor of dtype dt filled by dagl_copy_into, which converts element by element. */
 dagl_status dagl_cast(dagl_ctx *ctx, const dagl_tensor *t, dagl_dtype dt, dagl_tensor **out)
 {
     dagl_status st = dagl_tensor_new(ctx, dt, t->ndim, t->shape, out);

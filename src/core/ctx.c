@@ -131,6 +131,8 @@ dagl_status dagl_ctx_new_child(dagl_ctx *parent, dagl_ctx **out)
     return DAGL_OK;
 }
 
+/* Stops the workers only when this context started them (a child shares its parent's), then frees
+ * the blocks cached in its own memory. */
 void dagl_ctx_free(dagl_ctx *ctx)
 {
     if (!ctx) return;
@@ -158,6 +160,7 @@ dagl_status dagl_ctx_set_error(dagl_ctx *ctx, dagl_status s, const char *fmt, ..
     return s;
 }
 
+/* Forgets the last error, for callers that handled a failure and go on with the same context. */
 void dagl_ctx_clear_error(dagl_ctx *ctx)
 {
     if (!ctx) return;
@@ -172,6 +175,7 @@ void dagl_ctx_manual_seed(dagl_ctx *ctx, uint64_t seed)
     ctx->draw = 0;
 }
 
+/* The worker count the context's pool runs with, or will be started with at the next run. */
 int dagl_ctx_threads(const dagl_ctx *ctx) { return ctx->threads; }
 
 dagl_status dagl_ctx_set_threads(dagl_ctx *ctx, int threads)

@@ -41,8 +41,10 @@ static void sb_put(sbuf *b, const char *s, size_t n)
     b->p[b->n] = '\0';
 }
 
+/* sb_put for NUL-terminated pieces (brackets, separators, formatted values). */
 static void sb_str(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
 
+/* Repeats one character: indentation of nested rows and padding of values to the column width. */
 static void sb_chars(sbuf *b, char c, int count)
 {
     for (int i = 0; i < count; i++) sb_put(b, &c, 1);
@@ -67,6 +69,7 @@ static double elem(const dagl_tensor *t, const int64_t *idx)
     return dagl__load(t->dtype, t->data + off * (int64_t)dagl_dtype_size(t->dtype));
 }
 
+/* An int64 element read exactly: going through elem's double would round values beyond 2^53. */
 static int64_t elem_i64(const dagl_tensor *t, const int64_t *idx)
 {
     int64_t off = 0;
@@ -87,6 +90,8 @@ static int fmt_value(const fmt *f, const dagl_tensor *t, const int64_t *idx, cha
 
 /* Range of positions printed along a dim: all, or the first and last EDGEITEMS when summarizing. */
 static int64_t shown_count(int64_t n, int summarize) { return summarize && n > 2 * EDGEITEMS ? 2 * EDGEITEMS : n; }
+/* The index along the dim of the k-th position printed: when summarizing, those past the first
+ * EDGEITEMS come from the end. */
 static int64_t shown_index(int64_t k, int64_t n, int summarize)
 {
     return summarize && n > 2 * EDGEITEMS && k >= EDGEITEMS ? n - 2 * EDGEITEMS + k : k;

@@ -209,6 +209,7 @@ dagl_status dagl_tensor_wrap(dagl_ctx *ctx, dagl_dtype dt, int ndim, const int64
     return DAGL_OK;
 }
 
+/* dagl_tensor_new then a fill: memset for zeros, the cheapest way, else dagl_fill. */
 dagl_status dagl_tensor_full(dagl_ctx *ctx, dagl_dtype dt, int ndim, const int64_t *shape, double value,
                              dagl_tensor **out)
 {

@@ -100,6 +100,8 @@ dagl_status dagl_reshape(dagl_ctx *ctx, dagl_tensor *t, int ndim, const int64_t 
     return rc;
 }
 
+/* Reorders dims by moving shape and stride entries (entry i of perm is the old dim placed at i);
+ * each dim must appear once. No copy. */
 dagl_status dagl_permute(dagl_ctx *ctx, dagl_tensor *t, const int *perm, dagl_tensor **out)
 {
     int64_t s[DAGL_MAX_DIMS], st[DAGL_MAX_DIMS];
@@ -132,6 +134,7 @@ static int checked_dim(dagl_ctx *ctx, const char *op, const dagl_tensor *t, int 
     return d;
 }
 
+/* Swaps two dims: dagl_permute with the identity order except at d0 and d1. */
 dagl_status dagl_transpose(dagl_ctx *ctx, dagl_tensor *t, int d0, int d1, dagl_tensor **out)
 {
     int perm[DAGL_MAX_DIMS];
@@ -166,6 +169,8 @@ dagl_status dagl_slice(dagl_ctx *ctx, dagl_tensor *t, int dim, int64_t start, in
     return dagl__make_view(ctx, t, t->ndim, s, st, data, out);
 }
 
+/* dagl_slice by start and length with step 1; unlike slice, which clamps, a range outside the dim
+ * is an error. */
 dagl_status dagl_narrow(dagl_ctx *ctx, dagl_tensor *t, int dim, int64_t start, int64_t length,
                         dagl_tensor **out)
 {
@@ -221,6 +226,8 @@ dagl_status dagl_squeeze(dagl_ctx *ctx, dagl_tensor *t, int dim, int all, dagl_t
     return dagl__make_view(ctx, t, n, s, st, t->data, out);
 }
 
+/* Inserts a size-1 dim at position dim of the result (0..ndim); its stride is chosen so that a
+ * contiguous tensor stays contiguous. */
 dagl_status dagl_unsqueeze(dagl_ctx *ctx, dagl_tensor *t, int dim, dagl_tensor **out)
 {
     *out = NULL;

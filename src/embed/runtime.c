@@ -13,6 +13,7 @@ void dagl__embed_enter(dagl_runtime *rt)
     dagl_l_relock(rt->ls, rt->L);
 }
 
+/* Ends a call into Lua in the reverse order of dagl__embed_enter: the VM lock, then the mutex. */
 void dagl__embed_leave(dagl_runtime *rt)
 {
     dagl_l_unlock(rt->ls);

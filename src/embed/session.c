@@ -81,6 +81,8 @@ dagl_status dagl_model_load(dagl_runtime *rt, const char *expr, dagl_model **out
     return DAGL_OK;
 }
 
+/* Drops the model's registry references (its traced graphs and the wrapped callable) under the
+ * runtime, since Lua owns those objects; free the model's sessions first. */
 void dagl_model_free(dagl_model *m)
 {
     if (!m) return;
@@ -120,6 +122,8 @@ static char *signature(dagl_tensor *const *in, int n)
     return s;
 }
 
+/* The graph traced for an input signature, or NULL; under the model's mutex, since sessions on
+ * other threads may be adding one. */
 static dagl_graph *lookup(dagl_model *m, const char *key)
 {
     dagl_graph *g = NULL;
@@ -195,12 +199,14 @@ dagl_status dagl_session_new(dagl_model *m, dagl_session **out)
     return st;
 }
 
+/* Releases the last run's outputs, before a new run replaces them and when the session goes away. */
 static void drop_outputs(dagl_session *s)
 {
     for (int i = 0; i < s->nout; i++) dagl_tensor_release(s->out[i]);
     s->nout = 0;
 }
 
+/* Drops the session's outputs, inputs and child context; the model and its graphs stay. */
 void dagl_session_free(dagl_session *s)
 {
     if (!s) return;
@@ -257,6 +263,7 @@ dagl_status dagl_session_run(dagl_session *s)
     return st;
 }
 
+/* How many outputs dagl_session_output can hand out now (0 before the first run). */
 int dagl_session_num_outputs(const dagl_session *s) { return s ? s->nout : 0; }
 
 dagl_status dagl_session_output(dagl_session *s, int i, dagl_tensor **out)
@@ -288,4 +295,6 @@ dagl_status dagl_session_read_output(dagl_session *s, int i, void *buf, size_t n
     return DAGL_OK;
 }
 
+/* The session's own error text (its child context), so sessions on other threads do not overwrite
+ * it. */
 const char *dagl_session_last_error(const dagl_session *s) { return s ? dagl_ctx_last_error(s->ctx) : "no session"; }

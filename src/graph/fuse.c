@@ -39,6 +39,7 @@ static bool bias_add(const dagl_graph *g, int a, int mm, int *bias)
     return true;
 }
 
+/* The activations the GEMM epilogue applies (relu, tanh, sigmoid): a one-source node of the matmul's dtype. */
 static bool fusable_act(const dagl_node *nd, dagl_dtype dt)
 {
     return nd->kind == NODE_OP && nd->nsrc == 1 && nd->dtype == dt &&
@@ -57,6 +58,7 @@ static void live_uses(const dagl_graph *g, bool *live, int *uses, int *only)
             }
 }
 
+/* A float elementwise unary node, the kind a fused chain (kernels/unary_chain.c) can run. */
 static bool is_unary(const dagl_node *nd)
 {
     return nd->kind == NODE_OP && nd->nsrc == 1 && nd->op >= DAGL_OP_NEG && nd->op <= DAGL_OP_ERF &&

@@ -17,6 +17,8 @@ dagl_status dagl_graph_new(dagl_ctx *ctx, dagl_graph **out)
     return DAGL_OK;
 }
 
+/* Drops what dagl__graph_prepare built (consumer lists, live set, memory plan) and marks the graph
+ * unprepared, so the next run or plan rebuilds it for the graph as it is then. */
 static void free_prepared(dagl_graph *g)
 {
     free(g->cons_start);
@@ -31,6 +33,8 @@ static void free_prepared(dagl_graph *g)
     g->built_for = -1;
 }
 
+/* Frees the nodes with what they own (constants' references, labels, custom nodes' data through
+ * free_ud), then the prepared state. */
 void dagl_graph_free(dagl_graph *g)
 {
     if (!g) return;
@@ -190,6 +194,8 @@ dagl_status dagl_graph_output(dagl_graph *g, int id)
     return DAGL_OK;
 }
 
+/* Sizes of the graph: all its nodes (inputs and constants included), and the inputs and outputs a
+ * run takes and gives. */
 int dagl_graph_num_nodes(const dagl_graph *g) { return g->n; }
 int dagl_graph_num_inputs(const dagl_graph *g) { return g->ninputs; }
 int dagl_graph_num_outputs(const dagl_graph *g) { return g->noutputs; }

@@ -39,17 +39,20 @@ static op_class class_of(dagl_op op)
     return C_NONE;
 }
 
+/* Source k of a node, for the infer functions, which read their operands' shapes and dtypes. */
 static const dagl_node *src_node(const dagl_graph *g, const dagl_node *nd, int k)
 {
     return &g->nodes[nd->src[k]];
 }
 
+/* A node's shape taken from a tensor (infer_layout's view of the stand-in source). */
 static void copy_shape_t(dagl_node *nd, const dagl_tensor *t)
 {
     nd->ndim = t->ndim;
     memcpy(nd->shape, t->shape, sizeof(int64_t) * (size_t)t->ndim);
 }
 
+/* A node's shape taken from another node, for ops whose result has their source's shape. */
 static void copy_shape(dagl_node *nd, const dagl_node *from)
 {
     nd->ndim = from->ndim;
@@ -73,6 +76,8 @@ static dagl_dtype binary_dtype(dagl_op op, dagl_dtype a, dagl_dtype b)
     return d == DAGL_I64 && op == DAGL_OP_DIV ? DAGL_F32 : d;
 }
 
+/* Binary and compare nodes: with a scalar operand the source's shape, else the two shapes
+ * broadcast; the dtype by binary_dtype (a scalar with an integral value counts as int64). */
 static dagl_status infer_binary(dagl_graph *g, dagl_node *nd)
 {
     const dagl_node *a = src_node(g, nd, 0);
@@ -90,6 +95,7 @@ static dagl_status infer_binary(dagl_graph *g, dagl_node *nd)
                                  nd->shape);
 }
 
+/* Clamp keeps its source's shape and dtype (the bounds are params, not sources). */
 static dagl_status infer_clamp(dagl_graph *g, dagl_node *nd)
 {
     const dagl_node *a = src_node(g, nd, 0);
@@ -98,6 +104,7 @@ static dagl_status infer_clamp(dagl_graph *g, dagl_node *nd)
     return DAGL_OK;
 }
 
+/* where(cond, a, b): the three shapes broadcast together; the dtype is a's and b's promoted. */
 static dagl_status infer_where(dagl_graph *g, dagl_node *nd)
 {
     const dagl_node *c = src_node(g, nd, 0), *a = src_node(g, nd, 1), *b = src_node(g, nd, 2);
@@ -109,6 +116,8 @@ static dagl_status infer_where(dagl_graph *g, dagl_node *nd)
     return dagl__broadcast_shape(g->ctx, "where", n1, s1, b->ndim, b->shape, &nd->ndim, nd->shape);
 }
 
+/* Reductions: the dims must be in range and distinct; they go away, or stay as 1 with keepdim.
+ * argmax/argmin give int64, mean and var of int64 give float32, the others keep the dtype. */
 static dagl_status infer_reduce(dagl_graph *g, dagl_node *nd)
 {
     const dagl_node *a = src_node(g, nd, 0);
@@ -180,44 +189,52 @@ static dagl_status infer_layout(dagl_graph *g, dagl_node *nd)
     return DAGL_OK;
 }
 
+/* Runs a layout node through the same dagl__layout call its shape was inferred with. */
 static dagl_status exec_layout(dagl_ctx *ctx, const dagl_node *nd, dagl_tensor *const *v, dagl_tensor **out)
 {
     return dagl__layout(ctx, nd->op, &nd->p, v[0], out);
 }
 
+/* A unary node, or a chain of them that fuse.c merged into one (run block by block). */
 static dagl_status exec_unary(dagl_ctx *ctx, const dagl_node *nd, dagl_tensor *const *v, dagl_tensor **out)
 {
     if (nd->nchain > 0) return dagl__unary_chain(ctx, nd->chain, nd->nchain, v[0], out);
     return dagl_unary(ctx, nd->op, v[0], out);
 }
 
+/* A binary or compare node: a scalar operand on either side, or two tensors. */
 static dagl_status exec_binary(dagl_ctx *ctx, const dagl_node *nd, dagl_tensor *const *v, dagl_tensor **out)
 {
     if (nd->p.has_scalar) return dagl_binary_scalar(ctx, nd->op, v[0], nd->p.scalar, nd->p.scalar_first, out);
     return dagl_binary(ctx, nd->op, v[0], v[1], out);
 }
 
+/* A clamp node, with the bounds kept in its params. */
 static dagl_status exec_clamp(dagl_ctx *ctx, const dagl_node *nd, dagl_tensor *const *v, dagl_tensor **out)
 {
     return dagl_clamp(ctx, v[0], nd->p.lo, nd->p.hi, out);
 }
 
+/* A where node: sources cond, a, b in that order. */
 static dagl_status exec_where(dagl_ctx *ctx, const dagl_node *nd, dagl_tensor *const *v, dagl_tensor **out)
 {
     return dagl_where(ctx, v[0], v[1], v[2], out);
 }
 
+/* A reduction node: dims, keepdim and correction from its params. */
 static dagl_status exec_reduce(dagl_ctx *ctx, const dagl_node *nd, dagl_tensor *const *v, dagl_tensor **out)
 {
     return dagl_reduce(ctx, nd->op, v[0], nd->p.dims, nd->p.ndims, nd->p.keepdim, nd->p.correction, out);
 }
 
+/* A matmul node, or one fuse.c gave a bias and an activation (three sources, one GEMM with epilogue). */
 static dagl_status exec_matmul(dagl_ctx *ctx, const dagl_node *nd, dagl_tensor *const *v, dagl_tensor **out)
 {
     if (dagl__node_is_fused(nd)) return dagl__matmul_epilogue(ctx, v[0], v[1], v[2], nd->fused_act, out);
     return dagl_matmul(ctx, v[0], v[1], out);
 }
 
+/* A node as the kernels' shape checks take it, so graph inference and eager calls share the checks. */
 static dagl__shape_ref ref_of(const dagl_node *n) { return (dagl__shape_ref){n->dtype, n->ndim, n->shape}; }
 
 /* Joins and indexing: the shape rules live with the kernels (concat.c, gather.c). */
@@ -229,11 +246,13 @@ static dagl_status infer_concat(dagl_graph *g, dagl_node *nd)
     return dagl__concat_shape(g->ctx, nd->nsrc, in, nd->p.axis, &nd->ndim, nd->shape);
 }
 
+/* A concat node: all its sources joined along params.axis. */
 static dagl_status exec_concat(dagl_ctx *ctx, const dagl_node *nd, dagl_tensor *const *v, dagl_tensor **out)
 {
     return dagl_concat(ctx, nd->nsrc, (const dagl_tensor *const *)v, nd->p.axis, out);
 }
 
+/* slice_scatter(src): the result has params.shape; the kernel's check validates src against it. */
 static dagl_status infer_slice_scatter(dagl_graph *g, dagl_node *nd)
 {
     const dagl_node *a = src_node(g, nd, 0);
@@ -246,6 +265,7 @@ static dagl_status infer_slice_scatter(dagl_graph *g, dagl_node *nd)
     return DAGL_OK;
 }
 
+/* A slice_scatter node: src written into zeros of params.shape. */
 static dagl_status exec_slice_scatter(dagl_ctx *ctx, const dagl_node *nd, dagl_tensor *const *v, dagl_tensor **out)
 {
     return dagl_slice_scatter(ctx, v[0], nd->p.nshape, nd->p.shape, nd->p.axis, nd->p.start, nd->p.step, out);
@@ -259,6 +279,7 @@ static dagl_status infer_gather(dagl_graph *g, dagl_node *nd)
     return dagl__gather_shape(g->ctx, ref_of(t), ref_of(src_node(g, nd, 1)), &nd->ndim, nd->shape);
 }
 
+/* A gather node: rows of the table picked by idx, counted from params.index_base. */
 static dagl_status exec_gather(dagl_ctx *ctx, const dagl_node *nd, dagl_tensor *const *v, dagl_tensor **out)
 {
     return dagl_gather(ctx, v[0], v[1], nd->p.index_base, out);
@@ -275,6 +296,7 @@ static dagl_status infer_index_add(dagl_graph *g, dagl_node *nd)
                                  nd->shape);
 }
 
+/* An index_add node: the table's row count is params.shape[0]. */
 static dagl_status exec_index_add(dagl_ctx *ctx, const dagl_node *nd, dagl_tensor *const *v, dagl_tensor **out)
 {
     return dagl_index_add(ctx, v[0], v[1], nd->p.shape[0], nd->p.index_base, out);
@@ -323,6 +345,7 @@ static dagl_status infer_window(dagl_graph *g, dagl_node *nd)
     return dagl__win2d_infer(g->ctx, nd->op, &nd->p.window, pshape, nds, shp, dts, &geo, nd->shape, &nd->dtype);
 }
 
+/* Window nodes: conv2d and its two gradients, pooling, or the pooling gradients, by op. */
 static dagl_status exec_window(dagl_ctx *ctx, const dagl_node *nd, dagl_tensor *const *v, dagl_tensor **out)
 {
     const dagl_window2d *w = &nd->p.window;
@@ -350,6 +373,7 @@ static dagl_status infer_softmax(dagl_graph *g, dagl_node *nd)
     return DAGL_OK;
 }
 
+/* A softmax or log_softmax node along params.axis. */
 static dagl_status exec_softmax(dagl_ctx *ctx, const dagl_node *nd, dagl_tensor *const *v, dagl_tensor **out)
 {
     return dagl_softmax(ctx, nd->op, v[0], nd->p.axis, out);
@@ -371,6 +395,7 @@ static dagl_status infer_assign(dagl_graph *g, dagl_node *nd)
     return dagl__assign_check(g->ctx, ref_of(t), ref_of(v));
 }
 
+/* An assign node: writes the value into the target in place; the target (retained) is the node's value. */
 static dagl_status exec_assign(dagl_ctx *ctx, const dagl_node *nd, dagl_tensor *const *v, dagl_tensor **out)
 {
     (void)nd;

@@ -9,6 +9,7 @@
 
 typedef struct fbuf { float *p; size_t n, cap; } fbuf;
 
+/* Appends one parsed value to the buffer of all fields (doubling it when full); -1 when out of memory. */
 static int fpush(fbuf *b, float v)
 {
     if (b->n == b->cap) {
@@ -30,6 +31,7 @@ static void trim(const char **s, const char **e)
     if (*e - *s >= 2 && **s == '"' && (*e)[-1] == '"') { (*s)++; (*e)--; }
 }
 
+/* Whether the line [s, e) holds only whitespace, so blank lines can be skipped. */
 static int blank(const char *s, const char *e)
 {
     for (; s < e; s++) if (!isspace((unsigned char)*s)) return 0;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Bytes per element of a file encoding, for the size checks made before anything is read. */
 size_t dagl__elem_size(dagl_elem e)
 {
     static const size_t sizes[] = {4, 8, 8, 4, 1, 1};
@@ -18,6 +19,8 @@ dagl_dtype dagl__elem_dtype(dagl_elem e)
     return e == DAGL_ELEM_F4 ? DAGL_F32 : e == DAGL_ELEM_F8 ? DAGL_F64 : DAGL_I64;
 }
 
+/* Opens a file for a reader and records its size, so every later read is checked against the
+ * real length; anything but a regular file is refused. */
 dagl_status dagl__ropen(dagl_ctx *ctx, const char *what, const char *path, dagl_rfile *r)
 {
     memset(r, 0, sizeof *r);
@@ -33,6 +36,7 @@ dagl_status dagl__ropen(dagl_ctx *ctx, const char *what, const char *path, dagl_
     return DAGL_OK;
 }
 
+/* Closes a reader's file; harmless when already closed, so error paths can call it freely. */
 void dagl__rclose(dagl_rfile *r)
 {
     if (r->f) fclose(r->f);
@@ -153,6 +157,7 @@ dagl_status dagl__tensor_from_file(dagl_ctx *ctx, const char *what, dagl_rfile *
     return st;
 }
 
+/* Starts a crash-safe write: everything goes to `path.tmp` until dagl__wclose renames it over path. */
 dagl_status dagl__wopen(dagl_ctx *ctx, const char *what, const char *path, dagl_wfile *w)
 {
     memset(w, 0, sizeof *w);
@@ -174,6 +179,7 @@ dagl_status dagl__wopen(dagl_ctx *ctx, const char *what, const char *path, dagl_
     return DAGL_OK;
 }
 
+/* Appends bytes, keeping the first error instead of returning it, so writers check once, at close. */
 void dagl__wwrite(dagl_wfile *w, const void *p, size_t n)
 {
     if (w->failed || n == 0) return;
@@ -196,6 +202,8 @@ void dagl__wwrite_tensor(dagl_ctx *ctx, dagl_wfile *w, const dagl_tensor *t)
     dagl_tensor_release(c);
 }
 
+/* Finishes a write: renames path.tmp over path when every write succeeded, else removes it and
+ * reports the first error. */
 dagl_status dagl__wclose(dagl_ctx *ctx, dagl_wfile *w)
 {
     dagl_status st = DAGL_OK;
@@ -229,6 +237,7 @@ static int dict_grow(char ***a, void *b, size_t bsize, int n)
     return 0;
 }
 
+/* A malloc'ed, NUL-terminated copy of n bytes (names in file headers are not terminated). */
 static char *dup_n(const char *s, size_t n)
 {
     char *d = malloc(n + 1);
@@ -253,6 +262,7 @@ dagl_status dagl__dict_add(dagl_ctx *ctx, dagl_tensor_dict *d, const char *name,
     return DAGL_OK;
 }
 
+/* Appends one metadata pair to a dict, both strings copied (the safetensors reader's __metadata__). */
 dagl_status dagl__dict_add_meta(dagl_ctx *ctx, dagl_tensor_dict *d, const char *key, const char *value)
 {
     char *k = dup_n(key, strlen(key)), *v = dup_n(value, strlen(value));

@@ -27,6 +27,7 @@ static int fail(parser *p, const char *what)
     return -1;
 }
 
+/* Skips the whitespace JSON allows between tokens: space, tab, LF and CR, nothing else. */
 static void skip_ws(parser *p)
 {
     while (p->s < p->end && (*p->s == ' ' || *p->s == '\t' || *p->s == '\n' || *p->s == '\r')) p->s++;
@@ -43,6 +44,7 @@ static int expect_word(parser *p, const char *w)
     return 0;
 }
 
+/* The four hex digits of a \u escape, checked to be there and valid. */
 static int hex4(parser *p, unsigned *out)
 {
     if (p->end - p->s < 4) return fail(p, "truncated \\u escape");
@@ -60,6 +62,7 @@ static int hex4(parser *p, unsigned *out)
     return 0;
 }
 
+/* Writes a decoded code point (surrogate pairs already joined) as 1 to 4 UTF-8 bytes; returns how many. */
 static size_t put_utf8(char *o, unsigned cp)
 {
     if (cp < 0x80) { o[0] = (char)cp; return 1; }
@@ -181,6 +184,8 @@ static int grow(parser *p, dagl_json *v, int *cap, int with_keys)
     return 0;
 }
 
+/* An array or an object from its opening bracket: members separated by commas, object keys
+ * unique. Each member is counted before it is parsed, so a failure frees it with the container. */
 static int parse_container(parser *p, dagl_json *v, int depth, int is_obj)
 {
     char close = is_obj ? '}' : ']';
@@ -216,6 +221,8 @@ static int parse_container(parser *p, dagl_json *v, int depth, int is_obj)
     }
 }
 
+/* Any value, chosen by its first character; the depth limit keeps a hostile file's nesting from
+ * exhausting the stack. */
 static int parse_value(parser *p, dagl_json *v, int depth)
 {
     if (depth > JSON_MAX_DEPTH) return fail(p, "nesting too deep");
@@ -243,6 +250,7 @@ int dagl__json_parse(const char *text, size_t len, dagl_json *out, char *err, si
     return 0;
 }
 
+/* Frees a value's members, keys and text recursively and zeroes it (also after a failed parse). */
 void dagl__json_free(dagl_json *v)
 {
     if (!v) return;

@@ -22,11 +22,13 @@ typedef struct hdr {
     int64_t shape[DAGL_MAX_DIMS];
 } hdr;
 
+/* Skips whitespace in the header dict, never past its end. */
 static void ws(hdr *h)
 {
     while (h->s < h->end && (*h->s == ' ' || *h->s == '\t' || *h->s == '\n' || *h->s == '\r')) h->s++;
 }
 
+/* Consumes c after optional whitespace; 1 when it was there, so callers can try alternatives. */
 static int eat(hdr *h, char c)
 {
     ws(h);
@@ -75,6 +77,7 @@ static const char *pytuple(hdr *h)
     }
 }
 
+/* The value of 'fortran_order': Python's True or False. */
 static const char *pybool(hdr *h, int *v)
 {
     ws(h);

@@ -8,6 +8,7 @@
 
 #define WHAT_SIZE 400
 
+/* Little-endian fields of the zip structures, read byte by byte (any alignment, any host byte order). */
 static uint32_t rd16(const unsigned char *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8; }
 static uint32_t rd32(const unsigned char *p) { return rd16(p) | rd16(p + 2) << 16; }
 static uint64_t rd64(const unsigned char *p) { return (uint64_t)rd32(p) | (uint64_t)rd32(p + 4) << 32; }

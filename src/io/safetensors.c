@@ -144,6 +144,7 @@ dagl_status dagl_safetensors_read(dagl_ctx *ctx, const char *path, dagl_tensor_d
 
 typedef struct sbuf { char *p; size_t n, cap; int oom; } sbuf;
 
+/* Appends to the header being built; a failed allocation sets `oom`, checked once at the end. */
 static void sb_put(sbuf *b, const char *s, size_t n)
 {
     if (b->oom) return;
@@ -159,6 +160,7 @@ static void sb_put(sbuf *b, const char *s, size_t n)
     b->p[b->n] = '\0';
 }
 
+/* printf into the header, for its short pieces (numbers, dtype names); longer output is cut at 127 bytes. */
 static void sb_printf(sbuf *b, const char *fmt, ...)
 {
     char tmp[128];
@@ -183,6 +185,7 @@ static void sb_json_str(sbuf *b, const char *s)
 }
 
 typedef struct named { const char *name; int index; } named;
+/* qsort order of sort_names: byte order of the names (strcmp). */
 static int by_name(const void *a, const void *b)
 {
     return strcmp(((const named *)a)->name, ((const named *)b)->name);
@@ -232,6 +235,8 @@ static dagl_status check_and_sort(dagl_ctx *ctx, const char *path, const dagl_te
     return DAGL_OK;
 }
 
+/* The JSON header: __metadata__ first, then the tensors in sorted order with consecutive data
+ * offsets; padded with spaces to a multiple of 8 bytes so the data after it is 8-byte aligned. */
 static void header_json(const dagl_tensor_dict *d, const int *order, const int *meta_order, sbuf *b)
 {
     static const char *names[] = {"F32", "F64", "I64"};

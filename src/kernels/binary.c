@@ -104,6 +104,7 @@ static dagl_status check_op(dagl_ctx *ctx, const char *fn, dagl_op op)
                               dagl_op_name(op), (int)op);
 }
 
+/* Exact shape equality (no broadcasting), the test for dagl_binary's flat fast path. */
 static bool same_shape(const dagl_tensor *a, const dagl_tensor *b)
 {
     if (a->ndim != b->ndim) return false;

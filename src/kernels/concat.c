@@ -35,6 +35,7 @@ dagl_status dagl__concat_shape(dagl_ctx *ctx, int n, const dagl__shape_ref *in, 
     return DAGL_OK;
 }
 
+/* A tensor as the shared shape check takes it (graph inference passes nodes the same way). */
 static dagl__shape_ref ref_of(const dagl_tensor *t) { return (dagl__shape_ref){t->dtype, t->ndim, t->shape}; }
 
 /* Each operand is copied into its own narrow view of the output. */

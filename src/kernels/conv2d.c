@@ -67,6 +67,7 @@ static void im2col(const struct conv_job *j, int64_t r0, int64_t r1, char *col)
     }
 DAGL_FOR_FLOAT_DTYPES(DEF_COL2IM)
 
+/* Calls the col2im made by DEF_COL2IM for the job's float dtype. */
 static void col2im(const struct conv_job *j, int64_t r0, int64_t r1, const void *col)
 {
     if (j->dt == DAGL_F32) col2im_f32(j, r0, r1, col);

@@ -24,6 +24,8 @@ struct mask_job {
     double rate;
 };
 
+/* One share of a mask: elements [lo, hi). Element i is a function of (seed, counter, i) only, so the
+ * split does not change the mask. */
 static void mask_share(void *p, int ith, int nth)
 {
     const struct mask_job *j = p;

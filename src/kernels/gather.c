@@ -7,8 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A tensor as the shared shape checks take it (graph inference passes nodes the same way). */
 static dagl__shape_ref ref_of(const dagl_tensor *t) { return (dagl__shape_ref){t->dtype, t->ndim, t->shape}; }
 
+/* gather and index_add take int64 indices only; the message names the op. */
 static dagl_status check_index_dtype(dagl_ctx *ctx, const char *op, dagl__shape_ref idx)
 {
     if (idx.dtype != DAGL_I64)

@@ -70,6 +70,8 @@ static void describe(const dagl_tensor *t, int left, int nb, const int64_t *bsha
     }
 }
 
+/* Element offset of batch b's matrix in operand m: b unravelled over the output's batch dims,
+ * times m's batch strides (0 where m is broadcast). */
 static int64_t batch_off(const struct mm_args *a, const struct mm_operand *m, int64_t b)
 {
     int64_t off = 0;

@@ -8,6 +8,7 @@
 
 #define SHP(i) dagl_shape_str(nd[i], shp[i], sb[i], sizeof sb[i])
 
+/* The three convolution ops, as opposed to the poolings (error messages name a kernel's dims for them). */
 static bool is_conv(dagl_op op) { return op >= DAGL_OP_CONV2D && op <= DAGL_OP_CONV2D_GRAD_KERNEL; }
 
 /* Output size and leading pad of one spatial dim (TensorFlow's rules); false when a VALID

@@ -77,6 +77,7 @@ static int pool(lua_State *L, dagl_op op)
     return dagl_l_done(L, dagl_pool2d(DAGL_LCTX(L), op, x, &w, o), o);
 }
 
+/* x:max_pool2d(opts) and x:avg_pool2d(opts): pool() with the op */
 static int l_max_pool2d(lua_State *L) { return pool(L, DAGL_OP_MAXPOOL2D); }
 static int l_avg_pool2d(lua_State *L) { return pool(L, DAGL_OP_AVGPOOL2D); }
 

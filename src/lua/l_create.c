@@ -13,6 +13,7 @@ static int shape_and_dtype(lua_State *L, int idx, int64_t *shape, dagl_dtype *dt
     return n;
 }
 
+/* zeros and ones: shape as varargs or a table, an optional dtype, every element v. */
 static int filled(lua_State *L, double v)
 {
     int64_t shape[DAGL_MAX_DIMS];
@@ -22,9 +23,11 @@ static int filled(lua_State *L, double v)
     return dagl_l_done(L, dagl_tensor_full(DAGL_LCTX(L), dt, n, shape, v, o), o);
 }
 
+/* dagl.zeros(shape... [, dtype]) and dagl.ones(shape... [, dtype]) */
 static int l_zeros(lua_State *L) { return filled(L, 0); }
 static int l_ones(lua_State *L) { return filled(L, 1); }
 
+/* dagl.empty(shape... [, dtype]): contents uninitialized, for results the caller overwrites anyway */
 static int l_empty(lua_State *L)
 {
     int64_t shape[DAGL_MAX_DIMS];
@@ -60,6 +63,7 @@ static int l_arange(lua_State *L)
     return dagl_l_done(L, dagl_arange(DAGL_LCTX(L), dt, start, stop, step, o), o);
 }
 
+/* dagl.linspace(start, stop, n [, dtype]): n points, both ends included */
 static int l_linspace(lua_State *L)
 {
     double a = luaL_checknumber(L, 1), b = luaL_checknumber(L, 2);
@@ -69,6 +73,7 @@ static int l_linspace(lua_State *L)
     return dagl_l_done(L, dagl_linspace(DAGL_LCTX(L), dt, a, b, n, o), o);
 }
 
+/* rand and randn: the same arguments, `normal` picks the distribution. */
 static int random_tensor(lua_State *L, int normal)
 {
     int64_t shape[DAGL_MAX_DIMS];
@@ -79,9 +84,11 @@ static int random_tensor(lua_State *L, int normal)
     return dagl_l_done(L, normal ? dagl_randn(ctx, dt, n, shape, o) : dagl_rand(ctx, dt, n, shape, o), o);
 }
 
+/* dagl.rand(shape... [, dtype]): uniform in [0, 1); dagl.randn: standard normal */
 static int l_rand(lua_State *L) { return random_tensor(L, 0); }
 static int l_randn(lua_State *L) { return random_tensor(L, 1); }
 
+/* dagl.manual_seed(n): reseeds the context's generator, so the draws that follow repeat */
 static int l_manual_seed(lua_State *L)
 {
     dagl_ctx_manual_seed(DAGL_LCTX(L), (uint64_t)luaL_checkinteger(L, 1));
@@ -137,6 +144,8 @@ static void fill_nested(lua_State *L, dagl_tensor *t, int d, int64_t *pos, char 
     }
 }
 
+/* dagl.tensor(v [, dtype]): a 0-d tensor from a number, else the shape and values of a nested
+ * table (ragged tables raise) */
 static int l_tensor(lua_State *L)
 {
     dagl_dtype dt = dagl_l_dtype(L, 2, DAGL_F32);

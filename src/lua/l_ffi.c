@@ -10,8 +10,11 @@
 
 #define DECL_MT "dagl.ffi.Function"
 
+/* The Lua handle and every function and kernel made from a library hold a reference, so dlclose
+ * waits for the last of them. */
 void dagl_ffi_lib_retain(dagl_ffi_lib *lib) { atomic_fetch_add(&lib->refs, 1); }
 
+/* Drops one reference; the last one closes the library (dlclose) and frees it. NULL is allowed. */
 void dagl_ffi_lib_release(dagl_ffi_lib *lib)
 {
     if (!lib || atomic_fetch_sub(&lib->refs, 1) != 1) return;
@@ -48,6 +51,7 @@ static int lib_close(lua_State *L)
     return 0;
 }
 
+/* __tostring of a library handle: its path, or that it was closed. */
 static int lib_tostring(lua_State *L)
 {
     dagl_ffi_lib **ud = luaL_checkudata(L, 1, DAGL_FFI_LIB_MT);
@@ -66,6 +70,7 @@ typedef struct ffi_decl {
     char name[64];     /* the symbol, for messages (truncated) */
 } ffi_decl;
 
+/* __gc of a declared function: gives back its reference to the library. */
 static int decl_gc(lua_State *L)
 {
     ffi_decl *d = luaL_checkudata(L, 1, DECL_MT);

@@ -28,6 +28,8 @@ typedef struct ffi_kernel {
     char *name;
 } ffi_kernel;
 
+/* Drops one reference (the Lua handle's or a graph node's); the last frees the kernel and releases
+ * its library. */
 static void kernel_unref(void *p)
 {
     ffi_kernel *k = p;
@@ -87,12 +89,14 @@ typedef struct kernel_node {
     int64_t shape[DAGL_MAX_DIMS];
 } kernel_node;
 
+/* The custom-node function of a kernel node: the kernel run into the node's declared shape. */
 static dagl_status node_run(void *ud, dagl_ctx *ctx, int nsrc, dagl_tensor *const *srcs, dagl_tensor **out)
 {
     const kernel_node *nd = ud;
     return kernel_run(nd->k, ctx, nd->ndim, nd->shape, nsrc, srcs, out);
 }
 
+/* free_ud of a kernel node (the graph is being freed): drops the node's reference to the kernel. */
 static void node_free(void *ud)
 {
     kernel_node *nd = ud;
@@ -107,6 +111,7 @@ static void check_arity(lua_State *L, const ffi_kernel *k, int n)
         luaL_error(L, "ffi kernel '%s': takes %d input%s, got %d", k->name, k->ninputs, k->ninputs == 1 ? "" : "s", n);
 }
 
+/* The kernel of the handle at idx; raises for other values and for a handle whose kernel is gone. */
 static ffi_kernel *check_kernel(lua_State *L, int idx)
 {
     ffi_kernel **ud = luaL_checkudata(L, idx, KERNEL_MT);
@@ -114,6 +119,7 @@ static ffi_kernel *check_kernel(lua_State *L, int idx)
     return *ud;
 }
 
+/* __gc of a kernel handle: drops the handle's reference; graph nodes using the kernel keep it alive. */
 static int kernel_gc(lua_State *L)
 {
     ffi_kernel **ud = luaL_checkudata(L, 1, KERNEL_MT);

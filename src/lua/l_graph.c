@@ -8,6 +8,7 @@
 
 #define GRAPH_MT "dagl.Graph"
 
+/* The graph of the userdata at idx; raises once g:free() or the collector has freed it. */
 static dagl_graph *check_graph(lua_State *L, int idx)
 {
     dagl_graph **g = luaL_checkudata(L, idx, GRAPH_MT);
@@ -15,6 +16,7 @@ static dagl_graph *check_graph(lua_State *L, int idx)
     return *g;
 }
 
+/* __gc, __close and g:free(): frees the graph now (once), so a big graph need not wait for the GC. */
 static int g_gc(lua_State *L)
 {
     dagl_graph **g = luaL_checkudata(L, 1, GRAPH_MT);
@@ -44,6 +46,7 @@ static int g_input(lua_State *L)
     return 1;
 }
 
+/* g:constant(tensor) -> id; the graph keeps a reference to the tensor */
 static int g_constant(lua_State *L)
 {
     dagl_graph *g = check_graph(L, 1);
@@ -133,6 +136,7 @@ static int g_node(lua_State *L)
     return 1;
 }
 
+/* g:label(id, name): the layer name errors and traces show for the node */
 static int g_label(lua_State *L)
 {
     dagl_graph *g = check_graph(L, 1);
@@ -140,6 +144,7 @@ static int g_label(lua_State *L)
     return 0;
 }
 
+/* g:output(id): declares the next output of a run */
 static int g_output(lua_State *L)
 {
     dagl_graph *g = check_graph(L, 1);
@@ -164,12 +169,14 @@ static int g_info(lua_State *L)
     return 2;
 }
 
+/* g:num_nodes() -> every node added so far, inputs and constants included */
 static int g_num_nodes(lua_State *L)
 {
     lua_pushinteger(L, dagl_graph_num_nodes(check_graph(L, 1)));
     return 1;
 }
 
+/* g:dot() -> Graphviz text of the graph, for looking at what the tracer built */
 static int g_dot(lua_State *L)
 {
     return dagl_l_push_malloced(L, dagl_graph_dot(check_graph(L, 1)), "dot");

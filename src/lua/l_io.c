@@ -8,6 +8,8 @@
 #define DICT_MT "dagl.io.dict"
 #define GATHER_MT "dagl.Gather"
 
+/* __gc of a dict box: frees what the reader put in it and Lua has not taken (also after an
+ * error). */
 static int dict_gc(lua_State *L)
 {
     dagl_tensor_dict_clear(lua_touserdata(L, 1));
@@ -132,6 +134,7 @@ static int l_save_npy(lua_State *L)
 
 typedef struct names_box { char **names; int n; } names_box;
 
+/* __gc of read_csv's box of column names, freed even when building the Lua table raises. */
 static int names_gc(lua_State *L)
 {
     names_box *b = lua_touserdata(L, 1);
@@ -180,11 +183,13 @@ static int l_read_csv(lua_State *L)
 
 /* ---- background row gather: a userdata owning the dagl_rows_job until wait (or __gc/__close) */
 
+/* The gather handle in argument 1 (its job is NULL after wait or close). */
 static dagl_rows_job **check_gather(lua_State *L)
 {
     return luaL_checkudata(L, 1, GATHER_MT);
 }
 
+/* __gc, __close and handle:close(): waits for a copy still running and drops the job and its result. */
 static int gather_gc(lua_State *L)
 {
     dagl_rows_job **g = check_gather(L);

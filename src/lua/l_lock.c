@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <time.h>
 
+/* Monotonic nanoseconds, the clock of held_since_ns and of the switch interval. */
 static int64_t now_ns(void)
 {
     struct timespec ts;
@@ -169,6 +170,7 @@ static int l_spin(lua_State *L)
     return 0;
 }
 
+/* dagl.set_switch_interval(seconds): how long a holder keeps the VM lock while others wait for it */
 static int l_set_switch_interval(lua_State *L)
 {
     double sec = luaL_checknumber(L, 1);
@@ -177,6 +179,7 @@ static int l_set_switch_interval(lua_State *L)
     return 0;
 }
 
+/* dagl.get_switch_interval() -> seconds, the interval set_switch_interval set (0.005 by default) */
 static int l_get_switch_interval(lua_State *L)
 {
     lua_pushnumber(L, DAGL_LSTATE(L)->switch_interval);
@@ -212,6 +215,7 @@ static int l_set_lock_mode(lua_State *L)
     return 0;
 }
 
+/* dagl.get_lock_mode() -> "global" or "per-worker", as set_lock_mode left it */
 static int l_get_lock_mode(lua_State *L)
 {
     lua_pushstring(L, DAGL_LSTATE(L)->mode == DAGL_LOCK_GLOBAL ? "global" : "per-worker");

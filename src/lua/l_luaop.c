@@ -33,6 +33,8 @@ struct dagl_worker_states {
     int nfree, nall, cap;
 };
 
+/* Drops one reference (the Lua handle's or a graph node's); the last frees the op, and unrefs
+ * forward in the main state unless that state is already closing (its context gone). */
 static void luaop_unref(void *p)
 {
     luaop *op = p;
@@ -133,6 +135,7 @@ static lua_State *take_coroutine(dagl_lstate *s)
     return co;
 }
 
+/* Puts a coroutine back on the free list for the next Lua node (the registry keeps it alive anyway). */
 static void give_coroutine(dagl_lstate *s, lua_State *co)
 {
     if (s->nfree_co == s->cap_co) {
@@ -244,6 +247,8 @@ static dagl_status take_worker(dagl_lstate *s, const luaop *op, dagl_ctx *ctx, l
     return DAGL_OK;
 }
 
+/* Puts a worker lua_State back on the free list when its node is done (free is as large as all,
+ * so there is room). */
 static void give_worker(dagl_lstate *s, lua_State *W)
 {
     pthread_mutex_lock(&s->workers->mu);
@@ -251,6 +256,7 @@ static void give_worker(dagl_lstate *s, lua_State *W)
     pthread_mutex_unlock(&s->workers->mu);
 }
 
+/* Closes every per-worker lua_State when the main state closes (state_gc, after the watchdog stops). */
 void dagl_l_free_workers(dagl_lstate *s)
 {
     dagl_worker_states *ws = s->workers;
@@ -323,6 +329,7 @@ static dagl_status luaop_run(void *ud, dagl_ctx *ctx, int nsrc, dagl_tensor *con
     return run_global(op, ctx, nsrc, srcs, out);
 }
 
+/* The op of the handle at idx; raises for other values and for a handle already collected. */
 static luaop *check_op(lua_State *L, int idx)
 {
     luaop **ud = luaL_checkudata(L, idx, LUAOP_MT);
@@ -330,6 +337,7 @@ static luaop *check_op(lua_State *L, int idx)
     return *ud;
 }
 
+/* __gc of an op handle: drops the handle's reference; graph nodes using the op keep it alive. */
 static int op_gc(lua_State *L)
 {
     luaop **ud = luaL_checkudata(L, 1, LUAOP_MT);

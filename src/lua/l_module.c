@@ -44,6 +44,7 @@ static int l_version(lua_State *L)
     return 2;
 }
 
+/* dagl.is_tensor(v) -> whether v is a tensor, without raising for other values */
 static int l_istensor(lua_State *L)
 {
     lua_pushboolean(L, dagl_l_test(L, 1) != NULL);
@@ -202,6 +203,8 @@ static int open_state(lua_State *L, dagl_ctx *shared)
     return 1;
 }
 
+/* require "dagl.core" in a plain lua_State: a binding with a context and VM lock of its own, held
+ * by the calling thread. */
 DAGL_API int luaopen_dagl_core(lua_State *L) { return open_state(L, NULL); }
 
 int dagl_l_open_shared(lua_State *L, dagl_ctx *ctx) { return open_state(L, ctx); }

@@ -18,6 +18,7 @@ int dagl_l_symbol_call(lua_State *L, dagl_op op)
     return lua_gettop(L);
 }
 
+/* Every unary method and function (t:exp(), dagl.exp(t)); a traced symbol goes to its own method. */
 static int unary(lua_State *L, dagl_op op)
 {
     CHECK_OR_SYMBOL(L, a, op)
@@ -106,6 +107,7 @@ static int reduce(lua_State *L, dagl_op op)
 REDUCE(sum, DAGL_OP_SUM) REDUCE(mean, DAGL_OP_MEAN) REDUCE(max, DAGL_OP_MAX) REDUCE(min, DAGL_OP_MIN)
 REDUCE(argmax, DAGL_OP_ARGMAX) REDUCE(argmin, DAGL_OP_ARGMIN) REDUCE(var, DAGL_OP_VAR)
 
+/* t:matmul(b) / dagl.matmul(a, b); a traced symbol goes to its own method */
 static int l_matmul(lua_State *L)
 {
     CHECK_OR_SYMBOL(L, a, DAGL_OP_MATMUL)
@@ -130,6 +132,7 @@ static int softmax(lua_State *L, dagl_op op)
     dagl_tensor **o = dagl_l_slot(L);
     return dagl_l_done(L, dagl_softmax(DAGL_LCTX(L), op, t, dim, o), o);
 }
+/* t:softmax([dim]) and t:log_softmax([dim]): softmax() with the op */
 static int l_softmax(lua_State *L) { return softmax(L, DAGL_OP_SOFTMAX); }
 static int l_log_softmax(lua_State *L) { return softmax(L, DAGL_OP_LOG_SOFTMAX); }
 

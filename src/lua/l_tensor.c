@@ -84,6 +84,8 @@ int dagl_l_done_s(lua_State *L, dagl_lstate *s, dagl_status st, dagl_tensor **sl
     return 1;
 }
 
+/* The tensor at idx, or NULL for other values (arguments that may be a tensor or a number); a
+ * closed tensor raises, since it can never be an operand. */
 dagl_tensor *dagl_l_test(lua_State *L, int idx)
 {
     dagl_ltensor *u = dagl_l_ud(L, idx);
@@ -92,6 +94,7 @@ dagl_tensor *dagl_l_test(lua_State *L, int idx)
     return u->t;
 }
 
+/* The tensor at idx, raising Lua's usual "bad argument" type error for anything else. */
 dagl_tensor *dagl_l_check(lua_State *L, int idx)
 {
     dagl_tensor *t = dagl_l_test(L, idx);
@@ -191,6 +194,7 @@ static int t_mul(lua_State *L) { return dagl_l_binary(L, DAGL_OP_MUL); }
 static int t_div(lua_State *L) { return dagl_l_binary(L, DAGL_OP_DIV); }
 static int t_pow(lua_State *L) { return dagl_l_binary(L, DAGL_OP_POW); }
 
+/* __unm: -t, the operator form of t:neg(). */
 static int t_unm(lua_State *L)
 {
     dagl_tensor *a = dagl_l_check(L, 1), **o = dagl_l_slot(L);
@@ -205,6 +209,7 @@ int dagl_l_push_malloced(lua_State *L, char *s, const char *what)
     return 1;
 }
 
+/* __tostring: the PyTorch-style text of dagl_tensor_format, so print(t) shows the values. */
 static int t_tostring(lua_State *L)
 {
     return dagl_l_push_malloced(L, dagl_tensor_format(dagl_l_check(L, 1)), "tostring");
@@ -227,6 +232,7 @@ static void push_element(lua_State *L, dagl_dtype dt, const char *p)
     else lua_pushnumber(L, *(const double *)p);
 }
 
+/* t:item() -> the value of a one-element tensor as a Lua number (an integer for int64) */
 static int t_item(lua_State *L)
 {
     dagl_tensor *t = dagl_l_check(L, 1);
@@ -255,6 +261,7 @@ static void push_table(lua_State *L, const dagl_tensor *t, int d, const char *p)
     }
 }
 
+/* t:totable() -> the values as nested Lua tables (a number for a 0-d tensor) */
 static int t_totable(lua_State *L)
 {
     dagl_tensor *t = dagl_l_check(L, 1);
@@ -274,6 +281,7 @@ static void push_shape(lua_State *L, const dagl_tensor *t)
     }
 }
 
+/* t:size() -> the shape table; t:size(dim) -> one size (dim 1-based, negative from the end) */
 static int t_size(lua_State *L)
 {
     dagl_tensor *t = dagl_l_check(L, 1);
@@ -285,6 +293,7 @@ static int t_size(lua_State *L)
     return 1;
 }
 
+/* t:stride() -> the strides, in elements, as a table */
 static int t_stride(lua_State *L)
 {
     dagl_tensor *t = dagl_l_check(L, 1);
@@ -297,30 +306,35 @@ static int t_stride(lua_State *L)
     return 1;
 }
 
+/* t:dim() -> the number of dims */
 static int t_dim(lua_State *L)
 {
     lua_pushinteger(L, dagl_tensor_ndim(dagl_l_check(L, 1)));
     return 1;
 }
 
+/* t:numel() -> the element count */
 static int t_numel(lua_State *L)
 {
     lua_pushinteger(L, dagl_tensor_numel(dagl_l_check(L, 1)));
     return 1;
 }
 
+/* t:dtype() -> "float32", "float64" or "int64" */
 static int t_dtype(lua_State *L)
 {
     lua_pushstring(L, dagl_dtype_name(dagl_tensor_dtype(dagl_l_check(L, 1))));
     return 1;
 }
 
+/* t:is_contiguous() -> whether the elements lie in row-major order without gaps */
 static int t_is_contiguous(lua_State *L)
 {
     lua_pushboolean(L, dagl_tensor_is_contiguous(dagl_l_check(L, 1)));
     return 1;
 }
 
+/* t:storage_offset() -> element 0's offset from the start of its memory block, in elements */
 static int t_offset(lua_State *L)
 {
     lua_pushinteger(L, dagl_tensor_offset(dagl_l_check(L, 1)));

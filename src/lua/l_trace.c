@@ -4,6 +4,8 @@
 
 #include <stdlib.h>
 
+/* dagl.trace_start(): records the graph runs that follow (a new trace, or the current one
+ * emptied); the VM lock's statistics restart with it */
 static int l_trace_start(lua_State *L)
 {
     dagl_lstate *s = DAGL_LSTATE(L);
@@ -70,6 +72,7 @@ static int l_trace_stop(lua_State *L)
     return 1;
 }
 
+/* dagl.tracing() -> whether a trace is being recorded (between trace_start and trace_stop) */
 static int l_tracing(lua_State *L)
 {
     lua_pushboolean(L, DAGL_LSTATE(L)->trace != NULL);

@@ -9,6 +9,7 @@
         return dagl_l_done(L, (expr_with_o), o);                                                      \
     } while (0)
 
+/* t:reshape(shape...): a view when the strides allow, else a copy */
 static int l_reshape(lua_State *L)
 {
     dagl_tensor *t = dagl_l_check(L, 1);
@@ -17,6 +18,7 @@ static int l_reshape(lua_State *L)
     CALL(L, dagl_reshape(DAGL_LCTX(L), t, n, shape, o));
 }
 
+/* t:view(shape...): like reshape, but raises instead of copying */
 static int l_view(lua_State *L)
 {
     dagl_tensor *t = dagl_l_check(L, 1);
@@ -25,6 +27,7 @@ static int l_view(lua_State *L)
     CALL(L, dagl_view(DAGL_LCTX(L), t, n, shape, o));
 }
 
+/* t:flatten(): every element in one dim (a reshape to -1) */
 static int l_flatten(lua_State *L)
 {
     dagl_tensor *t = dagl_l_check(L, 1);
@@ -32,6 +35,7 @@ static int l_flatten(lua_State *L)
     CALL(L, dagl_reshape(DAGL_LCTX(L), t, 1, shape, o));
 }
 
+/* t:transpose([d0, d1]) and t:t(): swaps two dims, the last two by default */
 static int l_transpose(lua_State *L)
 {
     dagl_tensor *t = dagl_l_check(L, 1);
@@ -45,6 +49,8 @@ static int l_transpose(lua_State *L)
     CALL(L, dagl_transpose(DAGL_LCTX(L), t, d0, d1, o));
 }
 
+/* t:permute(d1, ..., dn) or t:permute{...}: every dim once; a repeated one raises here, with Lua's
+ * 1-based numbering */
 static int l_permute(lua_State *L)
 {
     dagl_tensor *t = dagl_l_check(L, 1);
@@ -119,6 +125,7 @@ static int l_select(lua_State *L)
     CALL(L, dagl_select(DAGL_LCTX(L), t, d, i > 0 ? i - 1 : i, o));
 }
 
+/* t:squeeze([dim]): removes dim if its size is 1, or every size-1 dim when no dim is given */
 static int l_squeeze(lua_State *L)
 {
     dagl_tensor *t = dagl_l_check(L, 1);
@@ -135,6 +142,7 @@ static int l_unsqueeze(lua_State *L)
     CALL(L, dagl_unsqueeze(DAGL_LCTX(L), t, d, o));
 }
 
+/* t:expand(shape...): a broadcast view (-1 keeps a dim), no copy */
 static int l_expand(lua_State *L)
 {
     dagl_tensor *t = dagl_l_check(L, 1);
@@ -143,12 +151,14 @@ static int l_expand(lua_State *L)
     CALL(L, dagl_expand(DAGL_LCTX(L), t, n, shape, o));
 }
 
+/* t:contiguous(): t itself when already contiguous, else a row-major copy */
 static int l_contiguous(lua_State *L)
 {
     dagl_tensor *t = dagl_l_check(L, 1);
     CALL(L, dagl_contiguous(DAGL_LCTX(L), t, o));
 }
 
+/* t:clone(): always a new contiguous copy */
 static int l_clone(lua_State *L)
 {
     dagl_tensor *t = dagl_l_check(L, 1);
@@ -166,6 +176,7 @@ static int to_dtype(lua_State *L, dagl_dtype dt)
     CALL(L, dagl_cast(DAGL_LCTX(L), t, dt, o));
 }
 
+/* t:to(dtype), t:float(), t:double(), t:long(): to_dtype with the dtype named */
 static int l_to(lua_State *L) { return to_dtype(L, dagl_l_dtype(L, 2, DAGL_F32)); }
 static int l_float(lua_State *L) { return to_dtype(L, DAGL_F32); }
 static int l_double(lua_State *L) { return to_dtype(L, DAGL_F64); }
@@ -180,6 +191,7 @@ static int l_fill(lua_State *L)
     return 1;
 }
 
+/* t:copy(src): src broadcast to t's shape and converted to its dtype */
 static int l_copy(lua_State *L)
 {
     dagl_tensor *t = dagl_l_check(L, 1);

@@ -44,6 +44,7 @@ struct dagl_lock {
  * worker is blocked in acquire nobody will, and waiting longer would deadlock. */
 #define CLAIM_GRACE_NS 1000000
 
+/* Monotonic seconds for the hold and wait statistics. */
 static double now_s(void)
 {
     struct timespec ts;
@@ -251,6 +252,7 @@ int dagl_lock_waiters(const dagl_lock *l)
     return atomic_load_explicit(&((dagl_lock *)l)->demand, memory_order_relaxed);
 }
 
+/* A copy of the counters taken under the mutex, so its fields agree with each other. */
 void dagl_lock_get_stats(const dagl_lock *l, dagl_lock_stats *out)
 {
     pthread_mutex_lock((pthread_mutex_t *)&l->mu);
@@ -258,6 +260,7 @@ void dagl_lock_get_stats(const dagl_lock *l, dagl_lock_stats *out)
     pthread_mutex_unlock((pthread_mutex_t *)&l->mu);
 }
 
+/* Zeroes the counters, so a measurement (dagl.trace_start, lock_stats(true)) covers only what follows. */
 void dagl_lock_reset_stats(dagl_lock *l)
 {
     pthread_mutex_lock(&l->mu);

@@ -51,6 +51,7 @@ static _Thread_local worker_arg self;
 int dagl_pool_worker_id(const dagl_pool *pool) { return self.pool == pool ? self.id : -1; }
 
 int dagl__pool_current_worker(void) { return self.pool ? self.id : 0; }
+/* Workers the pool was made for, the calling thread included (its number of deques). */
 int dagl_pool_size(const dagl_pool *pool) { return pool->n; }
 
 /* Appends at the bottom, growing the ring when full. */
@@ -98,6 +99,7 @@ static bool deque_steal(deque *d, task *t)
     return ok;
 }
 
+/* The deque the calling thread uses: its own as a worker, deque 0 for threads outside the pool. */
 static int my_queue(const dagl_pool *pool)
 {
     int id = dagl_pool_worker_id(pool);
@@ -122,6 +124,7 @@ found:
     return true;
 }
 
+/* Runs one task and marks it done in its job, which is what dagl_pool_wait watches. */
 static void run_task(dagl_pool *pool, const task *t)
 {
     t->fn(t->arg, t->ith, t->nth);
@@ -129,6 +132,7 @@ static void run_task(dagl_pool *pool, const task *t)
     atomic_fetch_sub_explicit(&t->job->pending, 1, memory_order_acq_rel);
 }
 
+/* The spin-wait hint (x86 pause), which eases the core for its sibling thread while polling. */
 static void cpu_relax(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
@@ -150,6 +154,8 @@ static void sleep_until_work(dagl_pool *pool)
     pthread_mutex_unlock(&pool->sleep_mu);
 }
 
+/* The loop of each pool thread: looks for work for SPIN_ROUNDS before it sleeps, so short gaps between tasks
+ * cost no wake-up. */
 static void *worker_main(void *p)
 {
     worker_arg *wa = p;
@@ -260,6 +266,8 @@ dagl_status dagl_pool_new(int nthreads, dagl_pool **out)
     return DAGL_OK;
 }
 
+/* Wakes the sleepers to see `stop`, joins the threads and frees the deques; tasks still queued are
+ * dropped, not run. */
 void dagl_pool_free(dagl_pool *pool)
 {
     if (!pool) return;

@@ -40,6 +40,7 @@ static bool grow_int(void **p, int *cap, int n, size_t elem)
     return true;
 }
 
+/* FNV-1a of a string, the hash of intern's open-addressing table. */
 static uint32_t str_hash(const char *s)
 {
     uint32_t h = 2166136261u;
@@ -77,6 +78,7 @@ static int intern(dagl_trace *tr, const char *s)
     return tr->nstr++;
 }
 
+/* Frees the arrays of one recorded DAG (the struct itself lives in tr->dags or on the stack). */
 static void dag_free(trace_dag *d)
 {
     free(d->src_start);

@@ -12,6 +12,7 @@ typedef struct span {
     int64_t t0, t1;
 } span;
 
+/* qsort order of wall_ns: spans by start time. */
 static int span_cmp(const void *a, const void *b)
 {
     const span *x = a, *y = b;
@@ -100,6 +101,7 @@ out:
     return total;
 }
 
+/* qsort order of handoffs: lock holds by start time. */
 static int hold_cmp(const void *a, const void *b)
 {
     const trace_lock_ev *x = *(const trace_lock_ev *const *)a, *y = *(const trace_lock_ev *const *)b;
@@ -122,6 +124,7 @@ static long long handoffs(const dagl_trace *tr)
     return count;
 }
 
+/* qsort order of lock_waits_in_nodes: node events by worker, then by start time. */
 static int lane_cmp(const void *a, const void *b)
 {
     const trace_node_ev *x = *(const trace_node_ev *const *)a, *y = *(const trace_node_ev *const *)b;

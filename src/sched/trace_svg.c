@@ -15,6 +15,7 @@ static const char *const palette[] = {"#4e79a7", "#f28e2b", "#e15759", "#76b7b2"
 static const char *const how_names[DAGL_SCHED_HOW_COUNT] = {"inline", "queued", "stolen", "parked",
                                                                    "share"};
 
+/* FNV-1a of an op name, stable from run to run, so an op keeps its color across traces (see assign_colors). */
 static uint32_t name_hash(const char *name)
 {
     uint32_t h = 2166136261u;
@@ -28,6 +29,7 @@ typedef struct named {
     int idx;
 } named;
 
+/* qsort order of assign_colors: by hash, then name, so collisions are settled the same way each time. */
 static int named_cmp(const void *a, const void *b)
 {
     const named *x = a, *y = b;
@@ -89,6 +91,7 @@ typedef struct layout {
     int maxw, nrows, lock_row, wait_row;
 } layout;
 
+/* Plot coordinates: the x of a time stamp (ns) and the top y of a row. */
 static double x_of(const layout *L, int64_t t) { return LEFT + (double)(t - L->origin) / L->span_ns * L->plot_w; }
 static double y_of(int row) { return TOP + row * (ROW_H + ROW_GAP); }
 
