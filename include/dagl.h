@@ -552,7 +552,7 @@ DAGL_API void dagl_tensor_dict_clear(dagl_tensor_dict *d);
 DAGL_API dagl_status dagl_safetensors_read(dagl_ctx *ctx, const char *path, dagl_tensor_dict *out);
 DAGL_API dagl_status dagl_safetensors_write(dagl_ctx *ctx, const char *path, const dagl_tensor_dict *d);
 /* NumPy .npy (format 1.0/2.0/3.0, C order): '<f4', '<f8', '<i8'; on read also '<i4', '|u1',
- * '|b1' (converted to int64). Writes format 1.0 (2.0 when the header needs it). */
+ * '|b1' (converted to int64). Writes format 1.0 (its 2-byte header length always suffices: at most 8 dims). */
 DAGL_API dagl_status dagl_npy_read(dagl_ctx *ctx, const char *path, dagl_tensor **out);
 DAGL_API dagl_status dagl_npy_write(dagl_ctx *ctx, const char *path, const dagl_tensor *t);
 /* NumPy .npz as written by np.savez (stored entries; names without ".npy"). */
