@@ -60,11 +60,15 @@ static void fused_equals_eager(int threads)
     CHECK_OK(dagl_ctx_new(&opt, &ctx));
     static const dagl_op acts[] = {DAGL_OP_NONE, DAGL_OP_RELU, DAGL_OP_TANH, DAGL_OP_SIGMOID};
     static const char *names[] = {"matmul+add", "matmul+add+relu", "matmul+add+tanh", "matmul+add+sigmoid"};
+    /* W1's first layer (row bands), and a product split into a 2 x 2 grid of blocks (the bias
+     * and activation then go block by block) */
+    static const int64_t dims[2][3] = {{1000, 100, 64}, {256, 64, 256}};
+    for (int sh = 0; sh < 2; sh++)
     for (int dt = 0; dt < 2; dt++)
         for (int k = 0; k < 4; k++)
             for (int bias_first = 0; bias_first < 2; bias_first++) {
                 dagl_dtype t = dt ? DAGL_F64 : DAGL_F32;
-                int64_t xs[2] = {1000, 100}, ws[2] = {100, 64}, bs[1] = {64};
+                int64_t xs[2] = {dims[sh][0], dims[sh][1]}, ws[2] = {dims[sh][1], dims[sh][2]}, bs[1] = {dims[sh][2]};
                 dagl_tensor *x, *w, *b;
                 CHECK_OK(dagl_randn(ctx, t, 2, xs, &x));
                 CHECK_OK(dagl_randn(ctx, t, 2, ws, &w));

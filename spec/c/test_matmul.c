@@ -114,6 +114,25 @@ static void test_random(void)
     mm(randn(DAGL_F32, 2, S(17, 33)), T(randn(DAGL_F32, 2, S(9, 33))), 2, S(17, 9), 1e-4);
     mm(T(randn(DAGL_F32, 2, S(33, 17))), randn(DAGL_F32, 2, S(33, 9)), 2, S(17, 9), 1e-4);
     mm(T(randn(DAGL_F32, 2, S(33, 17))), T(randn(DAGL_F32, 2, S(9, 33))), 2, S(17, 9), 1e-4);
+    /* big enough to be split into a 2 x 2 grid of row bands x column blocks (all layouts, and
+     * int64 exactly) */
+    for (int dt = 0; dt < 3; dt++) {
+        dagl_dtype t = dt == 0 ? DAGL_F32 : dt == 1 ? DAGL_F64 : DAGL_I64;
+        double tol = dt == 0 ? 1e-3 : dt == 1 ? 1e-9 : 0;
+        dagl_tensor *ga, *gb;
+        if (t == DAGL_I64) {
+            dagl_tensor *r;
+            CHECK_OK(dagl_arange(ctx, DAGL_I64, -8192, 8192, 1, &r)); /* sums stay exact in a double */
+            CHECK_OK(dagl_reshape(ctx, r, 2, S(256, 64), &ga));
+            CHECK_OK(dagl_reshape(ctx, r, 2, S(64, 256), &gb));
+            dagl_tensor_release(r);
+            mm(ga, gb, 2, S(256, 256), tol);
+            continue;
+        }
+        mm(randn(t, 2, S(256, 64)), randn(t, 2, S(64, 256)), 2, S(256, 256), tol);
+        mm(randn(t, 2, S(256, 64)), T(randn(t, 2, S(256, 64))), 2, S(256, 256), tol);
+        mm(T(randn(t, 2, S(64, 256))), T(randn(t, 2, S(256, 64))), 2, S(256, 256), tol);
+    }
     /* strided rows (a slice with step 3) and a stride-2 column slice: copied */
     dagl_tensor *big = randn(DAGL_F32, 2, S(40, 40)), *s1, *s2;
     CHECK_OK(dagl_slice(ctx, big, 0, 1, 34, 3, &s1)); /* [11, 40], row stride 120 */

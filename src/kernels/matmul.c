@@ -4,6 +4,7 @@
 
 #include <cblas.h>
 #include <limits.h>
+#include <math.h>
 #include <string.h>
 
 /* One operand seen as a stack of [rows, cols] matrices: element (i, j) of batch b is at
@@ -24,8 +25,9 @@ struct mm_args {
     struct mm_operand a, b;
     char *out;                       /* contiguous [nbatch, M, N] */
     dagl_dtype dt;
-    const char *bias;                /* fused epilogue: + bias[N] then act on each band, or NULL */
+    const char *bias;                /* fused epilogue: + bias[N] then act on each block, or NULL */
     dagl_op act;
+    int gm, gn;                      /* one product's shares: a grid of gm row bands x gn column blocks */
 };
 
 /* Whether BLAS can read the matrix without a copy, and how: row-major (unit column stride) or
@@ -82,50 +84,65 @@ static int64_t batch_off(const struct mm_args *a, const struct mm_operand *m, in
     return off;
 }
 
-/* rows [m0, m1) of one batch's product through BLAS: A's first row moves by m0 rows. */
+/* Bias and activation on a block of C (rows of width n, row stride N), from column n0 on. */
+static void block_epilogue(const struct mm_args *a, char *C, int64_t rows, int64_t n0, int64_t n)
+{
+    size_t es = dagl_dtype_size(a->dt);
+    if (n == a->N) {
+        dagl__epilogue(a->dt, C, rows, n, a->bias, a->act);
+        return;
+    }
+    for (int64_t i = 0; i < rows; i++)
+        dagl__epilogue(a->dt, C + (size_t)(i * a->N) * es, 1, n, a->bias + (size_t)n0 * es, a->act);
+}
+
+/* Rows [m0, m1) x columns [n0, n1) of one batch's product through BLAS: A's first row moves by
+ * m0 rows, B's first column by n0 columns, C keeps its row stride N. */
 #define DEF_GEMM(sfx, T, GEMM)                                                                     \
-    static void gemm_##sfx(const struct mm_args *a, int64_t bi, int64_t m0, int64_t m1)            \
+    static void gemm_##sfx(const struct mm_args *a, int64_t bi, int64_t m0, int64_t m1, int64_t n0, \
+                           int64_t n1)                                                             \
     {                                                                                              \
         const T *A = (const T *)a->a.data + batch_off(a, &a->a, bi) + m0 * a->a.rs;                \
-        const T *B = (const T *)a->b.data + batch_off(a, &a->b, bi);                               \
-        T *C = (T *)a->out + (bi * a->M + m0) * a->N;                                              \
+        const T *B = (const T *)a->b.data + batch_off(a, &a->b, bi) + n0 * a->b.cs;                \
+        T *C = (T *)a->out + (bi * a->M + m0) * a->N + n0;                                         \
         GEMM(CblasRowMajor, a->a.trans ? CblasTrans : CblasNoTrans,                                \
-             a->b.trans ? CblasTrans : CblasNoTrans, (int)(m1 - m0), (int)a->N, (int)a->K, 1, A,   \
-             (int)a->a.ld, B, (int)a->b.ld, 0, C, (int)a->N);                                      \
-        if (a->bias) dagl__epilogue(a->dt, C, m1 - m0, a->N, a->bias, a->act);                     \
+             a->b.trans ? CblasTrans : CblasNoTrans, (int)(m1 - m0), (int)(n1 - n0), (int)a->K, 1, \
+             A, (int)a->a.ld, B, (int)a->b.ld, 0, C, (int)a->N);                                   \
+        if (a->bias) block_epilogue(a, (char *)C, m1 - m0, n0, n1 - n0);                           \
     }
 DEF_GEMM(f32, float, cblas_sgemm)
 DEF_GEMM(f64, double, cblas_dgemm)
 
 /* int64 has no BLAS: i-k-j loops over the strides, wrapping on overflow like PyTorch. */
-static void gemm_i64(const struct mm_args *a, int64_t bi, int64_t m0, int64_t m1)
+static void gemm_i64(const struct mm_args *a, int64_t bi, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
 {
     const int64_t *A = (const int64_t *)a->a.data + batch_off(a, &a->a, bi);
     const int64_t *B = (const int64_t *)a->b.data + batch_off(a, &a->b, bi);
     uint64_t *C = (uint64_t *)a->out + bi * a->M * a->N;
     for (int64_t i = m0; i < m1; i++) {
         uint64_t *c = C + i * a->N;
-        memset(c, 0, sizeof *c * (size_t)a->N);
+        for (int64_t j = n0; j < n1; j++) c[j] = 0;
         for (int64_t k = 0; k < a->K; k++) {
             uint64_t x = (uint64_t)A[i * a->a.rs + k * a->a.cs];
             const int64_t *brow = B + k * a->b.rs;
-            for (int64_t j = 0; j < a->N; j++) c[j] += x * (uint64_t)brow[j * a->b.cs];
+            for (int64_t j = n0; j < n1; j++) c[j] += x * (uint64_t)brow[j * a->b.cs];
         }
     }
 }
 
-/* Thread ith's share: whole batches when there are several, else a band of rows. */
+/* Share ith: whole batches when there are several, else one block of the gm x gn grid. */
 static void mm_run(const struct mm_args *a, int ith, int nth)
 {
-    void (*g)(const struct mm_args *, int64_t, int64_t, int64_t) =
+    void (*g)(const struct mm_args *, int64_t, int64_t, int64_t, int64_t, int64_t) =
         a->dt == DAGL_F32 ? gemm_f32 : a->dt == DAGL_F64 ? gemm_f64 : gemm_i64;
-    int64_t lo, hi;
+    int64_t lo, hi, n0, n1;
     if (a->nbatch > 1) {
         dagl__split(a->nbatch, ith, nth, &lo, &hi);
-        for (int64_t b = lo; b < hi; b++) g(a, b, 0, a->M);
+        for (int64_t b = lo; b < hi; b++) g(a, b, 0, a->M, 0, a->N);
     } else {
-        dagl__split(a->M, ith, nth, &lo, &hi);
-        if (lo < hi) g(a, 0, lo, hi);
+        dagl__split(a->M, ith / a->gn, a->gm, &lo, &hi);
+        dagl__split(a->N, ith % a->gn, a->gn, &n0, &n1);
+        if (lo < hi && n0 < n1) g(a, 0, lo, hi, n0, n1);
     }
 }
 
@@ -133,16 +150,29 @@ static void mm_run(const struct mm_args *a, int ith, int nth)
 static void mm_share(void *p, int ith, int nth) { mm_run(p, ith, nth); }
 
 /* Shares by work (about 256K multiply-adds each), never more than the batches or than bands of
- * rows: every share packs B again, so bands are at least 64 rows when B is large (packing it
- * from memory costs about as much as 16 rows of multiply-adds) and 16 rows when B is small
- * enough to pack from cache (K x N up to 16K elements: the layers of small MLPs). The shares
- * depend on the shapes only, so results are the same at any thread count. */
-static int mm_shares(const struct mm_args *a)
+ * rows: every share packs its part of B again, so bands are at least 64 rows when B is large
+ * (packing it from memory costs about as much as 16 rows of multiply-adds) and 16 rows when B
+ * is small enough to pack from cache (K x N up to 16K elements: the layers of small MLPs). The
+ * shares of one product form a grid of row bands x column blocks (gm x gn) as near square as
+ * blocks of at least 64 columns allow: a share packs (M/gm) x K of A and K x (N/gn) of B, least
+ * for square blocks (a 2048^3 product as 32 bands of 64 rows packed all of B 32 times). The
+ * shares depend on the shapes only, so results are the same at any thread count. */
+static int mm_shares(struct mm_args *a)
 {
     int n = dagl__shares(a->nbatch * a->M * a->N * a->K, 1 << 18);
     int64_t band = a->K * a->N <= 16384 ? 16 : 64;
     int64_t most = a->nbatch > 1 ? a->nbatch : a->M / band;
-    return n > most ? (int)(most > 0 ? most : 1) : n;
+    if (n > most) n = (int)(most > 0 ? most : 1);
+    a->gm = n, a->gn = 1;
+    if (a->nbatch > 1 || n < 4) return n;
+    /* gn: the divisor of n nearest (in ratio) to the square-block count, the smaller on a tie */
+    double want = sqrt((double)n * (double)a->N / (double)a->M), best = INFINITY;
+    for (int d = 1; d <= n && d <= a->N / 64; d++) {
+        double off = fabs(log((double)d / want));
+        if (n % d == 0 && off < best - 1e-9) best = off, a->gn = d;
+    }
+    a->gm = n / a->gn;
+    return n;
 }
 
 /* Output shape and batch shape; the errors name both operands' full shapes. */
