@@ -223,7 +223,8 @@ static void synthetic(const char *dir)
     char *sum = dagl_trace_summary(tr);
     CHECK(sum != NULL);
     printf("%s", sum);
-    CHECK(strstr(sum, "10 nodes in 3 runs on 3 workers") != NULL && strstr(sum, "4 waits") && strstr(sum, "1 handoffs"));
+    CHECK(strstr(sum, "10 nodes in 3 runs on 3 workers") != NULL && strstr(sum, "4 waits") &&
+          strstr(sum, "1 handoffs"));
     CHECK(strstr(sum, "DAG width 2") != NULL);
     CHECK(strstr(sum, "4 inline, 3 queued, 2 stolen, 1 parked") != NULL);
     free(sum);
@@ -240,6 +241,7 @@ static void synthetic(const char *dir)
     CHECK(count(js, "\"VM lock\"") == 1 && count(js, "\"VM lock waits\"") == 1);
     CHECK(count(js, "\"cat\":\"node\"") == 10 && count(js, "\"cat\":\"lock\"") == 7);
     CHECK(count(js, "\"name\":\"dense_1/sigmoid\"") == 2 && count(js, "\"held by worker 2\"") == 2);
+    CHECK(count(js, "\"parked node, then run by worker 0\"") == 1 && count(js, "\"wait of worker 0\"") == 1);
     CHECK(count(js, "\"how\":\"stolen\"") == 2);
     CHECK(strstr(js, "we\\\"ird\\\\layer\\n/tanh") != NULL);
     free(js);

@@ -220,7 +220,8 @@ static bool take_lock(run_state *r, dagl_lock *lock, int id, int me)
 {
     int by = atomic_load_explicit(&r->queued_by[id], memory_order_relaxed);
     if (by == -2 && dagl__lock_claim(lock)) { /* resumed, holding the lock handed to it */
-        if (r->opt->trace) dagl__trace_lock(r->opt->trace, r->trace_run, me, DAGL_TRACE_PARKED, r->parked_at[id], dagl__now_ns());
+        if (r->opt->trace)
+            dagl__trace_lock(r->opt->trace, r->trace_run, me, DAGL_TRACE_PARKED, r->parked_at[id], dagl__now_ns());
         return true;
     }
     if (r->opt->trace && by != -2) r->parked_at[id] = dagl__now_ns();

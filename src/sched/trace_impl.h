@@ -69,6 +69,8 @@ DAGL_HIDDEN void dagl__trace_stats_locked(const dagl_trace *tr, trace_full_stats
 DAGL_HIDDEN char *dagl__trace_summary_locked(const dagl_trace *tr);
 /* The display name of a node event: "label/name", or name alone. */
 DAGL_HIDDEN void dagl__trace_ev_name(const dagl_trace *tr, const trace_node_ev *e, char *buf, size_t size);
+/* How both writers name a lock event before its worker number ("held by", "wait of", ...). */
+DAGL_HIDDEN const char *dagl__trace_lock_verb(const trace_lock_ev *e);
 /* Closes a file written by a writer: DAGL_E_IO if anything failed on the way. */
 DAGL_HIDDEN dagl_status dagl__trace_close(FILE *f);
 

@@ -98,8 +98,7 @@ static void write_events(FILE *f, const dagl_trace *tr, const trace_full_stats *
         const trace_lock_ev *e = &tr->lk[i];
         fprintf(f, ",\n{\"ph\":\"X\",\"pid\":1,\"tid\":%d,\"name\":\"%s worker %d\",\"cat\":\"lock\",\"ts\":%.3f,"
                    "\"dur\":%.3f,\"args\":{\"worker\":%d,\"run\":%d}}",
-                e->kind ? TID_WAITS : TID_LOCK,
-                e->kind == DAGL_TRACE_PARKED ? "parked node, then run by" : e->kind ? "wait of" : "held by", e->worker, us(e->t0, o),
+                e->kind ? TID_WAITS : TID_LOCK, dagl__trace_lock_verb(e), e->worker, us(e->t0, o),
                 us(e->t1, e->t0), e->worker, e->run);
     }
     fputs("\n],\n\"displayTimeUnit\":\"ms\",\"otherData\":{\"summary\":", f);

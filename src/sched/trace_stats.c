@@ -302,6 +302,11 @@ void dagl__trace_ev_name(const dagl_trace *tr, const trace_node_ev *e, char *buf
     else snprintf(buf, size, "%s", name);
 }
 
+const char *dagl__trace_lock_verb(const trace_lock_ev *e)
+{
+    return e->kind == DAGL_TRACE_HOLD ? "held by" : e->kind == DAGL_TRACE_WAIT ? "wait of" : "parked node, then run by";
+}
+
 /* Shared by both writers: closes the file and turns any write error on the way into DAGL_E_IO. */
 dagl_status dagl__trace_close(FILE *f)
 {

@@ -169,7 +169,7 @@ static void write_lock(FILE *f, const dagl_trace *tr, const layout *L)
         fprintf(f, "<rect class=\"%s\" x=\"%.2f\" y=\"%.1f\" width=\"%.2f\" height=\"%d\"><title>%s worker %d\n%.3f ms, run %d"
                    "</title></rect>\n",
                 e->kind ? "kw" : "kh", x_of(L, e->t0), y_of(e->kind ? L->wait_row : L->lock_row) + 2, w < 0.5 ? 0.5 : w,
-                ROW_H - 4, e->kind == DAGL_TRACE_PARKED ? "parked node, then run by" : e->kind ? "waited:" : "held by", e->worker, (double)(e->t1 - e->t0) * 1e-6, e->run);
+                ROW_H - 4, dagl__trace_lock_verb(e), e->worker, (double)(e->t1 - e->t0) * 1e-6, e->run);
     }
     fputs("</g>\n", f);
 }
