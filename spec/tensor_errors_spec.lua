@@ -223,6 +223,8 @@ describe("tensor errors", function()
       assert.matches("transpose: dimension 5 is out of range", traced_error(function(v) return v:transpose(5, 1) end))
       assert.matches("softmax: dimension 3 is out of range", traced_error(function(v) return v:softmax(3) end))
       assert.matches("permute: dimension 0 is out of range", traced_error(function(v) return v:permute(0, 1) end))
+      -- a float with an integer value is that dim, as on real tensors
+      assert.same({3, 3}, dagl.fn(function(v) return v:sum(2.0) end)(dagl.ones(2, 3)):totable())
       ok, err = pcall(tail, "x") here = debug.getinfo(1, "l").currentline
       assert.matches("dagl.fn: argument 1 must be a tensor, got string", err)
       assert.equal(here, line_of(err))

@@ -29,7 +29,6 @@ local function user_error(msg)
     level = level + 1
   end
 end
-M.user_error = user_error
 
 local function new_sym(tr, id)
   local dtype, shape = tr.g:info(id)
@@ -88,12 +87,13 @@ local function dims0(self, dim, what)
   if type(dim) == "number" then dim = {dim} end
   local n, out, seen = #self.shape, {}, {}
   for i, d in ipairs(dim) do
-    local d0 = math.type(d) == "integer" and (d > 0 and d - 1 or d + n)
+    local di = math.tointeger(d) -- 2.0 is dim 2, as on real tensors
+    local d0 = di and (di > 0 and di - 1 or di + n)
     if not d0 or d0 < 0 or d0 >= n or seen[d0] then
       user_error(("%s: dimension %s is %s for shape [%s]"):format(what, tostring(d),
         d0 and seen[d0] and "repeated" or "out of range", table.concat(self.shape, ", ")))
     end
-    seen[d0], out[i] = true, d > 0 and d - 1 or d
+    seen[d0], out[i] = true, di > 0 and di - 1 or di
   end
   return out
 end
@@ -171,11 +171,9 @@ end
 
 -- The size of dim d (1-based, negative from the end) and d as a 0-based dim.
 local function dim_of(self, d, what)
-  local n = #self.shape
-  local d0 = d and (d > 0 and d - 1 or d + n)
-  if not d0 or d0 < 0 or d0 >= n then
-    user_error(("%s: dimension %s is out of range for shape [%s]"):format(what, tostring(d), table.concat(self.shape, ", ")))
-  end
+  if d == nil then user_error(("%s: a dimension is needed (shape [%s])"):format(what, table.concat(self.shape, ", "))) end
+  local d0 = dims0(self, d, what)[1]
+  if d0 < 0 then d0 = d0 + #self.shape end
   return d0, self.shape[d0 + 1]
 end
 
