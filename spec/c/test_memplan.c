@@ -10,6 +10,7 @@
 
 #include <dagl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 
 #define SLOT 256 /* an 8x8 f32 result */
 
@@ -187,21 +188,22 @@ static void no_in_place_through_view(dagl_ctx *ctx)
     dagl_graph_free(g);
 }
 
-/* Counts what passes through the caller's allocator (which gets every data block). */
+/* Counts what passes through the caller's allocator (which gets every data block, from any
+ * thread: the counts are atomic). */
 typedef struct counting {
-    long allocs, frees;
+    atomic_long allocs, frees;
 } counting;
 
 static void *count_alloc(void *ud, size_t size, size_t align)
 {
-    ((counting *)ud)->allocs++;
+    atomic_fetch_add(&((counting *)ud)->allocs, 1);
     return aligned_alloc(align, (size + align - 1) / align * align);
 }
 
 static void count_free(void *ud, void *p, size_t size)
 {
     (void)size;
-    ((counting *)ud)->frees++;
+    atomic_fetch_add(&((counting *)ud)->frees, 1);
     free(p);
 }
 
