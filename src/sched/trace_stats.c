@@ -139,6 +139,9 @@ static int lane_cmp(const void *a, const void *b)
  * out of memory). */
 static int64_t lock_waits_in_nodes(const dagl_trace *tr)
 {
+    size_t nwaits = 0;
+    for (size_t i = 0; i < tr->nlk; i++) nwaits += tr->lk[i].kind == DAGL_TRACE_WAIT;
+    if (nwaits == 0) return 0; /* no thread blocked (no Lua nodes, say): no sort of the node events */
     const trace_node_ev **lane = malloc(sizeof *lane * (tr->nev + 1));
     if (!lane) return 0;
     size_t n = 0;
