@@ -47,6 +47,8 @@ extern "C" {
 
 /* Most dimensions a tensor may have. */
 #define DAGL_MAX_DIMS 8
+/* Most sources a graph node (and dagl_op_apply) takes. */
+#define DAGL_MAX_SRCS 8
 
 /* ---------------------------------------------------------------- status */
 
@@ -230,45 +232,95 @@ DAGL_API dagl_status dagl_set(dagl_ctx *ctx, dagl_tensor *t, const int64_t *inde
 
 /* ---------------------------------------------------------------- operations */
 
-/* Every operation of the core, eager and in graphs. The tables indexed by op are
- * static_assert'ed to have DAGL_OP_COUNT entries. */
-typedef enum dagl_op {
-    DAGL_OP_NONE = 0,
-    /* unary elementwise */
-    DAGL_OP_NEG, DAGL_OP_EXP, DAGL_OP_LOG, DAGL_OP_SQRT, DAGL_OP_ABS, DAGL_OP_TANH,
-    DAGL_OP_SIGMOID, DAGL_OP_RELU, DAGL_OP_ERF,
-    /* binary elementwise (broadcasting) */
-    DAGL_OP_ADD, DAGL_OP_SUB, DAGL_OP_MUL, DAGL_OP_DIV, DAGL_OP_POW, DAGL_OP_MAXIMUM, DAGL_OP_MINIMUM,
-    /* comparisons: 1 or 0 in the promoted dtype */
-    DAGL_OP_EQ, DAGL_OP_NE, DAGL_OP_LT, DAGL_OP_LE, DAGL_OP_GT, DAGL_OP_GE,
-    /* others */
-    DAGL_OP_CLAMP, DAGL_OP_WHERE,
-    /* reductions */
-    DAGL_OP_SUM, DAGL_OP_MEAN, DAGL_OP_MAX, DAGL_OP_MIN, DAGL_OP_ARGMAX, DAGL_OP_ARGMIN, DAGL_OP_VAR,
-    /* linear algebra */
-    DAGL_OP_MATMUL,
-    /* layout (graph nodes; eager code calls dagl_reshape, dagl_permute, dagl_expand) */
-    DAGL_OP_RESHAPE, DAGL_OP_PERMUTE, DAGL_OP_EXPAND, DAGL_OP_SLICE,
-    /* joins and indexing: concat (n sources), the slice's gradient (zeros around a source),
-     * row gather (embeddings) and its gradient (scatter-add of rows) */
-    DAGL_OP_CONCAT, DAGL_OP_SLICE_SCATTER, DAGL_OP_GATHER, DAGL_OP_INDEX_ADD,
-    /* a fresh dropout mask at every run (no sources but a tensor giving shape and dtype) */
-    DAGL_OP_DROPOUT_MASK,
-    /* 2-D windows over NHWC images (dagl_conv2d, dagl_pool2d and their gradients) */
-    DAGL_OP_CONV2D, DAGL_OP_CONV2D_GRAD_INPUT, DAGL_OP_CONV2D_GRAD_KERNEL,
-    DAGL_OP_MAXPOOL2D, DAGL_OP_AVGPOOL2D, DAGL_OP_MAXPOOL2D_GRAD, DAGL_OP_AVGPOOL2D_GRAD,
-    /* computed by caller code (dagl_graph_custom), e.g. a Lua function */
-    /* softmax and log_softmax along one dim (params.axis) */
-    DAGL_OP_SOFTMAX, DAGL_OP_LOG_SOFTMAX,
-    /* writes source 2 into source 1 (a graph constant, or a view of one) in place; the node's
-     * value is the target. It runs after every other node that reads the target (dagl_assign) */
-    DAGL_OP_ASSIGN,
-    DAGL_OP_CUSTOM,
-    DAGL_OP_COUNT
-} dagl_op;
+/* The op list: every operation of the core, eager and in graphs, declared once as
+ * X(ENUM, name, class, dtype, lua). Everything else is derived from it: the dagl_op enum below,
+ * the name and class tables (dagl_op_name), shape and dtype inference, the kernel dispatch of
+ * dagl_op_apply and graph nodes, and the Lua binding (the method t:name() and the function
+ * dagl.name(), which take real tensors and traced symbols alike). Columns:
+ *  - class: how the op takes its operands and parameters, infers its shape and runs:
+ *    UNARY (x), BINARY and COMPARE (a, b; either may be a scalar param), CLAMP, WHERE (cond, a, b),
+ *    REDUCE (dims, keepdim, correction), MATMUL, LAYOUT (views), CAST, CONCAT, SLICE_SCATTER,
+ *    GATHER, INDEX_ADD, DROPOUT, WINDOW (NHWC conv/pool), SOFTMAX (axis), ASSIGN, CUSTOM, NONE.
+ *  - dtype: the result's dtype from the operands': SAME (the first operand's), FLOAT (int64
+ *    computes in float32), PROMOTE (dagl_dtype_promote over the operands; a scalar param counts
+ *    as int64 when integral, else float32), PROMOTE_FLOAT (PROMOTE, then int64 -> float32),
+ *    VALUES (PROMOTE over the operands after the first: where's a and b), INT64, PARAM
+ *    (params.dtype).
+ *  - lua: LUA when the binding makes t:name() / dagl.name() from the class's argument front end,
+ *    HAND when l_*.c binds it by hand (views, joins), NOLUA for graph-only ops (gradients).
+ * Adding an elementwise op: a row here, its expression in kernels/unary.c or binary.c, its
+ * gradient rule in lua/dagl/grad.lua (docs/ops.md). */
+#define DAGL_OP_LIST(X)                                                   \
+    X(NONE, none, NONE, SAME, NOLUA)                                      \
+    X(NEG, neg, UNARY, SAME, LUA)                                         \
+    X(EXP, exp, UNARY, FLOAT, LUA)                                        \
+    X(LOG, log, UNARY, FLOAT, LUA)                                        \
+    X(SQRT, sqrt, UNARY, FLOAT, LUA)                                      \
+    X(ABS, abs, UNARY, SAME, LUA)                                         \
+    X(TANH, tanh, UNARY, FLOAT, LUA)                                      \
+    X(SIGMOID, sigmoid, UNARY, FLOAT, LUA)                                \
+    X(RELU, relu, UNARY, SAME, LUA)                                       \
+    X(ERF, erf, UNARY, FLOAT, LUA)                                        \
+    X(ADD, add, BINARY, PROMOTE, LUA)                                     \
+    X(SUB, sub, BINARY, PROMOTE, LUA)                                     \
+    X(MUL, mul, BINARY, PROMOTE, LUA)                                     \
+    X(DIV, div, BINARY, PROMOTE_FLOAT, LUA)                               \
+    X(POW, pow, BINARY, PROMOTE, LUA)                                     \
+    X(MAXIMUM, maximum, BINARY, PROMOTE, LUA)                             \
+    X(MINIMUM, minimum, BINARY, PROMOTE, LUA)                             \
+    X(EQ, eq, COMPARE, PROMOTE, LUA)                                      \
+    X(NE, ne, COMPARE, PROMOTE, LUA)                                      \
+    X(LT, lt, COMPARE, PROMOTE, LUA)                                      \
+    X(LE, le, COMPARE, PROMOTE, LUA)                                      \
+    X(GT, gt, COMPARE, PROMOTE, LUA)                                      \
+    X(GE, ge, COMPARE, PROMOTE, LUA)                                      \
+    X(CLAMP, clamp, CLAMP, SAME, LUA)                                     \
+    X(WHERE, where, WHERE, VALUES, LUA)                                   \
+    X(SUM, sum, REDUCE, SAME, LUA)                                        \
+    X(MEAN, mean, REDUCE, FLOAT, LUA)                                     \
+    X(MAX, max, REDUCE, SAME, LUA)                                        \
+    X(MIN, min, REDUCE, SAME, LUA)                                        \
+    X(ARGMAX, argmax, REDUCE, INT64, LUA)                                 \
+    X(ARGMIN, argmin, REDUCE, INT64, LUA)                                 \
+    X(VAR, var, REDUCE, FLOAT, LUA)                                       \
+    X(MATMUL, matmul, MATMUL, PROMOTE, LUA)                               \
+    X(RESHAPE, reshape, LAYOUT, SAME, HAND)                               \
+    X(PERMUTE, permute, LAYOUT, SAME, HAND)                               \
+    X(EXPAND, expand, LAYOUT, SAME, HAND)                                 \
+    X(SLICE, slice, LAYOUT, SAME, HAND)                                   \
+    X(CAST, cast, CAST, PARAM, HAND)                                      \
+    X(CONCAT, concat, CONCAT, SAME, HAND)                                 \
+    X(SLICE_SCATTER, slice_scatter, SLICE_SCATTER, SAME, NOLUA)           \
+    X(GATHER, gather, GATHER, SAME, HAND)                                 \
+    X(INDEX_ADD, index_add, INDEX_ADD, SAME, HAND)                        \
+    X(DROPOUT_MASK, dropout_mask, DROPOUT, SAME, HAND)                    \
+    X(CONV2D, conv2d, WINDOW, PROMOTE, LUA)                               \
+    X(CONV2D_GRAD_INPUT, conv2d_grad_input, WINDOW, PROMOTE, NOLUA)       \
+    X(CONV2D_GRAD_KERNEL, conv2d_grad_kernel, WINDOW, PROMOTE, NOLUA)     \
+    X(MAXPOOL2D, max_pool2d, WINDOW, SAME, LUA)                           \
+    X(AVGPOOL2D, avg_pool2d, WINDOW, SAME, LUA)                           \
+    X(MAXPOOL2D_GRAD, max_pool2d_grad, WINDOW, PROMOTE, NOLUA)               \
+    X(AVGPOOL2D_GRAD, avg_pool2d_grad, WINDOW, PROMOTE, NOLUA)               \
+    X(SOFTMAX, softmax, SOFTMAX, FLOAT, LUA)                              \
+    X(LOG_SOFTMAX, log_softmax, SOFTMAX, FLOAT, LUA)                      \
+    X(ASSIGN, assign, ASSIGN, SAME, HAND)                                 \
+    X(CUSTOM, custom, CUSTOM, SAME, NOLUA)
+
+/* Notes on some rows: RESHAPE, PERMUTE, EXPAND and SLICE are graph nodes of the views (eager
+ * code calls dagl_reshape, ...); CAST converts to params.dtype; CONCAT takes 1 to 8 sources;
+ * SLICE_SCATTER writes a source into zeros (the slice's gradient); GATHER picks rows (embeddings)
+ * and INDEX_ADD scatter-adds them back (its gradient); DROPOUT_MASK makes a fresh mask at every
+ * run; WINDOW ops work on NHWC images (dagl_conv2d, dagl_pool2d and their gradients); ASSIGN
+ * writes source 2 into source 1 (a graph constant, or a view of one) in place, after every other
+ * node that reads the target (dagl_assign); CUSTOM nodes run caller code (dagl_graph_custom). */
+#define DAGL__OP_ENUM(E, name, cls, dt, lua) DAGL_OP_##E,
+typedef enum dagl_op { DAGL_OP_LIST(DAGL__OP_ENUM) DAGL_OP_COUNT } dagl_op;
+#undef DAGL__OP_ENUM
 
 /* "add", "matmul", ... */
 DAGL_API const char *dagl_op_name(dagl_op op);
+/* The op of that name ("add"), or DAGL_OP_NONE. */
+DAGL_API dagl_op dagl_op_from_name(const char *name);
 
 /* out = op(a) for a unary elementwise op. */
 DAGL_API dagl_status dagl_unary(dagl_ctx *ctx, dagl_op op, const dagl_tensor *a, dagl_tensor **out);
@@ -381,10 +433,24 @@ typedef struct dagl_node_params {
     int64_t start, stop, step; /* slice, slice_scatter: elements start, start+step, ... below stop */
     int64_t index_base;  /* gather, index_add: the number of the first row (0, or 1 from Lua) */
     double rate;         /* dropout_mask: the probability of a zero */
-    uint64_t seed;       /* dropout_mask: the Philox key; the node's run count is the counter */
+    uint64_t seed;       /* dropout_mask: the Philox key ... */
+    uint64_t counter;    /* ... and counter (a graph node uses its run count instead) */
+    dagl_dtype dtype;    /* cast: the result's dtype */
     dagl_window2d window; /* conv2d and pooling ops; their gradients take the forward input's
                            * (conv2d_grad_input) or kernel's (conv2d_grad_kernel) shape in shape */
 } dagl_node_params;
+/* The defaults of every parameter (no scalar, clamp bounds NaN, correction 1, step 1), which a
+ * NULL params argument means too: start from these and set what the op uses. */
+DAGL_API void dagl_node_params_init(dagl_node_params *p);
+
+/* Runs any op of the op list (but CUSTOM) eagerly on srcs with the parameters a graph node of it
+ * would have: the one dispatch graph runs use too, so an op gives the same bits and the same
+ * errors eagerly and in a graph. */
+DAGL_API dagl_status dagl_op_apply(dagl_ctx *ctx, dagl_op op, int nsrc, dagl_tensor *const *srcs,
+                                   const dagl_node_params *p, dagl_tensor **out);
+/* The dtype op gives for sources of dtypes dts[0..n-1] (the op list's dtype rule; p may be NULL
+ * when the op takes no scalar or dtype parameter). */
+DAGL_API dagl_dtype dagl_op_result_dtype(dagl_op op, int n, const dagl_dtype *dts, const dagl_node_params *p);
 
 /* An empty graph on a context (its workers run the graph's nodes); free it when done. */
 DAGL_API dagl_status dagl_graph_new(dagl_ctx *ctx, dagl_graph **out);

@@ -151,4 +151,42 @@ DAGL_HIDDEN void dagl__blas_choose(void);
 DAGL_HIDDEN double dagl__load(dagl_dtype dt, const char *p);
 DAGL_HIDDEN void dagl__store(dagl_dtype dt, char *p, double v);
 
+/* ---------------------------------------------------------------- the op list's tables (op_table.c) */
+
+/* The op classes, dtype rules and Lua forms of DAGL_OP_LIST's columns (see dagl.h). */
+#define DAGL__CLASSES(X)                                                                           \
+    X(NONE) X(UNARY) X(BINARY) X(COMPARE) X(CLAMP) X(WHERE) X(REDUCE) X(MATMUL) X(LAYOUT) X(CAST)  \
+    X(CONCAT) X(SLICE_SCATTER) X(GATHER) X(INDEX_ADD) X(DROPOUT) X(WINDOW) X(SOFTMAX) X(ASSIGN)    \
+    X(CUSTOM)
+#define DAGL__CLS_ENUM(C) DAGL__CLS_##C,
+typedef enum dagl__op_class { DAGL__CLASSES(DAGL__CLS_ENUM) DAGL__CLS_COUNT } dagl__op_class;
+#undef DAGL__CLS_ENUM
+typedef enum dagl__dtype_rule {
+    DAGL__DT_SAME, DAGL__DT_FLOAT, DAGL__DT_PROMOTE, DAGL__DT_PROMOTE_FLOAT, DAGL__DT_VALUES,
+    DAGL__DT_INT64, DAGL__DT_PARAM
+} dagl__dtype_rule;
+typedef enum dagl__lua_form { DAGL__LUA_NOLUA, DAGL__LUA_LUA, DAGL__LUA_HAND } dagl__lua_form;
+/* How a class's result relates to memory, for the memory planner. */
+typedef enum dagl__mem_kind { DAGL__MEM_OPAQUE, DAGL__MEM_FRESH, DAGL__MEM_VIEW } dagl__mem_kind;
+
+typedef struct dagl__op_info {
+    const char *name;      /* as dagl_op_name gives it, and as Lua spells it */
+    dagl__op_class cls;
+    dagl__dtype_rule dtype;
+    dagl__lua_form lua;
+} dagl__op_info;
+
+typedef struct dagl__class_info {
+    const char *name;
+    int nsrc;              /* sources a node takes; 0 = the class's inference checks */
+    dagl__mem_kind mem;
+    bool elementwise;      /* output element i from element i of same-shaped sources only */
+} dagl__class_info;
+
+/* The info of `op`, or of DAGL_OP_NONE for values out of range; its class's facts. */
+DAGL_HIDDEN const dagl__op_info *dagl__op_info_of(dagl_op op);
+DAGL_HIDDEN const dagl__class_info *dagl__class_of(dagl_op op);
+/* The dtype a number operand counts as in promotion: int64 when integral, else float32. */
+DAGL_HIDDEN dagl_dtype dagl__scalar_dtype(double s);
+
 #endif

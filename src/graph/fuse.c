@@ -61,7 +61,7 @@ static void live_uses(const dagl_graph *g, bool *live, int *uses, int *only)
 /* A float elementwise unary node, the kind a fused chain (kernels/unary_chain.c) can run. */
 static bool is_unary(const dagl_node *nd)
 {
-    return nd->kind == NODE_OP && nd->nsrc == 1 && nd->op >= DAGL_OP_NEG && nd->op <= DAGL_OP_ERF &&
+    return nd->kind == NODE_OP && nd->nsrc == 1 && dagl__op_info_of(nd->op)->cls == DAGL__CLS_UNARY &&
            (nd->dtype == DAGL_F32 || nd->dtype == DAGL_F64);
 }
 

@@ -139,6 +139,7 @@ dagl_status dagl_graph_node(dagl_graph *g, dagl_op op, int nsrc, const int *srcs
     nd->nsrc = nsrc;
     memcpy(nd->src, srcs, sizeof(int) * (size_t)nsrc);
     if (p) nd->p = *p;
+    else dagl_node_params_init(&nd->p);
     st = dagl__infer(g, nd);
     if (st) return st;
     *id = g->n++;

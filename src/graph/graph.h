@@ -7,7 +7,6 @@
 
 typedef enum node_kind { NODE_INPUT, NODE_CONST, NODE_OP } node_kind;
 
-#define DAGL_MAX_SRCS 8
 #define DAGL_MAX_CHAIN 8 /* unary ops one fused node may chain */
 
 /* What a custom node (DAGL_OP_CUSTOM) runs. */
@@ -93,7 +92,7 @@ static inline const char *dagl__node_name(const dagl_node *nd)
  * (its value is the target). */
 static inline bool dagl__node_aliases_src(const dagl_node *nd)
 {
-    return nd->kind == NODE_OP && ((nd->op >= DAGL_OP_RESHAPE && nd->op <= DAGL_OP_SLICE) || nd->op == DAGL_OP_ASSIGN);
+    return nd->kind == NODE_OP && (dagl__class_of(nd->op)->mem == DAGL__MEM_VIEW || nd->op == DAGL_OP_ASSIGN);
 }
 
 /* The node whose memory node `id`'s value may be, following views and assigns to their target. */

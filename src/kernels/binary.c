@@ -80,26 +80,28 @@ BIN_CMP_OPS(DEF_BINARY, i64, int64_t)
 
 /* int64 division never reaches a kernel: it is true division, computed in float32. */
 #define K(op) {[DAGL_F32] = op##_f32, [DAGL_F64] = op##_f64, [DAGL_I64] = op##_i64}
-#define KB(op) [DAGL_OP_##op - DAGL_OP_ADD]
-static const ew_kernel binary_kernels[DAGL_OP_GE - DAGL_OP_ADD + 1][DAGL_DTYPE_COUNT] = {
+#define KB(op) [DAGL_OP_##op]
+/* Indexed by op (the op list's BINARY and COMPARE rows). */
+static const ew_kernel binary_kernels[DAGL_OP_COUNT][DAGL_DTYPE_COUNT] = {
     KB(ADD) = K(add), KB(SUB) = K(sub), KB(MUL) = K(mul),
     KB(DIV) = {[DAGL_F32] = div_f32, [DAGL_F64] = div_f64, [DAGL_I64] = NULL},
     KB(POW) = K(pow), KB(MAXIMUM) = K(maximum), KB(MINIMUM) = K(minimum),
     KB(EQ) = K(eq), KB(NE) = K(ne), KB(LT) = K(lt), KB(LE) = K(le), KB(GT) = K(gt), KB(GE) = K(ge),
 };
 
-/* The dtype an op computes and returns in: promotion, and true division for integers. */
+/* The dtype an op computes and returns in: the op list's rule (promotion, and true division
+ * for integers). */
 static dagl_dtype result_dtype(dagl_op op, dagl_dtype a, dagl_dtype b)
 {
-    dagl_dtype d = dagl_dtype_promote(a, b);
-    return d == DAGL_I64 && op == DAGL_OP_DIV ? DAGL_F32 : d;
+    dagl_dtype dts[2] = {a, b};
+    return dagl_op_result_dtype(op, 2, dts, NULL);
 }
 
 /* Rejects ops that are not binary elementwise, before anything is allocated. */
 static dagl_status check_op(dagl_ctx *ctx, const char *fn, dagl_op op)
 {
-    dagl__op_kind k = dagl__op_info_of(op)->kind;
-    if (k == DAGL__OPK_BINARY || k == DAGL__OPK_COMPARE) return DAGL_OK;
+    dagl__op_class c = dagl__op_info_of(op)->cls;
+    if (c == DAGL__CLS_BINARY || c == DAGL__CLS_COMPARE) return DAGL_OK;
     return dagl_ctx_set_error(ctx, DAGL_E_ARG, "%s: %s (op %d) is not a binary elementwise op", fn,
                               dagl_op_name(op), (int)op);
 }
@@ -123,7 +125,7 @@ dagl_status dagl_binary(dagl_ctx *ctx, dagl_op op, const dagl_tensor *a, const d
     if (st) return st;
     if (!a || !b) return dagl_ctx_set_error(ctx, DAGL_E_ARG, "%s: tensor is NULL", dagl_op_name(op));
     dagl_dtype dt = result_dtype(op, a->dtype, b->dtype);
-    ew_kernel k = binary_kernels[op - DAGL_OP_ADD][dt];
+    ew_kernel k = binary_kernels[op][dt];
     struct ew_args args;
     if (a->dtype == dt && b->dtype == dt) {
         const dagl_tensor *ins[2] = {a, b};
@@ -161,8 +163,7 @@ dagl_status dagl_binary_scalar(dagl_ctx *ctx, dagl_op op, const dagl_tensor *a, 
     dagl_status st = check_op(ctx, "binary_scalar", op);
     if (st) return st;
     if (!a) return dagl_ctx_set_error(ctx, DAGL_E_ARG, "%s: tensor is NULL", dagl_op_name(op));
-    bool int_s = s == trunc(s) && fabs(s) < 9.2e18;
-    dagl_dtype dt = result_dtype(op, a->dtype, int_s ? DAGL_I64 : DAGL_F32);
+    dagl_dtype dt = result_dtype(op, a->dtype, dagl__scalar_dtype(s));
     union { float f; double d; int64_t i; } v;
     dagl__store(dt, (char *)&v, s);
     dagl_tensor sc = {.dtype = dt, .ndim = 0, .numel = 1, .data = (char *)&v, .contiguous = true};
@@ -174,7 +175,7 @@ dagl_status dagl_binary_scalar(dagl_ctx *ctx, dagl_op op, const dagl_tensor *a, 
     }
     const dagl_tensor *ins[2] = {scalar_first ? &sc : x, scalar_first ? x : &sc};
     struct ew_args args;
-    ew_kernel k = binary_kernels[op - DAGL_OP_ADD][dt];
+    ew_kernel k = binary_kernels[op][dt];
     if (dagl_tensor_is_contiguous(x)) {
         if (!(st = dagl__tensor_alloc(ctx, dt, x->ndim, x->shape, out))) {
             dagl__ew_flat(&args, 2, ins, *out);

@@ -12,26 +12,6 @@
 
 #include "core/internal.h"
 
-/* ---------------------------------------------------------------- op table */
-
-typedef enum dagl__op_kind {
-    DAGL__OPK_NONE,
-    DAGL__OPK_UNARY,   /* out = f(a), same shape */
-    DAGL__OPK_BINARY,  /* out = f(a, b), broadcasting, promoted dtype */
-    DAGL__OPK_COMPARE, /* binary giving 1/0 in the promoted dtype */
-    DAGL__OPK_REDUCE,  /* over dims, with keepdim */
-    DAGL__OPK_OTHER    /* clamp, where, matmul */
-} dagl__op_kind;
-
-typedef struct dagl__op_info {
-    const char *name;  /* as dagl_op_name gives it, and as Lua spells it */
-    dagl__op_kind kind;
-    int arity;         /* tensor operands; -1 = any number (custom) */
-} dagl__op_info;
-
-/* The info of `op`, or of DAGL_OP_NONE for values out of range. */
-DAGL_HIDDEN const dagl__op_info *dagl__op_info_of(dagl_op op);
-
 /* ---------------------------------------------------------------- work split */
 
 /* [*lo, *hi) is thread ith's share of n items split over nth threads. */
@@ -155,6 +135,16 @@ DAGL_HIDDEN ew_kernel dagl__unary_kernel(dagl_op op, dagl_dtype dt);
  * one (unary_chain.c). */
 DAGL_HIDDEN dagl_status dagl__unary_chain(dagl_ctx *ctx, const dagl_op *ops, int n, const dagl_tensor *x,
                                           dagl_tensor **out);
+
+/* The shape checks graph inference shares with the eager kernels, so both give the same results
+ * and messages: a reduction's output shape (dims 0-based, negative from the end; none = all), and
+ * matmul's batch shape and output shape. */
+DAGL_HIDDEN dagl_status dagl__reduce_shape(dagl_ctx *ctx, dagl_op op, dagl__shape_ref a, const int *dims, int ndims,
+                                           int keepdim, int *ond, int64_t *oshape);
+/* softmax's op and dim check (dim 0-based, negative from the end). */
+DAGL_HIDDEN dagl_status dagl__softmax_check(dagl_ctx *ctx, dagl_op op, dagl__shape_ref a, int dim);
+DAGL_HIDDEN dagl_status dagl__matmul_shape(dagl_ctx *ctx, dagl__shape_ref a, dagl__shape_ref b, int *nbatch,
+                                           int64_t *bshape, int *ond, int64_t *oshape);
 
 /* The per-dtype C types, for X-macros: X(suffix, C type, dtype). */
 #define DAGL_FOR_DTYPES(X) X(f32, float, DAGL_F32) X(f64, double, DAGL_F64) X(i64, int64_t, DAGL_I64)

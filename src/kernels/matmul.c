@@ -175,36 +175,44 @@ static int mm_shares(struct mm_args *a)
     return n;
 }
 
-/* Output shape and batch shape; the errors name both operands' full shapes. */
-static dagl_status mm_shapes(dagl_ctx *ctx, const dagl_tensor *a, const dagl_tensor *b, struct mm_args *r,
-                             int *ond, int64_t *oshape)
+dagl_status dagl__matmul_shape(dagl_ctx *ctx, dagl__shape_ref a, dagl__shape_ref b, int *nbatch, int64_t *bshape,
+                               int *ond, int64_t *oshape)
 {
     char b1[160], b2[160];
-#define SHAPES dagl_shape_str(a->ndim, a->shape, b1, sizeof b1), dagl_shape_str(b->ndim, b->shape, b2, sizeof b2)
-    if (a->ndim == 0 || b->ndim == 0)
+#define SHAPES dagl_shape_str(a.ndim, a.shape, b1, sizeof b1), dagl_shape_str(b.ndim, b.shape, b2, sizeof b2)
+    if (a.ndim == 0 || b.ndim == 0)
         return dagl_ctx_set_error(ctx, DAGL_E_SHAPE, "matmul: 0-d operand (shapes %s and %s)", SHAPES);
-    int64_t k1 = a->shape[a->ndim - 1];
-    int64_t k2 = b->ndim == 1 ? b->shape[0] : b->shape[b->ndim - 2];
+    int64_t k1 = a.shape[a.ndim - 1];
+    int64_t k2 = b.ndim == 1 ? b.shape[0] : b.shape[b.ndim - 2];
     if (k1 != k2)
         return dagl_ctx_set_error(ctx, DAGL_E_SHAPE, "matmul: shapes %s and %s are not aligned (%lld != %lld)",
                                   SHAPES, (long long)k1, (long long)k2);
-    int na = a->ndim > 2 ? a->ndim - 2 : 0, nb = b->ndim > 2 ? b->ndim - 2 : 0;
-    if (dagl__broadcast_shape(ctx, "matmul", na, a->shape, nb, b->shape, &r->nb, r->bshape))
+    int na = a.ndim > 2 ? a.ndim - 2 : 0, nb = b.ndim > 2 ? b.ndim - 2 : 0;
+    if (dagl__broadcast_shape(ctx, "matmul", na, a.shape, nb, b.shape, nbatch, bshape))
         return dagl_ctx_set_error(ctx, DAGL_E_SHAPE, "matmul: batch dims of shapes %s and %s cannot be broadcast",
                                   SHAPES);
+    int64_t M = a.ndim >= 2 ? a.shape[a.ndim - 2] : 1, N = b.ndim >= 2 ? b.shape[b.ndim - 1] : 1;
+    if (M > INT_MAX || N > INT_MAX || k1 > INT_MAX)
+        return dagl_ctx_set_error(ctx, DAGL_E_SHAPE, "matmul: shapes %s and %s are too large for BLAS", SHAPES);
 #undef SHAPES
-    *ond = r->nb;
-    memcpy(oshape, r->bshape, sizeof(int64_t) * (size_t)r->nb);
+    *ond = *nbatch;
+    memcpy(oshape, bshape, sizeof(int64_t) * (size_t)*nbatch);
+    if (a.ndim >= 2) oshape[(*ond)++] = M;
+    if (b.ndim >= 2) oshape[(*ond)++] = N;
+    return DAGL_OK;
+}
+
+/* Output shape and batch shape (dagl__matmul_shape, which graph inference shares), then the GEMM sizes. */
+static dagl_status mm_shapes(dagl_ctx *ctx, const dagl_tensor *a, const dagl_tensor *b, struct mm_args *r,
+                             int *ond, int64_t *oshape)
+{
+    dagl_status st = dagl__matmul_shape(ctx, (dagl__shape_ref){a->dtype, a->ndim, a->shape},
+                                        (dagl__shape_ref){b->dtype, b->ndim, b->shape}, &r->nb, r->bshape, ond, oshape);
+    if (st) return st;
     r->M = a->ndim >= 2 ? a->shape[a->ndim - 2] : 1;
     r->N = b->ndim >= 2 ? b->shape[b->ndim - 1] : 1;
-    r->K = k1;
-    if (a->ndim >= 2) oshape[(*ond)++] = r->M;
-    if (b->ndim >= 2) oshape[(*ond)++] = r->N;
+    r->K = a->shape[a->ndim - 1];
     r->nbatch = dagl__numel(r->nb, r->bshape);
-    if (r->M > INT_MAX || r->N > INT_MAX || r->K > INT_MAX)
-        return dagl_ctx_set_error(ctx, DAGL_E_SHAPE, "matmul: shapes %s and %s are too large for BLAS",
-                                  dagl_shape_str(a->ndim, a->shape, b1, sizeof b1),
-                                  dagl_shape_str(b->ndim, b->shape, b2, sizeof b2));
     return DAGL_OK;
 }
 

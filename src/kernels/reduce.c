@@ -137,11 +137,11 @@ DEF_REDUCE(f64, double, double, double)
 DEF_REDUCE(i64, int64_t, int64_t, float)
 
 #define K(op) {[DAGL_F32] = op##_f32, [DAGL_F64] = op##_f64, [DAGL_I64] = op##_i64}
-static const red_kernel red_kernels[DAGL_OP_VAR - DAGL_OP_SUM + 1][DAGL_DTYPE_COUNT] = {
-    [DAGL_OP_SUM - DAGL_OP_SUM] = K(sum),       [DAGL_OP_MEAN - DAGL_OP_SUM] = K(mean),
-    [DAGL_OP_MAX - DAGL_OP_SUM] = K(max),       [DAGL_OP_MIN - DAGL_OP_SUM] = K(min),
-    [DAGL_OP_ARGMAX - DAGL_OP_SUM] = K(argmax), [DAGL_OP_ARGMIN - DAGL_OP_SUM] = K(argmin),
-    [DAGL_OP_VAR - DAGL_OP_SUM] = K(var),
+/* Indexed by op (the op list's REDUCE rows). */
+static const red_kernel red_kernels[DAGL_OP_COUNT][DAGL_DTYPE_COUNT] = {
+    [DAGL_OP_SUM] = K(sum),       [DAGL_OP_MEAN] = K(mean), [DAGL_OP_MAX] = K(max),
+    [DAGL_OP_MIN] = K(min),       [DAGL_OP_ARGMAX] = K(argmax), [DAGL_OP_ARGMIN] = K(argmin),
+    [DAGL_OP_VAR] = K(var),
 };
 
 /* Appends dim (size n, stride s) to a dim list, merging it into the previous one when the pair
@@ -160,39 +160,54 @@ static void push_dim(int *nd, int64_t *shape, int64_t *st, int64_t n, int64_t s)
 }
 
 /* Checks op and dims; marks the reduced dims in `red`. */
-static dagl_status check_dims(dagl_ctx *ctx, dagl_op op, const dagl_tensor *a, const int *dims, int ndims,
-                              bool *red)
+static dagl_status check_dims(dagl_ctx *ctx, dagl_op op, dagl__shape_ref a, const int *dims, int ndims, bool *red)
 {
     const char *name = dagl_op_name(op);
     char b[160];
-    if (dagl__op_info_of(op)->kind != DAGL__OPK_REDUCE)
+    if (dagl__op_info_of(op)->cls != DAGL__CLS_REDUCE)
         return dagl_ctx_set_error(ctx, DAGL_E_ARG, "reduce: %s (op %d) is not a reduction", name, (int)op);
-    if (!a) return dagl_ctx_set_error(ctx, DAGL_E_ARG, "%s: tensor is NULL", name);
-    if (ndims < 0 || ndims > a->ndim || (ndims > 0 && !dims))
+    if (ndims < 0 || ndims > a.ndim || (ndims > 0 && !dims))
         return dagl_ctx_set_error(ctx, DAGL_E_ARG, "%s: bad dims (%d of them) for a tensor of shape %s", name,
-                                  ndims, dagl_shape_str(a->ndim, a->shape, b, sizeof b));
+                                  ndims, dagl_shape_str(a.ndim, a.shape, b, sizeof b));
     if ((op == DAGL_OP_ARGMAX || op == DAGL_OP_ARGMIN) && ndims > 1)
         return dagl_ctx_set_error(ctx, DAGL_E_ARG, "%s: takes one dimension or all of them, got %d", name, ndims);
-    for (int d = 0; d < a->ndim; d++) red[d] = ndims == 0;
+    for (int d = 0; d < a.ndim; d++) red[d] = ndims == 0;
     for (int i = 0; i < ndims; i++) {
-        int d = dagl__wrap_dim(dims[i], a->ndim);
+        int d = dagl__wrap_dim(dims[i], a.ndim);
         if (d < 0)
             return dagl_ctx_set_error(ctx, DAGL_E_INDEX, "%s: dimension %d is out of range for a tensor of shape %s",
-                                      name, dims[i], dagl_shape_str(a->ndim, a->shape, b, sizeof b));
+                                      name, dims[i], dagl_shape_str(a.ndim, a.shape, b, sizeof b));
         if (red[d])
             return dagl_ctx_set_error(ctx, DAGL_E_INDEX, "%s: dimension %d is repeated (shape %s)", name, dims[i],
-                                      dagl_shape_str(a->ndim, a->shape, b, sizeof b));
+                                      dagl_shape_str(a.ndim, a.shape, b, sizeof b));
         red[d] = true;
     }
+    int64_t count = 1;
+    for (int d = 0; d < a.ndim; d++)
+        if (red[d]) count *= a.shape[d];
+    if (count == 0 && op != DAGL_OP_SUM && op != DAGL_OP_MEAN && op != DAGL_OP_VAR)
+        return dagl_ctx_set_error(ctx, DAGL_E_SHAPE, "%s: cannot reduce over zero elements (shape %s)", name,
+                                  dagl_shape_str(a.ndim, a.shape, b, sizeof b));
     return DAGL_OK;
 }
 
-/* The dtype a reduction returns. */
+dagl_status dagl__reduce_shape(dagl_ctx *ctx, dagl_op op, dagl__shape_ref a, const int *dims, int ndims, int keepdim,
+                               int *ond, int64_t *oshape)
+{
+    bool red[DAGL_MAX_DIMS];
+    dagl_status st = check_dims(ctx, op, a, dims, ndims, red);
+    if (st) return st;
+    *ond = 0;
+    for (int d = 0; d < a.ndim; d++)
+        if (!red[d]) oshape[(*ond)++] = a.shape[d];
+        else if (keepdim) oshape[(*ond)++] = 1;
+    return DAGL_OK;
+}
+
+/* The dtype a reduction returns: the op list's rule. */
 static dagl_dtype out_dtype(dagl_op op, dagl_dtype in)
 {
-    if (op == DAGL_OP_ARGMAX || op == DAGL_OP_ARGMIN) return DAGL_I64;
-    if ((op == DAGL_OP_MEAN || op == DAGL_OP_VAR) && in == DAGL_I64) return DAGL_F32;
-    return in;
+    return dagl_op_result_dtype(op, 1, &in, NULL);
 }
 
 struct red_job {
@@ -213,8 +228,9 @@ dagl_status dagl_reduce(dagl_ctx *ctx, dagl_op op, const dagl_tensor *a, const i
                         int correction, dagl_tensor **out)
 {
     *out = NULL;
+    if (!a) return dagl_ctx_set_error(ctx, DAGL_E_ARG, "%s: tensor is NULL", dagl_op_name(op));
     bool red[DAGL_MAX_DIMS];
-    dagl_status st = check_dims(ctx, op, a, dims, ndims, red);
+    dagl_status st = check_dims(ctx, op, (dagl__shape_ref){a->dtype, a->ndim, a->shape}, dims, ndims, red);
     if (st) return st;
     struct red_args r = {.nk = 0, .nr = 0, .in = a->data, .count = 1};
     int ond = 0;
@@ -229,11 +245,6 @@ dagl_status dagl_reduce(dagl_ctx *ctx, dagl_op op, const dagl_tensor *a, const i
             oshape[ond++] = a->shape[d];
         }
     }
-    if (r.count == 0 && op != DAGL_OP_SUM && op != DAGL_OP_MEAN && op != DAGL_OP_VAR) {
-        char b[160];
-        return dagl_ctx_set_error(ctx, DAGL_E_SHAPE, "%s: cannot reduce over zero elements (shape %s)",
-                                  dagl_op_name(op), dagl_shape_str(a->ndim, a->shape, b, sizeof b));
-    }
     if ((st = dagl_tensor_new(ctx, out_dtype(op, a->dtype), ond, oshape, out))) return st;
     r.out = (*out)->data;
     r.nout = (*out)->numel;
@@ -247,7 +258,7 @@ dagl_status dagl_reduce(dagl_ctx *ctx, dagl_op op, const dagl_tensor *a, const i
     r.rows = r.rlen ? r.count / r.rlen : 0;
     r.vdenom = (double)r.count - correction > 0 ? (double)r.count - correction : 0.0;
     r.mean = op == DAGL_OP_MEAN;
-    red_kernel k = red_kernels[op - DAGL_OP_SUM][a->dtype];
+    red_kernel k = red_kernels[op][a->dtype];
     if (r.nk > 0 && r.kst[r.nk - 1] == 1 && r.rs != 1 && r.count > 0 && dagl__red_cols_kernel(op, a->dtype))
         k = dagl__red_cols_kernel(op, a->dtype);
     if (r.nout > 0) {

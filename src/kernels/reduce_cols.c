@@ -56,11 +56,12 @@ DEF_COL_SUM(i64, int64_t, int64_t, int64_t)
 DAGL_FOR_DTYPES(DEF_COL_EXTS)
 
 #define K(op) {[DAGL_F32] = op##_f32, [DAGL_F64] = op##_f64, [DAGL_I64] = op##_i64}
-static const red_kernel col_kernels[4][DAGL_DTYPE_COUNT] = {K(colsum), K(colsum), K(colmax), K(colmin)};
+static const red_kernel col_kernels[DAGL_OP_COUNT][DAGL_DTYPE_COUNT] = {
+    [DAGL_OP_SUM] = K(colsum), [DAGL_OP_MEAN] = K(colsum), [DAGL_OP_MAX] = K(colmax), [DAGL_OP_MIN] = K(colmin)};
 
 red_kernel dagl__red_cols_kernel(dagl_op op, dagl_dtype dt)
 {
-    if (op < DAGL_OP_SUM || op > DAGL_OP_MIN || (unsigned)dt >= DAGL_DTYPE_COUNT) return NULL;
+    if ((unsigned)op >= DAGL_OP_COUNT || (unsigned)dt >= DAGL_DTYPE_COUNT) return NULL;
     if (op == DAGL_OP_MEAN && dt == DAGL_I64) return NULL; /* float32 result: the general kernel */
-    return col_kernels[op - DAGL_OP_SUM][dt];
+    return col_kernels[op][dt];
 }

@@ -87,22 +87,29 @@ static void sm_share(void *p, int ith, int nth)
     else sm_rows_f64(a, r0, r1);
 }
 
-dagl_status dagl_softmax(dagl_ctx *ctx, dagl_op op, const dagl_tensor *a, int dim, dagl_tensor **out)
+dagl_status dagl__softmax_check(dagl_ctx *ctx, dagl_op op, dagl__shape_ref a, int dim)
 {
-    *out = NULL;
     const char *name = dagl_op_name(op);
     if (op != DAGL_OP_SOFTMAX && op != DAGL_OP_LOG_SOFTMAX)
         return dagl_ctx_set_error(ctx, DAGL_E_ARG, "softmax: op %s (%d) is not softmax or log_softmax", name, (int)op);
-    if (!a) return dagl_ctx_set_error(ctx, DAGL_E_ARG, "%s: tensor is NULL", name);
-    int d = a->ndim == 0 && (dim == 0 || dim == -1) ? 0 : dagl__wrap_dim(dim, a->ndim); /* 0-d: one row */
-    if (d < 0) {
+    if (!(a.ndim == 0 && (dim == 0 || dim == -1)) && dagl__wrap_dim(dim, a.ndim) < 0) { /* 0-d: one row */
         char b[160];
         return dagl_ctx_set_error(ctx, DAGL_E_INDEX, "%s: dimension %d is out of range for shape %s", name, dim,
-                                  dagl_shape_str(a->ndim, a->shape, b, sizeof b));
+                                  dagl_shape_str(a.ndim, a.shape, b, sizeof b));
     }
+    return DAGL_OK;
+}
+
+dagl_status dagl_softmax(dagl_ctx *ctx, dagl_op op, const dagl_tensor *a, int dim, dagl_tensor **out)
+{
+    *out = NULL;
+    if (!a) return dagl_ctx_set_error(ctx, DAGL_E_ARG, "%s: tensor is NULL", dagl_op_name(op));
+    dagl_status st0 = dagl__softmax_check(ctx, op, (dagl__shape_ref){a->dtype, a->ndim, a->shape}, dim);
+    if (st0) return st0;
+    int d = a->ndim == 0 ? 0 : dagl__wrap_dim(dim, a->ndim);
     /* integers compute in float32 (as exp does); other layouts are copied to contiguous first */
     dagl_tensor *x = NULL;
-    dagl_status st = dagl__as_dtype(ctx, a, a->dtype == DAGL_I64 ? DAGL_F32 : a->dtype, &x);
+    dagl_status st = dagl__as_dtype(ctx, a, dagl_op_result_dtype(op, 1, &a->dtype, NULL), &x);
     if (!st && !dagl_tensor_is_contiguous(x)) {
         dagl_tensor *c;
         st = dagl_clone(ctx, x, &c);

@@ -82,20 +82,20 @@ DEF_CLAMP(i64, int64_t, a->ilo, a->ihi)
 
 #define K(op) {[DAGL_F32] = op##_f32, [DAGL_F64] = op##_f64, [DAGL_I64] = op##_i64}
 #define KF(op) {[DAGL_F32] = op##_f32, [DAGL_F64] = op##_f64, [DAGL_I64] = NULL}
-static const ew_kernel unary_kernels[DAGL_OP_ERF - DAGL_OP_NEG + 1][DAGL_DTYPE_COUNT] = {
-    [DAGL_OP_NEG - DAGL_OP_NEG] = K(neg),      [DAGL_OP_EXP - DAGL_OP_NEG] = KF(exp),
-    [DAGL_OP_LOG - DAGL_OP_NEG] = KF(log),     [DAGL_OP_SQRT - DAGL_OP_NEG] = KF(sqrt),
-    [DAGL_OP_ABS - DAGL_OP_NEG] = K(abs),      [DAGL_OP_TANH - DAGL_OP_NEG] = KF(tanh),
-    [DAGL_OP_SIGMOID - DAGL_OP_NEG] = KF(sigmoid), [DAGL_OP_RELU - DAGL_OP_NEG] = K(relu),
-    [DAGL_OP_ERF - DAGL_OP_NEG] = KF(erf),
+/* Indexed by op (the op list's UNARY rows); a dtype without a kernel computes in the dtype the
+ * op's dtype rule gives (float32 for int64). */
+static const ew_kernel unary_kernels[DAGL_OP_COUNT][DAGL_DTYPE_COUNT] = {
+    [DAGL_OP_NEG] = K(neg),      [DAGL_OP_EXP] = KF(exp),   [DAGL_OP_LOG] = KF(log),
+    [DAGL_OP_SQRT] = KF(sqrt),   [DAGL_OP_ABS] = K(abs),    [DAGL_OP_TANH] = KF(tanh),
+    [DAGL_OP_SIGMOID] = KF(sigmoid), [DAGL_OP_RELU] = K(relu), [DAGL_OP_ERF] = KF(erf),
 };
 static const ew_kernel clamp_kernels[DAGL_DTYPE_COUNT] = K(clamp);
 
 /* The kernel of unary op `op` for dtype dt, or NULL (unary_chain.c runs them block by block). */
 ew_kernel dagl__unary_kernel(dagl_op op, dagl_dtype dt)
 {
-    if (op < DAGL_OP_NEG || op > DAGL_OP_ERF || (unsigned)dt >= DAGL_DTYPE_COUNT) return NULL;
-    return unary_kernels[op - DAGL_OP_NEG][dt];
+    if ((unsigned)op >= DAGL_OP_COUNT || (unsigned)dt >= DAGL_DTYPE_COUNT) return NULL;
+    return unary_kernels[op][dt];
 }
 
 /* Runs a one-input kernel: contiguous inputs take the flat path, others the strided one. */
@@ -119,15 +119,17 @@ dagl_status dagl_unary(dagl_ctx *ctx, dagl_op op, const dagl_tensor *a, dagl_ten
 {
     *out = NULL;
     if (!a) return dagl_ctx_set_error(ctx, DAGL_E_ARG, "%s: tensor is NULL", dagl_op_name(op));
-    if (dagl__op_info_of(op)->kind != DAGL__OPK_UNARY)
+    if (dagl__op_info_of(op)->cls != DAGL__CLS_UNARY)
         return dagl_ctx_set_error(ctx, DAGL_E_ARG, "unary: %s (op %d) is not a unary op", dagl_op_name(op), (int)op);
-    const ew_kernel *row = unary_kernels[op - DAGL_OP_NEG];
+    dagl_dtype dt = dagl_op_result_dtype(op, 1, &a->dtype, NULL);
+    ew_kernel k = unary_kernels[op][dt];
+    if (!k) return dagl_ctx_set_error(ctx, DAGL_E_INTERNAL, "%s: no %s kernel", dagl_op_name(op), dagl_dtype_name(dt));
     struct ew_args args;
-    if (row[a->dtype]) return run_one(ctx, dagl_op_name(op), row[a->dtype], a, &args, out);
+    if (a->dtype == dt) return run_one(ctx, dagl_op_name(op), k, a, &args, out);
     dagl_tensor *x;
-    dagl_status st = dagl__as_dtype(ctx, a, DAGL_F32, &x);
+    dagl_status st = dagl__as_dtype(ctx, a, dt, &x);
     if (st) return st;
-    st = run_one(ctx, dagl_op_name(op), row[DAGL_F32], x, &args, out);
+    st = run_one(ctx, dagl_op_name(op), k, x, &args, out);
     dagl_tensor_release(x);
     return st;
 }

@@ -9,7 +9,10 @@
 #define SHP(i) dagl_shape_str(nd[i], shp[i], sb[i], sizeof sb[i])
 
 /* The three convolution ops, as opposed to the poolings (error messages name a kernel's dims for them). */
-static bool is_conv(dagl_op op) { return op >= DAGL_OP_CONV2D && op <= DAGL_OP_CONV2D_GRAD_KERNEL; }
+static bool is_conv(dagl_op op)
+{
+    return op == DAGL_OP_CONV2D || op == DAGL_OP_CONV2D_GRAD_INPUT || op == DAGL_OP_CONV2D_GRAD_KERNEL;
+}
 
 /* Output size and leading pad of one spatial dim (TensorFlow's rules); false when a VALID
  * window does not fit. */
@@ -61,16 +64,18 @@ dagl_status dagl__win2d_infer(dagl_ctx *ctx, dagl_op op, const dagl_window2d *w,
     const char *name = dagl_op_name(op);
     char sb[3][160];
     int nsrc = op == DAGL_OP_MAXPOOL2D || op == DAGL_OP_AVGPOOL2D ? 1 : 2;
-    static const char *const roles[][2] = {
-        [DAGL_OP_CONV2D - DAGL_OP_CONV2D] = {"input", "kernel"},
-        [DAGL_OP_CONV2D_GRAD_INPUT - DAGL_OP_CONV2D] = {"output gradient", "kernel"},
-        [DAGL_OP_CONV2D_GRAD_KERNEL - DAGL_OP_CONV2D] = {"input", "output gradient"},
-        [DAGL_OP_MAXPOOL2D - DAGL_OP_CONV2D] = {"input", ""},
-        [DAGL_OP_AVGPOOL2D - DAGL_OP_CONV2D] = {"input", ""},
-        [DAGL_OP_MAXPOOL2D_GRAD - DAGL_OP_CONV2D] = {"input", "output gradient"},
-        [DAGL_OP_AVGPOOL2D_GRAD - DAGL_OP_CONV2D] = {"input", "output gradient"},
+    static const char *const roles[DAGL_OP_COUNT][2] = {
+        [DAGL_OP_CONV2D] = {"input", "kernel"},
+        [DAGL_OP_CONV2D_GRAD_INPUT] = {"output gradient", "kernel"},
+        [DAGL_OP_CONV2D_GRAD_KERNEL] = {"input", "output gradient"},
+        [DAGL_OP_MAXPOOL2D] = {"input", ""},
+        [DAGL_OP_AVGPOOL2D] = {"input", ""},
+        [DAGL_OP_MAXPOOL2D_GRAD] = {"input", "output gradient"},
+        [DAGL_OP_AVGPOOL2D_GRAD] = {"input", "output gradient"},
     };
-    const char *const *role = roles[op - DAGL_OP_CONV2D];
+    if ((unsigned)op >= DAGL_OP_COUNT || dagl__op_info_of(op)->cls != DAGL__CLS_WINDOW)
+        return dagl_ctx_set_error(ctx, DAGL_E_ARG, "window2d: %s is not a convolution or pooling op", name);
+    const char *const *role = roles[op];
     *odt = dts[0];
     for (int i = 0; i < nsrc; i++) {
         if (dts[i] == DAGL_I64)

@@ -60,10 +60,9 @@ static int g_constant(lua_State *L)
 static dagl_op op_by_name(lua_State *L, int idx)
 {
     const char *name = luaL_checkstring(L, idx);
-    for (int op = 1; op < DAGL_OP_COUNT; op++)
-        if (strcmp(dagl_op_name((dagl_op)op), name) == 0) return (dagl_op)op;
-    luaL_argerror(L, idx, lua_pushfstring(L, "unknown op '%s'", name));
-    return DAGL_OP_NONE;
+    dagl_op op = dagl_op_from_name(name);
+    if (op == DAGL_OP_NONE) luaL_argerror(L, idx, lua_pushfstring(L, "unknown op '%s'", name));
+    return op;
 }
 
 /* Reads optional node parameters from a table: scalar, scalar_first, lo, hi, dims (0-based),

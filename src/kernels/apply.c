@@ -1,0 +1,198 @@
+/* apply.c -- dagl_op_apply: any op of the op list run on tensors with a graph node's parameters,
+ * one function per op class. Graph runs call it for every node, and the Lua binding for eager
+ * calls, so a call computes the same bits and fails with the same message either way. */
+#include "kernels.h"
+
+typedef dagl_status (*apply_fn)(dagl_ctx *ctx, dagl_op op, int nsrc, dagl_tensor *const *v,
+                                const dagl_node_params *p, dagl_tensor **out);
+
+/* Unary elementwise: the kernel of op. */
+static dagl_status ap_unary(dagl_ctx *ctx, dagl_op op, int nsrc, dagl_tensor *const *v, const dagl_node_params *p,
+                            dagl_tensor **out)
+{
+    (void)nsrc, (void)p;
+    return dagl_unary(ctx, op, v[0], out);
+}
+
+/* Binary and compare: a scalar parameter on either side, or two tensors. */
+static dagl_status ap_binary(dagl_ctx *ctx, dagl_op op, int nsrc, dagl_tensor *const *v, const dagl_node_params *p,
+                             dagl_tensor **out)
+{
+    if (p->has_scalar) return dagl_binary_scalar(ctx, op, v[0], p->scalar, p->scalar_first, out);
+    if (nsrc != 2) return dagl_ctx_set_error(ctx, DAGL_E_ARG, "%s: needs 2 sources or a scalar", dagl_op_name(op));
+    return dagl_binary(ctx, op, v[0], v[1], out);
+}
+
+/* Clamp, with its bounds (NaN: none) in the params. */
+static dagl_status ap_clamp(dagl_ctx *ctx, dagl_op op, int nsrc, dagl_tensor *const *v, const dagl_node_params *p,
+                            dagl_tensor **out)
+{
+    (void)op, (void)nsrc;
+    return dagl_clamp(ctx, v[0], p->lo, p->hi, out);
+}
+
+/* where(cond, a, b). */
+static dagl_status ap_where(dagl_ctx *ctx, dagl_op op, int nsrc, dagl_tensor *const *v, const dagl_node_params *p,
+                            dagl_tensor **out)
+{
+    (void)op, (void)nsrc, (void)p;
+    return dagl_where(ctx, v[0], v[1], v[2], out);
+}
+
+/* Reductions over params.dims (none: all), keepdim and correction. */
+static dagl_status ap_reduce(dagl_ctx *ctx, dagl_op op, int nsrc, dagl_tensor *const *v, const dagl_node_params *p,
+                             dagl_tensor **out)
+{
+    (void)nsrc;
+    return dagl_reduce(ctx, op, v[0], p->dims, p->ndims, p->keepdim, p->correction, out);
+}
+
+/* matmul(a, b). */
+static dagl_status ap_matmul(dagl_ctx *ctx, dagl_op op, int nsrc, dagl_tensor *const *v, const dagl_node_params *p,
+                             dagl_tensor **out)
+{
+    (void)op, (void)nsrc, (void)p;
+    return dagl_matmul(ctx, v[0], v[1], out);
+}
+
+/* Views: reshape, permute, expand and slice (core/view.c). */
+static dagl_status ap_layout(dagl_ctx *ctx, dagl_op op, int nsrc, dagl_tensor *const *v, const dagl_node_params *p,
+                             dagl_tensor **out)
+{
+    (void)nsrc;
+    return dagl__layout(ctx, op, p, v[0], out);
+}
+
+/* Conversion to params.dtype: the source itself when it has that dtype already. */
+static dagl_status ap_cast(dagl_ctx *ctx, dagl_op op, int nsrc, dagl_tensor *const *v, const dagl_node_params *p,
+                           dagl_tensor **out)
+{
+    (void)op, (void)nsrc;
+    if ((unsigned)p->dtype >= DAGL_DTYPE_COUNT)
+        return dagl_ctx_set_error(ctx, DAGL_E_ARG, "cast: unknown dtype %d", (int)p->dtype);
+    return dagl__as_dtype(ctx, v[0], p->dtype, out);
+}
+
+/* Every source joined along params.axis. */
+static dagl_status ap_concat(dagl_ctx *ctx, dagl_op op, int nsrc, dagl_tensor *const *v, const dagl_node_params *p,
+                             dagl_tensor **out)
+{
+    (void)op;
+    return dagl_concat(ctx, nsrc, (const dagl_tensor *const *)v, p->axis, out);
+}
+
+/* The source written into zeros of params.shape (the slice's gradient). */
+static dagl_status ap_slice_scatter(dagl_ctx *ctx, dagl_op op, int nsrc, dagl_tensor *const *v,
+                                    const dagl_node_params *p, dagl_tensor **out)
+{
+    (void)op, (void)nsrc;
+    return dagl_slice_scatter(ctx, v[0], p->nshape, p->shape, p->axis, p->start, p->step, out);
+}
+
+/* Rows of the table picked by idx, counted from params.index_base. */
+static dagl_status ap_gather(dagl_ctx *ctx, dagl_op op, int nsrc, dagl_tensor *const *v, const dagl_node_params *p,
+                             dagl_tensor **out)
+{
+    (void)op, (void)nsrc;
+    return dagl_gather(ctx, v[0], v[1], p->index_base, out);
+}
+
+/* Rows of src added into a zero table of params.shape[0] rows. */
+static dagl_status ap_index_add(dagl_ctx *ctx, dagl_op op, int nsrc, dagl_tensor *const *v, const dagl_node_params *p,
+                                dagl_tensor **out)
+{
+    (void)op, (void)nsrc;
+    if (p->nshape < 1)
+        return dagl_ctx_set_error(ctx, DAGL_E_ARG, "index_add: the table's row count (shape[0]) is missing");
+    return dagl_index_add(ctx, v[0], v[1], p->shape[0], p->index_base, out);
+}
+
+/* A mask of the source's shape and dtype from (params.seed, params.counter). */
+static dagl_status ap_dropout(dagl_ctx *ctx, dagl_op op, int nsrc, dagl_tensor *const *v, const dagl_node_params *p,
+                              dagl_tensor **out)
+{
+    (void)op, (void)nsrc;
+    return dagl_dropout_mask(ctx, v[0]->dtype, v[0]->ndim, v[0]->shape, p->rate, p->seed, p->counter, out);
+}
+
+/* conv2d and its two gradients, the poolings and theirs, by op. */
+static dagl_status ap_window(dagl_ctx *ctx, dagl_op op, int nsrc, dagl_tensor *const *v, const dagl_node_params *p,
+                             dagl_tensor **out)
+{
+    const dagl_window2d *w = &p->window;
+    int arity = op == DAGL_OP_MAXPOOL2D || op == DAGL_OP_AVGPOOL2D ? 1 : 2;
+    if (nsrc != arity)
+        return dagl_ctx_set_error(ctx, DAGL_E_ARG, "%s: takes %d sources, got %d", dagl_op_name(op), arity, nsrc);
+    switch (op) {
+    case DAGL_OP_CONV2D: return dagl_conv2d(ctx, v[0], v[1], w, out);
+    case DAGL_OP_CONV2D_GRAD_INPUT: return dagl_conv2d_grad_input(ctx, v[0], v[1], p->shape, w, out);
+    case DAGL_OP_CONV2D_GRAD_KERNEL: return dagl_conv2d_grad_kernel(ctx, v[0], v[1], p->shape, w, out);
+    case DAGL_OP_MAXPOOL2D: case DAGL_OP_AVGPOOL2D: return dagl_pool2d(ctx, op, v[0], w, out);
+    default: return dagl_pool2d_grad(ctx, op, v[0], v[1], w, out);
+    }
+}
+
+/* softmax / log_softmax along params.axis. */
+static dagl_status ap_softmax(dagl_ctx *ctx, dagl_op op, int nsrc, dagl_tensor *const *v, const dagl_node_params *p,
+                              dagl_tensor **out)
+{
+    (void)nsrc;
+    return dagl_softmax(ctx, op, v[0], p->axis, out);
+}
+
+/* Writes source 2 into source 1 in place; the result is the target (a new reference). */
+static dagl_status ap_assign(dagl_ctx *ctx, dagl_op op, int nsrc, dagl_tensor *const *v, const dagl_node_params *p,
+                             dagl_tensor **out)
+{
+    (void)op, (void)nsrc, (void)p;
+    dagl_status st = dagl_assign(ctx, v[0], v[1]);
+    if (st) return st;
+    dagl_tensor_retain(v[0]);
+    *out = v[0];
+    return DAGL_OK;
+}
+
+#define AP_NONE NULL
+#define AP_CUSTOM NULL
+#define AP_COMPARE ap_binary
+#define AP_FN(C) [DAGL__CLS_##C] = AP_##C,
+#define AP_UNARY ap_unary
+#define AP_BINARY ap_binary
+#define AP_CLAMP ap_clamp
+#define AP_WHERE ap_where
+#define AP_REDUCE ap_reduce
+#define AP_MATMUL ap_matmul
+#define AP_LAYOUT ap_layout
+#define AP_CAST ap_cast
+#define AP_CONCAT ap_concat
+#define AP_SLICE_SCATTER ap_slice_scatter
+#define AP_GATHER ap_gather
+#define AP_INDEX_ADD ap_index_add
+#define AP_DROPOUT ap_dropout
+#define AP_WINDOW ap_window
+#define AP_SOFTMAX ap_softmax
+#define AP_ASSIGN ap_assign
+static const apply_fn apply_of[] = {DAGL__CLASSES(AP_FN)};
+_Static_assert(sizeof apply_of / sizeof *apply_of == DAGL__CLS_COUNT, "one apply function per op class");
+
+dagl_status dagl_op_apply(dagl_ctx *ctx, dagl_op op, int nsrc, dagl_tensor *const *srcs, const dagl_node_params *p,
+                          dagl_tensor **out)
+{
+    *out = NULL;
+    apply_fn f = apply_of[dagl__op_info_of(op)->cls];
+    if (!f) return dagl_ctx_set_error(ctx, DAGL_E_ARG, "op_apply: %s cannot run on its own", dagl_op_name(op));
+    const dagl__class_info *ci = dagl__class_of(op);
+    if (ci->nsrc && nsrc != ci->nsrc)
+        return dagl_ctx_set_error(ctx, DAGL_E_ARG, "%s: takes %d sources, got %d", dagl_op_name(op), ci->nsrc, nsrc);
+    if (nsrc < 1 || nsrc > DAGL_MAX_SRCS)
+        return dagl_ctx_set_error(ctx, DAGL_E_ARG, "%s: %d sources (1 to %d allowed)", dagl_op_name(op), nsrc,
+                                  DAGL_MAX_SRCS);
+    for (int i = 0; i < nsrc; i++)
+        if (!srcs[i]) return dagl_ctx_set_error(ctx, DAGL_E_ARG, "%s: source %d is NULL", dagl_op_name(op), i + 1);
+    dagl_node_params dflt;
+    if (!p) {
+        dagl_node_params_init(&dflt);
+        p = &dflt;
+    }
+    return f(ctx, op, nsrc, srcs, p, out);
+}
