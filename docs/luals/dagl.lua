@@ -317,6 +317,15 @@ function dagl.concat(list, dim) end
 ---@param ids dagl.Tensor int64
 ---@return dagl.Tensor
 function dagl.embedding(table, ids) end
+---t[i] as a function: a number for 1-d tensors, else row i (symbols too).
+---@param t dagl.Tensor
+---@param i integer
+---@return dagl.Tensor|number
+function dagl.index(t, i) end
+---Internal to dagl.fn: the symbols' metatable and the function adding a node to a trace.
+---@param mt table
+---@param emit function
+function dagl.set_symbol_class(mt, emit) end
 ---Slices of t along dim at int64 indices counting from 1 (idx 1-D unless dim is 1).
 ---@param t dagl.Tensor
 ---@param dim integer
@@ -642,6 +651,12 @@ function Tensor:avg_pool2d(opts) end
 ---@param idx dagl.Tensor
 ---@return dagl.Tensor
 function Tensor:index_select(dim, idx) end
+---A dropout mask with this tensor's shape and dtype (see dagl.dropout_mask).
+---@param rate number
+---@param seed integer
+---@param counter? integer
+---@return dagl.Tensor
+function Tensor:dropout_mask(rate, seed, counter) end
 ---@param b dagl.operand
 ---@return dagl.Tensor
 function Tensor:add(b) end

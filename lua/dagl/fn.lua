@@ -64,221 +64,55 @@ local function node(tr, op, srcs, params)
   return new_sym(tr, id)
 end
 
-local function unary(op)
-  return function(self) return node(self.tracer, op, {self.id}) end
-end
-
--- Binary op with a tensor, symbol or number on either side.
-local function binary(op)
-  return function(a, b)
-    if is_sym(a) then
-      if type(b) == "number" then return node(a.tracer, op, {a.id}, {scalar = b}) end
-      return node(a.tracer, op, {a.id, operand(a.tracer, b)})
-    end
-    if type(a) == "number" then return node(b.tracer, op, {b.id}, {scalar = a, scalar_first = true}) end
-    return node(b.tracer, op, {operand(b.tracer, a), b.id})
+-- Every method of real tensors is a method of symbols too: the C bindings read tensors and
+-- symbols through one argument front end (src/lua/l_front.c), so a call checks its arguments
+-- and fails the same way traced as eager; on a symbol they add the node through `emit` below.
+-- What needs values (item, totable, x[i] of a 1-d tensor) raises, saying what to use instead.
+local methods = core.Tensor.methods
+for k, f in pairs(methods) do Sym[k] = f end
+Sym.__index = function(self, k)
+  if math.type(k) == "integer" then
+    local ok, r = pcall(core.index, self, k)
+    if not ok then user_error((tostring(r):gsub("^[^:]*:%d+: ", ""))) end
+    return r
   end
+  return Sym[k]
 end
-
--- Lua dims are 1-based; the graph's are 0-based (negative ones count from the end in both).
--- Checked here against self's shape, so that errors name the dims as the user wrote them.
-local function dims0(self, dim, what)
-  if dim == nil then return {} end
-  if type(dim) == "number" then dim = {dim} end
-  local n, out, seen = #self.shape, {}, {}
-  for i, d in ipairs(dim) do
-    local di = math.tointeger(d) -- 2.0 is dim 2, as on real tensors
-    local d0 = di and (di > 0 and di - 1 or di + n)
-    if not d0 or d0 < 0 or d0 >= n or seen[d0] then
-      user_error(("%s: dimension %s is %s for shape [%s]"):format(what, tostring(d),
-        d0 and seen[d0] and "repeated" or "out of range", table.concat(self.shape, ", ")))
-    end
-    seen[d0], out[i] = true, di > 0 and di - 1 or di
+Sym.__newindex = function(self, k, v)
+  if math.type(k) == "integer" then
+    user_error(("index: a traced tensor cannot be written in place (x[%d] = ...); compute a new value or use dagl.assign on a real tensor"):format(k))
   end
-  return out
+  rawset(self, k, v)
 end
-
-local function reduce(op)
-  return function(self, dim, keepdim, correction)
-    return node(self.tracer, op, {self.id}, {dims = dims0(self, dim, op), keepdim = keepdim, correction = correction})
-  end
+Sym.__add, Sym.__sub, Sym.__mul, Sym.__div, Sym.__pow = core.add, core.sub, core.mul, core.div, core.pow
+Sym.__unm, Sym.__len = core.neg, core.Tensor.__len
+local function no_compare()
+  user_error("compare: < and <= on a traced tensor would need its values to give a Lua boolean; use x:lt(y), x:le(y) (tensors of 1 and 0) and dagl.where to choose")
 end
-
-for _, op in ipairs {"neg", "exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "erf"} do Sym[op] = unary(op) end
-for _, op in ipairs {"add", "sub", "mul", "div", "pow", "maximum", "minimum", "eq", "ne", "lt", "le", "gt", "ge", "matmul"} do
-  Sym[op] = binary(op)
-end
-for _, op in ipairs {"sum", "mean", "max", "min", "var"} do Sym[op] = reduce(op) end
--- softmax / log_softmax along dim (default the last), one fused node.
-for _, op in ipairs {"softmax", "log_softmax"} do
-  Sym[op] = function(self, dim) return node(self.tracer, op, {self.id}, {axis = dims0(self, dim or -1, op)[1]}) end
-end
--- Indices are 1-based in Lua (as t:argmax() on real tensors gives them): shift the graph's.
-for _, op in ipairs {"argmax", "argmin"} do
-  local r = reduce(op)
-  Sym[op] = function(...) return r(...) + 1 end
-end
-
--- Layout methods, as on real tensors (dims 1-based there, 0-based in the graph).
-local function shape_args(...)
-  local first = ...
-  if type(first) == "table" then return first end
-  return {...}
-end
-function Sym:reshape(...) return node(self.tracer, "reshape", {self.id}, {shape = shape_args(...)}) end
-Sym.view = Sym.reshape
-function Sym:flatten() return self:reshape(-1) end
-function Sym:expand(...) return node(self.tracer, "expand", {self.id}, {shape = shape_args(...)}) end
-function Sym:permute(...)
-  local order = dims0(self, shape_args(...), "permute")
-  for i, d in ipairs(order) do if d < 0 then order[i] = d + #self.shape end end
-  return node(self.tracer, "permute", {self.id}, {dims = order})
-end
--- t:transpose(d1, d2) (default: the last two dims), t:t()
-function Sym:transpose(d1, d2)
-  local n = #self.shape
-  if n < 2 and d1 == nil then return self end
-  local function norm(d, default)
-    d = d or default
-    dims0(self, d, "transpose") -- checks it
-    return d < 0 and d + n + 1 or d
-  end
-  d1, d2 = norm(d1, n - 1), norm(d2, n)
-  local order = {}
-  for i = 1, n do order[i] = i end
-  order[d1], order[d2] = d2, d1
-  return self:permute(order)
-end
-Sym.t = Sym.transpose
--- unsqueeze(d): a new size-1 dim at position d of the result (1-based, -1 = last)
-function Sym:unsqueeze(d)
-  local n, shape = #self.shape, {}
-  if d < 0 then d = d + n + 2 end
-  for i = 1, n + 1 do shape[i] = 1 end
-  local j = 1
-  for i = 1, n + 1 do if i ~= d then shape[i] = self.shape[j] j = j + 1 end end
-  return self:reshape(shape)
-end
--- squeeze([d]): drops size-1 dims (all, or dim d)
-function Sym:squeeze(d)
-  local n, shape = #self.shape, {}
-  if d and d < 0 then d = d + n + 1 end
-  for i = 1, n do
-    if not (self.shape[i] == 1 and (d == nil or d == i)) then shape[#shape + 1] = self.shape[i] end
-  end
-  return self:reshape(shape)
-end
-
--- The size of dim d (1-based, negative from the end) and d as a 0-based dim.
-local function dim_of(self, d, what)
-  if d == nil then user_error(("%s: a dimension is needed (shape [%s])"):format(what, table.concat(self.shape, ", "))) end
-  local d0 = dims0(self, d, what)[1]
-  if d0 < 0 then d0 = d0 + #self.shape end
-  return d0, self.shape[d0 + 1]
-end
-
--- t:slice(dim, first, last, step): elements first..last inclusive (1-based, negative from the
--- end), as on real tensors; a view node whose gradient is slice_scatter.
-function Sym:slice(dim, first, last, step)
-  local d, n = dim_of(self, dim, "slice")
-  first, last, step = first or 1, last or -1, step or 1
-  local start = first > 0 and first - 1 or first < 0 and first + n or 0
-  local stop = last >= 0 and last or last + n + 1
-  start = math.max(0, math.min(start, n))
-  stop = math.max(start, math.min(stop, n))
-  return node(self.tracer, "slice", {self.id}, {axis = d, start = start, stop = stop, step = step})
-end
-
--- t:narrow(dim, first, length), as in Torch7.
-function Sym:narrow(dim, first, len)
-  local d, n = dim_of(self, dim, "narrow")
-  local start = first > 0 and first - 1 or first + n
-  if first == 0 or start < 0 or len < 0 or start + len > n then
-    user_error(("narrow: elements %d..%d are out of range for dimension %d of size %d (shape [%s])"):format(
-      start + 1, start + len, d + 1, n, table.concat(self.shape, ", ")))
-  end
-  return node(self.tracer, "slice", {self.id}, {axis = d, start = start, stop = start + len, step = 1})
-end
-
--- Rows of a table (tensor or symbol) by int64 ids counting from `base`, as a node of trace tr.
-local function gather(tr, table_, idx, base)
-  return node(tr, "gather", {operand(tr, table_), operand(tr, idx)}, {index_base = base})
-end
-
--- t:index_select(dim, idx) in trace tr, dim 0-based: rows by 1-based int64 indices (Torch7's
--- convention); along another dim, that dim is moved to the front and back (idx must be 1-D).
-local function index_select(tr, t, d, idx)
-  if d == 0 then return gather(tr, t, idx, 1) end
-  if #idx.shape ~= 1 then
-    user_error(("index_select: indices for dimension %d must be 1-D, got [%s]"):format(d + 1, table.concat(idx.shape, ", ")))
-  end
-  local front = new_sym(tr, operand(tr, t)):transpose(1, d + 1)
-  return gather(tr, front, idx, 1):transpose(1, d + 1)
-end
-
-function Sym:index_select(dim, idx) return index_select(self.tracer, self, (dim_of(self, dim, "index_select")), idx) end
-
--- The slices of `table_` (a real tensor) picked by this symbol's ids counting from `base` along
--- 0-based dim d (default 0): what table:index_select(dim, ids) on a real table calls when the ids
--- are traced.
-function Sym:rows_of(table_, base, d)
-  if (d or 0) == 0 then return gather(self.tracer, table_, self, base) end
-  return index_select(self.tracer, table_, d, self)
-end
-
--- A fresh dropout mask (1/(1-rate) or 0) with this symbol's shape and dtype at every run.
-function Sym:dropout_mask(rate, seed)
-  return node(self.tracer, "dropout_mask", {self.id}, {rate = rate, seed = seed})
-end
--- 2-D windows over NHWC images, as on real tensors: x:conv2d(k, {strides=, padding=}),
--- x:max_pool2d({pool_size=2, strides=, padding=}) (a number is the pool size). The node's
--- params carry the window (the gradient rules reuse them).
-local function window(opts, pool)
-  if type(opts) == "number" then opts = {pool_size = opts} end
-  opts = opts or {}
-  local size = opts.pool_size
-  if pool and size == nil then size = 2 end
-  return {pool_size = size, strides = opts.strides, padding = opts.padding}
-end
-function Sym:conv2d(k, opts)
-  return node(self.tracer, "conv2d", {self.id, operand(self.tracer, k)}, window(opts))
-end
-function Sym:max_pool2d(opts) return node(self.tracer, "max_pool2d", {self.id}, window(opts, true)) end
-function Sym:avg_pool2d(opts) return node(self.tracer, "avg_pool2d", {self.id}, window(opts, true)) end
-
-function Sym.clamp(self, lo, hi) return node(self.tracer, "clamp", {self.id}, {lo = lo, hi = hi}) end
-function Sym:dtype() return self._dtype end
-function Sym:dim() return #self.shape end
-function Sym:size(d) if d then return self.shape[d > 0 and d or #self.shape + d + 1] end return self.shape end
-function Sym:numel() local n = 1 for _, s in ipairs(self.shape) do n = n * s end return n end
-
-Sym.__add, Sym.__sub, Sym.__mul, Sym.__div, Sym.__pow = Sym.add, Sym.sub, Sym.mul, Sym.div, Sym.pow
-Sym.__unm = Sym.neg
+Sym.__lt, Sym.__le = no_compare, no_compare
 function Sym.__tostring(s)
-  return ("dagl.Symbol(%%%d, %s [%s])"):format(s.id, s._dtype, table.concat(s.shape, ", "))
+  return ("dagl.Symbol(%%%d, %s [%s]; traced: its values exist when the graph runs)"):format(s.id, s._dtype,
+    table.concat(s.shape, ", "))
 end
 
---- where(cond, a, b) inside traces (dagl.where dispatches here for symbols).
-function M.where(c, a, b)
-  local tr = (is_sym(c) and c.tracer) or (is_sym(a) and a.tracer) or b.tracer
-  return node(tr, "where", {operand(tr, c), operand(tr, a), operand(tr, b)})
-end
-
-M.is_symbol = is_sym
-
---- assign(target, value) inside traces (t:assign(sym) and dagl.assign(t, sym) come here): an
--- assign node writing the value into the real tensor target (a constant of the graph) at every
--- run, after every node of the graph that reads the target's old value. Returns the node's
--- symbol (the target after the write).
-function M.assign(target, value)
-  if not is_tensor(target) then
-    user_error(("assign: the target must be a real tensor (a weight or a state tensor), got %s"):format(
-      is_sym(target) and "a traced symbol" or type(target)))
+-- How the C front end adds a node: op on the operands (symbols of one trace, real tensors that
+-- become constants) with params already normalized (0-based dims, the graph's form).
+local function emit(op, params, ...)
+  local tr
+  for i = 1, select("#", ...) do
+    local a = select(i, ...)
+    if is_sym(a) then tr = a.tracer break end
   end
-  local tr = value.tracer
-  return node(tr, "assign", {operand(tr, target), value.id})
+  local srcs = {}
+  for i = 1, select("#", ...) do srcs[i] = operand(tr, (select(i, ...))) end
+  return node(tr, op, srcs, params)
 end
-function Sym:assign_into(target) return M.assign(target, self) end
+core.set_symbol_class(Sym, emit)
+
+--- where(cond, a, b) and assign(target, value): the C functions, which take symbols.
+M.where = core.where
+M.is_symbol = is_sym
+M.assign = core.assign
 
 --- Checks concat operands' shapes (a list of shape tables) with 1-based dims in the message;
 -- returns the 0-based dim.
@@ -317,12 +151,6 @@ function M.concat(list, dim)
     out = node(tr, "concat", {out.id, table.unpack(ids, i, math.min(i + 6, #ids))}, {axis = d})
   end
   return out
-end
-
---- embedding(table, ids) inside traces: rows by 0-based ids (Keras's token ids).
-function M.embedding(table_, ids)
-  local tr = is_sym(table_) and table_.tracer or ids.tracer
-  return gather(tr, table_, ids, 0)
 end
 
 --- The symbol of tensor t in the trace of symbol x (a constant of the graph, shared with every

@@ -12,21 +12,8 @@ dagl.label = fn.label
 dagl.luaop = fn.luaop
 dagl.grad = require("dagl.grad").grad
 
---- dagl.where works on real tensors (C) and inside traces (symbols).
-function dagl.where(c, a, b)
-  if fn.is_symbol(c) or fn.is_symbol(a) or fn.is_symbol(b) then return fn.where(c, a, b) end
-  return core.where(c, a, b)
-end
-
---- dagl.assign(target, value): writes value into the real tensor target in place (same shape;
--- converted to target's dtype) and returns target. With a traced value (inside dagl.fn / dagl.grad) it adds an
--- assign node instead: every run writes the value, after the graph's other reads of the target.
-function dagl.assign(target, value)
-  if fn.is_symbol(value) or fn.is_symbol(target) then return fn.assign(target, value) end
-  local ok, res = pcall(core.assign, target, value)
-  if not ok then error((tostring(res):gsub("^[^:]*:%d+: ", "")), 2) end -- at the caller's line
-  return res
-end
+--- dagl.where, dagl.assign, dagl.embedding and every op are the C functions themselves: they take
+-- real tensors and traced symbols alike (one argument front end, src/lua/l_front.c).
 
 --- dagl.concat({t1, t2, ...}, dim=1): joins along dim (1-based); symbols go into the trace.
 function dagl.concat(list, dim)
@@ -41,18 +28,6 @@ function dagl.concat(list, dim)
   fn.check_concat(shapes, dim, 3)
   return core.concat(list, dim)
 end
-
---- dagl.embedding(table, ids): rows of table by int64 ids counting from 0 (Keras's token ids);
--- the result has shape ids.shape .. table.shape[2:]. t:index_select(1, idx) counts from 1.
-function dagl.embedding(tbl, ids)
-  if fn.is_symbol(tbl) or fn.is_symbol(ids) then return fn.embedding(tbl, ids) end
-  local ok, res = pcall(core.embedding, tbl, ids)
-  if not ok then error((tostring(res):gsub("^[^:]*:%d+: ", "")), 2) end -- at the caller's line
-  return res
-end
-
---- Module-level math functions (dagl.exp(x), dagl.add(a, b), ...) are the C functions
--- themselves: given a traced symbol they call its method of the same name.
 
 --- dagl.trace{json=path, svg=path, print=bool}(body) or dagl.trace(opts, body): runs body with
 -- every graph run recorded, writes the Chrome/Perfetto JSON and the SVG timeline when asked, and

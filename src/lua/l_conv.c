@@ -1,6 +1,6 @@
-/* l_conv.c -- 2-D convolution and pooling from Lua (NHWC, Keras-shaped): x:conv2d(k, opts),
- * x:max_pool2d(opts), x:avg_pool2d(opts), also as dagl.conv2d(x, k, opts) and so on; opts is
- * {pool_size=, strides=, padding="valid"|"same"}. Traced symbols go to their methods. */
+/* l_conv.c -- the options of the 2-D window ops from Lua (NHWC, Keras-shaped): {pool_size=,
+ * strides=, padding="valid"|"same"}, read for x:conv2d(k, opts), x:max_pool2d(opts) and
+ * x:avg_pool2d(opts) (bound from the op list in l_ops.c) and for graph nodes (l_graph.c). */
 #include "ldagl.h"
 
 #include <string.h>
@@ -43,47 +43,3 @@ void dagl_l_window(lua_State *L, int idx, dagl_window2d *w, const char *what)
     lua_pop(L, 1);
 }
 
-/* x:conv2d(k, {strides=, padding=}) */
-static int l_conv2d(lua_State *L)
-{
-    CHECK_OR_SYMBOL(L, x, DAGL_OP_CONV2D)
-    dagl_tensor *k = dagl_l_check(L, 2);
-    dagl_window2d w;
-    dagl_l_window(L, 3, &w, "conv2d");
-    dagl_tensor **o = dagl_l_slot(L);
-    dagl_lstate *ls = DAGL_LSTATE(L);
-    /* real work: other threads may run Lua meanwhile (operands are anchored on the stack) */
-    bool big = dagl_tensor_numel(x) * dagl_tensor_numel(k) > (int64_t)1 << 20;
-    if (big) dagl_l_unlock(ls);
-    dagl_status st = dagl_conv2d(ls->ctx, x, k, &w, o);
-    if (big) dagl_l_relock(ls, L);
-    return dagl_l_done_s(L, ls, st, o);
-}
-
-/* x:max_pool2d(opts) / x:avg_pool2d(opts); a number for opts is the pool size; the pool size
- * defaults to 2x2 as in Keras. */
-static int pool(lua_State *L, dagl_op op)
-{
-    CHECK_OR_SYMBOL(L, x, op)
-    dagl_window2d w;
-    if (lua_type(L, 2) == LUA_TNUMBER) {
-        memset(&w, 0, sizeof w);
-        w.size[0] = w.size[1] = (int)luaL_checkinteger(L, 2);
-    } else {
-        dagl_l_window(L, 2, &w, op == DAGL_OP_MAXPOOL2D ? "max_pool2d" : "avg_pool2d");
-    }
-    if (w.size[0] == 0 && w.size[1] == 0) w.size[0] = w.size[1] = 2;
-    dagl_tensor **o = dagl_l_slot(L);
-    return dagl_l_done(L, dagl_pool2d(DAGL_LCTX(L), op, x, &w, o), o);
-}
-
-/* x:max_pool2d(opts) and x:avg_pool2d(opts): pool() with the op */
-static int l_max_pool2d(lua_State *L) { return pool(L, DAGL_OP_MAXPOOL2D); }
-static int l_avg_pool2d(lua_State *L) { return pool(L, DAGL_OP_AVGPOOL2D); }
-
-const luaL_Reg dagl_l_conv_methods[] = {
-    {"conv2d", l_conv2d},
-    {"max_pool2d", l_max_pool2d},
-    {"avg_pool2d", l_avg_pool2d},
-    {NULL, NULL},
-};

@@ -1,6 +1,7 @@
-/* l_index.c -- joins, row indexing and dropout masks from Lua: dagl.concat, dagl.embedding,
- * t:index_select(1, idx), dagl.index_add and dagl.dropout_mask on real tensors (dagl/init.lua
- * sends symbols to the traced versions). Dims are 1-based; embedding ids count from 0 (as Keras
+/* l_index.c -- joins, row indexing and dropout masks from Lua: dagl.concat (real tensors;
+ * dagl/init.lua sends lists with symbols to fn.lua), and through the front end (l_front.c), for
+ * real tensors and traced symbols alike, dagl.embedding, t:index_select(dim, idx),
+ * dagl.index_add and dagl.dropout_mask. Dims are 1-based; embedding ids count from 0 (as Keras
  * token ids do), index_select indices from 1 (as Torch7's do). */
 #include "ldagl.h"
 
@@ -25,81 +26,81 @@ static int l_concat(lua_State *L)
     return dagl_l_done(L, dagl_concat(DAGL_LCTX(L), n, ts, dim > 0 ? dim - 1 : dim, o), o);
 }
 
-/* Rows of a table by int64 ids counting from `base`. */
-static int gather(lua_State *L, int table_idx, int idx_idx, int64_t base)
+/* Rows of a table (arg ti) by int64 ids (arg ii) counting from `base`: a gather node. */
+static int gather(lua_State *L, int ti, int ii, int64_t base)
 {
-    dagl_tensor *t = dagl_l_check(L, table_idx), *idx = dagl_l_check(L, idx_idx), **o = dagl_l_slot(L);
-    return dagl_l_done(L, dagl_gather(DAGL_LCTX(L), t, idx, base, o), o);
+    dagl_l_arg args[2];
+    dagl_l_arg_check(L, ti, &args[0]);
+    dagl_l_arg_check(L, ii, &args[1]);
+    dagl_node_params p;
+    dagl_node_params_init(&p);
+    p.index_base = base;
+    return dagl_l_apply(L, DAGL_OP_GATHER, 2, args, &p);
 }
 
 /* dagl.embedding(table, ids): ids from 0. */
 static int l_embedding(lua_State *L) { return gather(L, 1, 2, 0); }
 
-/* index_select along dimension d > 0 (0-based): the rows of t with d moved to the front, moved
- * back and made contiguous. idx must be 1-D (so the result keeps t's rank). */
-static dagl_status select_along(dagl_ctx *ctx, dagl_tensor *t, int d, const dagl_tensor *idx, dagl_tensor **out)
-{
-    char b[160];
-    if (dagl_tensor_ndim(idx) != 1)
-        return dagl_ctx_set_error(ctx, DAGL_E_SHAPE, "index_select: indices for dimension %d must be 1-D, got %s",
-                                  d + 1, dagl_shape_str(dagl_tensor_ndim(idx), dagl_tensor_shape(idx), b, sizeof b));
-    dagl_tensor *front = NULL, *rows = NULL, *back = NULL;
-    dagl_status st = dagl_transpose(ctx, t, 0, d, &front);
-    if (!st) st = dagl_gather(ctx, front, idx, 1, &rows);
-    if (!st) st = dagl_transpose(ctx, rows, 0, d, &back);
-    if (!st) st = dagl_contiguous(ctx, back, out);
-    dagl_tensor_release(front);
-    dagl_tensor_release(rows);
-    dagl_tensor_release(back);
-    return st;
-}
-
 /* t:index_select(dim, idx): the slices of t at 1-based int64 indices idx along dim (idx any
- * shape for dim 1, where it works as embedding does; 1-D otherwise). */
+ * shape for dim 1, where it works as embedding does; 1-D otherwise, through a transpose to the
+ * front and back, made contiguous). */
 static int l_index_select(lua_State *L)
 {
-    if (lua_type(L, 1) == LUA_TTABLE && lua_getfield(L, 1, "index_select") == LUA_TFUNCTION) { /* a symbol */
-        lua_insert(L, 1);
-        lua_call(L, lua_gettop(L) - 1, 1);
-        return 1;
-    }
-    dagl_tensor *t = dagl_l_check(L, 1);
-    int d = dagl_l_dim(L, 2, dagl_tensor_ndim(t), t);
-    if (lua_type(L, 3) == LUA_TTABLE && lua_getfield(L, 3, "rows_of") == LUA_TFUNCTION) { /* traced ids */
-        lua_pushvalue(L, 3);
-        lua_pushvalue(L, 1);
-        lua_pushinteger(L, 1);
-        lua_pushinteger(L, d);
-        lua_call(L, 4, 1);
-        return 1;
-    }
+    dagl_l_arg t, idx;
+    dagl_l_arg_check(L, 1, &t);
+    int d = dagl_l_dim(L, 2, t.ndim, t.shape, t.ndim);
+    dagl_l_arg_check(L, 3, &idx);
     if (d == 0) return gather(L, 1, 3, 1);
-    dagl_tensor *idx = dagl_l_check(L, 3), **o = dagl_l_slot(L);
-    return dagl_l_done(L, select_along(DAGL_LCTX(L), t, d, idx, o), o);
+    if (idx.ndim != 1) {
+        char b[160];
+        return luaL_error(L, "index_select: indices for dimension %d must be 1-D, got %s", d + 1,
+                          dagl_shape_str(idx.ndim, idx.shape, b, sizeof b));
+    }
+    luaL_checkstack(L, 8, "index_select");
+    /* front = t:transpose(1, d + 1); rows = gather(front, idx, 1); back = rows:transpose(1, d + 1) */
+    lua_getfield(L, 1, "transpose");
+    lua_pushvalue(L, 1), lua_pushinteger(L, 1), lua_pushinteger(L, d + 1);
+    lua_call(L, 3, 1);
+    int front = lua_gettop(L);
+    gather(L, front, 3, 1);
+    lua_getfield(L, -1, "transpose");
+    lua_insert(L, -2);
+    lua_pushinteger(L, 1), lua_pushinteger(L, d + 1);
+    lua_call(L, 3, 1);
+    lua_getfield(L, -1, "contiguous");
+    lua_insert(L, -2);
+    lua_call(L, 1, 1);
+    return 1;
 }
 
 /* dagl.index_add(src, idx, rows [, base=0]): a zero table of `rows` rows with src's rows added at
  * idx (the gradient of embedding). */
 static int l_index_add(lua_State *L)
 {
-    dagl_tensor *src = dagl_l_check(L, 1), *idx = dagl_l_check(L, 2);
-    lua_Integer rows = luaL_checkinteger(L, 3), base = luaL_optinteger(L, 4, 0);
-    dagl_tensor **o = dagl_l_slot(L);
-    return dagl_l_done(L, dagl_index_add(DAGL_LCTX(L), src, idx, rows, base, o), o);
+    dagl_l_arg args[2];
+    dagl_l_arg_check(L, 1, &args[0]);
+    dagl_l_arg_check(L, 2, &args[1]);
+    dagl_node_params p;
+    dagl_node_params_init(&p);
+    p.nshape = 1;
+    p.shape[0] = luaL_checkinteger(L, 3);
+    p.index_base = luaL_optinteger(L, 4, 0);
+    return dagl_l_apply(L, DAGL_OP_INDEX_ADD, 2, args, &p);
 }
 
-/* dagl.dropout_mask(like, rate, seed, counter): a mask with the shape and dtype of tensor `like`;
- * a pure function of (seed, counter). */
+/* dagl.dropout_mask(like, rate, seed, counter) / like:dropout_mask(rate, seed): a mask with the
+ * shape and dtype of `like`, a pure function of (seed, counter); traced, a node whose counter is
+ * its run count. */
 static int l_dropout_mask(lua_State *L)
 {
-    dagl_tensor *like = dagl_l_check(L, 1);
-    double rate = luaL_checknumber(L, 2);
-    uint64_t seed = (uint64_t)luaL_checkinteger(L, 3), counter = (uint64_t)luaL_optinteger(L, 4, 0);
-    dagl_tensor **o = dagl_l_slot(L);
-    return dagl_l_done(L,
-                       dagl_dropout_mask(DAGL_LCTX(L), dagl_tensor_dtype(like), dagl_tensor_ndim(like),
-                                         dagl_tensor_shape(like), rate, seed, counter, o),
-                       o);
+    dagl_l_arg a;
+    dagl_l_arg_check(L, 1, &a);
+    dagl_node_params p;
+    dagl_node_params_init(&p);
+    p.rate = luaL_checknumber(L, 2);
+    p.seed = (uint64_t)luaL_checkinteger(L, 3);
+    p.counter = (uint64_t)luaL_optinteger(L, 4, 0);
+    return dagl_l_apply(L, DAGL_OP_DROPOUT_MASK, 1, &a, &p);
 }
 
 const luaL_Reg dagl_l_index_funcs[] = {
@@ -107,4 +108,5 @@ const luaL_Reg dagl_l_index_funcs[] = {
     {"dropout_mask", l_dropout_mask}, {NULL, NULL},
 };
 
-const luaL_Reg dagl_l_index_methods[] = {{"index_select", l_index_select}, {NULL, NULL}};
+const luaL_Reg dagl_l_index_methods[] = {
+    {"index_select", l_index_select}, {"dropout_mask", l_dropout_mask}, {NULL, NULL}};

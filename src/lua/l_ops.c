@@ -1,151 +1,228 @@
-/* l_ops.c -- math on tensors from Lua: elementwise, comparisons, reductions, matmul. Each is
- * both a method (t:exp()) and a module function (dagl.exp(t)). */
+/* l_ops.c -- the op list's LUA rows as Lua methods (t:exp()) and module functions (dagl.exp(t)):
+ * one binding per op, generated from DAGL_OP_LIST by the op's class, each reading its arguments
+ * through the front end (l_front.c), so real tensors and traced symbols take the same path. */
 #include "ldagl.h"
 
 #include <math.h>
 
-/* dagl.exp(x) and friends on a traced symbol (a table) call the symbol's method of the op's
- * name; returns the result count, or -1 when arg 1 is not a table. Kept off the tensor path, so
- * module-level calls on real tensors cost no more than methods. */
-int dagl_l_symbol_call(lua_State *L, dagl_op op)
+/* Unary: x. */
+static int front_unary(lua_State *L, dagl_op op)
 {
-    if (lua_type(L, 1) != LUA_TTABLE) return -1;
-    int n = lua_gettop(L);
-    if (lua_getfield(L, 1, dagl_op_name(op)) != LUA_TFUNCTION)
-        return luaL_error(L, "bad argument #1 to '%s' (dagl.Tensor expected, got table)", dagl_op_name(op));
-    lua_insert(L, 1);
-    lua_call(L, n, LUA_MULTRET);
-    return lua_gettop(L);
+    dagl_l_arg a;
+    dagl_l_arg_check(L, 1, &a);
+    dagl_node_params p;
+    dagl_node_params_init(&p);
+    return dagl_l_apply(L, op, 1, &a, &p);
 }
 
-/* Every unary method and function (t:exp(), dagl.exp(t)); a traced symbol goes to its own method. */
-static int unary(lua_State *L, dagl_op op)
-{
-    CHECK_OR_SYMBOL(L, a, op)
-    dagl_tensor **o = dagl_l_slot(L);
-    return dagl_l_done(L, dagl_unary(DAGL_LCTX(L), op, a, o), o);
-}
-
-/* Tensor-tensor or tensor-number; a number first (dagl.sub(1, t)) works too. Shared with the
- * operator metamethods. */
+/* Tensor-tensor or tensor-number, the number on either side (dagl.sub(1, t)); shared with the
+ * operator metamethods. Two real tensors, or a tensor and a number, go straight to the kernels:
+ * the hot path of eager code. */
 int dagl_l_binary(lua_State *L, dagl_op op)
 {
     dagl_lstate *ls = DAGL_LSTATE(L);
     dagl_tensor *a = dagl_l_test(L, 1), *b = dagl_l_test(L, 2);
-    if (!a) {
-        int ret = dagl_l_symbol_call(L, op);
-        if (ret >= 0) return ret;
-        b = dagl_l_check(L, 2);
+    if (a && b) {
+        dagl_tensor **o = dagl_l_slot(L);
+        return dagl_l_done_s(L, ls, dagl_binary(ls->ctx, op, a, b, o), o);
     }
-    double s = a && b ? 0 : luaL_checknumber(L, a ? 2 : 1);
-    dagl_tensor **o = dagl_l_slot(L);
-    dagl_status st = a && b ? dagl_binary(ls->ctx, op, a, b, o)
-                     : a    ? dagl_binary_scalar(ls->ctx, op, a, s, 0, o)
-                            : dagl_binary_scalar(ls->ctx, op, b, s, 1, o);
-    return dagl_l_done_s(L, ls, st, o);
+    if ((a || b) && lua_type(L, a ? 2 : 1) == LUA_TNUMBER) {
+        double s = lua_tonumber(L, a ? 2 : 1);
+        dagl_tensor **o = dagl_l_slot(L);
+        return dagl_l_done_s(L, ls, dagl_binary_scalar(ls->ctx, op, a ? a : b, s, !a, o), o);
+    }
+    dagl_node_params p;
+    dagl_node_params_init(&p);
+    dagl_l_arg args[2];
+    int first_num = lua_type(L, 1) == LUA_TNUMBER, second_num = lua_type(L, 2) == LUA_TNUMBER;
+    if (first_num || second_num) {
+        dagl_l_arg_check(L, first_num ? 2 : 1, &args[0]);
+        p.has_scalar = 1;
+        p.scalar = lua_tonumber(L, first_num ? 1 : 2);
+        p.scalar_first = first_num;
+        return dagl_l_apply(L, op, 1, args, &p);
+    }
+    dagl_l_arg_check(L, 1, &args[0]);
+    dagl_l_arg_check(L, 2, &args[1]);
+    return dagl_l_apply(L, op, 2, args, &p);
 }
 
-#define UNARY(name, OP) static int l_##name(lua_State *L) { return unary(L, OP); }
-#define BINARY(name, OP) static int l_##name(lua_State *L) { return dagl_l_binary(L, OP); }
-UNARY(neg, DAGL_OP_NEG) UNARY(exp, DAGL_OP_EXP) UNARY(log, DAGL_OP_LOG) UNARY(sqrt, DAGL_OP_SQRT)
-UNARY(abs, DAGL_OP_ABS) UNARY(tanh, DAGL_OP_TANH) UNARY(sigmoid, DAGL_OP_SIGMOID) UNARY(relu, DAGL_OP_RELU)
-UNARY(erf, DAGL_OP_ERF)
-BINARY(add, DAGL_OP_ADD) BINARY(sub, DAGL_OP_SUB) BINARY(mul, DAGL_OP_MUL) BINARY(div, DAGL_OP_DIV)
-BINARY(pow, DAGL_OP_POW) BINARY(maximum, DAGL_OP_MAXIMUM) BINARY(minimum, DAGL_OP_MINIMUM)
-BINARY(eq, DAGL_OP_EQ) BINARY(ne, DAGL_OP_NE) BINARY(lt, DAGL_OP_LT) BINARY(le, DAGL_OP_LE)
-BINARY(gt, DAGL_OP_GT) BINARY(ge, DAGL_OP_GE)
+/* Binary and compare ops take the same arguments. */
+static int front_binary(lua_State *L, dagl_op op) { return dagl_l_binary(L, op); }
+#define front_compare front_binary
 
 /* t:clamp(lo, hi); nil means no bound on that side. */
-static int l_clamp(lua_State *L)
+static int front_clamp(lua_State *L, dagl_op op)
 {
-    CHECK_OR_SYMBOL(L, t, DAGL_OP_CLAMP)
-    double lo = luaL_optnumber(L, 2, NAN), hi = luaL_optnumber(L, 3, NAN);
-    dagl_tensor **o = dagl_l_slot(L);
-    return dagl_l_done(L, dagl_clamp(DAGL_LCTX(L), t, lo, hi, o), o);
+    dagl_l_arg a;
+    dagl_l_arg_check(L, 1, &a);
+    dagl_node_params p;
+    dagl_node_params_init(&p);
+    p.lo = luaL_optnumber(L, 2, NAN);
+    p.hi = luaL_optnumber(L, 3, NAN);
+    return dagl_l_apply(L, op, 1, &a, &p);
 }
 
-/* dagl.where(cond, a, b): numbers allowed for a and b. */
-static int l_where(lua_State *L)
+/* dagl.where(cond, a, b): numbers for a and b become 0-d tensors of the other's dtype. */
+static int front_where(lua_State *L, dagl_op op)
 {
-    dagl_tensor *c = dagl_l_check(L, 1), *at = dagl_l_test(L, 2), *bt = dagl_l_test(L, 3);
-    dagl_dtype like = at ? dagl_tensor_dtype(at) : bt ? dagl_tensor_dtype(bt) : DAGL_F32;
-    dagl_tensor *a = dagl_l_operand(L, 2, like), *b = dagl_l_operand(L, 3, like);
-    dagl_tensor **o = dagl_l_slot(L);
-    return dagl_l_done(L, dagl_where(DAGL_LCTX(L), c, a, b, o), o);
+    dagl_l_arg args[3];
+    dagl_l_arg_check(L, 1, &args[0]);
+    dagl_dtype like = DAGL_F32;
+    if (dagl_l_arg_test(L, 2, &args[1])) like = args[1].dtype;
+    else if (dagl_l_arg_test(L, 3, &args[2])) like = args[2].dtype;
+    lua_settop(L, 3);
+    dagl_l_arg_or_number(L, 2, like, &args[1]);
+    dagl_l_arg_or_number(L, 3, like, &args[2]);
+    dagl_node_params p;
+    dagl_node_params_init(&p);
+    return dagl_l_apply(L, op, 3, args, &p);
 }
 
-/* Reductions: t:sum(), t:sum(dim), t:sum({d1, d2}, keepdim). */
-static int reduce(lua_State *L, dagl_op op)
+/* Reads the dims of a reduction at idx (nil: all; a number; a list), 1-based as written, each
+ * checked against x's shape and for repeats. */
+static int read_dims(lua_State *L, int idx, const dagl_l_arg *x, int *dims)
 {
-    CHECK_OR_SYMBOL(L, t, op)
-    int nd = dagl_tensor_ndim(t), dims[DAGL_MAX_DIMS], n = 0;
-    if (lua_istable(L, 2)) {
-        n = (int)luaL_len(L, 2);
-        luaL_argcheck(L, n <= nd, 2, "more dims than the tensor has");
-        for (int i = 0; i < n; i++) {
-            lua_geti(L, 2, i + 1);
-            dims[i] = dagl_l_dim(L, -1, nd, t);
+    int n = 0;
+    lua_Integer written[DAGL_MAX_DIMS];
+    if (lua_istable(L, idx)) {
+        int given = (int)luaL_len(L, idx);
+        if (given > x->ndim) {
+            char b[160];
+            return luaL_error(L, "%s: %d dims given for a tensor of shape %s", dagl_l_func_name(L), given,
+                              dagl_shape_str(x->ndim, x->shape, b, sizeof b));
+        }
+        for (int i = 0; i < given; i++) {
+            lua_geti(L, idx, i + 1);
+            written[n] = lua_tointeger(L, -1);
+            dims[n++] = dagl_l_dim(L, -1, x->ndim, x->shape, x->ndim);
             lua_pop(L, 1);
         }
-    } else if (!lua_isnoneornil(L, 2)) {
-        dims[n++] = dagl_l_dim(L, 2, nd, t);
+    } else if (!lua_isnoneornil(L, idx)) {
+        dims[n++] = dagl_l_dim(L, idx, x->ndim, x->shape, x->ndim);
     }
-    int keepdim = lua_toboolean(L, 3);
-    int correction = (int)luaL_optinteger(L, 4, 1);
-    dagl_tensor **o = dagl_l_slot(L);
-    dagl_l_done(L, dagl_reduce(DAGL_LCTX(L), op, t, dims, n, keepdim, correction, o), o);
-    if ((op == DAGL_OP_ARGMAX || op == DAGL_OP_ARGMIN) && dagl_tensor_dtype(*o) == DAGL_I64 &&
-        dagl_tensor_is_contiguous(*o)) {
-        /* the core's indices are 0-based; Lua's are 1-based (t[t:argmax():item()] is the max) */
-        int64_t *p = dagl_tensor_data(*o);
-        for (int64_t i = 0, k = dagl_tensor_numel(*o); i < k; i++) p[i] += 1;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < i; j++)
+            if (dims[i] == dims[j]) {
+                char b[160];
+                return luaL_error(L, "%s: dimension %d is given twice (as %d and %d) for a tensor of shape %s",
+                                  dagl_l_func_name(L), (int)written[i], (int)written[j], (int)written[i],
+                                  dagl_shape_str(x->ndim, x->shape, b, sizeof b));
+            }
+    return n;
+}
+
+/* Reductions: t:sum(), t:sum(dim), t:sum({d1, d2}, keepdim), t:var(dim, keepdim, correction).
+ * argmax/argmin give 1-based indices (t[t:argmax():item()] is the max), traced too. */
+static int front_reduce(lua_State *L, dagl_op op)
+{
+    dagl_l_arg a;
+    dagl_l_arg_check(L, 1, &a);
+    dagl_node_params p;
+    dagl_node_params_init(&p);
+    p.ndims = read_dims(L, 2, &a, p.dims);
+    p.keepdim = lua_toboolean(L, 3);
+    p.correction = (int)luaL_optinteger(L, 4, 1);
+    dagl_l_apply(L, op, 1, &a, &p);
+    if (op != DAGL_OP_ARGMAX && op != DAGL_OP_ARGMIN) return 1;
+    dagl_l_arg r;
+    dagl_l_arg_check(L, -1, &r);
+    if (r.sym) { /* the traced result + 1 */
+        dagl_node_params one;
+        dagl_node_params_init(&one);
+        one.has_scalar = 1;
+        one.scalar = 1;
+        int idx = r.idx;
+        return dagl_l_emit(L, DAGL_OP_ADD, 1, &idx, &one);
+    }
+    if (dagl_tensor_is_contiguous(r.t)) { /* the core's indices are 0-based; Lua's are 1-based */
+        int64_t *q = dagl_tensor_data(r.t);
+        for (int64_t i = 0, k = dagl_tensor_numel(r.t); i < k; i++) q[i] += 1;
     }
     return 1;
 }
 
-#define REDUCE(name, OP) static int l_##name(lua_State *L) { return reduce(L, OP); }
-REDUCE(sum, DAGL_OP_SUM) REDUCE(mean, DAGL_OP_MEAN) REDUCE(max, DAGL_OP_MAX) REDUCE(min, DAGL_OP_MIN)
-REDUCE(argmax, DAGL_OP_ARGMAX) REDUCE(argmin, DAGL_OP_ARGMIN) REDUCE(var, DAGL_OP_VAR)
-
-/* t:matmul(b) / dagl.matmul(a, b); a traced symbol goes to its own method */
-static int l_matmul(lua_State *L)
+/* t:matmul(b) / dagl.matmul(a, b). A big product is real work: other threads may run Lua
+ * meanwhile, as CPython extensions release the GIL (the operands are anchored on the stack). */
+static int front_matmul(lua_State *L, dagl_op op)
 {
-    CHECK_OR_SYMBOL(L, a, DAGL_OP_MATMUL)
-    dagl_tensor *b = dagl_l_check(L, 2), **o = dagl_l_slot(L);
+    dagl_l_arg args[2];
+    dagl_l_arg_check(L, 1, &args[0]);
+    dagl_l_arg_check(L, 2, &args[1]);
+    if (args[0].sym || args[1].sym) {
+        dagl_node_params p;
+        dagl_node_params_init(&p);
+        return dagl_l_apply(L, op, 2, args, &p);
+    }
+    dagl_tensor **o = dagl_l_slot(L);
     dagl_lstate *ls = DAGL_LSTATE(L);
-    /* a big product is real work: let other threads run Lua meanwhile, as CPython extensions
-     * release the GIL (the operands are anchored on this stack, so they stay alive) */
-    int64_t work = dagl_tensor_numel(a) * dagl_tensor_numel(b);
-    bool big = work > (int64_t)1 << 20;
+    bool big = dagl_tensor_numel(args[0].t) * dagl_tensor_numel(args[1].t) > (int64_t)1 << 20;
     if (big) dagl_l_unlock(ls);
-    dagl_status st = dagl_matmul(ls->ctx, a, b, o);
+    dagl_status st = dagl_matmul(ls->ctx, args[0].t, args[1].t, o);
     if (big) dagl_l_relock(ls, L);
     return dagl_l_done_s(L, ls, st, o);
 }
 
 /* t:softmax([dim]) / t:log_softmax([dim]): along dim (1-based, negative from the end; default the last). */
-static int softmax(lua_State *L, dagl_op op)
+static int front_softmax(lua_State *L, dagl_op op)
 {
-    CHECK_OR_SYMBOL(L, t, op)
-    int nd = dagl_tensor_ndim(t);
-    int dim = lua_isnoneornil(L, 2) ? -1 : nd == 0 ? -1 : dagl_l_dim(L, 2, nd, t);
-    dagl_tensor **o = dagl_l_slot(L);
-    return dagl_l_done(L, dagl_softmax(DAGL_LCTX(L), op, t, dim, o), o);
+    dagl_l_arg a;
+    dagl_l_arg_check(L, 1, &a);
+    dagl_node_params p;
+    dagl_node_params_init(&p);
+    p.axis = lua_isnoneornil(L, 2) || a.ndim == 0 ? -1 : dagl_l_dim(L, 2, a.ndim, a.shape, a.ndim);
+    return dagl_l_apply(L, op, 1, &a, &p);
 }
-/* t:softmax([dim]) and t:log_softmax([dim]): softmax() with the op */
-static int l_softmax(lua_State *L) { return softmax(L, DAGL_OP_SOFTMAX); }
-static int l_log_softmax(lua_State *L) { return softmax(L, DAGL_OP_LOG_SOFTMAX); }
 
-const luaL_Reg dagl_l_op_methods[] = {
-    {"neg", l_neg},         {"exp", l_exp},         {"log", l_log},       {"sqrt", l_sqrt},
-    {"abs", l_abs},         {"tanh", l_tanh},       {"sigmoid", l_sigmoid}, {"relu", l_relu},
-    {"erf", l_erf},
-    {"add", l_add},         {"sub", l_sub},         {"mul", l_mul},       {"div", l_div},
-    {"pow", l_pow},         {"maximum", l_maximum}, {"minimum", l_minimum},
-    {"eq", l_eq},           {"ne", l_ne},           {"lt", l_lt},         {"le", l_le},
-    {"gt", l_gt},           {"ge", l_ge},           {"clamp", l_clamp},   {"where", l_where},
-    {"sum", l_sum},         {"mean", l_mean},       {"max", l_max},       {"min", l_min},
-    {"argmax", l_argmax},   {"argmin", l_argmin},   {"var", l_var},       {"matmul", l_matmul},
-    {"softmax", l_softmax}, {"log_softmax", l_log_softmax},
-    {NULL, NULL},
-};
+/* x:conv2d(k, {strides=, padding=}); x:max_pool2d(opts) and x:avg_pool2d(opts), where opts is
+ * {pool_size=, strides=, padding=} or just the pool size (default 2, as Keras's). Convolution
+ * is real work: the VM lock is released around big ones. */
+static int front_window(lua_State *L, dagl_op op)
+{
+    bool conv = op == DAGL_OP_CONV2D;
+    dagl_l_arg args[2];
+    dagl_l_arg_check(L, 1, &args[0]);
+    if (conv) dagl_l_arg_check(L, 2, &args[1]);
+    int oi = conv ? 3 : 2;
+    dagl_node_params p;
+    dagl_node_params_init(&p);
+    if (!conv && lua_type(L, oi) == LUA_TNUMBER) {
+        lua_Integer n = luaL_checkinteger(L, oi);
+        if (n < 1) return luaL_error(L, "%s: pool_size must be at least 1, got %d", dagl_op_name(op), (int)n);
+        p.window.size[0] = p.window.size[1] = (int)n;
+    } else {
+        dagl_l_window(L, oi, &p.window, dagl_op_name(op));
+        if (!conv && p.window.size[0] == 0) p.window.size[0] = p.window.size[1] = 2;
+    }
+    if (!conv || args[0].sym) return dagl_l_apply(L, op, conv ? 2 : 1, args, &p);
+    if (args[1].sym) return dagl_l_apply(L, op, 2, args, &p);
+    dagl_tensor **o = dagl_l_slot(L);
+    dagl_lstate *ls = DAGL_LSTATE(L);
+    bool big = dagl_tensor_numel(args[0].t) * dagl_tensor_numel(args[1].t) > (int64_t)1 << 20;
+    if (big) dagl_l_unlock(ls);
+    dagl_status st = dagl_conv2d(ls->ctx, args[0].t, args[1].t, &p.window, o);
+    if (big) dagl_l_relock(ls, L);
+    return dagl_l_done_s(L, ls, st, o);
+}
+
+/* One lua_CFunction per LUA row of the op list, calling its class's front end with the op. */
+#define BIND_LUA(E, name, cls) static int l_##name(lua_State *L) { return FRONT_##cls(L, DAGL_OP_##E); }
+#define BIND_HAND(E, name, cls)
+#define BIND_NOLUA(E, name, cls)
+#define FRONT_UNARY front_unary
+#define FRONT_BINARY front_binary
+#define FRONT_COMPARE front_compare
+#define FRONT_CLAMP front_clamp
+#define FRONT_WHERE front_where
+#define FRONT_REDUCE front_reduce
+#define FRONT_MATMUL front_matmul
+#define FRONT_SOFTMAX front_softmax
+#define FRONT_WINDOW front_window
+#define BIND(E, name, cls, dt, lua) BIND_##lua(E, name, cls)
+DAGL_OP_LIST(BIND)
+
+#define REG_LUA(name) {#name, l_##name},
+#define REG_HAND(name)
+#define REG_NOLUA(name)
+#define REG(E, name, cls, dt, lua) REG_##lua(name)
+const luaL_Reg dagl_l_op_methods[] = {DAGL_OP_LIST(REG){NULL, NULL}};

@@ -98,6 +98,10 @@ dagl_tensor *dagl_l_test(lua_State *L, int idx)
 dagl_tensor *dagl_l_check(lua_State *L, int idx)
 {
     dagl_tensor *t = dagl_l_test(L, idx);
+    if (!t && dagl_l_is_symbol(L, idx))
+        luaL_error(L, "%s: argument #%d is a traced tensor (inside dagl.fn, dagl.grad or a model's call), and "
+                      "this function needs a real one; call it outside the traced function",
+                   dagl_l_func_name(L), idx);
     if (!t) luaL_typeerror(L, idx, DAGL_TENSOR_MT);
     return t;
 }
@@ -119,26 +123,25 @@ int dagl_l_error(lua_State *L)
 
 /* Name of the running C function as the caller spelled it ("sum" for t:sum() and dagl.sum()),
  * for error messages; "?" when Lua cannot tell. */
-static const char *func_name(lua_State *L)
+const char *dagl_l_func_name(lua_State *L)
 {
     lua_Debug ar;
     if (lua_getstack(L, 0, &ar) && lua_getinfo(L, "n", &ar) && ar.name) return ar.name;
     return "?";
 }
 
-int dagl_l_dim(lua_State *L, int idx, int ndim, const dagl_tensor *t)
+int dagl_l_dim(lua_State *L, int idx, int ndim, const int64_t *shape, int shape_ndim)
 {
     lua_Integer d = luaL_checkinteger(L, idx);
     lua_Integer z = d > 0 ? d - 1 : d < 0 ? d + ndim : -1;
     if (z < 0 || z >= ndim) {
         char b[160];
-        const int64_t *shape = t ? dagl_tensor_shape(t) : NULL;
+        dagl_shape_str(shape_ndim, shape, b, sizeof b);
         if (ndim == 0)
             return luaL_error(L, "%s: dimension %d out of range for a tensor of shape %s (it has no dims)",
-                              func_name(L), (int)d, t ? dagl_shape_str(0, shape, b, sizeof b) : "?");
+                              dagl_l_func_name(L), (int)d, b);
         return luaL_error(L, "%s: dimension %d out of range for a tensor of shape %s (dims are 1..%d or -%d..-1)",
-                          func_name(L), (int)d, t ? dagl_shape_str(dagl_tensor_ndim(t), shape, b, sizeof b) : "?",
-                          ndim, ndim);
+                          dagl_l_func_name(L), (int)d, b, ndim, ndim);
     }
     return (int)z;
 }
@@ -215,12 +218,13 @@ static int t_tostring(lua_State *L)
     return dagl_l_push_malloced(L, dagl_tensor_format(dagl_l_check(L, 1)), "tostring");
 }
 
-/* #t is the size of the first dimension, like len() of a torch tensor. */
+/* #t is the size of the first dimension, like len() of a torch tensor (a traced one's too). */
 static int t_len(lua_State *L)
 {
-    dagl_tensor *t = dagl_l_check(L, 1);
-    if (dagl_tensor_ndim(t) == 0) return luaL_error(L, "#: a 0-d tensor has no length");
-    lua_pushinteger(L, dagl_tensor_shape(t)[0]);
+    dagl_l_arg a;
+    dagl_l_arg_check(L, 1, &a);
+    if (a.ndim == 0) return luaL_error(L, "#: a 0-d tensor has no length");
+    lua_pushinteger(L, a.shape[0]);
     return 1;
 }
 
@@ -235,6 +239,8 @@ static void push_element(lua_State *L, dagl_dtype dt, const char *p)
 /* t:item() -> the value of a one-element tensor as a Lua number (an integer for int64) */
 static int t_item(lua_State *L)
 {
+    if (dagl_l_is_symbol(L, 1))
+        return dagl_l_no_values(L, "item", "keep computing with tensor ops (dagl.where for choices), or call item() on a result outside");
     dagl_tensor *t = dagl_l_check(L, 1);
     if (dagl_tensor_numel(t) != 1) {
         char b[160];
@@ -264,6 +270,8 @@ static void push_table(lua_State *L, const dagl_tensor *t, int d, const char *p)
 /* t:totable() -> the values as nested Lua tables (a number for a 0-d tensor) */
 static int t_totable(lua_State *L)
 {
+    if (dagl_l_is_symbol(L, 1))
+        return dagl_l_no_values(L, "totable", "call totable() on a result outside the traced function");
     dagl_tensor *t = dagl_l_check(L, 1);
     if (dagl_tensor_ndim(t) == 0) push_element(L, dagl_tensor_dtype(t), dagl_tensor_data(t));
     else push_table(L, t, 0, dagl_tensor_data(t));
@@ -271,31 +279,34 @@ static int t_totable(lua_State *L)
 }
 
 /* t.shape, a fresh table (like torch's Size, 1-based). */
-static void push_shape(lua_State *L, const dagl_tensor *t)
+static void push_shape(lua_State *L, int n, const int64_t *shape)
 {
-    int n = dagl_tensor_ndim(t);
     lua_createtable(L, n, 0);
     for (int i = 0; i < n; i++) {
-        lua_pushinteger(L, dagl_tensor_shape(t)[i]);
+        lua_pushinteger(L, shape[i]);
         lua_rawseti(L, -2, i + 1);
     }
 }
 
-/* t:size() -> the shape table; t:size(dim) -> one size (dim 1-based, negative from the end) */
+/* t:size() -> the shape table; t:size(dim) -> one size (dim 1-based, negative from the end);
+ * known for traced tensors too */
 static int t_size(lua_State *L)
 {
-    dagl_tensor *t = dagl_l_check(L, 1);
+    dagl_l_arg a;
+    dagl_l_arg_check(L, 1, &a);
     if (lua_isnoneornil(L, 2)) {
-        push_shape(L, t);
+        push_shape(L, a.ndim, a.shape);
         return 1;
     }
-    lua_pushinteger(L, dagl_tensor_shape(t)[dagl_l_dim(L, 2, dagl_tensor_ndim(t), t)]);
+    lua_pushinteger(L, a.shape[dagl_l_dim(L, 2, a.ndim, a.shape, a.ndim)]);
     return 1;
 }
 
 /* t:stride() -> the strides, in elements, as a table */
 static int t_stride(lua_State *L)
 {
+    if (dagl_l_is_symbol(L, 1))
+        return luaL_error(L, "stride: a traced tensor has no memory layout until the graph runs (use size())");
     dagl_tensor *t = dagl_l_check(L, 1);
     int n = dagl_tensor_ndim(t);
     lua_createtable(L, n, 0);
@@ -306,30 +317,40 @@ static int t_stride(lua_State *L)
     return 1;
 }
 
-/* t:dim() -> the number of dims */
+/* t:dim() -> the number of dims (of traced tensors too) */
 static int t_dim(lua_State *L)
 {
-    lua_pushinteger(L, dagl_tensor_ndim(dagl_l_check(L, 1)));
+    dagl_l_arg a;
+    dagl_l_arg_check(L, 1, &a);
+    lua_pushinteger(L, a.ndim);
     return 1;
 }
 
 /* t:numel() -> the element count */
 static int t_numel(lua_State *L)
 {
-    lua_pushinteger(L, dagl_tensor_numel(dagl_l_check(L, 1)));
+    dagl_l_arg a;
+    dagl_l_arg_check(L, 1, &a);
+    int64_t n = 1;
+    for (int i = 0; i < a.ndim; i++) n *= a.shape[i];
+    lua_pushinteger(L, n);
     return 1;
 }
 
 /* t:dtype() -> "float32", "float64" or "int64" */
 static int t_dtype(lua_State *L)
 {
-    lua_pushstring(L, dagl_dtype_name(dagl_tensor_dtype(dagl_l_check(L, 1))));
+    dagl_l_arg a;
+    dagl_l_arg_check(L, 1, &a);
+    lua_pushstring(L, dagl_dtype_name(a.dtype));
     return 1;
 }
 
 /* t:is_contiguous() -> whether the elements lie in row-major order without gaps */
 static int t_is_contiguous(lua_State *L)
 {
+    if (dagl_l_is_symbol(L, 1))
+        return luaL_error(L, "is_contiguous: a traced tensor has no memory layout until the graph runs");
     lua_pushboolean(L, dagl_tensor_is_contiguous(dagl_l_check(L, 1)));
     return 1;
 }
@@ -337,31 +358,28 @@ static int t_is_contiguous(lua_State *L)
 /* t:storage_offset() -> element 0's offset from the start of its memory block, in elements */
 static int t_offset(lua_State *L)
 {
+    if (dagl_l_is_symbol(L, 1))
+        return luaL_error(L, "storage_offset: a traced tensor has no memory layout until the graph runs");
     lua_pushinteger(L, dagl_tensor_offset(dagl_l_check(L, 1)));
     return 1;
 }
 
-/* Row i of t (Lua's 1-based index, negative from the end) as a view in a new slot. */
-static dagl_tensor *row_view(lua_State *L, dagl_tensor *t, lua_Integer i)
+/* t[i]: a number for 1-d tensors, else a view of row i (i 1-based, negative from the end); a
+ * traced tensor's row is a node of its trace, its element a value it does not have yet. */
+int dagl_l_index(lua_State *L)
 {
-    if (dagl_tensor_ndim(t) == 0) luaL_error(L, "index: a 0-d tensor cannot be indexed (use item() or fill())");
-    if (i == 0) luaL_error(L, "index: 0 is not a valid index (indices start at 1; -1 is the last)");
-    int64_t n = dagl_tensor_shape(t)[0];
-    if (i > n || i < -n) {
-        char b[160];
-        luaL_error(L, "index: index %I is out of range for dimension 1 of size %I (shape %s)", (lua_Integer)i,
-                   (lua_Integer)n, dagl_shape_str(dagl_tensor_ndim(t), dagl_tensor_shape(t), b, sizeof b));
+    dagl_l_arg a;
+    dagl_l_arg_check(L, 1, &a);
+    lua_Integer i = luaL_checkinteger(L, 2);
+    if (a.sym && a.ndim == 1)
+        return dagl_l_no_values(L, "index", "x[i] of a 1-d tensor is a Lua number; use x:narrow(1, i, 1) or "
+                                            "x:select(1, i) to keep a tensor");
+    lua_settop(L, 1);
+    dagl_l_select(L, &a, 0, i, "index");
+    if (!a.sym) {
+        dagl_tensor *row = dagl_l_check(L, -1);
+        if (dagl_tensor_ndim(row) == 0) push_element(L, dagl_tensor_dtype(row), dagl_tensor_data(row));
     }
-    dagl_tensor **o = dagl_l_slot(L);
-    dagl_l_done(L, dagl_select(DAGL_LCTX(L), t, 0, i > 0 ? i - 1 : i, o), o);
-    return *o;
-}
-
-/* t[i]: a number for 1-d tensors, else a view of row i. */
-static int index_get(lua_State *L, dagl_tensor *t, lua_Integer i)
-{
-    dagl_tensor *row = row_view(L, t, i);
-    if (dagl_tensor_ndim(row) == 0) push_element(L, dagl_tensor_dtype(row), dagl_tensor_data(row));
     return 1;
 }
 
@@ -370,13 +388,13 @@ static int t_index(lua_State *L)
 {
     dagl_tensor *t = dagl_l_check(L, 1);
     int isint;
-    lua_Integer i = lua_tointegerx(L, 2, &isint);
-    if (isint) return index_get(L, t, i);
+    lua_tointegerx(L, 2, &isint);
+    if (isint) return dagl_l_index(L);
     lua_pushvalue(L, 2);
     if (lua_rawget(L, lua_upvalueindex(3)) != LUA_TNIL) return 1;
     const char *k = lua_tostring(L, 2);
     if (k && strcmp(k, "shape") == 0) {
-        push_shape(L, t);
+        push_shape(L, dagl_tensor_ndim(t), dagl_tensor_shape(t));
         return 1;
     }
     return 0;
@@ -386,10 +404,13 @@ static int t_index(lua_State *L)
 static int t_newindex(lua_State *L)
 {
     dagl_ctx *ctx = DAGL_LCTX(L);
-    dagl_tensor *t = dagl_l_check(L, 1);
+    dagl_l_check(L, 1);
     dagl_tensor *src = dagl_l_test(L, 3);
     if (!src && !lua_isnumber(L, 3)) return luaL_typeerror(L, 3, "number or dagl.Tensor");
-    dagl_tensor *row = row_view(L, t, luaL_checkinteger(L, 2));
+    dagl_l_arg a;
+    dagl_l_arg_check(L, 1, &a);
+    dagl_l_select(L, &a, 0, luaL_checkinteger(L, 2), "index");
+    dagl_tensor *row = dagl_l_check(L, -1);
     if (!src && dagl_tensor_ndim(row) == 0 && dagl_tensor_dtype(row) == DAGL_I64 && lua_isinteger(L, 3)) {
         *(int64_t *)dagl_tensor_data(row) = lua_tointeger(L, 3); /* exact beyond 2^53 */
         return 0;
@@ -417,7 +438,6 @@ void dagl_l_open_tensor(lua_State *L)
     lua_newtable(L); /* methods */
     dagl_l_setfuncs(L, dagl_l_tensor_methods);
     dagl_l_setfuncs(L, dagl_l_op_methods);
-    dagl_l_setfuncs(L, dagl_l_conv_methods);
     dagl_l_setfuncs(L, dagl_l_view_methods);
     dagl_l_setfuncs(L, dagl_l_index_methods);
     lua_pushvalue(L, lua_upvalueindex(1));

@@ -81,18 +81,40 @@ dagl_tensor *dagl_l_test(lua_State *L, int idx);
  * stack so the GC owns it. The result is borrowed. */
 dagl_tensor *dagl_l_operand(lua_State *L, int idx, dagl_dtype like);
 
-/* dagl.<op>(sym, ...) on a traced symbol (a table at arg 1) calls the symbol's method named as
- * the op; returns the result count, or -1 when arg 1 is not a table. */
-int dagl_l_symbol_call(lua_State *L, dagl_op op);
-/* In a binding function: the tensor at arg 1 into `var`; a traced symbol there is forwarded to
- * its method of the op's name, whose results the function returns. */
-#define CHECK_OR_SYMBOL(L, var, op)                                                               \
-    dagl_tensor *var = dagl_l_test(L, 1);                                                         \
-    if (!var) {                                                                                   \
-        int ret_ = dagl_l_symbol_call(L, op);                                                     \
-        if (ret_ >= 0) return ret_;                                                               \
-        var = dagl_l_check(L, 1);                                                                 \
-    }
+/* ---------------------------------------------------------------- the argument front end (l_front.c) */
+
+/* An operand of an op binding: a real tensor or a traced symbol (a table of lua/dagl/fn.lua),
+ * with the dtype and shape either way. */
+typedef struct dagl_l_arg {
+    dagl_tensor *t;  /* the real tensor, or NULL for a symbol */
+    int idx;         /* its absolute stack index */
+    bool sym;
+    dagl_dtype dtype;
+    int ndim;
+    const int64_t *shape;
+    int64_t buf[DAGL_MAX_DIMS];
+} dagl_l_arg;
+/* Whether the value at idx is a traced symbol. */
+int dagl_l_is_symbol(lua_State *L, int idx);
+/* Reads a tensor or symbol at idx into a (1), or returns 0; check raises "bad argument #i to
+ * 'f' (dagl.Tensor expected, got X)" instead. */
+int dagl_l_arg_test(lua_State *L, int idx, dagl_l_arg *a);
+void dagl_l_arg_check(lua_State *L, int idx, dagl_l_arg *a);
+/* Like check, but a number becomes a 0-d tensor of dtype `like` (pushed on the stack). */
+void dagl_l_arg_or_number(lua_State *L, int idx, dagl_dtype like, dagl_l_arg *a);
+/* The end of every op binding: op on the n operands with params p, eagerly (dagl_op_apply) or,
+ * when one is a symbol, as a node of its trace; pushes the result and returns 1. */
+int dagl_l_apply(lua_State *L, dagl_op op, int n, const dagl_l_arg *args, const dagl_node_params *p);
+/* Adds op on the values at stack indices idx[0..n-1] to their trace; pushes the symbol, returns 1. */
+int dagl_l_emit(lua_State *L, dagl_op op, int n, const int *idx, const dagl_node_params *p);
+/* Raises "<what>: a traced tensor ... has no values until the graph runs; <instead>". */
+int dagl_l_no_values(lua_State *L, const char *what, const char *instead);
+extern const luaL_Reg dagl_l_front_funcs[];
+/* Index i (1-based, negative from the end) of dim d of a, without that dim (t:select, t[i]):
+ * checked, with messages naming `what`; pushes the view or the traced node, returns 1. */
+int dagl_l_select(lua_State *L, const dagl_l_arg *a, int d, lua_Integer i, const char *what);
+/* t[i] (arguments 1 and 2): the binding of __index for integer keys, symbols' too. */
+int dagl_l_index(lua_State *L);
 
 /* Reads {pool_size=, strides=, padding="valid"|"same"} at idx (nil: defaults; a number or
  * {rows, cols} for pool_size and strides) into w; raises on bad values, naming the op `what`. */
@@ -108,6 +130,9 @@ int dagl_l_gc_metatable(lua_State *L, const char *name, lua_CFunction gc, int cl
 /* Pushes a malloc'ed string and frees it (NULL: raises "<what>: out of memory"); returns 1. */
 int dagl_l_push_malloced(lua_State *L, char *s, const char *what);
 
+/* The running C function's name as the caller spelled it ("sum" for t:sum() and dagl.sum()),
+ * for error messages; "?" when Lua cannot tell. */
+const char *dagl_l_func_name(lua_State *L);
 /* Raises the context's last error as a Lua error (never returns). */
 int dagl_l_error(lua_State *L);
 
@@ -115,14 +140,14 @@ int dagl_l_error(lua_State *L);
 int dagl_l_shape(lua_State *L, int idx, int64_t *shape);
 /* Parses "float32"/"f32"/"float"/... ; raises on unknown names. */
 dagl_dtype dagl_l_dtype(lua_State *L, int idx, dagl_dtype dflt);
-/* 1-based (negative from the end) Lua dim -> 0-based core dim; raises when out of range. */
-int dagl_l_dim(lua_State *L, int idx, int ndim, const dagl_tensor *t);
+/* 1-based (negative from the end) Lua dim -> 0-based core dim of a tensor of `shape` with ndim
+ * dims (unsqueeze passes one more); raises when out of range, naming the function as called. */
+int dagl_l_dim(lua_State *L, int idx, int ndim, const int64_t *shape, int shape_ndim);
 
 /* Method and function tables of the other files. */
 void dagl_l_open_tensor(lua_State *L);  /* fills the metatable at -1 */
 extern const luaL_Reg dagl_l_tensor_methods[];
 extern const luaL_Reg dagl_l_op_methods[];
-extern const luaL_Reg dagl_l_conv_methods[];
 extern const luaL_Reg dagl_l_view_methods[];
 extern const luaL_Reg dagl_l_create_funcs[];
 extern const luaL_Reg dagl_l_graph_funcs[];
