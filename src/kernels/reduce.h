@@ -1,5 +1,6 @@
 /* reduce.h -- what the reduction files share: the arguments of a reduction after dim
- * bookkeeping, offset helpers and the column kernels (reduce_cols.c). */
+ * bookkeeping, offset helpers, the row sum (also softmax's) and the column kernels
+ * (reduce_cols.c). */
 #ifndef DAGL_REDUCE_H
 #define DAGL_REDUCE_H
 
@@ -48,6 +49,26 @@ static inline int64_t row_off(const struct red_args *a, int64_t r)
 #define ADD_f32(acc, x) ((acc) + (double)(x))
 #define ADD_f64(acc, x) ((acc) + (x))
 #define ADD_i64(acc, x) ((int64_t)((uint64_t)(acc) + (uint64_t)(x)))
+
+/* Sum of one strided row: the sum reduction's and softmax's denominators (one scheme, so a
+ * softmax row is summed as x:sum() sums it). Floats add into 8 double lanes: accurate for float32
+ * (1e6 x 0.1 is exact to 1e-9 relative), and independent lanes keep the adds pipelined. The order
+ * of the adds depends only on n and s. int64 wraps. */
+#define DEF_ROW_SUM(sfx, T, ACC)                                                                   \
+    static inline ACC sum_row_##sfx(const T *restrict p, int64_t s, int64_t n)                     \
+    {                                                                                              \
+        ACC l[8] = {0};                                                                            \
+        int64_t i = 0;                                                                             \
+        if (s == 1)                                                                                \
+            for (; i + 8 <= n; i += 8)                                                             \
+                for (int j = 0; j < 8; j++) l[j] = ADD_##sfx(l[j], p[i + j]);                      \
+        for (; i < n; i++) l[0] = ADD_##sfx(l[0], p[i * s]);                                       \
+        return ADD_##sfx(ADD_##sfx(ADD_##sfx(l[0], l[1]), ADD_##sfx(l[2], l[3])),                  \
+                         ADD_##sfx(ADD_##sfx(l[4], l[5]), ADD_##sfx(l[6], l[7])));                 \
+    }
+DEF_ROW_SUM(f32, float, double)
+DEF_ROW_SUM(f64, double, double)
+DEF_ROW_SUM(i64, int64_t, int64_t)
 
 /* Kernels for reductions whose inner kept dim is the contiguous one (sum over dim 0 of a
  * matrix): whole rows are accumulated into a block of outputs instead of walking each output's

@@ -1,7 +1,8 @@
 /* softmax.c -- softmax and log-softmax along one dim, fused: one pass over each row computes the
  * max, exp(x - max) with fastmath.h's vectorizable exp, the sum and the scaling, instead of five
- * elementwise/reduction kernels and their temporaries. */
-#include "kernels.h"
+ * elementwise/reduction kernels and their temporaries. The sum is the sum reduction's (reduce.h:
+ * double lanes), so float32 rows of 65,536 keep their digits, and log takes it in double. */
+#include "reduce.h"
 
 #include "fastmath.h"
 
@@ -16,21 +17,21 @@ struct sm_args {
     dagl_dtype dt;
 };
 
-/* One row of n elements s apart (softmax along a dim other than the last). The sum runs in element
- * order, so results do not depend on how rows are shared out. */
-#define DEF_SOFTMAX_ROW(sfx, T, EXP, LOG)                                                          \
+/* One row of n elements s apart (softmax along a dim other than the last). The sum's order depends
+ * only on n and s, so results do not depend on how rows are shared out. */
+#define DEF_SOFTMAX_ROW(sfx, T, EXP)                                                               \
     static DAGL_ALWAYS_INLINE void sm_row_##sfx(int log_sm, T *restrict o, const T *restrict x, int64_t n, int64_t s) \
     {                                                                                              \
         T m = x[0];                                                                                \
         for (int64_t k = 1; k < n; k++) m = x[k * s] > m ? x[k * s] : m;                          \
         for (int64_t k = 0; k < n; k++) o[k * s] = EXP(x[k * s] - m);                              \
-        T sum = 0;                                                                                 \
-        for (int64_t k = 0; k < n; k++) sum += o[k * s];                                           \
+        double sum = sum_row_##sfx(o, s, n);                                                       \
         if (log_sm) {                                                                              \
-            T lse = LOG(sum);                                                                      \
+            T lse = (T)log(sum);                                                                   \
             for (int64_t k = 0; k < n; k++) o[k * s] = (x[k * s] - m) - lse;                       \
         } else {                                                                                   \
-            for (int64_t k = 0; k < n; k++) o[k * s] = o[k * s] / sum;                             \
+            T d = (T)sum;                                                                          \
+            for (int64_t k = 0; k < n; k++) o[k * s] = o[k * s] / d;                               \
         }                                                                                          \
     }                                                                                              \
     /* Rows along the last dim, in blocks: x - max per row, then exp over the whole block in one \
@@ -46,15 +47,16 @@ struct sm_args {
         }                                                                                          \
         for (int64_t i = 0; i < rows * n; i++) o[i] = EXP(o[i]);                                   \
         for (int64_t r = 0; r < rows; r++) {                                                       \
-            T *orow = o + r * n, sum = 0;                                                          \
+            T *orow = o + r * n;                                                                   \
             const T *xr = x + r * n;                                                               \
-            for (int64_t k = 0; k < n; k++) sum += orow[k];                                        \
+            double sum = sum_row_##sfx(orow, 1, n);                                                \
             if (log_sm) {                                                                          \
-                T m = xr[0], lse = LOG(sum);                                                       \
+                T m = xr[0], lse = (T)log(sum);                                                    \
                 for (int64_t k = 1; k < n; k++) m = xr[k] > m ? xr[k] : m;                         \
                 for (int64_t k = 0; k < n; k++) orow[k] = (xr[k] - m) - lse;                       \
             } else {                                                                               \
-                for (int64_t k = 0; k < n; k++) orow[k] = orow[k] / sum;                           \
+                T d = (T)sum;                                                                      \
+                for (int64_t k = 0; k < n; k++) orow[k] = orow[k] / d;                             \
             }                                                                                      \
         }                                                                                          \
     }                                                                                              \
@@ -74,8 +76,8 @@ struct sm_args {
             sm_row_##sfx(log_sm, (T *)a->out + off, (const T *)a->in + off, a->n, a->inner);       \
         }                                                                                          \
     }
-DEF_SOFTMAX_ROW(f32, float, dagl__expf, logf)
-DEF_SOFTMAX_ROW(f64, double, dagl__exp, log)
+DEF_SOFTMAX_ROW(f32, float, dagl__expf)
+DEF_SOFTMAX_ROW(f64, double, dagl__exp)
 
 /* Thread ith's rows. */
 static void sm_share(void *p, int ith, int nth)
