@@ -84,6 +84,14 @@ describe("dagl.grad", function()
     check(function(a) return (a:t():reshape(2, 6) * dagl.arange(6, "float64")):sum() end, r(3, 4))
     check(function(a) return (a:permute(3, 1, 2):flatten() * dagl.arange(24, "float64")):sum() end, r(2, 3, 4))
     check(function(a) return (a:unsqueeze(1):expand(3, 2, 4) * dagl.arange(24, "float64"):view(3, 2, 4)):sum() end, r(2, 4))
+    -- views the front end makes from other layout nodes: select, squeeze, narrow, a row by index
+    check(function(a) return (a:select(2, -1):unsqueeze(2):squeeze() * dagl.arange(2, "float64")):sum() end, r(2, 3))
+    check(function(a) return (a:narrow(1, 2, 2) * a[1]):sum() end, r(3, 4))
+    -- a cast there and back (float32 in between, too coarse for finite differences): the
+    -- gradient returns in the source's dtype
+    local _, g = dagl.grad(function(a) return (a:float():double() * 3):sum() end)(r(5))
+    assert.equal("float64", g:dtype())
+    assert.same({3, 3, 3, 3, 3}, g:totable())
   end)
 
   it("gives gradients with respect to weights the function closes over", function()

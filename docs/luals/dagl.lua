@@ -317,6 +317,9 @@ function dagl.concat(list, dim) end
 ---@param ids dagl.Tensor int64
 ---@return dagl.Tensor
 function dagl.embedding(table, ids) end
+---The op list: {name=, class=, dtype=, lua=} per op, in enum order.
+---@return table[]
+function dagl.ops() end
 ---t[i] as a function: a number for 1-d tensors, else row i (symbols too).
 ---@param t dagl.Tensor
 ---@param i integer

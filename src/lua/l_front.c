@@ -172,4 +172,26 @@ int dagl_l_no_values(lua_State *L, const char *what, const char *instead)
                       what, instead);
 }
 
-const luaL_Reg dagl_l_front_funcs[] = {{"set_symbol_class", l_set_symbol_class}, {"index", dagl_l_index}, {NULL, NULL}};
+/* dagl.ops() -> the op list as Lua sees it: {name =, class =, dtype =, lua =} per op in enum
+ * order, for specs and tools that must cover every op (spec/op_parity_spec.lua). */
+static int l_ops(lua_State *L)
+{
+#define OP_ROW(E, name, cls, dt, lua) {#name, #cls, #dt, #lua},
+    static const char *const rows[][4] = {DAGL_OP_LIST(OP_ROW)};
+#undef OP_ROW
+    int n = (int)(sizeof rows / sizeof *rows);
+    lua_createtable(L, n, 0);
+    for (int i = 0; i < n; i++) {
+        lua_createtable(L, 0, 4);
+        static const char *const keys[] = {"name", "class", "dtype", "lua"};
+        for (int k = 0; k < 4; k++) {
+            lua_pushstring(L, rows[i][k]);
+            lua_setfield(L, -2, keys[k]);
+        }
+        lua_rawseti(L, -2, i + 1);
+    }
+    return 1;
+}
+
+const luaL_Reg dagl_l_front_funcs[] = {{"set_symbol_class", l_set_symbol_class}, {"index", dagl_l_index}, {"ops", l_ops},
+                                       {NULL, NULL}};

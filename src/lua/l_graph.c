@@ -66,13 +66,12 @@ static dagl_op op_by_name(lua_State *L, int idx)
 }
 
 /* Reads optional node parameters from a table: scalar, scalar_first, lo, hi, dims (0-based),
- * keepdim, correction, shape, axis (0-based), start, stop, step, index_base, rate, seed, and the
- * window of conv/pool ops: pool_size, strides, padding. */
+ * keepdim, correction, shape, axis (0-based), start, stop, step, index_base, rate, seed, dtype,
+ * and the window of conv/pool ops: pool_size, strides, padding. The table is in the graph's form
+ * (what the front end of l_front.c writes): nothing here is normalized again. */
 static void read_params(lua_State *L, int idx, dagl_node_params *p, const char *what)
 {
-    memset(p, 0, sizeof *p);
-    p->lo = p->hi = NAN;
-    p->correction = 1;
+    dagl_node_params_init(p);
     if (lua_isnoneornil(L, idx)) return;
     luaL_checktype(L, idx, LUA_TTABLE);
     if (lua_getfield(L, idx, "scalar") == LUA_TNUMBER) {
@@ -102,7 +101,6 @@ static void read_params(lua_State *L, int idx, dagl_node_params *p, const char *
     lua_pop(L, 1);
     if (lua_getfield(L, idx, "shape") == LUA_TTABLE) p->nshape = dagl_l_shape(L, lua_gettop(L), p->shape);
     lua_pop(L, 1);
-    p->step = 1;
     if (lua_getfield(L, idx, "axis") == LUA_TNUMBER) p->axis = (int)lua_tointeger(L, -1);
     if (lua_getfield(L, idx, "start") == LUA_TNUMBER) p->start = lua_tointeger(L, -1);
     if (lua_getfield(L, idx, "stop") == LUA_TNUMBER) p->stop = lua_tointeger(L, -1);
@@ -111,6 +109,8 @@ static void read_params(lua_State *L, int idx, dagl_node_params *p, const char *
     if (lua_getfield(L, idx, "rate") == LUA_TNUMBER) p->rate = lua_tonumber(L, -1);
     if (lua_getfield(L, idx, "seed") == LUA_TNUMBER) p->seed = (uint64_t)lua_tointeger(L, -1);
     lua_pop(L, 7);
+    if (lua_getfield(L, idx, "dtype") == LUA_TSTRING) p->dtype = dagl_l_dtype(L, -1, DAGL_F32);
+    lua_pop(L, 1);
     dagl_l_window(L, idx, &p->window, what);
 }
 
