@@ -281,7 +281,8 @@ static dagl_status mm_compute(dagl_ctx *ctx, const dagl_tensor *a, const dagl_te
     int64_t oshape[DAGL_MAX_DIMS];
     dagl_status st = mm_shapes(ctx, a, b, &r, &ond, oshape);
     if (st) return st;
-    r.dt = dagl_dtype_promote(a->dtype, b->dtype);
+    dagl_dtype dts[2] = {a->dtype, b->dtype};
+    r.dt = dagl_op_result_dtype(DAGL_OP_MATMUL, 2, dts, NULL); /* the op list's rule */
     r.bias = NULL;
     r.act = act;
     dagl_tensor *ha = NULL, *hb = NULL, *hbias = NULL;

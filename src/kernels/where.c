@@ -33,7 +33,8 @@ dagl_status dagl_where(dagl_ctx *ctx, const dagl_tensor *cond, const dagl_tensor
 {
     *out = NULL;
     if (!cond || !a || !b) return dagl_ctx_set_error(ctx, DAGL_E_ARG, "where: tensor is NULL");
-    dagl_dtype dt = dagl_dtype_promote(a->dtype, b->dtype);
+    dagl_dtype dts[3] = {cond->dtype, a->dtype, b->dtype};
+    dagl_dtype dt = dagl_op_result_dtype(DAGL_OP_WHERE, 3, dts, NULL); /* the op list's rule */
     dagl_tensor *ca = NULL, *cb = NULL;
     dagl_status st;
     struct ew_args args;

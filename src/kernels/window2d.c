@@ -76,7 +76,6 @@ dagl_status dagl__win2d_infer(dagl_ctx *ctx, dagl_op op, const dagl_window2d *w,
     if ((unsigned)op >= DAGL_OP_COUNT || dagl__op_info_of(op)->cls != DAGL__CLS_WINDOW)
         return dagl_ctx_set_error(ctx, DAGL_E_ARG, "window2d: %s is not a convolution or pooling op", name);
     const char *const *role = roles[op];
-    *odt = dts[0];
     for (int i = 0; i < nsrc; i++) {
         if (dts[i] == DAGL_I64)
             return dagl_ctx_set_error(ctx, DAGL_E_DTYPE, "%s: the %s %s is int64; float32 or float64 expected", name,
@@ -86,8 +85,8 @@ dagl_status dagl__win2d_infer(dagl_ctx *ctx, dagl_op op, const dagl_window2d *w,
                                       role[i], i == 1 && is_conv(op) && op != DAGL_OP_CONV2D_GRAD_KERNEL
                                           ? "kernel_h, kernel_w, in_channels, out_channels"
                                           : "batch, height, width, channels", SHP(i));
-        *odt = dagl_dtype_promote(*odt, dts[i]);
     }
+    *odt = dagl_op_result_dtype(op, nsrc, dts, NULL); /* the op list's rule */
     if ((op == DAGL_OP_CONV2D_GRAD_INPUT || op == DAGL_OP_CONV2D_GRAD_KERNEL) && !pshape)
         return dagl_ctx_set_error(ctx, DAGL_E_ARG, "%s: the forward operand's shape (4 dims) is needed", name);
     dagl_status st = pshape ? dagl__check_shape(ctx, name, 4, pshape) : DAGL_OK;
