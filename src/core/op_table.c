@@ -64,13 +64,20 @@ dagl_op dagl_op_from_name(const char *name)
     return DAGL_OP_NONE;
 }
 
+/* f64 > f32 > i64, as dagl_dtype_promote, inlined: every kernel call asks for its result dtype. */
+static inline dagl_dtype promote(dagl_dtype a, dagl_dtype b)
+{
+    static const unsigned char rank[DAGL_DTYPE_COUNT] = {[DAGL_F32] = 1, [DAGL_F64] = 2, [DAGL_I64] = 0};
+    return rank[a] >= rank[b] ? a : b;
+}
+
 /* The op list's dtype rule applied, so that graph inference and every kernel derive a result's
  * dtype from one place. A scalar parameter counts as int64 when integral, else float32. */
 dagl_dtype dagl_op_result_dtype(dagl_op op, int n, const dagl_dtype *dts, const dagl_node_params *p)
 {
-    const dagl__op_info *info = dagl__op_info_of(op);
+    dagl__dtype_rule rule = (unsigned)op < DAGL_OP_COUNT ? op_info[op].dtype : DAGL__DT_SAME;
     dagl_dtype d = n > 0 ? dts[0] : DAGL_F32;
-    switch (info->dtype) {
+    switch (rule) {
     case DAGL__DT_SAME: return d;
     case DAGL__DT_FLOAT: return d == DAGL_I64 ? DAGL_F32 : d;
     case DAGL__DT_INT64: return DAGL_I64;
@@ -78,13 +85,13 @@ dagl_dtype dagl_op_result_dtype(dagl_op op, int n, const dagl_dtype *dts, const 
     case DAGL__DT_VALUES:
         if (n < 2) return d;
         d = dts[1];
-        for (int i = 2; i < n; i++) d = dagl_dtype_promote(d, dts[i]);
+        for (int i = 2; i < n; i++) d = promote(d, dts[i]);
         return d;
     case DAGL__DT_PROMOTE:
     case DAGL__DT_PROMOTE_FLOAT:
-        for (int i = 1; i < n; i++) d = dagl_dtype_promote(d, dts[i]);
-        if (p && p->has_scalar) d = dagl_dtype_promote(d, dagl__scalar_dtype(p->scalar));
-        return info->dtype == DAGL__DT_PROMOTE_FLOAT && d == DAGL_I64 ? DAGL_F32 : d;
+        for (int i = 1; i < n; i++) d = promote(d, dts[i]);
+        if (p && p->has_scalar) d = promote(d, dagl__scalar_dtype(p->scalar));
+        return rule == DAGL__DT_PROMOTE_FLOAT && d == DAGL_I64 ? DAGL_F32 : d;
     }
     return d;
 }
