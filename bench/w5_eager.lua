@@ -11,24 +11,10 @@ local reps = math.tointeger(tonumber(arg and arg[2]) or 7)
 local a, b = dagl.ones(16), dagl.ones(16)
 assert((a + b):sum():item() == 32, "a + b is wrong")
 
-local function median(xs)
-  table.sort(xs)
-  local m = #xs // 2
-  return #xs % 2 == 1 and xs[m + 1] or (xs[m] + xs[m + 1]) / 2
-end
+local timing = dofile((arg and arg[0] and arg[0]:match("^(.*)/[^/]*$") or "bench") .. "/timing.lua")
 
 -- Runs body(n) reps times after a warm-up; returns the median and the min ns per op.
-local function bench(body)
-  body(n // 10)
-  local per = {}
-  for r = 1, reps do
-    local t0 = os.clock()
-    body(n)
-    per[r] = (os.clock() - t0) / n * 1e9
-  end
-  local sorted = { table.unpack(per) }
-  return median(sorted), sorted[1]
-end
+local function bench(body) return timing.bench(body, n, reps, os.clock) end
 
 local variants = {
   { "dagl_add_op", "c = a + b", function(k) for _ = 1, k do local c = a + b end end },

@@ -30,7 +30,8 @@ local Tensor = {}
 local Graph = {}
 
 ---@class dagl.Fn
----@field traces integer number of signatures traced so far
+---@field traces integer number of traces so far (signatures, and retraces for rebound captures)
+---@field retraces integer retraces caused by rebound captured values
 ---@overload fun(...: dagl.Tensor): ...: dagl.Tensor
 local Fn = {}
 
@@ -569,6 +570,19 @@ function dagl.luaop(spec) end
 ---@param spec dagl.LuaOpSpec
 ---@return userdata handle for g:custom
 function dagl.luaop_new(spec) end
+---The guard snapshot behind dagl.fn: f's upvalues (tables excepted) and those of the Lua
+---functions they hold, `depth` levels of functions deep (default 4), at most 256.
+---@param f function
+---@param depth? integer
+---@return userdata snapshot
+---@return integer count upvalues guarded
+function dagl.capture_snapshot(f, depth) end
+---nil when every upvalue of the snapshot holds the value seen, else the first changed one's name
+---and the function holding it.
+---@param snapshot userdata
+---@return string? name
+---@return function? holder
+function dagl.capture_changed(snapshot) end
 ---@return dagl.Graph
 function dagl.graph() end
 

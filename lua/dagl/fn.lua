@@ -267,13 +267,16 @@ function M.fn(f)
   assert(type(f) == "function", "dagl.fn: expected a function")
   local cache = {}
   local obj = {traces = 0}
+  local stale, taken = require("dagl.fn_guard").new(f, obj) -- f's captured values
   local function compiled(args, n)
+    if stale() then cache = {} end -- traced with values rebound since: retrace
     local key = signature(args, n)
     local c = cache[key]
     if not c then
       c = trace(f, args, n)
       cache[key] = c
       obj.traces = obj.traces + 1
+      taken()
     end
     return c
   end

@@ -199,5 +199,6 @@ extern const luaL_Reg dagl_l_trace_funcs[];
 extern const luaL_Reg dagl_l_io_funcs[];
 extern const luaL_Reg dagl_l_ffi_funcs[];
 extern const luaL_Reg dagl_l_ffi_kernel_funcs[];
+extern const luaL_Reg dagl_l_guard_funcs[];  /* l_guard.c: capture_snapshot, capture_changed */
 
 #endif
