@@ -102,7 +102,6 @@ void dagl__ctx_child(dagl_ctx *parent, dagl_ctx *child)
     child->owns_pool = false;
     child->no_plan = parent->no_plan;
     child->share_trace = NULL;
-    child->dest = NULL;
 }
 
 dagl_status dagl__ctx_pool(dagl_ctx *ctx, dagl_pool **out)

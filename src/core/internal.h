@@ -58,8 +58,6 @@ struct dagl_ctx {
     bool owns_pool;
     bool no_plan;           /* DAGL_NO_PLAN was set when the root context was made: runs go unplanned */
     const struct dagl_share_trace *share_trace; /* a traced node's: its kernel shares are recorded */
-    dagl_tensor *dest;      /* a graph run's planned home for the node result being computed: the
-                             * next fresh tensor of its dtype and shape is this one (retained) */
 };
 
 /* A context for one worker of a run: its own error text, the parent's seed and live-bytes
@@ -100,6 +98,11 @@ DAGL_HIDDEN bool dagl__layout_contiguous(int ndim, const int64_t *shape, const i
 /* dagl_tensor_new without the argument checks, for shapes the caller derived from valid tensors. */
 DAGL_HIDDEN dagl_status dagl__tensor_alloc(dagl_ctx *ctx, dagl_dtype dt, int ndim, const int64_t *shape,
                                            dagl_tensor **out);
+/* A kernel's result: the caller's destination `dst` (a graph node's slot in the run's memory
+ * plan, passed down explicitly; may be NULL) when it has this dtype and shape, else fresh
+ * memory. Only a kernel's final result is allocated this way, never its temporaries. */
+DAGL_HIDDEN dagl_status dagl__tensor_alloc_dst(dagl_ctx *ctx, dagl_tensor *dst, dagl_dtype dt, int ndim,
+                                               const int64_t *shape, dagl_tensor **out);
 /* A view of `base` with the given layout (base retained). */
 DAGL_HIDDEN dagl_status dagl__make_view(dagl_ctx *ctx, dagl_tensor *base, int ndim, const int64_t *shape,
                                         const int64_t *strides, char *data, dagl_tensor **out);

@@ -84,22 +84,20 @@ dagl_status dagl_tensor_new(dagl_ctx *ctx, dagl_dtype dt, int ndim, const int64_
     return dagl__tensor_alloc(ctx, dt, ndim, shape, out);
 }
 
-/* Whether the context's planned destination (a graph node's slot in the run's arena) is a
- * tensor of this dtype and shape: then it is handed out instead of fresh memory, once. */
-static bool take_dest(dagl_ctx *ctx, dagl_dtype dt, int ndim, const int64_t *shape, dagl_tensor **out)
+dagl_status dagl__tensor_alloc_dst(dagl_ctx *ctx, dagl_tensor *dst, dagl_dtype dt, int ndim, const int64_t *shape,
+                                   dagl_tensor **out)
 {
-    dagl_tensor *d = ctx->dest;
-    if (!d || d->dtype != dt || d->ndim != ndim || (ndim && memcmp(d->shape, shape, sizeof(int64_t) * (size_t)ndim)))
-        return false;
-    ctx->dest = NULL;
-    dagl_tensor_retain(d);
-    *out = d;
-    return true;
+    if (dst && dst->dtype == dt && dst->ndim == ndim &&
+        (!ndim || !memcmp(dst->shape, shape, sizeof(int64_t) * (size_t)ndim))) {
+        dagl_tensor_retain(dst);
+        *out = dst;
+        return DAGL_OK;
+    }
+    return dagl__tensor_alloc(ctx, dt, ndim, shape, out);
 }
 
 dagl_status dagl__tensor_alloc(dagl_ctx *ctx, dagl_dtype dt, int ndim, const int64_t *shape, dagl_tensor **out)
 {
-    if (ctx->dest && take_dest(ctx, dt, ndim, shape, out)) return DAGL_OK;
     int64_t numel = dagl__numel(ndim, shape);
     size_t nbytes = (size_t)numel * dagl_dtype_size(dt);
     size_t head = (sizeof(dagl_tensor) + ALIGN - 1) / ALIGN * ALIGN;

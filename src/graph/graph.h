@@ -138,8 +138,9 @@ DAGL_HIDDEN dagl_status dagl__graph_fuse(dagl_graph *g);
 DAGL_HIDDEN dagl_status dagl__infer(dagl_graph *g, dagl_node *nd);
 /* (Re)builds the consumer lists and pending counts before a run. */
 DAGL_HIDDEN dagl_status dagl__graph_prepare(dagl_graph *g);
-/* Runs one op node on its source values with the kernels of the eager API. */
+/* Runs one op node on its source values with the kernels of the eager API, its result in dst
+ * (the node's slot in the memory plan; NULL: fresh memory). */
 DAGL_HIDDEN dagl_status dagl__exec_node(dagl_ctx *ctx, const dagl_node *nd, dagl_tensor *const *srcv,
-                                        dagl_tensor **out);
+                                        dagl_tensor *dst, dagl_tensor **out);
 
 #endif

@@ -33,7 +33,8 @@ static dagl_status infer_same_shape(dagl_graph *g, dagl_node *nd)
     const dagl_node *a = src_node(g, nd, 0);
     copy_shape(nd, a);
     if (nd->op == DAGL_OP_DROPOUT_MASK) return dagl__dropout_check(g->ctx, a->dtype, nd->p.rate);
-    if (nd->op == DAGL_OP_SOFTMAX || nd->op == DAGL_OP_LOG_SOFTMAX) return dagl__softmax_check(g->ctx, nd->op, ref_of(a), nd->p.axis);
+    if (nd->op == DAGL_OP_SOFTMAX || nd->op == DAGL_OP_LOG_SOFTMAX) return dagl__softmax_check(g->ctx, nd->op,
+        ref_of(a), nd->p.axis);
     return DAGL_OK;
 }
 
@@ -164,7 +165,8 @@ static dagl_status infer_window(dagl_graph *g, dagl_node *nd)
     const int64_t *pshape = NULL;
     if (nd->op == DAGL_OP_CONV2D_GRAD_INPUT || nd->op == DAGL_OP_CONV2D_GRAD_KERNEL) {
         if (nd->p.nshape != 4)
-            return dagl_ctx_set_error(g->ctx, DAGL_E_ARG, "%s: params.shape must be the forward operand's shape (4 dims)",
+            return dagl_ctx_set_error(g->ctx, DAGL_E_ARG,
+                                      "%s: params.shape must be the forward operand's shape (4 dims)",
                                       dagl_op_name(nd->op));
         pshape = nd->p.shape;
     }
@@ -230,18 +232,19 @@ dagl_status dagl__infer(dagl_graph *g, dagl_node *nd)
 
 /* Runs one node: a fused one (matmul+bias+activation, a chain of unary ops) with its fused
  * kernel, a dropout mask with the node's run count as its counter, anything else through
- * dagl_op_apply with the node's params. */
-dagl_status dagl__exec_node(dagl_ctx *ctx, const dagl_node *nd, dagl_tensor *const *srcv, dagl_tensor **out)
+ * dagl_op_apply with the node's params; the result goes into dst (its planned slot) when given. */
+dagl_status dagl__exec_node(dagl_ctx *ctx, const dagl_node *nd, dagl_tensor *const *srcv, dagl_tensor *dst,
+                            dagl_tensor **out)
 {
-    if (dagl__node_is_fused(nd)) return dagl__matmul_epilogue(ctx, srcv[0], srcv[1], srcv[2], nd->fused_act, out);
-    if (nd->nchain > 0) return dagl__unary_chain(ctx, nd->chain, nd->nchain, srcv[0], out);
+    if (dagl__node_is_fused(nd)) return dagl__matmul_epilogue(ctx, srcv[0], srcv[1], srcv[2], nd->fused_act, dst, out);
+    if (nd->nchain > 0) return dagl__unary_chain(ctx, nd->chain, nd->nchain, srcv[0], dst, out);
     if (nd->op == DAGL_OP_DROPOUT_MASK) {
         /* the one piece of state a node keeps across runs (atomic: runs of one graph may overlap) */
         dagl_node_params p = nd->p;
         p.counter = atomic_fetch_add(&((dagl_node *)nd)->runs, 1);
-        return dagl_op_apply(ctx, nd->op, nd->nsrc, srcv, &p, out);
+        return dagl__op_apply_into(ctx, nd->op, nd->nsrc, srcv, &p, dst, out);
     }
-    return dagl_op_apply(ctx, nd->op, nd->nsrc, srcv, &nd->p, out);
+    return dagl__op_apply_into(ctx, nd->op, nd->nsrc, srcv, &nd->p, dst, out);
 }
 
 /* The memory planner (memplan.c) needs to know, per node, whether its result is fresh memory the

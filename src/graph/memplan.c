@@ -142,8 +142,9 @@ static bool dead_at(const planner *pl, int x, int p)
 
 /* A source of elementwise node p whose slot p may write its result into, or -1: a planned root of
  * p's dtype and shape, read by p directly (not through a view) and by no other source of p as
- * a view, whose other consumers all ran before p; no source needs a dtype cast (which would be
- * written first, into the slot). */
+ * a view, whose other consumers all ran before p; no source needs a dtype cast (kernels write
+ * only their final result into the slot they are given, but a mixed-dtype node is rare enough
+ * to stay out of place). */
 static int inplace_source(const planner *pl, const int64_t *offset, int p)
 {
     const dagl_node *nd = &pl->g->nodes[p];

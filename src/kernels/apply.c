@@ -4,70 +4,78 @@
 #include "kernels.h"
 
 typedef dagl_status (*apply_fn)(dagl_ctx *ctx, dagl_op op, int nsrc, dagl_tensor *const *v,
-                                const dagl_node_params *p, dagl_tensor **out);
+                                const dagl_node_params *p, dagl_tensor *dst, dagl_tensor **out);
 
 /* Unary elementwise: the kernel of op. */
 static dagl_status ap_unary(dagl_ctx *ctx, dagl_op op, int nsrc, dagl_tensor *const *v, const dagl_node_params *p,
-                            dagl_tensor **out)
+                            dagl_tensor *dst,
+                             dagl_tensor **out)
 {
     (void)nsrc, (void)p;
-    return dagl_unary(ctx, op, v[0], out);
+    return dagl__unary_into(ctx, op, v[0], dst, out);
 }
 
 /* Binary and compare: a scalar parameter on either side, or two tensors. */
 static dagl_status ap_binary(dagl_ctx *ctx, dagl_op op, int nsrc, dagl_tensor *const *v, const dagl_node_params *p,
+                             dagl_tensor *dst,
                              dagl_tensor **out)
 {
-    if (p->has_scalar) return dagl_binary_scalar(ctx, op, v[0], p->scalar, p->scalar_first, out);
+    if (p->has_scalar) return dagl__binary_scalar_into(ctx, op, v[0], p->scalar, p->scalar_first, dst, out);
     if (nsrc != 2) return dagl_ctx_set_error(ctx, DAGL_E_ARG, "%s: needs 2 sources or a scalar", dagl_op_name(op));
-    return dagl_binary(ctx, op, v[0], v[1], out);
+    return dagl__binary_into(ctx, op, v[0], v[1], dst, out);
 }
 
 /* Clamp, with its bounds (NaN: none) in the params. */
 static dagl_status ap_clamp(dagl_ctx *ctx, dagl_op op, int nsrc, dagl_tensor *const *v, const dagl_node_params *p,
-                            dagl_tensor **out)
+                            dagl_tensor *dst,
+                             dagl_tensor **out)
 {
     (void)op, (void)nsrc;
-    return dagl_clamp(ctx, v[0], p->lo, p->hi, out);
+    return dagl__clamp_into(ctx, v[0], p->lo, p->hi, dst, out);
 }
 
 /* where(cond, a, b). */
 static dagl_status ap_where(dagl_ctx *ctx, dagl_op op, int nsrc, dagl_tensor *const *v, const dagl_node_params *p,
-                            dagl_tensor **out)
+                            dagl_tensor *dst,
+                             dagl_tensor **out)
 {
     (void)op, (void)nsrc, (void)p;
-    return dagl_where(ctx, v[0], v[1], v[2], out);
+    return dagl__where_into(ctx, v[0], v[1], v[2], dst, out);
 }
 
 /* Reductions over params.dims (none: all), keepdim and correction. */
 static dagl_status ap_reduce(dagl_ctx *ctx, dagl_op op, int nsrc, dagl_tensor *const *v, const dagl_node_params *p,
+                             dagl_tensor *dst,
                              dagl_tensor **out)
 {
     (void)nsrc;
-    return dagl_reduce(ctx, op, v[0], p->dims, p->ndims, p->keepdim, p->correction, out);
+    return dagl__reduce_into(ctx, op, v[0], p->dims, p->ndims, p->keepdim, p->correction, dst, out);
 }
 
 /* matmul(a, b). */
 static dagl_status ap_matmul(dagl_ctx *ctx, dagl_op op, int nsrc, dagl_tensor *const *v, const dagl_node_params *p,
+                             dagl_tensor *dst,
                              dagl_tensor **out)
 {
     (void)op, (void)nsrc, (void)p;
-    return dagl_matmul(ctx, v[0], v[1], out);
+    return dagl__matmul_into(ctx, v[0], v[1], dst, out);
 }
 
 /* Views: reshape, permute, expand and slice (core/view.c). */
 static dagl_status ap_layout(dagl_ctx *ctx, dagl_op op, int nsrc, dagl_tensor *const *v, const dagl_node_params *p,
+                             dagl_tensor *dst,
                              dagl_tensor **out)
 {
-    (void)nsrc;
+    (void)nsrc, (void)dst; /* a view: no memory of its own */
     return dagl__layout(ctx, op, p, v[0], out);
 }
 
 /* Conversion to params.dtype: the source itself when it has that dtype already. */
 static dagl_status ap_cast(dagl_ctx *ctx, dagl_op op, int nsrc, dagl_tensor *const *v, const dagl_node_params *p,
-                           dagl_tensor **out)
+                           dagl_tensor *dst,
+                             dagl_tensor **out)
 {
-    (void)op, (void)nsrc;
+    (void)op, (void)nsrc, (void)dst; /* may return its source: never planned */
     if ((unsigned)p->dtype >= DAGL_DTYPE_COUNT)
         return dagl_ctx_set_error(ctx, DAGL_E_ARG, "cast: unknown dtype %d", (int)p->dtype);
     return dagl__as_dtype(ctx, v[0], p->dtype, out);
@@ -75,48 +83,55 @@ static dagl_status ap_cast(dagl_ctx *ctx, dagl_op op, int nsrc, dagl_tensor *con
 
 /* Every source joined along params.axis. */
 static dagl_status ap_concat(dagl_ctx *ctx, dagl_op op, int nsrc, dagl_tensor *const *v, const dagl_node_params *p,
+                             dagl_tensor *dst,
                              dagl_tensor **out)
 {
     (void)op;
-    return dagl_concat(ctx, nsrc, (const dagl_tensor *const *)v, p->axis, out);
+    return dagl__concat_into(ctx, nsrc, (const dagl_tensor *const *)v, p->axis, dst, out);
 }
 
 /* The source written into zeros of params.shape (the slice's gradient). */
 static dagl_status ap_slice_scatter(dagl_ctx *ctx, dagl_op op, int nsrc, dagl_tensor *const *v,
-                                    const dagl_node_params *p, dagl_tensor **out)
+                                    const dagl_node_params *p, dagl_tensor *dst,
+                             dagl_tensor **out)
 {
     (void)op, (void)nsrc;
-    return dagl_slice_scatter(ctx, v[0], p->nshape, p->shape, p->axis, p->start, p->step, out);
+    return dagl__slice_scatter_into(ctx, v[0], p->nshape, p->shape, p->axis, p->start, p->step, dst, out);
 }
 
 /* Rows of the table picked by idx, counted from params.index_base. */
 static dagl_status ap_gather(dagl_ctx *ctx, dagl_op op, int nsrc, dagl_tensor *const *v, const dagl_node_params *p,
+                             dagl_tensor *dst,
                              dagl_tensor **out)
 {
     (void)op, (void)nsrc;
-    return dagl_gather(ctx, v[0], v[1], p->index_base, out);
+    return dagl__gather_into(ctx, v[0], v[1], p->index_base, dst, out);
 }
 
 /* Rows of src added into a zero table of params.shape[0] rows. */
-static dagl_status ap_index_add(dagl_ctx *ctx, dagl_op op, int nsrc, dagl_tensor *const *v, const dagl_node_params *p,
-                                dagl_tensor **out)
+static dagl_status ap_index_add(dagl_ctx *ctx, dagl_op op, int nsrc, dagl_tensor *const *v,
+                                const dagl_node_params *p, dagl_tensor *dst,
+                             dagl_tensor **out)
 {
     (void)op, (void)nsrc;
     if (p->nshape < 1)
         return dagl_ctx_set_error(ctx, DAGL_E_ARG, "index_add: the table's row count (shape[0]) is missing");
-    return dagl_index_add(ctx, v[0], v[1], p->shape[0], p->index_base, out);
+    return dagl__index_add_into(ctx, v[0], v[1], p->shape[0], p->index_base, dst, out);
 }
 
 /* A mask of the source's shape and dtype from (params.seed, params.counter). */
 static dagl_status ap_dropout(dagl_ctx *ctx, dagl_op op, int nsrc, dagl_tensor *const *v, const dagl_node_params *p,
-                              dagl_tensor **out)
+                              dagl_tensor *dst,
+                             dagl_tensor **out)
 {
     (void)op, (void)nsrc;
-    return dagl_dropout_mask(ctx, v[0]->dtype, v[0]->ndim, v[0]->shape, p->rate, p->seed, p->counter, out);
+    return dagl__dropout_mask_into(ctx, v[0]->dtype, v[0]->ndim, v[0]->shape, p->rate, p->seed, p->counter, dst,
+                                   out);
 }
 
 /* conv2d and its two gradients, the poolings and theirs, by op. */
 static dagl_status ap_window(dagl_ctx *ctx, dagl_op op, int nsrc, dagl_tensor *const *v, const dagl_node_params *p,
+                             dagl_tensor *dst,
                              dagl_tensor **out)
 {
     const dagl_window2d *w = &p->window;
@@ -124,27 +139,29 @@ static dagl_status ap_window(dagl_ctx *ctx, dagl_op op, int nsrc, dagl_tensor *c
     if (nsrc != arity)
         return dagl_ctx_set_error(ctx, DAGL_E_ARG, "%s: takes %d sources, got %d", dagl_op_name(op), arity, nsrc);
     switch (op) {
-    case DAGL_OP_CONV2D: return dagl_conv2d(ctx, v[0], v[1], w, out);
-    case DAGL_OP_CONV2D_GRAD_INPUT: return dagl_conv2d_grad_input(ctx, v[0], v[1], p->shape, w, out);
-    case DAGL_OP_CONV2D_GRAD_KERNEL: return dagl_conv2d_grad_kernel(ctx, v[0], v[1], p->shape, w, out);
-    case DAGL_OP_MAXPOOL2D: case DAGL_OP_AVGPOOL2D: return dagl_pool2d(ctx, op, v[0], w, out);
-    default: return dagl_pool2d_grad(ctx, op, v[0], v[1], w, out);
+    case DAGL_OP_CONV2D: return dagl__conv2d_into(ctx, v[0], v[1], w, dst, out);
+    case DAGL_OP_CONV2D_GRAD_INPUT: return dagl__conv2d_grad_input_into(ctx, v[0], v[1], p->shape, w, dst, out);
+    case DAGL_OP_CONV2D_GRAD_KERNEL: return dagl__conv2d_grad_kernel_into(ctx, v[0], v[1], p->shape, w, dst, out);
+    case DAGL_OP_MAXPOOL2D: case DAGL_OP_AVGPOOL2D: return dagl__pool2d_into(ctx, op, v[0], w, dst, out);
+    default: return dagl__pool2d_grad_into(ctx, op, v[0], v[1], w, dst, out);
     }
 }
 
 /* softmax / log_softmax along params.axis. */
 static dagl_status ap_softmax(dagl_ctx *ctx, dagl_op op, int nsrc, dagl_tensor *const *v, const dagl_node_params *p,
-                              dagl_tensor **out)
+                              dagl_tensor *dst,
+                             dagl_tensor **out)
 {
     (void)nsrc;
-    return dagl_softmax(ctx, op, v[0], p->axis, out);
+    return dagl__softmax_into(ctx, op, v[0], p->axis, dst, out);
 }
 
 /* Writes source 2 into source 1 in place; the result is the target (a new reference). */
 static dagl_status ap_assign(dagl_ctx *ctx, dagl_op op, int nsrc, dagl_tensor *const *v, const dagl_node_params *p,
+                             dagl_tensor *dst,
                              dagl_tensor **out)
 {
-    (void)op, (void)nsrc, (void)p;
+    (void)op, (void)nsrc, (void)p, (void)dst; /* its result is its target */
     dagl_status st = dagl_assign(ctx, v[0], v[1]);
     if (st) return st;
     dagl_tensor_retain(v[0]);
@@ -175,8 +192,8 @@ static dagl_status ap_assign(dagl_ctx *ctx, dagl_op op, int nsrc, dagl_tensor *c
 static const apply_fn apply_of[] = {DAGL__CLASSES(AP_FN)};
 _Static_assert(sizeof apply_of / sizeof *apply_of == DAGL__CLS_COUNT, "one apply function per op class");
 
-dagl_status dagl_op_apply(dagl_ctx *ctx, dagl_op op, int nsrc, dagl_tensor *const *srcs, const dagl_node_params *p,
-                          dagl_tensor **out)
+dagl_status dagl__op_apply_into(dagl_ctx *ctx, dagl_op op, int nsrc, dagl_tensor *const *srcs,
+                                const dagl_node_params *p, dagl_tensor *dst, dagl_tensor **out)
 {
     *out = NULL;
     apply_fn f = apply_of[dagl__op_info_of(op)->cls];
@@ -194,5 +211,12 @@ dagl_status dagl_op_apply(dagl_ctx *ctx, dagl_op op, int nsrc, dagl_tensor *cons
         dagl_node_params_init(&dflt);
         p = &dflt;
     }
-    return f(ctx, op, nsrc, srcs, p, out);
+    return f(ctx, op, nsrc, srcs, p, dst, out);
+}
+
+/* The public form: the result in fresh memory. */
+dagl_status dagl_op_apply(dagl_ctx *ctx, dagl_op op, int nsrc, dagl_tensor *const *srcs, const dagl_node_params *p,
+                          dagl_tensor **out)
+{
+    return dagl__op_apply_into(ctx, op, nsrc, srcs, p, NULL, out);
 }

@@ -117,8 +117,8 @@ static bool same_shape(const dagl_tensor *a, const dagl_tensor *b)
 
 /* Tensor-tensor. The hot case (same dtype, same shape, contiguous) goes straight to one flat
  * row; everything else is broadcast and coalesced first, inputs cast when dtypes differ. */
-dagl_status dagl_binary(dagl_ctx *ctx, dagl_op op, const dagl_tensor *a, const dagl_tensor *b,
-                        dagl_tensor **out)
+dagl_status dagl__binary_into(dagl_ctx *ctx, dagl_op op, const dagl_tensor *a, const dagl_tensor *b,
+                        dagl_tensor *dst, dagl_tensor **out)
 {
     *out = NULL;
     dagl_status st = check_op(ctx, "binary", op);
@@ -130,9 +130,9 @@ dagl_status dagl_binary(dagl_ctx *ctx, dagl_op op, const dagl_tensor *a, const d
     if (a->dtype == dt && b->dtype == dt) {
         const dagl_tensor *ins[2] = {a, b};
         if (same_shape(a, b) && dagl_tensor_is_contiguous(a) && dagl_tensor_is_contiguous(b)) {
-            if ((st = dagl__tensor_alloc(ctx, dt, a->ndim, a->shape, out))) return st;
+            if ((st = dagl__tensor_alloc_dst(ctx, dst, dt, a->ndim, a->shape, out))) return st;
             dagl__ew_flat(&args, 2, ins, *out);
-        } else if ((st = dagl__ew_prepare(ctx, dagl_op_name(op), 2, ins, dt, out, &args))) {
+        } else if ((st = dagl__ew_prepare(ctx, dagl_op_name(op), 2, ins, dt, dst, out, &args))) {
             return st;
         }
         dagl__ew_run(ctx, k, &args);
@@ -146,18 +146,25 @@ dagl_status dagl_binary(dagl_ctx *ctx, dagl_op op, const dagl_tensor *a, const d
     dagl_tensor *ca = NULL, *cb = NULL;
     if (!(st = dagl__as_dtype(ctx, a, dt, &ca)) && !(st = dagl__as_dtype(ctx, b, dt, &cb))) {
         const dagl_tensor *ins[2] = {ca, cb};
-        if (!(st = dagl__ew_prepare(ctx, dagl_op_name(op), 2, ins, dt, out, &args))) dagl__ew_run(ctx, k, &args);
+        if (!(st = dagl__ew_prepare(ctx, dagl_op_name(op), 2, ins, dt, dst, out, &args))) dagl__ew_run(ctx, k, &args);
     }
     dagl_tensor_release(ca);
     dagl_tensor_release(cb);
     return st;
 }
 
+/* The public form: the result in fresh memory. */
+dagl_status dagl_binary(dagl_ctx *ctx, dagl_op op, const dagl_tensor *a, const dagl_tensor *b,
+                        dagl_tensor **out)
+{
+    return dagl__binary_into(ctx, op, a, b, NULL, out);
+}
+
 /* Tensor-number: the number becomes a 0-d operand on the stack (stride 0), so it runs the same
  * kernels as the tensor-tensor case with no extra allocation. An integral number counts as int64
  * for promotion, any other as float32. */
-dagl_status dagl_binary_scalar(dagl_ctx *ctx, dagl_op op, const dagl_tensor *a, double s, int scalar_first,
-                               dagl_tensor **out)
+dagl_status dagl__binary_scalar_into(dagl_ctx *ctx, dagl_op op, const dagl_tensor *a, double s, int scalar_first,
+                               dagl_tensor *dst, dagl_tensor **out)
 {
     *out = NULL;
     dagl_status st = check_op(ctx, "binary_scalar", op);
@@ -177,14 +184,21 @@ dagl_status dagl_binary_scalar(dagl_ctx *ctx, dagl_op op, const dagl_tensor *a, 
     struct ew_args args;
     ew_kernel k = binary_kernels[op][dt];
     if (dagl_tensor_is_contiguous(x)) {
-        if (!(st = dagl__tensor_alloc(ctx, dt, x->ndim, x->shape, out))) {
+        if (!(st = dagl__tensor_alloc_dst(ctx, dst, dt, x->ndim, x->shape, out))) {
             dagl__ew_flat(&args, 2, ins, *out);
             args.st[scalar_first ? 0 : 1][0] = 0;
             dagl__ew_run(ctx, k, &args);
         }
-    } else if (!(st = dagl__ew_prepare(ctx, dagl_op_name(op), 2, ins, dt, out, &args))) {
+    } else if (!(st = dagl__ew_prepare(ctx, dagl_op_name(op), 2, ins, dt, dst, out, &args))) {
         dagl__ew_run(ctx, k, &args);
     }
     dagl_tensor_release(cx);
     return st;
+}
+
+/* The public form: the result in fresh memory. */
+dagl_status dagl_binary_scalar(dagl_ctx *ctx, dagl_op op, const dagl_tensor *a, double s, int scalar_first,
+                               dagl_tensor **out)
+{
+    return dagl__binary_scalar_into(ctx, op, a, s, scalar_first, NULL, out);
 }

@@ -39,11 +39,12 @@ dagl_status dagl__concat_shape(dagl_ctx *ctx, int n, const dagl__shape_ref *in, 
 static dagl__shape_ref ref_of(const dagl_tensor *t) { return (dagl__shape_ref){t->dtype, t->ndim, t->shape}; }
 
 /* Each operand is copied into its own narrow view of the output. */
-dagl_status dagl_concat(dagl_ctx *ctx, int n, const dagl_tensor *const *ts, int dim, dagl_tensor **out)
+dagl_status dagl__concat_into(dagl_ctx *ctx, int n, const dagl_tensor *const *ts, int dim, dagl_tensor *dst,
+                              dagl_tensor **out)
 {
     *out = NULL;
     if (!ts || n < 1 || n > 4096) return dagl_ctx_set_error(ctx, DAGL_E_ARG, "concat: %d tensors (1 to 4096)", n);
-    dagl__shape_ref refs[64], *in = n <= 64 ? refs : malloc(sizeof *in * (size_t)n);
+    dagl__shape_ref refs[64] = {{0}}, *in = n <= 64 ? refs : malloc(sizeof *in * (size_t)n);
     if (!in) return dagl_ctx_set_error(ctx, DAGL_E_NOMEM, "concat: out of memory");
     dagl_status st = DAGL_OK;
     for (int k = 0; k < n && !st; k++) {
@@ -54,7 +55,7 @@ dagl_status dagl_concat(dagl_ctx *ctx, int n, const dagl_tensor *const *ts, int 
     int64_t shape[DAGL_MAX_DIMS];
     if (!st) st = dagl__concat_shape(ctx, n, in, dim, &nd, shape);
     if (in != refs) free(in);
-    if (!st) st = dagl__tensor_alloc(ctx, ts[0]->dtype, nd, shape, out);
+    if (!st) st = dagl__tensor_alloc_dst(ctx, dst, ts[0]->dtype, nd, shape, out);
     if (st) return st;
     int d = dagl__wrap_dim(dim, nd);
     int64_t off = 0;
@@ -70,6 +71,12 @@ dagl_status dagl_concat(dagl_ctx *ctx, int n, const dagl_tensor *const *ts, int 
         *out = NULL;
     }
     return st;
+}
+
+/* The public form: the result in fresh memory. */
+dagl_status dagl_concat(dagl_ctx *ctx, int n, const dagl_tensor *const *ts, int dim, dagl_tensor **out)
+{
+    return dagl__concat_into(ctx, n, ts, dim, NULL, out);
 }
 
 /* src must have `shape` except along dim, where its elements land at start, start+step, ... */
@@ -91,13 +98,14 @@ dagl_status dagl__slice_scatter_check(dagl_ctx *ctx, dagl__shape_ref src, int nd
 }
 
 /* Zeros, then src copied into the slice view. */
-dagl_status dagl_slice_scatter(dagl_ctx *ctx, const dagl_tensor *src, int ndim, const int64_t *shape, int dim,
-                               int64_t start, int64_t step, dagl_tensor **out)
+dagl_status dagl__slice_scatter_into(dagl_ctx *ctx, const dagl_tensor *src, int ndim, const int64_t *shape, int dim,
+                               int64_t start, int64_t step, dagl_tensor *dst, dagl_tensor **out)
 {
     *out = NULL;
     if (!src || !shape) return dagl_ctx_set_error(ctx, DAGL_E_ARG, "slice_scatter: NULL argument");
     dagl_status st = dagl__slice_scatter_check(ctx, ref_of(src), ndim, shape, dim, start, step);
-    if (!st) st = dagl_tensor_full(ctx, src->dtype, ndim, shape, 0, out);
+    if (!st) st = dagl__tensor_alloc_dst(ctx, dst, src->dtype, ndim, shape, out);
+    if (!st) st = dagl_fill(ctx, *out, 0);
     if (st) return st;
     int d = dagl__wrap_dim(dim, ndim);
     dagl_tensor *v;
@@ -109,4 +117,11 @@ dagl_status dagl_slice_scatter(dagl_ctx *ctx, const dagl_tensor *src, int ndim, 
         *out = NULL;
     }
     return st;
+}
+
+/* The public form: the result in fresh memory. */
+dagl_status dagl_slice_scatter(dagl_ctx *ctx, const dagl_tensor *src, int ndim, const int64_t *shape, int dim,
+                               int64_t start, int64_t step, dagl_tensor **out)
+{
+    return dagl__slice_scatter_into(ctx, src, ndim, shape, dim, start, step, NULL, out);
 }

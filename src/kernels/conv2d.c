@@ -160,7 +160,7 @@ DAGL_FOR_FLOAT_DTYPES(DEF_SUM_PARTIALS)
  * sets up the job; *hold receives the operand copies to release. */
 static dagl_status prepare(dagl_ctx *ctx, dagl_op op, const dagl_tensor *a, const dagl_tensor *b,
                            const int64_t *pshape, const dagl_window2d *w, struct conv_job *j, dagl_tensor **hold,
-                           dagl_tensor **out)
+                           dagl_tensor *dst, dagl_tensor **out)
 {
     const dagl_tensor *src[2] = {a, b};
     int64_t oshape[4];
@@ -170,7 +170,7 @@ static dagl_status prepare(dagl_ctx *ctx, dagl_op op, const dagl_tensor *a, cons
     if (st) return st;
     if ((st = dagl__win2d_operand(ctx, a, j->dt, &hold[0])) || (st = dagl__win2d_operand(ctx, b, j->dt, &hold[1])))
         return st;
-    if ((st = dagl__tensor_alloc(ctx, j->dt, 4, oshape, out))) return st;
+    if ((st = dagl__tensor_alloc_dst(ctx, dst, j->dt, 4, oshape, out))) return st;
     j->es = dagl_dtype_size(j->dt);
     j->K = j->g.KH * j->g.KW * j->g.C;
     int64_t row = j->g.OW * (j->K > 0 ? j->K : 1) * (int64_t)j->es;
@@ -207,13 +207,13 @@ static int conv_shares(const struct conv_job *j, int64_t most)
     return n > most ? (int)(most > 0 ? most : 1) : n;
 }
 
-dagl_status dagl_conv2d(dagl_ctx *ctx, const dagl_tensor *x, const dagl_tensor *k, const dagl_window2d *w,
-                        dagl_tensor **out)
+dagl_status dagl__conv2d_into(dagl_ctx *ctx, const dagl_tensor *x, const dagl_tensor *k, const dagl_window2d *w,
+                        dagl_tensor *dst, dagl_tensor **out)
 {
     *out = NULL;
     struct conv_job j;
     dagl_tensor *hold[2] = {NULL, NULL};
-    dagl_status st = prepare(ctx, DAGL_OP_CONV2D, x, k, NULL, w, &j, hold, out);
+    dagl_status st = prepare(ctx, DAGL_OP_CONV2D, x, k, NULL, w, &j, hold, dst, out);
     if (st == DAGL_OK && (*out)->numel > 0) {
         j.x = hold[0]->data, j.k = hold[1]->data;
         if (j.K == 0) memset(j.out, 0, (size_t)(*out)->numel * j.es);
@@ -222,13 +222,21 @@ dagl_status dagl_conv2d(dagl_ctx *ctx, const dagl_tensor *x, const dagl_tensor *
     return finish(st, hold, out);
 }
 
-dagl_status dagl_conv2d_grad_input(dagl_ctx *ctx, const dagl_tensor *dy, const dagl_tensor *k, const int64_t *x_shape,
-                                   const dagl_window2d *w, dagl_tensor **out)
+/* The public form: the result in fresh memory. */
+dagl_status dagl_conv2d(dagl_ctx *ctx, const dagl_tensor *x, const dagl_tensor *k, const dagl_window2d *w,
+                        dagl_tensor **out)
+{
+    return dagl__conv2d_into(ctx, x, k, w, NULL, out);
+}
+
+dagl_status dagl__conv2d_grad_input_into(dagl_ctx *ctx, const dagl_tensor *dy, const dagl_tensor *k,
+                                         const int64_t *x_shape,
+                                   const dagl_window2d *w, dagl_tensor *dst, dagl_tensor **out)
 {
     *out = NULL;
     struct conv_job j;
     dagl_tensor *hold[2] = {NULL, NULL};
-    dagl_status st = prepare(ctx, DAGL_OP_CONV2D_GRAD_INPUT, dy, k, x_shape, w, &j, hold, out);
+    dagl_status st = prepare(ctx, DAGL_OP_CONV2D_GRAD_INPUT, dy, k, x_shape, w, &j, hold, dst, out);
     if (st == DAGL_OK && (*out)->numel > 0) {
         j.dy = hold[0]->data, j.k = hold[1]->data;
         st = run(ctx, "conv2d_grad_input", grad_input_share, &j, conv_shares(&j, j.g.N));
@@ -236,13 +244,20 @@ dagl_status dagl_conv2d_grad_input(dagl_ctx *ctx, const dagl_tensor *dy, const d
     return finish(st, hold, out);
 }
 
-dagl_status dagl_conv2d_grad_kernel(dagl_ctx *ctx, const dagl_tensor *x, const dagl_tensor *dy,
-                                    const int64_t *k_shape, const dagl_window2d *w, dagl_tensor **out)
+/* The public form: the result in fresh memory. */
+dagl_status dagl_conv2d_grad_input(dagl_ctx *ctx, const dagl_tensor *dy, const dagl_tensor *k, const int64_t *x_shape,
+                                   const dagl_window2d *w, dagl_tensor **out)
+{
+    return dagl__conv2d_grad_input_into(ctx, dy, k, x_shape, w, NULL, out);
+}
+
+dagl_status dagl__conv2d_grad_kernel_into(dagl_ctx *ctx, const dagl_tensor *x, const dagl_tensor *dy,
+                                    const int64_t *k_shape, const dagl_window2d *w, dagl_tensor *dst, dagl_tensor **out)
 {
     *out = NULL;
     struct conv_job j;
     dagl_tensor *hold[2] = {NULL, NULL};
-    dagl_status st = prepare(ctx, DAGL_OP_CONV2D_GRAD_KERNEL, x, dy, k_shape, w, &j, hold, out);
+    dagl_status st = prepare(ctx, DAGL_OP_CONV2D_GRAD_KERNEL, x, dy, k_shape, w, &j, hold, dst, out);
     if (st == DAGL_OK && (*out)->numel > 0) {
         j.x = hold[0]->data, j.dy = hold[1]->data;
         int n = conv_shares(&j, j.g.N * j.g.OH);
@@ -255,4 +270,11 @@ dagl_status dagl_conv2d_grad_kernel(dagl_ctx *ctx, const dagl_tensor *x, const d
         free(j.partial);
     }
     return finish(st, hold, out);
+}
+
+/* The public form: the result in fresh memory. */
+dagl_status dagl_conv2d_grad_kernel(dagl_ctx *ctx, const dagl_tensor *x, const dagl_tensor *dy,
+                                    const int64_t *k_shape, const dagl_window2d *w, dagl_tensor **out)
+{
+    return dagl__conv2d_grad_kernel_into(ctx, x, dy, k_shape, w, NULL, out);
 }

@@ -12,7 +12,8 @@
 dagl_status dagl__dropout_check(dagl_ctx *ctx, dagl_dtype dt, double rate)
 {
     if (dt != DAGL_F32 && dt != DAGL_F64)
-        return dagl_ctx_set_error(ctx, DAGL_E_DTYPE, "dropout_mask: float32 or float64 only, got %s", dagl_dtype_name(dt));
+        return dagl_ctx_set_error(ctx, DAGL_E_DTYPE, "dropout_mask: float32 or float64 only, got %s",
+                                  dagl_dtype_name(dt));
     if (!(rate >= 0 && rate < 1))
         return dagl_ctx_set_error(ctx, DAGL_E_ARG, "dropout_mask: rate must be in [0, 1), got %g", rate);
     return DAGL_OK;
@@ -34,14 +35,22 @@ static void mask_share(void *p, int ith, int nth)
     dagl__rng_bernoulli(j->out->dtype, j->seed, j->draw, j->rate, 1.0 / (1.0 - j->rate), j->out->data, lo, hi);
 }
 
-dagl_status dagl_dropout_mask(dagl_ctx *ctx, dagl_dtype dt, int ndim, const int64_t *shape, double rate,
-                              uint64_t seed, uint64_t counter, dagl_tensor **out)
+dagl_status dagl__dropout_mask_into(dagl_ctx *ctx, dagl_dtype dt, int ndim, const int64_t *shape, double rate,
+                              uint64_t seed, uint64_t counter, dagl_tensor *dst, dagl_tensor **out)
 {
     *out = NULL;
     dagl_status st = dagl__dropout_check(ctx, dt, rate);
-    if (!st) st = dagl_tensor_new(ctx, dt, ndim, shape, out);
+    if (!st) st = dagl__check_shape(ctx, "dropout_mask", ndim, shape);
+    if (!st) st = dagl__tensor_alloc_dst(ctx, dst, dt, ndim, shape, out);
     if (st) return st;
     struct mask_job j = {*out, seed, counter | DROPOUT_STREAM, rate};
     dagl__parallel(ctx, mask_share, &j, dagl__shares((*out)->numel, 32768));
     return DAGL_OK;
+}
+
+/* The public form: the result in fresh memory. */
+dagl_status dagl_dropout_mask(dagl_ctx *ctx, dagl_dtype dt, int ndim, const int64_t *shape, double rate,
+                              uint64_t seed, uint64_t counter, dagl_tensor **out)
+{
+    return dagl__dropout_mask_into(ctx, dt, ndim, shape, rate, seed, counter, NULL, out);
 }

@@ -68,7 +68,7 @@ void dagl__ew_flat(struct ew_args *a, int nin, const dagl_tensor *const *ins, da
 
 /* The general case: output shape by broadcasting, per-input strides over it, then coalescing. */
 dagl_status dagl__ew_prepare(dagl_ctx *ctx, const char *name, int nin, const dagl_tensor *const *ins,
-                             dagl_dtype odt, dagl_tensor **out, struct ew_args *a)
+                             dagl_dtype odt, dagl_tensor *dst, dagl_tensor **out, struct ew_args *a)
 {
     int nd = ins[0]->ndim;
     int64_t shape[DAGL_MAX_DIMS];
@@ -79,7 +79,7 @@ dagl_status dagl__ew_prepare(dagl_ctx *ctx, const char *name, int nin, const dag
         dagl_status st = dagl__broadcast_shape(ctx, name, nd, prev, ins[k]->ndim, ins[k]->shape, &nd, shape);
         if (st) return st;
     }
-    dagl_status st = dagl__tensor_alloc(ctx, odt, nd, shape, out);
+    dagl_status st = dagl__tensor_alloc_dst(ctx, dst, odt, nd, shape, out);
     if (st) return st;
     a->ndim = nd;
     memcpy(a->shape, shape, sizeof(int64_t) * (size_t)nd);

@@ -14,7 +14,8 @@ static dagl__shape_ref ref_of(const dagl_tensor *t) { return (dagl__shape_ref){t
 static dagl_status check_index_dtype(dagl_ctx *ctx, const char *op, dagl__shape_ref idx)
 {
     if (idx.dtype != DAGL_I64)
-        return dagl_ctx_set_error(ctx, DAGL_E_DTYPE, "%s: indices must be int64, got %s", op, dagl_dtype_name(idx.dtype));
+        return dagl_ctx_set_error(ctx, DAGL_E_DTYPE, "%s: indices must be int64, got %s", op,
+                                  dagl_dtype_name(idx.dtype));
     return DAGL_OK;
 }
 
@@ -83,11 +84,12 @@ static void gather_share(void *p, int ith, int nth)
     int64_t lo, hi;
     dagl__split(j->n, ith, nth, &lo, &hi);
     for (int64_t i = lo; i < hi; i++)
-        memcpy(j->out + (size_t)i * j->row_bytes, j->table + (size_t)(j->idx[i] - j->base) * j->row_bytes, j->row_bytes);
+        memcpy(j->out + (size_t)i * j->row_bytes, j->table + (size_t)(j->idx[i] - j->base) * j->row_bytes,
+               j->row_bytes);
 }
 
-dagl_status dagl_gather(dagl_ctx *ctx, const dagl_tensor *table, const dagl_tensor *idx, int64_t base,
-                        dagl_tensor **out)
+dagl_status dagl__gather_into(dagl_ctx *ctx, const dagl_tensor *table, const dagl_tensor *idx, int64_t base,
+                        dagl_tensor *dst, dagl_tensor **out)
 {
     *out = NULL;
     if (!table || !idx) return dagl_ctx_set_error(ctx, DAGL_E_ARG, "gather: tensor is NULL");
@@ -99,7 +101,7 @@ dagl_status dagl_gather(dagl_ctx *ctx, const dagl_tensor *table, const dagl_tens
     if ((st = dagl_contiguous(ctx, (dagl_tensor *)table, &tc)) || (st = dagl_contiguous(ctx, (dagl_tensor *)idx, &ic)))
         goto done;
     if ((st = check_rows(ctx, "gather", (const int64_t *)ic->data, ic->numel, table->shape[0], base))) goto done;
-    if ((st = dagl__tensor_alloc(ctx, table->dtype, nd, shape, out))) goto done;
+    if ((st = dagl__tensor_alloc_dst(ctx, dst, table->dtype, nd, shape, out))) goto done;
     int64_t row = table->shape[0] ? table->numel / table->shape[0] : dagl__numel(table->ndim - 1, table->shape + 1);
     struct gather_job j = {tc->data, (const int64_t *)ic->data, (*out)->data, ic->numel, base,
                            (size_t)row * dagl_dtype_size(table->dtype)};
@@ -108,6 +110,13 @@ done:
     dagl_tensor_release(tc);
     dagl_tensor_release(ic);
     return st;
+}
+
+/* The public form: the result in fresh memory. */
+dagl_status dagl_gather(dagl_ctx *ctx, const dagl_tensor *table, const dagl_tensor *idx, int64_t base,
+                        dagl_tensor **out)
+{
+    return dagl__gather_into(ctx, table, idx, base, NULL, out);
 }
 
 /* ---------------------------------------------------------------- index_add */
@@ -148,8 +157,9 @@ static void index_add_share(void *p, int ith, int nth)
     }
 }
 
-dagl_status dagl_index_add(dagl_ctx *ctx, const dagl_tensor *src, const dagl_tensor *idx, int64_t rows, int64_t base,
-                           dagl_tensor **out)
+dagl_status dagl__index_add_into(dagl_ctx *ctx, const dagl_tensor *src, const dagl_tensor *idx, int64_t rows,
+                                 int64_t base,
+                           dagl_tensor *dst, dagl_tensor **out)
 {
     *out = NULL;
     if (!src || !idx) return dagl_ctx_set_error(ctx, DAGL_E_ARG, "index_add: tensor is NULL");
@@ -174,7 +184,7 @@ dagl_status dagl_index_add(dagl_ctx *ctx, const dagl_tensor *src, const dagl_ten
     for (int64_t i = 0; i < n; i++) first[ix[i] - base + 2]++;
     for (int64_t r = 2; r <= rows + 1; r++) first[r] += first[r - 1];
     for (int64_t i = 0; i < n; i++) order[first[ix[i] - base + 1]++] = i;
-    if ((st = dagl__tensor_alloc(ctx, src->dtype, nd, shape, out))) goto done;
+    if ((st = dagl__tensor_alloc_dst(ctx, dst, src->dtype, nd, shape, out))) goto done;
     int64_t row = dagl__numel(nd - 1, shape + 1);
     struct index_add_job j = {sc->data, (*out)->data, first, order, rows, row, src->dtype};
     dagl__parallel(ctx, index_add_share, &j, dagl__shares(rows * row + n * row, 32768));
@@ -184,4 +194,11 @@ done:
     dagl_tensor_release(sc);
     dagl_tensor_release(ic);
     return st;
+}
+
+/* The public form: the result in fresh memory. */
+dagl_status dagl_index_add(dagl_ctx *ctx, const dagl_tensor *src, const dagl_tensor *idx, int64_t rows, int64_t base,
+                           dagl_tensor **out)
+{
+    return dagl__index_add_into(ctx, src, idx, rows, base, NULL, out);
 }

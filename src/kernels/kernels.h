@@ -41,10 +41,11 @@ struct ew_args {
 
 typedef void (*ew_kernel)(const struct ew_args *a, int ith, int nth);
 
-/* Broadcasts `nin` inputs (already in their compute dtypes), makes the output of dtype `odt` and
- * fills `args` with coalesced dims. `name` goes into error messages. */
+/* Broadcasts `nin` inputs (already in their compute dtypes), makes the output of dtype `odt` (in
+ * dst when it fits, see dagl__tensor_alloc_dst) and fills `args` with coalesced dims. `name` goes
+ * into error messages. */
 DAGL_HIDDEN dagl_status dagl__ew_prepare(dagl_ctx *ctx, const char *name, int nin, const dagl_tensor *const *ins,
-                                         dagl_dtype odt, dagl_tensor **out, struct ew_args *args);
+                                         dagl_dtype odt, dagl_tensor *dst, dagl_tensor **out, struct ew_args *args);
 /* Sets up `args` for the common case of inputs with the output's shape, all contiguous:
  * one flat row of n elements. */
 DAGL_HIDDEN void dagl__ew_flat(struct ew_args *args, int nin, const dagl_tensor *const *ins, dagl_tensor *out);
@@ -126,7 +127,8 @@ DAGL_HIDDEN void dagl__gemm(dagl_dtype dt, int ta, int tb, int64_t M, int64_t N,
 DAGL_HIDDEN void dagl__epilogue(dagl_dtype dt, void *C, int64_t rows, int64_t N, const void *bias, dagl_op act);
 /* matmul(a, b) + bias, then act: the fused node of graph/fuse.c, bitwise equal to the three ops. */
 DAGL_HIDDEN dagl_status dagl__matmul_epilogue(dagl_ctx *ctx, const dagl_tensor *a, const dagl_tensor *b,
-                                              const dagl_tensor *bias, dagl_op act, dagl_tensor **out);
+                                              const dagl_tensor *bias, dagl_op act, dagl_tensor *dst,
+                                              dagl_tensor **out);
 
 /* The elementwise kernel of unary op `op` (NEG .. ERF) for dtype dt, or NULL (unary.c). */
 DAGL_HIDDEN ew_kernel dagl__unary_kernel(dagl_op op, dagl_dtype dt);
@@ -134,7 +136,7 @@ DAGL_HIDDEN ew_kernel dagl__unary_kernel(dagl_op op, dagl_dtype dt);
  * cache: the fused node of a chain of unary ops (graph/fuse.c), bitwise equal to the ops one by
  * one (unary_chain.c). */
 DAGL_HIDDEN dagl_status dagl__unary_chain(dagl_ctx *ctx, const dagl_op *ops, int n, const dagl_tensor *x,
-                                          dagl_tensor **out);
+                                          dagl_tensor *dst, dagl_tensor **out);
 
 /* The shape checks graph inference shares with the eager kernels, so both give the same results
  * and messages: a reduction's output shape (dims 0-based, negative from the end; none = all), and
@@ -145,6 +147,68 @@ DAGL_HIDDEN dagl_status dagl__reduce_shape(dagl_ctx *ctx, dagl_op op, dagl__shap
 DAGL_HIDDEN dagl_status dagl__softmax_check(dagl_ctx *ctx, dagl_op op, dagl__shape_ref a, int dim);
 DAGL_HIDDEN dagl_status dagl__matmul_shape(dagl_ctx *ctx, dagl__shape_ref a, dagl__shape_ref b, int *nbatch,
                                            int64_t *bshape, int *ond, int64_t *oshape);
+
+/* The kernels with their result's destination passed explicitly: a graph run hands each node
+ * its planned slot (memory plan, src/graph/memplan.c) as dst, and the kernel allocates its final
+ * result there when the dtype and shape match (dagl__tensor_alloc_dst), never a temporary. The
+ * public functions are these with dst NULL. */
+/* dagl_op_apply into dst: how a graph run executes a node. */
+DAGL_HIDDEN dagl_status dagl__op_apply_into(dagl_ctx *ctx, dagl_op op, int nsrc, dagl_tensor *const *srcs,
+                                            const dagl_node_params *p, dagl_tensor *dst, dagl_tensor **out);
+/* dagl_unary, its result in dst when dst has its dtype and shape (a graph node's planned slot) */
+DAGL_HIDDEN dagl_status dagl__unary_into(dagl_ctx *ctx, dagl_op op, const dagl_tensor *a, dagl_tensor *dst,
+                                         dagl_tensor **out);
+/* dagl_clamp into dst */
+DAGL_HIDDEN dagl_status dagl__clamp_into(dagl_ctx *ctx, const dagl_tensor *a, double lo, double hi, dagl_tensor *dst,
+                                         dagl_tensor **out);
+/* dagl_binary into dst */
+DAGL_HIDDEN dagl_status dagl__binary_into(dagl_ctx *ctx, dagl_op op, const dagl_tensor *a, const dagl_tensor *b,
+                                          dagl_tensor *dst, dagl_tensor **out);
+/* dagl_binary_scalar into dst */
+DAGL_HIDDEN dagl_status dagl__binary_scalar_into(dagl_ctx *ctx, dagl_op op, const dagl_tensor *a, double s,
+                                                 int scalar_first, dagl_tensor *dst, dagl_tensor **out);
+/* dagl_where into dst */
+DAGL_HIDDEN dagl_status dagl__where_into(dagl_ctx *ctx, const dagl_tensor *cond, const dagl_tensor *a,
+                                         const dagl_tensor *b, dagl_tensor *dst, dagl_tensor **out);
+/* dagl_reduce into dst */
+DAGL_HIDDEN dagl_status dagl__reduce_into(dagl_ctx *ctx, dagl_op op, const dagl_tensor *a, const int *dims,
+                                          int ndims, int keepdim, int correction, dagl_tensor *dst, dagl_tensor **out);
+/* dagl_softmax into dst */
+DAGL_HIDDEN dagl_status dagl__softmax_into(dagl_ctx *ctx, dagl_op op, const dagl_tensor *a, int dim,
+                                           dagl_tensor *dst, dagl_tensor **out);
+/* dagl_concat into dst */
+DAGL_HIDDEN dagl_status dagl__concat_into(dagl_ctx *ctx, int n, const dagl_tensor *const *ts, int dim,
+                                          dagl_tensor *dst, dagl_tensor **out);
+/* dagl_slice_scatter into dst */
+DAGL_HIDDEN dagl_status dagl__slice_scatter_into(dagl_ctx *ctx, const dagl_tensor *src, int ndim,
+                                                 const int64_t *shape, int dim, int64_t start, int64_t step, dagl_tensor *dst, dagl_tensor **out);
+/* dagl_gather into dst */
+DAGL_HIDDEN dagl_status dagl__gather_into(dagl_ctx *ctx, const dagl_tensor *table, const dagl_tensor *idx,
+                                          int64_t base, dagl_tensor *dst, dagl_tensor **out);
+/* dagl_index_add into dst */
+DAGL_HIDDEN dagl_status dagl__index_add_into(dagl_ctx *ctx, const dagl_tensor *src, const dagl_tensor *idx,
+                                             int64_t rows, int64_t base, dagl_tensor *dst, dagl_tensor **out);
+/* dagl_dropout_mask into dst */
+DAGL_HIDDEN dagl_status dagl__dropout_mask_into(dagl_ctx *ctx, dagl_dtype dt, int ndim, const int64_t *shape,
+                                                double rate, uint64_t seed, uint64_t counter, dagl_tensor *dst, dagl_tensor **out);
+/* dagl_pool2d into dst */
+DAGL_HIDDEN dagl_status dagl__pool2d_into(dagl_ctx *ctx, dagl_op op, const dagl_tensor *x, const dagl_window2d *w,
+                                          dagl_tensor *dst, dagl_tensor **out);
+/* dagl_pool2d_grad into dst */
+DAGL_HIDDEN dagl_status dagl__pool2d_grad_into(dagl_ctx *ctx, dagl_op op, const dagl_tensor *x,
+                                               const dagl_tensor *dy, const dagl_window2d *w, dagl_tensor *dst, dagl_tensor **out);
+/* dagl_conv2d into dst */
+DAGL_HIDDEN dagl_status dagl__conv2d_into(dagl_ctx *ctx, const dagl_tensor *x, const dagl_tensor *k,
+                                          const dagl_window2d *w, dagl_tensor *dst, dagl_tensor **out);
+/* dagl_conv2d_grad_input into dst */
+DAGL_HIDDEN dagl_status dagl__conv2d_grad_input_into(dagl_ctx *ctx, const dagl_tensor *dy, const dagl_tensor *k,
+                                                     const int64_t *x_shape, const dagl_window2d *w, dagl_tensor *dst, dagl_tensor **out);
+/* dagl_conv2d_grad_kernel into dst */
+DAGL_HIDDEN dagl_status dagl__conv2d_grad_kernel_into(dagl_ctx *ctx, const dagl_tensor *x, const dagl_tensor *dy,
+                                                      const int64_t *k_shape, const dagl_window2d *w, dagl_tensor *dst, dagl_tensor **out);
+/* dagl_matmul into dst */
+DAGL_HIDDEN dagl_status dagl__matmul_into(dagl_ctx *ctx, const dagl_tensor *a, const dagl_tensor *b,
+                                          dagl_tensor *dst, dagl_tensor **out);
 
 /* The per-dtype C types, for X-macros: X(suffix, C type, dtype). */
 #define DAGL_FOR_DTYPES(X) X(f32, float, DAGL_F32) X(f64, double, DAGL_F64) X(i64, int64_t, DAGL_I64)

@@ -256,7 +256,8 @@ static dagl_status prepare_bias(dagl_ctx *ctx, const dagl_tensor *bias, const st
 {
     if (r->dt == DAGL_I64 || bias->dtype != r->dt || bias->ndim != 1 || bias->shape[0] != r->N) {
         char b[160];
-        return dagl_ctx_set_error(ctx, DAGL_E_SHAPE, "matmul+add: bias %s %s does not fit a %s product with %lld columns",
+        return dagl_ctx_set_error(ctx, DAGL_E_SHAPE,
+                                  "matmul+add: bias %s %s does not fit a %s product with %lld columns",
                                   dagl_dtype_name(bias->dtype), dagl_shape_str(bias->ndim, bias->shape, b, sizeof b),
                                   dagl_dtype_name(r->dt), (long long)r->N);
     }
@@ -272,7 +273,7 @@ static dagl_status prepare_bias(dagl_ctx *ctx, const dagl_tensor *bias, const st
  * plain matmul, then bias and act on each share's rows, so results are bitwise those of
  * matmul, add and the activation run one after the other. */
 static dagl_status mm_compute(dagl_ctx *ctx, const dagl_tensor *a, const dagl_tensor *b, const dagl_tensor *bias,
-                              dagl_op act, dagl_tensor **out)
+                              dagl_op act, dagl_tensor *dst, dagl_tensor **out)
 {
     *out = NULL;
     if (!a || !b) return dagl_ctx_set_error(ctx, DAGL_E_ARG, "matmul: tensor is NULL");
@@ -287,7 +288,8 @@ static dagl_status mm_compute(dagl_ctx *ctx, const dagl_tensor *a, const dagl_te
     r.act = act;
     dagl_tensor *ha = NULL, *hb = NULL, *hbias = NULL;
     if ((st = prepare_operand(ctx, a, 1, &r, &ha, &r.a)) || (st = prepare_operand(ctx, b, 0, &r, &hb, &r.b)) ||
-        (bias && (st = prepare_bias(ctx, bias, &r, &hbias))) || (st = dagl_tensor_new(ctx, r.dt, ond, oshape, out)))
+        (bias && (st = prepare_bias(ctx, bias, &r, &hbias))) || (st = dagl__tensor_alloc_dst(ctx, dst, r.dt, ond,
+         oshape, out)))
         goto done;
     r.out = (*out)->data;
     r.bias = hbias ? hbias->data : NULL;
@@ -310,17 +312,25 @@ done:
     return st;
 }
 
+/* matmul(a, b) in dst when it fits (a graph node's planned slot). */
+dagl_status dagl__matmul_into(dagl_ctx *ctx, const dagl_tensor *a, const dagl_tensor *b, dagl_tensor *dst,
+                              dagl_tensor **out)
+{
+    return mm_compute(ctx, a, b, NULL, DAGL_OP_NONE, dst, out);
+}
+
+/* The public form: fresh memory. */
 dagl_status dagl_matmul(dagl_ctx *ctx, const dagl_tensor *a, const dagl_tensor *b, dagl_tensor **out)
 {
-    return mm_compute(ctx, a, b, NULL, DAGL_OP_NONE, out);
+    return mm_compute(ctx, a, b, NULL, DAGL_OP_NONE, NULL, out);
 }
 
 /* The graph's fused matmul+add(+act) node (src/graph/fuse.c). */
 dagl_status dagl__matmul_epilogue(dagl_ctx *ctx, const dagl_tensor *a, const dagl_tensor *b, const dagl_tensor *bias,
-                                  dagl_op act, dagl_tensor **out)
+                                  dagl_op act, dagl_tensor *dst, dagl_tensor **out)
 {
     if (!bias) return dagl_ctx_set_error(ctx, DAGL_E_ARG, "matmul+add: bias is NULL");
-    return mm_compute(ctx, a, b, bias, act, out);
+    return mm_compute(ctx, a, b, bias, act, dst, out);
 }
 
 /* One row-major GEMM C = A·B + beta·C (A, B transposed when ta, tb) in f32 or f64, for kernels

@@ -109,7 +109,7 @@ static void pool_share(void *p, int ith, int nth)
 
 /* Checks, converts, allocates and runs one pooling op (forward when dy is NULL). */
 static dagl_status pool_op(dagl_ctx *ctx, dagl_op op, const dagl_tensor *x, const dagl_tensor *dy,
-                           const dagl_window2d *w, dagl_tensor **out)
+                           const dagl_window2d *w, dagl_tensor *dst, dagl_tensor **out)
 {
     *out = NULL;
     struct pool_job j = {.op = op};
@@ -120,7 +120,7 @@ static dagl_status pool_op(dagl_ctx *ctx, dagl_op op, const dagl_tensor *x, cons
     dagl_status st = dagl__win2d_check(ctx, op, w, NULL, dy ? 2 : 1, src, &j.g, oshape, &dt);
     if (st) return st;
     for (int i = 0; i < (dy ? 2 : 1) && !st; i++) st = dagl__win2d_operand(ctx, src[i], dt, &hold[i]);
-    if (!st) st = dagl__tensor_alloc(ctx, dt, 4, oshape, out);
+    if (!st) st = dagl__tensor_alloc_dst(ctx, dst, dt, 4, oshape, out);
     if (!st && (*out)->numel > 0) {
         j.x = hold[0]->data, j.dy = dy ? hold[1]->data : NULL, j.out = (*out)->data;
         struct pool_run r = {&j, dy ? (dt == DAGL_F32 ? pool_grad_f32 : pool_grad_f64)
@@ -138,16 +138,23 @@ static dagl_status pool_op(dagl_ctx *ctx, dagl_op op, const dagl_tensor *x, cons
     return st;
 }
 
-dagl_status dagl_pool2d(dagl_ctx *ctx, dagl_op op, const dagl_tensor *x, const dagl_window2d *w, dagl_tensor **out)
+dagl_status dagl__pool2d_into(dagl_ctx *ctx, dagl_op op, const dagl_tensor *x, const dagl_window2d *w,
+                              dagl_tensor *dst, dagl_tensor **out)
 {
     *out = NULL;
     if (op != DAGL_OP_MAXPOOL2D && op != DAGL_OP_AVGPOOL2D)
         return dagl_ctx_set_error(ctx, DAGL_E_ARG, "pool2d: op %s is not a pooling", dagl_op_name(op));
-    return pool_op(ctx, op, x, NULL, w, out);
+    return pool_op(ctx, op, x, NULL, w, dst, out);
 }
 
-dagl_status dagl_pool2d_grad(dagl_ctx *ctx, dagl_op op, const dagl_tensor *x, const dagl_tensor *dy,
-                             const dagl_window2d *w, dagl_tensor **out)
+/* The public form: the result in fresh memory. */
+dagl_status dagl_pool2d(dagl_ctx *ctx, dagl_op op, const dagl_tensor *x, const dagl_window2d *w, dagl_tensor **out)
+{
+    return dagl__pool2d_into(ctx, op, x, w, NULL, out);
+}
+
+dagl_status dagl__pool2d_grad_into(dagl_ctx *ctx, dagl_op op, const dagl_tensor *x, const dagl_tensor *dy,
+                             const dagl_window2d *w, dagl_tensor *dst, dagl_tensor **out)
 {
     *out = NULL;
     if (op == DAGL_OP_MAXPOOL2D) op = DAGL_OP_MAXPOOL2D_GRAD;
@@ -155,5 +162,12 @@ dagl_status dagl_pool2d_grad(dagl_ctx *ctx, dagl_op op, const dagl_tensor *x, co
     if (op != DAGL_OP_MAXPOOL2D_GRAD && op != DAGL_OP_AVGPOOL2D_GRAD)
         return dagl_ctx_set_error(ctx, DAGL_E_ARG, "pool2d_grad: op %s is not a pooling", dagl_op_name(op));
     if (!dy) return dagl_ctx_set_error(ctx, DAGL_E_ARG, "%s: tensor is NULL", dagl_op_name(op));
-    return pool_op(ctx, op, x, dy, w, out);
+    return pool_op(ctx, op, x, dy, w, dst, out);
+}
+
+/* The public form: the result in fresh memory. */
+dagl_status dagl_pool2d_grad(dagl_ctx *ctx, dagl_op op, const dagl_tensor *x, const dagl_tensor *dy,
+                             const dagl_window2d *w, dagl_tensor **out)
+{
+    return dagl__pool2d_grad_into(ctx, op, x, dy, w, NULL, out);
 }

@@ -212,8 +212,8 @@ static void red_share(void *p, int ith, int nth)
 }
 
 /* Splits the dims into kept and reduced, makes the output, and runs the kernel. */
-dagl_status dagl_reduce(dagl_ctx *ctx, dagl_op op, const dagl_tensor *a, const int *dims, int ndims, int keepdim,
-                        int correction, dagl_tensor **out)
+dagl_status dagl__reduce_into(dagl_ctx *ctx, dagl_op op, const dagl_tensor *a, const int *dims, int ndims, int keepdim,
+                        int correction, dagl_tensor *dst, dagl_tensor **out)
 {
     *out = NULL;
     if (!a) return dagl_ctx_set_error(ctx, DAGL_E_ARG, "%s: tensor is NULL", dagl_op_name(op));
@@ -233,7 +233,7 @@ dagl_status dagl_reduce(dagl_ctx *ctx, dagl_op op, const dagl_tensor *a, const i
             oshape[ond++] = a->shape[d];
         }
     }
-    if ((st = dagl_tensor_new(ctx, out_dtype(op, a->dtype), ond, oshape, out))) return st;
+    if ((st = dagl__tensor_alloc_dst(ctx, dst, out_dtype(op, a->dtype), ond, oshape, out))) return st;
     r.out = (*out)->data;
     r.nout = (*out)->numel;
     if (r.nr == 0) { /* every reduced dim has size 1 (or there are none) */
@@ -254,4 +254,11 @@ dagl_status dagl_reduce(dagl_ctx *ctx, dagl_op op, const dagl_tensor *a, const i
         dagl__parallel(ctx, red_share, &j, dagl__shares(r.nout < 64 ? 1 : r.nout * r.count, 65536));
     }
     return DAGL_OK;
+}
+
+/* The public form: the result in fresh memory. */
+dagl_status dagl_reduce(dagl_ctx *ctx, dagl_op op, const dagl_tensor *a, const int *dims, int ndims, int keepdim,
+                        int correction, dagl_tensor **out)
+{
+    return dagl__reduce_into(ctx, op, a, dims, ndims, keepdim, correction, NULL, out);
 }

@@ -102,7 +102,8 @@ dagl_status dagl__softmax_check(dagl_ctx *ctx, dagl_op op, dagl__shape_ref a, in
     return DAGL_OK;
 }
 
-dagl_status dagl_softmax(dagl_ctx *ctx, dagl_op op, const dagl_tensor *a, int dim, dagl_tensor **out)
+dagl_status dagl__softmax_into(dagl_ctx *ctx, dagl_op op, const dagl_tensor *a, int dim, dagl_tensor *dst,
+                               dagl_tensor **out)
 {
     *out = NULL;
     if (!a) return dagl_ctx_set_error(ctx, DAGL_E_ARG, "%s: tensor is NULL", dagl_op_name(op));
@@ -118,7 +119,7 @@ dagl_status dagl_softmax(dagl_ctx *ctx, dagl_op op, const dagl_tensor *a, int di
         dagl_tensor_release(x);
         x = st ? NULL : c;
     }
-    if (!st) st = dagl__tensor_alloc(ctx, x->dtype, x->ndim, x->shape, out);
+    if (!st) st = dagl__tensor_alloc_dst(ctx, dst, x->dtype, x->ndim, x->shape, out);
     if (!st && x->numel > 0) {
         struct sm_args args = {op, x->data, (*out)->data, 1, x->ndim ? x->shape[d] : 1, 1, x->dtype};
         for (int i = 0; i < d; i++) args.outer *= x->shape[i];
@@ -127,4 +128,10 @@ dagl_status dagl_softmax(dagl_ctx *ctx, dagl_op op, const dagl_tensor *a, int di
     }
     dagl_tensor_release(x);
     return st;
+}
+
+/* The public form: the result in fresh memory. */
+dagl_status dagl_softmax(dagl_ctx *ctx, dagl_op op, const dagl_tensor *a, int dim, dagl_tensor **out)
+{
+    return dagl__softmax_into(ctx, op, a, dim, NULL, out);
 }

@@ -100,13 +100,13 @@ ew_kernel dagl__unary_kernel(dagl_op op, dagl_dtype dt)
 
 /* Runs a one-input kernel: contiguous inputs take the flat path, others the strided one. */
 static dagl_status run_one(dagl_ctx *ctx, const char *name, ew_kernel k, const dagl_tensor *x,
-                           struct ew_args *args, dagl_tensor **out)
+                           struct ew_args *args, dagl_tensor *dst, dagl_tensor **out)
 {
     dagl_status st;
     if (dagl_tensor_is_contiguous(x)) {
-        if ((st = dagl__tensor_alloc(ctx, x->dtype, x->ndim, x->shape, out))) return st;
+        if ((st = dagl__tensor_alloc_dst(ctx, dst, x->dtype, x->ndim, x->shape, out))) return st;
         dagl__ew_flat(args, 1, &x, *out);
-    } else if ((st = dagl__ew_prepare(ctx, name, 1, &x, x->dtype, out, args))) {
+    } else if ((st = dagl__ew_prepare(ctx, name, 1, &x, x->dtype, dst, out, args))) {
         return st;
     }
     dagl__ew_run(ctx, k, args);
@@ -115,7 +115,7 @@ static dagl_status run_one(dagl_ctx *ctx, const char *name, ew_kernel k, const d
 
 /* int64 inputs keep their dtype for sign ops (neg, abs, relu); other functions compute in
  * float32, as PyTorch promotes integers for exp, log, ... */
-dagl_status dagl_unary(dagl_ctx *ctx, dagl_op op, const dagl_tensor *a, dagl_tensor **out)
+dagl_status dagl__unary_into(dagl_ctx *ctx, dagl_op op, const dagl_tensor *a, dagl_tensor *dst, dagl_tensor **out)
 {
     *out = NULL;
     if (!a) return dagl_ctx_set_error(ctx, DAGL_E_ARG, "%s: tensor is NULL", dagl_op_name(op));
@@ -125,13 +125,19 @@ dagl_status dagl_unary(dagl_ctx *ctx, dagl_op op, const dagl_tensor *a, dagl_ten
     ew_kernel k = unary_kernels[op][dt];
     if (!k) return dagl_ctx_set_error(ctx, DAGL_E_INTERNAL, "%s: no %s kernel", dagl_op_name(op), dagl_dtype_name(dt));
     struct ew_args args;
-    if (a->dtype == dt) return run_one(ctx, dagl_op_name(op), k, a, &args, out);
+    if (a->dtype == dt) return run_one(ctx, dagl_op_name(op), k, a, &args, dst, out);
     dagl_tensor *x;
     dagl_status st = dagl__as_dtype(ctx, a, dt, &x);
     if (st) return st;
-    st = run_one(ctx, dagl_op_name(op), k, x, &args, out);
+    st = run_one(ctx, dagl_op_name(op), k, x, &args, dst, out);
     dagl_tensor_release(x);
     return st;
+}
+
+/* The public form: the result in fresh memory. */
+dagl_status dagl_unary(dagl_ctx *ctx, dagl_op op, const dagl_tensor *a, dagl_tensor **out)
+{
+    return dagl__unary_into(ctx, op, a, NULL, out);
 }
 
 /* Converts a double bound to int64 for an integer clamp: rounded inward, saturated. */
@@ -145,7 +151,8 @@ static int64_t int_bound(double v, int is_lo)
 }
 
 /* min(max(a, lo), hi) in a's dtype; a NaN bound is no bound (Lua passes nil as NaN). */
-dagl_status dagl_clamp(dagl_ctx *ctx, const dagl_tensor *a, double lo, double hi, dagl_tensor **out)
+dagl_status dagl__clamp_into(dagl_ctx *ctx, const dagl_tensor *a, double lo, double hi, dagl_tensor *dst,
+                             dagl_tensor **out)
 {
     *out = NULL;
     if (!a) return dagl_ctx_set_error(ctx, DAGL_E_ARG, "clamp: tensor is NULL");
@@ -154,5 +161,11 @@ dagl_status dagl_clamp(dagl_ctx *ctx, const dagl_tensor *a, double lo, double hi
     args.hi = isnan(hi) ? INFINITY : hi;
     args.ilo = int_bound(lo, 1);
     args.ihi = int_bound(hi, 0);
-    return run_one(ctx, "clamp", clamp_kernels[a->dtype], a, &args, out);
+    return run_one(ctx, "clamp", clamp_kernels[a->dtype], a, &args, dst, out);
+}
+
+/* The public form: the result in fresh memory. */
+dagl_status dagl_clamp(dagl_ctx *ctx, const dagl_tensor *a, double lo, double hi, dagl_tensor **out)
+{
+    return dagl__clamp_into(ctx, a, lo, hi, NULL, out);
 }

@@ -51,7 +51,8 @@ static void chain_share(void *p, int ith, int nth)
     }
 }
 
-dagl_status dagl__unary_chain(dagl_ctx *ctx, const dagl_op *ops, int n, const dagl_tensor *x, dagl_tensor **out)
+dagl_status dagl__unary_chain(dagl_ctx *ctx, const dagl_op *ops, int n, const dagl_tensor *x, dagl_tensor *dst,
+                              dagl_tensor **out)
 {
     *out = NULL;
     if (!x || n < 1 || (x->dtype != DAGL_F32 && x->dtype != DAGL_F64))
@@ -62,7 +63,7 @@ dagl_status dagl__unary_chain(dagl_ctx *ctx, const dagl_op *ops, int n, const da
     dagl_tensor *c = NULL;
     dagl_status st = dagl_tensor_is_contiguous(x) ? DAGL_OK : dagl_clone(ctx, x, &c);
     const dagl_tensor *src = c ? c : x;
-    if (!st) st = dagl__tensor_alloc(ctx, src->dtype, src->ndim, src->shape, out);
+    if (!st) st = dagl__tensor_alloc_dst(ctx, dst, src->dtype, src->ndim, src->shape, out);
     if (!st && src->numel > 0) {
         struct chain_args a = {ops, n, src->dtype, src->data, (*out)->data, src->numel};
         dagl__parallel(ctx, chain_share, &a, dagl__shares(src->numel, 32768));

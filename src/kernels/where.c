@@ -28,8 +28,8 @@ static const ew_kernel where_kernels[DAGL_DTYPE_COUNT][DAGL_DTYPE_COUNT] = {
     [DAGL_F32] = KW(f32), [DAGL_F64] = KW(f64), [DAGL_I64] = KW(i64)};
 
 /* Values are promoted like a binary op (Lua turns number arguments into 0-d tensors). */
-dagl_status dagl_where(dagl_ctx *ctx, const dagl_tensor *cond, const dagl_tensor *a, const dagl_tensor *b,
-                       dagl_tensor **out)
+dagl_status dagl__where_into(dagl_ctx *ctx, const dagl_tensor *cond, const dagl_tensor *a, const dagl_tensor *b,
+                       dagl_tensor *dst, dagl_tensor **out)
 {
     *out = NULL;
     if (!cond || !a || !b) return dagl_ctx_set_error(ctx, DAGL_E_ARG, "where: tensor is NULL");
@@ -40,10 +40,17 @@ dagl_status dagl_where(dagl_ctx *ctx, const dagl_tensor *cond, const dagl_tensor
     struct ew_args args;
     if (!(st = dagl__as_dtype(ctx, a, dt, &ca)) && !(st = dagl__as_dtype(ctx, b, dt, &cb))) {
         const dagl_tensor *ins[3] = {cond, ca, cb};
-        if (!(st = dagl__ew_prepare(ctx, "where", 3, ins, dt, out, &args)))
+        if (!(st = dagl__ew_prepare(ctx, "where", 3, ins, dt, dst, out, &args)))
             dagl__ew_run(ctx, where_kernels[cond->dtype][dt], &args);
     }
     dagl_tensor_release(ca);
     dagl_tensor_release(cb);
     return st;
+}
+
+/* The public form: the result in fresh memory. */
+dagl_status dagl_where(dagl_ctx *ctx, const dagl_tensor *cond, const dagl_tensor *a, const dagl_tensor *b,
+                       dagl_tensor **out)
+{
+    return dagl__where_into(ctx, cond, a, b, NULL, out);
 }

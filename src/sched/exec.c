@@ -184,11 +184,8 @@ static void compute(run_state *r, int id)
             st = dagl_ctx_set_error(&local, DAGL_E_INTERRUPTED, "interrupted");
         else if (nd->op == DAGL_OP_CUSTOM)
             st = run_custom(&local, nd, srcv, &r->vals[id]);
-        else {
-            local.dest = r->slot ? r->slot[id] : NULL; /* the kernel's result goes there */
-            st = dagl__exec_node(&local, nd, srcv, &r->vals[id]);
-            local.dest = NULL;
-        }
+        else /* the kernel's result goes to the node's planned slot, when it has one */
+            st = dagl__exec_node(&local, nd, srcv, r->slot ? r->slot[id] : NULL, &r->vals[id]);
         if (!st && r->slot && in_arena(r, r->vals[id]) && nd->is_output) st = own_output(&local, &r->vals[id]);
         if (!st && r->opt->check_numerics) st = check_numerics(&local, r->vals[id]);
         if (st) record_error(r, id, &local, st);
