@@ -159,8 +159,12 @@ DAGL_API int64_t dagl_tensor_offset(const dagl_tensor *t);
 /* Address of element (0, ..., 0). */
 DAGL_API void *dagl_tensor_data(const dagl_tensor *t);
 DAGL_API int dagl_tensor_is_contiguous(const dagl_tensor *t);
-/* Bytes of memory the tensor's block holds (shared by all views of it). */
+/* The tensor's own bytes: elements x element size, whatever its strides (what a copy of its
+ * values into a C buffer takes). */
 DAGL_API size_t dagl_tensor_nbytes(const dagl_tensor *t);
+/* Bytes of the memory block the tensor views, shared by all views of it: more than
+ * dagl_tensor_nbytes for a narrowed view, less for an expanded one (stride 0). */
+DAGL_API size_t dagl_tensor_block_nbytes(const dagl_tensor *t);
 /* Writes "[2, 3]" into buf (always terminated); returns buf. */
 DAGL_API char *dagl_shape_str(int ndim, const int64_t *shape, char *buf, size_t size);
 

@@ -79,13 +79,13 @@ struct dagl_tensor {
     int64_t strides[DAGL_MAX_DIMS];
     char *data;             /* element (0,...,0) */
     char *mem;              /* start of the block (for offset), NULL for views of wrapped memory */
-    size_t nbytes;          /* size of the block */
+    size_t block_nbytes;    /* size of the block (shared by every view of it), not the tensor's own */
     dagl_tensor *base;      /* owner of the block when this is a view, else NULL */
     dagl_mem *memp;         /* the creating context's memory (the context outlives its tensors) */
     void (*release)(void *);/* wrapped caller memory */
     void *release_ud;
     bool own_heap;          /* mem was allocated separately (large tensors) */
-    bool counted;           /* nbytes were added to memp->live (blocks dagl made itself) */
+    bool counted;           /* block_nbytes were added to memp->live (blocks dagl made itself) */
     signed char cls;        /* block class of this header's allocation, -1 for plain malloc */
     bool contiguous;        /* row-major contiguous (computed when the layout is made) */
 };
