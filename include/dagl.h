@@ -111,9 +111,9 @@ typedef struct dagl_ctx_options {
 /* Creates a context. `opt` may be NULL for the defaults. */
 DAGL_API dagl_status dagl_ctx_new(const dagl_ctx_options *opt, dagl_ctx **out);
 DAGL_API void dagl_ctx_free(dagl_ctx *ctx);
-/* A context sharing the parent's workers, memory accounting and seed, with its own error text:
- * give one to each thread that runs the parent's graphs concurrently (dagl_run_options.ctx).
- * Free it before the parent; the parent must not change its thread count meanwhile. */
+/* A context sharing the parent's workers (and so their thread counts), memory accounting and seed,
+ * with its own error text: give one to each thread that runs the parent's graphs concurrently
+ * (dagl_run_options.ctx). Free it before the parent. */
 DAGL_API dagl_status dagl_ctx_new_child(dagl_ctx *parent, dagl_ctx **out);
 /* The text of the last error on this context ("" when none). Valid until the next failing call. */
 DAGL_API const char *dagl_ctx_last_error(const dagl_ctx *ctx);
@@ -127,13 +127,19 @@ DAGL_API void dagl_ctx_clear_error(dagl_ctx *ctx);
 /* Reseeds the random generator: the numbers drawn next depend only on (seed, draw order). */
 DAGL_API void dagl_ctx_manual_seed(dagl_ctx *ctx, uint64_t seed);
 DAGL_API int dagl_ctx_threads(const dagl_ctx *ctx);
-/* Changes the worker count (0 = cores); the pool is restarted at the next run. Not during a run. */
+/* Changes the worker count (0 = cores) of the context and the contexts sharing its workers; the
+ * pool is restarted at its next use. Only between runs: while a graph run is in progress on them
+ * (a custom node calling it, another thread's run) it fails with DAGL_E_ARG and changes nothing. */
 DAGL_API dagl_status dagl_ctx_set_threads(dagl_ctx *ctx, int threads);
 /* How many workers may work on one kernel's shares at once (intra-op parallelism): 0 = all of them
  * (the default), 1 = kernels never split across workers (only independent nodes run in parallel),
- * k = at most k. Results are the same bits for every setting: the shares depend on the shapes. */
+ * k = at most k. Results are the same bits for every setting: the shares depend on the shapes.
+ * Only between runs, like dagl_ctx_set_threads. */
 DAGL_API dagl_status dagl_ctx_set_intra_threads(dagl_ctx *ctx, int intra);
 DAGL_API int dagl_ctx_intra_threads(const dagl_ctx *ctx);
+/* Graph runs in progress right now on the context's workers (its own runs, its children's, and
+ * runs nested in their custom nodes): 0 between runs. */
+DAGL_API int dagl_ctx_runs_in_progress(const dagl_ctx *ctx);
 
 /* Asks the runs in progress on this context and its children to stop: each fails with
  * DAGL_E_INTERRUPTED before starting another node. Runs started later are not affected.
@@ -161,8 +167,12 @@ DAGL_API int64_t dagl_tensor_offset(const dagl_tensor *t);
 /* Address of element (0, ..., 0). */
 DAGL_API void *dagl_tensor_data(const dagl_tensor *t);
 DAGL_API int dagl_tensor_is_contiguous(const dagl_tensor *t);
-/* Bytes of memory the tensor's block holds (shared by all views of it). */
+/* The tensor's own bytes: elements x element size, whatever its strides (what a copy of its
+ * values into a C buffer takes). */
 DAGL_API size_t dagl_tensor_nbytes(const dagl_tensor *t);
+/* Bytes of the memory block the tensor views, shared by all views of it: more than
+ * dagl_tensor_nbytes for a narrowed view, less for an expanded one (stride 0). */
+DAGL_API size_t dagl_tensor_block_nbytes(const dagl_tensor *t);
 /* Writes "[2, 3]" into buf (always terminated); returns buf. */
 DAGL_API char *dagl_shape_str(int ndim, const int64_t *shape, char *buf, size_t size);
 
@@ -494,6 +504,10 @@ typedef struct dagl_graph_plan_info {
     int inplace_nodes;     /* ... of which written over a source */
 } dagl_graph_plan_info;
 DAGL_API dagl_status dagl_graph_plan(dagl_graph *g, dagl_graph_plan_info *out);
+/* Does now what a graph's first run does first (fusion, dead-node elimination, consumer lists,
+ * memory plan), so that runs of the graph only read it: call it after the last node is added and
+ * before running the graph from several threads at once (one run_options.ctx per thread). */
+DAGL_API dagl_status dagl_graph_prepare(dagl_graph *g);
 /* Runs the graph: inputs[i] for each input (dtype and shape checked), outputs[i] receive new
  * references. On error nothing is left allocated and the error names the node and its layer. */
 DAGL_API dagl_status dagl_graph_run(dagl_graph *g, dagl_tensor *const *inputs, dagl_tensor **outputs);

@@ -79,7 +79,9 @@ DAGL_API dagl_status dagl_session_run(dagl_session *s);
 DAGL_API int dagl_session_num_outputs(const dagl_session *s);
 /* Output i of the last run, borrowed: valid until the next run or dagl_session_free. */
 DAGL_API dagl_status dagl_session_output(dagl_session *s, int i, dagl_tensor **out);
-/* Copies output i into buf (C order), which must hold exactly its bytes. */
+/* Copies output i's elements into buf in C (row-major) order; nbytes must be exactly the output's
+ * own size, dagl_tensor_nbytes (elements x element size), also when the output is a view of a
+ * bigger block (x:narrow(...)); another size fails with DAGL_E_ARG naming both counts. */
 DAGL_API dagl_status dagl_session_read_output(dagl_session *s, int i, void *buf, size_t nbytes);
 DAGL_API const char *dagl_session_last_error(const dagl_session *s);
 

@@ -283,3 +283,31 @@ describe("dagl.set_check_numerics", function()
     dagl.set_check_numerics(false)
   end)
 end)
+
+describe("embedding sessions reading a view output", function()
+  -- spec/embed/view_output.c runs models returning views of a [2, 1000] float32 input
+  -- (x:narrow(2, 1, 500), the tail half, x:t(), an expanded sum) through dagl_session_read_output
+  -- and prints each refusal of a wrong-size buffer; ctest passes its path.
+  local exe = os.getenv("DAGL_EMBED_VIEW_OUTPUT") or "build/embed_view_output"
+
+  it("reads exactly the output's own bytes; other sizes name the output and both byte counts", function()
+    local p = assert(io.popen(("'%s' messages 2>&1"):format(exe:gsub("'", "'\\''"))))
+    local out = p:read("a")
+    local ok, how, code = p:close()
+    assert(ok, ("%s failed (%s %s): %s"):format(exe, how, code, out))
+    local lines = {}
+    for line in out:gmatch("[^\n]+") do lines[#lines + 1] = line end
+    local function has(text)
+      for _, l in ipairs(lines) do if l == text then return true end end
+      return false
+    end
+    local narrow = "session_read_output: output 0 is float32 [2, 500] (4000 bytes), "
+    -- the shared block's size (8000 bytes) was accepted before, and read past the view's copy
+    for _, given in ipairs {"buffer has 8000 bytes", "buffer has 3996 bytes", "buffer has 4001 bytes", "buffer is NULL"} do
+      assert.truthy(has(narrow .. given), ("no refusal %q in:\n%s"):format(narrow .. given, out))
+    end
+    -- an expanded view shares a block smaller than its own bytes: that size is refused too
+    assert.truthy(has("session_read_output: output 0 is float32 [2, 1000] (8000 bytes), buffer has 8 bytes"), out)
+    assert.equal(15, #lines, out)
+  end)
+end)

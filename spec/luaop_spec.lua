@@ -213,4 +213,41 @@ describe("dagl.luaop", function()
     assert.is_true(st.lock_hold > 0)
     assert.matches("wall", st.summary)
   end)
+
+  it("refuses to change threads or the lock mode during a run: the run and the process go on", function()
+    -- the pool used to be freed under the run waiting on it (the process died or hung)
+    local change -- what the node tries during the run, or nil
+    local meddle = dagl.luaop{name = "meddle", forward = function(t)
+      if change then change() end
+      return t * 2
+    end}
+    local f = dagl.fn(function(x) return x:exp():tanh():exp() + meddle(x:tanh()) end)
+    local x = dagl.full({100000}, 0.5)
+    dagl.set_threads(2)
+    local want = f(x):totable()
+    local changes = {
+      {function() dagl.set_threads(2) end, "set_threads: a graph run is in progress on this context; change threads between runs"},
+      {function() dagl.set_threads{inter = 1} end, "set_threads: a graph run is in progress"},
+      {function() dagl.set_threads{intra = 1} end, "set_threads: a graph run is in progress"},
+      {function() dagl.set_lock_mode("per-worker") end, "set_lock_mode: a graph run is in progress on this context"},
+    }
+    for _, c in ipairs(changes) do
+      change = c[1]
+      dagl.trace_start()
+      local ok, err = pcall(f, x)
+      local st = dagl.trace_stop()
+      assert.is_false(ok)
+      assert.truthy(tostring(err):find(c[2], 1, true), err)
+      assert.matches("luaop 'meddle'", err)
+      assert.is_true(st.nodes >= 1)
+      assert.same({2, 0}, {dagl.num_threads()})
+      assert.equal("global", dagl.get_lock_mode())
+    end
+    change = nil
+    assert.same(want, f(x):totable()) -- later runs work
+    dagl.set_threads(3) -- and between runs the changes are made
+    assert.same({3, 0}, {dagl.num_threads()})
+    assert.same(want, f(x):totable())
+    dagl.set_threads(2)
+  end)
 end)

@@ -1,6 +1,6 @@
-/* ctx.c -- the context (error text, random seed, thread count) and the small name tables. */
+/* ctx.c -- the context (error text, random seed, memory) and the small name tables. Its workers
+ * and thread counts are the scheduler's (src/sched/workers.c, which defines dagl_ctx_new). */
 #include "internal.h"
-#include "sched/pool.h"
 
 #include <cblas.h>
 
@@ -52,25 +52,13 @@ int dagl_num_cores(void)
     return n > 0 ? (int)n : 1;
 }
 
-/* Thread count from options, then DAGL_NUM_THREADS, then the core count. */
-static int default_threads(const dagl_ctx_options *opt)
+/* The part of dagl_ctx_new that needs no workers (src/sched/workers.c adds those): everything
+ * below the scheduler hangs off this. */
+dagl_status dagl__ctx_create(const dagl_ctx_options *opt, dagl_ctx **out)
 {
-    if (opt && opt->threads > 0) return opt->threads;
-    const char *env = getenv("DAGL_NUM_THREADS");
-    if (env && atoi(env) > 0) return atoi(env);
-    return dagl_num_cores();
-}
-
-/* Creates the one object all state hangs off (no globals). */
-dagl_status dagl_ctx_new(const dagl_ctx_options *opt, dagl_ctx **out)
-{
-    if (!out) return DAGL_E_ARG;
-    *out = NULL;
-    if (opt && opt->allocator && (!opt->allocator->alloc || !opt->allocator->free)) return DAGL_E_ARG;
     dagl_ctx *ctx = calloc(1, sizeof *ctx);
     *out = ctx;
     if (!ctx) return DAGL_E_NOMEM;
-    ctx->threads = default_threads(opt);
     const char *no_plan = getenv("DAGL_NO_PLAN"); /* read once here, not at every run */
     ctx->no_plan = no_plan && *no_plan && strcmp(no_plan, "0") != 0;
     /* BLAS runs single-threaded inside dagl's workers; dagl splits big GEMMs itself, so the two
@@ -87,55 +75,24 @@ dagl_status dagl_ctx_new(const dagl_ctx_options *opt, dagl_ctx **out)
 }
 
 /* A context on the stack of a worker task: errors stay local to the task, memory is counted
- * with the parent, the pool is shared. */
+ * with the parent, the workers are shared. */
 void dagl__ctx_child(dagl_ctx *parent, dagl_ctx *child)
 {
     child->errmsg[0] = '\0';
     child->last_status = DAGL_OK;
-    child->threads = parent->threads;
-    child->intra = parent->intra;
+    child->runner = parent->runner;
     child->seed = parent->seed;
     child->draw = parent->draw;
     child->mem = parent->mem;
     child->interrupts = parent->interrupts;
-    child->pool = parent->pool;
-    child->owns_pool = false;
     child->no_plan = parent->no_plan;
     child->share_trace = NULL;
 }
 
-dagl_status dagl__ctx_pool(dagl_ctx *ctx, dagl_pool **out)
-{
-    if (!ctx->pool) {
-        if (dagl_pool_new(ctx->threads, &ctx->pool))
-            return dagl_ctx_set_error(ctx, DAGL_E_NOMEM, "context: cannot start %d worker threads", ctx->threads);
-        ctx->owns_pool = true;
-    }
-    *out = ctx->pool;
-    return DAGL_OK;
-}
-
-/* Threads that run graphs of one context at the same time each need their own error text: a
- * child shares everything else (workers, memory accounting, seed). */
-dagl_status dagl_ctx_new_child(dagl_ctx *parent, dagl_ctx **out)
-{
-    if (!parent || !out) return DAGL_E_ARG;
-    dagl_pool *pool;
-    dagl_status st = dagl__ctx_pool(parent, &pool); /* started now, so the child sees it */
-    if (st) return st;
-    dagl_ctx *ctx = calloc(1, sizeof *ctx);
-    *out = ctx;
-    if (!ctx) return dagl_ctx_set_error(parent, DAGL_E_NOMEM, "context: out of memory");
-    dagl__ctx_child(parent, ctx);
-    return DAGL_OK;
-}
-
-/* Stops the workers only when this context started them (a child shares its parent's), then frees
- * the blocks cached in its own memory. */
-void dagl_ctx_free(dagl_ctx *ctx)
+/* Frees the blocks cached in the context's own memory (a child's is empty), then the context. */
+void dagl__ctx_destroy(dagl_ctx *ctx)
 {
     if (!ctx) return;
-    if (ctx->owns_pool) dagl_pool_free(ctx->pool);
     dagl__mem_drain(&ctx->own_mem);
     free(ctx);
 }
@@ -173,32 +130,6 @@ void dagl_ctx_manual_seed(dagl_ctx *ctx, uint64_t seed)
     ctx->seed = seed;
     ctx->draw = 0;
 }
-
-/* The worker count the context's pool runs with, or will be started with at the next run. */
-int dagl_ctx_threads(const dagl_ctx *ctx) { return ctx->threads; }
-
-dagl_status dagl_ctx_set_threads(dagl_ctx *ctx, int threads)
-{
-    if (threads < 0 || threads > 4096)
-        return dagl_ctx_set_error(ctx, DAGL_E_ARG, "set_threads: %d threads (0 = cores, at most 4096)", threads);
-    int n = threads ? threads : dagl_num_cores();
-    if (n == ctx->threads) return DAGL_OK;
-    if (ctx->owns_pool) dagl_pool_free(ctx->pool);
-    ctx->pool = NULL;
-    ctx->owns_pool = false;
-    ctx->threads = n;
-    return DAGL_OK;
-}
-
-dagl_status dagl_ctx_set_intra_threads(dagl_ctx *ctx, int intra)
-{
-    if (intra < 0 || intra > 4096)
-        return dagl_ctx_set_error(ctx, DAGL_E_ARG, "set_threads: intra %d (0 = all workers, at most 4096)", intra);
-    ctx->intra = intra;
-    return DAGL_OK;
-}
-
-int dagl_ctx_intra_threads(const dagl_ctx *ctx) { return ctx->intra; }
 
 int64_t dagl_ctx_live_bytes(const dagl_ctx *ctx) { return dagl__mem_live(ctx->mem); }
 

@@ -10,8 +10,6 @@
 #define DAGL_ERRMSG_SIZE 512
 #define DAGL_HIDDEN __attribute__((visibility("hidden")))
 
-typedef struct dagl_pool dagl_pool;
-
 /* Memory shared by a root context and its children: the live-bytes count and a cache of small
  * blocks (tensor header plus inline data) by size class, so eager tiny ops skip malloc/free. */
 #define DAGL_BLOCK_CLASSES 5
@@ -43,28 +41,40 @@ DAGL_HIDDEN void dagl__big_free(dagl_mem *m, void *p, size_t size);
 /* Frees every cached block (when the context goes away). */
 DAGL_HIDDEN void dagl__mem_drain(dagl_mem *m);
 
+/* How core and kernels get work split across workers without knowing who runs it (as ggml passes
+ * its threadpool): the scheduler (src/sched/workers.c) makes one for every root context it makes,
+ * shared by the root's children, and owns everything behind it (the pool, the thread counts, the
+ * runs in progress). Core and kernels only call through it and never include a sched header. */
+typedef struct dagl_runner {
+    /* Runs fn(arg, i, n) for i in [0, n) (n >= 2) on ctx's workers and returns when all are done
+     * (each share once; the shares of a traced node are recorded, see dagl_ctx.share_trace). */
+    void (*parallel_for)(dagl_ctx *ctx, void (*fn)(void *, int, int), void *arg, int n);
+} dagl_runner;
+
 struct dagl_ctx {
     char errmsg[DAGL_ERRMSG_SIZE];
     dagl_status last_status;
-    int threads;
-    int intra;             /* workers on one kernel's shares at most (0 = all) */
+    dagl_runner *runner;   /* the root's workers (NULL: everything runs on the calling thread) */
     uint64_t seed;         /* Philox key */
     uint64_t draw;         /* how many rand/randn calls so far: the Philox counter's high word */
     dagl_mem own_mem;       /* storage for `mem` of a root context */
     dagl_mem *mem;          /* own_mem, or the parent's for a child context */
-    dagl_pool *pool;        /* workers, made on first use; shared (not owned) by child contexts */
     atomic_uint own_interrupts; /* dagl_ctx_interrupt calls on a root context ... */
     atomic_uint *interrupts;    /* ... counted here (own_interrupts, or the root's for a child) */
-    bool owns_pool;
     bool no_plan;           /* DAGL_NO_PLAN was set when the root context was made: runs go unplanned */
-    const struct dagl_share_trace *share_trace; /* a traced node's: its kernel shares are recorded */
+    const struct dagl_share_trace *share_trace; /* the scheduler's record of a traced node (opaque
+                                                 * here): the runner records its kernel's shares */
 };
 
-/* A context for one worker of a run: its own error text, the parent's seed and live-bytes
- * counter, so tensors made on any worker are counted with the parent. */
+/* A context for one worker of a run: its own error text, the parent's seed, live-bytes counter
+ * and runner, so tensors made on any worker are counted with the parent. */
 DAGL_HIDDEN void dagl__ctx_child(dagl_ctx *parent, dagl_ctx *child);
-/* The context's worker pool, started on first use with ctx->threads workers. */
-DAGL_HIDDEN dagl_status dagl__ctx_pool(dagl_ctx *ctx, dagl_pool **out);
+/* The plain part of a new root context (error text, seed, memory, interrupts; BLAS set to one
+ * thread), without a runner: the scheduler's dagl_ctx_new adds that. */
+DAGL_HIDDEN dagl_status dagl__ctx_create(const dagl_ctx_options *opt, dagl_ctx **out);
+/* Frees what dagl__ctx_create made (and a child's memory), after the scheduler has stopped the
+ * workers. */
+DAGL_HIDDEN void dagl__ctx_destroy(dagl_ctx *ctx);
 
 /* A tensor: a view (shape, strides, data pointer) over a memory block. A tensor that made its own
  * block holds it inline or in `mem`; a view keeps its `base` alive instead. */
@@ -77,13 +87,13 @@ struct dagl_tensor {
     int64_t strides[DAGL_MAX_DIMS];
     char *data;             /* element (0,...,0) */
     char *mem;              /* start of the block (for offset), NULL for views of wrapped memory */
-    size_t nbytes;          /* size of the block */
+    size_t block_nbytes;    /* size of the block (shared by every view of it), not the tensor's own */
     dagl_tensor *base;      /* owner of the block when this is a view, else NULL */
     dagl_mem *memp;         /* the creating context's memory (the context outlives its tensors) */
     void (*release)(void *);/* wrapped caller memory */
     void *release_ud;
     bool own_heap;          /* mem was allocated separately (large tensors) */
-    bool counted;           /* nbytes were added to memp->live (blocks dagl made itself) */
+    bool counted;           /* block_nbytes were added to memp->live (blocks dagl made itself) */
     signed char cls;        /* block class of this header's allocation, -1 for plain malloc */
     bool contiguous;        /* row-major contiguous (computed when the layout is made) */
 };

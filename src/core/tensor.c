@@ -129,7 +129,7 @@ dagl_status dagl__tensor_alloc(dagl_ctx *ctx, dagl_dtype dt, int ndim, const int
     if (ndim) memcpy(t->shape, shape, sizeof(int64_t) * (size_t)ndim);
     dagl__contig_strides(ndim, shape, t->strides);
     t->data = t->mem = mem;
-    t->nbytes = nbytes;
+    t->block_nbytes = nbytes;
     t->base = NULL;
     t->memp = ctx->mem;
     t->release = NULL;
@@ -162,7 +162,7 @@ dagl_status dagl__make_view(dagl_ctx *ctx, dagl_tensor *base, int ndim, const in
     t->contiguous = dagl__layout_contiguous(ndim, t->shape, t->strides);
     t->data = data;
     t->mem = owner->mem;
-    t->nbytes = owner->nbytes;
+    t->block_nbytes = owner->block_nbytes;
     t->base = owner;
     t->memp = ctx->mem;
     t->release = NULL;
@@ -170,6 +170,21 @@ dagl_status dagl__make_view(dagl_ctx *ctx, dagl_tensor *base, int ndim, const in
     t->own_heap = false;
     t->counted = false;
     return DAGL_OK;
+}
+
+/* Bytes from the first to the last element wrapped caller memory holds (its block's size):
+ * numel x element size when contiguous (strides NULL). */
+static size_t wrapped_span(dagl_dtype dt, int ndim, const int64_t *shape, const int64_t *strides)
+{
+    int64_t numel = dagl__numel(ndim, shape);
+    if (numel == 0 || !strides) return (size_t)numel * dagl_dtype_size(dt);
+    int64_t lo = 0, hi = 0;
+    for (int i = 0; i < ndim; i++) {
+        int64_t reach = (shape[i] - 1) * strides[i];
+        if (reach < 0) lo += reach;
+        else hi += reach;
+    }
+    return (size_t)(hi - lo + 1) * dagl_dtype_size(dt);
 }
 
 dagl_status dagl_tensor_wrap(dagl_ctx *ctx, dagl_dtype dt, int ndim, const int64_t *shape,
@@ -196,7 +211,7 @@ dagl_status dagl_tensor_wrap(dagl_ctx *ctx, dagl_dtype dt, int ndim, const int64
     else dagl__contig_strides(ndim, shape, t->strides);
     t->contiguous = dagl__layout_contiguous(ndim, t->shape, t->strides);
     t->data = t->mem = data;
-    t->nbytes = (size_t)t->numel * dagl_dtype_size(dt);
+    t->block_nbytes = wrapped_span(dt, ndim, shape, ndim ? strides : NULL);
     t->base = NULL;
     t->memp = ctx->mem;
     t->release = release;
@@ -230,9 +245,9 @@ void dagl_tensor_release(dagl_tensor *t)
         dagl_tensor *base = t->base;
         if (!base) {
             if (t->release) t->release(t->release_ud);
-            if (t->own_heap) dagl__big_free(t->memp, t->mem, (t->nbytes + ALIGN - 1) / ALIGN * ALIGN);
+            if (t->own_heap) dagl__big_free(t->memp, t->mem, (t->block_nbytes + ALIGN - 1) / ALIGN * ALIGN);
         }
-        dagl__block_free(t->memp, t, t->cls, !base && t->counted ? (int64_t)t->nbytes : 0);
+        dagl__block_free(t->memp, t, t->cls, !base && t->counted ? (int64_t)t->block_nbytes : 0);
         t = base;
     }
 }
@@ -243,7 +258,11 @@ const int64_t *dagl_tensor_shape(const dagl_tensor *t) { return t->shape; }
 const int64_t *dagl_tensor_strides(const dagl_tensor *t) { return t->strides; }
 int64_t dagl_tensor_numel(const dagl_tensor *t) { return t->numel; }
 void *dagl_tensor_data(const dagl_tensor *t) { return t->data; }
-size_t dagl_tensor_nbytes(const dagl_tensor *t) { return t->nbytes; }
+/* The size callers copy (a view's own elements), never the shared block's: a narrowed view of a
+ * bigger block must not let a reader accept, or copy, the whole block. */
+size_t dagl_tensor_nbytes(const dagl_tensor *t) { return (size_t)t->numel * dagl_dtype_size(t->dtype); }
+/* The memory a tensor keeps alive, for accounting (the Lua binding's GC pressure). */
+size_t dagl_tensor_block_nbytes(const dagl_tensor *t) { return t->block_nbytes; }
 
 int64_t dagl_tensor_offset(const dagl_tensor *t)
 {

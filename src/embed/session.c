@@ -4,6 +4,7 @@
 #include "embed.h"
 #include "graph/graph.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -276,23 +277,33 @@ dagl_status dagl_session_output(dagl_session *s, int i, dagl_tensor **out)
     return DAGL_OK;
 }
 
+/* The buffer must hold exactly the output's own bytes (dagl_tensor_nbytes): an output that is a
+ * view (x:narrow(...) of an input, say) shares a bigger block, which is never copied out. A view's
+ * elements are gathered in row-major order straight into buf (no intermediate copy). */
 dagl_status dagl_session_read_output(dagl_session *s, int i, void *buf, size_t nbytes)
 {
     dagl_tensor *t;
     dagl_status st = dagl_session_output(s, i, &t);
     if (st) return st;
-    if (!buf || nbytes != dagl_tensor_nbytes(t)) {
-        char sh[160];
-        return dagl_ctx_set_error(s->ctx, DAGL_E_ARG, "session_read_output: output %d is %s %s (%zu bytes), buffer has %zu",
+    size_t own = dagl_tensor_nbytes(t);
+    if (!buf || nbytes != own) {
+        char sh[160], given[64] = "is NULL";
+        if (buf) snprintf(given, sizeof given, "has %zu bytes", nbytes);
+        return dagl_ctx_set_error(s->ctx, DAGL_E_ARG, "session_read_output: output %d is %s %s (%zu bytes), buffer %s",
                                   i, dagl_dtype_name(dagl_tensor_dtype(t)),
-                                  dagl_shape_str(dagl_tensor_ndim(t), dagl_tensor_shape(t), sh, sizeof sh),
-                                  dagl_tensor_nbytes(t), buf ? nbytes : 0);
+                                  dagl_shape_str(dagl_tensor_ndim(t), dagl_tensor_shape(t), sh, sizeof sh), own, given);
     }
-    dagl_tensor *c = t;
-    if (!dagl_tensor_is_contiguous(t) && (st = dagl_contiguous(s->ctx, t, &c))) return st;
-    memcpy(buf, dagl_tensor_data(c), nbytes);
-    if (c != t) dagl_tensor_release(c);
-    return DAGL_OK;
+    if (dagl_tensor_is_contiguous(t)) {
+        if (own) memcpy(buf, dagl_tensor_data(t), own);
+        return DAGL_OK;
+    }
+    dagl_tensor *dst;
+    if ((st = dagl_tensor_wrap(s->ctx, dagl_tensor_dtype(t), dagl_tensor_ndim(t), dagl_tensor_shape(t), NULL, buf, NULL,
+                               NULL, &dst)))
+        return st;
+    st = dagl_copy_into(s->ctx, dst, t);
+    dagl_tensor_release(dst);
+    return st;
 }
 
 /* The session's own error text (its child context), so sessions on other threads do not overwrite

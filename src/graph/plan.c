@@ -18,3 +18,11 @@ dagl_status dagl_graph_plan(dagl_graph *g, dagl_graph_plan_info *out)
     out->inplace_nodes = mp->ninplace;
     return DAGL_OK;
 }
+
+/* The public face of dagl__graph_prepare: embedders (src/embed/) prepare a traced graph once,
+ * under their own lock, before sessions on several threads run it. */
+dagl_status dagl_graph_prepare(dagl_graph *g)
+{
+    if (!g) return DAGL_E_ARG;
+    return dagl__graph_prepare(g);
+}

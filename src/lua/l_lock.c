@@ -207,11 +207,17 @@ static int l_lock_stats(lua_State *L)
     return 1;
 }
 
-/* dagl.set_lock_mode("global" | "per-worker"): how Lua nodes of later runs execute. */
+/* dagl.set_lock_mode("global" | "per-worker"): how Lua nodes of later runs execute. Only between
+ * runs: a run's Lua nodes all run in the mode it started with (a Lua node calling it raises). */
 static int l_set_lock_mode(lua_State *L)
 {
     static const char *const modes[] = {"global", "per-worker", NULL};
-    DAGL_LSTATE(L)->mode = (dagl_lock_mode)luaL_checkoption(L, 1, NULL, modes);
+    dagl_lock_mode mode = (dagl_lock_mode)luaL_checkoption(L, 1, NULL, modes);
+    dagl_lstate *s = DAGL_LSTATE(L);
+    if (dagl_ctx_runs_in_progress(s->ctx) > 0)
+        return luaL_error(L, "set_lock_mode: a graph run is in progress on this context; change the lock mode "
+                             "between runs");
+    s->mode = mode;
     return 0;
 }
 

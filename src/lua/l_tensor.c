@@ -31,7 +31,10 @@ void dagl_l_setfuncs(lua_State *L, const luaL_Reg *fns)
  * past twice what survived the last one (and GC_MIN_GROWTH more). */
 static void gc_account(lua_State *L, dagl_lstate *s, const dagl_tensor *t)
 {
-    s->gc_debt += (int64_t)dagl_tensor_nbytes(t) + TENSOR_OVERHEAD;
+    /* the tensor's own bytes, not its block's (a view is charged for its elements, and an
+     * expanded view for no more than the block it keeps alive) */
+    size_t own = dagl_tensor_nbytes(t), block = dagl_tensor_block_nbytes(t);
+    s->gc_debt += (int64_t)(own < block ? own : block) + TENSOR_OVERHEAD;
     if (s->gc_debt >= GC_BATCH) {
         int kb = (int)(s->gc_debt / 1024);
         s->gc_debt = 0;

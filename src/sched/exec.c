@@ -7,6 +7,7 @@
 #include "sched/lock.h"
 #include "sched/pool.h"
 #include "sched/trace.h"
+#include "sched/workers.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -294,15 +295,16 @@ dagl_status dagl_graph_run(dagl_graph *g, dagl_tensor *const *inputs, dagl_tenso
     return dagl_graph_run_ex(g, inputs, outputs, NULL);
 }
 
-dagl_status dagl_graph_run_ex(dagl_graph *g, dagl_tensor *const *inputs, dagl_tensor **outputs,
-                              const dagl_run_options *opt)
+/* One run of the graph, counted as in progress on its context's workers by the caller. */
+static dagl_status run_graph(dagl_graph *g, dagl_tensor *const *inputs, dagl_tensor **outputs,
+                             const dagl_run_options *opt)
 {
     static const dagl_run_options defaults = {0};
     dagl_ctx *ctx = opt && opt->ctx ? opt->ctx : g->ctx;
     run_state r = {.g = g, .ctx = ctx, .opt = opt ? opt : &defaults};
     dagl_status st;
     if ((st = check_inputs(g, ctx, inputs)) || (st = dagl__graph_prepare(g)) ||
-        (st = dagl__ctx_pool(g->ctx, &r.pool))) {
+        (st = dagl__workers_pool(g->ctx, &r.pool))) {
         if (ctx != g->ctx && st && !check_inputs(g, ctx, inputs)) /* prepare's error is on the graph's */
             dagl_ctx_set_error(ctx, st, "%s", dagl_ctx_last_error(g->ctx));
         return st;
@@ -369,5 +371,16 @@ dagl_status dagl_graph_run_ex(dagl_graph *g, dagl_tensor *const *inputs, dagl_te
     free(r.uses);
     free(r.queued_by);
     free(r.parked_at);
+    return st;
+}
+
+/* The run is counted in progress on the graph context's workers while it runs, so that their
+ * thread count cannot change under it (dagl_ctx_set_threads fails meanwhile). */
+dagl_status dagl_graph_run_ex(dagl_graph *g, dagl_tensor *const *inputs, dagl_tensor **outputs,
+                              const dagl_run_options *opt)
+{
+    dagl__run_begin(g->ctx);
+    dagl_status st = run_graph(g, inputs, outputs, opt);
+    dagl__run_end(g->ctx);
     return st;
 }
