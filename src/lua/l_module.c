@@ -179,8 +179,6 @@ static int open_state(lua_State *L, dagl_ctx *shared, const dagl_lua_options *o)
 {
     static const dagl_lua_options defaults = {0};
     if (!o) o = &defaults;
-    if (!shared && (o->threads < 0 || o->threads > 4096))
-        return luaL_error(L, "dagl: %d threads (0 = DAGL_NUM_THREADS or the core count, at most 4096)", o->threads);
     dagl_lstate *s = lua_newuserdatauv(L, sizeof *s, 0);
     memset(s, 0, sizeof *s);
     s->switch_interval = 0.005;
@@ -191,6 +189,8 @@ static int open_state(lua_State *L, dagl_ctx *shared, const dagl_lua_options *o)
     if (shared) {
         s->ctx = shared;
     } else {
+        if (o->threads < 0 || o->threads > 4096)
+            return luaL_error(L, "dagl: %d threads (0 = DAGL_NUM_THREADS or the core count, at most 4096)", o->threads);
         dagl_ctx_options opt = {.threads = o->threads, .seed = o->seed, .allocator = o->allocator};
         s->mode = o->per_worker_lua ? DAGL_LOCK_PER_WORKER : DAGL_LOCK_GLOBAL;
         dagl_status st = dagl_ctx_new(&opt, &s->ctx);
