@@ -85,6 +85,32 @@ DAGL_API dagl_status dagl_session_output(dagl_session *s, int i, dagl_tensor **o
 DAGL_API dagl_status dagl_session_read_output(dagl_session *s, int i, void *buf, size_t nbytes);
 DAGL_API const char *dagl_session_last_error(const dagl_session *s);
 
+/* ---------------------------------------------------------------- the binding in a lua_State of your own */
+
+typedef struct lua_State lua_State;
+
+/* How the Lua binding starts in a lua_State: its context (threads, seed, allocator), its lock mode
+ * and its library path, given explicitly by whoever makes the state (the dagl host from its
+ * command line, dagl_runtime_new from dagl_runtime_options). All zero: the defaults. */
+typedef struct dagl_lua_options {
+    int threads;        /* worker threads, at most 4096; 0 = DAGL_NUM_THREADS or the core count */
+    int per_worker_lua; /* Lua nodes run in per-worker lua_States (lock mode "per-worker") */
+    uint64_t seed;      /* random seed; 0 = the default */
+    const dagl_allocator *allocator; /* tensor data blocks (see dagl_allocator); NULL: the C library */
+    int no_env;         /* ignore DAGL_LUA_PATH (as lua -E ignores LUA_PATH) */
+    /* Called with the binding's context once it is made and with NULL before it is freed (may be
+     * NULL): a host keeps it to call dagl_ctx_interrupt from a SIGINT handler. */
+    void (*on_ctx)(void *ud, dagl_ctx *ctx);
+    void *on_ctx_ud;
+} dagl_lua_options;
+
+/* Makes `require "dagl"` in L load the binding linked into this program, started with `opt`
+ * (copied, with the allocator it points to; NULL = all defaults), and puts dagl's Lua library dirs
+ * in front of package.path (DAGL_LUA_PATH replaces them unless opt->no_env). Open the standard
+ * libraries first. Like any Lua API call it may raise a Lua error (out of memory): call it in
+ * protected mode. The thread that loads dagl holds its VM lock from then on. */
+DAGL_API void dagl_lua_preload(lua_State *L, const dagl_lua_options *opt);
+
 #ifdef __cplusplus
 }
 #endif

@@ -8,8 +8,9 @@
  * are lua's (-e, -l, -i, -v, -E, -W, -, --) plus --threads N and --version; `--version -v` also
  * reports the OpenBLAS build and the thread count.
  *
- * Before anything runs, `require "dagl.core"` is bound to the statically linked binding and the
- * dagl Lua library dirs are put in front of package.path (DAGL_LUA_PATH replaces them).
+ * Before anything runs, `require "dagl.core"` is bound to the statically linked binding with the
+ * options of the command line (dagl_lua_preload: --threads, -E) and the dagl Lua library dirs are
+ * put in front of package.path (DAGL_LUA_PATH replaces them).
  */
 #include <lauxlib.h>
 #include <lua.h>
@@ -23,8 +24,9 @@
 #include <unistd.h>
 
 #include "dagl.h"
+#include "dagl_lua.h"
 #include "host_alloc.h"
-#include "lua/ldagl.h"
+#include "lua/lentry.h"
 
 
 #define PROGNAME "dagl"
@@ -43,8 +45,8 @@ typedef struct options {
     const char *trace; /* --trace FILE: Chrome trace JSON of every graph run (and FILE.svg) */
 } options;
 
-/* The state a SIGINT stops, and the dagl context whose graph runs it stops (set by the binding
- * through DAGL_INTERRUPT_SLOT): the host's only statics, as a signal handler needs them. */
+/* The state a SIGINT stops, and the dagl context whose graph runs it stops (the binding tells it
+ * through dagl_lua_options.on_ctx): the host's only statics, as a signal handler needs them. */
 static lua_State *interrupted_L = NULL;
 static dagl_ctx *_Atomic interrupted_ctx = NULL;
 
@@ -278,17 +280,19 @@ static int handle_init(lua_State *L)
     return dostring(L, init, name);
 }
 
-/* Binds `require "dagl.core"` to the built-in binding, puts the dagl Lua dirs in front of
- * package.path, and passes --threads to the binding as the global _DAGL_THREADS. */
+/* dagl_lua_options.on_ctx: keeps the binding's context (NULL once it is gone) for on_sigint. */
+static void note_ctx(void *ud, dagl_ctx *ctx)
+{
+    (void)ud;
+    atomic_store(&interrupted_ctx, ctx);
+}
+
+/* Binds `require "dagl.core"` to the built-in binding with the command line's options (--threads,
+ * -E) and puts the dagl Lua dirs in front of package.path. */
 static void setup_dagl(lua_State *L, const options *o)
 {
-    dagl_l_preload(L, o->no_env);
-    lua_pushlightuserdata(L, (void *)&interrupted_ctx);
-    lua_setfield(L, LUA_REGISTRYINDEX, DAGL_INTERRUPT_SLOT);
-    if (o->threads > 0) {
-        lua_pushinteger(L, o->threads);
-        lua_setglobal(L, "_DAGL_THREADS");
-    }
+    dagl_lua_options lo = {.threads = o->threads, .no_env = o->no_env, .on_ctx = note_ctx};
+    dagl_lua_preload(L, &lo);
 }
 
 /* REPL: reads one line (with a prompt on a terminal) and pushes it; a first line "=x" becomes

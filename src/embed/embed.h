@@ -1,9 +1,14 @@
-/* embed.h -- what the embedding runtime's files share (see include/dagl_lua.h). */
+/* embed.h -- what the embedding runtime's files share (see include/dagl_lua.h). The runtime uses
+ * the public headers and the Lua binding's declared entry points (lua/lentry.h) only: no layout of
+ * the binding's or the graph's structs. */
 #ifndef DAGL_EMBED_H
 #define DAGL_EMBED_H
 
 #include "dagl_lua.h"
-#include "lua/ldagl.h"
+#include "lua/lentry.h"
+
+#include <lauxlib.h>
+#include <lua.h>
 
 #include <pthread.h>
 

@@ -48,33 +48,16 @@ static int pcall_tb(lua_State *L, int nargs, int nres)
     return st;
 }
 
-/* Loads dagl and applies the options, in protected mode (upvalue-free: options as arguments). */
+/* Loads dagl started with the runtime's options (argument 1, a dagl_lua_options), in protected mode. */
 static int open_dagl(lua_State *L)
 {
-    int threads = (int)lua_tointeger(L, 1), per_worker = lua_toboolean(L, 2);
-    lua_Integer seed = lua_tointeger(L, 3);
+    const dagl_lua_options *lo = lua_touserdata(L, 1);
     luaL_openlibs(L);
-    dagl_l_preload(L, 0);
+    dagl_lua_preload(L, lo);
     lua_getglobal(L, "require");
     lua_pushliteral(L, "dagl");
     lua_call(L, 1, 1);
-    lua_pushvalue(L, -1);
     lua_setglobal(L, "dagl");
-    if (threads > 0) {
-        lua_getfield(L, -1, "set_threads");
-        lua_pushinteger(L, threads);
-        lua_call(L, 1, 0);
-    }
-    if (per_worker) {
-        lua_getfield(L, -1, "set_lock_mode");
-        lua_pushliteral(L, "per-worker");
-        lua_call(L, 1, 0);
-    }
-    if (seed) {
-        lua_getfield(L, -1, "manual_seed");
-        lua_pushinteger(L, seed);
-        lua_call(L, 1, 0);
-    }
     return 0;
 }
 
@@ -88,22 +71,21 @@ dagl_status dagl_runtime_new(const dagl_runtime_options *opt, dagl_runtime **out
     pthread_mutex_init(&rt->mu, NULL);
     lua_State *L = rt->L = luaL_newstate();
     if (!L) return dagl__embed_error(rt, DAGL_E_NOMEM, "runtime_new: out of memory");
-    if (opt && opt->allocator) { /* read by the binding when it makes its context (copied there) */
-        lua_pushlightuserdata(L, (void *)opt->allocator);
-        lua_setfield(L, LUA_REGISTRYINDEX, DAGL_ALLOCATOR_KEY);
+    dagl_lua_options lo = {0};
+    if (opt) {
+        lo.threads = opt->threads;
+        lo.per_worker_lua = opt->per_worker_lua;
+        lo.seed = opt->seed;
+        lo.allocator = opt->allocator;
     }
     lua_pushcfunction(L, open_dagl);
-    lua_pushinteger(L, opt ? opt->threads : 0);
-    lua_pushboolean(L, opt && opt->per_worker_lua);
-    lua_pushinteger(L, opt ? (lua_Integer)opt->seed : 0);
-    if (pcall_tb(L, 3, 0) != LUA_OK) {
+    lua_pushlightuserdata(L, &lo);
+    if (pcall_tb(L, 1, 0) != LUA_OK) {
         dagl__embed_error(rt, DAGL_E_ARG, "runtime_new: %s", lua_tostring(L, -1));
         lua_close(L);
         rt->L = NULL;
         return DAGL_E_ARG;
     }
-    lua_pushnil(L); /* the context holds its copy of the allocator */
-    lua_setfield(L, LUA_REGISTRYINDEX, DAGL_ALLOCATOR_KEY);
     rt->ls = dagl_l_state(L);
     dagl_l_unlock(rt->ls); /* opening took the VM lock for this thread; calls take it again */
     return DAGL_OK;
@@ -141,7 +123,7 @@ dagl_status dagl_runtime_dostring(dagl_runtime *rt, const char *code) { return r
 
 const char *dagl_runtime_last_error(const dagl_runtime *rt) { return rt ? rt->err : "out of memory"; }
 
-dagl_ctx *dagl_runtime_ctx(dagl_runtime *rt) { return rt && rt->L ? rt->ls->ctx : NULL; }
+dagl_ctx *dagl_runtime_ctx(dagl_runtime *rt) { return rt && rt->L ? dagl_l_ctx(rt->ls) : NULL; }
 
 /* Used by session.c: a protected call with traceback. */
 int dagl__embed_pcall(lua_State *L, int nargs, int nres) { return pcall_tb(L, nargs, nres); }

@@ -2,7 +2,6 @@
  * inputs and outputs). Runs go straight to the compiled graph without the runtime's mutex or
  * the VM lock, so sessions on different threads run at the same time. */
 #include "embed.h"
-#include "graph/graph.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -155,10 +154,10 @@ static dagl_status compile(dagl_session *s, dagl_tensor *const *in, int n, char 
         st = DAGL_E_ARG;
         goto done;
     }
-    dagl_graph **gp = luaL_testudata(L, -1, "dagl.Graph");
-    if (!gp || !*gp || (st = dagl__graph_prepare(*gp))) {
+    dagl_graph *g = dagl_l_to_graph(L, -1);
+    if (!g || (st = dagl_graph_prepare(g))) {
         if (!st) st = dagl_ctx_set_error(s->ctx, DAGL_E_ARG, "model: tracing for inputs %s gave no graph", key);
-        else dagl_ctx_set_error(s->ctx, st, "%s", dagl_ctx_last_error(rt->ls->ctx));
+        else dagl_ctx_set_error(s->ctx, st, "%s", dagl_ctx_last_error(dagl_l_ctx(rt->ls)));
         lua_pop(L, 1);
         goto done;
     }
@@ -173,10 +172,10 @@ static dagl_status compile(dagl_session *s, dagl_tensor *const *in, int n, char 
         }
         m->c = c;
     }
-    m->c[m->n++] = (compiled){key, *gp, luaL_ref(L, LUA_REGISTRYINDEX)};
+    m->c[m->n++] = (compiled){key, g, luaL_ref(L, LUA_REGISTRYINDEX)};
     key = NULL; /* the list owns it */
     pthread_mutex_unlock(&m->mu);
-    *out = *gp;
+    *out = g;
 done:
     dagl__embed_leave(rt);
     free(key);
@@ -189,9 +188,10 @@ dagl_status dagl_session_new(dagl_model *m, dagl_session **out)
     dagl_session *s = *out = calloc(1, sizeof *s);
     if (!s) return dagl__embed_error(m->rt, DAGL_E_NOMEM, "session_new: out of memory");
     s->m = m;
-    dagl__embed_enter(m->rt); /* the context's pool may start here */
-    dagl_status st = dagl_ctx_new_child(m->rt->ls->ctx, &s->ctx);
-    if (st) dagl__embed_error(m->rt, st, "session_new: %s", dagl_ctx_last_error(m->rt->ls->ctx));
+    dagl__embed_enter(m->rt); /* the runtime's context is Lua's: only under the runtime's lock */
+    dagl_ctx *parent = dagl_l_ctx(m->rt->ls);
+    dagl_status st = dagl_ctx_new_child(parent, &s->ctx);
+    if (st) dagl__embed_error(m->rt, st, "session_new: %s", dagl_ctx_last_error(parent));
     dagl__embed_leave(m->rt);
     if (st) {
         free(s);
@@ -258,7 +258,7 @@ dagl_status dagl_session_run(dagl_session *s)
         return dagl_ctx_set_error(s->ctx, DAGL_E_ARG, "session_run: the model has %d outputs (at most %d)",
                                   dagl_graph_num_outputs(g), MAX_IO);
     drop_outputs(s);
-    dagl_run_options opt = {.ctx = s->ctx, .unlocked = s->m->rt->ls->mode == DAGL_LOCK_PER_WORKER};
+    dagl_run_options opt = {.ctx = s->ctx, .unlocked = dagl_l_per_worker(s->m->rt->ls)};
     st = dagl_graph_run_ex(g, s->in, s->out, &opt);
     if (st == DAGL_OK) s->nout = dagl_graph_num_outputs(g);
     return st;

@@ -22,7 +22,7 @@ static int state_gc(lua_State *L)
         dagl_lock_free(s->vm);
         s->vm = NULL;
     }
-    if (s->interrupt_slot) atomic_store(s->interrupt_slot, NULL);
+    if (s->on_ctx) s->on_ctx(s->on_ctx_ud, NULL);
     if (s->owns_ctx) dagl_ctx_free(s->ctx);
     s->ctx = NULL;
     return 0;
@@ -34,6 +34,20 @@ dagl_lstate *dagl_l_state(lua_State *L)
     dagl_lstate *s = lua_touserdata(L, -1);
     lua_pop(L, 1);
     return s;
+}
+
+/* lentry.h's view of the state, for C code that must not read its layout (the embedding runtime). */
+dagl_ctx *dagl_l_ctx(const dagl_lstate *s) { return s->ctx; }
+
+/* Sessions of the embedding runtime start graph runs outside Lua and pass this as run_options.unlocked. */
+int dagl_l_per_worker(const dagl_lstate *s) { return s->mode == DAGL_LOCK_PER_WORKER; }
+
+/* The graph behind a dagl.graph() value (l_graph.c's "dagl.Graph" box of a dagl_graph pointer),
+ * for the embedding runtime, which runs the graphs dagl.fn traces from C. */
+dagl_graph *dagl_l_to_graph(lua_State *L, int idx)
+{
+    dagl_graph **g = luaL_testudata(L, idx, "dagl.Graph");
+    return g ? *g : NULL;
 }
 
 /* dagl.version(): "0.1.0" plus the OpenBLAS core it runs on. */
@@ -159,10 +173,13 @@ static int open_module(lua_State *L)
 }
 
 /* Makes the binding state (registry "dagl.state") and the module. With `shared` the state
- * uses that context and has no VM lock (a per-worker state); otherwise it makes a context and
- * the VM lock, which the calling thread holds from now on: it is running Lua. */
-static int open_state(lua_State *L, dagl_ctx *shared)
+ * uses that context and has no VM lock (a per-worker state); otherwise it makes a context (from
+ * the options `o`, which may be NULL) and the VM lock, which the calling thread holds from now
+ * on: it is running Lua. */
+static int open_state(lua_State *L, dagl_ctx *shared, const dagl_lua_options *o)
 {
+    static const dagl_lua_options defaults = {0};
+    if (!o) o = &defaults;
     dagl_lstate *s = lua_newuserdatauv(L, sizeof *s, 0);
     memset(s, 0, sizeof *s);
     s->switch_interval = 0.005;
@@ -173,11 +190,10 @@ static int open_state(lua_State *L, dagl_ctx *shared)
     if (shared) {
         s->ctx = shared;
     } else {
-        dagl_ctx_options opt = {0};
-        if (lua_getglobal(L, "_DAGL_THREADS") == LUA_TNUMBER) opt.threads = (int)lua_tointeger(L, -1);
-        lua_pop(L, 1);
-        if (lua_getfield(L, LUA_REGISTRYINDEX, DAGL_ALLOCATOR_KEY) == LUA_TLIGHTUSERDATA) opt.allocator = lua_touserdata(L, -1);
-        lua_pop(L, 1);
+        if (o->threads < 0 || o->threads > 4096)
+            return luaL_error(L, "dagl: %d threads (0 = DAGL_NUM_THREADS or the core count, at most 4096)", o->threads);
+        dagl_ctx_options opt = {.threads = o->threads, .seed = o->seed, .allocator = o->allocator};
+        s->mode = o->per_worker_lua ? DAGL_LOCK_PER_WORKER : DAGL_LOCK_GLOBAL;
         dagl_status st = dagl_ctx_new(&opt, &s->ctx);
         s->owns_ctx = s->ctx != NULL; /* freed by state_gc, also when what follows fails */
         if (st || (st = dagl_lock_new(&s->vm)))
@@ -189,11 +205,9 @@ static int open_state(lua_State *L, dagl_ctx *shared)
         s->spare = lua_newthread(L);
         lua_setfield(L, LUA_REGISTRYINDEX, "dagl.spare");
         dagl_l_mark_held(s, L);
-        if (lua_getfield(L, LUA_REGISTRYINDEX, DAGL_INTERRUPT_SLOT) == LUA_TLIGHTUSERDATA) {
-            s->interrupt_slot = lua_touserdata(L, -1);
-            atomic_store(s->interrupt_slot, s->ctx);
-        }
-        lua_pop(L, 1);
+        s->on_ctx = o->on_ctx;
+        s->on_ctx_ud = o->on_ctx_ud;
+        if (s->on_ctx) s->on_ctx(s->on_ctx_ud, s->ctx);
     }
     /* keep the state alive as long as the registry */
     lua_pushvalue(L, -1);
@@ -206,6 +220,9 @@ static int open_state(lua_State *L, dagl_ctx *shared)
 
 /* require "dagl.core" in a plain lua_State: a binding with a context and VM lock of its own, held
  * by the calling thread. */
-DAGL_API int luaopen_dagl_core(lua_State *L) { return open_state(L, NULL); }
+DAGL_API int luaopen_dagl_core(lua_State *L) { return open_state(L, NULL, NULL); }
 
-int dagl_l_open_shared(lua_State *L, dagl_ctx *ctx) { return open_state(L, ctx); }
+/* The binding with the options of dagl_lua_preload (l_preload.c), for hosts and embedders. */
+int dagl_l_open(lua_State *L, const dagl_lua_options *opt) { return open_state(L, NULL, opt); }
+
+int dagl_l_open_shared(lua_State *L, dagl_ctx *ctx) { return open_state(L, ctx, NULL); }

@@ -1,6 +1,7 @@
-/* l_preload.c -- what the lua_States dagl itself creates (the host, the embedding runtime)
- * share: `require "dagl"` bound to the linked-in binding with the dagl Lua library dirs in front
- * of package.path, and the message handler that adds a traceback to errors. */
+/* l_preload.c -- how a program that makes its own lua_State (the dagl host, the embedding
+ * runtime, any embedder) starts the linked-in binding: `require "dagl"` bound to it with explicit
+ * options (dagl_lua_options: no globals, no registry keys) and the dagl Lua library dirs in front
+ * of package.path; and the message handler that adds a traceback to errors. */
 #include "ldagl.h"
 
 #include <stdlib.h>
@@ -23,16 +24,37 @@ static int push_path_prefix(lua_State *L, const char *dir)
     return 1;
 }
 
-/* DAGL_LUA_PATH (unless no_env) replaces the build and install dirs. The package library must
- * be open. */
-void dagl_l_preload(lua_State *L, int no_env)
+/* The options a preload was given, copied with the allocator they point to, kept as the upvalue of
+ * the preloader (so nothing but the closure carries them to the binding). */
+typedef struct preload_opts {
+    dagl_lua_options o;
+    dagl_allocator allocator;
+} preload_opts;
+
+/* package.preload["dagl.core"]: opens the binding with the preloaded options (upvalue 1). */
+static int open_preloaded(lua_State *L)
 {
+    return dagl_l_open(L, lua_touserdata(L, lua_upvalueindex(1)));
+}
+
+/* DAGL_LUA_PATH (unless opt->no_env) replaces the build and install dirs. The package library
+ * must be open. */
+void dagl_lua_preload(lua_State *L, const dagl_lua_options *opt)
+{
+    preload_opts *p = lua_newuserdatauv(L, sizeof *p, 0);
+    memset(p, 0, sizeof *p);
+    if (opt) p->o = *opt;
+    if (opt && opt->allocator) {
+        p->allocator = *opt->allocator;
+        p->o.allocator = &p->allocator;
+    }
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
-    lua_pushcfunction(L, luaopen_dagl_core);
+    lua_insert(L, -2);
+    lua_pushcclosure(L, open_preloaded, 1);
     lua_setfield(L, -2, "dagl.core");
     lua_pop(L, 1);
 
-    const char *env = no_env ? NULL : getenv("DAGL_LUA_PATH");
+    const char *env = p->o.no_env ? NULL : getenv("DAGL_LUA_PATH");
     int n = 0;
     lua_getglobal(L, "package");
     if (env && env[0]) n += push_path_prefix(L, env);

@@ -4,6 +4,8 @@
 #define DAGL_LDAGL_H
 
 #include "dagl.h"
+#include "dagl_lua.h"
+#include "lentry.h"
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -13,7 +15,8 @@
 #define DAGL_TENSOR_MT "dagl.Tensor"
 
 /* Per-lua_State binding state, a full userdata kept as upvalue 1 of every binding function
- * (upvalue 2 is the tensor metatable). */
+ * (upvalue 2 is the tensor metatable); lentry.h declares it opaque for the host and the embedding
+ * runtime. */
 typedef struct dagl_worker_states dagl_worker_states;
 
 typedef enum dagl_lock_mode { DAGL_LOCK_GLOBAL, DAGL_LOCK_PER_WORKER } dagl_lock_mode;
@@ -30,13 +33,15 @@ typedef struct dagl_lstate {
     lua_State *spare;       /* a coroutine used, under the lock, to make more coroutines */
     lua_State **free_co;    /* coroutines ready to run Lua nodes (anchored in the registry) */
     int nfree_co, cap_co;
-    dagl_lock_mode mode;    /* of the run in progress */
+    _Atomic dagl_lock_mode mode; /* how Lua nodes run; changed only between runs (read by runs
+                                  * started on other threads: embedding sessions) */
     dagl_worker_states *workers; /* per-worker-mode lua_States */
     dagl_trace *trace;      /* dagl.trace{...} in progress, or NULL */
     bool check_numerics;    /* dagl.set_check_numerics: graph runs fail at the first NaN/inf */
     bool no_plan;           /* dagl.set_memory_plan(false): graph runs without the memory plan */
     int next_op_id;         /* numbers Lua nodes for their per-worker states */
-    dagl_ctx *_Atomic *interrupt_slot; /* the host's, told about ctx (see DAGL_INTERRUPT_SLOT) */
+    void (*on_ctx)(void *ud, dagl_ctx *ctx); /* dagl_lua_options.on_ctx: told about ctx (and NULL) */
+    void *on_ctx_ud;
     /* the switch interval's watchdog thread (l_lock.c), started at the first contention */
     pthread_mutex_t wd_mu;
     pthread_cond_t wd_cv;
@@ -154,31 +159,15 @@ extern const luaL_Reg dagl_l_graph_funcs[];
 extern const luaL_Reg dagl_l_index_funcs[];   /* l_index.c: concat, embedding, ... */
 extern const luaL_Reg dagl_l_index_methods[]; /* index_select */
 
+/* require "dagl.core" from stock lua5.4: a binding with the default options (dagl_lua_options). */
 DAGL_API int luaopen_dagl_core(lua_State *L);
-/* Registry key of a light userdata `dagl_ctx *_Atomic *` that a host (the dagl executable) may
- * set before dagl loads: the binding stores its context there while it lives, so a SIGINT
- * handler can call dagl_ctx_interrupt without touching Lua. */
-#define DAGL_INTERRUPT_SLOT "dagl.interrupt_slot"
-/* Registry key of a light userdata `const dagl_allocator *` that an embedder may set before dagl
- * loads: the binding's context takes tensor data blocks from it. */
-#define DAGL_ALLOCATOR_KEY "dagl.allocator"
-
-/* Binds require "dagl.core" to this binding and puts dagl's Lua dirs in package.path. */
-void dagl_l_preload(lua_State *L, int no_env);
-/* lua_pcall message handler: the error message with a traceback (the host's and the runtime's). */
-int dagl_l_msghandler(lua_State *L);
+/* Opens dagl.core in L with the options a host or embedder gave dagl_lua_preload (NULL: the
+ * defaults): a context of its own and the VM lock, held by the calling thread from now on. */
+int dagl_l_open(lua_State *L, const dagl_lua_options *opt);
 /* Opens dagl.core in L with an existing context (per-worker states) and no VM lock. */
 int dagl_l_open_shared(lua_State *L, dagl_ctx *ctx);
-/* The binding state of L (from the registry), for C code running outside binding closures. */
-dagl_lstate *dagl_l_state(lua_State *L);
-/* Pushes a new tensor userdata holding a new reference to t (outside binding closures). */
-void dagl_l_push_ref(lua_State *L, dagl_tensor *t);
-
-/* The VM lock from C functions: release around real work, take back after; both no-ops in
- * states without a lock. When others wait, the watchdog hands the lock over after the switch interval. */
-void dagl_l_unlock(dagl_lstate *s);
-void dagl_l_relock(dagl_lstate *s, lua_State *L);
-/* Notes that this thread just got the lock (for the switch interval). */
+/* The VM lock beyond lentry.h's dagl_l_unlock and dagl_l_relock (when others wait, the watchdog
+ * hands the lock over after the switch interval). Notes that this thread just got the lock. */
 void dagl_l_mark_held(dagl_lstate *s, lua_State *L);
 /* dagl_lock_set_contended callback of the VM lock (ud: the dagl_lstate). */
 void dagl_l_lock_contended(void *ud);
