@@ -98,21 +98,16 @@ end
 -- How the C front end adds a node: op on the operands (symbols of one trace, real tensors that
 -- become constants) with params already normalized (0-based dims, the graph's form).
 local function emit(op, params, ...)
-  local tr
-  for i = 1, select("#", ...) do
-    local a = select(i, ...)
-    if is_sym(a) then tr = a.tracer break end
-  end
+  local tr = M.tracer_of(...)
   local srcs = {}
   for i = 1, select("#", ...) do srcs[i] = operand(tr, (select(i, ...))) end
   return node(tr, op, srcs, params)
 end
 core.set_symbol_class(Sym, emit)
 
---- where(cond, a, b) and assign(target, value): the C functions, which take symbols.
+--- where(cond, a, b): the C function, which takes symbols (grad.lua's rules use it).
 M.where = core.where
 M.is_symbol = is_sym
-M.assign = core.assign
 
 --- Checks concat operands' shapes (a list of shape tables) with 1-based dims in the message;
 -- returns the 0-based dim.

@@ -26,16 +26,27 @@ static void copy_shape(dagl_node *nd, const dagl_node *from)
     memcpy(nd->shape, from->shape, sizeof(int64_t) * (size_t)from->ndim);
 }
 
-/* Unary ops, clamp, dropout masks and softmax: the source's shape (softmax checks its axis as
- * the kernel does; dropout its rate). */
+/* Unary ops and clamp: the source's shape. */
 static dagl_status infer_same_shape(dagl_graph *g, dagl_node *nd)
+{
+    copy_shape(nd, src_node(g, nd, 0));
+    return DAGL_OK;
+}
+
+/* dropout_mask(x): x's shape; the rate checked as the kernel checks it. */
+static dagl_status infer_dropout(dagl_graph *g, dagl_node *nd)
 {
     const dagl_node *a = src_node(g, nd, 0);
     copy_shape(nd, a);
-    if (nd->op == DAGL_OP_DROPOUT_MASK) return dagl__dropout_check(g->ctx, a->dtype, nd->p.rate);
-    if (nd->op == DAGL_OP_SOFTMAX || nd->op == DAGL_OP_LOG_SOFTMAX) return dagl__softmax_check(g->ctx, nd->op,
-        ref_of(a), nd->p.axis);
-    return DAGL_OK;
+    return dagl__dropout_check(g->ctx, a->dtype, nd->p.rate);
+}
+
+/* softmax / log_softmax: the source's shape; the axis checked as the kernel checks it. */
+static dagl_status infer_softmax(dagl_graph *g, dagl_node *nd)
+{
+    const dagl_node *a = src_node(g, nd, 0);
+    copy_shape(nd, a);
+    return dagl__softmax_check(g->ctx, nd->op, ref_of(a), nd->p.axis);
 }
 
 /* Binary and compare nodes: with a scalar operand the source's shape, else the two shapes broadcast. */
@@ -206,9 +217,9 @@ static dagl_status infer_assign(dagl_graph *g, dagl_node *nd)
 #define IN_SLICE_SCATTER infer_slice_scatter
 #define IN_GATHER infer_gather
 #define IN_INDEX_ADD infer_index_add
-#define IN_DROPOUT infer_same_shape
+#define IN_DROPOUT infer_dropout
 #define IN_WINDOW infer_window
-#define IN_SOFTMAX infer_same_shape
+#define IN_SOFTMAX infer_softmax
 #define IN_ASSIGN infer_assign
 #define IN_FN(C) [DAGL__CLS_##C] = IN_##C,
 static const infer_fn infer_of[] = {DAGL__CLASSES(IN_FN)};

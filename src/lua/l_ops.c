@@ -47,10 +47,6 @@ int dagl_l_binary(lua_State *L, dagl_op op)
     return dagl_l_apply(L, op, 2, args, &p);
 }
 
-/* Binary and compare ops take the same arguments. */
-static int front_binary(lua_State *L, dagl_op op) { return dagl_l_binary(L, op); }
-#define front_compare front_binary
-
 /* t:clamp(lo, hi); nil means no bound on that side. */
 static int front_clamp(lua_State *L, dagl_op op)
 {
@@ -210,8 +206,8 @@ static int front_window(lua_State *L, dagl_op op)
 #define BIND_HAND(E, name, cls)
 #define BIND_NOLUA(E, name, cls)
 #define FRONT_UNARY front_unary
-#define FRONT_BINARY front_binary
-#define FRONT_COMPARE front_compare
+#define FRONT_BINARY dagl_l_binary /* binary and compare ops take the same arguments */
+#define FRONT_COMPARE dagl_l_binary
 #define FRONT_CLAMP front_clamp
 #define FRONT_WHERE front_where
 #define FRONT_REDUCE front_reduce

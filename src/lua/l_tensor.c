@@ -109,16 +109,6 @@ dagl_tensor *dagl_l_check(lua_State *L, int idx)
     return t;
 }
 
-dagl_tensor *dagl_l_operand(lua_State *L, int idx, dagl_dtype like)
-{
-    dagl_tensor *t = dagl_l_test(L, idx);
-    if (t) return t;
-    if (!lua_isnumber(L, idx)) luaL_typeerror(L, idx, "dagl.Tensor or number");
-    dagl_tensor **slot = dagl_l_slot(L);
-    dagl_l_done(L, dagl_tensor_full(DAGL_LCTX(L), like, 0, NULL, lua_tonumber(L, idx), slot), slot);
-    return *slot;
-}
-
 int dagl_l_error(lua_State *L)
 {
     return luaL_error(L, "%s", dagl_ctx_last_error(DAGL_LCTX(L)));

@@ -82,10 +82,6 @@ int dagl_l_done(lua_State *L, dagl_status st, dagl_tensor **slot);
 int dagl_l_done_s(lua_State *L, dagl_lstate *s, dagl_status st, dagl_tensor **slot);
 dagl_tensor *dagl_l_check(lua_State *L, int idx);
 dagl_tensor *dagl_l_test(lua_State *L, int idx);
-/* Accepts a tensor or a number; a number becomes a 0-d tensor of dtype `like`, pushed on the
- * stack so the GC owns it. The result is borrowed. */
-dagl_tensor *dagl_l_operand(lua_State *L, int idx, dagl_dtype like);
-
 /* ---------------------------------------------------------------- the argument front end (l_front.c) */
 
 /* An operand of an op binding: a real tensor or a traced symbol (a table of lua/dagl/fn.lua),
