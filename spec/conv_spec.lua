@@ -113,6 +113,11 @@ describe("conv2d", function()
                   "padding must be 'valid' or 'same', got 'full'")
     assert_raises(function() return x:conv2d(dagl.zeros({1, 1, 3, 1}), {strides = 0}) end,
                   "strides must be at least 1, got (0, 0)")
+    -- a PyTorch spelling or a typo is named, with the nearest valid option
+    assert_raises(function() return x:conv2d(dagl.zeros({1, 1, 3, 1}), {stride = 2}) end,
+                  "conv2d: unknown option 'stride' (did you mean 'strides'? options: strides, padding)")
+    assert_raises(function() return x:max_pool2d({pool_size = 2, paddin = "same"}) end,
+                  "max_pool2d: unknown option 'paddin' (did you mean 'padding'? options: pool_size, strides, padding)")
     local f = dagl.fn(function(a) return a:conv2d(dagl.zeros({3, 3, 2, 5})) end)
     assert_raises(function() return f(x) end, "conv2d: the kernel [3, 3, 2, 5] takes 2 input channels")
   end)

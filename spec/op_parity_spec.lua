@@ -128,6 +128,7 @@ function by_class.WINDOW(op)
       case("channels differ", { "img", "ker" }, function(x, k) return x:conv2d(k:narrow(3, 1, 2)) end),
       case("bad padding", { "img", "ker" }, function(x, k) return x:conv2d(k, { padding = "full" }) end),
       case("3-d input", { "cube", "ker" }, function(x, k) return x:conv2d(k) end),
+      case("misspelled option", { "img", "ker" }, function(x, k) return x:conv2d(k, { stride = 2 }) end),
     }
   end
   return {
@@ -136,6 +137,7 @@ function by_class.WINDOW(op)
     case("options", { "img" }, function(x) return dagl[op](x, { pool_size = 3, strides = 1, padding = "same" }) end),
     case("zero size", { "img" }, function(x) return x[op](x, 0) end),
     case("2-d input", { "x" }, function(x) return x[op](x) end),
+    case("misspelled option", { "img" }, function(x) return x[op](x, { pool_size = 2, paddin = "same" }) end),
   }
 end
 

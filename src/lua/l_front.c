@@ -164,6 +164,57 @@ int dagl_l_apply(lua_State *L, dagl_op op, int n, const dagl_l_arg *args, const 
     return dagl_l_done(L, dagl_op_apply(DAGL_LCTX(L), op, n, v, p, o), o);
 }
 
+/* Edit distance of two short option names (a and b at most 63 bytes are compared). */
+static int distance(const char *a, const char *b)
+{
+    int la = (int)strlen(a), lb = (int)strlen(b), row[64];
+    if (la > 63) la = 63;
+    if (lb > 63) lb = 63;
+    for (int j = 0; j <= lb; j++) row[j] = j;
+    for (int i = 1; i <= la; i++) {
+        int diag = row[0];
+        row[0] = i;
+        for (int j = 1; j <= lb; j++) {
+            int up = row[j], best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best) best = up + 1;
+            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+            diag = up;
+            row[j] = best;
+        }
+    }
+    return row[lb];
+}
+
+void dagl_l_check_options(lua_State *L, int idx, const char *what, const char *const *names)
+{
+    idx = lua_absindex(L, idx);
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        lua_pop(L, 1);
+        const char *key = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+        int known = 0, best = -1, bestd = 1 << 30;
+        for (int i = 0; key && names[i]; i++) {
+            if (strcmp(key, names[i]) == 0) known = 1;
+            int d = distance(key, names[i]);
+            if (d < bestd) bestd = d, best = i;
+        }
+        if (known) continue;
+        luaL_Buffer b;
+        luaL_buffinit(L, &b);
+        for (int i = 0; names[i]; i++) {
+            if (i) luaL_addstring(&b, ", ");
+            luaL_addstring(&b, names[i]);
+        }
+        luaL_pushresult(&b);
+        if (!key) luaL_error(L, "%s: option keys are names (%s), got a %s", what, lua_tostring(L, -1),
+                             luaL_typename(L, -2));
+        if (best >= 0 && bestd <= 3)
+            luaL_error(L, "%s: unknown option '%s' (did you mean '%s'? options: %s)", what, key, names[best],
+                       lua_tostring(L, -1));
+        luaL_error(L, "%s: unknown option '%s' (options: %s)", what, key, lua_tostring(L, -1));
+    }
+}
+
 /* The message of a value a traced tensor does not have yet. */
 int dagl_l_no_values(lua_State *L, const char *what, const char *instead)
 {

@@ -187,6 +187,9 @@ static int front_window(lua_State *L, dagl_op op)
         if (n < 1) return luaL_error(L, "%s: pool_size must be at least 1, got %d", dagl_op_name(op), (int)n);
         p.window.size[0] = p.window.size[1] = (int)n;
     } else {
+        static const char *const conv_opts[] = {"strides", "padding", NULL};
+        static const char *const pool_opts[] = {"pool_size", "strides", "padding", NULL};
+        if (lua_istable(L, oi)) dagl_l_check_options(L, oi, dagl_op_name(op), conv ? conv_opts : pool_opts);
         dagl_l_window(L, oi, &p.window, dagl_op_name(op));
         if (!conv && p.window.size[0] == 0) p.window.size[0] = p.window.size[1] = 2;
     }

@@ -108,6 +108,10 @@ void dagl_l_arg_or_number(lua_State *L, int idx, dagl_dtype like, dagl_l_arg *a)
 int dagl_l_apply(lua_State *L, dagl_op op, int n, const dagl_l_arg *args, const dagl_node_params *p);
 /* Adds op on the values at stack indices idx[0..n-1] to their trace; pushes the symbol, returns 1. */
 int dagl_l_emit(lua_State *L, dagl_op op, int n, const int *idx, const dagl_node_params *p);
+/* Raises "<what>: unknown option 'stride' (did you mean 'strides'? options: ...)" for a string key
+ * of the table at idx not among `names` (NULL-terminated), so a misspelled option never passes
+ * silently. */
+void dagl_l_check_options(lua_State *L, int idx, const char *what, const char *const *names);
 /* Raises "<what>: a traced tensor ... has no values until the graph runs; <instead>". */
 int dagl_l_no_values(lua_State *L, const char *what, const char *instead);
 extern const luaL_Reg dagl_l_front_funcs[];
