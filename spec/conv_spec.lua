@@ -264,8 +264,8 @@ describe("conv layers", function()
 
   it("reports bad arguments and inputs naming the layer", function()
     assert_raises(function() nn.Conv2D(0, 3) end, "Conv2D: filters must be a positive integer, got 0")
-    assert_raises(function() nn.Conv2D(2, "3") end, "Conv2D: kernel_size must be a number or {rows, cols}")
-    assert_raises(function() nn.Conv2D(2, 3, {padding = "causal"}) end, "Conv2D: padding must be 'valid' or 'same', got 'causal'")
+    assert_raises(function() nn.Conv2D(2, "3") end, "Conv2D: kernel_size must be a positive integer or {rows, cols}")
+    assert_raises(function() nn.Conv2D(2, 3, {padding = "causal"}) end, "Conv2D: padding must be one of 'valid', 'same', got 'causal'")
     assert_raises(function() nn.Conv2D(2, 3)(dagl.zeros({4, 5})) end,
                   "Conv2D: expects images of shape (batch, height, width, channels), got [4, 5]")
     assert_raises(function() nn.MaxPool2D(3):output_shape({1, 2, 2, 1}) end,

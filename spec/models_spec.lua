@@ -188,9 +188,8 @@ describe("training protocol", function()
   end
   function Probe:build(shape)
     self.w = self:add_weight("w", dagl.ones(shape[2]))
-    self.count = dagl.zeros(1)
-    self.seen = dagl.zeros(1)
-    self.weights[#self.weights + 1] = {name = self.name .. "/count", value = self.count, trainable = false}
+    self.count = self:add_weight("count", dagl.zeros(1), {trainable = false})
+    self._seen = dagl.zeros(1) -- not a weight: a leading "_" keeps it out of the model
   end
   function Probe:call(x)
     if nn.training then
@@ -198,7 +197,7 @@ describe("training protocol", function()
       nn.add_loss((w * w):sum() * self.c)
       -- as_symbol: the count read at each run (self.count + 1 would be computed once, eagerly)
       nn.add_update(self.count, nn.as_symbol(self.count, x) + 1)
-      nn.add_update(self.seen, x:mean():reshape(1))
+      nn.add_update(self._seen, x:mean():reshape(1))
     end
     return x * self.w
   end
@@ -220,10 +219,10 @@ describe("training protocol", function()
     end
     assert_close(probe.w, want)
     assert.equal(1, probe.count:item())
-    assert.is_true(close(probe.seen:item(), x:mean():item()))
+    assert.is_true(close(probe._seen:item(), x:mean():item()))
     model:fit(x, y, {epochs = 2, batch_size = 2, shuffle = false, verbose = false})
     assert.equal(5, probe.count:item()) -- two batches per epoch
-    assert.is_true(close(probe.seen:item(), 4.5 / 2)) -- the last batch: row 3
+    assert.is_true(close(probe._seen:item(), 4.5 / 2)) -- the last batch: row 3
     model:predict(x)
     model:evaluate(x, y)
     assert.equal(5, probe.count:item()) -- inference traces collect nothing

@@ -1,19 +1,13 @@
 --- dagl.nn.conv_layers: Conv2D, MaxPool2D, AvgPool2D and GlobalAveragePooling2D over
 -- channels-last images (batch, height, width, channels), as Keras shapes them.
+local options = require "dagl.options"
+
 local nn = require "dagl.nn.base"
 
--- A size given as n or {rows, cols}, as {rows, cols}.
-local function pair(v, what, layer)
-  if type(v) == "number" then return {v, v} end
-  if type(v) == "table" and #v == 2 then return {v[1], v[2]} end
-  error(("%s: %s must be a number or {rows, cols}, got %s"):format(layer, what, tostring(v)), 3)
-end
-
-local function check_padding(p, layer)
-  p = p or "valid"
-  if p ~= "valid" and p ~= "same" then error(("%s: padding must be 'valid' or 'same', got '%s'"):format(layer, tostring(p)), 3) end
-  return p
-end
+-- The options of every window layer: strides, padding and the data format.
+local PADDING = {"padding", options.enum {"valid", "same"}, default = "valid"}
+local DATA_FORMAT = {"data_format", "string", default = "channels_last",
+  unsupported = "images are (batch, height, width, channels) in dagl; permute channels-first input with x:permute(1, 3, 4, 2)"}
 
 local function check_image(shape, layer)
   if #shape ~= 4 then
@@ -40,29 +34,31 @@ local function window_shape(self, shape, channels)
   return {shape[1], oh, ow, channels or shape[4]}
 end
 
---- nn.Conv2D(filters, kernel_size, {strides=1, padding="valid", activation=, use_bias=true,
--- kernel_initializer="glorot_uniform", name=}): kernel (kh, kw, in_channels, filters).
+--- nn.Conv2D(filters, kernel_size, strides, padding, {activation=, use_bias=true,
+-- kernel_initializer="glorot_uniform", name=, ...}) or nn.Conv2D{filters =, kernel_size =, ...}
+-- (Keras's forms): kernel (kh, kw, in_channels, filters).
 nn.Conv2D = nn.layer_class("conv2d")
-function nn.Conv2D.new(filters, kernel_size, opts)
-  opts = opts or {}
+local conv_options = nn.layer_options("Conv2D", {"filters", "kernel_size", "strides", "padding"}, {
+  {"filters", "integer", min = 1, required = true, doc = "the output channels"},
+  {"kernel_size", "size2", required = true, doc = "n or {rows, cols}"},
+  {"strides", "size2", default = {1, 1}, aliases = {"stride"}, doc = "n or {rows, cols}"},
+  PADDING, DATA_FORMAT,
+  {"dilation_rate", "size2", default = {1, 1}, unsupported = "convolutions are not dilated"},
+  {"groups", "integer", default = 1, unsupported = "grouped convolutions are not implemented"},
+  table.unpack(nn.KERNEL_OPTIONS)}, function(o) return nn.Conv2D(2, 3, o) end)
+function nn.Conv2D.new(...)
+  local o = conv_options:parse(1, ...)
   local self = setmetatable({}, nn.Conv2D)
-  self:init(opts)
+  self:init(o)
   self.kind_name = "Conv2D"
-  if math.type(filters) ~= "integer" or filters < 1 then
-    error(("Conv2D: filters must be a positive integer, got %s"):format(tostring(filters)), 2)
-  end
-  self.filters = filters
-  self.window = pair(kernel_size, "kernel_size", "Conv2D")
-  self.strides = pair(opts.strides or 1, "strides", "Conv2D")
-  self.padding = check_padding(opts.padding, "Conv2D")
-  self:kernel_options(opts, "Conv2D")
+  self.filters, self.window, self.strides, self.padding = o.filters, o.kernel_size, o.strides, o.padding
+  self:kernel_options(o)
   return self
 end
 
 function nn.Conv2D:build(shape)
   check_image(shape, "Conv2D")
-  local kh, kw, cin = self.window[1], self.window[2], shape[4]
-  self:add_kernel(kh * kw * cin, kh * kw * self.filters, {kh, kw, cin, self.filters}, "Conv2D")
+  self:add_kernel({self.window[1], self.window[2], shape[4], self.filters})
 end
 
 function nn.Conv2D:call(x)
@@ -74,19 +70,20 @@ end
 
 function nn.Conv2D:output_shape(shape) return window_shape(self, shape, self.filters) end
 
--- MaxPool2D and AvgPool2D: nn.MaxPool2D(pool_size=2, {strides=pool_size, padding="valid"}) or
--- nn.MaxPool2D{pool_size=, strides=, padding=, name=}.
+-- MaxPool2D and AvgPool2D: nn.MaxPool2D(pool_size=2, strides=pool_size, padding="valid") or
+-- nn.MaxPool2D{pool_size=, strides=, padding=, name=} (Keras's forms).
 local function pool_class(kind, name, method)
   local class = nn.layer_class(kind)
-  function class.new(pool_size, opts)
-    if type(pool_size) == "table" and #pool_size == 0 then pool_size, opts = pool_size.pool_size, pool_size end
-    opts = opts or {}
+  local decl = nn.layer_options(name, {"pool_size", "strides", "padding"}, {
+    {"pool_size", "size2", default = {2, 2}, doc = "n or {rows, cols}"},
+    {"strides", "size2", aliases = {"stride"}, doc = "n or {rows, cols} (default: pool_size)"},
+    PADDING, DATA_FORMAT}, function(o) return class(o) end)
+  function class.new(...)
+    local o = decl:parse(1, ...)
     local self = setmetatable({}, class)
-    self:init(opts)
+    self:init(o)
     self.kind_name = name
-    self.window = pair(pool_size or 2, "pool_size", name)
-    self.strides = opts.strides and pair(opts.strides, "strides", name) or self.window
-    self.padding = check_padding(opts.padding, name)
+    self.window, self.strides, self.padding = o.pool_size, o.strides or o.pool_size, o.padding
     return self
   end
   function class:call(x)
@@ -101,9 +98,12 @@ nn.MaxPooling2D, nn.AveragePooling2D = nn.MaxPool2D, nn.AvgPool2D
 
 --- nn.GlobalAveragePooling2D(): the mean over height and width, (batch, channels).
 nn.GlobalAveragePooling2D = nn.layer_class("global_average_pooling2d")
-function nn.GlobalAveragePooling2D.new(opts)
+local gap_options = nn.layer_options("GlobalAveragePooling2D", {}, {DATA_FORMAT,
+  {"keepdims", "boolean", default = false, unsupported = "the output is (batch, channels)"}},
+  function(o) return nn.GlobalAveragePooling2D(o) end)
+function nn.GlobalAveragePooling2D.new(...)
   local self = setmetatable({}, nn.GlobalAveragePooling2D)
-  self:init(opts)
+  self:init(gap_options:parse(1, ...))
   return self
 end
 function nn.GlobalAveragePooling2D:build(shape) check_image(shape, "GlobalAveragePooling2D") end

@@ -1,25 +1,29 @@
 --- dagl.nn.core_layers: Dense, Activation, Flatten, LayerNormalization.
 local dagl = require "dagl"
 
-local nn = require "dagl.nn.base"
-local activations = nn.activations
+local options = require "dagl.options"
 
---- nn.Dense(units, {activation=, use_bias=true, kernel_initializer="glorot_uniform",
--- kernel_regularizer=, bias_regularizer=, name=})
+local nn = require "dagl.nn.base"
+
+--- nn.Dense(units, activation, {use_bias=true, kernel_initializer="glorot_uniform",
+-- bias_initializer="zeros", kernel_regularizer=, bias_regularizer=, name=, ...}) or
+-- nn.Dense{units = ..., activation = ...} (Keras's forms).
 nn.Dense = nn.layer_class("dense")
-function nn.Dense.new(units, opts)
-  opts = opts or {}
+local dense_options = nn.layer_options("Dense", {"units", "activation"}, {
+  {"units", "integer", min = 1, required = true, doc = "the output width"},
+  table.unpack(nn.KERNEL_OPTIONS)}, function(o) return nn.Dense(2, o) end)
+function nn.Dense.new(...)
+  local o = dense_options:parse(1, ...)
   local self = setmetatable({}, nn.Dense)
-  self:init(opts)
-  self.units = units
-  self:kernel_options(opts, "Dense")
+  self:init(o)
+  self.units = o.units
+  self:kernel_options(o)
   return self
 end
 
 function nn.Dense:build(shape)
   if #shape == 0 then error("Dense: expects inputs with at least 1 dim (features last), got a scalar", 2) end
-  local fan_in = shape[#shape]
-  self:add_kernel(fan_in, self.units, {fan_in, self.units}, "Dense")
+  self:add_kernel({shape[#shape], self.units})
 end
 
 function nn.Dense:call(x)
@@ -35,21 +39,26 @@ function nn.Dense:output_shape(shape)
   return out
 end
 
---- nn.Activation(name)
+--- nn.Activation(activation): an activation (a name of nn.activations or a function) as a layer.
 nn.Activation = nn.layer_class("activation")
-function nn.Activation.new(name, opts)
+local activation_options = nn.layer_options("Activation", {"activation"}, {
+  {"activation", "activation", required = true}}, function(o) return nn.Activation("relu", o) end)
+function nn.Activation.new(...)
+  local o = activation_options:parse(1, ...)
   local self = setmetatable({}, nn.Activation)
-  self:init(opts)
-  self.fn = activations[name] or error(("Activation: unknown activation '%s'"):format(name), 2)
+  self:init(o)
+  self.fn = nn.activation(o.activation)
   return self
 end
 function nn.Activation:call(x) return self.fn(x) end
 
 --- nn.Flatten(): keeps the batch dim, flattens the rest.
 nn.Flatten = nn.layer_class("flatten")
-function nn.Flatten.new(opts)
+local flatten_options = nn.layer_options("Flatten", {}, {
+  {"data_format", "string", default = "channels_last", unsupported = "inputs are channels-last in dagl"}}, function(o) return nn.Flatten(o) end)
+function nn.Flatten.new(...)
   local self = setmetatable({}, nn.Flatten)
-  self:init(opts)
+  self:init(flatten_options:parse(1, ...))
   return self
 end
 function nn.Flatten:call(x) return x:reshape(x.shape[1], -1) end
@@ -59,21 +68,30 @@ function nn.Flatten:output_shape(shape)
   return {shape[1], n}
 end
 
---- nn.LayerNormalization{epsilon=1e-3}: normalizes the last dim, then a learned scale and shift.
+--- nn.LayerNormalization{epsilon=1e-3, center=true, scale=true}: normalizes the last dim, then a
+-- learned scale and shift.
 nn.LayerNormalization = nn.layer_class("layer_normalization")
-function nn.LayerNormalization.new(opts)
-  opts = opts or {}
+local layer_norm_options = nn.layer_options("LayerNormalization", {}, {
+  {"axis", "integer", default = -1, unsupported = "only the last dim (axis = -1) is normalized"},
+  {"epsilon", "number", min = 0, default = 1e-3, aliases = {"eps"}},
+  {"center", "boolean", default = true}, {"scale", "boolean", default = true}},
+  function(o) return nn.LayerNormalization(o) end)
+function nn.LayerNormalization.new(...)
+  local o = layer_norm_options:parse(1, ...)
   local self = setmetatable({}, nn.LayerNormalization)
-  self:init(opts)
-  self.epsilon = opts.epsilon or 1e-3
+  self:init(o)
+  self.epsilon, self.center, self.scale = o.epsilon, o.center, o.scale
   return self
 end
 function nn.LayerNormalization:build(shape)
-  self.gamma = self:add_weight("gamma", dagl.ones(shape[#shape]))
-  self.beta = self:add_weight("beta", dagl.zeros(shape[#shape]))
+  if self.scale then self.gamma = self:add_weight("gamma", dagl.ones(shape[#shape])) end
+  if self.center then self.beta = self:add_weight("beta", dagl.zeros(shape[#shape])) end
 end
 function nn.LayerNormalization:call(x)
   local mean = x:mean(-1, true)
   local var = x:var(-1, true, 0) -- biased, as Keras and PyTorch normalize
-  return (x - mean) / (var + self.epsilon):sqrt() * self.gamma + self.beta
+  local y = (x - mean) / (var + self.epsilon):sqrt()
+  if self.gamma then y = y * self.gamma end
+  if self.beta then y = y + self.beta end
+  return y
 end

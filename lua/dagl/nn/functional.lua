@@ -3,6 +3,7 @@
 -- layer graph (a merge layer takes a list: layer({a, b})); nn.Model{inputs=, outputs=} makes a
 -- model that replays that graph on real tensors or traced symbols.
 local dagl = require "dagl"
+local options = require "dagl.options"
 
 local nn = require "dagl.nn.base"
 
@@ -23,10 +24,19 @@ local function new(shape, dtype, name, node)
                        node = node}, KerasTensor)
 end
 
---- nn.Input{shape = {features...} (no batch dim), dtype = "float32", name =}
-function nn.Input(opts)
-  if type(opts) ~= "table" or type(opts.shape) ~= "table" then error("nn.Input: expected {shape = {...}}", 2) end
-  return new({table.unpack(opts.shape)}, opts.dtype, opts.name)
+local input_options = options.declare {name = "nn.Input", path = "nn.Input", positional = {"shape"},
+  probe = function(o) return nn.Input({2}, o) end,
+  {"shape", "shape", required = true, doc = "the shape without the batch dim: {8}, 8 or nn.Input{8}"},
+  {"dtype", options.enum {"float32", "float64", "int64"}, default = "float32"},
+  {"name", "string"},
+  {"batch_size", "integer", unsupported = "the batch dim is implicit (any batch size)"},
+}
+
+--- nn.Input(shape, {dtype = "float32", name =}), nn.Input{8} or nn.Input{shape = {8}, ...}: a
+-- Keras tensor of that shape without the batch dim (which is implicit).
+function nn.Input(...)
+  local o = input_options:parse(2, ...)
+  return new(o.shape, o.dtype, o.name)
 end
 
 local function is_kt(x) return getmetatable(x) == KerasTensor end
@@ -61,23 +71,29 @@ end
 
 local Functional = nn.Model:extend("functional")
 nn.Functional = Functional
--- nn.Model{...} makes a functional model; nn.Model:extend() a subclass.
-setmetatable(nn.Model, {__call = function(_, opts) return Functional(opts) end})
+-- nn.Model(inputs, outputs) or nn.Model{...} makes a functional model; nn.Model:extend() a subclass.
+setmetatable(nn.Model, {__call = function(_, ...) return Functional(...) end})
 
--- A list of Keras tensors from one or a list; checks each is one.
-local function kt_list(what, v)
+-- A Keras tensor or a non-empty list of them.
+local function keras_tensors(v)
   local list = is_kt(v) and {v} or v
-  if type(list) ~= "table" or #list == 0 then error(("nn.Model: %s must be a Keras tensor or a list of them"):format(what), 4) end
+  local what = "a Keras tensor (nn.Input or a layer's output on one) or a list of them"
+  if type(list) ~= "table" or getmetatable(list) ~= nil or #list == 0 then return false, what end
   for i, kt in ipairs(list) do
-    if not is_kt(kt) then error(("nn.Model: %s[%d] is not a Keras tensor"):format(what, i), 4) end
+    if not is_kt(kt) then return false, ("%s; item %d is %s"):format(what, i, options.show(kt)) end
   end
-  return list
+  return true
 end
+local model_options = options.declare {name = "nn.Model", path = "nn.Model", positional = {"inputs", "outputs"},
+  probe = function(o) local i = nn.Input{2} return nn.Model(i, nn.Dense(1)(i), o) end,
+  {"inputs", keras_tensors, required = true}, {"outputs", keras_tensors, required = true}, {"name", "string"}}
 
---- nn.Model{inputs = inp or {inp1, ...}, outputs = out or {out1, ...}, name =}
-function Functional:init(opts)
-  if type(opts) ~= "table" then error("nn.Model: expected {inputs = ..., outputs = ...}", 3) end
-  self.inputs, self.outputs = kt_list("inputs", opts.inputs), kt_list("outputs", opts.outputs)
+--- nn.Model(inputs, outputs, {name =}) or nn.Model{inputs = inp or {inp1, ...}, outputs = out or
+-- {out1, ...}, name =} (Keras's forms).
+function Functional:init(...)
+  local opts = model_options:parse(2, ...)
+  self.inputs = is_kt(opts.inputs) and {opts.inputs} or opts.inputs
+  self.outputs = is_kt(opts.outputs) and {opts.outputs} or opts.outputs
   self.multi_in, self.multi_out = not is_kt(opts.inputs), not is_kt(opts.outputs)
   if opts.name then self.name = opts.name end
   local is_input = {}

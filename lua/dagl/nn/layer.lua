@@ -1,7 +1,8 @@
---- dagl.nn.layer: the base Layer class, layer_class, initializers, activations and
--- regularizers.
+--- dagl.nn.layer: the base Layer class, layer_class, the options every layer takes, weights
+-- (add_weight, initializers applied) and the check that no tensor field escapes the weights.
 local dagl = require "dagl"
 local fn = require "dagl.fn"
+local options = require "dagl.options"
 
 local nn = require "dagl.nn.base"
 --- The base of every layer: a name, build-once weights, and __call.
@@ -18,19 +19,108 @@ function nn.layer_class(kind)
   return class
 end
 
-function Layer:init(opts)
-  self.name = opts and opts.name or nn.auto_name(getmetatable(self).kind)
-  self.weights = {}
-  self.built = false
+--- The options every layer takes (Keras's base Layer arguments), declared once and appended to
+-- each layer's own declaration (nn.layer_options).
+nn.COMMON_LAYER_OPTIONS = {
+  {"name", "string", doc = "the layer's name (default: kind_N)"},
+  {"trainable", "boolean", default = true, doc = "false freezes every weight of the layer"},
+  {"dtype", options.enum {"float32", "float64"}, default = "float32",
+   doc = "the dtype of the weights; inputs of another float dtype are cast to it"},
+  {"input_shape", "shape", doc = "the input's shape without the batch dim: a Sequential model starting with this layer is built at once (summary() works)"},
+}
+
+--- Declares the options of a layer class: its own (a list of option specs, see dagl.options),
+-- then the common ones; positional is Keras's order of positional arguments.
+function nn.layer_options(name, positional, own, probe)
+  local spec = {name = name, path = "nn." .. name, positional = positional, probe = probe}
+  for _, o in ipairs(own) do spec[#spec + 1] = o end
+  for _, o in ipairs(nn.COMMON_LAYER_OPTIONS) do spec[#spec + 1] = o end
+  return options.declare(spec)
 end
 
---- Adds a weight (a tensor) to layer.weights; returns it. With {trainable = false} (BatchNorm's
--- moving statistics) it is saved with the model but left alone by optimizers: the entry has
--- trainable = false, and models skip such entries when they collect what to train.
-function Layer:add_weight(name, tensor, opts)
-  local trainable = not (opts and opts.trainable == false)
-  self.weights[#self.weights + 1] = {name = self.name .. "/" .. name, value = tensor, trainable = trainable}
-  return tensor
+local base_options = options.declare {name = "Layer:init", path = "layer:init",
+  probe = function(o) local l = setmetatable({}, nn.Dense) l:init(o) return l end,
+  table.unpack(nn.COMMON_LAYER_OPTIONS)}
+
+--- Sets up a layer from its checked options (what nn.layer_options' declaration gave) or from a
+-- custom layer's table of the common options (name, trainable, dtype, input_shape), which is
+-- checked here: layer:init(opts) in a custom layer's new.
+function Layer:init(opts)
+  if not options.is_checked(opts) then opts = base_options:check(opts, 2) end
+  self.name = opts.name or nn.auto_name(getmetatable(self).kind)
+  self.weights = {}
+  self.built = false
+  self.trainable = opts.trainable
+  if opts.given.dtype then self.dtype = opts.dtype end
+  self.input_shape = opts.input_shape
+  self.config = options.given(opts)
+end
+
+-- Keras's fans of a weight shape: (in, out) for a matrix, times the receptive field for a
+-- convolution kernel (kh, kw, in, out).
+local function fans(shape)
+  local n = #shape
+  if n == 0 then return 1, 1 end
+  if n == 1 then return shape[1], shape[1] end
+  local receptive = 1
+  for i = 1, n - 2 do receptive = receptive * shape[i] end
+  return shape[n - 1] * receptive, shape[n] * receptive
+end
+nn.fans = fans
+
+--- The tensor of an initializer (a name of nn.initializers or a function(shape, dtype)) for a
+-- shape and dtype.
+function nn.initialize(init, shape, dtype)
+  local f = type(init) == "string" and nn.initializers[init] or init
+  local t = f(shape, dtype or "float32")
+  if not dagl.is_tensor(t) then error(("initializer returned %s, not a tensor"):format(options.show(t)), 2) end
+  if not fn.internal.same_shape(t.shape, shape) then
+    error(("initializer returned a tensor of shape [%s] for the shape [%s]"):format(table.concat(t.shape, ", "),
+      table.concat(shape, ", ")), 2)
+  end
+  return t:dtype() == (dtype or "float32") and t or t:to(dtype or "float32")
+end
+
+local add_weight_options = options.declare {name = "add_weight", path = "layer:add_weight",
+  positional = {"name", "value"},
+  probe = function(o) local l = setmetatable({}, nn.Dense) l:init() return l:add_weight("w", dagl.zeros(2), o) end,
+  {"name", "string", doc = "the weight's name within the layer (saved as layer_name/name)"},
+  {"value", "tensor", doc = "the tensor itself (dagl's form); or give shape and initializer (Keras's form)"},
+  {"shape", {"shape", options.simple(function(v) return type(v) == "table" and #v == 0 end, "{} (a scalar)")},
+   doc = "Keras's form: the weight's shape"},
+  {"initializer", "initializer", doc = "Keras's form: a name of nn.initializers or a function(shape, dtype) (default glorot_uniform)"},
+  {"trainable", "boolean", default = true, doc = "false: saved with the model, left alone by optimizers"},
+  {"regularizer", "regularizer", doc = "a regularizer of the weight added to the training loss"},
+  {"dtype", options.enum {"float32", "float64"}, doc = "default: the layer's dtype"},
+}
+
+--- Adds a weight to layer.weights and returns its tensor. dagl's form add_weight(name, tensor,
+-- {trainable =}); Keras's form add_weight{name =, shape =, initializer = "random_normal",
+-- trainable =, regularizer =, dtype =} (or add_weight(name, {shape =, ...})). With
+-- trainable = false (BatchNorm's moving statistics) it is saved with the model but left alone by
+-- optimizers. A layer with a dtype keeps its weights in it.
+function Layer:add_weight(...)
+  local o = add_weight_options:parse(1, ...)
+  local dtype = o.dtype or self.dtype or "float32"
+  local t = o.value
+  if t == nil then
+    if o.shape == nil then
+      error(("add_weight%s: give the tensor (add_weight(name, tensor)) or its shape (add_weight{shape = {...}, initializer = ...})")
+        :format(o.name and (" '" .. o.name .. "'") or ""), 2)
+    end
+    t = nn.initialize(o.initializer or "glorot_uniform", o.shape, dtype)
+  elseif o.shape or o.initializer then
+    error("add_weight: give either a tensor or shape/initializer, not both", 2)
+  elseif self.dtype and t:dtype() ~= self.dtype and t:dtype() ~= "int64" then
+    t = t:to(self.dtype)
+  end
+  local name = o.name or ("weight_" .. (#self.weights + 1))
+  self.weights[#self.weights + 1] = {name = self.name .. "/" .. name, value = t, trainable = o.trainable}
+  if o.regularizer then
+    self.weight_regularizers = self.weight_regularizers or {}
+    self.weight_regularizers[#self.weight_regularizers + 1] = {t, nn.regularizer(o.regularizer)}
+  end
+  return t
 end
 
 --- Adds reg(w) to the training loss (nn.add_loss) while a model traces its training step; x is
@@ -48,82 +138,110 @@ end
 
 function Layer:build(input_shape) end
 
+-- Raises when a field of the layer holds a tensor that is not one of its weights (the PyTorch
+-- habit self.w = dagl.randn(...)): such a tensor would never be trained nor saved. Fields named
+-- with a leading "_" are left out on purpose.
+local function check_fields(self)
+  local known = {}
+  for _, w in ipairs(self.weights) do known[w.value] = true end
+  for k, v in pairs(self) do
+    if type(k) == "string" and k:sub(1, 1) ~= "_" then
+      local list = type(v) == "table" and getmetatable(v) == nil and v or {v}
+      for i, t in ipairs(list) do
+        if dagl.is_tensor(t) and not known[t] then
+          local field = list == v and ("%s[%d]"):format(k, i) or k
+          error(("field '%s' holds a tensor of shape [%s] that is not a weight of the layer: it would never be trained or saved; make it with self:add_weight(\"%s\", tensor) (or self:add_weight{name = \"%s\", shape = {...}, initializer = \"random_normal\"}; trainable = false for a constant), or name the field \"_%s\" to keep it out of the model")
+            :format(field, table.concat(t.shape, ", "), k, k, k), 0)
+        end
+      end
+    end
+  end
+end
+nn.check_layer_fields = check_fields
+
+-- The input cast to the layer's dtype (Keras's autocast) when the layer has one and x is a
+-- float tensor or symbol of another dtype.
+local function autocast(self, x)
+  local dt = self.dtype
+  if not dt or type(x) ~= "table" and type(x) ~= "userdata" or not x.shape then return x end
+  local xt = x:dtype()
+  if xt ~= dt and xt ~= "int64" then return x:to(dt) end
+  return x
+end
+
+--- Builds the layer for an input shape (batch first) unless it is built: the weights of
+-- build(shape), then the check that no field holds a tensor that is not a weight. A failed build
+-- leaves no weights behind, so the next call builds from scratch.
+function Layer:ensure_built(shape)
+  if self.built then return end
+  local nweights = #self.weights
+  local ok, err = pcall(function()
+    self:build(shape)
+    check_fields(self)
+  end)
+  if not ok then
+    for i = #self.weights, nweights + 1, -1 do self.weights[i] = nil end
+    error(fn.layer_error(self.name, err), 0)
+  end
+  self.built = true
+end
+
 --- Builds on first use (from the input's shape) and runs call(x) with nodes labelled by name.
 -- Merge layers (Add, Concatenate) take a list of inputs: build then gets the list of shapes.
-function Layer.__call(self, x)
+function Layer.__call(self, x, ...)
   if nn.keras_input(x) then return nn.keras_call(self, x) end -- functional API (functional.lua)
   local list = type(x) == "table" and not dagl.is_symbol(x)
+  if not list then x = autocast(self, x) end
   if not self.built then
     local shapes = {}
     if list then for i, v in ipairs(x) do shapes[i] = v.shape end end
-    -- a failed build leaves no weights behind: the next call builds from scratch
-    local nweights = #self.weights
-    local ok, err = pcall(self.build, self, list and shapes or x.shape)
-    if not ok then
-      for i = #self.weights, nweights + 1, -1 do self.weights[i] = nil end
-      error(fn.layer_error(self.name, err), 2)
-    end
-    self.built = true
+    local ok, err = pcall(self.ensure_built, self, list and shapes or x.shape)
+    if not ok then error(err, 2) end
   end
   local sym = dagl.is_symbol(x) and x
   if list then for _, v in ipairs(x) do if dagl.is_symbol(v) then sym = v break end end end
-  if sym then return dagl.label(sym, self.name, function() return self:call(x) end) end
-  local res = table.pack(pcall(self.call, self, x))
+  local rest = table.pack(...)
+  local function run()
+    local y = self:call(x, table.unpack(rest, 1, rest.n))
+    if self.weight_regularizers then
+      for _, wr in ipairs(self.weight_regularizers) do self:regularize(sym or x, wr[1], wr[2]) end
+    end
+    return y
+  end
+  if sym then return dagl.label(sym, self.name, run) end
+  local res = table.pack(pcall(run))
   if not res[1] then error(fn.layer_error(self.name, res[2]), 2) end
   return table.unpack(res, 2, res.n)
 end
 
--- Glorot/He initializers (Keras's defaults for Dense: glorot_uniform kernel, zero bias).
-local initializers = {
-  glorot_uniform = function(fan_in, fan_out, shape)
-    local limit = math.sqrt(6 / (fan_in + fan_out))
-    return dagl.rand(shape) * (2 * limit) - limit
-  end,
-  he_normal = function(fan_in, _, shape) return dagl.randn(shape) * math.sqrt(2 / fan_in) end,
-  zeros = function(_, _, shape) return dagl.zeros(shape) end,
-}
+require "dagl.nn.activations"
 
-local activations = {
-  relu = function(x) return x:relu() end,
-  tanh = function(x) return x:tanh() end,
-  sigmoid = function(x) return x:sigmoid() end,
-  linear = function(x) return x end,
-  softmax = function(x) return x:softmax(-1) end, -- one fused, max-shifted node
-  leaky_relu = function(x) return dagl.where(x:gt(0), x, x * 0.01) end,
-  -- exact GELU, x * Phi(x) with the normal CDF through erf (Keras's and PyTorch's default)
-  gelu = function(x) return x * 0.5 * (1 + (x * (1 / math.sqrt(2))):erf()) end,
-  -- the tanh approximation of GELU (PyTorch's approximate="tanh")
-  gelu_tanh = function(x) return x * 0.5 * (1 + ((x + x ^ 3 * 0.044715) * math.sqrt(2 / math.pi)):tanh()) end,
-}
-nn.activations = activations
-nn.initializers = initializers
-
---- Regularizers: functions of a weight (symbol) giving a scalar added to the training loss, as
--- kernel_regularizer = nn.regularizers.l2(0.01).
-nn.regularizers = {
-  l2 = function(c) c = c or 0.01 return function(w) return (w * w):sum() * c end end,
-  l1 = function(c) c = c or 0.01 return function(w) return w:abs():sum() * c end end,
-  l1_l2 = function(c1, c2)
-    c1, c2 = c1 or 0.01, c2 or 0.01
-    return function(w) return w:abs():sum() * c1 + (w * w):sum() * c2 end
-  end,
-}
---- Reads the options of layers with a kernel (Dense, Conv2D): activation (default linear),
--- use_bias (default true), kernel_initializer (default glorot_uniform), kernel_regularizer and
--- bias_regularizer (nn.regularizers; default none). `what` names the layer
--- in errors, raised at the caller of the layer's constructor.
-function Layer:kernel_options(opts, what)
-  self.activation = activations[opts.activation or "linear"]
-  if not self.activation then error(("%s: unknown activation '%s'"):format(what, opts.activation), 3) end
-  self.use_bias = opts.use_bias ~= false
-  self.init_name = opts.kernel_initializer or "glorot_uniform"
-  self.kernel_regularizer, self.bias_regularizer = opts.kernel_regularizer, opts.bias_regularizer
+--- Reads the options of layers with a kernel (Dense, Conv2D) from their checked options:
+-- activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer and
+-- bias_regularizer.
+function Layer:kernel_options(o)
+  self.activation = nn.activation(o.activation)
+  self.use_bias = o.use_bias
+  self.kernel_initializer, self.bias_initializer = o.kernel_initializer, o.bias_initializer
+  self.kernel_regularizer = o.kernel_regularizer and nn.regularizer(o.kernel_regularizer)
+  self.bias_regularizer = o.bias_regularizer and nn.regularizer(o.bias_regularizer)
 end
 
---- Makes the kernel of `shape` (its last dim the units/filters) with the chosen initializer,
--- and the zero bias when the layer uses one.
-function Layer:add_kernel(fan_in, fan_out, shape, what)
-  local init = initializers[self.init_name] or error(what .. ": unknown initializer " .. self.init_name)
-  self.kernel = self:add_weight("kernel", init(fan_in, fan_out, shape))
-  if self.use_bias then self.bias = self:add_weight("bias", dagl.zeros(shape[#shape])) end
+--- The options of layers with a kernel, declared once for Dense and the convolutions.
+nn.KERNEL_OPTIONS = {
+  {"activation", "activation", default = "linear", doc = "a name of nn.activations or a function of a tensor"},
+  {"use_bias", "boolean", default = true},
+  {"kernel_initializer", "initializer", default = "glorot_uniform"},
+  {"bias_initializer", "initializer", default = "zeros"},
+  {"kernel_regularizer", "regularizer", doc = "e.g. \"l2\" or nn.regularizers.l2(0.01)"},
+  {"bias_regularizer", "regularizer"},
+}
+
+--- Makes the kernel of `shape` (its last dim the units/filters) and the bias when the layer
+-- uses one, with the chosen initializers.
+function Layer:add_kernel(shape)
+  self.kernel = self:add_weight("kernel", nn.initialize(self.kernel_initializer, shape, self.dtype))
+  if self.use_bias then
+    self.bias = self:add_weight("bias", nn.initialize(self.bias_initializer, {shape[#shape]}, self.dtype))
+  end
 end

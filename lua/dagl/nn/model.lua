@@ -4,6 +4,7 @@
 local dagl = require "dagl"
 local data = require "dagl.nn.data"
 local fn = require "dagl.fn"
+local options = require "dagl.options"
 
 local nn = require "dagl.nn.base"
 
@@ -272,14 +273,71 @@ function nn.as_symbol(t, like)
   return fn.internal.new_sym(like.tracer, fn.internal.operand(like.tracer, t))
 end
 
---- nn.Sequential{layer, layer, ...}: layers applied in order.
+-- What a Sequential model can hold: layers, models and functions of a tensor (Keras's Lambda).
+local function describe_item(v)
+  if type(v) == "table" and rawget(v, "kind") and rawget(v, "__index") == v then
+    return "a layer class, not a layer (call it: nn.Dense(8), not nn.Dense)"
+  end
+  if options.callable(v) and type(v) == "table" then
+    return "a callable table that is not an nn layer (its tensors would not be weights: make it an nn.layer_class with add_weight)"
+  end
+  return options.show(v)
+end
+local function layer_items(v)
+  if type(v) ~= "table" or getmetatable(v) ~= nil then return false, "a list of layers" end
+  for k in pairs(v) do
+    if math.type(k) ~= "integer" or k < 1 or k > #v then return false, "a list of layers (no holes, no named entries)" end
+  end
+  for i, l in ipairs(v) do
+    if not (is_layer(l) or type(l) == "function") then
+      return false, ("a list of layers (nn layers, models or functions of a tensor); item %d is %s"):format(i, describe_item(l))
+    end
+  end
+  return true, {table.unpack(v)}
+end
+options.type("layers", layer_items)
+
+--- nn.Sequential(layer, layer, ...), nn.Sequential{layer, layer, ...} or
+-- nn.Sequential{layers = {...}, name =}: layers applied in order. A first layer with
+-- input_shape builds the model at once (Keras's Dense(64, {input_shape = {100}})).
 local Sequential = Model:extend("sequential")
 nn.Sequential = Sequential
-function Sequential:init(layers)
-  self.layers = layers or {}
+local sequential_options = options.declare {name = "Sequential", path = "nn.Sequential", positional = {"layers"},
+  varargs = true, probe = function(o) return nn.Sequential(o) end,
+  {"layers", "layers", default = {}, doc = "the layers, in order (also given as the arguments themselves)"},
+  {"name", "string"},
+}
+function Sequential:init(...)
+  local first = ...
+  local o
+  if select("#", ...) >= 1 and type(first) == "table" and getmetatable(first) == nil and not options.is_options(first) then
+    local args = {table.unpack(first)} -- Sequential({a, b} [, opts])
+    args[#args + 1] = select(2, ...)
+    o = sequential_options:parse(2, table.unpack(args))
+  else
+    o = sequential_options:parse(2, ...)
+  end
+  if o.name then self.name = o.name end
+  self.layers = o.layers
   self._lists_layers = true
+  self:build_if_shaped()
 end
-function Sequential:add(layer) self.layers[#self.layers + 1] = layer end
+
+-- Builds the model when its first layer says its input shape (input_shape=), as Keras does.
+function Sequential:build_if_shaped()
+  local l1 = self.layers[1]
+  local shape = type(l1) == "table" and rawget(l1, "input_shape")
+  if shape then self:build({1, table.unpack(shape)}) end
+end
+
+--- model:add(layer): appends a layer (the model is built again when its input shape is known).
+function Sequential:add(layer)
+  local ok, why = layer_items({layer})
+  if not ok then error(("Sequential:add: expected %s"):format(why:gsub("; item 1 is", ", got")), 2) end
+  self.layers[#self.layers + 1] = layer
+  self.output_shape, self.step, self.eval_step, self.forward = nil, nil, nil, nil
+  if self.input_shape then self:build(self.input_shape) else self:build_if_shaped() end
+end
 function Sequential:call(x)
   for _, layer in ipairs(self.layers) do x = layer(x) end
   return x

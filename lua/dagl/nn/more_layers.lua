@@ -3,6 +3,8 @@
 local dagl = require "dagl"
 local fn = require "dagl.fn"
 
+local options = require "dagl.options"
+
 local nn = require "dagl.nn.base"
 
 local function shape_str(s) return "[" .. table.concat(s, ", ") .. "]" end
@@ -15,11 +17,27 @@ end
 
 --- nn.Reshape(target_shape): reshapes everything but the batch dim; one entry may be -1.
 nn.Reshape = nn.layer_class("reshape")
-function nn.Reshape.new(target_shape, opts)
-  if type(target_shape) ~= "table" then error("Reshape: target_shape must be a table of sizes", 2) end
+-- A list of positive sizes, one of which may be -1.
+local function target_shape(v)
+  if type(v) ~= "table" or getmetatable(v) ~= nil or #v == 0 then return false, "a list of sizes, e.g. {7, 7, 1}" end
+  local free = 0
+  for k, s in pairs(v) do
+    if math.type(k) ~= "integer" or math.type(s) ~= "integer" or (s < 1 and s ~= -1) then
+      return false, "a list of positive sizes (one may be -1)"
+    end
+    if s == -1 then free = free + 1 end
+  end
+  if free > 1 then return false, "a list of sizes with at most one -1" end
+  return true, {table.unpack(v)}
+end
+local reshape_options = nn.layer_options("Reshape", {"target_shape"}, {
+  {"target_shape", target_shape, required = true, doc = "the shape without the batch dim; one entry may be -1"}},
+  function(o) return nn.Reshape({2}, o) end)
+function nn.Reshape.new(...)
+  local o = reshape_options:parse(1, ...)
   local self = setmetatable({}, nn.Reshape)
-  self:init(opts)
-  self.target_shape = target_shape
+  self:init(o)
+  self.target_shape = o.target_shape
   return self
 end
 function nn.Reshape:call(x) return x:reshape(x.shape[1], table.unpack(self.target_shape)) end
@@ -44,16 +62,18 @@ end
 -- scales the rest by 1/(1-rate), with a fresh mask at every step; the identity otherwise. The
 -- masks are a pure function of (seed, step): a fixed seed replays them, at any thread count.
 nn.Dropout = nn.layer_class("dropout")
-function nn.Dropout.new(rate, opts)
-  opts = opts or {}
-  if type(rate) ~= "number" or rate < 0 or rate >= 1 then
-    error(("Dropout: rate must be a number in [0, 1), got %s"):format(tostring(rate)), 2)
-  end
+local dropout_options = nn.layer_options("Dropout", {"rate"}, {
+  {"rate", "number", min = 0, below = 1, required = true, aliases = {"p"}, doc = "the fraction of inputs zeroed while training"},
+  {"seed", "integer", doc = "fixes the masks (default: drawn from the context's generator)"},
+  {"noise_shape", "any", unsupported = "masks are drawn per element"}},
+  function(o) return nn.Dropout(0.5, o) end)
+function nn.Dropout.new(...)
+  local o = dropout_options:parse(1, ...)
   local self = setmetatable({}, nn.Dropout)
-  self:init(opts)
-  self.rate = rate
+  self:init(o)
+  self.rate = o.rate
   -- without a seed, one from the context's generator (so dagl.manual_seed makes runs repeat)
-  self.seed = opts.seed or math.floor(dagl.rand({1}, "float64"):item() * 2 ^ 52)
+  self.seed = o.seed or math.floor(dagl.rand({1}, "float64"):item() * 2 ^ 52)
   self.eager_steps = 0
   return self
 end
@@ -71,17 +91,42 @@ end
 -- gamma and beta are trainable; moving_mean and moving_variance are weights with
 -- trainable = false (saved with the model, skipped by optimizers).
 nn.BatchNormalization = nn.layer_class("batch_normalization")
-function nn.BatchNormalization.new(opts)
-  opts = opts or {}
+-- The feature axis: -1 (the last dim) or a dim after the batch dim, 1-based as every dim in dagl.
+local function feature_axis(v)
+  if math.type(v) ~= "integer" or v == 0 then return false, "a dim (1-based; -1 the last)" end
+  if v == 1 then
+    return false, "a dim after the batch dim", "dagl counts dims from 1 and dim 1 is the batch; Keras's axis=1 is dagl's axis = 2"
+  end
+  return true
+end
+nn.feature_axis = feature_axis
+local batch_norm_options = nn.layer_options("BatchNormalization", {}, {
+  {"axis", feature_axis, default = -1, doc = "the feature dim (1-based; -1 the last); statistics are over every other dim"},
+  {"momentum", "number", min = 0, max = 1, default = 0.99,
+   doc = "Keras's meaning: moving = moving * momentum + batch * (1 - momentum) (PyTorch's momentum=0.1 is Keras's 0.9)"},
+  {"epsilon", "number", min = 0, default = 1e-3, aliases = {"eps"}},
+  {"center", "boolean", default = true}, {"scale", "boolean", default = true}},
+  function(o) return nn.BatchNormalization(o) end)
+function nn.BatchNormalization.new(...)
+  local o = batch_norm_options:parse(1, ...)
   local self = setmetatable({}, nn.BatchNormalization)
-  self:init(opts)
-  self.momentum = opts.momentum or 0.99
-  self.epsilon = opts.epsilon or 1e-3
-  self.center, self.scale = opts.center ~= false, opts.scale ~= false
+  self:init(o)
+  self.axis, self.momentum, self.epsilon = o.axis, o.momentum, o.epsilon
+  self.center, self.scale = o.center, o.scale
   return self
 end
+
+-- The 1-based feature dim of an n-dim input; raises when the input has no such dim.
+local function axis_of(self, n)
+  local a = self.axis < 0 and self.axis + n + 1 or self.axis
+  if a < 2 or a > n then
+    error(("BatchNormalization: axis %d is not a feature dim of an input with %d dims"):format(self.axis, n), 4)
+  end
+  return a
+end
+
 function nn.BatchNormalization:build(shape)
-  local c = shape[#shape]
+  local c = shape[axis_of(self, #shape)]
   if self.scale then self.gamma = self:add_weight("gamma", dagl.ones(c)) end
   if self.center then self.beta = self:add_weight("beta", dagl.zeros(c)) end
   self.moving_mean = self:add_weight("moving_mean", dagl.zeros(c), {trainable = false})
@@ -90,37 +135,52 @@ end
 function nn.BatchNormalization:call(x)
   local n = #x.shape
   if n < 2 then error(("BatchNormalization: expected a batch of at least 2 dims, got shape %s"):format(shape_str(x.shape)), 3) end
+  local a = axis_of(self, n)
+  local c = x.shape[a]
+  -- per-feature vectors broadcast along dim a: shape (1, ..., c, ..., 1) unless a is the last
+  local bshape = {}
+  for d = 1, n do bshape[d] = d == a and c or 1 end
+  local function along(v) return a == n and v or v:reshape(bshape) end
   local mean, var
   if nn.training then
     local dims = {}
-    for d = 1, n - 1 do dims[d] = d end
+    for d = 1, n do if d ~= a then dims[#dims + 1] = d end end
     mean, var = x:mean(dims, true), x:var(dims, true, 0)
-    local c, m = x.shape[n], self.momentum
+    local m = self.momentum
     nn.add_update(self.moving_mean, as_seen_by(x, self.moving_mean) * m + mean:reshape(c) * (1 - m))
     nn.add_update(self.moving_variance, as_seen_by(x, self.moving_variance) * m + var:reshape(c) * (1 - m))
   else
-    mean, var = as_seen_by(x, self.moving_mean), as_seen_by(x, self.moving_variance)
+    mean, var = along(as_seen_by(x, self.moving_mean)), along(as_seen_by(x, self.moving_variance))
   end
   local y = (x - mean) / (var + self.epsilon):sqrt()
-  if self.gamma then y = y * self.gamma end
-  if self.beta then y = y + self.beta end
+  if self.gamma then y = y * along(as_seen_by(x, self.gamma)) end
+  if self.beta then y = y + along(as_seen_by(x, self.beta)) end
   return y
 end
 
 --- nn.Embedding(input_dim, output_dim, {embeddings_regularizer=}): int64 token ids 0..input_dim-1
 -- of any shape -> their rows of a (input_dim, output_dim) table, shape ids.shape .. (output_dim).
 nn.Embedding = nn.layer_class("embedding")
-function nn.Embedding.new(input_dim, output_dim, opts)
-  opts = opts or {}
+local embedding_options = nn.layer_options("Embedding", {"input_dim", "output_dim"}, {
+  {"input_dim", "integer", min = 1, required = true, doc = "the number of token ids (ids are 0 .. input_dim - 1)"},
+  {"output_dim", "integer", min = 1, required = true, doc = "the width of each id's row"},
+  {"embeddings_initializer", "initializer", default = "random_uniform"},
+  {"embeddings_regularizer", "regularizer"},
+  {"mask_zero", "boolean", default = false, unsupported = "dagl has no masking; id 0 is an ordinary row"}},
+  function(o) return nn.Embedding(4, 2, o) end)
+function nn.Embedding.new(...)
+  local o = embedding_options:parse(1, ...)
   local self = setmetatable({}, nn.Embedding)
-  self:init(opts)
-  self.input_dim, self.output_dim = input_dim, output_dim
-  self.embeddings_regularizer = opts.embeddings_regularizer
+  self:init(o)
+  self.input_dim, self.output_dim = o.input_dim, o.output_dim
+  self.embeddings_initializer = o.embeddings_initializer
+  self.embeddings_regularizer = o.embeddings_regularizer and nn.regularizer(o.embeddings_regularizer)
   return self
 end
 function nn.Embedding:build()
   -- Keras's default: uniform in [-0.05, 0.05)
-  self.embeddings = self:add_weight("embeddings", dagl.rand(self.input_dim, self.output_dim) * 0.1 - 0.05)
+  self.embeddings = self:add_weight("embeddings",
+    nn.initialize(self.embeddings_initializer, {self.input_dim, self.output_dim}, self.dtype))
 end
 function nn.Embedding:call(ids)
   if ids:dtype() ~= "int64" then
@@ -144,9 +204,10 @@ end
 
 --- nn.Add(): the elementwise sum of its inputs (of one shape).
 nn.Add = nn.layer_class("add")
-function nn.Add.new(opts)
+local add_options = nn.layer_options("Add", {}, {}, function(o) return nn.Add(o) end)
+function nn.Add.new(...)
   local self = setmetatable({}, nn.Add)
-  self:init(opts)
+  self:init(add_options:parse(1, ...))
   return self
 end
 function nn.Add:call(xs)
@@ -164,11 +225,14 @@ function nn.Add:output_shape(shapes) return shapes[1] end
 
 --- nn.Concatenate{axis=-1}: joins its inputs along axis (1-based, negative from the end).
 nn.Concatenate = nn.layer_class("concatenate")
-function nn.Concatenate.new(opts)
-  opts = opts or {}
+local concatenate_options = nn.layer_options("Concatenate", {"axis"}, {
+  {"axis", feature_axis, default = -1, doc = "the dim joined (1-based; -1 the last; not the batch dim)"}},
+  function(o) return nn.Concatenate(o) end)
+function nn.Concatenate.new(...)
+  local o = concatenate_options:parse(1, ...)
   local self = setmetatable({}, nn.Concatenate)
-  self:init(opts)
-  self.axis = opts.axis or -1
+  self:init(o)
+  self.axis = o.axis
   return self
 end
 function nn.Concatenate:call(xs)
