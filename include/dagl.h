@@ -58,7 +58,8 @@ typedef enum dagl_status {
     DAGL_E_SHAPE,    /* shapes that do not match or cannot be broadcast */
     DAGL_E_DTYPE,    /* a dtype the operation does not take */
     DAGL_E_INDEX,    /* an index or dimension out of range */
-    DAGL_E_LAYOUT,   /* a view that cannot be made without a copy, or non-contiguous memory */
+    DAGL_E_LAYOUT,   /* a view that cannot be made without a copy, non-contiguous memory, or an
+                      * in-place write through a view whose elements overlap (expand) */
     DAGL_E_NOMEM,    /* out of memory (nothing half-built is left behind) */
     DAGL_E_IO,       /* a file could not be read or written */
     DAGL_E_FORMAT,   /* a file or buffer is malformed */
@@ -173,6 +174,21 @@ DAGL_API size_t dagl_tensor_nbytes(const dagl_tensor *t);
 /* Bytes of the memory block the tensor views, shared by all views of it: more than
  * dagl_tensor_nbytes for a narrowed view, less for an expanded one (stride 0). */
 DAGL_API size_t dagl_tensor_block_nbytes(const dagl_tensor *t);
+/* Whether two different indices of t reach one memory element, so that an in-place write through
+ * t would write that element twice and lose updates: YES for an expanded view (stride 0 on a
+ * dimension of size > 1) and for strides that meet for certain (one a multiple k of another, k
+ * below the other's size: a sliding window over memory given to dagl_tensor_wrap); NO when,
+ * dimensions sorted by stride, each stride exceeds the reach of the smaller ones (every view dagl
+ * makes but expand's); MAYBE when the layout is too hard to settle (writes are allowed, as
+ * PyTorch allows them). Size-1 dimensions and the signs of strides do not matter. */
+typedef enum dagl_overlap { DAGL_OVERLAP_NO = 0, DAGL_OVERLAP_YES, DAGL_OVERLAP_MAYBE } dagl_overlap;
+DAGL_API dagl_overlap dagl_tensor_overlap(const dagl_tensor *t);
+/* DAGL_OK unless dagl_tensor_overlap(t) is YES; then DAGL_E_LAYOUT with the error "<op>: the
+ * tensor written in place has overlapping elements (shape [3, 4], strides [0, 1]: stride 0 on a
+ * dimension of size 3, as expand makes); clone() it first". Every in-place write of the core
+ * (dagl_copy_into, dagl_fill, dagl_assign, dagl_axpy, assign nodes) checks its target with it
+ * first; code writing tensors itself can too. Reading such views is fine (broadcasting). */
+DAGL_API dagl_status dagl_tensor_check_writable(dagl_ctx *ctx, const dagl_tensor *t, const char *op);
 /* Writes "[2, 3]" into buf (always terminated); returns buf. */
 DAGL_API char *dagl_shape_str(int ndim, const int64_t *shape, char *buf, size_t size);
 
@@ -233,10 +249,12 @@ DAGL_API dagl_status dagl_contiguous(dagl_ctx *ctx, dagl_tensor *t, dagl_tensor 
 /* A new contiguous copy, always. */
 DAGL_API dagl_status dagl_clone(dagl_ctx *ctx, const dagl_tensor *t, dagl_tensor **out);
 DAGL_API dagl_status dagl_cast(dagl_ctx *ctx, const dagl_tensor *t, dagl_dtype dt, dagl_tensor **out);
-/* dst[...] = src, src broadcast to dst's shape, converted to dst's dtype. */
+/* dst[...] = src, src broadcast to dst's shape, converted to dst's dtype; dst = value. A dst
+ * whose elements overlap (an expanded view) fails with DAGL_E_LAYOUT (dagl_tensor_check_writable). */
 DAGL_API dagl_status dagl_copy_into(dagl_ctx *ctx, dagl_tensor *dst, const dagl_tensor *src);
 DAGL_API dagl_status dagl_fill(dagl_ctx *ctx, dagl_tensor *dst, double value);
-/* Reads / writes one element by a full index (0-based, negative counts from the end). */
+/* Reads / writes one element by a full index (0-based, negative counts from the end); one element
+ * may always be written, whatever view it is reached through. */
 DAGL_API dagl_status dagl_get(dagl_ctx *ctx, const dagl_tensor *t, const int64_t *index, double *value);
 DAGL_API dagl_status dagl_set(dagl_ctx *ctx, dagl_tensor *t, const int64_t *index, double value);
 
@@ -354,11 +372,13 @@ DAGL_API dagl_status dagl_reduce(dagl_ctx *ctx, dagl_op op, const dagl_tensor *a
                                  int ndims, int keepdim, int correction, dagl_tensor **out);
 /* dst = src in place, for optimizer and moving-statistics updates: both must have the same shape
  * (no broadcasting, so a wrong update fails instead of spreading one value); src is converted to
- * dst's dtype. src may overlap dst (it is copied first then). As a graph node (DAGL_OP_ASSIGN) dst is a constant, and
+ * dst's dtype. src may overlap dst (it is copied first then); dst's own elements may not
+ * (dagl_tensor_check_writable). As a graph node (DAGL_OP_ASSIGN) dst is a constant, and
  * the node waits for every other node that reads it: reads that do not depend on the assign see
  * the old value, whatever the thread count. */
 DAGL_API dagl_status dagl_assign(dagl_ctx *ctx, dagl_tensor *dst, const dagl_tensor *src);
-/* y += alpha * x in place (x broadcast to y's shape), for optimizer updates. */
+/* y += alpha * x in place (x broadcast to y's shape), for optimizer updates; y's elements may not
+ * overlap (dagl_tensor_check_writable). */
 DAGL_API dagl_status dagl_axpy(dagl_ctx *ctx, double alpha, const dagl_tensor *x, dagl_tensor *y);
 /* Softmax (op DAGL_OP_SOFTMAX) or log-softmax (DAGL_OP_LOG_SOFTMAX) of a float tensor along dim
  * (0-based, negative from the end), fused in one pass per row: max, exp(x - max), sum, scale. */

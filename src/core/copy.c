@@ -58,7 +58,8 @@ dagl_status dagl_copy_into(dagl_ctx *ctx, dagl_tensor *dst, const dagl_tensor *s
 {
     int64_t bs[DAGL_MAX_DIMS];
     int nb;
-    dagl_status st = dagl__broadcast_shape(ctx, "copy", dst->ndim, dst->shape, src->ndim, src->shape, &nb, bs);
+    dagl_status st = dagl_tensor_check_writable(ctx, dst, "copy");
+    if (!st) st = dagl__broadcast_shape(ctx, "copy", dst->ndim, dst->shape, src->ndim, src->shape, &nb, bs);
     if (st) return st;
     if (nb != dst->ndim || memcmp(bs, dst->shape, sizeof(int64_t) * (size_t)nb)) {
         char b1[160], b2[160];
@@ -99,15 +100,16 @@ dagl_status dagl_contiguous(dagl_ctx *ctx, dagl_tensor *t, dagl_tensor **out)
     return dagl_clone(ctx, t, out);
 }
 
-/* Fills through a 0-d source broadcast over dst, so any layout works. */
+/* Fills through a 0-d source broadcast over dst, so any layout works (but overlapping ones). */
 dagl_status dagl_fill(dagl_ctx *ctx, dagl_tensor *dst, double value)
 {
+    dagl_status st = dagl_tensor_check_writable(ctx, dst, "fill");
+    if (st) return st;
     union { float f; double d; int64_t i; } v;
     dagl_tensor src = {.dtype = dst->dtype, .ndim = 0, .numel = 1, .data = (char *)&v, .contiguous = true};
     dagl__store(dst->dtype, (char *)&v, value);
     int64_t zero[DAGL_MAX_DIMS] = {0};
     copy_nd(dst, &src, zero);
-    (void)ctx;
     return DAGL_OK;
 }
 

@@ -2,6 +2,7 @@
  * unsqueeze, expand. None of them copies, except dagl_reshape when strides make a view impossible. */
 #include "internal.h"
 
+#include <stdio.h>
 #include <string.h>
 
 /* Resolves a -1 entry and checks that the element count is unchanged. */
@@ -266,6 +267,67 @@ bad:;
     return dagl_ctx_set_error(ctx, DAGL_E_SHAPE, "expand: cannot expand shape %s to %s",
                               dagl_shape_str(t->ndim, t->shape, b1, sizeof b1),
                               dagl_shape_str(ndim, shape, b2, sizeof b2));
+}
+
+/* The first dim of size > 1 with stride 0 (what expand makes), or -1: the certain overlap, and the
+ * one an error message can explain. */
+static int broadcast_dim(const dagl_tensor *t)
+{
+    for (int i = 0; i < t->ndim; i++)
+        if (t->shape[i] > 1 && t->strides[i] == 0) return i;
+    return -1;
+}
+
+/* In-place writes need it: through a view whose indices share elements (an expanded tensor) a
+ * kernel writes some element more than once and an update like add_ loses all but one of its
+ * writes. Decided from the layout alone, as PyTorch's has_internal_overlap does, but with the
+ * nesting test of its older note instead of its dense-only one: dims of size 1 never matter and a
+ * stride's sign does not either (flipping a dim maps indices one to one); sorted by stride, when
+ * each stride is larger than the reach of the smaller dims (sum of stride * (size - 1)), an offset
+ * gives back its index one dim at a time, from the largest, so no two indices meet (every view but
+ * expand's passes). Two dims meet for certain when one's stride is k times the other's with k <
+ * the other's size (index k on the one and 1 on the other: a sliding window over wrapped memory).
+ * Anything else is too hard to settle cheaply and is allowed, as PyTorch allows it. */
+dagl_overlap dagl_tensor_overlap(const dagl_tensor *t)
+{
+    if (t->contiguous || t->numel <= 1) return DAGL_OVERLAP_NO;
+    if (broadcast_dim(t) >= 0) return DAGL_OVERLAP_YES;
+    uint64_t size[DAGL_MAX_DIMS], stride[DAGL_MAX_DIMS];
+    int n = 0;
+    for (int i = 0; i < t->ndim; i++) {
+        if (t->shape[i] == 1) continue;
+        uint64_t s = t->strides[i] < 0 ? -(uint64_t)t->strides[i] : (uint64_t)t->strides[i];
+        int k = n++;
+        for (; k > 0 && stride[k - 1] > s; k--) size[k] = size[k - 1], stride[k] = stride[k - 1];
+        size[k] = (uint64_t)t->shape[i];
+        stride[k] = s;
+    }
+    uint64_t reach = 0, step;
+    bool nested = true;
+    for (int k = 0; k < n && nested; k++)
+        nested = stride[k] > reach && !__builtin_mul_overflow(stride[k], size[k] - 1, &step) &&
+                 !__builtin_add_overflow(reach, step, &reach);
+    if (nested) return DAGL_OVERLAP_NO;
+    for (int i = 0; i < n; i++)
+        for (int j = i + 1; j < n; j++)
+            if (stride[j] % stride[i] == 0 && stride[j] / stride[i] < size[i]) return DAGL_OVERLAP_YES;
+    return DAGL_OVERLAP_MAYBE;
+}
+
+/* The one refusal of every in-place write (copy_into, fill, assign, axpy, assign nodes, the Lua
+ * binding's fill/copy/add_/x[i] = v), so they all say the same thing, naming the op and the layout. */
+dagl_status dagl_tensor_check_writable(dagl_ctx *ctx, const dagl_tensor *t, const char *op)
+{
+    if (dagl_tensor_overlap(t) != DAGL_OVERLAP_YES) return DAGL_OK;
+    char b1[160], b2[160], why[96];
+    int d = broadcast_dim(t);
+    if (d >= 0) snprintf(why, sizeof why, "stride 0 on a dimension of size %lld, as expand makes", (long long)t->shape[d]);
+    else snprintf(why, sizeof why, "two different indices reach one element");
+    return dagl_ctx_set_error(ctx, DAGL_E_LAYOUT,
+                              "%s: the tensor written in place has overlapping elements (shape %s, strides %s: %s); "
+                              "clone() it first",
+                              op, dagl_shape_str(t->ndim, t->shape, b1, sizeof b1),
+                              dagl_shape_str(t->ndim, t->strides, b2, sizeof b2), why);
 }
 
 /* The layout op of a graph node: a view when the strides allow, a copy for reshape otherwise

@@ -187,9 +187,31 @@ static dagl_status infer_window(dagl_graph *g, dagl_node *nd)
     return dagl__win2d_infer(g->ctx, nd->op, &nd->p.window, pshape, nds, shp, dts, &geo, nd->shape, &odt);
 }
 
+/* The tensor node `id` (a constant, or views and assigns of one) will be when the graph runs: the
+ * constant with the same layout calls the executor makes applied, so an assign node's target can
+ * be checked with the eager check when the node is added instead of failing at every run. */
+static dagl_status target_tensor(dagl_graph *g, int id, dagl_tensor **out)
+{
+    const dagl_node *nd = &g->nodes[id];
+    if (nd->kind == NODE_CONST) {
+        dagl_tensor_retain(nd->value);
+        *out = nd->value;
+        return DAGL_OK;
+    }
+    dagl_tensor *src;
+    dagl_status st = target_tensor(g, nd->src[0], &src);
+    if (st || nd->op == DAGL_OP_ASSIGN) { /* an assign's value is its target */
+        *out = st ? NULL : src;
+        return st;
+    }
+    st = dagl__layout(g->ctx, nd->op, &nd->p, src, out);
+    dagl_tensor_release(src);
+    return st;
+}
+
 /* assign(target, value): the target is a constant or a view of one (what the executor keeps for
- * the whole run and never frees), the value has its dtype and shape; the node's value is the
- * target. */
+ * the whole run and never frees) that may be written in place (no overlapping elements, as
+ * dagl_assign checks), the value has its dtype and shape; the node's value is the target. */
 static dagl_status infer_assign(dagl_graph *g, dagl_node *nd)
 {
     const dagl_node *t = src_node(g, nd, 0), *v = src_node(g, nd, 1);
@@ -198,6 +220,11 @@ static dagl_status infer_assign(dagl_graph *g, dagl_node *nd)
         return dagl_ctx_set_error(g->ctx, DAGL_E_ARG, "assign: the target (node %d, %s) must be a constant of the "
                                   "graph (a captured tensor) or a view of one", nd->src[0],
                                   g->nodes[root].kind == NODE_INPUT ? "an input" : dagl__node_name(&g->nodes[root]));
+    dagl_tensor *target;
+    dagl_status st = target_tensor(g, nd->src[0], &target);
+    if (!st) st = dagl_tensor_check_writable(g->ctx, target, "assign");
+    dagl_tensor_release(target);
+    if (st) return st;
     copy_shape(nd, t);
     return dagl__assign_check(g->ctx, ref_of(t), ref_of(v));
 }

@@ -29,8 +29,9 @@ static const dagl_tensor *block_owner(const dagl_tensor *t)
 dagl_status dagl_assign(dagl_ctx *ctx, dagl_tensor *dst, const dagl_tensor *src)
 {
     if (!dst || !src) return dagl_ctx_set_error(ctx, DAGL_E_ARG, "assign: tensor is NULL");
-    dagl_status st = dagl__assign_check(ctx, (dagl__shape_ref){dst->dtype, dst->ndim, dst->shape},
-                                        (dagl__shape_ref){src->dtype, src->ndim, src->shape});
+    dagl_status st = dagl_tensor_check_writable(ctx, dst, "assign");
+    if (!st) st = dagl__assign_check(ctx, (dagl__shape_ref){dst->dtype, dst->ndim, dst->shape},
+                                     (dagl__shape_ref){src->dtype, src->ndim, src->shape});
     if (st || src == dst) return st;
     if (block_owner(src) != block_owner(dst)) return dagl_copy_into(ctx, dst, src);
     /* src is a view of dst's memory (w:t() into w): an element-by-element copy would read

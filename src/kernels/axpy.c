@@ -24,6 +24,8 @@ static void axpy_share(void *p, int ith, int nth)
 dagl_status dagl_axpy(dagl_ctx *ctx, double alpha, const dagl_tensor *x, dagl_tensor *y)
 {
     if (!x || !y) return dagl_ctx_set_error(ctx, DAGL_E_ARG, "axpy: tensor is NULL");
+    dagl_status st = dagl_tensor_check_writable(ctx, y, "axpy");
+    if (st) return st;
     if (x->dtype == DAGL_F32 && y->dtype == DAGL_F32 && x->numel == y->numel && x->numel < INT32_MAX &&
         x->ndim == y->ndim && x->contiguous && y->contiguous &&
         !memcmp(x->shape, y->shape, sizeof(int64_t) * (size_t)x->ndim)) {
@@ -33,7 +35,7 @@ dagl_status dagl_axpy(dagl_ctx *ctx, double alpha, const dagl_tensor *x, dagl_te
     }
     /* any other layout or dtype: through the broadcasting kernels and one temporary */
     dagl_tensor *ax = NULL, *sum = NULL;
-    dagl_status st = dagl_binary_scalar(ctx, DAGL_OP_MUL, x, alpha, 0, &ax);
+    st = dagl_binary_scalar(ctx, DAGL_OP_MUL, x, alpha, 0, &ax);
     if (!st) st = dagl_binary(ctx, DAGL_OP_ADD, y, ax, &sum);
     if (!st) st = dagl_copy_into(ctx, y, sum);
     dagl_tensor_release(ax);

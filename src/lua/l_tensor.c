@@ -393,7 +393,8 @@ static int t_index(lua_State *L)
     return 0;
 }
 
-/* t[i] = number or tensor (broadcast into row i). */
+/* t[i] = number or tensor (broadcast into row i); a row whose elements overlap (of an expanded
+ * tensor) raises, as PyTorch does, while a row of distinct elements may be written. */
 static int t_newindex(lua_State *L)
 {
     dagl_ctx *ctx = DAGL_LCTX(L);
@@ -404,6 +405,7 @@ static int t_newindex(lua_State *L)
     dagl_l_arg_check(L, 1, &a);
     dagl_l_select(L, &a, 0, luaL_checkinteger(L, 2), "index");
     dagl_tensor *row = dagl_l_check(L, -1);
+    if (dagl_tensor_check_writable(ctx, row, "index")) return dagl_l_error(L);
     if (!src && dagl_tensor_ndim(row) == 0 && dagl_tensor_dtype(row) == DAGL_I64 && lua_isinteger(L, 3)) {
         *(int64_t *)dagl_tensor_data(row) = lua_tointeger(L, 3); /* exact beyond 2^53 */
         return 0;

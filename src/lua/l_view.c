@@ -286,7 +286,8 @@ static int l_float(lua_State *L) { return to_dtype(L, DAGL_F32); }
 static int l_double(lua_State *L) { return to_dtype(L, DAGL_F64); }
 static int l_long(lua_State *L) { return to_dtype(L, DAGL_I64); }
 
-/* In-place writes need a real target and a real source: a traced one raises, saying what to use. */
+/* In-place writes need a real target and a real source: a traced one raises, saying what to use;
+ * so does a target whose elements overlap (an expanded view), with the error naming the method. */
 static dagl_tensor *inplace_target(lua_State *L, const char *what)
 {
     if (dagl_l_is_symbol(L, 1))
@@ -295,7 +296,9 @@ static dagl_tensor *inplace_target(lua_State *L, const char *what)
                    what);
     if (lua_gettop(L) >= 2 && dagl_l_is_symbol(L, 2))
         luaL_error(L, "%s: the source is a traced tensor; dagl.assign(t, value) writes it into t at every run", what);
-    return dagl_l_check(L, 1);
+    dagl_tensor *t = dagl_l_check(L, 1);
+    if (dagl_tensor_check_writable(DAGL_LCTX(L), t, what)) dagl_l_error(L);
+    return t;
 }
 
 /* In place: t:fill(v), t:copy(src) and t:add_(x, alpha) return t for chaining. */
