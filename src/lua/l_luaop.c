@@ -382,7 +382,8 @@ static void capture_code(lua_State *L, int fidx, luaop *op)
     luaL_buffinit(L, &names);
     int others = 0;
     const char *up;
-    for (int i = 1; (up = lua_getupvalue(L, fidx, i)) != NULL; i++) {
+    /* a C function's upvalues have no names: none are listed, and the error says it is C */
+    for (int i = 1; !lua_iscfunction(L, fidx) && (up = lua_getupvalue(L, fidx, i)) != NULL; i++) {
         lua_pop(L, 1);
         if (strcmp(up, "_ENV") == 0) continue;
         if (others++) luaL_addstring(&names, ", ");
