@@ -561,15 +561,17 @@ function dagl.label(x, name, body) end
 ---@field name? string
 ---@field shape? integer[]|fun(...: integer[]): integer[]
 ---@field dtype? dagl.dtype
----@field module? string
----@field fn? string
+---@field module? string per-worker states load forward and backward from require(module)
+---@field fn? string forward's name in module (default "forward")
+---@field backward_fn? string backward's name in module (default "backward")
 
 ---@param spec dagl.LuaOpSpec
 ---@return dagl.LuaOp
 function dagl.luaop(spec) end
 ---@param spec dagl.LuaOpSpec
+---@param k? integer the node runs backward and keeps its k-th result (the gradient of input k)
 ---@return userdata handle for g:custom
-function dagl.luaop_new(spec) end
+function dagl.luaop_new(spec, k) end
 ---The guard snapshot behind dagl.fn: f's upvalues (tables excepted) and those of the Lua
 ---functions they hold, `depth` levels of functions deep (default 4), at most 256.
 ---@param f function
@@ -1310,7 +1312,7 @@ local ffi = {}
 ---@param path? string nil: the program itself
 ---@return dagl.ffi.Lib
 function ffi.load(path) end
----@param spec {lib: dagl.ffi.Lib, name: string, inputs: integer, shape?: integer[]|fun(...: integer[]): integer[], split?: boolean, grain?: integer, backward?: function}
+---@param spec {lib: dagl.ffi.Lib, name: string, inputs: integer, shape?: integer[]|fun(...: integer[]): integer[], split?: boolean, grain?: integer, backward?: function, module?: string, backward_fn?: string}
 ---@return dagl.ffi.Kernel
 function ffi.kernel(spec) end
 

@@ -21,12 +21,14 @@ local function as_tensor(x, i, name)
 end
 
 --- dagl.ffi.kernel{lib=, name=, inputs=n, shape=function(in_shapes...) -> shape | table,
--- split=bool, grain=elements per share, backward=function(g, x1, ..., out)} -> a callable op.
+-- split=bool, grain=elements per share, backward=function(g, x1, ..., out), module=,
+-- backward_fn=} -> a callable op.
 function M.kernel(spec)
   assert(type(spec) == "table", "dagl.ffi.kernel: expected a table of options")
   local handle = core.ffi_kernel_new(spec)
   local node_spec = {shape = spec.shape, dtype = "float32"}
-  local op = {name = spec.name, backward = spec.backward, handle = handle, inputs = spec.inputs}
+  local op = {name = spec.name, backward = spec.backward, handle = handle, inputs = spec.inputs,
+              module = spec.module, backward_fn = spec.backward_fn} -- backward's, as for dagl.luaop
   return setmetatable(op, {
     __name = "dagl.ffi.Kernel",
     __call = function(self, ...)

@@ -30,6 +30,14 @@ local function user_error(msg)
   end
 end
 
+--- Returns f(...)'s first result; an error it raises (a C binding's, after checking arguments)
+-- is raised again at the user's line, without the position it had inside dagl.
+local function at_user_line(f, ...)
+  local ok, r = pcall(f, ...)
+  if not ok then user_error((tostring(r):gsub("^[^:]*:%d+: ", ""))) end
+  return r
+end
+
 local function new_sym(tr, id)
   local dtype, shape = tr.g:info(id)
   return setmetatable({tracer = tr, id = id, _dtype = dtype, shape = shape}, Sym)
@@ -57,8 +65,7 @@ end
 
 -- Adds a node; a build error (bad shapes) is raised at the traced function's line.
 local function node(tr, op, srcs, params)
-  local ok, id = pcall(tr.g.node, tr.g, op, srcs, params)
-  if not ok then user_error((tostring(id):gsub("^[^:]*:%d+: ", ""))) end
+  local id = at_user_line(tr.g.node, tr.g, op, srcs, params)
   if tr.label then tr.g:label(id, tr.label) end
   tr.rec[id] = {op = op, srcs = srcs, params = params or {}} -- for dagl.grad
   return new_sym(tr, id)
@@ -72,9 +79,7 @@ local methods = core.Tensor.methods
 for k, f in pairs(methods) do Sym[k] = f end
 Sym.__index = function(self, k)
   if math.type(k) == "integer" then
-    local ok, r = pcall(core.index, self, k)
-    if not ok then user_error((tostring(r):gsub("^[^:]*:%d+: ", ""))) end
-    return r
+    return at_user_line(core.index, self, k)
   end
   return Sym[k]
 end
@@ -155,17 +160,18 @@ function M.lift(x, t)
   return new_sym(x.tracer, operand(x.tracer, t))
 end
 
---- dagl.luaop{forward=f, backward=g, name=, shape=, dtype=, module=, fn=}: a node that runs Lua
--- at every execution of the graph (the tf.py_function case). Called on symbols inside a trace it
--- adds the node; called on real tensors it just calls forward. `shape` is the output shape (a
--- table, or a function of the input shapes); by default the first input's shape and dtype.
--- In global lock mode forward runs under the VM lock; in per-worker mode each worker runs it in
--- a lua_State of its own, so forward must be self-contained (only globals and require) or be
--- named by module= and fn=.
+--- dagl.luaop{forward=f, backward=g, name=, shape=, dtype=, module=, fn=, backward_fn=}: a node
+-- that runs Lua at every execution of the graph (the tf.py_function case). Called on symbols
+-- inside a trace it adds the node; called on real tensors it just calls forward. `shape` is the
+-- output shape (a table, or a function of the input shapes); by default the first input's shape
+-- and dtype. In global lock mode forward and backward run under the VM lock; in per-worker mode
+-- each worker runs them in a lua_State of its own, so they must be self-contained (only globals
+-- and require) or be named by module= with fn= and backward_fn=.
 function M.luaop(spec)
   assert(type(spec) == "table" and type(spec.forward) == "function", "dagl.luaop: forward must be a function")
-  local handle = core.luaop_new(spec)
-  local op = {name = spec.name or "luaop", forward = spec.forward, backward = spec.backward, handle = handle}
+  local handle = at_user_line(core.luaop_new, spec)
+  local op = {name = spec.name or "luaop", forward = spec.forward, backward = spec.backward, handle = handle,
+              module = spec.module, backward_fn = spec.backward_fn}
   return setmetatable(op, {
     __name = "dagl.LuaOp",
     __call = function(self, ...)
@@ -200,8 +206,7 @@ function M.custom_node(tr, op, spec, ...)
   local first_dtype = tr.g:info(srcs[1])
   local shape = spec.shape
   if type(shape) == "function" then shape = shape(table.unpack(shapes, 1, n)) end
-  local ok, id = pcall(tr.g.custom, tr.g, op.handle, srcs, spec.dtype or first_dtype, shape or shapes[1])
-  if not ok then user_error((tostring(id):gsub("^[^:]*:%d+: ", ""))) end
+  local id = at_user_line(tr.g.custom, tr.g, op.handle, srcs, spec.dtype or first_dtype, shape or shapes[1])
   if tr.label then tr.g:label(id, tr.label) end
   tr.rec[id] = {op = "custom", srcs = srcs, params = {}, luaop = op}
   return new_sym(tr, id)

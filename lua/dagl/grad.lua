@@ -213,28 +213,35 @@ end
 function rules.max_pool2d(g, out, x, _, p) return window_grad("max_pool2d_grad", g, {x.id, g.id}, p) end
 function rules.avg_pool2d(g, out, x, _, p) return window_grad("avg_pool2d_grad", g, {x.id, g.id}, p) end
 
+-- The node that computes the gradient of input k of Lua node `op` (made once per input): a Lua
+-- node running the user's backward itself and keeping its k-th result, so per-worker states load
+-- backward as they load forward (bytecode, or module= and backward_fn=); no closure of dagl's,
+-- which they could not receive, stands between.
+local function backward_op(op, k)
+  op.backward_nodes = op.backward_nodes or {}
+  local bw = op.backward_nodes[k]
+  if not bw then
+    bw = {name = op.name .. "_grad" .. k, handle = core.luaop_new(op, k)}
+    op.backward_nodes[k] = bw
+  end
+  return bw
+end
+
 -- Lua nodes with a Lua backward: backward(g, x1, ..., out) returns the inputs' gradients; one
--- Lua node per input computes them at run time (under the VM lock in global mode).
+-- Lua node per input computes them at run time (under the VM lock in global mode, in the
+-- workers' own lua_States in per-worker mode).
 function rules.custom(g, out, a, b, p, srcs, rec)
   local op = rec.luaop
   if not op.backward then
     error(("dagl.grad: luaop '%s' has no backward"):format(op.name), 0)
   end
+  local args = {g}
+  for j = 1, #rec.srcs do args[#args + 1] = srcs[j] end
+  args[#args + 1] = out
   local grads = {}
-  for i = 1, #rec.srcs do
-    local bw = op.backward_nodes and op.backward_nodes[i]
-    if not bw then
-      op.backward_nodes = op.backward_nodes or {}
-      local backward, k = op.backward, i
-      bw = fn.luaop{name = op.name .. "_grad" .. i,
-                    forward = function(...) return (select(k, backward(...))) end,
-                    shape = function(...) return select(k + 1, ...) end}
-      op.backward_nodes[i] = bw
-    end
-    local args = {g}
-    for j = 1, #rec.srcs do args[#args + 1] = srcs[j] end
-    args[#args + 1] = out
-    grads[i] = bw(table.unpack(args))
+  for k, src in ipairs(srcs) do
+    grads[k] = fn.custom_node(g.tracer, backward_op(op, k), {shape = src.shape, dtype = src:dtype()},
+                              table.unpack(args))
   end
   return table.unpack(grads, 1, #rec.srcs)
 end

@@ -1,7 +1,8 @@
 /* l_luaop.c -- run-time Lua nodes (dagl.luaop): Lua functions run at every execution of a graph
  * on a worker. In global mode they run on coroutines of the one lua_State under the VM lock (the
  * tf.py_function case); in per-worker mode each worker runs them in a lua_State of its own,
- * loaded from the function's bytecode or from a module, with tensors passed zero-copy. */
+ * loaded from the function's bytecode or from a module, with tensors passed zero-copy. A node runs
+ * forward, or (for dagl.grad) backward, keeping the gradient of one input. */
 #include "ldagl.h"
 
 #include <lualib.h>
@@ -16,12 +17,14 @@ typedef struct luaop {
     atomic_int refs;
     dagl_lstate *s;      /* the main state's binding */
     lua_State *L;        /* the main state, for unref */
-    int fwd_ref;         /* registry ref of forward in the main state */
+    int fn_ref;          /* registry ref of the function the node runs (forward or backward) in the main state */
     int id;              /* key of the loaded function in per-worker states */
-    char *name;
-    char *bytecode;      /* string.dump(forward), or NULL when forward has upvalues */
+    int input;           /* 0: forward's result; k: backward's k-th result, the gradient of input k */
+    char *name;          /* the graph node's name ("sq", or "sq_grad1" for a backward node) */
+    char *label;         /* how messages name it: "luaop 'sq'" or "luaop 'sq' (backward, gradient of input 1)" */
+    char *bytecode;      /* string.dump of the function, or NULL when it has upvalues */
     size_t nbytecode;
-    char *upvalues;      /* names of forward's upvalues other than _ENV, for the error */
+    char *upvalues;      /* names of the function's upvalues other than _ENV, for the error */
     char *module, *fn;   /* per-worker states load require(module)[fn] instead */
     char *path, *cpath;  /* package.path/cpath of the main state when the op was made */
 } luaop;
@@ -34,13 +37,14 @@ struct dagl_worker_states {
 };
 
 /* Drops one reference (the Lua handle's or a graph node's); the last frees the op, and unrefs
- * forward in the main state unless that state is already closing (its context gone). */
+ * its function in the main state unless that state is already closing (its context gone). */
 static void luaop_unref(void *p)
 {
     luaop *op = p;
     if (atomic_fetch_sub(&op->refs, 1) != 1) return;
-    if (op->L && op->s->ctx) luaL_unref(op->L, LUA_REGISTRYINDEX, op->fwd_ref);
+    if (op->L && op->s->ctx) luaL_unref(op->L, LUA_REGISTRYINDEX, op->fn_ref);
     free(op->name);
+    free(op->label);
     free(op->bytecode);
     free(op->upvalues);
     free(op->module);
@@ -62,44 +66,48 @@ void dagl_l_push_ref(lua_State *L, dagl_tensor *t)
     u->t = t;
 }
 
-/* The sources of one Lua-node call, for the trampoline. */
-typedef struct fwd_call {
+/* The sources of one Lua-node call and which result is the node's, for the trampoline. */
+typedef struct node_call {
     dagl_tensor *const *srcs;
-    int nsrc;
-} fwd_call;
+    int nsrc, result;
+} node_call;
 
 /* Runs inside lua_pcall: pushes the sources as tensors (allocations that may raise) and calls
- * the function given as argument 1. */
-static int forward_trampoline(lua_State *L)
+ * the function given as argument 1, leaving its result number `result` on top. */
+static int node_trampoline(lua_State *L)
 {
-    const fwd_call *c = lua_touserdata(L, 2);
+    const node_call *c = lua_touserdata(L, 2);
     lua_settop(L, 1);
-    luaL_checkstack(L, c->nsrc, "luaop arguments");
+    luaL_checkstack(L, c->nsrc + c->result, "luaop arguments");
     for (int i = 0; i < c->nsrc; i++) dagl_l_push_ref(L, c->srcs[i]);
-    lua_call(L, c->nsrc, 1);
+    lua_call(L, c->nsrc, c->result);
     return 1;
 }
 
-/* Calls the function at the top of W's stack on the sources and takes its tensor result.
- * Nothing here raises: every Lua allocation happens under the pcall. */
-static dagl_status call_forward(lua_State *W, const luaop *op, dagl_ctx *ctx, int nsrc, dagl_tensor *const *srcs,
-                                dagl_tensor **out)
+/* What the node runs, for messages. */
+static const char *role(const luaop *op) { return op->input ? "backward" : "forward"; }
+
+/* Calls the function at the top of W's stack on the sources and takes its tensor result (for a
+ * backward node, the gradient of its input). Nothing here raises: every Lua allocation happens
+ * under the pcall. */
+static dagl_status call_node(lua_State *W, const luaop *op, dagl_ctx *ctx, int nsrc, dagl_tensor *const *srcs,
+                             dagl_tensor **out)
 {
-    if (!lua_checkstack(W, 4)) return dagl_ctx_set_error(ctx, DAGL_E_NOMEM, "luaop '%s': Lua stack overflow", op->name);
+    if (!lua_checkstack(W, 4)) return dagl_ctx_set_error(ctx, DAGL_E_NOMEM, "%s: Lua stack overflow", op->label);
     int base = lua_gettop(W); /* the function */
-    fwd_call call = {srcs, nsrc};
+    node_call call = {srcs, nsrc, op->input ? op->input : 1};
     lua_pushcfunction(W, dagl_l_msghandler);
     lua_insert(W, base);
-    lua_pushcfunction(W, forward_trampoline);
+    lua_pushcfunction(W, node_trampoline);
     lua_insert(W, base + 1);
     lua_pushlightuserdata(W, &call);
     dagl_status st = DAGL_OK;
     if (lua_pcall(W, 2, 1, base) != LUA_OK) {
-        st = dagl_ctx_set_error(ctx, DAGL_E_LUA, "luaop '%s' raised an error: %s", op->name, lua_tostring(W, -1));
+        st = dagl_ctx_set_error(ctx, DAGL_E_LUA, "%s raised an error: %s", op->label, lua_tostring(W, -1));
     } else {
         dagl_ltensor *u = dagl_l_ud(W, -1);
         if (!u || !u->t) {
-            st = dagl_ctx_set_error(ctx, DAGL_E_LUA, "luaop '%s': forward returned a %s, expected a tensor", op->name,
+            st = dagl_ctx_set_error(ctx, DAGL_E_LUA, "%s: %s returned a %s, expected a tensor", op->label, role(op),
                                     u ? "closed tensor" : luaL_typename(W, -1));
         } else {
             dagl_tensor_retain(u->t);
@@ -153,11 +161,11 @@ static dagl_status run_global(luaop *op, dagl_ctx *ctx, int nsrc, dagl_tensor *c
 {
     dagl_lstate *s = op->s;
     lua_State *co = take_coroutine(s);
-    if (!co) return dagl_ctx_set_error(ctx, DAGL_E_NOMEM, "luaop '%s': cannot make a coroutine", op->name);
+    if (!co) return dagl_ctx_set_error(ctx, DAGL_E_NOMEM, "%s: cannot make a coroutine", op->label);
     dagl_l_mark_held(s, co);
     lua_settop(co, 0);
-    lua_rawgeti(co, LUA_REGISTRYINDEX, op->fwd_ref);
-    dagl_status st = call_forward(co, op, ctx, nsrc, srcs, out);
+    lua_rawgeti(co, LUA_REGISTRYINDEX, op->fn_ref);
+    dagl_status st = call_node(co, op, ctx, nsrc, srcs, out);
     lua_settop(co, 0);
     give_coroutine(s, co);
     return st;
@@ -203,13 +211,13 @@ static int setup_worker(lua_State *W)
 static dagl_status new_worker_state(const luaop *op, dagl_ctx *main_ctx, dagl_ctx *err, lua_State **out)
 {
     lua_State *W = *out = luaL_newstate();
-    if (!W) return dagl_ctx_set_error(err, DAGL_E_NOMEM, "luaop '%s': cannot create a worker lua_State", op->name);
+    if (!W) return dagl_ctx_set_error(err, DAGL_E_NOMEM, "%s: cannot create a worker lua_State", op->label);
     lua_pushcfunction(W, setup_worker);
     lua_pushlightuserdata(W, (void *)op);
     lua_pushlightuserdata(W, main_ctx);
     if (lua_pcall(W, 2, 0, 0) == LUA_OK) return DAGL_OK;
-    dagl_status st = dagl_ctx_set_error(err, DAGL_E_LUA, "luaop '%s': cannot set up a worker lua_State: %s",
-                                        op->name, lua_tostring(W, -1));
+    dagl_status st = dagl_ctx_set_error(err, DAGL_E_LUA, "%s: cannot set up a worker lua_State: %s", op->label,
+                                        lua_tostring(W, -1));
     lua_close(W);
     *out = NULL;
     return st;
@@ -237,7 +245,7 @@ static dagl_status take_worker(dagl_lstate *s, const luaop *op, dagl_ctx *ctx, l
         if (!na || !nf) {
             pthread_mutex_unlock(&ws->mu);
             lua_close(W);
-            return dagl_ctx_set_error(ctx, DAGL_E_NOMEM, "luaop '%s': out of memory for worker lua_States", op->name);
+            return dagl_ctx_set_error(ctx, DAGL_E_NOMEM, "%s: out of memory for worker lua_States", op->label);
         }
         ws->cap = nc;
     }
@@ -269,8 +277,20 @@ void dagl_l_free_workers(dagl_lstate *s)
     s->workers = NULL;
 }
 
-/* Runs under lua_pcall in worker state W: returns the op's (argument 1) forward function, loaded
- * on first use from its module or bytecode and kept in the registry; raises what went wrong. */
+/* Pushes why per-worker states cannot run the op's function (it has upvalues and no module=), in
+ * the words of the options that fix it: the same message at trace time and at run time. */
+static const char *push_copy_error(lua_State *L, const luaop *op)
+{
+    const char *fix = op->input ? "backward_fn" : "fn";
+    if (!*op->upvalues)
+        return lua_pushfstring(L, "per-worker mode cannot copy %s: it is a C function; give module= and %s=",
+                               role(op), fix);
+    return lua_pushfstring(L, "per-worker mode cannot copy %s: it uses upvalues (%s); make it self-contained "
+                           "(require what it needs inside) or give module= and %s=", role(op), op->upvalues, fix);
+}
+
+/* Runs under lua_pcall in worker state W: returns the op's (argument 1) function, loaded on
+ * first use from its module or bytecode and kept in the registry; raises what went wrong. */
 static int load_worker_fn(lua_State *W)
 {
     const luaop *op = lua_touserdata(W, 1);
@@ -285,8 +305,8 @@ static int load_worker_fn(lua_State *W)
         if (lua_getfield(W, -1, op->fn) != LUA_TFUNCTION)
             return luaL_error(W, "module '%s' has no function '%s'", op->module, op->fn);
     } else if (!op->bytecode) {
-        return luaL_error(W, "per-worker mode cannot copy forward: it uses upvalues (%s); make it self-contained "
-                          "(require what it needs inside) or give module= and fn=", op->upvalues);
+        push_copy_error(W, op);
+        return lua_error(W);
     } else if (luaL_loadbufferx(W, op->bytecode, op->nbytecode, op->name, "b") != LUA_OK) {
         return lua_error(W);
     }
@@ -295,14 +315,14 @@ static int load_worker_fn(lua_State *W)
     return 1;
 }
 
-/* Pushes the op's forward function in worker state W, loading it on first use. */
+/* Pushes the op's function in worker state W, loading it on first use. */
 static dagl_status push_worker_fn(lua_State *W, const luaop *op, dagl_ctx *ctx)
 {
     lua_pushcfunction(W, load_worker_fn);
     lua_pushlightuserdata(W, (void *)op);
     if (lua_pcall(W, 1, 1, 0) == LUA_OK) return DAGL_OK;
-    dagl_status st = dagl_ctx_set_error(ctx, DAGL_E_LUA, "luaop '%s': cannot load forward in a worker state: %s",
-                                        op->name, lua_tostring(W, -1));
+    dagl_status st = dagl_ctx_set_error(ctx, DAGL_E_LUA, "%s: cannot load %s in a worker state: %s", op->label,
+                                        role(op), lua_tostring(W, -1));
     lua_pop(W, 1);
     return st;
 }
@@ -315,7 +335,7 @@ static dagl_status run_per_worker(luaop *op, dagl_ctx *ctx, int nsrc, dagl_tenso
     dagl_status st = take_worker(s, op, ctx, &W);
     if (st) return st;
     st = push_worker_fn(W, op, ctx);
-    if (!st) st = call_forward(W, op, ctx, nsrc, srcs, out);
+    if (!st) st = call_node(W, op, ctx, nsrc, srcs, out);
     lua_settop(W, 0);
     give_worker(s, W);
     return st;
@@ -355,14 +375,15 @@ static char *opt_string(lua_State *L, int idx, const char *field)
     return r;
 }
 
-/* Records string.dump(forward) when forward's only upvalue is _ENV, else the upvalue names. */
+/* Records string.dump of the function at fidx when its only upvalue is _ENV, else the upvalue names. */
 static void capture_code(lua_State *L, int fidx, luaop *op)
 {
     luaL_Buffer names;
     luaL_buffinit(L, &names);
     int others = 0;
     const char *up;
-    for (int i = 1; (up = lua_getupvalue(L, fidx, i)) != NULL; i++) {
+    /* a C function's upvalues have no names: none are listed, and the error says it is C */
+    for (int i = 1; !lua_iscfunction(L, fidx) && (up = lua_getupvalue(L, fidx, i)) != NULL; i++) {
         lua_pop(L, 1);
         if (strcmp(up, "_ENV") == 0) continue;
         if (others++) luaL_addstring(&names, ", ");
@@ -386,10 +407,29 @@ static void capture_code(lua_State *L, int fidx, luaop *op)
     lua_pop(L, 2);
 }
 
-/* core.luaop_new{forward=, name=, module=, fn=} -> a handle for g:custom. */
+/* Copies the string lua_pushfstring makes of fmt (popped again). */
+static char *format_string(lua_State *L, const char *fmt, const char *name, int k)
+{
+    char *r = strdup(lua_pushfstring(L, fmt, name, k));
+    lua_pop(L, 1);
+    return r;
+}
+
+/* core.luaop_new(spec [, k]) -> a handle for g:custom. spec is dagl.luaop's table (forward=,
+ * backward=, name=, module=, fn=, backward_fn=; shape= and dtype= are read in Lua). Without k the
+ * node runs forward; with k it runs backward and keeps its k-th result, the gradient of input k
+ * (the nodes dagl.grad adds), loaded in per-worker states from module='s backward_fn (default
+ * "backward") or from its bytecode. No Lua closure of dagl's stands between, so per-worker states
+ * can run what the user wrote. */
 static int l_luaop_new(lua_State *L)
 {
+    static const char *const options[] = {"forward", "backward", "name", "shape", "dtype",
+                                          "module", "fn", "backward_fn", NULL};
     luaL_checktype(L, 1, LUA_TTABLE);
+    int k = (int)luaL_optinteger(L, 2, 0);
+    luaL_argcheck(L, k >= 0 && k <= 8, 2, "an input number from 1 to 8");
+    lua_settop(L, 2); /* the handle goes at 3 */
+    if (!k) dagl_l_check_options(L, 1, "dagl.luaop", options);
     dagl_lstate *s = DAGL_LSTATE(L);
     if (!s->vm) return luaL_error(L, "luaop: Lua nodes are made in the main state, not inside a Lua node");
     luaop **ud = lua_newuserdatauv(L, sizeof *ud, 0);
@@ -404,22 +444,29 @@ static int l_luaop_new(lua_State *L)
     lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
     op->L = lua_tothread(L, -1);
     lua_pop(L, 1);
-    op->fwd_ref = LUA_NOREF;
+    op->fn_ref = LUA_NOREF;
     op->id = ++s->next_op_id;
-    op->name = opt_string(L, 1, "name");
-    if (!op->name) op->name = strdup("luaop");
+    op->input = k;
+    const char *name = lua_getfield(L, 1, "name") == LUA_TSTRING ? lua_tostring(L, -1) : "luaop";
+    op->name = k ? format_string(L, "%s_grad%d", name, k) : strdup(name);
+    op->label = format_string(L, k ? "luaop '%s' (backward, gradient of input %d)" : "luaop '%s'", name, k);
+    lua_pop(L, 1);
+    if (!op->name || !op->label) return luaL_error(L, "luaop: out of memory");
     op->module = opt_string(L, 1, "module");
-    op->fn = opt_string(L, 1, "fn");
-    if (op->module && !op->fn) op->fn = strdup("forward");
-    lua_getfield(L, 1, "forward");
-    if (!lua_isfunction(L, -1)) return luaL_error(L, "luaop '%s': forward must be a function", op->name);
+    op->fn = opt_string(L, 1, k ? "backward_fn" : "fn");
+    if (op->module && !op->fn) op->fn = strdup(role(op));
+    if (!k && lua_getfield(L, 1, "backward") != LUA_TNIL && !lua_isfunction(L, -1))
+        return luaL_error(L, "%s: backward must be a function", op->label);
+    lua_settop(L, 3);
+    lua_getfield(L, 1, role(op));
+    if (!lua_isfunction(L, -1)) return luaL_error(L, "%s: %s must be a function", op->label, role(op));
     capture_code(L, lua_gettop(L), op);
-    op->fwd_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    op->fn_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_getglobal(L, "package");
     op->path = opt_string(L, -1, "path");
     op->cpath = opt_string(L, -1, "cpath");
     lua_pop(L, 1);
-    if (!op->name || !op->upvalues || !op->path || !op->cpath) return luaL_error(L, "luaop: out of memory");
+    if (!op->upvalues || !op->path || !op->cpath || (op->module && !op->fn)) return luaL_error(L, "luaop: out of memory");
     if (!s->workers) {
         if (!(s->workers = calloc(1, sizeof *s->workers))) return luaL_error(L, "luaop: out of memory");
         pthread_mutex_init(&s->workers->mu, NULL);
@@ -452,6 +499,9 @@ int dagl_l_graph_custom(lua_State *L, dagl_graph *g)
     dagl_dtype dt;
     int64_t shape[DAGL_MAX_DIMS];
     int nd = dagl_l_custom_args(L, srcs, &n, &dt, shape);
+    /* per-worker mode: say now, while tracing, what the run would fail on */
+    if (op->s->mode == DAGL_LOCK_PER_WORKER && !op->module && !op->bytecode)
+        return luaL_error(L, "%s: %s", op->label, push_copy_error(L, op));
     atomic_fetch_add(&op->refs, 1);
     if (dagl_graph_custom(g, op->name, n, srcs, dt, nd, shape, luaop_run, op, luaop_unref, op->s->vm, &id))
         return dagl_l_error(L);
