@@ -111,7 +111,8 @@ end
 types.integer = function(v, o)
   local i = math.type(v) == "float" and math.tointeger(v) or v
   if math.type(i) ~= "integer" or not in_range(i, o) then
-    return false, (o.min == 1 and not o.max and "a positive integer") or ("an integer" .. range_words(o))
+    return false, (o.min == 1 and not o.max and "a positive integer") or (o.min == 0 and not o.max and "a non-negative integer")
+      or ("an integer" .. range_words(o))
   end
   return true, i
 end

@@ -24,13 +24,24 @@ local function describe(cb)
   return ("defined at %s:%d"):format(info.short_src, info.linedefined)
 end
 
+--- The callbacks fit was given as a list: one callback (a function, or a table with hooks) or a
+-- list of them.
+function nn.callbacks.list(v)
+  if v == nil then return {} end
+  if type(v) == "function" then return {v} end
+  if type(v) ~= "table" then error(("callbacks must be a callback or a list of them, got a %s"):format(type(v)), 2) end
+  for _, h in ipairs(HOOKS) do if v[h] ~= nil then return {v} end end
+  if getmetatable(v) ~= nil and getmetatable(v).__call then return {v} end
+  return v
+end
+
 local Runner = {}
 Runner.__index = Runner
 
 --- The callbacks of one fit call: runner:call(hook, index, logs) runs every callback that has
 -- the hook and returns true if one asked to stop. runner.has[hook] says whether any has it.
 function nn.callbacks.runner(list, model)
-  local self = setmetatable({list = list or {}, model = model, epoch = 0, has = {on_epoch_end = true}}, Runner)
+  local self = setmetatable({list = nn.callbacks.list(list), model = model, epoch = 0, has = {on_epoch_end = true}}, Runner)
   for i, cb in ipairs(self.list) do
     if type(cb) ~= "function" and type(cb) ~= "table" then
       error(("fit: callback %d is a %s, not a function or a table of hooks"):format(i, type(cb)), 3)

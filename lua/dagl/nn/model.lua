@@ -200,17 +200,70 @@ function Model:summary(input_shape, opts)
   return text
 end
 
---- model:compile{optimizer=nn.SGD{...}, loss="mse" | loss object | function(pred, target),
--- metrics={"accuracy", "mae", function(pred, target) ... end}}
-function Model:compile(opts)
-  self.optimizer = opts.optimizer or nn.SGD()
-  local ok, loss = pcall(nn.losses.get, opts.loss or "mse")
-  if not ok then error("compile: " .. loss, 2) end
-  self.loss = loss
-  self.sparse = loss.kind == "sparse"
-  self.metrics = opts.metrics or {}
-  self.metric_names = {}
-  for i, m in ipairs(self.metrics) do self.metric_names[i] = type(m) == "string" and m or ("metric_" .. i) end
+-- An optimizer given to compile: an optimizer object, or a name (nn.optimizers.get).
+local function optimizer_type(v)
+  if type(v) == "table" and type(v.emit) == "function" and type(v.next_hyper) == "function" then return true end
+  if type(v) == "string" then
+    local ok, err = pcall(nn.optimizers.get, v)
+    if ok then return true end
+    return false, "an optimizer (nn.Adam{...}) or its name", (tostring(err):gsub("^.-:%d+: ", ""))
+  end
+  if type(v) == "function" then
+    return false, "an optimizer (nn.Adam{...}) or its name", "call the constructor: nn.Adam{...}, not nn.Adam"
+  end
+  return false, "an optimizer (nn.Adam{...}) or its name (\"adam\")"
+end
+-- A loss given to compile: a loss object, a name or a function(pred, target).
+local function loss_type(v)
+  local ok, err = pcall(nn.losses.get, v)
+  if ok then return true end
+  return false, "a loss (a name, a loss object or a function(pred, target))", (tostring(err):gsub("^.-:%d+: ", ""))
+end
+local compile_options = options.declare {name = "compile", path = "model:compile",
+  probe = function(o) return nn.Sequential{nn.Dense(1)}:compile(o) end,
+  {"optimizer", optimizer_type, default = "sgd", aliases = {"optim"},
+   doc = "an optimizer object or its name (\"adam\", \"sgd\", \"rmsprop\", \"adamw\"); default plain SGD (Keras's is rmsprop)"},
+  {"loss", loss_type, default = "mse", doc = "a name, a loss object or a function(pred, target) -> scalar"},
+  {"metrics", "any", doc = "a metric (a name or a function(pred, target)) or a list of them"},
+  {"run_eagerly", "boolean", default = false,
+   unsupported = "dagl always traces the training step into one graph; to debug, call the model on real tensors (model(x)), which runs every layer eagerly"},
+  {"jit_compile", {"boolean", options.enum {"auto"}}, doc = "accepted for Keras code: the step is always compiled into a graph"},
+  {"steps_per_execution", "integer", default = 1, unsupported = "one graph run per batch"},
+  {"loss_weights", "any", unsupported = "one loss is summed over the outputs with weight 1"},
+  {"weighted_metrics", "any", unsupported = "no sample weights"},
+}
+
+--- The metrics argument of compile as a list: one name or function, or a list of them.
+local function metric_list(m)
+  if m == nil then return {} end
+  if type(m) == "string" or options.callable(m) and type(m) ~= "table" then return {m} end
+  if type(m) ~= "table" or getmetatable(m) ~= nil then
+    error(("compile: metrics must be a metric (a name or a function) or a list of them, got %s"):format(options.show(m)), 3)
+  end
+  return m
+end
+
+--- model:compile{optimizer = nn.SGD{...} | "adam", loss = "mse" | loss object | function(pred,
+-- target), metrics = "accuracy" | {"accuracy", "mae", function(pred, target) ... end}}.
+-- Every option is checked here (unknown names, loss and optimizer names, metric names), not at fit.
+function Model:compile(...)
+  local o = compile_options:parse(1, ...)
+  local loss = nn.losses.get(o.loss)
+  local metrics, names = metric_list(o.metrics), {}
+  for i, m in ipairs(metrics) do
+    if type(m) == "string" then
+      local ok, err = pcall(nn.metrics.get, m, loss, nil)
+      if not ok then error("compile: " .. tostring(err):gsub("^.-:%d+: ", ""), 2) end
+    elseif not options.callable(m) then
+      error(("compile: metrics[%d] must be a name or a function(pred, target), got %s"):format(i, options.show(m)), 2)
+    end
+    names[i] = type(m) == "string" and m or ("metric_" .. i)
+  end
+  -- everything checked: only now does the model change
+  self.optimizer = type(o.optimizer) == "string" and nn.optimizers.get(o.optimizer) or o.optimizer
+  self.loss, self.sparse = loss, loss.kind == "sparse"
+  self.metrics, self.metric_names = metrics, names
+  self.compile_config = options.given(o)
   self.metric_fns = nil
   self.step, self.eval_step = nil, nil
 end

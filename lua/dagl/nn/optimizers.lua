@@ -197,3 +197,18 @@ nn.schedules = {
     end
   end,
 }
+
+--- nn.optimizers.get(spec): an optimizer object as is, or a new one by name (case-insensitive).
+nn.optimizers = nn.optimizers or {}
+function nn.optimizers.get(spec)
+  if type(spec) == "table" and spec.emit then return spec end
+  local by_name = {sgd = nn.SGD, adam = nn.Adam, adamw = nn.AdamW, rmsprop = nn.RMSprop}
+  local f = type(spec) == "string" and by_name[spec:lower()]
+  if not f then
+    local names = {"adam", "adamw", "rmsprop", "sgd"}
+    local near = type(spec) == "string" and require("dagl.options").nearest(spec:lower(), names)
+    error(("unknown optimizer %s (%snames: %s)"):format(require("dagl.options").show(spec),
+      near and ("did you mean '" .. near .. "'? ") or "", table.concat(names, ", ")), 2)
+  end
+  return f()
+end

@@ -6,6 +6,7 @@ local dagl = require "dagl"
 local fn = require "dagl.fn"
 local grad = require "dagl.grad"
 local data = require "dagl.nn.data"
+local options = require "dagl.options"
 
 local nn = require "dagl.nn.base"
 
@@ -155,32 +156,66 @@ return function(Model)
     for i, m in ipairs(ms) do sums[i] = (sums[i] or 0) + m * rows end
   end
 
-  -- The options fit takes, and a check of each (a message when it is wrong).
-  local function positive_integer(v) return math.type(v) == "integer" and v > 0 or "a positive integer" end
-  local fit_options = {
-    epochs = function(v) return math.type(v) == "integer" and v >= 0 or "a non-negative integer" end,
-    batch_size = positive_integer,
-    validation_split = function(v) return type(v) == "number" and v >= 0 and v < 1 or "a number in [0, 1)" end,
-    validation_data = function(v) return type(v) == "table" and v[1] ~= nil and v[2] ~= nil or "a table {x, y}" end,
-    shuffle = function(v) return type(v) == "boolean" or "true or false" end,
-    verbose = function(v) return type(v) == "boolean" or v == 0 or v == 1 or v == 2 or "true/false or 0, 1, 2" end,
-    callbacks = function(v) return type(v) == "table" or "a list of callbacks" end,
-    initial_epoch = function(v) return math.type(v) == "integer" and v >= 0 or "a non-negative integer" end,
+  -- Tiny data for the probes of the declarations below (spec/options_spec.lua).
+  local function probe_model()
+    local m = nn.Sequential{nn.Dense(1)}
+    m:compile{loss = "mse"}
+    return m, dagl.ones(2, 2), dagl.ones(2, 1)
+  end
+  -- The callbacks option: one callback (a function or a table of hooks) or a list of them.
+  local function callbacks_type(v)
+    local ok, err = pcall(nn.callbacks.list, v)
+    if ok then return true, err end
+    return false, "a callback or a list of callbacks", (tostring(err):gsub("^.-:%d+: ", ""))
+  end
+  local VERBOSE = {"verbose", {"boolean", options.enum {0, 1, 2, "auto"}}, default = "auto",
+    doc = "0/false silent, 1/true/\"auto\" a progress bar on a terminal (a line per epoch otherwise), 2 a line per epoch"}
+  local fit_options = options.declare {name = "fit", path = "model:fit",
+    probe = function(o) local m, x, y = probe_model() o.verbose = o.verbose or 0 return m:fit(x, y, o) end,
+    {"epochs", "integer", min = 0, default = 1},
+    {"batch_size", "integer", min = 1, default = 32},
+    {"validation_split", "number", min = 0, below = 1, default = 0},
+    {"validation_data", options.simple(function(v) return type(v) == "table" and v[1] ~= nil and v[2] ~= nil end,
+      "a table {x, y}")},
+    {"validation_batch_size", "integer", min = 1, doc = "default max(batch_size, 256)"},
+    {"validation_freq", "integer", min = 1, default = 1, doc = "validate every n epochs"},
+    {"shuffle", "boolean", default = true},
+    VERBOSE,
+    {"callbacks", callbacks_type, default = {}},
+    {"initial_epoch", "integer", min = 0, default = 0},
+    {"class_weight", "any", unsupported = "no sample or class weights"},
+    {"sample_weight", "any", unsupported = "no sample or class weights"},
+    {"steps_per_epoch", "integer", unsupported = "an epoch is one pass over x"},
+    {"validation_steps", "integer", unsupported = "validation runs over all of the validation data"},
+  }
+  local evaluate_options = options.declare {name = "evaluate", path = "model:evaluate",
+    probe = function(o) local m, x, y = probe_model() return m:evaluate(x, y, o) end,
+    {"batch_size", "integer", min = 1, default = 256},
+    {"return_dict", "boolean", default = false},
+    {"verbose", {"boolean", options.enum {0, 1, 2, "auto"}}, default = 0, doc = "1, 2 or true print the results in one line"},
+    {"sample_weight", "any", unsupported = "no sample weights"},
+    {"steps", "integer", unsupported = "evaluation runs over all of x"},
+  }
+  local predict_options = options.declare {name = "predict", path = "model:predict", positional = {"batch_size"},
+    probe = function(o) local m, x = probe_model() return m:predict(x, o) end,
+    {"batch_size", "integer", min = 1, default = 256},
+    {"verbose", {"boolean", options.enum {0, 1, 2, "auto"}}, default = 0, doc = "accepted for Keras code; predict prints nothing"},
+    {"steps", "integer", unsupported = "prediction runs over all of x"},
+  }
+  local train_on_batch_options = options.declare {name = "train_on_batch", path = "model:train_on_batch",
+    probe = function(o) local m, x, y = probe_model() return m:train_on_batch(x, y, o) end,
+    {"return_dict", "boolean", default = false},
+    {"sample_weight", "any", unsupported = "no sample weights"},
+    {"class_weight", "any", unsupported = "no class weights"},
   }
 
-  -- Raises, at fit's caller, on an unknown option (a typo such as epoch=) or a bad value.
-  local function check_fit_options(opts)
-    local names = {}
-    for k in pairs(fit_options) do names[#names + 1] = k end
-    table.sort(names)
-    for k, v in pairs(opts) do
-      local check = fit_options[k]
-      if not check then
-        error(("fit: unknown option '%s' (options: %s)"):format(tostring(k), table.concat(names, ", ")), 3)
-      end
-      local ok = check(v)
-      if ok ~= true then error(("fit: %s must be %s, got %s"):format(k, ok, tostring(v)), 3) end
-    end
+  -- Raises at fit's caller when nothing would be trained: a model without trainable weights
+  -- (e.g. a custom layer that kept its tensors out of add_weight) would "train" at a constant loss.
+  local function check_trainable(self)
+    if #self:trainable_weights() > 0 then return end
+    local n = #self:weights()
+    error(("fit: %s has no trainable weights (%s), so training would change nothing; make layer weights with self:add_weight(...), or set trainable = true"):format(
+      self.name, n == 0 and "no weights at all" or (n .. " weights, all frozen")), 3)
   end
 
   --- model:fit(x, y, {epochs=1, batch_size=32, validation_split=0, validation_data={x, y},
@@ -191,27 +226,28 @@ return function(Model)
   -- 2 a line per epoch. Unknown options and bad values raise.
   -- x is a tensor or a list of tensors (several inputs); y a tensor, a Lua list of labels, or
   -- a list of tensors (several outputs). Callbacks: see dagl.nn.callbacks.
-  function Model:fit(x, y, opts)
-    opts = opts or {}
+  function Model:fit(x, y, ...)
+    if select("#", ...) > 1 then error("fit: takes (x, y, {options}); got more arguments", 2) end
+    local opts = fit_options:check(..., 1)
     if not self.loss then error("fit: call model:compile{...} first", 2) end
     data.check(x, "x", "fit")
     data.check(y, "y", "fit")
-    check_fit_options(opts)
     local n = data.nrows(x)
     if data.nrows(y) ~= n then error(("fit: x has %d rows but y has %d"):format(n, data.nrows(y)), 2) end
     if type(y) == "table" and not data.is_list(y) and math.type(y[1]) == "integer" then
       y = dagl.tensor(y, "int64") -- integer labels: a tensor, so batches can be prefetched
     end
-    local bs, epochs = opts.batch_size or 32, opts.epochs or 1
+    local bs, epochs = opts.batch_size, opts.epochs
     -- Keras semantics: training resumes after epoch initial_epoch and runs up to epoch `epochs`
-    local first = opts.initial_epoch or 0
+    local first = opts.initial_epoch
     local vx, vy = opts.validation_data and opts.validation_data[1], opts.validation_data and opts.validation_data[2]
-    if (opts.validation_split or 0) > 0 then
+    if opts.validation_split > 0 then
       local nv = math.floor(n * opts.validation_split)
       vx, vy = data.rows(x, n - nv + 1, n), data.rows(y, n - nv + 1, n)
       x, y, n = data.rows(x, 1, n - nv), data.rows(y, 1, n - nv), n - nv
     end
     prepare(self, data.rows(x, 1, math.min(bs, n)))
+    check_trainable(self)
     local keys = {"loss"}
     for _, k in ipairs(self.metric_names or {}) do keys[#keys + 1] = k end
     if vx then for i = 1, #keys do keys[#keys + 1] = "val_" .. keys[i] end end
@@ -240,8 +276,9 @@ return function(Model)
         if cbs.has.on_batch_end then cbs:call("on_batch_end", b, {loss = loss, batch = b, size = j - i + 1}) end
       end
       logs = averages(self, sums, count, "")
-      if vx then
-        for k, v in pairs(self:evaluate(vx, vy, {return_dict = true, batch_size = math.max(bs, 256)})) do
+      if vx and (epoch - first) % opts.validation_freq == 0 then
+        for k, v in pairs(self:evaluate(vx, vy, {return_dict = true,
+                                                 batch_size = opts.validation_batch_size or math.max(bs, 256)})) do
           logs["val_" .. k] = v
         end
       end
@@ -260,7 +297,9 @@ return function(Model)
   --- model:train_on_batch(x, y) -> loss, metric1, ...: one optimizer step on one batch (a run of
   -- the training-step graph, which updates the weights), as Keras's train_on_batch; for custom
   -- training loops and benchmarks.
-  function Model:train_on_batch(x, y)
+  function Model:train_on_batch(x, y, ...)
+    if select("#", ...) > 1 then error("train_on_batch: takes (x, y, {options}); got more arguments", 2) end
+    local opts = train_on_batch_options:check(..., 1)
     if not self.loss then error("train_on_batch: call model:compile{...} first", 2) end
     data.check(x, "x", "train_on_batch")
     data.check(y, "y", "train_on_batch")
@@ -269,18 +308,24 @@ return function(Model)
     end
     prepare(self, x)
     local loss, ms = train_batch(self, batch_args(self, x, y))
+    if opts.return_dict then
+      local logs = {loss = loss}
+      for i, name in ipairs(self.metric_names or {}) do logs[name] = ms[i] end
+      return logs
+    end
     return loss, table.unpack(ms)
   end
 
   --- Loss and metric values on the data (one traced graph per batch shape, inference mode):
   -- returns loss, metric1, ... (in compile order), or a table {loss=, <metric>=} with
   -- {return_dict = true}.
-  function Model:evaluate(x, y, opts)
-    opts = opts or {}
+  function Model:evaluate(x, y, ...)
+    if select("#", ...) > 1 then error("evaluate: takes (x, y, {options}); got more arguments", 2) end
+    local opts = evaluate_options:check(..., 1)
     if not self.loss then error("evaluate: call model:compile{...} first", 2) end
     data.check(x, "x", "evaluate")
     data.check(y, "y", "evaluate")
-    local n, bs = data.nrows(x), opts.batch_size or 256
+    local n, bs = data.nrows(x), opts.batch_size
     prepare(self, data.rows(x, 1, math.min(bs, n)))
     self.eval_step = self.eval_step or dagl.fn(function(...)
       local loss, ms = scored(self, false, {...})
@@ -294,6 +339,11 @@ return function(Model)
       accumulate(sums, res[1]:item(), table.move(res, 2, #res, 1, {}), j - i + 1)
     end
     local logs = averages(self, sums, n, "")
+    if opts.verbose ~= 0 and opts.verbose ~= false then
+      local parts = {("loss: %.4f"):format(logs.loss)}
+      for _, name in ipairs(self.metric_names or {}) do parts[#parts + 1] = ("%s: %.4f"):format(name, logs[name]) end
+      print(("evaluate %d rows - %s"):format(n, table.concat(parts, " - ")))
+    end
     if opts.return_dict then return logs end
     local out = {logs.loss}
     for i, name in ipairs(self.metric_names or {}) do out[i + 1] = logs[name] end
@@ -302,7 +352,8 @@ return function(Model)
 
   --- Predictions for all rows, in batches, through one traced graph (inference mode); a list
   -- of tensors for a model with several outputs.
-  function Model:predict(x, batch_size)
+  function Model:predict(x, ...)
+    local opts = predict_options:parse(1, ...)
     data.check(x, "x", "predict")
     self._nin = data.is_list(x) and #x or 1
     self.forward = self.forward or dagl.fn(function(...)
@@ -311,7 +362,7 @@ return function(Model)
       if type(out) == "table" and not out.shape then return table.unpack(out) end
       return out
     end)
-    local n, bs = data.nrows(x), batch_size or 256
+    local n, bs = data.nrows(x), opts.batch_size
     local parts = {}
     for i = 1, n, bs do
       local res = {self.forward(table.unpack(data.list(data.rows(x, i, math.min(i + bs - 1, n)))))}
