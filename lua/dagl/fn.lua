@@ -301,6 +301,6 @@ local function same_shape(a, b)
   return true
 end
 
-M.internal = {node = node, new_sym = new_sym, operand = operand, same_shape = same_shape}
+M.internal = {node = node, new_sym = new_sym, operand = operand, same_shape = same_shape, user_error = user_error}
 
 return M

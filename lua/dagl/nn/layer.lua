@@ -200,7 +200,7 @@ function Layer.__call(self, x, ...)
     local shapes = {}
     if list then for i, v in ipairs(x) do shapes[i] = v.shape end end
     local ok, err = pcall(self.ensure_built, self, list and shapes or x.shape)
-    if not ok then error(err, 2) end
+    if not ok then fn.internal.user_error(err) end
   end
   local sym = dagl.is_symbol(x) and x
   if list then for _, v in ipairs(x) do if dagl.is_symbol(v) then sym = v break end end end
@@ -214,7 +214,7 @@ function Layer.__call(self, x, ...)
   end
   if sym then return dagl.label(sym, self.name, run) end
   local res = table.pack(pcall(run))
-  if not res[1] then error(fn.layer_error(self.name, res[2]), 2) end
+  if not res[1] then fn.internal.user_error(fn.layer_error(self.name, res[2])) end
   return table.unpack(res, 2, res.n)
 end
 
