@@ -370,9 +370,15 @@ function dagl.save_npy(path, t) end
 ---@param path string
 ---@return table<string, dagl.Tensor>
 function dagl.load_npz(path) end
+---@class dagl.CsvOptions
+---@field delimiter? string one character (default ",")
+---@field sep? string pandas' spelling of delimiter
+---@field header? boolean the first non-blank line holds the column names (default false)
+
 ---A numeric CSV file as float32 (rows, cols), and the column names with header = true.
+---Unknown options and wrong values raise.
 ---@param path string
----@param opts? {delimiter?: string, header?: boolean}
+---@param opts? dagl.CsvOptions
 ---@return dagl.Tensor
 ---@return string[]? names
 function dagl.read_csv(path, opts) end
@@ -537,14 +543,16 @@ function dagl.close(t) end
 
 -- ---------------------------------------------------------------- graphs
 
+---No options: a second argument raises.
 ---@param f fun(...: dagl.Symbol): ...
 ---@return dagl.Fn
 function dagl.fn(f) end
 ---@class dagl.GradOptions
----@field wrt? dagl.Tensor[] tensors (weights) to differentiate with respect to
----@field argnums? integer[] 1-based arguments to differentiate with respect to (default: all)
+---@field wrt? dagl.Tensor|dagl.Tensor[] tensors (weights) to differentiate with respect to
+---@field argnums? integer|integer[] 1-based arguments to differentiate with respect to (default: all; {} for none)
 
 ---Returns a callable giving f's value, then the gradients (arguments, then wrt tensors).
+---The options are checked at the call (unknown keys and wrong types raise).
 ---@param f fun(...: dagl.Symbol): dagl.Symbol
 ---@param opts? dagl.GradOptions
 ---@return dagl.Fn
@@ -560,11 +568,12 @@ function dagl.label(x, name, body) end
 ---@field backward? fun(grad: dagl.Tensor, ...: dagl.Tensor): ...: dagl.Tensor
 ---@field name? string
 ---@field shape? integer[]|fun(...: integer[]): integer[]
----@field dtype? dagl.dtype
+---@field dtype? "float32"|"float64"|"int64"
 ---@field module? string per-worker states load forward and backward from require(module)
 ---@field fn? string forward's name in module (default "forward")
 ---@field backward_fn? string backward's name in module (default "backward")
 
+---The options are checked at the call (unknown keys and wrong types raise).
 ---@param spec dagl.LuaOpSpec
 ---@return dagl.LuaOp
 function dagl.luaop(spec) end
@@ -593,7 +602,8 @@ function dagl.graph() end
 ---@field svg? string
 ---@field print? boolean
 
----@param opts dagl.TraceOptions
+---The options are checked at the call, before body runs; dagl.trace(body) takes none.
+---@param opts dagl.TraceOptions|fun(): ...
 ---@param body? fun(): ...
 ---@return dagl.TraceStats stats
 ---@return ...
@@ -607,9 +617,12 @@ function dagl.tracing() end
 
 -- ---------------------------------------------------------------- threads and the VM lock
 
----Worker threads, and with {intra = k} how many may work on one kernel at once (0 = all).
+---Worker threads (inter, 0 = one per core), and with {intra = k} how many may work on one
+---kernel at once (0 = all); both 0 to 4096. set_threads(n, {intra = k}) sets both. Unknown keys,
+---wrong types and values out of range raise, changing nothing.
 ---@param n integer|{inter?: integer, intra?: integer}
-function dagl.set_threads(n) end
+---@param opts? {intra?: integer}
+function dagl.set_threads(n, opts) end
 ---@return integer inter
 ---@return integer intra
 function dagl.num_threads() end
@@ -1270,10 +1283,19 @@ function nn.as_symbol(t, like) end
 
 ---@class dagl.data
 local data = {}
----for xb, yb in dagl.data.batches(x, y, opts) do ... end
+---@class dagl.data.BatchOptions
+---@field batch_size? integer rows per batch, >= 1 (default 32)
+---@field shuffle? boolean (default true)
+---@field seed? integer the order's seed (default: drawn from math.random)
+---@field drop_last? boolean skip a last partial batch (default false)
+---@field drop_remainder? boolean TensorFlow's spelling of drop_last
+---@field prefetch? boolean gather the next batch on a background thread (default true)
+
+---for xb, yb in dagl.data.batches(x, y, opts) do ... end (or batches(x, opts)). Unknown options
+---and wrong values raise.
 ---@param x dagl.Tensor|table
----@param y? dagl.Tensor|table
----@param opts? {batch_size?: integer, shuffle?: boolean, seed?: integer, drop_last?: boolean, prefetch?: boolean}
+---@param y? dagl.Tensor|table|dagl.data.BatchOptions
+---@param opts? dagl.data.BatchOptions
 ---@return fun(): dagl.Tensor|table?, dagl.Tensor|table?
 function data.batches(x, y, opts) end
 ---@param n integer
@@ -1282,12 +1304,12 @@ function data.batches(x, y, opts) end
 function data.permutation(n, seed) end
 ---dagl.read_csv, also for ".gz" files.
 ---@param path string
----@param opts? {delimiter?: string, header?: boolean}
+---@param opts? dagl.CsvOptions
 ---@return dagl.Tensor
 ---@return string[]? names
 function data.read_csv(path, opts) end
 ---@param path string
----@param opts? {label_column?: integer|string, header?: boolean, delimiter?: string}
+---@param opts? {label_column?: integer|string, header?: boolean, delimiter?: string, sep?: string}
 ---@return dagl.Tensor x float32 features
 ---@return dagl.Tensor y int64 labels
 ---@return string[]? feature_names
@@ -1312,6 +1334,7 @@ local ffi = {}
 ---@param path? string nil: the program itself
 ---@return dagl.ffi.Lib
 function ffi.load(path) end
+---The options are checked at the call (unknown keys, wrong types, inputs outside 1..8 raise).
 ---@param spec {lib: dagl.ffi.Lib, name: string, inputs: integer, shape?: integer[]|fun(...: integer[]): integer[], split?: boolean, grain?: integer, backward?: function, module?: string, backward_fn?: string}
 ---@return dagl.ffi.Kernel
 function ffi.kernel(spec) end
