@@ -68,38 +68,23 @@ end
 -- Keras 3 RMSprop: v = rho v + (1 - rho) g^2; centered: mg = rho mg + (1 - rho) g and the
 -- denominator sqrt(v - mg^2 + eps), else sqrt(v + eps); inc = lr g / denominator; momentum:
 -- buf = momentum buf + inc, w -= buf; else w -= inc.
+-- PyTorch's (torch = true): the denominator sqrt(v) + eps (centered: sqrt(v - mg^2) + eps); with
+-- momentum buf = momentum buf + g / denominator and w -= lr buf, else w -= lr g / denominator.
 function REF.rmsprop(c, s, w, g, lr)
   local rho, eps, mu = c.rho or 0.9, c.eps or 1e-7, c.momentum or 0
   s.v, s.mg, s.buf = s.v or zeros(#w), s.mg or zeros(#w), s.buf or zeros(#w)
   for i = 1, #w do
     s.v[i] = rho * s.v[i] + (1 - rho) * g[i] ^ 2
     s.mg[i] = rho * s.mg[i] + (1 - rho) * g[i]
-    local d = c.centered and (s.v[i] - s.mg[i] ^ 2 + eps) or (s.v[i] + eps)
-    local inc = lr * g[i] / math.sqrt(d)
-    if mu > 0 then
-      s.buf[i] = mu * s.buf[i] + inc
-      w[i] = w[i] - s.buf[i]
+    local var = c.centered and (s.v[i] - s.mg[i] ^ 2) or s.v[i]
+    if c.torch then
+      local d = math.sqrt(var) + eps
+      if mu > 0 then s.buf[i] = mu * s.buf[i] + g[i] / d end
+      w[i] = w[i] - lr * (mu > 0 and s.buf[i] or g[i] / d)
     else
-      w[i] = w[i] - inc
-    end
-  end
-end
-
--- PyTorch's RMSprop: v = a v + (1 - a) g^2; avg = sqrt(v) + eps (centered: sqrt(v - mg^2) + eps
--- with mg = a mg + (1 - a) g); momentum: buf = momentum buf + g / avg, w -= lr buf; else
--- w -= lr g / avg.
-function REF.torch_rmsprop(c, s, w, g, lr)
-  local a, eps, mu = c.rho or 0.9, c.eps or 1e-7, c.momentum or 0
-  s.v, s.mg, s.buf = s.v or zeros(#w), s.mg or zeros(#w), s.buf or zeros(#w)
-  for i = 1, #w do
-    s.v[i] = a * s.v[i] + (1 - a) * g[i] * g[i]
-    s.mg[i] = a * s.mg[i] + (1 - a) * g[i]
-    local avg = math.sqrt(c.centered and (s.v[i] - s.mg[i] * s.mg[i]) or s.v[i]) + eps
-    if mu > 0 then
-      s.buf[i] = mu * s.buf[i] + g[i] / avg
-      w[i] = w[i] - lr * s.buf[i]
-    else
-      w[i] = w[i] - lr * g[i] / avg
+      local inc = lr * g[i] / math.sqrt(var + eps)
+      if mu > 0 then s.buf[i] = mu * s.buf[i] + inc end
+      w[i] = w[i] - (mu > 0 and s.buf[i] or inc)
     end
   end
 end
@@ -216,11 +201,11 @@ local CASES = {
   {"AdamW pytorch", function() return nn.AdamW{learning_rate = 0.05, weight_decay = 0.1, formula = "pytorch"} end,
    {kind = "torch_adam", lr = 0.05, wd = 0.1}},
   {"RMSprop pytorch", function() return nn.RMSprop{learning_rate = 0.01, epsilon = 0.1, formula = "pytorch"} end,
-   {kind = "torch_rmsprop", lr = 0.01, eps = 0.1}},
+   {kind = "rmsprop", torch = true, lr = 0.01, eps = 0.1}},
   {"RMSprop pytorch centered momentum L2", function()
      return nn.RMSprop{learning_rate = 0.01, alpha = 0.8, momentum = 0.6, centered = true, weight_decay = 0.1,
                        formula = "pytorch"}
-   end, {kind = "torch_rmsprop", lr = 0.01, rho = 0.8, momentum = 0.6, centered = true, wd = 0.1, l2 = true}},
+   end, {kind = "rmsprop", torch = true, lr = 0.01, rho = 0.8, momentum = 0.6, centered = true, wd = 0.1, l2 = true}},
   {"Adagrad pytorch L2", function()
      return nn.Adagrad{learning_rate = 0.1, epsilon = 0.05, weight_decay = 0.1, formula = "pytorch"}
    end, {kind = "adagrad", lr = 0.1, eps = 0.05, wd = 0.1, l2 = true, torch = true}},
