@@ -122,6 +122,8 @@ describe("nn.optimizers", function()
     assert.equal(0.25, nn.optimizers.get{class_name = "SGD", config = {learning_rate = 0.25}}.learning_rate)
     assert.matches("optimizer_options_spec.lua:%d+: unknown optimizer 'adan' %(did you mean 'adam'%? " ..
       "optimizers: adagrad, adam, adamw, rmsprop, sgd%)", err_of(function() local o = nn.optimizers.get("adan") return o end))
+    assert.matches("an optimizer config holds class_name and config, got the key 'configs'",
+      err_of(function() local o = nn.optimizers.get{class_name = "adam", configs = {}} return o end))
     assert.matches("could not interpret 3 as an optimizer", err_of(function() local o = nn.optimizers.get(3) return o end))
     assert.is_true(nn.is_optimizer(opt))
     assert.is_false(nn.is_optimizer({}))

@@ -33,6 +33,8 @@ function nn.SGD(...)
     end})
 end
 
+-- Adam's and AdamW's own options, and their positional order (AdamW's weight_decay comes
+-- second, as in Keras 3).
 local function adam_own(wd_first)
   local own = {fraction("beta_1", 0.9, {"beta1"}, "the decay of the first-moment average"),
                fraction("beta_2", 0.999, {"beta2"}, "the decay of the second-moment average"),
@@ -155,6 +157,7 @@ end
 local NAMES = {sgd = "SGD", adam = "Adam", adamw = "AdamW", rmsprop = "RMSprop", adagrad = "Adagrad"}
 local NAME_LIST = {"adagrad", "adam", "adamw", "rmsprop", "sgd"}
 
+-- The message for an unknown optimizer name, with the nearest known one.
 local function unknown(spec)
   local near = options.nearest(spec:lower(), NAME_LIST)
   return ("unknown optimizer '%s' (%soptimizers: %s)"):format(spec, near and ("did you mean '" .. near .. "'? ") or "",
@@ -179,6 +182,11 @@ function nn.optimizers.get(spec)
   if type(spec) == "table" and getmetatable(spec) == nil and type(spec.class_name) == "string" then
     local name = NAMES[spec.class_name:lower()]
     if not name then error(unknown(spec.class_name), 2) end
+    for k in pairs(spec) do
+      if k ~= "class_name" and k ~= "config" then
+        error(("an optimizer config holds class_name and config, got the key %s"):format(options.show(k)), 2)
+      end
+    end
     return nn[name](spec.config or {})
   end
   error(("could not interpret %s as an optimizer (a name: %s; or an optimizer such as nn.Adam{...})"):format(
