@@ -968,9 +968,13 @@ function Layer:regularize_kernel(x) end
 ---@field dtype string
 ---@field name string
 
+---@alias dagl.nn.Schedule fun(step: integer): number the rate at a step counted from 0
+
 ---@class dagl.nn.Optimizer
----@field name string
----@field iterations integer
+---@field name string "SGD"|"Adam"|"AdamW"|"RMSprop"|"Adagrad"
+---@field iterations integer the steps taken
+---@field learning_rate number|dagl.nn.Schedule settable between steps
+---@field config table the options given (what rebuilds the optimizer)
 ---@field hyper_names string[]
 ---@field apply fun(weights: dagl.Tensor[], grads: dagl.Tensor[])
 ---@field emit fun(weights: dagl.Tensor[], grads: dagl.Symbol[], hyper: dagl.Symbol[])
@@ -1154,7 +1158,8 @@ function Sequential:add(layer) end
 ---@field callbacks dagl.nn.callbacks
 ---@field activations table<string, fun(x: dagl.Tensor): dagl.Tensor>
 ---@field initializers table<string, fun(fan_in: integer, fan_out: integer, shape: integer[]): dagl.Tensor>
----@field schedules {exponential: fun(lr: number, decay_steps: number, decay_rate: number): fun(step: integer): number, cosine: fun(lr: number, decay_steps: number, alpha?: number): fun(step: integer): number}
+---@field schedules dagl.nn.schedules
+---@field optimizers dagl.nn.optimizers
 ---@field MaxPooling2D fun(pool_size?: dagl.pair|table, opts?: {strides?: dagl.pair, padding?: dagl.padding, name?: string}): dagl.nn.Layer
 ---@field AveragePooling2D fun(pool_size?: dagl.pair|table, opts?: {strides?: dagl.pair, padding?: dagl.padding, name?: string}): dagl.nn.Layer
 local nn = {}
@@ -1230,18 +1235,56 @@ function nn.is_layer(v) end
 ---@param kind string
 ---@return table class
 function nn.layer_class(kind) end
----@param opts? {lr?: number|fun(step: integer): number, momentum?: number, nesterov?: boolean, clipnorm?: number}
+---The options of Keras 3's base optimizer, which every optimizer takes (at most one clipping).
+---@alias dagl.nn.OptimizerOptions {learning_rate?: number|dagl.nn.Schedule, lr?: number|dagl.nn.Schedule, weight_decay?: number, clipnorm?: number, clipvalue?: number, global_clipnorm?: number, use_ema?: false, ema_momentum?: 0.99, ema_overwrite_frequency?: nil, loss_scale_factor?: nil, gradient_accumulation_steps?: nil}
+---@alias dagl.nn.Formula "keras"|"pytorch"
+
+---Keras 3's SGD: positional (learning_rate, momentum, nesterov), then options.
+---@param learning_rate? number|dagl.nn.Schedule|dagl.nn.OptimizerOptions|{momentum?: number, nesterov?: boolean}
+---@param ... any momentum, nesterov, then an options table
 ---@return dagl.nn.Optimizer
-function nn.SGD(opts) end
----@param opts? {lr?: number|fun(step: integer): number, beta1?: number, beta2?: number, eps?: number, weight_decay?: number, clipnorm?: number}
+function nn.SGD(learning_rate, ...) end
+---Keras 3's Adam: positional (learning_rate, beta_1, beta_2, epsilon, amsgrad), then options
+---(also beta1, beta2, eps; formula = "pytorch" for torch.optim.Adam's update).
+---@param learning_rate? number|dagl.nn.Schedule|dagl.nn.OptimizerOptions|{beta_1?: number, beta_2?: number, epsilon?: number, amsgrad?: boolean, formula?: dagl.nn.Formula}
+---@param ... any
 ---@return dagl.nn.Optimizer
-function nn.Adam(opts) end
----@param opts? {lr?: number|fun(step: integer): number, beta1?: number, beta2?: number, eps?: number, weight_decay?: number, clipnorm?: number}
+function nn.Adam(learning_rate, ...) end
+---Keras 3's AdamW (weight_decay = 0.004): positional (learning_rate, weight_decay, beta_1, beta_2, epsilon, amsgrad).
+---@param learning_rate? number|dagl.nn.Schedule|dagl.nn.OptimizerOptions|{beta_1?: number, beta_2?: number, epsilon?: number, amsgrad?: boolean, formula?: dagl.nn.Formula}
+---@param ... any
 ---@return dagl.nn.Optimizer
-function nn.AdamW(opts) end
----@param opts? {lr?: number|fun(step: integer): number, rho?: number, eps?: number, clipnorm?: number}
+function nn.AdamW(learning_rate, ...) end
+---Keras 3's RMSprop: positional (learning_rate, rho, momentum, epsilon, centered), then options (also alpha for rho).
+---@param learning_rate? number|dagl.nn.Schedule|dagl.nn.OptimizerOptions|{rho?: number, momentum?: number, epsilon?: number, centered?: boolean, formula?: dagl.nn.Formula}
+---@param ... any
 ---@return dagl.nn.Optimizer
-function nn.RMSprop(opts) end
+function nn.RMSprop(learning_rate, ...) end
+---Keras 3's Adagrad: positional (learning_rate, initial_accumulator_value, epsilon), then options.
+---@param learning_rate? number|dagl.nn.Schedule|dagl.nn.OptimizerOptions|{initial_accumulator_value?: number, epsilon?: number, formula?: dagl.nn.Formula}
+---@param ... any
+---@return dagl.nn.Optimizer
+function nn.Adagrad(learning_rate, ...) end
+---@param v any
+---@return boolean
+function nn.is_optimizer(v) end
+
+---@class dagl.nn.optimizers
+---@field SGD fun(...): dagl.nn.Optimizer
+---@field Adam fun(...): dagl.nn.Optimizer
+---@field AdamW fun(...): dagl.nn.Optimizer
+---@field RMSprop fun(...): dagl.nn.Optimizer
+---@field Adagrad fun(...): dagl.nn.Optimizer
+---@field schedules dagl.nn.schedules
+---An optimizer by name ("adam", any case), by config {class_name =, config =}, or as it is.
+---@field get fun(spec: string|dagl.nn.Optimizer|{class_name: string, config?: table}): dagl.nn.Optimizer
+
+---Keras's ExponentialDecay and CosineDecay: positional values in Keras's order, then options.
+---@class dagl.nn.schedules
+---@field exponential fun(initial_learning_rate: number|{initial_learning_rate: number, decay_steps: number, decay_rate: number, staircase?: boolean}, decay_steps?: number, decay_rate?: number, staircase?: boolean): dagl.nn.Schedule
+---@field ExponentialDecay fun(initial_learning_rate: number|table, decay_steps?: number, decay_rate?: number, staircase?: boolean): dagl.nn.Schedule
+---@field cosine fun(initial_learning_rate: number|{initial_learning_rate: number, decay_steps: number, alpha?: number, warmup_target?: number, warmup_steps?: number}, decay_steps?: number, alpha?: number, opts?: {warmup_target?: number, warmup_steps?: number}): dagl.nn.Schedule
+---@field CosineDecay fun(initial_learning_rate: number|table, decay_steps?: number, alpha?: number, opts?: {warmup_target?: number, warmup_steps?: number}): dagl.nn.Schedule
 ---@param model dagl.nn.Model|dagl.nn.Layer
 ---@param path string
 ---@param metadata? table<string, string|number>
