@@ -7,23 +7,14 @@ local options = require "dagl.options"
 local nn = require "dagl.nn.base"
 
 -- The options every schedule starts with; extra are its own.
-local function declare(name, path, positional, extra, probe)
-  local spec = {name = name, path = path, positional = positional, probe = probe,
+-- probe(opts) calls the schedule; example holds the required values of a valid call.
+local function declare(name, path, positional, extra, probe, example)
+  local spec = {name = name, path = path, positional = positional, probe = probe, example = example,
     {"initial_learning_rate", "number", min = 0, required = true, aliases = {"learning_rate", "lr"},
      doc = "the rate at step 0"},
     {"decay_steps", "number", above = 0, required = true, doc = "the steps one decay period takes"}}
   for _, o in ipairs(extra) do spec[#spec + 1] = o end
   return options.declare(spec)
-end
-
--- A probe for the option specs: the call with the required values, overridden by opts.
-local function probe_with(path_fn, required)
-  return function(opts)
-    local t = {}
-    for k, v in pairs(required) do t[k] = v end
-    for k, v in pairs(opts) do t[k] = v end
-    return path_fn()(t)
-  end
 end
 
 nn.schedules = {}
@@ -32,8 +23,7 @@ local exponential_options = declare("ExponentialDecay", "nn.schedules.exponentia
   {"initial_learning_rate", "decay_steps", "decay_rate", "staircase"}, {
     {"decay_rate", "number", above = 0, required = true, doc = "the factor per decay_steps steps"},
     {"staircase", "boolean", default = false, doc = "decay at whole periods only (floor(step / decay_steps))"}},
-  probe_with(function() return nn.schedules.exponential end,
-    {initial_learning_rate = 0.1, decay_steps = 10, decay_rate = 0.5}))
+  function(o) return nn.schedules.exponential(o) end, {initial_learning_rate = 0.1, decay_steps = 10, decay_rate = 0.5})
 
 --- nn.schedules.exponential(initial_learning_rate, decay_steps, decay_rate, staircase=false)
 -- (Keras's ExponentialDecay): lr * decay_rate^(step / decay_steps), the exponent floored with
@@ -52,7 +42,7 @@ local cosine_options = declare("CosineDecay", "nn.schedules.cosine", {"initial_l
   {"alpha", "number", min = 0, max = 1, default = 0, doc = "the final rate as a fraction of the rate decayed from"},
   {"warmup_target", "number", min = 0, doc = "with warmup_steps: the rate reached linearly from initial_learning_rate, then decayed"},
   {"warmup_steps", "number", min = 0, default = 0, doc = "the steps of the linear warmup"}},
-  probe_with(function() return nn.schedules.cosine end, {initial_learning_rate = 0.1, decay_steps = 10}))
+  function(o) return nn.schedules.cosine(o) end, {initial_learning_rate = 0.1, decay_steps = 10})
 
 --- nn.schedules.cosine(initial_learning_rate, decay_steps, alpha=0, {warmup_target=,
 -- warmup_steps=0}) (Keras's CosineDecay): without warmup, s = min(step, decay_steps) and
