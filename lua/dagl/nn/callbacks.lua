@@ -44,7 +44,8 @@ function nn.callbacks.list(v, level)
   end
   for k in pairs(v) do
     if math.type(k) ~= "integer" or k < 1 or k > #v then
-      error(("fit: callbacks must be %s, got a table with the key %s and no hooks"):format(what, options.show(k)), level)
+      error(("fit: callbacks must be %s, got a table with the key %s and no hooks"):format(what, options.show(k)),
+        level)
     end
   end
   local out = {}
@@ -247,7 +248,9 @@ function EarlyStopping:on_epoch_end(epoch, logs)
   if improves(self, v, self.best) then
     self.best, self.best_epoch = v, epoch
     if self.restore_best_weights then
-      if not self.model then error(self.name .. ": restore_best_weights needs the model (pass it in fit's callbacks)", 0) end
+      if not self.model then
+        error(self.name .. ": restore_best_weights needs the model (pass it in fit's callbacks)", 0)
+      end
       self.best_weights = self.model:get_weights()
     end
     if self.baseline == nil or improves(self, v, self.baseline) then self.wait = 0 end
@@ -264,7 +267,9 @@ end
 function EarlyStopping:on_train_end()
   if self.stopped_epoch > 0 and self.verbose then print(("Epoch %d: early stopping"):format(self.stopped_epoch)) end
   if self.restore_best_weights and self.best_weights then
-    if self.verbose then print(("Restoring model weights from the end of the best epoch: %d."):format(self.best_epoch)) end
+    if self.verbose then
+      print(("Restoring model weights from the end of the best epoch: %d."):format(self.best_epoch))
+    end
     self.model:set_weights(self.best_weights)
   end
 end
