@@ -983,9 +983,19 @@ function Layer:regularize_kernel(x) end
 
 ---@class dagl.nn.Loss
 ---@field name string
+---@field class_name? string
 ---@field kind string "regression"|"binary"|"categorical"|"sparse"|"custom"
 ---@field from_logits boolean
----@overload fun(pred: dagl.Tensor, target: dagl.Tensor): dagl.Tensor
+---@field label_smoothing number
+---@field reduction "sum_over_batch_size"|"sum"|"none"
+---@field per_sample fun(self: dagl.nn.Loss, pred: dagl.Tensor, target: dagl.Tensor): dagl.Tensor one value per row
+---@field training_value fun(self: dagl.nn.Loss, pred: dagl.Tensor, target: dagl.Tensor): dagl.Tensor the scalar fit minimizes
+---@field get_config fun(self: dagl.nn.Loss): {class_name: string, config: table}
+---@overload fun(pred: dagl.Tensor, target: dagl.Tensor|integer[]): dagl.Tensor
+
+---@alias dagl.nn.Reduction "sum_over_batch_size"|"mean"|"mean_with_sample_weight"|"sum"|"none"|false
+---@alias dagl.nn.RegressionLossOptions {reduction?: dagl.nn.Reduction, name?: string}
+---@alias dagl.nn.CrossentropyOptions {from_logits?: boolean, label_smoothing?: number, axis?: -1, reduction?: dagl.nn.Reduction, name?: string}
 
 ---@alias dagl.nn.Metric fun(pred: dagl.Tensor, target: dagl.Tensor): dagl.Tensor
 
@@ -1000,6 +1010,11 @@ function Layer:regularize_kernel(x) end
 
 ---@alias dagl.nn.CallbackFn fun(epoch: integer, logs: table<string, number>, model: dagl.nn.Model): boolean?
 
+---@alias dagl.nn.Mode "auto"|"min"|"max"
+---@alias dagl.nn.EarlyStoppingOptions {monitor?: string, min_delta?: number, patience?: integer, verbose?: 0|1|boolean, mode?: dagl.nn.Mode, baseline?: number, restore_best_weights?: boolean, start_from_epoch?: integer}
+---@alias dagl.nn.ModelCheckpointOptions {filepath?: string, path?: string, monitor?: string, verbose?: 0|1|boolean, save_best_only?: boolean, save_weights_only?: boolean, mode?: dagl.nn.Mode, save_freq?: "epoch", initial_value_threshold?: number, include_optimizer?: boolean}
+---@alias dagl.nn.CSVLoggerOptions {filename?: string, path?: string, separator?: string, append?: boolean}
+
 ---@class dagl.nn.FitOptions
 ---@field epochs? integer
 ---@field batch_size? integer
@@ -1007,7 +1022,7 @@ function Layer:regularize_kernel(x) end
 ---@field validation_data? {[1]: dagl.Tensor|dagl.Tensor[], [2]: dagl.Tensor|integer[]|dagl.Tensor[]}
 ---@field shuffle? boolean
 ---@field verbose? boolean|0|1|2
----@field callbacks? (dagl.nn.Callback|dagl.nn.CallbackFn)[]
+---@field callbacks? dagl.nn.Callback|dagl.nn.CallbackFn|(dagl.nn.Callback|dagl.nn.CallbackFn)[]
 ---@field initial_epoch? integer
 
 ---Per-epoch lists: loss, one per metric, and their val_ versions.
@@ -1113,36 +1128,57 @@ function Sequential:add(layer) end
 ---@class dagl.nn.ModelClass: dagl.nn.Model
 ---@overload fun(opts: {inputs: dagl.nn.KerasTensor|dagl.nn.KerasTensor[], outputs: dagl.nn.KerasTensor|dagl.nn.KerasTensor[], name?: string}): dagl.nn.Functional
 
+---Loss classes take their options positionally in Keras's order or as one table.
 ---@class dagl.nn.losses
 ---@field mse dagl.nn.Loss
+---@field mean_squared_error dagl.nn.Loss
 ---@field mae dagl.nn.Loss
+---@field mean_absolute_error dagl.nn.Loss
+---@field mean_squared_logarithmic_error dagl.nn.Loss
+---@field huber dagl.nn.Loss
+---@field kl_divergence dagl.nn.Loss
+---@field hinge dagl.nn.Loss
 ---@field binary_crossentropy dagl.nn.Loss
 ---@field categorical_crossentropy dagl.nn.Loss
 ---@field sparse_categorical_crossentropy dagl.nn.Loss
----@field MeanSquaredError fun(opts?: {}): dagl.nn.Loss
----@field MeanAbsoluteError fun(opts?: {}): dagl.nn.Loss
----@field BinaryCrossentropy fun(opts?: {from_logits?: boolean}): dagl.nn.Loss
----@field CategoricalCrossentropy fun(opts?: {from_logits?: boolean}): dagl.nn.Loss
----@field SparseCategoricalCrossentropy fun(opts?: {from_logits?: boolean}): dagl.nn.Loss
----@field get fun(spec: string|dagl.nn.Loss|function): dagl.nn.Loss
+---@field MeanSquaredError fun(opts?: dagl.nn.RegressionLossOptions): dagl.nn.Loss
+---@field MeanAbsoluteError fun(opts?: dagl.nn.RegressionLossOptions): dagl.nn.Loss
+---@field MeanSquaredLogarithmicError fun(opts?: dagl.nn.RegressionLossOptions): dagl.nn.Loss
+---@field KLDivergence fun(opts?: dagl.nn.RegressionLossOptions): dagl.nn.Loss
+---@field Hinge fun(opts?: dagl.nn.RegressionLossOptions): dagl.nn.Loss
+---@field Huber fun(opts?: {delta?: number, reduction?: dagl.nn.Reduction, name?: string}): dagl.nn.Loss
+---@field BinaryCrossentropy fun(opts?: dagl.nn.CrossentropyOptions): dagl.nn.Loss
+---@field CategoricalCrossentropy fun(opts?: dagl.nn.CrossentropyOptions): dagl.nn.Loss
+---@field SparseCategoricalCrossentropy fun(opts?: {from_logits?: boolean, label_smoothing?: number, reduction?: dagl.nn.Reduction, name?: string}): dagl.nn.Loss
+---@field get fun(spec: string|dagl.nn.Loss|function|{class_name: string, config?: table}): dagl.nn.Loss
 
 ---@class dagl.nn.metrics
 ---@field binary_accuracy fun(pred: dagl.Tensor, y: dagl.Tensor, threshold?: number): dagl.Tensor
 ---@field categorical_accuracy dagl.nn.Metric
 ---@field sparse_categorical_accuracy dagl.nn.Metric
+---@field top_k_categorical_accuracy fun(pred: dagl.Tensor, y: dagl.Tensor, k?: integer): dagl.Tensor
+---@field sparse_top_k_categorical_accuracy fun(pred: dagl.Tensor, y: dagl.Tensor, k?: integer): dagl.Tensor
 ---@field mse dagl.nn.Metric
+---@field mean_squared_error dagl.nn.Metric
 ---@field mae dagl.nn.Metric
+---@field mean_absolute_error dagl.nn.Metric
 ---@field get fun(spec: string|dagl.nn.Metric, loss: dagl.nn.Loss, out_width: integer): dagl.nn.Metric
+---@field list fun(spec: string|dagl.nn.Metric|(string|dagl.nn.Metric)[]|nil, level?: integer): (string|dagl.nn.Metric)[] compile's metrics as a list
 
 ---@class dagl.nn.regularizers
 ---@field l1 fun(c?: number): dagl.nn.Regularizer
 ---@field l2 fun(c?: number): dagl.nn.Regularizer
 ---@field l1_l2 fun(c1?: number, c2?: number): dagl.nn.Regularizer
 
+---Callbacks take their options positionally in Keras's order or as one table.
 ---@class dagl.nn.callbacks
----@field early_stopping fun(opts?: {monitor?: string, patience?: integer, min_delta?: number}): dagl.nn.Callback
----@field csv_logger fun(path: string): dagl.nn.Callback
----@field model_checkpoint fun(opts: {path: string, monitor?: string, save_best_only?: boolean, include_optimizer?: boolean}): dagl.nn.Callback
+---@field EarlyStopping fun(opts?: dagl.nn.EarlyStoppingOptions): dagl.nn.Callback
+---@field early_stopping fun(opts?: dagl.nn.EarlyStoppingOptions): dagl.nn.Callback patience = 3 by default
+---@field ModelCheckpoint fun(filepath: string|dagl.nn.ModelCheckpointOptions, opts?: dagl.nn.ModelCheckpointOptions): dagl.nn.Callback
+---@field model_checkpoint fun(opts: dagl.nn.ModelCheckpointOptions): dagl.nn.Callback save_weights_only = true by default
+---@field CSVLogger fun(filename: string|dagl.nn.CSVLoggerOptions, separator?: string, append?: boolean): dagl.nn.Callback
+---@field csv_logger fun(path: string|dagl.nn.CSVLoggerOptions): dagl.nn.Callback
+---@field list fun(v: dagl.nn.Callback|dagl.nn.CallbackFn|(dagl.nn.Callback|dagl.nn.CallbackFn)[]|nil, level?: integer): (dagl.nn.Callback|dagl.nn.CallbackFn)[]
 ---@field runner fun(list: table, model: dagl.nn.Model): table internal (fit)
 
 ---@alias dagl.nn.KernelOptions {activation?: string, use_bias?: boolean, kernel_initializer?: string, kernel_regularizer?: dagl.nn.Regularizer, bias_regularizer?: dagl.nn.Regularizer, name?: string}

@@ -215,21 +215,19 @@ end
 -- An optimizer given to compile: an optimizer object, or a name (nn.optimizers.get).
 local function optimizer_type(v)
   if type(v) == "table" and type(v.emit) == "function" and type(v.next_hyper) == "function" then return true end
-  if type(v) == "string" then
-    local ok, err = pcall(nn.optimizers.get, v)
-    if ok then return true end
-    return false, "an optimizer (nn.Adam{...}) or its name", (tostring(err):gsub("^.-:%d+: ", ""))
-  end
+  if type(v) == "string" then return true end -- looked up by compile, whose error names the nearest
   if type(v) == "function" then
     return false, "an optimizer (nn.Adam{...}) or its name", "call the constructor: nn.Adam{...}, not nn.Adam"
   end
   return false, "an optimizer (nn.Adam{...}) or its name (\"adam\")"
 end
--- A loss given to compile: a loss object, a name or a function(pred, target).
+-- A loss given to compile: a loss object, a name or a function(pred, target) (a name is looked
+-- up by compile itself, whose error names the nearest loss).
 local function loss_type(v)
-  local ok, err = pcall(nn.losses.get, v)
+  if type(v) == "string" then return true end
+  local ok = pcall(nn.losses.get, v)
   if ok then return true end
-  return false, "a loss (a name, a loss object or a function(pred, target))", (tostring(err):gsub("^.-:%d+: ", ""))
+  return false, "a loss (a name, a loss object or a function(pred, target))"
 end
 local compile_options = options.declare {name = "compile", path = "model:compile",
   probe = function(o) return nn.Sequential{nn.Dense(1)}:compile(o) end,
@@ -260,7 +258,13 @@ end
 -- Every option is checked here (unknown names, loss and optimizer names, metric names), not at fit.
 function Model:compile(...)
   local o = compile_options:parse(1, ...)
-  local loss = nn.losses.get(o.loss)
+  local function get(f, v)
+    local ok, res = pcall(f, v)
+    if not ok then error("compile: " .. tostring(res):gsub("^.-:%d+: ", ""), 3) end
+    return res
+  end
+  local loss = get(nn.losses.get, o.loss)
+  local optimizer = type(o.optimizer) == "string" and get(nn.optimizers.get, o.optimizer) or o.optimizer
   local metrics, names = metric_list(o.metrics), {}
   for i, m in ipairs(metrics) do
     if type(m) == "string" then
@@ -272,7 +276,7 @@ function Model:compile(...)
     names[i] = type(m) == "string" and m or ("metric_" .. i)
   end
   -- everything checked: only now does the model change
-  self.optimizer = type(o.optimizer) == "string" and nn.optimizers.get(o.optimizer) or o.optimizer
+  self.optimizer = optimizer
   self.loss, self.sparse = loss, loss.kind == "sparse"
   self.metrics, self.metric_names = metrics, names
   self.compile_config = options.given(o)

@@ -24,7 +24,7 @@ local function loss_and_metrics(self, pred, ys, extra)
   if #ys ~= #outs then error(("fit: the model has %d outputs, got %d targets"):format(#outs, #ys), 0) end
   local loss
   for i, p in ipairs(outs) do
-    local l = self.loss(p, ys[i])
+    local l = self.loss:training_value(p, ys[i])
     loss = loss and loss + l or l
   end
   for _, l in ipairs(extra) do loss = loss + l end
@@ -163,10 +163,10 @@ return function(Model)
     return m, dagl.ones(2, 2), dagl.ones(2, 1)
   end
   -- The callbacks option: one callback (a function or a table of hooks) or a list of them.
+  -- (a table's items are checked by nn.callbacks.list when fit starts its callbacks).
   local function callbacks_type(v)
-    local ok, err = pcall(nn.callbacks.list, v)
-    if ok then return true, err end
-    return false, "a callback or a list of callbacks", (tostring(err):gsub("^.-:%d+: ", ""))
+    if type(v) == "function" or type(v) == "table" then return true end
+    return false, "a callback or a list of callbacks"
   end
   local VERBOSE = {"verbose", {"boolean", options.enum {0, 1, 2, "auto"}}, default = "auto",
     doc = "0/false silent, 1/true/\"auto\" a progress bar on a terminal (a line per epoch otherwise), 2 a line per epoch"}
