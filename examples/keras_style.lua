@@ -27,7 +27,7 @@ model:compile{optimizer = nn.Adam{learning_rate = 0.001},
 local t0 = dagl.wall_time()
 local history = model:fit(x_train, y_train, {
   epochs = epochs, batch_size = 32, validation_split = 0.2,
-  callbacks = nn.callbacks.early_stopping{monitor = "val_loss", patience = 5},
+  callbacks = nn.callbacks.EarlyStopping{monitor = "val_loss", patience = 5, restore_best_weights = true},
 })
 local vacc = history.val_accuracy[#history.val_accuracy]
 print(("trained %d epochs in %.1f s; validation accuracy %.1f%% (%d held-out digits)"):format(

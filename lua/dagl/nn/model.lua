@@ -243,16 +243,6 @@ local compile_options = options.declare {name = "compile", path = "model:compile
   {"weighted_metrics", "any", unsupported = "no sample weights"},
 }
 
---- The metrics argument of compile as a list: one name or function, or a list of them.
-local function metric_list(m)
-  if m == nil then return {} end
-  if type(m) == "string" or options.callable(m) and type(m) ~= "table" then return {m} end
-  if type(m) ~= "table" or getmetatable(m) ~= nil then
-    error(("compile: metrics must be a metric (a name or a function) or a list of them, got %s"):format(options.show(m)), 3)
-  end
-  return m
-end
-
 --- model:compile{optimizer = nn.SGD{...} | "adam", loss = "mse" | loss object | function(pred,
 -- target), metrics = "accuracy" | {"accuracy", "mae", function(pred, target) ... end}}.
 -- Every option is checked here (unknown names, loss and optimizer names, metric names), not at fit.
@@ -265,14 +255,9 @@ function Model:compile(...)
   end
   local loss = get(nn.losses.get, o.loss)
   local optimizer = type(o.optimizer) == "string" and get(nn.optimizers.get, o.optimizer) or o.optimizer
-  local metrics, names = metric_list(o.metrics), {}
+  local metrics, names = nn.metrics.list(o.metrics, 1), {}
   for i, m in ipairs(metrics) do
-    if type(m) == "string" then
-      local ok, err = pcall(nn.metrics.get, m, loss, nil)
-      if not ok then error("compile: " .. tostring(err):gsub("^.-:%d+: ", ""), 2) end
-    elseif not options.callable(m) then
-      error(("compile: metrics[%d] must be a name or a function(pred, target), got %s"):format(i, options.show(m)), 2)
-    end
+    if type(m) == "string" then get(function(v) return nn.metrics.get(v, loss, nil) end, m) end -- fits the loss?
     names[i] = type(m) == "string" and m or ("metric_" .. i)
   end
   -- everything checked: only now does the model change
