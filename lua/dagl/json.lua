@@ -17,9 +17,10 @@ local function encode_string(s)
   return '"' .. s:gsub('[%c"\\]', function(c) return ESCAPES[c] or ("\\u%04x"):format(c:byte()) end) .. '"'
 end
 
--- Is t a list (keys 1..#t, nothing else)? An empty table counts as one.
+-- Is t a non-empty list (keys 1..#t, nothing else)? An empty table is written {}.
 local function is_list(t)
   local n = #t
+  if n == 0 then return false end
   for k in pairs(t) do
     if math.type(k) ~= "integer" or k < 1 or k > n then return false end
   end

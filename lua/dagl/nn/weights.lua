@@ -79,23 +79,31 @@ function M.write(model, path, meta, include_optimizer, allow_empty, who)
   dagl.save_safetensors(path, tbl, meta)
 end
 
+--- M.bare(err): the message of an error without the position Lua put in front of it.
+function M.bare(err) return (tostring(err):gsub("^[^\n]-:%d+: ", "")) end
+
 -- Runs f(...) and, when it fails, raises its message at the caller of the public function that
--- called at_caller: the pieces here raise with level 0, so their messages carry no position.
+-- called at_caller (without the position inside dagl that the message may carry).
 local function at_caller(f, ...)
   local res = table.pack(pcall(f, ...))
-  if not res[1] then error(res[2], 3) end
+  if not res[1] then error(M.bare(res[2]), 3) end
   return table.unpack(res, 2, res.n)
 end
 M.at_caller = at_caller
 
+--- M.probe_file(body): body(model, path) on a small built model and a temporary file (removed
+-- after), re-raising body's error: the probes of the declarations of the file functions
+-- (spec/options_spec.lua calls them with wrong options).
+function M.probe_file(body)
+  local m, path = nn.Sequential{nn.Dense(1)}, os.tmpname()
+  m:build{1, 2}
+  local ok, err = pcall(body, m, path)
+  os.remove(path)
+  if not ok then error(err, 0) end
+end
+
 local save_options = options.declare {name = "save_weights", path = "model:save_weights",
-  probe = function(o)
-    local m, path = nn.Sequential{nn.Dense(1)}, os.tmpname()
-    m:build{1, 2}
-    local ok, err = pcall(nn.save_weights, m, path, nil, o)
-    os.remove(path)
-    if not ok then error(err, 0) end
-  end,
+  probe = function(o) M.probe_file(function(m, path) nn.save_weights(m, path, nil, o) end) end,
   {"include_optimizer", "boolean", default = false,
    doc = "also the compiled optimizer's state and step count, so that training resumes exactly"},
 }
@@ -305,14 +313,7 @@ function M.assign(model, path, file, meta, by_name)
 end
 
 local load_options = options.declare {name = "load_weights", path = "model:load_weights",
-  probe = function(o)
-    local m, path = nn.Sequential{nn.Dense(1)}, os.tmpname()
-    m:build{1, 2}
-    m:save_weights(path)
-    local ok, err = pcall(nn.load_weights, m, path, o)
-    os.remove(path)
-    if not ok then error(err, 0) end
-  end,
+  probe = function(o) M.probe_file(function(m, path) m:save_weights(path) nn.load_weights(m, path, o) end) end,
   {"by_name", "boolean", default = false,
    doc = "match weights by their names (layer/weight) rather than by position in layer order"},
   {"skip_mismatch", "boolean", default = false, unsupported = "every weight must match; a mismatch raises, naming it"},
@@ -335,6 +336,6 @@ function nn.load_weights(model, path, opts)
 end
 
 --- M.read(path) -> {name = tensor}, metadata: a safetensors file (raises at level 0).
-function M.read(path) return read_weights(path) end
+function M.read(path) return dagl.load_safetensors(path) end
 
 return M
