@@ -220,6 +220,33 @@ describe("model:save and nn.load_model", function()
     assert.equal(#m:weights(), #loaded:weights())
   end)
 
+  it("round-trips a layer shared by two nodes and a functional model inside a Sequential", function()
+    dagl.manual_seed(12)
+    local inp = nn.Input{4}
+    local shared = nn.Dense(4, "relu")
+    local inner = nn.Model(inp, nn.Add()({shared(inp), shared(shared(inp))}))
+    local m = nn.Sequential{nn.Dense(4), inner, nn.LayerNormalization(), nn.Activation("gelu"), nn.Reshape{2, 2}}
+    local x = dagl.randn(3, 5)
+    local want = m:predict(x)
+    local loaded = round_trip(m, "shared")
+    assert.equal(#inner.nodes, #loaded.layers[2].nodes)
+    assert.equal(2, #loaded.layers[2].layers) -- the shared Dense once, and the Add
+    assert.equal(#m:weights(), #loaded:weights())
+    assert_same_tensor(want, loaded:predict(x))
+  end)
+
+  it("writes a loss object of nn.losses with its options, and an optimizer by name", function()
+    local m = nn.Sequential{nn.Dense(3)}
+    m:compile{optimizer = "sgd", loss = nn.losses.CategoricalCrossentropy{from_logits = true}}
+    m:build{1, 2}
+    local loaded, path = round_trip(m, "loss_object")
+    assert.equal("categorical_crossentropy", loaded.loss.name)
+    assert.is_true(loaded.loss.from_logits)
+    assert.equal("SGD", loaded.optimizer.name)
+    local _, meta = dagl.load_safetensors(path)
+    assert.is_nil(meta.compile_skipped)
+  end)
+
   it("saves and loads a model that is not built yet", function()
     local loaded = round_trip(nn.Sequential{nn.Dense(2, "relu"), nn.Dense(1)}, "unbuilt")
     assert.equal(0, #loaded:weights())
@@ -235,6 +262,12 @@ describe("model:save and nn.load_model", function()
     local _, meta = dagl.load_safetensors(path)
     assert.equal("the loss is a Lua function", meta.compile_skipped)
     assert.is_nil(meta.compile_config)
+    -- an optimizer whose learning rate is a schedule (a Lua function)
+    m:compile{optimizer = nn.Adam{lr = nn.schedules.exponential(0.1, 10, 0.5)}, loss = "mse"}
+    loaded, path = round_trip(m, "schedule")
+    assert.is_nil(rawget(loaded, "optimizer"))
+    _, meta = dagl.load_safetensors(path)
+    assert.truthy(meta.compile_skipped:find("the optimizer Adam has", 1, true), meta.compile_skipped)
   end)
 end)
 
@@ -384,5 +417,41 @@ describe("damaged model files", function()
     assert_raises(function() nn.load_model(bad) end, "weight 1 is", "{5, 3} in the model but", "{2, 3} in the file")
     m:save_weights(bad)
     assert_raises(function() nn.load_model(bad) end, "holds weights but no model", "model:load_weights(path)")
+  end)
+end)
+
+describe("lua/dagl/json.lua (the JSON of model files)", function()
+  local json = require "dagl.json"
+
+  it("writes deterministically and reads back the same values, floats bit for bit", function()
+    local v = {b = {1, 2.5, -0.0, 1 / 3, 1e300, 1 << 60}, a = "q\"\\\n\1é", c = true, d = {}}
+    local text = json.encode(v)
+    assert.equal(text, json.encode(json.decode(text)))
+    local back = json.decode(text)
+    assert.equal(1 / 3, back.b[4])
+    assert.equal("integer", math.type(back.b[1]))
+    assert.equal("float", math.type(back.b[2]))
+    assert.equal("integer", math.type(back.b[6]))
+    assert.equal(v.a, back.a)
+    local prefix = '{"a":"q\\"\\\\\\n\\u0001é","b":'
+    assert.equal(prefix, text:sub(1, #prefix)) -- keys sorted, escapes as JSON writes them
+    assert.equal("😀", json.decode('"\\ud83d\\ude00"'))
+    assert.equal(json.null, json.decode("[null]")[1])
+  end)
+
+  it("refuses what is not JSON, and values JSON cannot hold", function()
+    for bad, why in pairs {["{"] = "expected a key", ["[1,]"] = "unexpected character", ["01"] = "bad number",
+                           ["1."] = "bad number", ['{"a":1,"a":2}'] = "duplicate key 'a'", ["[1] x"] = "trailing characters",
+                           ['"\\ud800"'] = "lone surrogate", [""] = "unexpected end", ['"\t"'] = "control character",
+                           [string.rep("[", 300)] = "nesting deeper than 200"} do
+      assert_raises(function() json.decode(bad) end, why)
+    end
+    assert_raises(function() json.encode({f = print}) end, "cannot write a function")
+    assert_raises(function() json.encode({0 / 0}) end, "is not a JSON number")
+    assert_raises(function() json.encode({1, x = 2}) end, "mixes list items and named fields")
+    local loop = {}
+    loop[1] = loop
+    assert_raises(function() json.encode(loop) end, "contains itself")
+    assert_raises(function() json.encode("\255") end, "not valid UTF-8")
   end)
 end)

@@ -247,8 +247,11 @@ end
 local function compile_entry(model)
   local c = rawget(model, "compile_config")
   if not c then return nil, "the model is not compiled" end
-  local out, why = {}, nil
-  for k, v in pairs(c) do
+  local out, why, keys = {}, nil, {}
+  for k in pairs(c) do keys[#keys + 1] = k end
+  table.sort(keys) -- the first reason is always the same one
+  for _, k in ipairs(keys) do
+    local v = c[k]
     if k == "optimizer" and type(v) ~= "string" then
       local opt = model.optimizer
       out[k], why = object_entry("optimizer", opt, nn, opt.config, options.callable(nn[opt.name]) and {opt.name} or {})
