@@ -94,11 +94,11 @@ end
 -- Raises unless every value of the layer's config is something JSON holds (numbers, strings,
 -- booleans, lists and tables of them); the message names the layer and the option.
 local function check_config(layer, config)
-  local function bad(option, v)
+  local function bad(v) -- what in v a file cannot hold, or nil
     if type(v) == "table" and getmetatable(v) == nil then
       for k, x in pairs(v) do
         if type(k) ~= "string" and math.type(k) ~= "integer" then return options.show(k) .. " as a key" end
-        local why = bad(option, x)
+        local why = bad(x)
         if why then return why end
       end
       return nil
@@ -111,7 +111,7 @@ local function check_config(layer, config)
   for k in pairs(config) do keys[#keys + 1] = k end
   table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
   for _, k in ipairs(keys) do
-    local why = bad(k, config[k])
+    local why = bad(config[k])
     if why == "a function" then
       error(("model:save: layer '%s': %s is a function, which a file cannot hold: give it by name (%s = %s), or save the weights alone with model:save_weights(path) and rebuild the model in code")
         :format(layer.name, tostring(k), tostring(k), name_example(tostring(k))), 0)
@@ -131,7 +131,7 @@ end
 -- A custom layer's config must rebuild it: the class made from the config (as nn.load_model
 -- will) gives the same config back. Raises, naming the layer and what to do.
 local function check_rebuilds(layer, class, name, config)
-  local fix = ("give the class a get_config() method returning a table of options that its constructor takes back (or a %s.from_config(config) function that makes the layer from it)"):format(name)
+  local fix = "give the class a get_config() method returning a table of options that its constructor takes back (or a from_config(config) function in the class that makes the layer from it)"
   local ok, fresh = pcall(make_layer, class, json.decode(json.encode(config)))
   if not ok then
     error(("model:save: layer '%s' (class '%s') does not rebuild from its config (%s): %s"):format(layer.name, name,
@@ -279,7 +279,11 @@ local save_options = options.declare {name = "save", path = "model:save",
 local function save(model, path, o)
   local meta = {model_config = json.encode({format_version = FORMAT_VERSION, model = model_entry(model)})}
   local compile, why = compile_entry(model)
-  if compile then meta.compile_config = json.encode(compile) elseif rawget(model, "compile_config") then meta.compile_skipped = why end
+  if compile then
+    meta.compile_config = json.encode(compile)
+  elseif rawget(model, "compile_config") then
+    meta.compile_skipped = why -- nn.load_model returns the model uncompiled
+  end
   weights.write(model, path, meta, o.include_optimizer, true, "model:save")
 end
 
@@ -304,39 +308,43 @@ local function expect(ctx, ok, what)
   if not ok then error(("load_model '%s': the file's model_config is damaged (%s)"):format(ctx.path, what), 0) end
 end
 
-local function is_list(v) return type(v) == "table" and getmetatable(v) == nil end
+-- Is v a table as JSON decodes one (an object or a list)?
+local function is_plain(v) return type(v) == "table" and getmetatable(v) == nil end
 
 local build_entry
 
 -- The layers of a model entry's config, built from their entries.
 local function build_items(ctx, cfg, where)
-  expect(ctx, is_list(cfg.layers), where .. " has no list of layers")
+  expect(ctx, is_plain(cfg.layers), where .. " has no list of layers")
   local out = {}
   for i, e in ipairs(cfg.layers) do out[i] = build_entry(ctx, e, ("%s, layer %d"):format(where, i)) end
   return out
 end
 
+-- A Sequential model from its entry: its layers, then the build for the saved input shape.
 local function build_sequential(ctx, entry, where)
   local cfg = entry.config
   local layers = build_items(ctx, cfg, where)
   local m = nn.Sequential(layers, {name = cfg.name})
-  if is_list(entry.input_shape) and not rawget(m, "output_shape") then m:build(entry.input_shape) end
+  if is_plain(entry.input_shape) and not rawget(m, "output_shape") then m:build(entry.input_shape) end
   return m
 end
 
+-- A functional model from its entry: new Keras inputs, each node's layer called on the tensors
+-- it took (recording the layer graph again), then nn.Model(inputs, outputs).
 local function build_functional(ctx, entry, where)
   local cfg = entry.config
   local layers = build_items(ctx, cfg, where)
-  expect(ctx, is_list(cfg.inputs) and is_list(cfg.nodes) and is_list(cfg.outputs), where .. " lacks inputs, nodes or outputs")
+  expect(ctx, is_plain(cfg.inputs) and is_plain(cfg.nodes) and is_plain(cfg.outputs), where .. " lacks inputs, nodes or outputs")
   local tensors, inputs = {}, {}
   for i, inp in ipairs(cfg.inputs) do
-    expect(ctx, is_list(inp) and is_list(inp.shape), ("%s: input %d has no shape"):format(where, i))
+    expect(ctx, is_plain(inp) and is_plain(inp.shape), ("%s: input %d has no shape"):format(where, i))
     inputs[i] = nn.Input(inp.shape, {dtype = inp.dtype, name = inp.name})
     tensors[i] = inputs[i]
   end
   for k, node in ipairs(cfg.nodes) do
-    local layer = is_list(node) and layers[node.layer]
-    expect(ctx, layer and is_list(node.inputs), ("%s: node %d names no layer of the model"):format(where, k))
+    local layer = is_plain(node) and layers[node.layer]
+    expect(ctx, layer and is_plain(node.inputs), ("%s: node %d names no layer of the model"):format(where, k))
     local args = {}
     for j, t in ipairs(node.inputs) do
       args[j] = tensors[t]
@@ -354,7 +362,7 @@ end
 
 -- A layer or model from its entry.
 function build_entry(ctx, entry, where)
-  expect(ctx, is_list(entry) and type(entry.class_name) == "string" and is_list(entry.config),
+  expect(ctx, is_plain(entry) and type(entry.class_name) == "string" and is_plain(entry.config),
     where .. " is not {class_name =, config =}")
   local name = entry.class_name
   if name == "sequential" then return build_sequential(ctx, entry, where) end
@@ -369,7 +377,7 @@ function build_entry(ctx, entry, where)
     error(("load_model '%s': %s (class '%s') does not rebuild from its config: %s"):format(ctx.path, where, name, bare(layer)), 0)
   end
   if entry.build_shape ~= nil then
-    expect(ctx, is_list(entry.build_shape), where .. ": build_shape is not a shape")
+    expect(ctx, is_plain(entry.build_shape), where .. ": build_shape is not a shape")
     local built, err = pcall(layer.ensure_built, layer, entry.build_shape)
     if not built then error(("load_model '%s': %s (class '%s') does not build: %s"):format(ctx.path, where, name, bare(err)), 0) end
   end
@@ -379,21 +387,22 @@ end
 -- Compiles the model with the saved settings (objects rebuilt from their class and config).
 local function recompile(ctx, model, text)
   local ok, c = pcall(json.decode, text)
-  if not ok or not is_list(c) then
+  if not ok or not is_plain(c) then
     error(("load_model '%s': the file's compile_config is damaged (%s)"):format(ctx.path, ok and "not an object" or c), 0)
   end
   local function rebuild(v, table_)
-    if not is_list(v) then return v end
+    if not is_plain(v) then return v end
     local f = type(v.class_name) == "string" and table_[v.class_name]
     if not f then
-      error(("load_model '%s': the file's compile_config names %s, which this dagl does not have"):format(ctx.path,
-        options.show(v.class_name)), 0)
+      error(("the file's compile_config names %s, which this dagl does not have"):format(options.show(v.class_name)), 0)
     end
     return f(v.config)
   end
-  c.optimizer = rebuild(c.optimizer, nn)
-  c.loss = rebuild(c.loss, nn.losses)
-  local done, err = pcall(model.compile, model, c)
+  local done, err = pcall(function()
+    c.optimizer = rebuild(c.optimizer, nn)
+    c.loss = rebuild(c.loss, nn.losses)
+    model:compile(c)
+  end)
   if not done then error(("load_model '%s': compiling with the saved settings failed: %s"):format(ctx.path, bare(err)), 0) end
 end
 
@@ -426,12 +435,12 @@ local function load(path, o)
   local ctx = {path = path, classes = o.custom_objects, builtin = builtins()}
   local ok, tree = pcall(json.decode, meta.model_config)
   expect(ctx, ok, "not JSON: " .. tostring(tree))
-  expect(ctx, is_list(tree) and math.type(tree.format_version) == "integer", "no format_version")
+  expect(ctx, is_plain(tree) and math.type(tree.format_version) == "integer", "no format_version")
   if tree.format_version > FORMAT_VERSION then
     error(("load_model '%s': the file is of format version %d; this dagl reads up to %d (written by a newer dagl)")
       :format(path, tree.format_version, FORMAT_VERSION), 0)
   end
-  expect(ctx, is_list(tree.model) and MODEL_KINDS[tree.model.class_name], "the model is neither sequential nor functional")
+  expect(ctx, is_plain(tree.model) and MODEL_KINDS[tree.model.class_name], "the model is neither sequential nor functional")
   local built, model = pcall(build_entry, ctx, tree.model, "the model")
   if not built then
     local msg = bare(model)
