@@ -83,6 +83,16 @@ describe("docs", function()
     assert(ok, ("docs/gen_c_api.lua --check failed (%s %s): %s"):format(how, code, out))
   end)
 
+  it("docs/options.md is what the option declarations make (docs/gen_options.lua)", function()
+    local options = require "dagl.options"
+    require "dagl.nn"
+    require "dagl.data"
+    require "dagl.ffi"
+    local want = options.markdown()
+    local have = read_file(SRC .. "/docs/options.md")
+    assert(have == want, "docs/options.md is not current: run build/dagl docs/gen_options.lua")
+  end)
+
   it("docs/lua_api.md documents every public name", function()
     local nn = dagl.nn
     local missing = {}

@@ -208,6 +208,6 @@ return {
     assert.matches("luaop_backward_spec.lua:%d+: dagl.luaop: unknown option 'backward_func' %(did you mean 'backward_fn'%?", err)
     ok, err = pcall(dagl.luaop, {name = "half", forward = function(t) return t end, backward = "g"})
     assert.is_false(ok)
-    assert.matches("luaop 'half': backward must be a function", err)
+    assert.matches("dagl.luaop: backward must be a function, got 'g'", err, 1, true)
   end)
 end)

@@ -93,14 +93,17 @@ describe("dagl.nn optimizers and callbacks", function()
     assert.is_true(math.abs(w[1] - 0.9) < 1e-5 and math.abs(w[2] - 1.1) < 1e-5)
   end)
 
-  it("follows learning-rate schedules and clips the global gradient norm", function()
+  it("follows learning-rate schedules, clips each gradient's norm (clipnorm) or their global norm", function()
     local cos = nn.schedules.cosine(1.0, 10)
     assert.equal(1.0, cos(0))
     assert.is_true(math.abs(cos(5) - 0.5) < 1e-12 and cos(10) < 1e-12)
     assert.is_true(math.abs(nn.schedules.exponential(1.0, 10, 0.5)(20) - 0.25) < 1e-12)
-    local w = dagl.zeros(2)
-    nn.SGD{lr = 1, clipnorm = 1}.apply({w}, {dagl.tensor{3, 4}}) -- norm 5 -> scaled to 1
-    assert.is_true(math.abs(w[1] + 0.6) < 1e-6 and math.abs(w[2] + 0.8) < 1e-6)
+    local w, u = dagl.zeros(2), dagl.zeros(1)
+    nn.SGD{lr = 1, clipnorm = 1}.apply({w, u}, {dagl.tensor{3, 4}, dagl.tensor{0.5}}) -- norm 5 -> 1; 0.5 stays
+    assert.is_true(math.abs(w[1] + 0.6) < 1e-6 and math.abs(w[2] + 0.8) < 1e-6 and math.abs(u[1] + 0.5) < 1e-6)
+    w, u = dagl.zeros(2), dagl.zeros(1)
+    nn.SGD{lr = 1, global_clipnorm = 1.3}.apply({w, u}, {dagl.tensor{3, 4}, dagl.tensor{12}}) -- norm 13 -> 1.3
+    assert.is_true(math.abs(w[1] + 0.3) < 1e-6 and math.abs(w[2] + 0.4) < 1e-6 and math.abs(u[1] + 1.2) < 1e-6)
   end)
 
   it("stops early and logs CSV rows", function()

@@ -94,7 +94,7 @@ describe("the scheduler", function()
     assert.equal(0, (got - want):abs():max():item())
     assert.equal(st.nodes, st1.nodes)
     assert.has_error(function() dagl.set_threads{intra = -1} end)
-    assert.has_error(function() dagl.set_threads{intra = "2"} end, "set_threads: intra must be an integer, got string")
+    assert.has_error(function() dagl.set_threads{intra = "2"} end, "dagl.set_threads: intra must be an integer in [0, 4096], got '2'")
   end)
 
   it("records every node once, after all of its sources", function()

@@ -42,6 +42,11 @@ local optimizers = {
   {"Adam cosine", function() return nn.Adam{lr = nn.schedules.cosine(0.02, 4)} end},
   {"AdamW", function() return nn.AdamW{lr = 0.01, weight_decay = 0.1} end},
   {"RMSprop", function() return nn.RMSprop{lr = 0.01} end},
+  {"RMSprop centered momentum", function() return nn.RMSprop{learning_rate = 0.01, centered = true, momentum = 0.5} end},
+  {"Adam amsgrad pytorch", function() return nn.Adam{learning_rate = 0.01, amsgrad = true, formula = "pytorch"} end},
+  {"Adagrad", function() return nn.Adagrad{learning_rate = 0.1} end},
+  {"SGD global_clipnorm", function() return nn.SGD{learning_rate = 0.1, global_clipnorm = 0.05} end},
+  {"SGD clipvalue", function() return nn.SGD{learning_rate = 0.1, clipvalue = 0.02} end},
 }
 
 describe("fit's in-graph optimizer step", function()

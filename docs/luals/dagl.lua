@@ -370,9 +370,15 @@ function dagl.save_npy(path, t) end
 ---@param path string
 ---@return table<string, dagl.Tensor>
 function dagl.load_npz(path) end
+---@class dagl.CsvOptions
+---@field delimiter? string one character (default ",")
+---@field sep? string pandas' spelling of delimiter
+---@field header? boolean the first non-blank line holds the column names (default false)
+
 ---A numeric CSV file as float32 (rows, cols), and the column names with header = true.
+---Unknown options and wrong values raise.
 ---@param path string
----@param opts? {delimiter?: string, header?: boolean}
+---@param opts? dagl.CsvOptions
 ---@return dagl.Tensor
 ---@return string[]? names
 function dagl.read_csv(path, opts) end
@@ -537,14 +543,16 @@ function dagl.close(t) end
 
 -- ---------------------------------------------------------------- graphs
 
+---No options: a second argument raises.
 ---@param f fun(...: dagl.Symbol): ...
 ---@return dagl.Fn
 function dagl.fn(f) end
 ---@class dagl.GradOptions
----@field wrt? dagl.Tensor[] tensors (weights) to differentiate with respect to
----@field argnums? integer[] 1-based arguments to differentiate with respect to (default: all)
+---@field wrt? dagl.Tensor|dagl.Tensor[] tensors (weights) to differentiate with respect to
+---@field argnums? integer|integer[] 1-based arguments to differentiate with respect to (default: all; {} for none)
 
 ---Returns a callable giving f's value, then the gradients (arguments, then wrt tensors).
+---The options are checked at the call (unknown keys and wrong types raise).
 ---@param f fun(...: dagl.Symbol): dagl.Symbol
 ---@param opts? dagl.GradOptions
 ---@return dagl.Fn
@@ -560,11 +568,12 @@ function dagl.label(x, name, body) end
 ---@field backward? fun(grad: dagl.Tensor, ...: dagl.Tensor): ...: dagl.Tensor
 ---@field name? string
 ---@field shape? integer[]|fun(...: integer[]): integer[]
----@field dtype? dagl.dtype
+---@field dtype? "float32"|"float64"|"int64"
 ---@field module? string per-worker states load forward and backward from require(module)
 ---@field fn? string forward's name in module (default "forward")
 ---@field backward_fn? string backward's name in module (default "backward")
 
+---The options are checked at the call (unknown keys and wrong types raise).
 ---@param spec dagl.LuaOpSpec
 ---@return dagl.LuaOp
 function dagl.luaop(spec) end
@@ -593,7 +602,8 @@ function dagl.graph() end
 ---@field svg? string
 ---@field print? boolean
 
----@param opts dagl.TraceOptions
+---The options are checked at the call, before body runs; dagl.trace(body) takes none.
+---@param opts dagl.TraceOptions|fun(): ...
 ---@param body? fun(): ...
 ---@return dagl.TraceStats stats
 ---@return ...
@@ -607,9 +617,12 @@ function dagl.tracing() end
 
 -- ---------------------------------------------------------------- threads and the VM lock
 
----Worker threads, and with {intra = k} how many may work on one kernel at once (0 = all).
+---Worker threads (inter, 0 = one per core), and with {intra = k} how many may work on one
+---kernel at once (0 = all); both 0 to 4096. set_threads(n, {intra = k}) sets both. Unknown keys,
+---wrong types and values out of range raise, changing nothing.
 ---@param n integer|{inter?: integer, intra?: integer}
-function dagl.set_threads(n) end
+---@param opts? {intra?: integer}
+function dagl.set_threads(n, opts) end
 ---@return integer inter
 ---@return integer intra
 function dagl.num_threads() end
@@ -958,9 +971,13 @@ function Layer:regularize_kernel(x) end
 ---@field dtype string
 ---@field name string
 
+---@alias dagl.nn.Schedule fun(step: integer): number the rate at a step counted from 0
+
 ---@class dagl.nn.Optimizer
----@field name string
----@field iterations integer
+---@field name string "SGD"|"Adam"|"AdamW"|"RMSprop"|"Adagrad"
+---@field iterations integer the steps taken
+---@field learning_rate number|dagl.nn.Schedule settable between steps
+---@field config table the options given (what rebuilds the optimizer)
 ---@field hyper_names string[]
 ---@field apply fun(weights: dagl.Tensor[], grads: dagl.Tensor[])
 ---@field emit fun(weights: dagl.Tensor[], grads: dagl.Symbol[], hyper: dagl.Symbol[])
@@ -1151,7 +1168,8 @@ function Sequential:add(layer) end
 ---@field callbacks dagl.nn.callbacks
 ---@field activations table<string, fun(x: dagl.Tensor): dagl.Tensor>
 ---@field initializers table<string, fun(fan_in: integer, fan_out: integer, shape: integer[]): dagl.Tensor>
----@field schedules {exponential: fun(lr: number, decay_steps: number, decay_rate: number): fun(step: integer): number, cosine: fun(lr: number, decay_steps: number, alpha?: number): fun(step: integer): number}
+---@field schedules dagl.nn.schedules
+---@field optimizers dagl.nn.optimizers
 ---@field MaxPooling2D fun(pool_size?: dagl.pair|table, opts?: {strides?: dagl.pair, padding?: dagl.padding, name?: string}): dagl.nn.Layer
 ---@field AveragePooling2D fun(pool_size?: dagl.pair|table, opts?: {strides?: dagl.pair, padding?: dagl.padding, name?: string}): dagl.nn.Layer
 local nn = {}
@@ -1227,18 +1245,56 @@ function nn.is_layer(v) end
 ---@param kind string
 ---@return table class
 function nn.layer_class(kind) end
----@param opts? {lr?: number|fun(step: integer): number, momentum?: number, nesterov?: boolean, clipnorm?: number}
+---The options of Keras 3's base optimizer, which every optimizer takes (at most one clipping).
+---@alias dagl.nn.OptimizerOptions {learning_rate?: number|dagl.nn.Schedule, lr?: number|dagl.nn.Schedule, weight_decay?: number, clipnorm?: number, clipvalue?: number, global_clipnorm?: number, use_ema?: false, ema_momentum?: 0.99, ema_overwrite_frequency?: nil, loss_scale_factor?: nil, gradient_accumulation_steps?: nil}
+---@alias dagl.nn.Formula "keras"|"pytorch"
+
+---Keras 3's SGD: positional (learning_rate, momentum, nesterov), then options.
+---@param learning_rate? number|dagl.nn.Schedule|dagl.nn.OptimizerOptions|{momentum?: number, nesterov?: boolean}
+---@param ... any momentum, nesterov, then an options table
 ---@return dagl.nn.Optimizer
-function nn.SGD(opts) end
----@param opts? {lr?: number|fun(step: integer): number, beta1?: number, beta2?: number, eps?: number, weight_decay?: number, clipnorm?: number}
+function nn.SGD(learning_rate, ...) end
+---Keras 3's Adam: positional (learning_rate, beta_1, beta_2, epsilon, amsgrad), then options
+---(also beta1, beta2, eps; formula = "pytorch" for torch.optim.Adam's update).
+---@param learning_rate? number|dagl.nn.Schedule|dagl.nn.OptimizerOptions|{beta_1?: number, beta_2?: number, epsilon?: number, amsgrad?: boolean, formula?: dagl.nn.Formula}
+---@param ... any
 ---@return dagl.nn.Optimizer
-function nn.Adam(opts) end
----@param opts? {lr?: number|fun(step: integer): number, beta1?: number, beta2?: number, eps?: number, weight_decay?: number, clipnorm?: number}
+function nn.Adam(learning_rate, ...) end
+---Keras 3's AdamW (weight_decay = 0.004): positional (learning_rate, weight_decay, beta_1, beta_2, epsilon, amsgrad).
+---@param learning_rate? number|dagl.nn.Schedule|dagl.nn.OptimizerOptions|{beta_1?: number, beta_2?: number, epsilon?: number, amsgrad?: boolean, formula?: dagl.nn.Formula}
+---@param ... any
 ---@return dagl.nn.Optimizer
-function nn.AdamW(opts) end
----@param opts? {lr?: number|fun(step: integer): number, rho?: number, eps?: number, clipnorm?: number}
+function nn.AdamW(learning_rate, ...) end
+---Keras 3's RMSprop: positional (learning_rate, rho, momentum, epsilon, centered), then options (also alpha for rho).
+---@param learning_rate? number|dagl.nn.Schedule|dagl.nn.OptimizerOptions|{rho?: number, momentum?: number, epsilon?: number, centered?: boolean, formula?: dagl.nn.Formula}
+---@param ... any
 ---@return dagl.nn.Optimizer
-function nn.RMSprop(opts) end
+function nn.RMSprop(learning_rate, ...) end
+---Keras 3's Adagrad: positional (learning_rate, initial_accumulator_value, epsilon), then options.
+---@param learning_rate? number|dagl.nn.Schedule|dagl.nn.OptimizerOptions|{initial_accumulator_value?: number, epsilon?: number, formula?: dagl.nn.Formula}
+---@param ... any
+---@return dagl.nn.Optimizer
+function nn.Adagrad(learning_rate, ...) end
+---@param v any
+---@return boolean
+function nn.is_optimizer(v) end
+
+---@class dagl.nn.optimizers
+---@field SGD fun(...): dagl.nn.Optimizer
+---@field Adam fun(...): dagl.nn.Optimizer
+---@field AdamW fun(...): dagl.nn.Optimizer
+---@field RMSprop fun(...): dagl.nn.Optimizer
+---@field Adagrad fun(...): dagl.nn.Optimizer
+---@field schedules dagl.nn.schedules
+---An optimizer by name ("adam", any case), by config {class_name =, config =}, or as it is.
+---@field get fun(spec: string|dagl.nn.Optimizer|{class_name: string, config?: table}): dagl.nn.Optimizer
+
+---Keras's ExponentialDecay and CosineDecay: positional values in Keras's order, then options.
+---@class dagl.nn.schedules
+---@field exponential fun(initial_learning_rate: number|{initial_learning_rate: number, decay_steps: number, decay_rate: number, staircase?: boolean}, decay_steps?: number, decay_rate?: number, staircase?: boolean): dagl.nn.Schedule
+---@field ExponentialDecay fun(initial_learning_rate: number|table, decay_steps?: number, decay_rate?: number, staircase?: boolean): dagl.nn.Schedule
+---@field cosine fun(initial_learning_rate: number|{initial_learning_rate: number, decay_steps: number, alpha?: number, warmup_target?: number, warmup_steps?: number}, decay_steps?: number, alpha?: number, opts?: {warmup_target?: number, warmup_steps?: number}): dagl.nn.Schedule
+---@field CosineDecay fun(initial_learning_rate: number|table, decay_steps?: number, alpha?: number, opts?: {warmup_target?: number, warmup_steps?: number}): dagl.nn.Schedule
 ---@param model dagl.nn.Model|dagl.nn.Layer
 ---@param path string
 ---@param metadata? table<string, string|number>
@@ -1297,10 +1353,19 @@ function nn.as_symbol(t, like) end
 
 ---@class dagl.data
 local data = {}
----for xb, yb in dagl.data.batches(x, y, opts) do ... end
+---@class dagl.data.BatchOptions
+---@field batch_size? integer rows per batch, >= 1 (default 32)
+---@field shuffle? boolean (default true)
+---@field seed? integer the order's seed (default: drawn from math.random)
+---@field drop_last? boolean skip a last partial batch (default false)
+---@field drop_remainder? boolean TensorFlow's spelling of drop_last
+---@field prefetch? boolean gather the next batch on a background thread (default true)
+
+---for xb, yb in dagl.data.batches(x, y, opts) do ... end (or batches(x, opts)). Unknown options
+---and wrong values raise.
 ---@param x dagl.Tensor|table
----@param y? dagl.Tensor|table
----@param opts? {batch_size?: integer, shuffle?: boolean, seed?: integer, drop_last?: boolean, prefetch?: boolean}
+---@param y? dagl.Tensor|table|dagl.data.BatchOptions
+---@param opts? dagl.data.BatchOptions
 ---@return fun(): dagl.Tensor|table?, dagl.Tensor|table?
 function data.batches(x, y, opts) end
 ---@param n integer
@@ -1309,12 +1374,12 @@ function data.batches(x, y, opts) end
 function data.permutation(n, seed) end
 ---dagl.read_csv, also for ".gz" files.
 ---@param path string
----@param opts? {delimiter?: string, header?: boolean}
+---@param opts? dagl.CsvOptions
 ---@return dagl.Tensor
 ---@return string[]? names
 function data.read_csv(path, opts) end
 ---@param path string
----@param opts? {label_column?: integer|string, header?: boolean, delimiter?: string}
+---@param opts? {label_column?: integer|string, header?: boolean, delimiter?: string, sep?: string}
 ---@return dagl.Tensor x float32 features
 ---@return dagl.Tensor y int64 labels
 ---@return string[]? feature_names
@@ -1339,6 +1404,7 @@ local ffi = {}
 ---@param path? string nil: the program itself
 ---@return dagl.ffi.Lib
 function ffi.load(path) end
+---The options are checked at the call (unknown keys, wrong types, inputs outside 1..8 raise).
 ---@param spec {lib: dagl.ffi.Lib, name: string, inputs: integer, shape?: integer[]|fun(...: integer[]): integer[], split?: boolean, grain?: integer, backward?: function, module?: string, backward_fn?: string}
 ---@return dagl.ffi.Kernel
 function ffi.kernel(spec) end

@@ -1,6 +1,8 @@
 --- dagl.data: mini-batches over tensors (seeded, reproducible shuffling; the next batch's rows
 -- gathered on a background thread while the caller trains on the current one) and CSV datasets.
 local dagl = require "dagl"
+local options = require "dagl.options"
+local api = require "dagl.api_options"
 
 local data = {}
 
@@ -61,15 +63,28 @@ local function close_pending(p)
   end
 end
 
+local batches_options = options.declare {name = "dagl.data.batches", path = "dagl.data.batches",
+  probe = function(o) return data.batches(dagl.zeros(4, 1), nil, o) end,
+  {"batch_size", "integer", min = 1, default = 32, doc = "rows per batch (the last one may have fewer)"},
+  {"shuffle", "boolean", default = true, doc = "a shuffled order (else the rows' order)"},
+  {"seed", "integer", doc = "the order's seed (default: one drawn from math.random)"},
+  {"drop_last", "boolean", default = false, aliases = {"drop_remainder"}, doc = "skip a last partial batch"},
+  {"prefetch", "boolean", default = true, doc = "gather the next batch's rows on a background thread"},
+}
+
 --- dagl.data.batches(x, y, {batch_size=32, shuffle=true, seed=, drop_last=false, prefetch=true})
--- -> iterator over (xb, yb) (yb is nil without y). x and y are tensors (rows along dim 1) or Lua
--- tables of rows/labels. The order depends only on `seed` (default: drawn from math.random, so
--- math.randomseed makes runs repeat). With prefetch the rows of batch k+1 are copied on a
--- background thread before batch k is returned; do not write into x or y while iterating. A
--- generic `for` closes the iterator (its 4th value) on break or error, and the pending batch is
--- freed by the garbage collector otherwise, so nothing leaks.
-function data.batches(x, y, opts)
-  opts = opts or {}
+-- -> iterator over (xb, yb) (yb is nil without y; batches(x, {options}) also works). x and y are
+-- tensors (rows along dim 1) or Lua tables of rows/labels. The order depends only on `seed`
+-- (default: drawn from math.random, so math.randomseed makes runs repeat). With prefetch the
+-- rows of batch k+1 are copied on a background thread before batch k is returned; do not write
+-- into x or y while iterating. A generic `for` closes the iterator (its 4th value) on break or
+-- error, and the pending batch is freed by the garbage collector otherwise, so nothing leaks.
+function data.batches(x, y, opts, ...)
+  api.at_most("dagl.data.batches", "(x, y, {options})", 3, 1, x, y, opts, ...)
+  if opts == nil and type(y) == "table" and next(y) ~= nil and options.is_options(y) then
+    y, opts = nil, y -- batches(x, {options}): a table with names holds no labels
+  end
+  opts = batches_options:check(opts, 1)
   local n = rows_of(x, "x")
   if y ~= nil then
     local ny = rows_of(y, "y")
@@ -77,16 +92,13 @@ function data.batches(x, y, opts)
       error(("dagl.data.batches: x has %d rows but y has %d"):format(n, ny), 2)
     end
   end
-  local bs = opts.batch_size or 32
-  if math.type(bs) ~= "integer" or bs < 1 then
-    error("dagl.data.batches: batch_size must be a positive integer, got " .. tostring(bs), 2)
-  end
+  local bs = opts.batch_size
   if dagl.is_tensor(x) then x = x:contiguous() end
   if dagl.is_tensor(y) then y = y:contiguous() end
   local seed = opts.seed or math.random(0, 0x7FFFFFFF)
-  local order = data.permutation(n, opts.shuffle ~= false and seed or nil)
+  local order = data.permutation(n, opts.shuffle and seed or nil)
   local nb = opts.drop_last and n // bs or (n + bs - 1) // bs
-  local prefetch = opts.prefetch ~= false
+  local prefetch = opts.prefetch
 
   local function start(k)
     local first, last = (k - 1) * bs + 1, math.min(k * bs, n)
@@ -110,30 +122,57 @@ function data.batches(x, y, opts)
   return next_batch, nil, nil, state
 end
 
---- dagl.data.read_csv(path, opts): dagl.read_csv, also for gzip-compressed files (".gz"), which
--- are decompressed by `gzip -dc` into a temporary file first.
-function data.read_csv(path, opts)
-  if not path:match("%.gz$") then return dagl.read_csv(path, opts) end
+local read_csv_options = options.declare {name = "dagl.data.read_csv", path = "dagl.data.read_csv",
+  probe = function(o) return api.with_file("1,2\n", function(p) return data.read_csv(p, o) end) end,
+  table.unpack(api.csv_options)}
+
+-- Reads path with checked CSV options o, decompressing a ".gz" file first; errors at the user's line.
+local function read_csv(path, o)
+  if not path:match("%.gz$") then return api.read_csv(path, o) end
   local tmp = os.tmpname()
   local ok = os.execute(("gzip -dc '%s' > '%s' 2>/dev/null"):format((path:gsub("'", "'\\''")), tmp))
   if not ok then
     os.remove(tmp)
-    error(("read_csv '%s': gzip -dc failed (is it a gzip file, and is gzip installed?)"):format(path), 2)
+    api.user_error(("read_csv '%s': gzip -dc failed (is it a gzip file, and is gzip installed?)"):format(path))
   end
-  local res = table.pack(pcall(dagl.read_csv, tmp, opts))
+  local res = table.pack(pcall(api.read_csv, tmp, o))
   os.remove(tmp)
-  if not res[1] then error((tostring(res[2]):gsub(tmp:gsub("%p", "%%%0"), (path:gsub("%%", "%%%%")))), 2) end
+  if not res[1] then
+    local msg = tostring(res[2]):gsub("^[^:]*:%d+: ", "")
+    api.user_error((msg:gsub(tmp:gsub("%p", "%%%0"), (path:gsub("%%", "%%%%")))))
+  end
   return table.unpack(res, 2, res.n)
 end
+
+--- dagl.data.read_csv(path, {delimiter = ",", header = false}): dagl.read_csv, also for
+-- gzip-compressed files (".gz"), which are decompressed by `gzip -dc` into a temporary file first.
+function data.read_csv(path, opts, ...)
+  api.at_most("dagl.data.read_csv", "(path, {options})", 2, 1, path, opts, ...)
+  api.check_path("dagl.data.read_csv", path, 1)
+  return read_csv(path, read_csv_options:check(opts, 1))
+end
+
+-- A label column: a 1-based index (negative from the end) or a column name.
+local function column(v)
+  if (math.type(v) == "integer" and v ~= 0) or type(v) == "string" then return true end
+  return false, "a column number (1-based; negative from the end) or, with a header, a column name"
+end
+
+local dataset_options = options.declare {name = "dagl.data.read_csv_dataset", path = "dagl.data.read_csv_dataset",
+  probe = function(o) return api.with_file("1,2\n3,4\n", function(p) return data.read_csv_dataset(p, o) end) end,
+  {"label_column", column, default = -1, doc = "the column holding the integer labels"},
+  table.unpack(api.csv_options)}
 
 --- dagl.data.read_csv_dataset(path, {label_column=-1, header=false, delimiter=","}) -> x (float32,
 -- rows x features), y (int64 labels), feature names (with a header). label_column is a 1-based
 -- index (negative counts from the end) or, with a header, a column name.
-function data.read_csv_dataset(path, opts)
-  opts = opts or {}
-  local t, names = data.read_csv(path, {header = opts.header, delimiter = opts.delimiter})
+function data.read_csv_dataset(path, opts, ...)
+  api.at_most("dagl.data.read_csv_dataset", "(path, {options})", 2, 1, path, opts, ...)
+  api.check_path("dagl.data.read_csv_dataset", path, 1)
+  opts = dataset_options:check(opts, 1)
+  local t, names = read_csv(path, opts)
   local ncol = t.shape[2]
-  local lc = opts.label_column or -1
+  local lc = opts.label_column
   if type(lc) == "string" then
     local found
     for i, nm in ipairs(names or {}) do if nm == lc then found = i end end

@@ -8,10 +8,16 @@
 -- scheduler's workers without the Lua VM lock.
 local core = require "dagl.core"
 local fn = require "dagl.fn"
+local options = require "dagl.options"
+local api = require "dagl.api_options"
 
 local M = {}
 
-M.load = core.ffi_load
+--- dagl.ffi.load(path?) -> lib: dlopen (no path: the program itself). It takes no options.
+function M.load(...)
+  api.at_most("dagl.ffi.load", "one path (or none: the program itself)", 1, 1, ...)
+  return api.at_user_line(core.ffi_load, ...)
+end
 
 -- A real tensor for an eager kernel argument (numbers become 0-d tensors).
 local function as_tensor(x, i, name)
@@ -20,12 +26,36 @@ local function as_tensor(x, i, name)
   error(("bad argument #%d to '%s' (tensor expected, got %s)"):format(i, name, type(x)), 3)
 end
 
+-- A library dagl.ffi.load opened.
+local library = options.simple(function(v)
+  local mt = getmetatable(v)
+  return type(v) == "userdata" and type(mt) == "table" and rawget(mt, "__name") == "dagl.ffi.Library"
+end, "a library from dagl.ffi.load")
+
+local kernel_options = options.declare {name = "dagl.ffi.kernel", path = "dagl.ffi.kernel",
+  probe = function(o) -- a kernel of the program's strlen: made, never called
+    local spec = {lib = M.load(), name = "strlen", inputs = 1}
+    for k, v in pairs(o) do spec[k] = v end
+    return M.kernel(spec)
+  end,
+  {"lib", library, required = true, doc = "the library holding the kernel (dagl.ffi.load)"},
+  {"name", "string", required = true, doc = "the kernel's symbol in lib"},
+  {"inputs", "integer", min = 1, max = 8, required = true, doc = "how many tensors it takes"},
+  {"shape", {"output_shape", "function"}, doc = "the output shape, or a function of the input shapes (default: the first input's)"},
+  {"split", "boolean", default = false, doc = "run it in shares (ith of nth) on several workers"},
+  {"grain", "integer", min = 1, default = 16384, doc = "elements per share, at least"},
+  {"backward", "function", doc = "backward(g, x1, ..., out) -> the gradient of each input (dagl.grad, fit)"},
+  {"module", "string", doc = "per-worker mode: the module (a require name) holding backward_fn"},
+  {"backward_fn", "string", doc = "backward's name in module (default \"backward\")"},
+}
+
 --- dagl.ffi.kernel{lib=, name=, inputs=n, shape=function(in_shapes...) -> shape | table,
 -- split=bool, grain=elements per share, backward=function(g, x1, ..., out), module=,
 -- backward_fn=} -> a callable op.
-function M.kernel(spec)
-  assert(type(spec) == "table", "dagl.ffi.kernel: expected a table of options")
-  local handle = core.ffi_kernel_new(spec)
+function M.kernel(...)
+  api.at_most("dagl.ffi.kernel", "one table of options", 1, 1, ...)
+  local spec = kernel_options:check((...), 1)
+  local handle = api.at_user_line(core.ffi_kernel_new, spec)
   local node_spec = {shape = spec.shape, dtype = "float32"}
   local op = {name = spec.name, backward = spec.backward, handle = handle, inputs = spec.inputs,
               module = spec.module, backward_fn = spec.backward_fn} -- backward's, as for dagl.luaop

@@ -3,6 +3,8 @@
 -- function the same methods and operators as on real tensors are available; real tensors it
 -- touches (weights) become constants of the graph.
 local core = require "dagl.core"
+local options = require "dagl.options"
+local api = require "dagl.api_options"
 
 local M = {}
 
@@ -14,29 +16,8 @@ local is_tensor = core.is_tensor
 
 local function is_sym(x) return getmetatable(x) == Sym end
 
--- Where dagl's own Lua files live ("@.../lua/dagl/"): frames there are the library's.
-local LIB = debug.getinfo(1, "S").source:match("^(@.*/)[^/]*$")
-
---- Raises msg at the nearest caller outside dagl's Lua files (and C), so that an error made while
--- tracing points at the user's line even when tail calls (`return x:matmul(w)`) or layers of
--- the library stand between; the top level when every frame is the library's.
-local function user_error(msg)
-  local level = 3 -- the caller of the function that called user_error
-  while true do
-    local info = debug.getinfo(level, "S")
-    if not info then error(msg, 0) end
-    if info.what ~= "C" and (not LIB or info.source:sub(1, #LIB) ~= LIB) then error(msg, level) end
-    level = level + 1
-  end
-end
-
---- Returns f(...)'s first result; an error it raises (a C binding's, after checking arguments)
--- is raised again at the user's line, without the position it had inside dagl.
-local function at_user_line(f, ...)
-  local ok, r = pcall(f, ...)
-  if not ok then user_error((tostring(r):gsub("^[^:]*:%d+: ", ""))) end
-  return r
-end
+-- Errors at the user's line (dagl.api_options): user_error(msg), at_user_line(f, ...).
+local user_error, at_user_line = api.user_error, api.at_user_line
 
 local function new_sym(tr, id)
   local dtype, shape = tr.g:info(id)
@@ -160,17 +141,41 @@ function M.lift(x, t)
   return new_sym(x.tracer, operand(x.tracer, t))
 end
 
+local luaop_options = options.declare {name = "dagl.luaop", path = "dagl.luaop",
+  probe = function(o)
+    local spec = {forward = function(x) return x end}
+    for k, v in pairs(o) do spec[k] = v end
+    return M.luaop(spec)
+  end,
+  {"forward", "function", required = true, doc = "forward(x1, ...) -> tensor, run at every execution of the graph"},
+  {"backward", "function", doc = "backward(grad_out, x1, ..., out) -> the gradient of each input (dagl.grad, fit)"},
+  {"name", "string", default = "luaop", doc = "the node's name in errors and traces"},
+  {"shape", {"output_shape", "function"}, doc = "the output shape, or a function of the input shapes (default: the first input's)"},
+  {"dtype", options.enum {"float32", "float64", "int64"}, doc = "the output dtype (default: the first input's)"},
+  {"module", "string", doc = "per-worker mode: the module (a require name) whose functions the workers run"},
+  {"fn", "string", doc = "forward's name in module (default \"forward\")"},
+  {"backward_fn", "string", doc = "backward's name in module (default \"backward\")"},
+}
+
+-- dagl.luaop's one table of options, checked (what at_user_line raises at the user's line).
+local function luaop_spec(...)
+  api.at_most("dagl.luaop", "one table of options", 1, 1, ...)
+  local o = luaop_options:check((...), 1) -- not a tail call: level 1 counts this frame
+  return o
+end
+
 --- dagl.luaop{forward=f, backward=g, name=, shape=, dtype=, module=, fn=, backward_fn=}: a node
 -- that runs Lua at every execution of the graph (the tf.py_function case). Called on symbols
 -- inside a trace it adds the node; called on real tensors it just calls forward. `shape` is the
 -- output shape (a table, or a function of the input shapes); by default the first input's shape
 -- and dtype. In global lock mode forward and backward run under the VM lock; in per-worker mode
 -- each worker runs them in a lua_State of its own, so they must be self-contained (only globals
--- and require) or be named by module= with fn= and backward_fn=.
-function M.luaop(spec)
-  assert(type(spec) == "table" and type(spec.forward) == "function", "dagl.luaop: forward must be a function")
+-- and require) or be named by module= with fn= and backward_fn=. The options are declared above
+-- (the one list: the C handle reads them without checking).
+function M.luaop(...)
+  local spec = at_user_line(luaop_spec, ...)
   local handle = at_user_line(core.luaop_new, spec)
-  local op = {name = spec.name or "luaop", forward = spec.forward, backward = spec.backward, handle = handle,
+  local op = {name = spec.name, forward = spec.forward, backward = spec.backward, handle = handle,
               module = spec.module, backward_fn = spec.backward_fn}
   return setmetatable(op, {
     __name = "dagl.LuaOp",
@@ -181,6 +186,14 @@ function M.luaop(spec)
       return sym
     end,
   })
+end
+
+--- dagl.luaop_new(spec [, k]): the C handle (low level, for g:custom), spec's options checked as
+-- dagl.luaop's; with k spec is an op dagl.luaop made (the gradient nodes of dagl.grad).
+function M.luaop_new(spec, k, ...)
+  api.at_most("dagl.luaop_new", "(spec [, k])", 2, 1, spec, k, ...)
+  if k == nil then spec = luaop_options:check(spec, 1) end
+  return at_user_line(core.luaop_new, spec, k)
 end
 
 --- The trace the first symbolic argument belongs to, or nil when every argument is real.
@@ -263,8 +276,9 @@ end
 --- dagl.fn(f): a callable that traces f once per input signature and runs the graph after.
 -- The returned object also has :graph(...) (the traced graph for those arguments) and
 -- :dot(...) (its Graphviz text).
-function M.fn(f)
-  assert(type(f) == "function", "dagl.fn: expected a function")
+function M.fn(f, ...)
+  api.at_most("dagl.fn", "one function (it has no options)", 1, 1, f, ...)
+  if type(f) ~= "function" then error("dagl.fn: expected a function, got " .. options.show(f), 2) end
   local cache = {}
   local obj = {traces = 0}
   local stale, taken = require("dagl.fn_guard").new(f, obj) -- f's captured values
@@ -301,6 +315,6 @@ local function same_shape(a, b)
   return true
 end
 
-M.internal = {node = node, new_sym = new_sym, operand = operand, same_shape = same_shape}
+M.internal = {node = node, new_sym = new_sym, operand = operand, same_shape = same_shape, user_error = user_error}
 
 return M

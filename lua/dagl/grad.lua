@@ -6,6 +6,8 @@
 --   local loss, dx, dw = vg(x)      -- value, then d/d(each argument), then d/d(each wrt tensor)
 local core = require "dagl.core"
 local fn = require "dagl.fn"
+local options = require "dagl.options"
+local api = require "dagl.api_options"
 
 local node, new_sym, operand = fn.internal.node, fn.internal.new_sym, fn.internal.operand
 local same_shape = fn.internal.same_shape
@@ -286,15 +288,31 @@ function M.backward(y, wrt)
   return out
 end
 
+-- wrt: one tensor or a list of them; argnums: one argument number (1-based) or a list of them,
+-- as JAX's argnums. Both are lists after the check.
+local tensor_list = api.list_of(core.is_tensor, "a tensor or a list of tensors (the weights f uses)", true)
+local arg_numbers = api.list_of(function(i) return math.type(i) == "integer" and i >= 1 end,
+  "an argument number (1-based) or a list of them ({} for none)", true)
+
+local grad_options = options.declare {name = "dagl.grad", path = "dagl.grad",
+  probe = function(o) return M.grad(function(x) return x:sum() end, o) end,
+  {"wrt", tensor_list, default = {}, doc = "tensors f uses (weights) to differentiate with respect to, after the arguments"},
+  {"argnums", arg_numbers, doc = "the arguments to differentiate with respect to (default: all; {} for none)"},
+}
+
 --- dagl.grad(f [, {wrt = {tensors...}, argnums = {i, ...}}]): a callable returning f's value,
 -- then its gradient with respect to each argument (or only those listed in argnums), then with
 -- respect to each `wrt` tensor (weights f uses). Traced and compiled once per input signature,
 -- like dagl.fn; backward work that no requested gradient needs is dropped before it runs.
 -- Auxiliary outputs: values f returns after the first are returned last, after the gradients,
 -- and are not differentiated (a training step returns metrics and BatchNorm updates this way).
-function M.grad(f, opts)
-  local wrt = opts and opts.wrt or {}
-  local argnums = opts and opts.argnums
+-- The options are checked here, at the call (an argument number past the arguments f gets
+-- raises when f is traced).
+function M.grad(f, opts, ...)
+  api.at_most("dagl.grad", "(f, {options})", 2, 1, f, opts, ...)
+  if not options.callable(f) then error("dagl.grad: f must be a function, got " .. options.show(f), 2) end
+  local o = grad_options:check(opts, 1)
+  local wrt, argnums = o.wrt, o.argnums
   return fn.fn(function(...)
     local args = table.pack(...)
     local outs = table.pack(f(...))
@@ -303,7 +321,13 @@ function M.grad(f, opts)
     local tr = y.tracer
     local ids = {}
     if argnums then
-      for _, i in ipairs(argnums) do ids[#ids + 1] = args[i].id end
+      for _, i in ipairs(argnums) do
+        if i > args.n then
+          api.user_error(("dagl.grad: argnums lists argument %d, but f was called with %d argument%s"):format(i,
+            args.n, args.n == 1 and "" or "s"))
+        end
+        ids[#ids + 1] = args[i].id
+      end
     else
       for i = 1, args.n do ids[i] = args[i].id end
     end

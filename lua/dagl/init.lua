@@ -10,6 +10,7 @@ dagl.fn = fn.fn
 dagl.is_symbol = fn.is_symbol
 dagl.label = fn.label
 dagl.luaop = fn.luaop
+dagl.luaop_new = fn.luaop_new
 dagl.grad = require("dagl.grad").grad
 
 --- dagl.where, dagl.assign, dagl.embedding and every op are the C functions themselves: they take
@@ -29,20 +30,9 @@ function dagl.concat(list, dim)
   return core.concat(list, dim)
 end
 
---- dagl.trace{json=path, svg=path, print=bool}(body) or dagl.trace(opts, body): runs body with
--- every graph run recorded, writes the Chrome/Perfetto JSON and the SVG timeline when asked, and
--- returns the statistics (wall, work, parallelism, critical_path, dag_width, lock_hold,
--- lock_wait, lock_serialized_fraction, ..., summary) followed by body's results.
-function dagl.trace(opts, body)
-  if body == nil then return function(b) return dagl.trace(opts, b) end end
-  assert(type(body) == "function", "dagl.trace: expected a function to run")
-  core.trace_start()
-  local res = table.pack(pcall(body))
-  local stats = core.trace_stop{json = opts.json, svg = opts.svg}
-  if not res[1] then error(res[2], 0) end
-  if opts.print then io.write(stats.summary) end
-  return stats, table.unpack(res, 2, res.n)
-end
+--- dagl.trace, dagl.trace_stop, dagl.set_threads, dagl.read_csv, dagl.set_check_numerics and
+-- dagl.set_memory_plan check their options and arguments (dagl.api_options) before the C code.
+require("dagl.api_options").install(dagl)
 
 --- dagl.nn (layers, models, training), dagl.data (batches, datasets) and dagl.ffi (C functions
 -- through libffi) load on first use: require "dagl" stays light.

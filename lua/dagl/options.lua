@@ -13,8 +13,9 @@
 --     {"activation", "activation", default = "linear"},
 --     {"learning_rate", "number", aliases = {"lr"}},  -- other spellings that mean the same
 --     {"mask_zero", "boolean", default = false, unsupported = "dagl has no masking"},
---     probe = function(opts) return nn.Dense(2, opts) end, -- a valid call taking opts (specs)
---   }
+--     probe = function(opts) return nn.Dense(opts) end, -- a call taking opts (specs walk it)
+--     example = {units = 2},                         -- what a valid probe call needs besides
+--   }                                                --   (a table, or a function making one)
 --   local o = decl:parse(...)   -- positional arguments and/or one options table
 --   local o = decl:check(opts)  -- an options table alone
 -- Both return a new table: every declared option under its own name (defaults filled in), the
@@ -209,7 +210,7 @@ Decl.__index = Decl
 --- Declares the options of one function (see the top of this file); returns the declaration.
 function M.declare(spec)
   local d = setmetatable({name = spec.name, path = spec.path or spec.name, positional = spec.positional or {},
-                          probe = spec.probe, doc = spec.doc, options = {}, by_name = {}, alias_of = {},
+                          probe = spec.probe, example = spec.example, doc = spec.doc, options = {}, by_name = {}, alias_of = {},
                           names = {}, varargs = spec.varargs}, Decl)
   for _, o in ipairs(spec) do
     local opt = {name = o[1], type = o[2], check = checker(o[2]), default = o.default, required = o.required,
@@ -364,6 +365,69 @@ function Decl:parse(level, ...)
   end
   if opts then self:read_table(out, opts, level + 1) end
   self:finish(out, level + 1) -- not a tail call: the levels count this frame
+  return out
+end
+
+-- What an option's type accepts, in words: the phrase its check gives for a value no type takes.
+local function type_words(opt)
+  local ok, what = opt.check(coroutine.create(function() end), opt)
+  if ok then return "any value" end
+  return what
+end
+
+-- A default for the docs table.
+local function default_words(v)
+  if v == nil then return "" end
+  if type(v) == "table" then
+    local parts = {}
+    for i, x in ipairs(v) do parts[i] = tostring(x) end
+    return "{" .. table.concat(parts, ", ") .. "}"
+  end
+  if type(v) == "string" then return '"' .. v .. '"' end
+  return tostring(v)
+end
+
+--- The Markdown reference of every declaration (docs/options.md is this text; docs/gen_options.lua
+-- writes it and spec/docs_spec.lua checks it), sorted by path. `load` is required first so that
+-- every part that declares options is loaded.
+function M.markdown()
+  local decls = {table.unpack(M.registry)}
+  table.sort(decls, function(a, b) return a.path < b.path end)
+  local out = {"# Options of every function that takes them", "",
+    "Generated from the declarations in the code (`dagl.options`) by `build/dagl docs/gen_options.lua`;",
+    "`spec/docs_spec.lua` checks it is current. Unknown names raise naming the nearest valid one; wrong",
+    "types and out-of-range values raise at the call. 'Other spellings' are accepted as the same option",
+    "(Keras's, PyTorch's or dagl's older names). An option marked *unsupported* takes only its default:",
+    "any other value raises saying why.", ""}
+  for _, d in ipairs(decls) do
+    out[#out + 1] = "## `" .. d.path .. "`"
+    out[#out + 1] = ""
+    if #d.positional > 0 then
+      out[#out + 1] = ("Positional arguments, in order: %s%s."):format(table.concat(d.positional, ", "),
+        d.varargs and " (any number of them)" or "")
+      out[#out + 1] = ""
+    end
+    out[#out + 1] = "| option | takes | default | other spellings | notes |"
+    out[#out + 1] = "|---|---|---|---|---|"
+    for _, o in ipairs(d.options) do
+      local notes = o.unsupported and ("*unsupported*: " .. o.unsupported) or (o.doc or "")
+      if o.required then notes = "**required**" .. (notes ~= "" and "; " .. notes or "") end
+      out[#out + 1] = ("| `%s` | %s | %s | %s | %s |"):format(o.name, (type_words(o):gsub("|", "\\|")),
+        (default_words(o.default):gsub("|", "\\|")), table.concat(o.aliases, ", "), (notes:gsub("|", "\\|")))
+    end
+    out[#out + 1] = ""
+  end
+  return table.concat(out, "\n")
+end
+
+--- The options of a probe call: the declaration's example (the required options of a valid
+-- call) with `opts` over it; `drop` names an option left out (when opts gives it by an alias).
+function Decl:probe_options(opts, drop)
+  local ex = self.example
+  if type(ex) == "function" then ex = ex() end
+  local out = {}
+  for k, v in pairs(ex or {}) do if k ~= drop then out[k] = v end end
+  for k, v in pairs(opts) do out[k] = v end
   return out
 end
 

@@ -181,10 +181,14 @@ static int decl_call(lua_State *L)
     return push_result(L, d->sig.ret, &ret);
 }
 
-/* lib:func(name, signature) -> a Lua function calling the C function `name`. */
+/* lib:func(name, signature) -> a Lua function calling the C function `name`. It takes no
+ * options: more arguments raise rather than being ignored. */
 static int lib_func(lua_State *L)
 {
     dagl_ffi_lib *lib = dagl_ffi_check_lib(L, 1);
+    while (lua_gettop(L) > 3 && lua_isnil(L, -1)) lua_pop(L, 1);
+    if (lua_gettop(L) > 3)
+        return luaL_error(L, "lib:func: takes (name, signature); got %d arguments", lua_gettop(L) - 1);
     const char *name = luaL_checkstring(L, 2), *text = luaL_checkstring(L, 3);
     dagl_ffi_sig sig;
     char err[160];

@@ -420,16 +420,14 @@ static char *format_string(lua_State *L, const char *fmt, const char *name, int 
  * node runs forward; with k it runs backward and keeps its k-th result, the gradient of input k
  * (the nodes dagl.grad adds), loaded in per-worker states from module='s backward_fn (default
  * "backward") or from its bytecode. No Lua closure of dagl's stands between, so per-worker states
- * can run what the user wrote. */
+ * can run what the user wrote. The options are declared and checked in Lua (dagl.luaop and
+ * dagl.luaop_new in lua/dagl/fn.lua), the one list of them. */
 static int l_luaop_new(lua_State *L)
 {
-    static const char *const options[] = {"forward", "backward", "name", "shape", "dtype",
-                                          "module", "fn", "backward_fn", NULL};
     luaL_checktype(L, 1, LUA_TTABLE);
     int k = (int)luaL_optinteger(L, 2, 0);
     luaL_argcheck(L, k >= 0 && k <= 8, 2, "an input number from 1 to 8");
     lua_settop(L, 2); /* the handle goes at 3 */
-    if (!k) dagl_l_check_options(L, 1, "dagl.luaop", options);
     dagl_lstate *s = DAGL_LSTATE(L);
     if (!s->vm) return luaL_error(L, "luaop: Lua nodes are made in the main state, not inside a Lua node");
     luaop **ud = lua_newuserdatauv(L, sizeof *ud, 0);

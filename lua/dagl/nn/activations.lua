@@ -5,6 +5,7 @@ local dagl = require "dagl"
 local options = require "dagl.options"
 
 local nn = require "dagl.nn.base"
+local shared = require "dagl.nn.shared"
 
 -- softplus, log(1 + e^x), without overflow: max(x, 0) + log(1 + e^-|x|).
 local function softplus(x) return x:relu() + ((-x:abs()):exp() + 1):log() end
@@ -78,7 +79,7 @@ end
 
 -- ---------------------------------------------------------------------------------------------
 -- Initializers: function(shape, dtype) -> tensor, Keras's formulas. The fans come from the
--- shape (nn.fans); dagl's older form init(fan_in, fan_out, shape) is accepted too.
+-- shape (shared.fans); dagl's older form init(fan_in, fan_out, shape) is accepted too.
 
 -- Standard normal values cut at 2 standard deviations (redrawn until inside), Keras's
 -- truncated normal.
@@ -98,7 +99,7 @@ local function uniform(shape, dtype, lo, hi) return dagl.rand(shape, dtype) * (h
 -- (stddev corrected for the cut) or uniform.
 local function variance_scaling(scale, mode, dist)
   return function(shape, dtype)
-    local fan_in, fan_out = nn.fans(shape)
+    local fan_in, fan_out = shared.fans(shape)
     local fan = mode == "fan_in" and fan_in or mode == "fan_out" and fan_out or (fan_in + fan_out) / 2
     local var = scale / math.max(1, fan)
     if dist == "uniform" then

@@ -3,6 +3,7 @@
 local options = require "dagl.options"
 
 local nn = require "dagl.nn.base"
+local shared = require "dagl.nn.shared"
 
 -- The options of every window layer: strides, padding and the data format.
 local PADDING = {"padding", options.enum {"valid", "same"}, default = "valid"}
@@ -45,7 +46,7 @@ local conv_options = nn.layer_options("Conv2D", {"filters", "kernel_size", "stri
   PADDING, DATA_FORMAT,
   {"dilation_rate", "size2", default = {1, 1}, unsupported = "convolutions are not dilated"},
   {"groups", "integer", default = 1, unsupported = "grouped convolutions are not implemented"},
-  table.unpack(nn.KERNEL_OPTIONS)}, function(o) return nn.Conv2D(2, 3, o) end)
+  table.unpack(shared.KERNEL_OPTIONS)}, {filters = 2, kernel_size = 3})
 function nn.Conv2D.new(...)
   local o = conv_options:parse(1, ...)
   local self = setmetatable({}, nn.Conv2D)
@@ -77,7 +78,7 @@ local function pool_class(kind, name, method)
   local decl = nn.layer_options(name, {"pool_size", "strides", "padding"}, {
     {"pool_size", "size2", default = {2, 2}, doc = "n or {rows, cols}"},
     {"strides", "size2", aliases = {"stride"}, doc = "n or {rows, cols} (default: pool_size)"},
-    PADDING, DATA_FORMAT}, function(o) return class(o) end)
+    PADDING, DATA_FORMAT})
   function class.new(...)
     local o = decl:parse(1, ...)
     local self = setmetatable({}, class)
@@ -100,7 +101,7 @@ nn.MaxPooling2D, nn.AveragePooling2D = nn.MaxPool2D, nn.AvgPool2D
 nn.GlobalAveragePooling2D = nn.layer_class("global_average_pooling2d")
 local gap_options = nn.layer_options("GlobalAveragePooling2D", {}, {DATA_FORMAT,
   {"keepdims", "boolean", default = false, unsupported = "the output is (batch, channels)"}},
-  function(o) return nn.GlobalAveragePooling2D(o) end)
+  nil)
 function nn.GlobalAveragePooling2D.new(...)
   local self = setmetatable({}, nn.GlobalAveragePooling2D)
   self:init(gap_options:parse(1, ...))

@@ -4,6 +4,7 @@ local dagl = require "dagl"
 local options = require "dagl.options"
 
 local nn = require "dagl.nn.base"
+local shared = require "dagl.nn.shared"
 
 --- nn.Dense(units, activation, {use_bias=true, kernel_initializer="glorot_uniform",
 -- bias_initializer="zeros", kernel_regularizer=, bias_regularizer=, name=, ...}) or
@@ -11,7 +12,7 @@ local nn = require "dagl.nn.base"
 nn.Dense = nn.layer_class("dense")
 local dense_options = nn.layer_options("Dense", {"units", "activation"}, {
   {"units", "integer", min = 1, required = true, doc = "the output width"},
-  table.unpack(nn.KERNEL_OPTIONS)}, function(o) return nn.Dense(2, o) end)
+  table.unpack(shared.KERNEL_OPTIONS)}, {units = 2})
 function nn.Dense.new(...)
   local o = dense_options:parse(1, ...)
   local self = setmetatable({}, nn.Dense)
@@ -42,7 +43,7 @@ end
 --- nn.Activation(activation): an activation (a name of nn.activations or a function) as a layer.
 nn.Activation = nn.layer_class("activation")
 local activation_options = nn.layer_options("Activation", {"activation"}, {
-  {"activation", "activation", required = true}}, function(o) return nn.Activation("relu", o) end)
+  {"activation", "activation", required = true}}, {activation = "relu"})
 function nn.Activation.new(...)
   local o = activation_options:parse(1, ...)
   local self = setmetatable({}, nn.Activation)
@@ -55,7 +56,7 @@ function nn.Activation:call(x) return self.fn(x) end
 --- nn.Flatten(): keeps the batch dim, flattens the rest.
 nn.Flatten = nn.layer_class("flatten")
 local flatten_options = nn.layer_options("Flatten", {}, {
-  {"data_format", "string", default = "channels_last", unsupported = "inputs are channels-last in dagl"}}, function(o) return nn.Flatten(o) end)
+  {"data_format", "string", default = "channels_last", unsupported = "inputs are channels-last in dagl"}}, nil)
 function nn.Flatten.new(...)
   local self = setmetatable({}, nn.Flatten)
   self:init(flatten_options:parse(1, ...))
@@ -75,7 +76,7 @@ local layer_norm_options = nn.layer_options("LayerNormalization", {}, {
   {"axis", "integer", default = -1, unsupported = "only the last dim (axis = -1) is normalized"},
   {"epsilon", "number", min = 0, default = 1e-3, aliases = {"eps"}},
   {"center", "boolean", default = true}, {"scale", "boolean", default = true}},
-  function(o) return nn.LayerNormalization(o) end)
+  nil)
 function nn.LayerNormalization.new(...)
   local o = layer_norm_options:parse(1, ...)
   local self = setmetatable({}, nn.LayerNormalization)

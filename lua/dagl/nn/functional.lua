@@ -25,7 +25,7 @@ local function new(shape, dtype, name, node)
 end
 
 local input_options = options.declare {name = "nn.Input", path = "nn.Input", positional = {"shape"},
-  probe = function(o) return nn.Input({2}, o) end,
+  probe = function(o) return nn.Input(o) end, example = {shape = {2}},
   {"shape", "shape", required = true, doc = "the shape without the batch dim: {8}, 8 or nn.Input{8}"},
   {"dtype", options.enum {"float32", "float64", "int64"}, default = "float32"},
   {"name", "string"},
@@ -85,7 +85,8 @@ local function keras_tensors(v)
   return true
 end
 local model_options = options.declare {name = "nn.Model", path = "nn.Model", positional = {"inputs", "outputs"},
-  probe = function(o) local i = nn.Input{2} return nn.Model(i, nn.Dense(1)(i), o) end,
+  probe = function(o) return nn.Model(o) end,
+  example = function() local i = nn.Input{2} return {inputs = i, outputs = nn.Dense(1)(i)} end,
   {"inputs", keras_tensors, required = true}, {"outputs", keras_tensors, required = true}, {"name", "string"}}
 
 --- nn.Model(inputs, outputs, {name =}) or nn.Model{inputs = inp or {inp1, ...}, outputs = out or

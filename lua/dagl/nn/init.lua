@@ -6,8 +6,8 @@
 -- Each part lives in its own file under dagl/nn/ and adds its names to the nn table; the order
 -- below matters only where a part uses another's names (layers use nn.activations).
 local nn = require "dagl.nn.base"
-for _, part in ipairs {"layer", "core_layers", "more_layers", "conv_layers", "losses", "optimizers", "callbacks",
-                       "model", "functional", "weights", "saving"} do
+for _, part in ipairs {"layer", "core_layers", "more_layers", "conv_layers", "losses", "schedules", "optimizers",
+                       "callbacks", "model", "functional", "weights", "saving"} do
   require("dagl.nn." .. part)
 end
 return nn

@@ -5,6 +5,7 @@ local fn = require "dagl.fn"
 local options = require "dagl.options"
 
 local nn = require "dagl.nn.base"
+local shared = require "dagl.nn.shared"
 --- The base of every layer: a name, build-once weights, and __call.
 local Layer = {}
 Layer.__index = Layer
@@ -21,7 +22,7 @@ end
 
 --- The options every layer takes (Keras's base Layer arguments), declared once and appended to
 -- each layer's own declaration (nn.layer_options).
-nn.COMMON_LAYER_OPTIONS = {
+shared.COMMON_LAYER_OPTIONS = {
   {"name", "string", doc = "the layer's name (default: kind_N)"},
   {"trainable", "boolean", default = true, doc = "false freezes every weight of the layer"},
   {"dtype", options.enum {"float32", "float64"}, default = "float32",
@@ -30,17 +31,19 @@ nn.COMMON_LAYER_OPTIONS = {
 }
 
 --- Declares the options of a layer class: its own (a list of option specs, see dagl.options),
--- then the common ones; positional is Keras's order of positional arguments.
-function nn.layer_options(name, positional, own, probe)
-  local spec = {name = name, path = "nn." .. name, positional = positional, probe = probe}
+-- then the common ones; positional is Keras's order of positional arguments; example holds the
+-- required options of a valid call (specs probe nn[name] with it, see dagl.options).
+function nn.layer_options(name, positional, own, example)
+  local spec = {name = name, path = "nn." .. name, positional = positional, example = example,
+                probe = function(o) return nn[name](o) end}
   for _, o in ipairs(own) do spec[#spec + 1] = o end
-  for _, o in ipairs(nn.COMMON_LAYER_OPTIONS) do spec[#spec + 1] = o end
+  for _, o in ipairs(shared.COMMON_LAYER_OPTIONS) do spec[#spec + 1] = o end
   return options.declare(spec)
 end
 
 local base_options = options.declare {name = "Layer:init", path = "layer:init",
   probe = function(o) local l = setmetatable({}, nn.Dense) l:init(o) return l end,
-  table.unpack(nn.COMMON_LAYER_OPTIONS)}
+  table.unpack(shared.COMMON_LAYER_OPTIONS)}
 
 --- Sets up a layer from its checked options (what nn.layer_options' declaration gave) or from a
 -- custom layer's table of the common options (name, trainable, dtype, input_shape), which is
@@ -89,7 +92,7 @@ local function fans(shape)
   for i = 1, n - 2 do receptive = receptive * shape[i] end
   return shape[n - 1] * receptive, shape[n] * receptive
 end
-nn.fans = fans
+shared.fans = fans
 
 --- The tensor of an initializer (a name of nn.initializers or a function(shape, dtype)) for a
 -- shape and dtype.
@@ -106,7 +109,8 @@ end
 
 local add_weight_options = options.declare {name = "add_weight", path = "layer:add_weight",
   positional = {"name", "value"},
-  probe = function(o) local l = setmetatable({}, nn.Dense) l:init() return l:add_weight("w", dagl.zeros(2), o) end,
+  probe = function(o) local l = setmetatable({}, nn.Dense) l:init() return l:add_weight(o) end,
+  example = function() return {name = "w", value = dagl.zeros(2)} end,
   {"name", "string", doc = "the weight's name within the layer (saved as layer_name/name)"},
   {"value", "tensor", doc = "the tensor itself (dagl's form); or give shape and initializer (Keras's form)"},
   {"shape", {"shape", options.simple(function(v) return type(v) == "table" and #v == 0 end, "{} (a scalar)")},
@@ -180,7 +184,7 @@ local function check_fields(self)
     end
   end
 end
-nn.check_layer_fields = check_fields
+shared.check_layer_fields = check_fields
 
 -- The input cast to the layer's dtype (Keras's autocast) when the layer has one and x is a
 -- float tensor or symbol of another dtype.
@@ -220,7 +224,7 @@ function Layer.__call(self, x, ...)
     local shapes = {}
     if list then for i, v in ipairs(x) do shapes[i] = v.shape end end
     local ok, err = pcall(self.ensure_built, self, list and shapes or x.shape)
-    if not ok then error(err, 2) end
+    if not ok then fn.internal.user_error(err) end
   end
   local sym = dagl.is_symbol(x) and x
   if list then for _, v in ipairs(x) do if dagl.is_symbol(v) then sym = v break end end end
@@ -234,7 +238,7 @@ function Layer.__call(self, x, ...)
   end
   if sym then return dagl.label(sym, self.name, run) end
   local res = table.pack(pcall(run))
-  if not res[1] then error(fn.layer_error(self.name, res[2]), 2) end
+  if not res[1] then fn.internal.user_error(fn.layer_error(self.name, res[2])) end
   return table.unpack(res, 2, res.n)
 end
 
@@ -252,7 +256,7 @@ function Layer:kernel_options(o)
 end
 
 --- The options of layers with a kernel, declared once for Dense and the convolutions.
-nn.KERNEL_OPTIONS = {
+shared.KERNEL_OPTIONS = {
   {"activation", "activation", default = "linear", doc = "a name of nn.activations or a function of a tensor"},
   {"use_bias", "boolean", default = true},
   {"kernel_initializer", "initializer", default = "glorot_uniform"},

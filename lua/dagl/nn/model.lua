@@ -46,9 +46,21 @@ local shapes_of = data.shapes
 
 --- Calls the model on tensors or traced symbols (a list of them for several inputs); on Keras
 -- tensors (nn.Input) it records a node, so models nest in functional models.
+-- Raises when a field of a subclassed model holds a tensor (the PyTorch habit self.w =
+-- dagl.randn(...)): models train the weights of their layers only, so it would never change.
+local function check_model_fields(self)
+  for k, v in pairs(self) do
+    if type(k) == "string" and k:sub(1, 1) ~= "_" and dagl.is_tensor(v) then
+      error(("%s: field '%s' holds a tensor of shape [%s], which no layer owns: a model trains and saves the weights of its layers only; make a layer that creates it with add_weight (docs/custom_layers.md), or name the field \"_%s\" to keep it out of the model")
+        :format(self.name, k, table.concat(v.shape, ", "), k), 3)
+    end
+  end
+end
+
 function Model.__call(self, x, ...)
   if nn.keras_input(x) then return nn.keras_call(self, x) end
   if not self.built then
+    if not rawget(self, "_lists_layers") then check_model_fields(self) end
     self.built = true
     if self.build_layers then self:build_layers(shapes_of(x)) end
   end

@@ -6,6 +6,7 @@ local fn = require "dagl.fn"
 local options = require "dagl.options"
 
 local nn = require "dagl.nn.base"
+local shared = require "dagl.nn.shared"
 
 local function shape_str(s) return "[" .. table.concat(s, ", ") .. "]" end
 
@@ -32,7 +33,7 @@ local function target_shape(v)
 end
 local reshape_options = nn.layer_options("Reshape", {"target_shape"}, {
   {"target_shape", target_shape, required = true, doc = "the shape without the batch dim; one entry may be -1"}},
-  function(o) return nn.Reshape({2}, o) end)
+  {target_shape = {2}})
 function nn.Reshape.new(...)
   local o = reshape_options:parse(1, ...)
   local self = setmetatable({}, nn.Reshape)
@@ -66,7 +67,7 @@ local dropout_options = nn.layer_options("Dropout", {"rate"}, {
   {"rate", "number", min = 0, below = 1, required = true, aliases = {"p"}, doc = "the fraction of inputs zeroed while training"},
   {"seed", "integer", doc = "fixes the masks (default: drawn from the context's generator)"},
   {"noise_shape", "any", unsupported = "masks are drawn per element"}},
-  function(o) return nn.Dropout(0.5, o) end)
+  {rate = 0.5})
 function nn.Dropout.new(...)
   local o = dropout_options:parse(1, ...)
   local self = setmetatable({}, nn.Dropout)
@@ -99,14 +100,14 @@ local function feature_axis(v)
   end
   return true
 end
-nn.feature_axis = feature_axis
+shared.feature_axis = feature_axis
 local batch_norm_options = nn.layer_options("BatchNormalization", {}, {
   {"axis", feature_axis, default = -1, doc = "the feature dim (1-based; -1 the last); statistics are over every other dim"},
   {"momentum", "number", min = 0, max = 1, default = 0.99,
    doc = "Keras's meaning: moving = moving * momentum + batch * (1 - momentum) (PyTorch's momentum=0.1 is Keras's 0.9)"},
   {"epsilon", "number", min = 0, default = 1e-3, aliases = {"eps"}},
   {"center", "boolean", default = true}, {"scale", "boolean", default = true}},
-  function(o) return nn.BatchNormalization(o) end)
+  nil)
 function nn.BatchNormalization.new(...)
   local o = batch_norm_options:parse(1, ...)
   local self = setmetatable({}, nn.BatchNormalization)
@@ -167,7 +168,7 @@ local embedding_options = nn.layer_options("Embedding", {"input_dim", "output_di
   {"embeddings_initializer", "initializer", default = "random_uniform"},
   {"embeddings_regularizer", "regularizer"},
   {"mask_zero", "boolean", default = false, unsupported = "dagl has no masking; id 0 is an ordinary row"}},
-  function(o) return nn.Embedding(4, 2, o) end)
+  {input_dim = 4, output_dim = 2})
 function nn.Embedding.new(...)
   local o = embedding_options:parse(1, ...)
   local self = setmetatable({}, nn.Embedding)
@@ -204,7 +205,7 @@ end
 
 --- nn.Add(): the elementwise sum of its inputs (of one shape).
 nn.Add = nn.layer_class("add")
-local add_options = nn.layer_options("Add", {}, {}, function(o) return nn.Add(o) end)
+local add_options = nn.layer_options("Add", {}, {}, nil)
 function nn.Add.new(...)
   local self = setmetatable({}, nn.Add)
   self:init(add_options:parse(1, ...))
@@ -227,7 +228,7 @@ function nn.Add:output_shape(shapes) return shapes[1] end
 nn.Concatenate = nn.layer_class("concatenate")
 local concatenate_options = nn.layer_options("Concatenate", {"axis"}, {
   {"axis", feature_axis, default = -1, doc = "the dim joined (1-based; -1 the last; not the batch dim)"}},
-  function(o) return nn.Concatenate(o) end)
+  nil)
 function nn.Concatenate.new(...)
   local o = concatenate_options:parse(1, ...)
   local self = setmetatable({}, nn.Concatenate)

@@ -1,214 +1,208 @@
---- dagl.nn.optimizers: SGD, Adam, AdamW, RMSprop and learning-rate schedules.
---
--- Each optimizer is one update formula, written once on operands that may be real tensors or
--- traced symbols: opt.apply(weights, grads) runs it eagerly, opt.emit(weights, grads, hyper)
--- adds it to a training-step trace as assign nodes (Model:fit runs it inside the step's graph).
--- Per-step numbers (the learning rate of a schedule, Adam's bias corrections) are "hyper"
--- values: computed in Lua (in double precision) from the step count, and passed to the graph as
--- scalar inputs at every run, so schedules work without retracing.
-local dagl = require "dagl"
-local fn = require "dagl.fn"
+--- dagl.nn.optimizers: SGD, Adam, AdamW, RMSprop and Adagrad with Keras 3's names, defaults and
+-- update formulas (keras/src/optimizers/*.py), the PyTorch variant of the adaptive ones as one
+-- option (formula = "pytorch"), and nn.optimizers.get (an optimizer by name, as compile takes it).
+-- The shared machinery (options, clipping, weight decay, eager and traced steps) is in
+-- dagl.nn.optimizer_base.
+local options = require "dagl.options"
+local base = require "dagl.nn.optimizer_base"
 
 local nn = require "dagl.nn.base"
--- A learning rate: a number, or a schedule function of the step count (1, 2, ...).
-local function rate(lr, step) return type(lr) == "function" and lr(step) or lr end
 
--- Scales gradients so their global L2 norm is at most clipnorm (Keras's global_clipnorm).
-local function clip(grads, clipnorm)
-  if not clipnorm then return grads end
-  local sq = 0
-  for _, g in ipairs(grads) do sq = sq + (g * g):sum():item() end
-  local norm = math.sqrt(sq)
-  if norm <= clipnorm then return grads end
-  local out = {}
-  for i, g in ipairs(grads) do out[i] = g * (clipnorm / norm) end
-  return out
+-- A decay rate in [0, 1), with its other spellings.
+local function fraction(name, default, aliases, doc)
+  return {name, "number", min = 0, below = 1, default = default, aliases = aliases, doc = doc}
 end
+local EPSILON = {"epsilon", "number", min = 0, default = 1e-7, aliases = {"eps"}, doc = "added to the denominator for stability"}
 
--- The same clipping on traced gradients: a factor min(1, clipnorm / norm) computed in the graph
--- (exactly 1 when the norm is within the limit, so the gradients stay as they are).
-local function clip_traced(grads, clipnorm)
-  if not clipnorm or #grads == 0 then return grads end
-  local sq
-  for _, g in ipairs(grads) do
-    local s = (g * g):sum()
-    sq = sq and sq + s or s
-  end
-  local factor = (clipnorm / sq:sqrt()):minimum(1)
-  local out = {}
-  for i, g in ipairs(grads) do out[i] = g * factor end
-  return out
-end
+local sgd_options = base.declare("SGD", {"learning_rate", "momentum", "nesterov"}, 0.01, {
+  {"momentum", "number", min = 0, max = 1, default = 0, doc = "the velocity's decay (0: plain gradient descent)"},
+  {"nesterov", "boolean", default = false, doc = "Nesterov momentum"}})
 
--- The weight tensor of a weights-list entry (a tensor, or {value=, trainable=}), nil for an
--- entry optimizers skip (trainable = false: BatchNorm's moving statistics).
-local function trainable(w)
-  if dagl.is_tensor(w) then return w end
-  return w.trainable ~= false and w.value or nil
-end
-
--- An optimizer from its spec: spec.state (names of per-weight state tensors, zeros at first use),
--- spec.hyper(lr, step) -> {name = number} (the per-step numbers; lr is the schedule's value) and
--- spec.update(w, g, state, h) -> new w, {name = new state value}, on real tensors and numbers or
--- on symbols alike.
-local function optimizer(name, opts, default_lr, spec)
-  local states = setmetatable({}, {__mode = "k"}) -- weight tensor -> {name = state tensor}
-  local opt = {name = name, iterations = 0}
-  local function state_of(w)
-    local s = states[w]
-    if not s then
-      s = {}
-      for _, k in ipairs(spec.state) do s[k] = dagl.zeros(w.shape, w:dtype()) end
-      states[w] = s
-    end
-    return s
-  end
-  -- the names of the hyper values, in the order emit and hyper_values use
-  opt.hyper_names = {"lr"}
-  for _, k in ipairs(spec.hyper_extra or {}) do opt.hyper_names[#opt.hyper_names + 1] = k end
-
-  --- opt.next_hyper() -> the hyper values of the next step as a list (in hyper_names order),
-  -- counting the step.
-  function opt.next_hyper()
-    opt.iterations = opt.iterations + 1
-    local h = spec.hyper(rate(opts.lr or default_lr, opt.iterations), opt.iterations)
-    local out = {}
-    for i, k in ipairs(opt.hyper_names) do out[i] = h[k] end
-    return out, h
-  end
-
-  --- opt.apply(weights, grads): one eager step, updating the weights (and state) in place.
-  function opt.apply(weights, grads)
-    local _, h = opt.next_hyper()
-    grads = clip(grads, opts.clipnorm)
-    for i, entry in ipairs(weights) do
-      local w = trainable(entry)
-      if w then
-        local s = state_of(w)
-        local nw, ns = spec.update(w, grads[i], s, h)
-        for _, k in ipairs(spec.state) do s[k]:copy(ns[k]) end
-        w:copy(nw)
-      end
-    end
-  end
-
-  --- opt.state_tensors(named) -> {name = tensor}: the state tensors of every trainable weight of
-  -- named (a list of {name=, value=, trainable=}, as nn.named_weights gives), keyed
-  -- "optimizer/<weight name>/<state name>" (zeros for weights not stepped yet), for checkpoints.
-  -- opt.iterations (the steps taken) completes the state.
-  function opt.state_tensors(named)
-    local out = {}
-    for _, e in ipairs(named) do
-      local w = trainable(e)
-      if w then
-        local s = state_of(w)
-        for _, k in ipairs(spec.state) do out["optimizer/" .. e.name .. "/" .. k] = s[k] end
-      end
-    end
-    return out
-  end
-
-  --- opt.emit(weights, grads, hyper): the same step inside a trace: grads are symbols, hyper a
-  -- list of scalar symbols (graph inputs, in hyper_names order); adds an assign node for every
-  -- weight and state tensor.
-  function opt.emit(weights, grads, hyper)
-    local h = {}
-    for i, k in ipairs(opt.hyper_names) do h[k] = hyper[i] end
-    grads = clip_traced(grads, opts.clipnorm)
-    for i, entry in ipairs(weights) do
-      local w = trainable(entry)
-      if w then
-        local g = grads[i]
-        local s, syms = state_of(w), {}
-        for _, k in ipairs(spec.state) do syms[k] = fn.lift(g, s[k]) end
-        local nw, ns = spec.update(fn.lift(g, w), g, syms, h)
-        for _, k in ipairs(spec.state) do dagl.assign(s[k], ns[k]) end
-        dagl.assign(w, nw)
-      end
-    end
-  end
-  return opt
-end
-
-local function lr_only(lr) return {lr = lr} end
-
---- nn.SGD{lr=0.01, momentum=0, nesterov=false, clipnorm=nil}; lr may be a schedule function.
--- Keras's formulas: v = momentum * v - lr * g; w += v, or with nesterov w += momentum * v - lr * g.
-function nn.SGD(opts)
-  opts = opts or {}
-  local mom, nesterov = opts.momentum or 0, opts.nesterov or false
-  return optimizer("SGD", opts, 0.01, {state = mom == 0 and {} or {"velocity"}, hyper = lr_only,
+--- nn.SGD(learning_rate=0.01, momentum=0, nesterov=false, {weight_decay=, clipnorm=, ...}).
+-- Keras 3 (sgd.py): v = momentum * v - lr * g; w += v, or with nesterov w += momentum * v - lr * g.
+function nn.SGD(...)
+  local o = sgd_options:parse(1, ...)
+  base.check("SGD", o, 1)
+  local mom, nesterov = o.momentum, o.nesterov
+  return base.make("SGD", o, {state = mom == 0 and {} or {"velocity"},
     update = function(w, g, s, h)
       if mom == 0 then return w - g * h.lr, {} end
       local v = s.velocity * mom - g * h.lr
-      if nesterov then return w + v * mom - g * h.lr, {velocity = v} end
+      if nesterov then return w + (v * mom - g * h.lr), {velocity = v} end
       return w + v, {velocity = v}
     end})
 end
 
---- nn.Adam{lr=0.001, beta1=0.9, beta2=0.999, eps=1e-7, weight_decay=0 (AdamW-style, decoupled)}
-function nn.Adam(opts)
-  opts = opts or {}
-  local b1, b2, eps, wd = opts.beta1 or 0.9, opts.beta2 or 0.999, opts.eps or 1e-7, opts.weight_decay or 0
-  return optimizer(wd ~= 0 and "AdamW" or "Adam", opts, 0.001, {state = {"m", "v"}, hyper_extra = {"c1", "c2"},
-    -- the bias corrections 1 - beta^t, from the step count t
-    hyper = function(lr, t) return {lr = lr, c1 = 1 - b1 ^ t, c2 = 1 - b2 ^ t} end,
-    update = function(w, g, s, h)
-      local m = s.m * b1 + g * (1 - b1)
-      local v = s.v * b2 + g * g * (1 - b2)
-      local step = (m / h.c1) / ((v / h.c2):sqrt() + eps) * h.lr
-      if wd ~= 0 then step = step + w * (h.lr * wd) end
-      return w - step, {m = m, v = v}
-    end})
+-- Adam's and AdamW's own options, and their positional order (AdamW's weight_decay comes
+-- second, as in Keras 3).
+local function adam_own(wd_first)
+  local own = {fraction("beta_1", 0.9, {"beta1"}, "the decay of the first-moment average"),
+               fraction("beta_2", 0.999, {"beta2"}, "the decay of the second-moment average"),
+               EPSILON, {"amsgrad", "boolean", default = false, doc = "AMSGrad: divide by the largest second moment so far"},
+               base.FORMULA}
+  return own, wd_first and {"learning_rate", "weight_decay", "beta_1", "beta_2", "epsilon", "amsgrad"}
+    or {"learning_rate", "beta_1", "beta_2", "epsilon", "amsgrad"}
 end
+local adam_own_opts, adam_pos = adam_own(false)
+local adam_options = base.declare("Adam", adam_pos, 0.001, adam_own_opts)
+local adamw_own_opts, adamw_pos = adam_own(true)
+local adamw_options = base.declare("AdamW", adamw_pos, 0.001, adamw_own_opts, 0.004)
 
---- nn.AdamW{...}: Adam with decoupled weight decay (default 0.01).
-function nn.AdamW(opts)
-  opts = opts or {}
-  local o = {}
-  for k, val in pairs(opts) do o[k] = val end
-  o.weight_decay = o.weight_decay or 0.01
-  return nn.Adam(o)
-end
-
---- nn.RMSprop{lr=0.001, rho=0.9, eps=1e-7}
-function nn.RMSprop(opts)
-  opts = opts or {}
-  local rho, eps = opts.rho or 0.9, opts.eps or 1e-7
-  return optimizer("RMSprop", opts, 0.001, {state = {"avg"}, hyper = lr_only,
-    update = function(w, g, s, h)
-      local a = s.avg * rho + g * g * (1 - rho)
-      return w - g / (a:sqrt() + eps) * h.lr, {avg = a}
-    end})
-end
-
---- Learning-rate schedules: functions of the step count, usable as lr=.
-nn.schedules = {
-  --- lr * rate^(step / decay_steps)
-  exponential = function(lr, decay_steps, decay_rate)
-    return function(step) return lr * decay_rate ^ (step / decay_steps) end
-  end,
-  --- cosine decay from lr to lr * alpha over decay_steps
-  cosine = function(lr, decay_steps, alpha)
-    alpha = alpha or 0
-    return function(step)
-      local t = math.min(step, decay_steps) / decay_steps
-      return lr * ((1 - alpha) * 0.5 * (1 + math.cos(math.pi * t)) + alpha)
-    end
-  end,
-}
-
---- nn.optimizers.get(spec): an optimizer object as is, or a new one by name (case-insensitive).
-nn.optimizers = nn.optimizers or {}
-function nn.optimizers.get(spec)
-  if type(spec) == "table" and spec.emit then return spec end
-  local by_name = {sgd = nn.SGD, adam = nn.Adam, adamw = nn.AdamW, rmsprop = nn.RMSprop}
-  local f = type(spec) == "string" and by_name[spec:lower()]
-  if not f then
-    local names = {"adam", "adamw", "rmsprop", "sgd"}
-    local near = type(spec) == "string" and require("dagl.options").nearest(spec:lower(), names)
-    error(("unknown optimizer %s (%snames: %s)"):format(require("dagl.options").show(spec),
-      near and ("did you mean '" .. near .. "'? ") or "", table.concat(names, ", ")), 2)
+-- Adam's formula from checked options; name is "Adam" or "AdamW" (their only difference is
+-- AdamW's default weight_decay, and with formula = "pytorch" its decay stays decoupled).
+local function adam(name, o)
+  local b1, b2, eps, ams = o.beta_1, o.beta_2, o.epsilon, o.amsgrad
+  local torch = o.formula == "pytorch"
+  local state = ams and {"m", "v", "v_hat"} or {"m", "v"}
+  local function moments(g, s)
+    if torch then return s.m + (g - s.m) * (1 - b1), s.v * b2 + g * g * (1 - b2) end
+    return s.m + (g - s.m) * (1 - b1), s.v + (g * g - s.v) * (1 - b2)
   end
-  return f()
+  if torch then
+    -- torch.optim.Adam/AdamW: w -= (lr / (1 - b1^t)) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
+    return base.make(name, o, {state = state, l2 = name == "Adam", hyper_names = {"step_size", "bc2_sqrt"},
+      hyper = function(lr, t) return {step_size = lr / (1 - b1 ^ t), bc2_sqrt = math.sqrt(1 - b2 ^ t)} end,
+      update = function(w, g, s, h)
+        local m, v = moments(g, s)
+        local vh = ams and s.v_hat:maximum(v) or v
+        return w - m / (vh:sqrt() / h.bc2_sqrt + eps) * h.step_size, {m = m, v = v, v_hat = ams and vh or nil}
+      end})
+  end
+  -- Keras 3 (adam.py): alpha = lr * sqrt(1 - b2^t) / (1 - b1^t); w -= alpha * m / (sqrt(v) + eps)
+  return base.make(name, o, {state = state, hyper_names = {"alpha"},
+    hyper = function(lr, t) return {alpha = lr * math.sqrt(1 - b2 ^ t) / (1 - b1 ^ t)} end,
+    update = function(w, g, s, h)
+      local m, v = moments(g, s)
+      local vh = ams and s.v_hat:maximum(v) or v
+      return w - m * h.alpha / (vh:sqrt() + eps), {m = m, v = v, v_hat = ams and vh or nil}
+    end})
 end
+
+--- nn.Adam(learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=false,
+-- {weight_decay=, clipnorm=, formula="keras", ...}): Keras 3's Adam (see adam()).
+function nn.Adam(...)
+  local o = adam_options:parse(1, ...)
+  base.check("Adam", o, 1)
+  return adam("Adam", o)
+end
+
+--- nn.AdamW(learning_rate=0.001, weight_decay=0.004, ...): Adam with decoupled weight decay
+-- (Keras 3's adamw.py: Adam whose weight_decay defaults to 0.004).
+function nn.AdamW(...)
+  local o = adamw_options:parse(1, ...)
+  base.check("AdamW", o, 1)
+  return adam("AdamW", o)
+end
+
+local rmsprop_options = base.declare("RMSprop", {"learning_rate", "rho", "momentum", "epsilon", "centered"}, 0.001, {
+  fraction("rho", 0.9, {"alpha"}, "the decay of the squared-gradient average (PyTorch's alpha)"),
+  {"momentum", "number", min = 0, max = 1, default = 0, doc = "the decay of a momentum buffer (0: none)"},
+  EPSILON, {"centered", "boolean", default = false, doc = "divide by the estimated variance (subtracting the mean gradient's square)"},
+  base.FORMULA})
+
+--- nn.RMSprop(learning_rate=0.001, rho=0.9, momentum=0, epsilon=1e-7, centered=false, {...}).
+-- Keras 3 (rmsprop.py): avg = rho * avg + (1 - rho) * g^2 (centered: mg = rho * mg + (1 - rho) * g,
+-- and avg - mg^2 below); step = lr * g / sqrt(avg + eps); with momentum buf = momentum * buf +
+-- step, w -= buf; else w -= step. PyTorch's: g / (sqrt(avg) + eps), buf = momentum * buf + that,
+-- w -= lr * buf.
+function nn.RMSprop(...)
+  local o = rmsprop_options:parse(1, ...)
+  base.check("RMSprop", o, 1)
+  local rho, mom, eps, centered, torch = o.rho, o.momentum, o.epsilon, o.centered, o.formula == "pytorch"
+  local state = {"avg"}
+  if centered then state[#state + 1] = "grad_avg" end
+  if mom > 0 then state[#state + 1] = "momentum" end
+  return base.make("RMSprop", o, {state = state, l2 = torch,
+    update = function(w, g, s, h)
+      local avg = s.avg * rho + g * g * (1 - rho)
+      local ns = {avg = avg}
+      local var = avg
+      if centered then
+        ns.grad_avg = s.grad_avg * rho + g * (1 - rho)
+        var = avg - ns.grad_avg * ns.grad_avg
+      end
+      local step
+      if torch then
+        step = g / (var:sqrt() + eps)
+      else
+        step = g * h.lr / (var + eps):sqrt()
+      end
+      if mom > 0 then
+        ns.momentum = s.momentum * mom + step
+        step = ns.momentum
+      end
+      return w - (torch and step * h.lr or step), ns
+    end})
+end
+
+local adagrad_options = base.declare("Adagrad", {"learning_rate", "initial_accumulator_value", "epsilon"}, 0.001, {
+  {"initial_accumulator_value", "number", min = 0, default = 0.1, doc = "the first value of the squared-gradient sums"},
+  EPSILON, base.FORMULA})
+
+--- nn.Adagrad(learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7, {...}).
+-- Keras 3 (adagrad.py): acc += g^2; w -= lr * g / sqrt(acc + eps). PyTorch's: / (sqrt(acc) + eps).
+function nn.Adagrad(...)
+  local o = adagrad_options:parse(1, ...)
+  base.check("Adagrad", o, 1)
+  local eps, torch = o.epsilon, o.formula == "pytorch"
+  return base.make("Adagrad", o, {state = {"accumulator"}, init = {accumulator = o.initial_accumulator_value}, l2 = torch,
+    update = function(w, g, s, h)
+      local acc = s.accumulator + g * g
+      local denom = torch and acc:sqrt() + eps or (acc + eps):sqrt()
+      return w - g * h.lr / denom, {accumulator = acc}
+    end})
+end
+
+-- The optimizers by their lowercase names (Keras's names are case-insensitive).
+local NAMES = {sgd = "SGD", adam = "Adam", adamw = "AdamW", rmsprop = "RMSprop", adagrad = "Adagrad"}
+local NAME_LIST = {"adagrad", "adam", "adamw", "rmsprop", "sgd"}
+
+-- The message for an unknown optimizer name, with the nearest known one.
+local function unknown(spec)
+  local near = options.nearest(spec:lower(), NAME_LIST)
+  return ("unknown optimizer '%s' (%soptimizers: %s)"):format(spec, near and ("did you mean '" .. near .. "'? ") or "",
+    table.concat(NAME_LIST, ", "))
+end
+
+--- nn.optimizers: Keras's keras.optimizers names (the same constructors as nn.SGD, ...), get,
+-- and the schedules.
+nn.optimizers = {SGD = nn.SGD, Adam = nn.Adam, AdamW = nn.AdamW, RMSprop = nn.RMSprop, Adagrad = nn.Adagrad,
+                 schedules = nn.schedules}
+
+--- nn.optimizers.get(spec) -> an optimizer: spec is a name ("adam", "SGD": case-insensitive; the
+-- default options), a config {class_name = "Adam", config = {learning_rate = 0.01}}, or an
+-- optimizer (returned as it is). Anything else raises, an unknown name with the nearest one.
+function nn.optimizers.get(spec)
+  if base.is_optimizer(spec) then return spec end
+  if type(spec) == "string" then
+    local name = NAMES[spec:lower()]
+    if not name then error(unknown(spec), 2) end
+    return nn[name]()
+  end
+  if type(spec) == "table" and getmetatable(spec) == nil and type(spec.class_name) == "string" then
+    local name = NAMES[spec.class_name:lower()]
+    if not name then error(unknown(spec.class_name), 2) end
+    for k in pairs(spec) do
+      if k ~= "class_name" and k ~= "config" then
+        error(("an optimizer config holds class_name and config, got the key %s"):format(options.show(k)), 2)
+      end
+    end
+    return nn[name](spec.config or {})
+  end
+  error(("could not interpret %s as an optimizer (a name: %s; or an optimizer such as nn.Adam{...})"):format(
+    options.show(spec), table.concat(NAME_LIST, ", ")), 2)
+end
+
+--- nn.is_optimizer(v): an optimizer of dagl's, or a table with the protocol fit uses.
+nn.is_optimizer = base.is_optimizer
+
+-- The option type "optimizer" (compile's): a name or an optimizer, normalized to the optimizer.
+options.type("optimizer", function(v)
+  if base.is_optimizer(v) then return true, v end
+  if type(v) == "string" and NAMES[v:lower()] then return true, nn[NAMES[v:lower()]]() end
+  local near = type(v) == "string" and options.nearest(v:lower(), NAME_LIST)
+  return false, "an optimizer (nn.Adam{...}) or its name (" .. table.concat(NAME_LIST, ", ") .. ")",
+    near and ("did you mean '" .. near .. "'?") or nil
+end)
+
+return nn
