@@ -235,7 +235,7 @@ describe("model:save and nn.load_model", function()
     assert_same_tensor(want, loaded:predict(x))
   end)
 
-  it("writes a loss object of nn.losses with its options, and an optimizer by name", function()
+  it("writes a loss object of nn.losses with its options, and an optimizer by name or with its options", function()
     local m = nn.Sequential{nn.Dense(3)}
     m:compile{optimizer = "sgd", loss = nn.losses.CategoricalCrossentropy{from_logits = true}}
     m:build{1, 2}
@@ -245,6 +245,11 @@ describe("model:save and nn.load_model", function()
     assert.equal("SGD", loaded.optimizer.name)
     local _, meta = dagl.load_safetensors(path)
     assert.is_nil(meta.compile_skipped)
+    m:compile{optimizer = nn.Adam{learning_rate = 0.01, beta_1 = 0.8}, loss = "mae"}
+    loaded = round_trip(m, "optimizer_object")
+    assert.equal("Adam", loaded.optimizer.name)
+    assert.same(m.optimizer.config, loaded.optimizer.config)
+    assert.equal("mae", loaded.loss.name)
   end)
 
   it("saves and loads a model that is not built yet", function()
