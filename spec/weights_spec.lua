@@ -1,6 +1,6 @@
 -- nn.save_weights / nn.load_weights: round trips through safetensors, .npz (written by NumPy)
--- and a directory of .npy files, and errors that name every missing, unexpected and
--- differently shaped weight.
+-- and a directory of .npy files, and errors (by name) that name every missing, unexpected and
+-- differently shaped weight. Matching by architecture: spec/save_load_model_spec.lua.
 local dagl = require "dagl"
 local nn = dagl.nn
 
@@ -30,7 +30,8 @@ describe("nn weights on disk", function()
     local path = tmpbase .. ".safetensors"
     nn.save_weights(a, path, {epoch = 3})
     local file, meta = dagl.load_safetensors(path)
-    assert.same({format = "dagl", epoch = "3"}, meta)
+    assert.same({format = "dagl", epoch = "3",
+                 weight_order = '["wa1/kernel","wa1/bias","wa_norm/gamma","wa_norm/beta","wa2/kernel","wa2/bias"]'}, meta)
     assert.same({3, 4}, file["wa1/kernel"].shape)
     local x = dagl.randn(5, 3)
     local want = a(x)
@@ -43,12 +44,12 @@ describe("nn weights on disk", function()
     assert.equal(0, max_diff(a(x), want))
   end)
 
-  it("names missing, unexpected and misshapen weights", function()
+  it("names missing, unexpected and misshapen weights (by name)", function()
     local path = tmpbase .. ".safetensors"
     nn.save_weights(mlp("wb"), path)
     local other = nn.Sequential{nn.Dense(4, {name = "wb1"}), nn.Dense(5, {name = "wb2"}), nn.Dense(2, {name = "wc"})}
     other(dagl.ones(1, 3))
-    local err = assert_raises(function() nn.load_weights(other, path) end, path,
+    local err = assert_raises(function() nn.load_weights(other, path, {by_name = true}) end, path,
       "missing: wc/kernel, wc/bias", "unexpected: wb_norm/beta, wb_norm/gamma",
       "shape mismatch: wb2/kernel expected {4, 5}, found {4, 2}; wb2/bias expected {5}, found {2}")
     assert.falsy(err:find("wb1/kernel", 1, true))

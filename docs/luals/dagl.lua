@@ -941,6 +941,9 @@ function Layer:add_weight(name, tensor, opts) end
 ---@param x dagl.Tensor
 ---@return dagl.Tensor
 function Layer:call(x) end
+---The options that rebuild the layer: Class(config) (or Class.from_config(config)) makes the same layer.
+---@return table
+function Layer:get_config() end
 ---@param input_shape integer[]
 ---@return integer[]
 function Layer:output_shape(input_shape) end
@@ -1105,9 +1108,16 @@ function Model:train_on_batch(x, y) end
 ---@param metadata? table<string, string|number>
 ---@param opts? {include_optimizer?: boolean}
 function Model:save_weights(path, metadata, opts) end
+---Matched by architecture (position and shape) unless by_name; see nn.load_weights.
 ---@param path string
+---@param opts? {by_name?: boolean}
 ---@return dagl.nn.Model
-function Model:load_weights(path) end
+function Model:load_weights(path, opts) end
+---The architecture, weights and compile settings in one safetensors file (nn.load_model reads it).
+---Sequential and functional models; a subclassed model raises.
+---@param path string
+---@param opts? {include_optimizer?: boolean}
+function Model:save(path, opts) end
 ---@return dagl.Fn step
 ---@return dagl.Tensor[] weights
 function Model:train_step() end
@@ -1328,8 +1338,25 @@ function nn.is_optimizer(v) end
 function nn.save_weights(model, path, metadata, opts) end
 ---@param model dagl.nn.Model|dagl.nn.Layer
 ---@param path string .safetensors, .npz or a directory of .npy files
+---@param opts? {by_name?: boolean} by_name: match by names, not by position in layer order
 ---@return dagl.nn.Model|dagl.nn.Layer
-function nn.load_weights(model, path) end
+function nn.load_weights(model, path, opts) end
+---model:save(path, opts) as a function.
+---@param model dagl.nn.Model
+---@param path string
+---@param opts? {include_optimizer?: boolean}
+function nn.save_model(model, path, opts) end
+---The model that model:save wrote: rebuilt, weights loaded, compiled again when the file says how.
+---@param path string
+---@param opts? {custom_objects?: table<string, table>, compile?: boolean}
+---@return dagl.nn.Model
+function nn.load_model(path, opts) end
+---Makes a custom layer class known to model:save and nn.load_model by name.
+---@generic C: table
+---@param name string
+---@param class C
+---@return C
+function nn.register_layer(name, class) end
 ---@param model dagl.nn.Model|dagl.nn.Layer
 ---@return dagl.nn.WeightEntry[]
 function nn.named_weights(model) end

@@ -7,7 +7,7 @@
 -- below matters only where a part uses another's names (layers use nn.activations).
 local nn = require "dagl.nn.base"
 for _, part in ipairs {"layer", "core_layers", "more_layers", "conv_layers", "losses", "metrics", "schedules",
-                       "optimizers", "callbacks", "model", "functional", "weights"} do
+                       "optimizers", "callbacks", "model", "functional", "weights", "saving", "loading"} do
   require("dagl.nn." .. part)
 end
 return nn

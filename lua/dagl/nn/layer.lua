@@ -49,6 +49,8 @@ local base_options = options.declare {name = "Layer:init", path = "layer:init",
 -- custom layer's table of the common options (name, trainable, dtype, input_shape), which is
 -- checked here: layer:init(opts) in a custom layer's new.
 function Layer:init(opts)
+  -- the common options alone: what else the constructor took is not known (get_config says so)
+  self._partial_config = not options.is_checked(opts) or nil
   if not options.is_checked(opts) then opts = base_options:check(opts, 2) end
   self.name = opts.name or nn.auto_name(getmetatable(self).kind)
   self.weights = {}
@@ -57,6 +59,27 @@ function Layer:init(opts)
   if opts.given.dtype then self.dtype = opts.dtype end
   self.input_shape = opts.input_shape
   self.config = options.given(opts)
+end
+
+-- A copy of a config: tables copied all the way down (shapes, kernel sizes).
+local function deep_copy(v)
+  if type(v) ~= "table" or getmetatable(v) ~= nil then return v end
+  local out = {}
+  for k, x in pairs(v) do out[k] = deep_copy(x) end
+  return out
+end
+
+--- layer:get_config() -> the options that rebuild the layer: Class(config) (or
+-- Class.from_config(config)) makes the same layer (model:save writes it). The default is the
+-- options the caller gave, as the layer's declaration checked them (layer.config); a custom
+-- layer whose constructor passed layer:init only the common options (name, trainable, dtype,
+-- input_shape) must define its own get_config, since what else its constructor took is unknown.
+function Layer:get_config()
+  if self._partial_config then
+    error(("layer '%s': get_config: the layer's constructor gave layer:init only the common options, so what else it took is not known: define get_config() in its class, returning a table of options that its constructor (or a from_config(config) function of the class) takes back, e.g. {units = self.units, name = self.name} (just self.config when it takes no other option)")
+      :format(self.name), 2)
+  end
+  return deep_copy(self.config)
 end
 
 -- Keras's fans of a weight shape: (in, out) for a matrix, times the receptive field for a
@@ -188,6 +211,7 @@ function Layer:ensure_built(shape)
     error(fn.layer_error(self.name, err), 0)
   end
   self.built = true
+  self._build_shape = deep_copy(shape) -- model:save writes it; nn.load_model builds the same weights
 end
 
 --- Builds on first use (from the input's shape) and runs call(x) with nodes labelled by name.

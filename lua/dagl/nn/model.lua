@@ -273,8 +273,9 @@ require("dagl.nn.training")(Model)
 
 --- Writes every weight to path (dagl.nn.weights does the format).
 function Model:save_weights(path, metadata, opts) return nn.save_weights(self, path, metadata, opts) end
---- Reads the weights written by save_weights into this model's tensors.
-function Model:load_weights(path) return nn.load_weights(self, path) end
+--- Reads the weights written by save_weights into this model's tensors ({by_name = false}:
+-- matched by architecture; see nn.load_weights).
+function Model:load_weights(path, opts) return nn.load_weights(self, path, opts) end
 
 --- model:get_layer(name or index): a layer of layer_list() by its name or 1-based position; an
 -- error lists the names when there is none.
