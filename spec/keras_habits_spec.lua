@@ -85,6 +85,9 @@ describe("Keras's positional forms", function()
     local text = m:summary(nil, {quiet = true})
     assert.truthy(text:find("Total params: " .. (100 * 64 + 64 + 64 * 10 + 10), 1, true), text)
     assert.equal(#m:weights(), 4)
+    -- a first Embedding is built on int64 ids
+    local e = nn.Sequential{nn.Embedding(10, 4, {input_shape = {5}}), nn.Flatten(), nn.Dense(2)}
+    assert.same({1, 2}, e.output_shape)
   end)
 
   it("nn.Sequential(a, b) builds the two-layer model; never an empty one", function()

@@ -68,8 +68,11 @@ function Model.__call(self, x, ...)
 end
 
 -- Empty tensors of the given shapes (one shape, or a list of shapes) for dry-run traces.
-local function dummies(shape)
-  if type(shape[1]) ~= "table" then return {dagl.empty(shape)} end
+-- The dtype is the first layer's input_dtype when it has one (Embedding takes int64 ids).
+local function dummies(self, shape)
+  local l1 = rawget(self, "layers") and self.layers[1]
+  local dtype = type(l1) == "table" and l1.input_dtype or "float32"
+  if type(shape[1]) ~= "table" then return {dagl.empty(shape, dtype)} end
   local out = {}
   for i, s in ipairs(shape) do out[i] = dagl.empty(s) end
   return out
@@ -78,7 +81,7 @@ end
 -- Traces body(model inputs) once on empty tensors of input_shape (no run); returns body's result.
 local function dry_run(self, input_shape, body)
   local res
-  local args = dummies(input_shape)
+  local args = dummies(self, input_shape)
   dagl.fn(function(...)
     local xs = {...}
     local _, _, out = nn.collect(false, function() return self(#xs == 1 and xs[1] or xs) end)

@@ -162,6 +162,7 @@ end
 --- nn.Embedding(input_dim, output_dim, {embeddings_regularizer=}): int64 token ids 0..input_dim-1
 -- of any shape -> their rows of a (input_dim, output_dim) table, shape ids.shape .. (output_dim).
 nn.Embedding = nn.layer_class("embedding")
+nn.Embedding.input_dtype = "int64" -- what a model built from input_shape feeds it
 local embedding_options = nn.layer_options("Embedding", {"input_dim", "output_dim"}, {
   {"input_dim", "integer", min = 1, required = true, doc = "the number of token ids (ids are 0 .. input_dim - 1)"},
   {"output_dim", "integer", min = 1, required = true, doc = "the width of each id's row"},
