@@ -95,7 +95,10 @@ static dagl_status call_forward(lua_State *W, const luaop *op, dagl_ctx *ctx, in
     lua_pushlightuserdata(W, &call);
     dagl_status st = DAGL_OK;
     if (lua_pcall(W, 2, 1, base) != LUA_OK) {
-        st = dagl_ctx_set_error(ctx, DAGL_E_LUA, "luaop '%s' raised an error: %s", op->name, lua_tostring(W, -1));
+        if (dagl_ctx_interrupt_pending(ctx)) /* stopped by the interrupt, which the run reports */
+            st = dagl_ctx_set_error(ctx, DAGL_E_INTERRUPTED, "luaop '%s': interrupted", op->name);
+        else
+            st = dagl_ctx_set_error(ctx, DAGL_E_LUA, "luaop '%s' raised an error: %s", op->name, lua_tostring(W, -1));
     } else {
         dagl_ltensor *u = dagl_l_ud(W, -1);
         if (!u || !u->t) {
@@ -110,12 +113,15 @@ static dagl_status call_forward(lua_State *W, const luaop *op, dagl_ctx *ctx, in
     return st;
 }
 
-/* Runs under lua_pcall: a new coroutine, anchored in the registry for good (they are reused). */
+/* Runs under lua_pcall: a new coroutine, anchored in the registry for good (they are reused) as a
+ * key of DAGL_NODE_THREADS, which tells an interrupt raised in it that it runs a Lua node. */
 static int new_coroutine(lua_State *L)
 {
     lua_State **co = lua_touserdata(L, 1);
+    lua_getfield(L, LUA_REGISTRYINDEX, DAGL_NODE_THREADS);
     *co = lua_newthread(L);
-    luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_pushboolean(L, 1);
+    lua_rawset(L, -3);
     return 0;
 }
 

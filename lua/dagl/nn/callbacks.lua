@@ -9,6 +9,7 @@
 --   model.stop_training = true, stops fit after that epoch.
 -- An error inside a callback is raised by fit naming the callback, the hook and the epoch; the
 -- weights and model.history keep what the epochs before it (and that epoch) did.
+local core = require "dagl.core"
 local nn = require "dagl.nn.base"
 nn.callbacks = {}
 
@@ -54,6 +55,7 @@ function Runner:call(hook, index, logs)
       if index == nil then ok, res = pcall(cb[hook], cb, logs) else ok, res = pcall(cb[hook], cb, index, logs) end
     end
     if ok == false then
+      if core.is_interrupt(res) then error(res, 0) end -- Ctrl-C in a callback: at its line
       error(("fit: callback %d (%s) failed in %s at epoch %d: %s"):format(i, describe(cb), hook, self.epoch,
         tostring(res)), 0)
     end

@@ -61,7 +61,7 @@ function Layer.__call(self, x)
     local ok, err = pcall(self.build, self, list and shapes or x.shape)
     if not ok then
       for i = #self.weights, nweights + 1, -1 do self.weights[i] = nil end
-      error(fn.layer_error(self.name, err), 2)
+      fn.layer_raise(self.name, err, 2)
     end
     self.built = true
   end
@@ -69,7 +69,7 @@ function Layer.__call(self, x)
   if list then for _, v in ipairs(x) do if dagl.is_symbol(v) then sym = v break end end end
   if sym then return dagl.label(sym, self.name, function() return self:call(x) end) end
   local res = table.pack(pcall(self.call, self, x))
-  if not res[1] then error(fn.layer_error(self.name, res[2]), 2) end
+  if not res[1] then fn.layer_raise(self.name, res[2], 2) end
   return table.unpack(res, 2, res.n)
 end
 
