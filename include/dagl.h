@@ -155,7 +155,11 @@ DAGL_API int dagl_ctx_runs_in_progress(const dagl_ctx *ctx);
 /* Requests the interrupt and calls the context's interrupt callback, if one is set.
  * Async-signal-safe (atomic operations only), callable from a signal handler or any thread. */
 DAGL_API void dagl_ctx_interrupt(dagl_ctx *ctx);
-/* Whether an interrupt was requested and not yet taken (async-signal-safe). */
+/* Whether an interrupt was requested and not yet taken (async-signal-safe on contexts of your
+ * own). On the context a custom node is given it says whether the node should stop: never once
+ * its run has committed (started an assign), and a yes stops the run (no assign starts after),
+ * so a node that gives up when told keeps its run's writes whole; dagl_ctx_sleep on that context
+ * behaves the same. */
 DAGL_API int dagl_ctx_interrupt_pending(const dagl_ctx *ctx);
 /* Takes the pending interrupt, if any (returns 1 then, else 0): work started afterwards runs
  * normally again. */

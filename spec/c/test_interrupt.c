@@ -44,11 +44,16 @@ static dagl_status slow_inc(void *ud, dagl_ctx *ctx, int nsrc, dagl_tensor *cons
 }
 
 /* A custom node that interrupts the run it is in (through its task context, which shares the
- * root's interrupt state) and copies its first source. */
+ * root's interrupt state) and copies its first source; *ud says whether its run has committed,
+ * when the task context must not report the interrupt (and a sleep on it must not end early). */
 static dagl_status interrupter(void *ud, dagl_ctx *ctx, int nsrc, dagl_tensor *const *srcs, dagl_tensor **out)
 {
-    (void)ud, (void)nsrc;
+    (void)nsrc;
+    int committed = *(const int *)ud;
     dagl_ctx_interrupt(ctx);
+    if (dagl_ctx_interrupt_pending(ctx) == committed) return dagl_ctx_set_error(ctx, DAGL_E_INTERNAL, "pending?");
+    if (dagl_ctx_sleep(ctx, 0.02) != (committed ? DAGL_OK : DAGL_E_INTERRUPTED))
+        return dagl_ctx_set_error(ctx, DAGL_E_INTERNAL, "sleep?");
     return dagl_clone(ctx, srcs[0], out);
 }
 
@@ -122,8 +127,8 @@ static void run_case(dagl_ctx *ctx, dagl_ctx *child)
 }
 
 /* w1 = x and w2 = x in one run, with a node that interrupts the run: once an assign has started
- * the run goes to its end (both written, the interrupt left pending); an interrupt before any
- * assign writes neither. */
+ * the run goes to its end (both written, the interrupt left pending, and the node's own context
+ * does not report it); an interrupt before any assign writes neither. */
 static void assign_case(dagl_ctx *ctx)
 {
     int64_t s1[1] = {2};
@@ -143,14 +148,14 @@ static void assign_case(dagl_ctx *ctx)
             /* w1 = x first; the interrupter reads w2 after it, so w2 = x waits for it */
             CHECK_OK(dagl_graph_node(g, DAGL_OP_ASSIGN, 2, src1, NULL, &a1));
             int srcs[2] = {w2i, a1};
-            CHECK_OK(dagl_graph_custom(g, "interrupter", 2, srcs, DAGL_F32, 1, s1, interrupter, NULL, NULL, NULL,
-                                       &stop));
+            CHECK_OK(dagl_graph_custom(g, "interrupter", 2, srcs, DAGL_F32, 1, s1, interrupter, &committed, NULL,
+                                       NULL, &stop));
             CHECK_OK(dagl_graph_node(g, DAGL_OP_ASSIGN, 2, src2, NULL, &a2));
         } else {
             /* the interrupter reads both targets: both assigns wait for it */
             int srcs[2] = {w1i, w2i};
-            CHECK_OK(dagl_graph_custom(g, "interrupter", 2, srcs, DAGL_F32, 1, s1, interrupter, NULL, NULL, NULL,
-                                       &stop));
+            CHECK_OK(dagl_graph_custom(g, "interrupter", 2, srcs, DAGL_F32, 1, s1, interrupter, &committed, NULL,
+                                       NULL, &stop));
             CHECK_OK(dagl_graph_node(g, DAGL_OP_ASSIGN, 2, src1, NULL, &a1));
             CHECK_OK(dagl_graph_node(g, DAGL_OP_ASSIGN, 2, src2, NULL, &a2));
         }

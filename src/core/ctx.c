@@ -90,6 +90,7 @@ void dagl__ctx_child(dagl_ctx *parent, dagl_ctx *child)
     child->draw = parent->draw;
     child->mem = parent->mem;
     child->intr = parent->intr;
+    child->run_phase = parent->run_phase;
     child->no_plan = parent->no_plan;
     child->share_trace = NULL;
 }

@@ -77,15 +77,29 @@ struct dagl_ctx {
     struct dagl_interrupts own_intr; /* a root context's interrupt requests ... */
     struct dagl_interrupts *intr;    /* ... here (own_intr, or the root's for a child) */
     bool no_plan;           /* DAGL_NO_PLAN was set when the root context was made: runs go unplanned */
+    atomic_int *run_phase;  /* a node's task context: its run's DAGL__RUN_* phase (else NULL) */
     const struct dagl_share_trace *share_trace; /* the scheduler's record of a traced node (opaque
                                                  * here): the runner records its kernel's shares */
 };
 
-/* Whether an interrupt is pending on ctx (dagl_ctx_interrupt_pending without the NULL check). */
+/* A graph run is open until either an assign node starts (committed: it runs to its end, whatever
+ * interrupts come, so a training step writes all of its weights or none) or something working
+ * for it sees an interrupt (stopped: no assign starts any more). */
+enum { DAGL__RUN_OPEN, DAGL__RUN_COMMITTED, DAGL__RUN_STOPPED };
+
+/* Whether work on ctx must stop for an interrupt (dagl_ctx_interrupt_pending without the NULL
+ * check): one is pending, or, for a node's task context, its run is stopped, or open with one
+ * pending, which stops it (one compare-and-swap decides between that and an assign committing,
+ * so no interrupt lands between two assigns of a run). */
 static inline bool dagl__interrupted(const dagl_ctx *ctx)
 {
-    return atomic_load_explicit(&ctx->intr->requested, memory_order_acquire) !=
-           atomic_load_explicit(&ctx->intr->taken, memory_order_acquire);
+    bool pending = atomic_load_explicit(&ctx->intr->requested, memory_order_acquire) !=
+                   atomic_load_explicit(&ctx->intr->taken, memory_order_acquire);
+    if (!ctx->run_phase) return pending;
+    int phase = atomic_load_explicit(ctx->run_phase, memory_order_acquire);
+    if (phase == DAGL__RUN_OPEN && pending)
+        return atomic_compare_exchange_strong(ctx->run_phase, &phase, DAGL__RUN_STOPPED) || phase == DAGL__RUN_STOPPED;
+    return phase == DAGL__RUN_STOPPED;
 }
 /* Monotonic time in nanoseconds (CLOCK_MONOTONIC): every timestamp of traces, deadlines and
  * interruptible waits, so they compare across threads. */

@@ -72,7 +72,7 @@ void dagl_l_hook(lua_State *L, lua_Debug *ar)
     lua_sethook(L, NULL, 0, 0);
     dagl_lstate *s = dagl_l_state(L);
     if (!s) return;
-    if (dagl_ctx_interrupt_pending(s->ctx)) dagl_l_interrupted(L, s);
+    if (dagl_ctx_interrupt_pending(dagl_l_interrupt_ctx(L, s))) dagl_l_interrupted(L, s);
     maybe_switch(s, L);
 }
 
@@ -87,18 +87,17 @@ void dagl_l_on_interrupt(void *ud)
     if (L && L != s->main) lua_sethook(L, dagl_l_hook, LUA_MASKCOUNT, 1);
 }
 
-/* Whether L runs a Lua node: a per-worker state, or a coroutine of the main state's node pool. */
-static bool in_node(lua_State *L, const dagl_lstate *s)
+dagl_ctx *dagl_l_interrupt_ctx(lua_State *L, dagl_lstate *s)
 {
-    if (!s->vm) return true;
+    if (!s->vm) return s->node_ctx ? s->node_ctx : s->ctx; /* a per-worker state */
     if (lua_getfield(L, LUA_REGISTRYINDEX, DAGL_NODE_THREADS) != LUA_TTABLE) {
         lua_pop(L, 1);
-        return false;
+        return s->ctx;
     }
     lua_pushthread(L);
-    bool node = lua_rawget(L, -2) != LUA_TNIL;
+    dagl_ctx *node = lua_rawget(L, -2) == LUA_TLIGHTUSERDATA ? lua_touserdata(L, -1) : NULL;
     lua_pop(L, 2);
-    return node;
+    return node ? node : s->ctx;
 }
 
 /* Finds where dagl's Lua files are from the source of dagl.fn's functions (once it is loaded). */
@@ -144,7 +143,7 @@ int dagl_l_is_interrupt(const char *msg)
 
 int dagl_l_interrupted(lua_State *L, dagl_lstate *s)
 {
-    if (s && !in_node(L, s)) dagl_ctx_take_interrupt(s->ctx);
+    if (s && dagl_l_interrupt_ctx(L, s) == s->ctx) dagl_ctx_take_interrupt(s->ctx); /* not a node's */
     int level = dagl_l_user_level(L, 0);
     lua_Debug ar;
     if (level >= 0 && lua_getstack(L, level, &ar) && lua_getinfo(L, "Sl", &ar))
@@ -238,8 +237,9 @@ static int l_sleep(lua_State *L)
     double sec = luaL_checknumber(L, 1);
     luaL_argcheck(L, sec >= 0, 1, "negative time");
     dagl_lstate *s = DAGL_LSTATE(L);
+    dagl_ctx *ctx = dagl_l_interrupt_ctx(L, s);
     dagl_l_unlock(s);
-    dagl_status st = dagl_ctx_sleep(s->ctx, sec);
+    dagl_status st = dagl_ctx_sleep(ctx, sec);
     dagl_l_relock(s, L);
     if (st) return dagl_l_interrupted(L, s);
     return 0;
@@ -252,13 +252,14 @@ static int l_spin(lua_State *L)
 {
     double sec = luaL_checknumber(L, 1);
     dagl_lstate *s = DAGL_LSTATE(L);
+    dagl_ctx *ctx = dagl_l_interrupt_ctx(L, s);
     int64_t left = (int64_t)(sec * 1e9);
     volatile unsigned x = 0;
     while (left > 0) {
         int64_t t0 = now_ns();
         for (int i = 0; i < 1000; i++) x += (unsigned)i;
         left -= now_ns() - t0;
-        if (dagl_ctx_interrupt_pending(s->ctx)) return dagl_l_interrupted(L, s); /* as Lua code would be */
+        if (dagl_ctx_interrupt_pending(ctx)) return dagl_l_interrupted(L, s); /* as Lua code would be */
         maybe_switch(s, L);
     }
     return 0;

@@ -154,17 +154,31 @@ static void give_coroutine(dagl_lstate *s, lua_State *co)
     s->free_co[s->nfree_co++] = co;
 }
 
+/* Records in DAGL_NODE_THREADS which task context the node coroutine co works for (NULL: none).
+ * The key exists (new_coroutine), so this allocates nothing and cannot raise. */
+static void set_node_ctx(lua_State *co, dagl_ctx *ctx)
+{
+    lua_getfield(co, LUA_REGISTRYINDEX, DAGL_NODE_THREADS);
+    lua_pushthread(co);
+    if (ctx) lua_pushlightuserdata(co, ctx);
+    else lua_pushboolean(co, 1);
+    lua_rawset(co, -3);
+    lua_pop(co, 1);
+}
+
 /* Global mode: the executor holds the VM lock for this node. */
 static dagl_status run_global(luaop *op, dagl_ctx *ctx, int nsrc, dagl_tensor *const *srcs, dagl_tensor **out)
 {
     dagl_lstate *s = op->s;
     lua_State *co = take_coroutine(s);
     if (!co) return dagl_ctx_set_error(ctx, DAGL_E_NOMEM, "luaop '%s': cannot make a coroutine", op->name);
-    dagl_l_mark_held(s, co);
     lua_settop(co, 0);
+    set_node_ctx(co, ctx);
+    dagl_l_mark_held(s, co);
     lua_rawgeti(co, LUA_REGISTRYINDEX, op->fwd_ref);
     dagl_status st = call_forward(co, op, ctx, nsrc, srcs, out);
     lua_settop(co, 0);
+    set_node_ctx(co, NULL);
     give_coroutine(s, co);
     return st;
 }
@@ -320,8 +334,11 @@ static dagl_status run_per_worker(luaop *op, dagl_ctx *ctx, int nsrc, dagl_tenso
     lua_State *W;
     dagl_status st = take_worker(s, op, ctx, &W);
     if (st) return st;
+    dagl_lstate *ws = dagl_l_state(W);
+    ws->node_ctx = ctx;
     st = push_worker_fn(W, op, ctx);
     if (!st) st = call_forward(W, op, ctx, nsrc, srcs, out);
+    ws->node_ctx = NULL;
     lua_settop(W, 0);
     give_worker(s, W);
     return st;

@@ -13,7 +13,8 @@
 #include <lua.h>
 
 #define DAGL_TENSOR_MT "dagl.Tensor"
-/* Registry table whose keys are the coroutines that run Lua nodes (l_luaop.c), for the hook. */
+/* Registry table whose keys are the coroutines that run Lua nodes (l_luaop.c): the value is the
+ * task context of the node running on it (a light userdata), true between nodes. */
 #define DAGL_NODE_THREADS "dagl.node_threads"
 
 /* Per-lua_State binding state, a full userdata kept as upvalue 1 of every binding function
@@ -35,6 +36,7 @@ typedef struct dagl_lstate {
                                    * and interrupts; a coroutine here is anchored, see relock) */
     lua_State *main;        /* the state's main thread (interrupts set their hook on it too) */
     char lib_prefix[512];   /* "@<dir>/dagl/": where dagl's Lua files are ("" until known) */
+    dagl_ctx *node_ctx;     /* a per-worker state: the task context of the node it runs, or NULL */
     lua_State *spare;       /* a coroutine used, under the lock, to make more coroutines */
     lua_State **free_co;    /* coroutines ready to run Lua nodes (anchored in the registry) */
     int nfree_co, cap_co;
@@ -182,6 +184,9 @@ void dagl_l_hook(lua_State *L, lua_Debug *ar);
 void dagl_l_on_interrupt(void *ud);
 /* The stack level (>= from) of the innermost Lua frame outside dagl's own Lua files, or -1. */
 int dagl_l_user_level(lua_State *L, int from);
+/* The context whose interrupt state governs the Lua code on L: a Lua node's task context (so
+ * the node stops only while its run may stop, see dagl_ctx_interrupt_pending), else the state's. */
+dagl_ctx *dagl_l_interrupt_ctx(lua_State *L, dagl_lstate *s);
 /* Whether an error message is the one dagl_l_interrupted raises. */
 int dagl_l_is_interrupt(const char *msg);
 

@@ -29,7 +29,7 @@ typedef struct run_state {
     int64_t *parked_at;    /* per node: when it was parked, for the lock-wait lane */
     pthread_mutex_t err_mu;
     dagl_status err;
-    atomic_int phase;    /* RUN_OPEN, then RUN_COMMITTED or RUN_STOPPED (see stop_for_interrupt) */
+    atomic_int phase;    /* DAGL__RUN_OPEN, then _COMMITTED or _STOPPED (core/internal.h) */
     dagl_tensor **slot;  /* per node: its result's tensor in the arena, or NULL; NULL: no plan */
     const char *arena_lo, *arena_hi;
 } run_state;
@@ -164,23 +164,15 @@ static dagl_status own_output(dagl_ctx *local, dagl_tensor **v)
 
 static int worker_no(const run_state *r);
 
-/* A run is open until either an assign node starts (committed: it runs to its end, whatever
- * interrupts come, so a training step writes all of its weights or none) or a node sees an
- * interrupt (stopped: no assign runs any more). */
-enum { RUN_OPEN, RUN_COMMITTED, RUN_STOPPED };
-
-/* Whether node nd must not run because the run was interrupted: one compare-and-swap decides
- * between committing and stopping, so no interrupt lands between two assigns of a run. */
-static bool stop_for_interrupt(run_state *r, const dagl_node *nd)
+/* Whether node nd, with its task context `local`, must not run because the run was interrupted;
+ * an assign that may run commits the run (the phases: core/internal.h). */
+static bool stop_for_interrupt(run_state *r, const dagl_node *nd, const dagl_ctx *local)
 {
-    int phase = atomic_load_explicit(&r->phase, memory_order_acquire);
-    if (phase == RUN_OPEN && dagl__interrupted(r->ctx) &&
-        (atomic_compare_exchange_strong(&r->phase, &phase, RUN_STOPPED) || phase == RUN_STOPPED))
-        return true;
-    if (phase == RUN_OPEN && nd->op == DAGL_OP_ASSIGN &&
-        !atomic_compare_exchange_strong(&r->phase, &phase, RUN_COMMITTED))
-        return phase == RUN_STOPPED;
-    return phase == RUN_STOPPED;
+    if (dagl__interrupted(local)) return true;
+    int phase = DAGL__RUN_OPEN;
+    if (nd->op == DAGL_OP_ASSIGN && !atomic_compare_exchange_strong(&r->phase, &phase, DAGL__RUN_COMMITTED))
+        return phase == DAGL__RUN_STOPPED;
+    return false;
 }
 
 /* Computes one node with a task-local context; after a failure, nodes are skipped (but still
@@ -191,6 +183,7 @@ static void compute(run_state *r, int id)
     if (!atomic_load_explicit(&r->failed, memory_order_relaxed)) {
         dagl_ctx local;
         dagl__ctx_child(r->ctx, &local);
+        local.run_phase = &r->phase; /* custom nodes see interrupts as the run does */
         struct dagl_share_trace share;
         if (r->opt->trace) { /* kernel shares other workers run for this node go into the trace */
             share = (struct dagl_share_trace){r->opt->trace, r->trace_run, id, worker_no(r), dagl__node_name(nd),
@@ -200,7 +193,7 @@ static void compute(run_state *r, int id)
         dagl_tensor *srcv[DAGL_MAX_SRCS] = {NULL};
         for (int k = 0; k < nd->nsrc; k++) srcv[k] = r->vals[nd->src[k]];
         dagl_status st;
-        if (stop_for_interrupt(r, nd))
+        if (stop_for_interrupt(r, nd, &local))
             st = dagl_ctx_set_error(&local, DAGL_E_INTERRUPTED, "interrupted");
         else if (nd->op == DAGL_OP_CUSTOM)
             st = run_custom(&local, nd, srcv, &r->vals[id]);
@@ -364,7 +357,7 @@ static dagl_status run_graph(dagl_graph *g, dagl_tensor *const *inputs, dagl_ten
             dagl_tensor_retain(r.vals[i]);
         }
     atomic_init(&r.failed, false);
-    atomic_init(&r.phase, RUN_OPEN);
+    atomic_init(&r.phase, DAGL__RUN_OPEN);
     pthread_mutex_init(&r.err_mu, NULL);
     /* one guard count for the caller, so the job cannot look finished while tasks are queued */
     atomic_init(&r.job.pending, 1 + g->nready0);
