@@ -182,7 +182,10 @@ print(("after %.2f"):format(dagl.wall_time() - t0))
     measured[#measured + 1] = ("REPL ~%.0f ms"):format(ms)
   end)
 
-  it("prints a message for a second SIGINT while the first is pending, and exits", function()
+  -- ThreadSanitizer delivers a signal only when the thread it went to calls into libc, which the
+  -- busy Lua node (run by the main thread, which handles SIGINT) does not for its 4 s
+  local tsan = os.getenv("TSAN_OPTIONS") ~= nil
+  ;(tsan and pending or it)("prints a message for a second SIGINT while the first is pending, and exits", function()
     -- a Lua node in a per-worker lua_State is not interrupted: it runs its 4 s to the end
     local rc, err = interrupt_twice("second SIGINT", [[
 local dagl = require "dagl"
