@@ -142,10 +142,39 @@ DAGL_API int dagl_ctx_intra_threads(const dagl_ctx *ctx);
  * runs nested in their custom nodes): 0 between runs. */
 DAGL_API int dagl_ctx_runs_in_progress(const dagl_ctx *ctx);
 
-/* Asks the runs in progress on this context and its children to stop: each fails with
- * DAGL_E_INTERRUPTED before starting another node. Runs started later are not affected.
- * Async-signal-safe (one atomic increment), for SIGINT handlers. */
+/* Interruption (Ctrl-C). dagl keeps no signal handler of its own: the program that owns SIGINT
+ * (the dagl host, an embedder) calls dagl_ctx_interrupt from its handler, and everything in
+ * progress on the context and its children stops with
+ * DAGL_E_INTERRUPTED: graph runs before their next node (a kernel already running finishes; a
+ * run whose assign nodes have started writing their targets runs to its end, so a training step
+ * is applied whole or not at all), dagl_ctx_sleep within 10 ms, the background row gather's wait
+ * (dagl_rows_wait), and through the Lua binding dagl.sleep, dagl.spin and the Lua code running
+ * under the VM lock. The interrupt stays pending until dagl_ctx_take_interrupt: work started
+ * while one is pending fails at once, so an interrupt that comes just before a run starts is not
+ * lost. Whoever reports it takes it (the Lua binding does when it raises "interrupted"). */
+
+/* Requests the interrupt and calls the context's interrupt callback, if one is set.
+ * Async-signal-safe (atomic operations only), callable from a signal handler or any thread. */
 DAGL_API void dagl_ctx_interrupt(dagl_ctx *ctx);
+/* Whether an interrupt was requested and not yet taken (async-signal-safe on contexts of your
+ * own). On the context a custom node is given it says whether the node should stop: never once
+ * its run has committed (started an assign), and a yes stops the run (no assign starts after),
+ * so a node that gives up when told keeps its run's writes whole; dagl_ctx_sleep on that context
+ * behaves the same. */
+DAGL_API int dagl_ctx_interrupt_pending(const dagl_ctx *ctx);
+/* Takes the pending interrupt, if any (returns 1 then, else 0): work started afterwards runs
+ * normally again. */
+DAGL_API int dagl_ctx_take_interrupt(dagl_ctx *ctx);
+/* Sets the function dagl_ctx_interrupt calls (with ud) after requesting the interrupt, or none
+ * (fn NULL), on the root context behind ctx: it runs inside the caller's signal handler, so it
+ * must be async-signal-safe. The Lua binding sets it on the context it makes, to stop the Lua
+ * code running under its VM lock; set it once, before interrupts can come, and clear it before
+ * whatever ud points to goes away. */
+DAGL_API void dagl_ctx_set_interrupt_callback(dagl_ctx *ctx, void (*fn)(void *ud), void *ud);
+/* Sleeps `seconds` (NaN and negative count as 0), or less when the context is interrupted: then it
+ * returns DAGL_E_INTERRUPTED within 10 ms of dagl_ctx_interrupt (at once when the signal lands on
+ * the sleeping thread). Sets no error text, so any number of threads may sleep on one context. */
+DAGL_API dagl_status dagl_ctx_sleep(dagl_ctx *ctx, double seconds);
 
 /* Bytes of tensor memory currently allocated through this context (for GC pressure and reports). */
 DAGL_API int64_t dagl_ctx_live_bytes(const dagl_ctx *ctx);
@@ -672,7 +701,9 @@ DAGL_API void dagl_strings_free(char **s, int n);
  * tensor on a background thread, so a training loop can gather batch k+1 while it computes on
  * batch k. Indices are checked before the thread starts; `src` is retained until the copy is
  * done (the caller must not write to it meanwhile). dagl_rows_wait hands out the result (one
- * reference) and frees the handle; dagl_rows_free waits and drops everything (for errors). */
+ * reference) and frees the handle; when `ctx` (which must outlive the handle) is interrupted
+ * while it waits it fails with DAGL_E_INTERRUPTED instead and keeps the handle (wait again or free
+ * it). dagl_rows_free waits and drops everything (for errors). */
 typedef struct dagl_rows_job dagl_rows_job;
 DAGL_API dagl_status dagl_gather_rows_async(dagl_ctx *ctx, dagl_tensor *src, const int64_t *index,
                                             int64_t n, dagl_rows_job **out);

@@ -134,6 +134,31 @@ function H.read_file(path)
   return s
 end
 
+--- dagl_bin(): the dagl host the specs that start one run: $DAGL_BIN, else the interpreter running
+-- busted when that is a dagl host (ctest runs busted under build/dagl), else build/dagl.
+function H.dagl_bin()
+  local bin = os.getenv("DAGL_BIN")
+  if not bin and type(arg) == "table" and arg[-1] and arg[-1]:match("[^/]*$") == "dagl" then bin = arg[-1] end
+  return bin or "build/dagl"
+end
+
+--- shell_quote(s): s quoted for sh, as one word.
+function H.shell_quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+
+--- write_temp(text, ext?): a new temporary file holding text; its name ends in ext when given
+-- (".lua": error messages then name "<file>.lua:N"). Returns the path.
+function H.write_temp(text, ext)
+  local path = os.tmpname()
+  if ext then
+    os.remove(path)
+    path = path .. ext
+  end
+  local f = assert(io.open(path, "wb"))
+  f:write(text)
+  f:close()
+  return path
+end
+
 --- Flattens a nested table (row-major).
 function H.flat(t, out)
   out = out or {}

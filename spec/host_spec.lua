@@ -3,26 +3,13 @@
 -- The binary is $DAGL_BIN, else the interpreter running this spec when that is a dagl host
 -- (ctest runs busted under build/dagl), else build/dagl.
 
-local function basename(p) return (p:gsub("^.*/", "")) end
-
-local DAGL = os.getenv("DAGL_BIN")
-if not DAGL and type(arg) == "table" and arg[-1] and basename(arg[-1]) == "dagl" then DAGL = arg[-1] end
-DAGL = DAGL or "build/dagl"
+local DAGL = dagl_bin() -- spec/helper.lua
 local BUILD_DIR = DAGL:match("^(.*)/[^/]*$") or "."
 -- The source tree: the parent of this file's directory.
 local SRC_DIR = (debug.getinfo(1, "S").source:match("^@(.-)/?spec/[^/]*$")) or ""
 if SRC_DIR == "" then SRC_DIR = "." end
 
--- Quotes a string for sh.
-local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
-
-local function write_temp(text)
-  local path = os.tmpname()
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
-  return path
-end
+local q, write_temp = shell_quote, write_temp -- spec/helper.lua
 
 -- Runs a shell command line; returns stdout, stderr and the exit code.
 local function sh(cmdline, stdin)
@@ -239,41 +226,6 @@ describe("dagl host", function()
       assert.matches("(error object is a table value)", err, 1, true)
       _, err = dagl({ "-e", "error(setmetatable({}, {__tostring = function() return 'custom' end}))" })
       assert.matches("dagl: custom", err, 1, true)
-    end)
-
-    it("stops a threaded graph run and a fit loop on SIGINT, with a traceback", function()
-      -- each script loops until interrupted; timeout sends SIGINT after 1 s (and kills after 30 s,
-      -- which would fail the test: an interrupted run must not hang). --foreground: one SIGINT to
-      -- dagl only; without it timeout signals its process group too, and a second ^C kills the
-      -- host on purpose (as in lua.c), before it can print anything
-
-      local graph = write_temp([[
-local dagl = require "dagl"
-dagl.set_threads(2)
-local w = dagl.randn(256, 256) * 0.06
-local f = dagl.fn(function(x) for _ = 1, 50 do x = x:matmul(w):tanh() end return x end)
-local x = dagl.randn(512, 256)
-io.stderr:write("started\n")
-while true do f(x) end
-]])
-      local fit = write_temp([[
-local dagl = require "dagl"
-local nn = dagl.nn
-local model = nn.Sequential { nn.Dense(32, {activation = "relu"}), nn.Dense(2) }
-model:compile { optimizer = nn.SGD { lr = 0.01 }, loss = "mse" }
-local x, y = dagl.randn(4096, 16), dagl.randn(4096, 2)
-io.stderr:write("started\n")
-model:fit(x, y, { epochs = 100000, batch_size = 64, verbose = false })
-]])
-      for _, script in ipairs { graph, fit } do
-        local _, err, code = sh("timeout --foreground --preserve-status -k 30 -s INT 1 " .. q(DAGL) .. " " .. q(script))
-        assert.matches("started", err, 1, true)
-        assert.matches("interrupted", err, 1, true)
-        assert.matches("stack traceback:", err, 1, true)
-        assert.are.equal(1, code) -- an error exit, not killed (137) nor a signal death
-      end
-      os.remove(graph)
-      os.remove(fit)
     end)
 
     it("passes os.exit codes through", function()

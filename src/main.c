@@ -11,16 +11,22 @@
  * Before anything runs, `require "dagl.core"` is bound to the statically linked binding with the
  * options of the command line (dagl_lua_preload: --threads, -E) and the dagl Lua library dirs are
  * put in front of package.path (DAGL_LUA_PATH replaces them).
+ *
+ * Ctrl-C: the host owns the SIGINT handler (installed once, for the whole run) and passes it on
+ * through dagl_ctx_interrupt; see on_sigint below and docs/lua_api.md, "Interruption".
  */
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
 
+#include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dagl.h"
@@ -45,11 +51,22 @@ typedef struct options {
     const char *trace; /* --trace FILE: Chrome trace JSON of every graph run (and FILE.svg) */
 } options;
 
-/* The state a SIGINT stops, and the dagl context whose graph runs it stops (the binding tells it
- * through dagl_lua_options.on_ctx): the host's only statics, as a signal handler needs them. */
-static lua_State *interrupted_L = NULL;
+/* Ctrl-C. The handler stays installed from start to exit (no SIG_DFL between or after calls, as
+ * lua.c has). A first SIGINT interrupts: through the dagl context once dagl is loaded
+ * (dagl_ctx_interrupt: graph runs, sleeps and waits stop, the running Lua code raises
+ * "interrupted"), before that with a hook on the main Lua thread as lua.c's laction sets. A second
+ * one while the first is still pending (not yet raised in Lua: something does not look at it, a
+ * long kernel say) prints "dagl: interrupted again; exiting" and ends the process by SIGINT, so
+ * it is never killed without a word; one within COALESCE_NS of the first is the same Ctrl-C
+ * delivered twice (timeout -s INT signals the process and its group) and is dropped. These are
+ * the host's only statics, as a signal handler needs them: the main Lua thread (NULL once it
+ * closes), the binding's context (dagl_lua_options.on_ctx; NULL before dagl loads and once it is
+ * gone), whether the pre-dagl hook is pending, and when the pending interrupt came. */
+static lua_State *_Atomic interrupted_L = NULL;
 static dagl_ctx *_Atomic interrupted_ctx = NULL;
-
+static volatile sig_atomic_t hook_pending = 0;
+static _Atomic int64_t pending_since_ns = 0;
+#define COALESCE_NS 100000000 /* 100 ms */
 /* Prints "dagl: msg" (or just msg in the REPL, when pname is NULL) to stderr. */
 static void l_message(const char *pname, const char *msg)
 {
@@ -68,33 +85,95 @@ static int report(lua_State *L, int status)
     return status;
 }
 
-/* The hook a SIGINT installs: raises an error in the running Lua code. */
+/* Monotonic nanoseconds (clock_gettime is async-signal-safe). */
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* The hook a SIGINT sets before dagl is loaded: raises "interrupted" at the running line. */
 static void stop_hook(lua_State *L, lua_Debug *ar)
 {
     (void)ar;
     lua_sethook(L, NULL, 0, 0);
-    luaL_error(L, "interrupted!");
+    hook_pending = 0;
+    dagl_l_interrupted(L, dagl_l_state(L));
 }
 
-/* SIGINT handler: back to the default action (a second ^C kills), stop Lua at its next step. */
+/* Whether a Ctrl-C is pending: requested and not yet raised in Lua (async-signal-safe). */
+static int interrupt_pending(void)
+{
+    dagl_ctx *ctx = atomic_load(&interrupted_ctx);
+    return ctx ? dagl_ctx_interrupt_pending(ctx) : hook_pending;
+}
+
+/* Drops a pending Ctrl-C that nothing will raise any more (the REPL, back at its prompt). */
+static void clear_interrupt(lua_State *L)
+{
+    dagl_ctx *ctx = atomic_load(&interrupted_ctx);
+    if (ctx) dagl_ctx_take_interrupt(ctx);
+    if (hook_pending) lua_sethook(L, NULL, 0, 0);
+    hook_pending = 0;
+}
+
+/* A second Ctrl-C while the first is pending: says so with write(2) and dies by SIGINT (the
+ * default action, so a calling shell sees the signal and stops too). */
+static void exit_interrupted_again(int sig)
+{
+    static const char msg[] = "\n" PROGNAME ": interrupted again; exiting\n";
+    ssize_t w = write(STDERR_FILENO, msg, sizeof msg - 1);
+    (void)w;
+    struct sigaction dfl = {.sa_handler = SIG_DFL};
+    sigemptyset(&dfl.sa_mask);
+    sigaction(sig, &dfl, NULL);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, sig);
+    raise(sig); /* blocked inside this handler: delivered by the unblock below */
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+    _exit(128 + sig);
+}
+
+/* SIGINT handler (async-signal-safe: atomics, clock_gettime, lua_sethook, write, sigaction). */
 static void on_sigint(int sig)
 {
-    signal(sig, SIG_DFL);
-    lua_sethook(interrupted_L, stop_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+    int64_t now = mono_ns();
+    if (interrupt_pending()) {
+        if (now - atomic_load(&pending_since_ns) >= COALESCE_NS) exit_interrupted_again(sig);
+        return;
+    }
+    atomic_store(&pending_since_ns, now);
     dagl_ctx *ctx = atomic_load(&interrupted_ctx);
-    if (ctx) dagl_ctx_interrupt(ctx); /* graph runs in progress stop before their next node */
+    lua_State *L = atomic_load(&interrupted_L);
+    if (ctx) {
+        dagl_ctx_interrupt(ctx);
+    } else if (L) {
+        hook_pending = 1;
+        lua_sethook(L, stop_hook, LUA_MASKCOUNT, 1);
+    } else {
+        hook_pending = 1; /* closing down: only a second Ctrl-C does something (it exits) */
+    }
 }
 
-/* Calls the function below its narg arguments with dagl_l_msghandler underneath, ^C-interruptible. */
+/* Installs on_sigint for the whole run. No SA_RESTART: a read that Ctrl-C cuts short returns
+ * (EINTR), so the REPL's prompt and io.read give up at once instead of after the next line. */
+static void install_sigint(lua_State *L)
+{
+    atomic_store(&interrupted_L, L);
+    struct sigaction sa = {.sa_handler = on_sigint};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+}
+
+/* Calls the function below its narg arguments with dagl_l_msghandler underneath. */
 static int docall(lua_State *L, int narg, int nres)
 {
     int base = lua_gettop(L) - narg;
     lua_pushcfunction(L, dagl_l_msghandler);
     lua_insert(L, base);
-    interrupted_L = L;
-    signal(SIGINT, on_sigint);
     int status = lua_pcall(L, narg, nres, base);
-    signal(SIGINT, SIG_DFL);
     lua_remove(L, base);
     return status;
 }
@@ -295,8 +374,11 @@ static void setup_dagl(lua_State *L, const options *o)
     dagl_lua_preload(L, &lo);
 }
 
+/* What push_line and load_line return when Ctrl-C cut the reading of a line short. */
+#define LINE_INTERRUPTED (-2)
+
 /* REPL: reads one line (with a prompt on a terminal) and pushes it; a first line "=x" becomes
- * "return x". Returns 0 at end of input. */
+ * "return x". Returns 0 at end of input, LINE_INTERRUPTED when Ctrl-C came while reading. */
 static int push_line(lua_State *L, int first)
 {
     char *line = NULL;
@@ -307,10 +389,13 @@ static int push_line(lua_State *L, int first)
         fflush(stdout);
         lua_pop(L, unset ? 1 : 2);
     }
+    errno = 0;
     ssize_t len = getline(&line, &cap, stdin);
     if (len < 0) {
         free(line);
-        return 0;
+        if (errno != EINTR) return 0;
+        clearerr(stdin); /* the read was cut short, not the input ended */
+        return LINE_INTERRUPTED;
     }
     if (len > 0 && line[len - 1] == '\n') line[--len] = '\0';
     if (first && line[0] == '=') lua_pushfstring(L, "return %s", line + 1);
@@ -331,7 +416,7 @@ static int try_return(lua_State *L)
 }
 
 /* REPL: compiles the line as a statement, reading more lines while the chunk is incomplete
- * (a syntax error at "<eof>"). */
+ * (a syntax error at "<eof>"); LINE_INTERRUPTED when Ctrl-C came while reading one. */
 static int try_statement(lua_State *L)
 {
     for (;;) {
@@ -342,7 +427,9 @@ static int try_statement(lua_State *L)
         const char *msg = lua_tolstring(L, -1, &len);
         if (len < 5 || strcmp(msg + len - 5, "<eof>") != 0) return status;
         lua_pop(L, 1);
-        if (!push_line(L, 0)) { /* input ended inside a statement: report that error */
+        int got = push_line(L, 0);
+        if (got == LINE_INTERRUPTED) return got;
+        if (!got) { /* input ended inside a statement: report that error */
             return luaL_loadbuffer(L, lua_tostring(L, 1), lua_rawlen(L, 1), "=stdin");
         }
         lua_pushliteral(L, "\n");
@@ -352,14 +439,16 @@ static int try_statement(lua_State *L)
 }
 
 /* REPL: reads and compiles one input; leaves the chunk (or error message) alone on the stack.
- * Returns its status, or -1 at end of input. */
+ * Returns its status, -1 at end of input, or LINE_INTERRUPTED (the stack emptied). */
 static int load_line(lua_State *L)
 {
     lua_settop(L, 0);
-    if (!push_line(L, 1)) return -1;
+    int got = push_line(L, 1);
+    if (got <= 0) return got == LINE_INTERRUPTED ? got : -1;
     int status = try_return(L);
     if (status != LUA_OK) status = try_statement(L);
-    lua_remove(L, 1); /* the source text */
+    if (status == LINE_INTERRUPTED) lua_settop(L, 0);
+    else lua_remove(L, 1); /* the source text */
     return status;
 }
 
@@ -375,17 +464,25 @@ static void print_results(lua_State *L)
         l_message(PROGNAME, lua_pushfstring(L, "error calling 'print' (%s)", lua_tostring(L, -1)));
 }
 
-/* The read-eval-print loop: a line that is an expression prints its values. */
+/* The read-eval-print loop: a line that is an expression prints its values. Ctrl-C while a line
+ * runs raises "interrupted" in it (printed with its traceback); while reading, it drops the input
+ * so far and prints a newline and a fresh prompt. */
 static void repl(lua_State *L)
 {
     int status;
     while ((status = load_line(L)) != -1) {
-        if (status == LUA_OK) status = docall(L, 0, LUA_MULTRET);
-        if (status == LUA_OK) print_results(L);
-        else {
-            l_message(NULL, lua_tostring(L, -1));
-            lua_pop(L, 1);
+        if (status == LINE_INTERRUPTED) {
+            fputs("\n", stdout);
+            fflush(stdout);
+        } else {
+            if (status == LUA_OK) status = docall(L, 0, LUA_MULTRET);
+            if (status == LUA_OK) print_results(L);
+            else {
+                l_message(NULL, lua_tostring(L, -1));
+                lua_pop(L, 1);
+            }
         }
+        clear_interrupt(L); /* one that came after the line's last instruction: it is done */
     }
     lua_settop(L, 0);
     if (isatty(STDIN_FILENO)) fputs("\n", stdout);
@@ -464,12 +561,14 @@ int main(int argc, char **argv)
         return EXIT_FAILURE;
     }
     lua_gc(L, LUA_GCSTOP); /* no collection while the libraries load */
+    install_sigint(L);
     lua_pushcfunction(L, pmain);
     lua_pushinteger(L, argc);
     lua_pushlightuserdata(L, argv);
     int status = lua_pcall(L, 2, 1, 0);
     int ok = lua_toboolean(L, -1);
     report(L, status);
+    atomic_store(&interrupted_L, NULL); /* no hook on a closing state */
     lua_close(L);
     dagl_host_pool_drain(&pool);
     return (status == LUA_OK && ok) ? EXIT_SUCCESS : EXIT_FAILURE;

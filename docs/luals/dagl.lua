@@ -636,8 +636,13 @@ function dagl.set_memory_plan(on) end
 function dagl.set_lock_mode(mode) end
 ---@return "global"|"per-worker"
 function dagl.get_lock_mode() end
+---Sleeps without the VM lock; Ctrl-C ends it with the error "interrupted".
 ---@param seconds number
 function dagl.sleep(seconds) end
+---Whether err is the error Ctrl-C raises ("interrupted" or "<file>:<line>: interrupted").
+---@param err any
+---@return boolean
+function dagl.is_interrupt(err) end
 ---@param seconds number
 function dagl.spin(seconds) end
 ---@param seconds number

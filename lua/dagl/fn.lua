@@ -240,10 +240,17 @@ end
 -- layer once (at the innermost layer); the position inside dagl's own Lua files says nothing to
 -- users and is dropped.
 function M.layer_error(name, res)
-  if type(res) == "string" and not res:find("^layer '") then
+  if type(res) == "string" and not res:find("^layer '") and not core.is_interrupt(res) then
     res = ("layer '%s': %s"):format(name, (res:gsub("^[^:\n]*/dagl/[%w_/]*%.lua:%d+: ", "")))
   end
   return res
+end
+
+--- Raises layer_error(name, err) at `level` (1: the caller of layer_raise's caller); an interrupt
+-- (Ctrl-C) goes on as it is, already at the user's line.
+function M.layer_raise(name, err, level)
+  if core.is_interrupt(err) then error(err, 0) end
+  error(M.layer_error(name, err), level + 1)
 end
 
 -- Signature of a call: dtype and shape of every argument.
@@ -301,7 +308,10 @@ function M.fn(f, ...)
       local n = select("#", ...)
       local c = compiled({...}, n)
       local res = table.pack(pcall(c.graph.run, c.graph, ...))
-      if not res[1] then error(tostring(res[2]):gsub("^[^:]*:%d+: ", ""), 2) end -- at the caller's line
+      if not res[1] then
+        if core.is_interrupt(res[2]) then error(res[2], 0) end -- already at the user's line
+        error(tostring(res[2]):gsub("^[^:]*:%d+: ", ""), 2) -- at the caller's line
+      end
       return table.unpack(res, 2, res.n)
     end,
   })

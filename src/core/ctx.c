@@ -4,10 +4,12 @@
 
 #include <cblas.h>
 
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char *const status_names[] = {
@@ -69,8 +71,11 @@ dagl_status dagl__ctx_create(const dagl_ctx_options *opt, dagl_ctx **out)
     atomic_flag_clear(&ctx->own_mem.lock);
     ctx->mem = &ctx->own_mem;
     if (opt && opt->allocator) ctx->own_mem.user = *opt->allocator;
-    atomic_init(&ctx->own_interrupts, 0);
-    ctx->interrupts = &ctx->own_interrupts;
+    atomic_init(&ctx->own_intr.requested, 0);
+    atomic_init(&ctx->own_intr.taken, 0);
+    atomic_init(&ctx->own_intr.callback, NULL);
+    atomic_init(&ctx->own_intr.callback_ud, NULL);
+    ctx->intr = &ctx->own_intr;
     return DAGL_OK;
 }
 
@@ -84,7 +89,8 @@ void dagl__ctx_child(dagl_ctx *parent, dagl_ctx *child)
     child->seed = parent->seed;
     child->draw = parent->draw;
     child->mem = parent->mem;
-    child->interrupts = parent->interrupts;
+    child->intr = parent->intr;
+    child->run_phase = parent->run_phase;
     child->no_plan = parent->no_plan;
     child->share_trace = NULL;
 }
@@ -97,9 +103,83 @@ void dagl__ctx_destroy(dagl_ctx *ctx)
     free(ctx);
 }
 
+/* Called from signal handlers: atomics only, then the callback (whose ud is stored before it). */
 void dagl_ctx_interrupt(dagl_ctx *ctx)
 {
-    if (ctx) atomic_fetch_add_explicit(ctx->interrupts, 1, memory_order_relaxed);
+    if (!ctx) return;
+    atomic_fetch_add_explicit(&ctx->intr->requested, 1, memory_order_acq_rel);
+    void (*fn)(void *) = atomic_load_explicit(&ctx->intr->callback, memory_order_acquire);
+    if (fn) fn(atomic_load_explicit(&ctx->intr->callback_ud, memory_order_acquire));
+}
+
+/* For handlers deciding whether a Ctrl-C is a second one, and for waits outside the core. */
+int dagl_ctx_interrupt_pending(const dagl_ctx *ctx) { return ctx && dagl__interrupted(ctx); }
+
+/* Takes every request made so far; one made meanwhile stays pending. */
+int dagl_ctx_take_interrupt(dagl_ctx *ctx)
+{
+    if (!ctx) return 0;
+    unsigned req = atomic_load_explicit(&ctx->intr->requested, memory_order_acquire);
+    return atomic_exchange_explicit(&ctx->intr->taken, req, memory_order_acq_rel) != req;
+}
+
+/* The callback is cleared first and its ud written before it is set, so a handler never calls
+ * a new function with the old ud. */
+void dagl_ctx_set_interrupt_callback(dagl_ctx *ctx, void (*fn)(void *ud), void *ud)
+{
+    if (!ctx) return;
+    atomic_store_explicit(&ctx->intr->callback, NULL, memory_order_release);
+    atomic_store_explicit(&ctx->intr->callback_ud, ud, memory_order_release);
+    atomic_store_explicit(&ctx->intr->callback, fn, memory_order_release);
+}
+
+/* One clock for every timestamp and deadline, so they compare across threads. */
+int64_t dagl__now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Sleeps to an absolute deadline in slices of DAGL_INTERRUPT_SLICE_NS, looking at the interrupt
+ * state after each (and after a signal cuts a slice short, EINTR): absolute times, so slicing
+ * adds no drift to the total. It sets no error text: threads sleep on one context at once. */
+dagl_status dagl_ctx_sleep(dagl_ctx *ctx, double seconds)
+{
+    if (!ctx) return DAGL_E_ARG;
+    if (!(seconds > 0)) seconds = 0;
+    if (seconds > 1e9) seconds = 1e9; /* some 30 years: no overflow of the deadline */
+    int64_t deadline = dagl__now_ns() + (int64_t)(seconds * 1e9);
+    for (;;) {
+        if (dagl__interrupted(ctx)) return DAGL_E_INTERRUPTED;
+        int64_t now = dagl__now_ns();
+        if (now >= deadline) return DAGL_OK;
+        int64_t until = deadline - now > DAGL_INTERRUPT_SLICE_NS ? now + DAGL_INTERRUPT_SLICE_NS : deadline;
+        struct timespec ts = {(time_t)(until / 1000000000), (long)(until % 1000000000)};
+        clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL); /* EINTR: look again at once */
+    }
+}
+
+/* Deadlines of timed waits come from dagl__now_ns, so conditions wait on the same clock. */
+void dagl__cond_init_monotonic(pthread_cond_t *cv)
+{
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(cv, &ca);
+    pthread_condattr_destroy(&ca);
+}
+
+/* Signals belong to the program: the threads dagl starts block them all from their first
+ * instruction (the mask is inherited at creation, so there is no window). */
+int dagl__thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old); /* the new thread inherits this mask */
+    int r = pthread_create(t, NULL, fn, arg);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return r;
 }
 
 const char *dagl_ctx_last_error(const dagl_ctx *ctx) { return ctx ? ctx->errmsg : "no context"; }

@@ -4,6 +4,7 @@
 #define DAGL_INTERNAL_H
 
 #include "dagl.h"
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 
@@ -51,6 +52,20 @@ typedef struct dagl_runner {
     void (*parallel_for)(dagl_ctx *ctx, void (*fn)(void *, int, int), void *arg, int n);
 } dagl_runner;
 
+/* The interrupt state of a root context and its children (dagl_ctx_interrupt): requests and
+ * takes are counted, so one is pending while they differ; the callback (and its ud) is read in
+ * signal handlers, so all of it is lock-free atomics. */
+struct dagl_interrupts {
+    atomic_uint requested;
+    atomic_uint taken;
+    _Atomic(void (*)(void *)) callback;
+    _Atomic(void *) callback_ud;
+};
+
+/* How long interruptible waits sleep between looks at the interrupt state (10 ms, a fifth of the
+ * 50 ms in which Ctrl-C must act). */
+#define DAGL_INTERRUPT_SLICE_NS 10000000
+
 struct dagl_ctx {
     char errmsg[DAGL_ERRMSG_SIZE];
     dagl_status last_status;
@@ -59,12 +74,43 @@ struct dagl_ctx {
     uint64_t draw;         /* how many rand/randn calls so far: the Philox counter's high word */
     dagl_mem own_mem;       /* storage for `mem` of a root context */
     dagl_mem *mem;          /* own_mem, or the parent's for a child context */
-    atomic_uint own_interrupts; /* dagl_ctx_interrupt calls on a root context ... */
-    atomic_uint *interrupts;    /* ... counted here (own_interrupts, or the root's for a child) */
+    struct dagl_interrupts own_intr; /* a root context's interrupt requests ... */
+    struct dagl_interrupts *intr;    /* ... here (own_intr, or the root's for a child) */
     bool no_plan;           /* DAGL_NO_PLAN was set when the root context was made: runs go unplanned */
+    atomic_int *run_phase;  /* a node's task context: its run's DAGL__RUN_* phase (else NULL) */
     const struct dagl_share_trace *share_trace; /* the scheduler's record of a traced node (opaque
                                                  * here): the runner records its kernel's shares */
 };
+
+/* A graph run is open until either an assign node starts (committed: it runs to its end, whatever
+ * interrupts come, so a training step writes all of its weights or none) or something working
+ * for it sees an interrupt (stopped: no assign starts any more). */
+enum { DAGL__RUN_OPEN, DAGL__RUN_COMMITTED, DAGL__RUN_STOPPED };
+
+/* Whether work on ctx must stop for an interrupt (dagl_ctx_interrupt_pending without the NULL
+ * check): one is pending, or, for a node's task context, its run is stopped, or open with one
+ * pending, which stops it (one compare-and-swap decides between that and an assign committing,
+ * so no interrupt lands between two assigns of a run). */
+static inline bool dagl__interrupted(const dagl_ctx *ctx)
+{
+    bool pending = atomic_load_explicit(&ctx->intr->requested, memory_order_acquire) !=
+                   atomic_load_explicit(&ctx->intr->taken, memory_order_acquire);
+    if (!ctx->run_phase) return pending;
+    int phase = atomic_load_explicit(ctx->run_phase, memory_order_acquire);
+    if (phase == DAGL__RUN_OPEN && pending)
+        return atomic_compare_exchange_strong(ctx->run_phase, &phase, DAGL__RUN_STOPPED) || phase == DAGL__RUN_STOPPED;
+    return phase == DAGL__RUN_STOPPED;
+}
+/* Monotonic time in nanoseconds (CLOCK_MONOTONIC): every timestamp of traces, deadlines and
+ * interruptible waits, so they compare across threads. */
+DAGL_HIDDEN int64_t dagl__now_ns(void);
+/* pthread_create for the threads dagl starts (workers, the row gather): they start with every
+ * signal blocked, so a signal for the process goes to a thread of the program that owns it (the
+ * dagl host's main thread), never to a worker in the middle of a kernel. Returns 0 on success. */
+DAGL_HIDDEN int dagl__thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
+/* A condition whose timed waits take CLOCK_MONOTONIC deadlines (dagl__now_ns), which no change of
+ * the wall clock moves. */
+DAGL_HIDDEN void dagl__cond_init_monotonic(pthread_cond_t *cv);
 
 /* A context for one worker of a run: its own error text, the parent's seed, live-bytes counter
  * and runner, so tensors made on any worker are counted with the parent. */

@@ -6,8 +6,10 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct dagl_rows_job {
+    dagl_ctx *ctx;      /* whose interrupts stop a wait */
     dagl_tensor *src;   /* contiguous (retained) */
     dagl_tensor *dst;
     int64_t *index;     /* n row numbers, checked */
@@ -15,15 +17,22 @@ struct dagl_rows_job {
     size_t row_bytes;
     pthread_t thread;
     int started;        /* a thread runs the copy (else it was done inline) */
+    pthread_mutex_t mu; /* done and its condition, so a wait can give up on an interrupt */
+    pthread_cond_t cv;
+    bool done;
 };
 
-/* The copy itself: pure memcpy of whole rows. */
+/* The copy itself: pure memcpy of whole rows; then tells a waiter. */
 static void *gather_run(void *arg)
 {
     dagl_rows_job *g = arg;
     const char *s = dagl_tensor_data(g->src);
     char *d = dagl_tensor_data(g->dst);
     for (int64_t i = 0; i < g->n; i++) memcpy(d + (size_t)i * g->row_bytes, s + (size_t)g->index[i] * g->row_bytes, g->row_bytes);
+    pthread_mutex_lock(&g->mu);
+    g->done = true;
+    pthread_cond_signal(&g->cv);
+    pthread_mutex_unlock(&g->mu);
     return NULL;
 }
 
@@ -48,6 +57,9 @@ dagl_status dagl_gather_rows_async(dagl_ctx *ctx, dagl_tensor *src, const int64_
         free(g);
         return dagl_ctx_set_error(ctx, DAGL_E_NOMEM, "gather_rows: out of memory");
     }
+    g->ctx = ctx;
+    pthread_mutex_init(&g->mu, NULL);
+    dagl__cond_init_monotonic(&g->cv);
     if (n) memcpy(g->index, index, (size_t)n * sizeof *index);
     g->n = n;
     int64_t oshape[DAGL_MAX_DIMS];
@@ -60,7 +72,7 @@ dagl_status dagl_gather_rows_async(dagl_ctx *ctx, dagl_tensor *src, const int64_
         return st;
     }
     g->row_bytes = (size_t)(shape[0] ? dagl_tensor_numel(src) / shape[0] : 0) * dagl_dtype_size(dagl_tensor_dtype(src));
-    g->started = pthread_create(&g->thread, NULL, gather_run, g) == 0;
+    g->started = dagl__thread_start(&g->thread, gather_run, g) == 0;
     if (!g->started) gather_run(g); /* no thread to be had: copy now */
     *out = g;
     return DAGL_OK;
@@ -73,8 +85,28 @@ static void gather_join(dagl_rows_job *g)
     g->started = 0;
 }
 
+/* Waits for the copy in slices, looking at the context's interrupt state after each. */
+static dagl_status gather_done(dagl_rows_job *g)
+{
+    dagl_status st = DAGL_OK;
+    pthread_mutex_lock(&g->mu);
+    while (!g->done && g->started) {
+        if (dagl__interrupted(g->ctx)) {
+            st = DAGL_E_INTERRUPTED;
+            break;
+        }
+        int64_t until = dagl__now_ns() + DAGL_INTERRUPT_SLICE_NS;
+        struct timespec ts = {(time_t)(until / 1000000000), (long)(until % 1000000000)};
+        pthread_cond_timedwait(&g->cv, &g->mu, &ts);
+    }
+    pthread_mutex_unlock(&g->mu);
+    return st;
+}
+
 dagl_status dagl_rows_wait(dagl_rows_job *g, dagl_tensor **out)
 {
+    *out = NULL;
+    if (gather_done(g)) return dagl_ctx_set_error(g->ctx, DAGL_E_INTERRUPTED, "gather_rows: interrupted");
     gather_join(g);
     *out = g->dst;
     g->dst = NULL;
@@ -89,5 +121,7 @@ void dagl_rows_free(dagl_rows_job *g)
     dagl_tensor_release(g->src);
     dagl_tensor_release(g->dst);
     free(g->index);
+    pthread_mutex_destroy(&g->mu);
+    pthread_cond_destroy(&g->cv);
     free(g);
 }

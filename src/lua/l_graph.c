@@ -8,20 +8,38 @@
 
 #define GRAPH_MT "dagl.Graph"
 
-/* The graph of the userdata at idx; raises once g:free() or the collector has freed it. */
-static dagl_graph *check_graph(lua_State *L, int idx)
+/* A dagl.graph() value: the graph (NULL once freed) and how many of its runs from Lua completed,
+ * counted in C as a run returns, so Lua can tell a run that was applied (its assigns wrote the
+ * weights) from one an interrupt stopped, whatever instruction the interrupt lands on next. */
+typedef struct graph_box {
+    dagl_graph *g;
+    lua_Integer runs;
+} graph_box;
+
+/* The box at idx; raises once g:free() or the collector has freed its graph. */
+static graph_box *check_box(lua_State *L, int idx)
 {
-    dagl_graph **g = luaL_checkudata(L, idx, GRAPH_MT);
-    if (!*g) luaL_error(L, "attempt to use a freed graph");
-    return *g;
+    graph_box *b = luaL_checkudata(L, idx, GRAPH_MT);
+    if (!b->g) luaL_error(L, "attempt to use a freed graph");
+    return b;
+}
+
+/* The graph of the userdata at idx (check_box). */
+static dagl_graph *check_graph(lua_State *L, int idx) { return check_box(L, idx)->g; }
+
+/* For the embedding runtime, which runs the graphs dagl.fn traces from C. */
+dagl_graph *dagl_l_to_graph(lua_State *L, int idx)
+{
+    graph_box *b = luaL_testudata(L, idx, GRAPH_MT);
+    return b ? b->g : NULL;
 }
 
 /* __gc, __close and g:free(): frees the graph now (once), so a big graph need not wait for the GC. */
 static int g_gc(lua_State *L)
 {
-    dagl_graph **g = luaL_checkudata(L, 1, GRAPH_MT);
-    dagl_graph_free(*g);
-    *g = NULL;
+    graph_box *b = luaL_checkudata(L, 1, GRAPH_MT);
+    dagl_graph_free(b->g);
+    b->g = NULL;
     return 0;
 }
 
@@ -204,7 +222,8 @@ static int g_plan(lua_State *L)
 /* g:run(x1, x2, ...) -> outputs as multiple results. */
 static int g_run(lua_State *L)
 {
-    dagl_graph *g = check_graph(L, 1);
+    graph_box *box = check_box(L, 1);
+    dagl_graph *g = box->g;
     int nin = dagl_graph_num_inputs(g), nout = dagl_graph_num_outputs(g);
     if (lua_gettop(L) - 1 != nin)
         return luaL_error(L, "graph run: %d inputs given, the graph takes %d", lua_gettop(L) - 1, nin);
@@ -221,12 +240,21 @@ static int g_run(lua_State *L)
     dagl_l_unlock(s); /* Lua nodes of the graph take it on the workers */
     dagl_status st = dagl_graph_run_ex(g, in, out, &opt);
     dagl_l_relock(s, L);
+    if (st == DAGL_E_INTERRUPTED) return dagl_l_interrupted(L, s);
     if (st) return dagl_l_error(L);
+    box->runs++;
     for (int i = 0; i < nout; i++) {
         *slots[i] = out[i];
         dagl_l_done(L, DAGL_OK, slots[i]);
     }
     return nout;
+}
+
+/* g:num_runs() -> the runs of g:run that completed (an interrupted or failed one does not count) */
+static int g_num_runs(lua_State *L)
+{
+    lua_pushinteger(L, check_box(L, 1)->runs);
+    return 1;
 }
 
 /* g:custom(handle, srcs, dtype, shape): a Lua node (dagl.luaop) or a C kernel (dagl.ffi). */
@@ -241,22 +269,23 @@ static const luaL_Reg graph_methods[] = {
     {"custom", g_custom},
     {"input", g_input},   {"constant", g_constant}, {"node", g_node},     {"label", g_label},
     {"output", g_output}, {"info", g_info},         {"num_nodes", g_num_nodes}, {"dot", g_dot},
-    {"plan", g_plan},
+    {"plan", g_plan},     {"num_runs", g_num_runs},
     {"run", g_run},       {"free", g_gc},           {NULL, NULL},
 };
 
 /* dagl.graph() -> a new, empty graph on this state's context. */
 static int l_graph(lua_State *L)
 {
-    dagl_graph **g = lua_newuserdatauv(L, sizeof *g, 0);
-    *g = NULL;
+    graph_box *b = lua_newuserdatauv(L, sizeof *b, 0);
+    b->g = NULL;
+    b->runs = 0;
     if (dagl_l_gc_metatable(L, GRAPH_MT, g_gc, 1)) {
         lua_newtable(L);
         dagl_l_setfuncs(L, graph_methods);
         lua_setfield(L, -2, "__index");
     }
     lua_setmetatable(L, -2);
-    if (dagl_graph_new(DAGL_LCTX(L), g)) return dagl_l_error(L);
+    if (dagl_graph_new(DAGL_LCTX(L), &b->g)) return dagl_l_error(L);
     return 1;
 }
 

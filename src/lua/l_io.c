@@ -198,15 +198,24 @@ static int gather_gc(lua_State *L)
     return 0;
 }
 
-/* handle:wait() -> the gathered tensor (once). */
+/* handle:wait() -> the gathered tensor (once), waited for without the VM lock; an interrupt
+ * stops the wait (the handle keeps the job, which its __gc frees). */
 static int gather_wait(lua_State *L)
 {
     dagl_rows_job **g = check_gather(L);
     if (!*g) return luaL_error(L, "gather: wait() called twice or after close");
     dagl_tensor **o = dagl_l_slot(L);
+    dagl_lstate *s = DAGL_LSTATE(L);
     dagl_rows_job *h = *g;
-    *g = NULL;
-    return dagl_l_done(L, dagl_rows_wait(h, o), o);
+    *g = NULL; /* the handle lets go while Lua elsewhere may run: the wait frees the job */
+    dagl_l_unlock(s);
+    dagl_status st = dagl_rows_wait(h, o);
+    dagl_l_relock(s, L);
+    if (st == DAGL_E_INTERRUPTED) {
+        *g = h; /* not freed: the handle's __gc or close frees it */
+        return dagl_l_interrupted(L, s);
+    }
+    return dagl_l_done(L, st, o);
 }
 
 /* dagl.gather_rows_async(x, index [, first, last]) -> handle: rows index[first..last] of x (1-based

@@ -5,6 +5,8 @@
 #include "ldagl.h"
 
 #include <pthread.h>
+#include <signal.h>
+#include <string.h>
 #include <time.h>
 
 /* Monotonic nanoseconds, the clock of held_since_ns and of the switch interval. */
@@ -15,7 +17,6 @@ static int64_t now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static void switch_hook(lua_State *L, lua_Debug *ar);
 static void watchdog_kick(dagl_lstate *s);
 
 void dagl_l_unlock(dagl_lstate *s)
@@ -25,10 +26,13 @@ void dagl_l_unlock(dagl_lstate *s)
     dagl_lock_release(s->vm);
 }
 
+/* An interrupt that came while this thread waited for the lock (or ran C code without it) is
+ * raised at its next instruction: the hook the interrupt set may be on another Lua thread. */
 void dagl_l_mark_held(dagl_lstate *s, lua_State *L)
 {
     atomic_store(&s->held_since_ns, now_ns());
     atomic_store(&s->running, L);
+    if (dagl_ctx_interrupt_pending(s->ctx)) lua_sethook(L, dagl_l_hook, LUA_MASKCOUNT, 1);
 }
 
 /* The VM lock's contention callback (dagl_lock_set_contended): a node parked on the lock or a
@@ -42,6 +46,10 @@ void dagl_l_relock(dagl_lstate *s, lua_State *L)
     if (!s->vm) return;
     dagl_lock_acquire(s->vm);
     dagl_l_mark_held(s, L);
+    if (L != s->main) { /* a coroutine: keep it alive while `running` may point at it */
+        lua_pushthread(L);
+        lua_rawsetp(L, LUA_REGISTRYINDEX, &s->running); /* the key exists: no allocation */
+    }
 }
 
 /* Gives the lock to a waiting thread or node when the holder has had it for a switch interval,
@@ -56,13 +64,93 @@ static void maybe_switch(dagl_lstate *s, lua_State *L)
     dagl_l_mark_held(s, L);
 }
 
-/* Set by the watchdog on the holder when its switch interval is over: fires at the next VM
- * instruction, removes itself and hands the lock over. */
-static void switch_hook(lua_State *L, lua_Debug *ar)
+/* Set by the watchdog on the holder when its switch interval is over, and by interrupts: removes
+ * itself, then raises the pending interrupt or hands the lock over. */
+void dagl_l_hook(lua_State *L, lua_Debug *ar)
 {
     (void)ar;
     lua_sethook(L, NULL, 0, 0);
-    maybe_switch(dagl_l_state(L), L);
+    dagl_lstate *s = dagl_l_state(L);
+    if (!s) return;
+    if (dagl_ctx_interrupt_pending(dagl_l_interrupt_ctx(L, s))) dagl_l_interrupted(L, s);
+    maybe_switch(s, L);
+}
+
+/* Runs in the signal handler that called dagl_ctx_interrupt: lua_sethook is the one Lua call made
+ * for that (lua.c's laction uses it so). On the main thread it is the signal's own thread, the
+ * usual case; a holder running on a worker is hooked from here as the watchdog hooks it. */
+void dagl_l_on_interrupt(void *ud)
+{
+    dagl_lstate *s = ud;
+    lua_sethook(s->main, dagl_l_hook, LUA_MASKCOUNT, 1);
+    lua_State *L = atomic_load(&s->running);
+    if (L && L != s->main) lua_sethook(L, dagl_l_hook, LUA_MASKCOUNT, 1);
+}
+
+dagl_ctx *dagl_l_interrupt_ctx(lua_State *L, dagl_lstate *s)
+{
+    if (!s->vm) return s->node_ctx ? s->node_ctx : s->ctx; /* a per-worker state */
+    if (lua_getfield(L, LUA_REGISTRYINDEX, DAGL_NODE_THREADS) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        return s->ctx;
+    }
+    lua_pushthread(L);
+    dagl_ctx *node = lua_rawget(L, -2) == LUA_TLIGHTUSERDATA ? lua_touserdata(L, -1) : NULL;
+    lua_pop(L, 2);
+    return node ? node : s->ctx;
+}
+
+/* Finds where dagl's Lua files are from the source of dagl.fn's functions (once it is loaded). */
+static const char *lib_prefix(lua_State *L, dagl_lstate *s)
+{
+    if (s->lib_prefix[0] || !lua_checkstack(L, 3)) return s->lib_prefix;
+    int top = lua_gettop(L);
+    lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+    if (lua_getfield(L, -1, "dagl.fn") == LUA_TTABLE && lua_getfield(L, -1, "fn") == LUA_TFUNCTION) {
+        lua_Debug ar;
+        lua_getinfo(L, ">S", &ar); /* pops the function */
+        const char *slash = strrchr(ar.source, '/');
+        size_t n = slash ? (size_t)(slash - ar.source) + 1 : 0;
+        if (ar.source[0] == '@' && n > 0 && n < sizeof s->lib_prefix) {
+            memcpy(s->lib_prefix, ar.source, n);
+            s->lib_prefix[n] = '\0';
+        }
+    }
+    lua_settop(L, top);
+    return s->lib_prefix;
+}
+
+int dagl_l_user_level(lua_State *L, int from)
+{
+    dagl_lstate *s = dagl_l_state(L);
+    const char *lib = s ? lib_prefix(L, s) : "";
+    size_t nlib = strlen(lib);
+    lua_Debug ar;
+    for (int level = from; lua_getstack(L, level, &ar); level++) {
+        lua_getinfo(L, "Sl", &ar);
+        if (ar.currentline > 0 && (nlib == 0 || strncmp(ar.source, lib, nlib) != 0)) return level;
+    }
+    return -1;
+}
+
+int dagl_l_is_interrupt(const char *msg)
+{
+    static const char word[] = "interrupted";
+    size_t n = msg ? strlen(msg) : 0, k = sizeof word - 1;
+    if (n < k || strcmp(msg + n - k, word) != 0) return 0;
+    return n == k || (n >= k + 2 && msg[n - k - 2] == ':' && msg[n - k - 1] == ' ');
+}
+
+int dagl_l_interrupted(lua_State *L, dagl_lstate *s)
+{
+    if (s && dagl_l_interrupt_ctx(L, s) == s->ctx) dagl_ctx_take_interrupt(s->ctx); /* not a node's */
+    int level = dagl_l_user_level(L, 0);
+    lua_Debug ar;
+    if (level >= 0 && lua_getstack(L, level, &ar) && lua_getinfo(L, "Sl", &ar))
+        lua_pushfstring(L, "%s:%d: interrupted", ar.short_src, ar.currentline);
+    else
+        lua_pushliteral(L, "interrupted");
+    return lua_error(L);
 }
 
 /* The switch interval's timer, one thread per main state, started at the first contention. Lua
@@ -74,6 +162,9 @@ static void *watchdog_main(void *arg)
 {
     dagl_lstate *s = arg;
     unsigned seen = 0;
+    sigset_t all; /* signals are the program's (the host's Ctrl-C goes to its main thread) */
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
     pthread_mutex_lock(&s->wd_mu);
     while (!s->wd_stop) {
         if (dagl_lock_waiters(s->vm) == 0) {
@@ -92,8 +183,8 @@ static void *watchdog_main(void *arg)
         int64_t interval = (int64_t)(s->switch_interval * 1e9);
         int64_t since = atomic_load(&s->held_since_ns), due = since + interval, now = now_ns();
         lua_State *holder = atomic_load(&s->running);
-        if (holder && now >= due && lua_gethook(holder) == NULL) /* never over the SIGINT hook */
-            lua_sethook(holder, switch_hook, LUA_MASKCOUNT, 1);
+        if (holder && now >= due && lua_gethook(holder) == NULL) /* an interrupt's hook switches too */
+            lua_sethook(holder, dagl_l_hook, LUA_MASKCOUNT, 1);
         if (now >= due) due = now + interval / 4; /* look again soon: the hand-over takes a moment */
         struct timespec ts = {(time_t)(due / 1000000000), (long)(due % 1000000000)};
         pthread_cond_timedwait(&s->wd_cv, &s->wd_mu, &ts);
@@ -139,16 +230,18 @@ void dagl_l_watchdog_stop(dagl_lstate *s)
     s->wd_init = false;
 }
 
-/* dagl.sleep(seconds): sleeps without the VM lock, so other Lua code runs meanwhile. */
+/* dagl.sleep(seconds): sleeps without the VM lock, so other Lua code runs meanwhile; an interrupt
+ * (Ctrl-C) ends it within 10 ms with the error "interrupted". */
 static int l_sleep(lua_State *L)
 {
     double sec = luaL_checknumber(L, 1);
     luaL_argcheck(L, sec >= 0, 1, "negative time");
     dagl_lstate *s = DAGL_LSTATE(L);
-    struct timespec ts = {(time_t)sec, (long)((sec - (double)(time_t)sec) * 1e9)};
+    dagl_ctx *ctx = dagl_l_interrupt_ctx(L, s);
     dagl_l_unlock(s);
-    while (nanosleep(&ts, &ts) != 0) {}
+    dagl_status st = dagl_ctx_sleep(ctx, sec);
     dagl_l_relock(s, L);
+    if (st) return dagl_l_interrupted(L, s);
     return 0;
 }
 
@@ -159,12 +252,14 @@ static int l_spin(lua_State *L)
 {
     double sec = luaL_checknumber(L, 1);
     dagl_lstate *s = DAGL_LSTATE(L);
+    dagl_ctx *ctx = dagl_l_interrupt_ctx(L, s);
     int64_t left = (int64_t)(sec * 1e9);
     volatile unsigned x = 0;
     while (left > 0) {
         int64_t t0 = now_ns();
         for (int i = 0; i < 1000; i++) x += (unsigned)i;
         left -= now_ns() - t0;
+        if (dagl_ctx_interrupt_pending(ctx)) return dagl_l_interrupted(L, s); /* as Lua code would be */
         maybe_switch(s, L);
     }
     return 0;
@@ -228,8 +323,17 @@ static int l_get_lock_mode(lua_State *L)
     return 1;
 }
 
+/* dagl.is_interrupt(err) -> whether err is the error an interrupt (Ctrl-C) raises, for code that
+ * catches errors but must let Ctrl-C through */
+static int l_is_interrupt(lua_State *L)
+{
+    lua_pushboolean(L, lua_type(L, 1) == LUA_TSTRING && dagl_l_is_interrupt(lua_tostring(L, 1)));
+    return 1;
+}
+
 const luaL_Reg dagl_l_lock_funcs[] = {
     {"sleep", l_sleep},
+    {"is_interrupt", l_is_interrupt},
     {"spin", l_spin},
     {"set_switch_interval", l_set_switch_interval},
     {"get_switch_interval", l_get_switch_interval},

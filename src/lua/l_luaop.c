@@ -103,7 +103,10 @@ static dagl_status call_node(lua_State *W, const luaop *op, dagl_ctx *ctx, int n
     lua_pushlightuserdata(W, &call);
     dagl_status st = DAGL_OK;
     if (lua_pcall(W, 2, 1, base) != LUA_OK) {
-        st = dagl_ctx_set_error(ctx, DAGL_E_LUA, "%s raised an error: %s", op->label, lua_tostring(W, -1));
+        if (dagl_ctx_interrupt_pending(ctx)) /* stopped by the interrupt, which the run reports */
+            st = dagl_ctx_set_error(ctx, DAGL_E_INTERRUPTED, "%s: interrupted", op->label);
+        else
+            st = dagl_ctx_set_error(ctx, DAGL_E_LUA, "%s raised an error: %s", op->label, lua_tostring(W, -1));
     } else {
         dagl_ltensor *u = dagl_l_ud(W, -1);
         if (!u || !u->t) {
@@ -118,12 +121,15 @@ static dagl_status call_node(lua_State *W, const luaop *op, dagl_ctx *ctx, int n
     return st;
 }
 
-/* Runs under lua_pcall: a new coroutine, anchored in the registry for good (they are reused). */
+/* Runs under lua_pcall: a new coroutine, anchored in the registry for good (they are reused) as a
+ * key of DAGL_NODE_THREADS, which tells an interrupt raised in it that it runs a Lua node. */
 static int new_coroutine(lua_State *L)
 {
     lua_State **co = lua_touserdata(L, 1);
+    lua_getfield(L, LUA_REGISTRYINDEX, DAGL_NODE_THREADS);
     *co = lua_newthread(L);
-    luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_pushboolean(L, 1);
+    lua_rawset(L, -3);
     return 0;
 }
 
@@ -156,17 +162,31 @@ static void give_coroutine(dagl_lstate *s, lua_State *co)
     s->free_co[s->nfree_co++] = co;
 }
 
+/* Records in DAGL_NODE_THREADS which task context the node coroutine co works for (NULL: none).
+ * The key exists (new_coroutine), so this allocates nothing and cannot raise. */
+static void set_node_ctx(lua_State *co, dagl_ctx *ctx)
+{
+    lua_getfield(co, LUA_REGISTRYINDEX, DAGL_NODE_THREADS);
+    lua_pushthread(co);
+    if (ctx) lua_pushlightuserdata(co, ctx);
+    else lua_pushboolean(co, 1);
+    lua_rawset(co, -3);
+    lua_pop(co, 1);
+}
+
 /* Global mode: the executor holds the VM lock for this node. */
 static dagl_status run_global(luaop *op, dagl_ctx *ctx, int nsrc, dagl_tensor *const *srcs, dagl_tensor **out)
 {
     dagl_lstate *s = op->s;
     lua_State *co = take_coroutine(s);
     if (!co) return dagl_ctx_set_error(ctx, DAGL_E_NOMEM, "%s: cannot make a coroutine", op->label);
-    dagl_l_mark_held(s, co);
     lua_settop(co, 0);
+    set_node_ctx(co, ctx);
+    dagl_l_mark_held(s, co);
     lua_rawgeti(co, LUA_REGISTRYINDEX, op->fn_ref);
     dagl_status st = call_node(co, op, ctx, nsrc, srcs, out);
     lua_settop(co, 0);
+    set_node_ctx(co, NULL);
     give_coroutine(s, co);
     return st;
 }
@@ -334,8 +354,11 @@ static dagl_status run_per_worker(luaop *op, dagl_ctx *ctx, int nsrc, dagl_tenso
     lua_State *W;
     dagl_status st = take_worker(s, op, ctx, &W);
     if (st) return st;
+    dagl_lstate *ws = dagl_l_state(W);
+    ws->node_ctx = ctx;
     st = push_worker_fn(W, op, ctx);
     if (!st) st = call_node(W, op, ctx, nsrc, srcs, out);
+    ws->node_ctx = NULL;
     lua_settop(W, 0);
     give_worker(s, W);
     return st;

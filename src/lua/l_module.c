@@ -11,7 +11,8 @@
 static int state_gc(lua_State *L)
 {
     dagl_lstate *s = lua_touserdata(L, 1);
-    dagl_l_watchdog_stop(s); /* first: it may touch the lua_States */
+    if (s->owns_ctx) dagl_ctx_set_interrupt_callback(s->ctx, NULL, NULL); /* first: it touches s */
+    dagl_l_watchdog_stop(s); /* then this: it may touch the lua_States */
     dagl_l_free_workers(s);
     dagl_trace_free(s->trace);
     s->trace = NULL;
@@ -42,13 +43,6 @@ dagl_ctx *dagl_l_ctx(const dagl_lstate *s) { return s->ctx; }
 /* Sessions of the embedding runtime start graph runs outside Lua and pass this as run_options.unlocked. */
 int dagl_l_per_worker(const dagl_lstate *s) { return s->mode == DAGL_LOCK_PER_WORKER; }
 
-/* The graph behind a dagl.graph() value (l_graph.c's "dagl.Graph" box of a dagl_graph pointer),
- * for the embedding runtime, which runs the graphs dagl.fn traces from C. */
-dagl_graph *dagl_l_to_graph(lua_State *L, int idx)
-{
-    dagl_graph **g = luaL_testudata(L, idx, "dagl.Graph");
-    return g ? *g : NULL;
-}
 
 /* dagl.version(): "0.1.0" plus the OpenBLAS core it runs on. */
 static int l_version(lua_State *L)
@@ -187,6 +181,9 @@ static int open_state(lua_State *L, dagl_ctx *shared, const dagl_lua_options *o)
     lua_pushcfunction(L, state_gc);
     lua_setfield(L, -2, "__gc");
     lua_setmetatable(L, -2);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
+    s->main = lua_tothread(L, -1);
+    lua_pop(L, 1);
     if (shared) {
         s->ctx = shared;
     } else {
@@ -204,7 +201,12 @@ static int open_state(lua_State *L, dagl_ctx *shared, const dagl_lua_options *o)
         dagl_lock_set_contended(s->vm, dagl_l_lock_contended, s);
         s->spare = lua_newthread(L);
         lua_setfield(L, LUA_REGISTRYINDEX, "dagl.spare");
+        lua_newtable(L);
+        lua_setfield(L, LUA_REGISTRYINDEX, DAGL_NODE_THREADS);
+        lua_pushboolean(L, 0); /* the slot dagl_l_relock anchors the running coroutine in */
+        lua_rawsetp(L, LUA_REGISTRYINDEX, &s->running);
         dagl_l_mark_held(s, L);
+        dagl_ctx_set_interrupt_callback(s->ctx, dagl_l_on_interrupt, s);
         s->on_ctx = o->on_ctx;
         s->on_ctx_ud = o->on_ctx_ud;
         if (s->on_ctx) s->on_ctx(s->on_ctx_ud, s->ctx);

@@ -69,7 +69,8 @@ void dagl_lua_preload(lua_State *L, const dagl_lua_options *opt)
 }
 
 /* Message handler for lua_pcall: the error with a traceback, as lua.c's; an error object that
- * is not a string gives its __tostring (without a traceback) or its type. */
+ * is not a string gives its __tostring (without a traceback) or its type. The traceback of an
+ * interrupt starts at the user's line: where dagl's own Lua code was when Ctrl-C came is noise. */
 int dagl_l_msghandler(lua_State *L)
 {
     const char *msg = lua_tostring(L, 1);
@@ -77,6 +78,7 @@ int dagl_l_msghandler(lua_State *L)
         if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) return 1;
         msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
     }
-    luaL_traceback(L, L, msg, 1);
+    int level = dagl_l_is_interrupt(msg) ? dagl_l_user_level(L, 1) : 1;
+    luaL_traceback(L, L, msg, level > 0 ? level : 1);
     return 1;
 }

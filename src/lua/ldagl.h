@@ -13,6 +13,9 @@
 #include <lua.h>
 
 #define DAGL_TENSOR_MT "dagl.Tensor"
+/* Registry table whose keys are the coroutines that run Lua nodes (l_luaop.c): the value is the
+ * task context of the node running on it (a light userdata), true between nodes. */
+#define DAGL_NODE_THREADS "dagl.node_threads"
 
 /* Per-lua_State binding state, a full userdata kept as upvalue 1 of every binding function
  * (upvalue 2 is the tensor metatable); lentry.h declares it opaque for the host and the embedding
@@ -29,7 +32,11 @@ typedef struct dagl_lstate {
     dagl_lock *vm;          /* the VM lock (NULL in per-worker states, which need none) */
     _Atomic double switch_interval; /* seconds a holder keeps the VM lock while others wait */
     _Atomic int64_t held_since_ns; /* when the current holder took the lock */
-    _Atomic(lua_State *) running; /* the Lua thread running under the lock (for the switch hook) */
+    _Atomic(lua_State *) running; /* the Lua thread running under the lock (for the switch hook
+                                   * and interrupts; a coroutine here is anchored, see relock) */
+    lua_State *main;        /* the state's main thread (interrupts set their hook on it too) */
+    char lib_prefix[512];   /* "@<dir>/dagl/": where dagl's Lua files are ("" until known) */
+    dagl_ctx *node_ctx;     /* a per-worker state: the task context of the node it runs, or NULL */
     lua_State *spare;       /* a coroutine used, under the lock, to make more coroutines */
     lua_State **free_co;    /* coroutines ready to run Lua nodes (anchored in the registry) */
     int nfree_co, cap_co;
@@ -166,6 +173,23 @@ DAGL_API int luaopen_dagl_core(lua_State *L);
 int dagl_l_open(lua_State *L, const dagl_lua_options *opt);
 /* Opens dagl.core in L with an existing context (per-worker states) and no VM lock. */
 int dagl_l_open_shared(lua_State *L, dagl_ctx *ctx);
+/* ---------------------------------------------------------------- interrupts (l_lock.c) */
+
+/* The hook of the running Lua code: raises "interrupted" when the context has an interrupt
+ * pending, else hands the VM lock over when the switch interval is over (both set it, with
+ * LUA_MASKCOUNT and count 1: it fires at the next instruction). */
+void dagl_l_hook(lua_State *L, lua_Debug *ar);
+/* The context's interrupt callback (dagl_ctx_set_interrupt_callback, ud: the dagl_lstate): sets
+ * dagl_l_hook on the main thread and on the Lua thread holding the VM lock. Async-signal-safe. */
+void dagl_l_on_interrupt(void *ud);
+/* The stack level (>= from) of the innermost Lua frame outside dagl's own Lua files, or -1. */
+int dagl_l_user_level(lua_State *L, int from);
+/* The context whose interrupt state governs the Lua code on L: a Lua node's task context (so
+ * the node stops only while its run may stop, see dagl_ctx_interrupt_pending), else the state's. */
+dagl_ctx *dagl_l_interrupt_ctx(lua_State *L, dagl_lstate *s);
+/* Whether an error message is the one dagl_l_interrupted raises. */
+int dagl_l_is_interrupt(const char *msg);
+
 /* The VM lock beyond lentry.h's dagl_l_unlock and dagl_l_relock (when others wait, the watchdog
  * hands the lock over after the switch interval). Notes that this thread just got the lock. */
 void dagl_l_mark_held(dagl_lstate *s, lua_State *L);

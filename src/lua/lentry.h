@@ -31,6 +31,12 @@ void dagl_l_push_ref(lua_State *L, dagl_tensor *t);
  * for any other value or a freed graph. It stays owned by that value. */
 dagl_graph *dagl_l_to_graph(lua_State *L, int idx);
 
+/* Raises "<file>:<line>: interrupted" at the user's line (the innermost Lua frame outside dagl's
+ * own Lua files), after taking the interrupt, except in a Lua node (a graph run's coroutine or a
+ * per-worker state): there the run that runs the node reports and takes it. s may be NULL (dagl
+ * not loaded: the host's own Ctrl-C hook). */
+int dagl_l_interrupted(lua_State *L, dagl_lstate *s);
+
 /* lua_pcall message handler: the error message with a traceback (the host's and the runtime's). */
 int dagl_l_msghandler(lua_State *L);
 

@@ -29,7 +29,7 @@ typedef struct run_state {
     int64_t *parked_at;    /* per node: when it was parked, for the lock-wait lane */
     pthread_mutex_t err_mu;
     dagl_status err;
-    unsigned interrupts; /* the context's interrupt count when the run started */
+    atomic_int phase;    /* DAGL__RUN_OPEN, then _COMMITTED or _STOPPED (core/internal.h) */
     dagl_tensor **slot;  /* per node: its result's tensor in the arena, or NULL; NULL: no plan */
     const char *arena_lo, *arena_hi;
 } run_state;
@@ -164,6 +164,17 @@ static dagl_status own_output(dagl_ctx *local, dagl_tensor **v)
 
 static int worker_no(const run_state *r);
 
+/* Whether node nd, with its task context `local`, must not run because the run was interrupted;
+ * an assign that may run commits the run (the phases: core/internal.h). */
+static bool stop_for_interrupt(run_state *r, const dagl_node *nd, const dagl_ctx *local)
+{
+    if (dagl__interrupted(local)) return true;
+    int phase = DAGL__RUN_OPEN;
+    if (nd->op == DAGL_OP_ASSIGN && !atomic_compare_exchange_strong(&r->phase, &phase, DAGL__RUN_COMMITTED))
+        return phase == DAGL__RUN_STOPPED;
+    return false;
+}
+
 /* Computes one node with a task-local context; after a failure, nodes are skipped (but still
  * counted) so the run drains quickly. */
 static void compute(run_state *r, int id)
@@ -172,6 +183,7 @@ static void compute(run_state *r, int id)
     if (!atomic_load_explicit(&r->failed, memory_order_relaxed)) {
         dagl_ctx local;
         dagl__ctx_child(r->ctx, &local);
+        local.run_phase = &r->phase; /* custom nodes see interrupts as the run does */
         struct dagl_share_trace share;
         if (r->opt->trace) { /* kernel shares other workers run for this node go into the trace */
             share = (struct dagl_share_trace){r->opt->trace, r->trace_run, id, worker_no(r), dagl__node_name(nd),
@@ -181,7 +193,7 @@ static void compute(run_state *r, int id)
         dagl_tensor *srcv[DAGL_MAX_SRCS] = {NULL};
         for (int k = 0; k < nd->nsrc; k++) srcv[k] = r->vals[nd->src[k]];
         dagl_status st;
-        if (atomic_load_explicit(r->ctx->interrupts, memory_order_relaxed) != r->interrupts)
+        if (stop_for_interrupt(r, nd, &local))
             st = dagl_ctx_set_error(&local, DAGL_E_INTERRUPTED, "interrupted");
         else if (nd->op == DAGL_OP_CUSTOM)
             st = run_custom(&local, nd, srcv, &r->vals[id]);
@@ -345,7 +357,7 @@ static dagl_status run_graph(dagl_graph *g, dagl_tensor *const *inputs, dagl_ten
             dagl_tensor_retain(r.vals[i]);
         }
     atomic_init(&r.failed, false);
-    r.interrupts = atomic_load(ctx->interrupts);
+    atomic_init(&r.phase, DAGL__RUN_OPEN);
     pthread_mutex_init(&r.err_mu, NULL);
     /* one guard count for the caller, so the job cannot look finished while tasks are queued */
     atomic_init(&r.job.pending, 1 + g->nready0);

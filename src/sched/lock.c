@@ -59,11 +59,7 @@ dagl_status dagl_lock_new(dagl_lock **out)
     if (!l) return DAGL_E_NOMEM;
     pthread_mutex_init(&l->mu, NULL);
     atomic_init(&l->demand, 0);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&l->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    dagl__cond_init_monotonic(&l->cv);
     return DAGL_OK;
 }
 

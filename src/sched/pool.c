@@ -2,6 +2,7 @@
  * the bottom, thieves take from the top); threads outside the pool share deque 0. Idle workers
  * spin a bounded time, then sleep on a condition variable until work is queued. */
 #include "pool.h"
+#include "core/internal.h"
 
 #include <pthread.h>
 #include <sched.h>
@@ -260,7 +261,7 @@ dagl_status dagl_pool_new(int nthreads, dagl_pool **out)
     for (int i = 1; i < nthreads; i++) pool->args[i] = (worker_arg){pool, i};
     pool->started = 1;
     while (pool->started < nthreads &&
-           pthread_create(&pool->threads[pool->started], NULL, worker_main, &pool->args[pool->started]) == 0)
+           dagl__thread_start(&pool->threads[pool->started], worker_main, &pool->args[pool->started]) == 0)
         pool->started++;
     *out = pool;
     return DAGL_OK;

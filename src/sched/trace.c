@@ -10,14 +10,6 @@
 
 /* ---------------------------------------------------------------- small helpers */
 
-/* Every timestamp of the trace, so they compare across threads: CLOCK_MONOTONIC in ns. */
-int64_t dagl__now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* Makes room for one more element of a growable array (doubling); false when out of memory. */
 static bool grow(void **p, size_t *cap, size_t n, size_t elem)
 {

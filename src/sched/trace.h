@@ -15,9 +15,6 @@ typedef enum dagl_sched_how {
     DAGL_SCHED_HOW_COUNT
 } dagl_sched_how;
 
-/* Monotonic time in nanoseconds. */
-DAGL_HIDDEN int64_t dagl__now_ns(void);
-
 /* Starts a run: the trace keeps the graph's edges (for the critical path and width) under a
  * new run number, returned. */
 DAGL_HIDDEN int dagl__trace_begin_run(dagl_trace *tr, const struct dagl_graph *g);

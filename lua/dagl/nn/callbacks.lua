@@ -15,6 +15,7 @@
 -- 0 internally, so its "epoch > 0" is epoch > 1 here.
 local options = require "dagl.options"
 
+local core = require "dagl.core"
 local nn = require "dagl.nn.base"
 nn.callbacks = {}
 
@@ -98,6 +99,7 @@ function Runner:call(hook, index, logs)
       if index == nil then ok, res = pcall(cb[hook], cb, logs) else ok, res = pcall(cb[hook], cb, index, logs) end
     end
     if ok == false then
+      if core.is_interrupt(res) then error(res, 0) end -- Ctrl-C in a callback: at its line
       error(("fit: callback %d (%s) failed in %s at epoch %d: %s"):format(i, describe(cb), hook, self.epoch,
         tostring(res)), 0)
     end

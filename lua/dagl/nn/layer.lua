@@ -208,6 +208,7 @@ function Layer:ensure_built(shape)
   end)
   if not ok then
     for i = #self.weights, nweights + 1, -1 do self.weights[i] = nil end
+    if dagl.is_interrupt(err) then error(err, 0) end
     error(fn.layer_error(self.name, err), 0)
   end
   self.built = true
@@ -224,7 +225,10 @@ function Layer.__call(self, x, ...)
     local shapes = {}
     if list then for i, v in ipairs(x) do shapes[i] = v.shape end end
     local ok, err = pcall(self.ensure_built, self, list and shapes or x.shape)
-    if not ok then fn.internal.user_error(err) end
+    if not ok then
+      if dagl.is_interrupt(err) then error(err, 0) end -- Ctrl-C goes on as it is, at the user's line
+      fn.internal.user_error(err)
+    end
   end
   local sym = dagl.is_symbol(x) and x
   if list then for _, v in ipairs(x) do if dagl.is_symbol(v) then sym = v break end end end
@@ -238,7 +242,10 @@ function Layer.__call(self, x, ...)
   end
   if sym then return dagl.label(sym, self.name, run) end
   local res = table.pack(pcall(run))
-  if not res[1] then fn.internal.user_error(fn.layer_error(self.name, res[2])) end
+  if not res[1] then
+    if dagl.is_interrupt(res[2]) then error(res[2], 0) end
+    fn.internal.user_error(fn.layer_error(self.name, res[2]))
+  end
   return table.unpack(res, 2, res.n)
 end
 

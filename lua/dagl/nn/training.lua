@@ -75,7 +75,7 @@ return function(Model)
       self.metric_fns = {}
       for i, m in ipairs(self.metrics or {}) do
         local ok, f = pcall(nn.metrics.get, m, self.loss, self.n_classes)
-        if not ok then error("compile: " .. f, 0) end
+        if not ok then error(dagl.is_interrupt(f) and f or "compile: " .. f, 0) end
         self.metric_fns[i] = f
       end
     end
@@ -89,11 +89,22 @@ return function(Model)
   end
 
   -- One optimizer step on a batch (one run of the train-step graph, which updates the weights);
-  -- returns the loss and the metric values.
+  -- returns the loss and the metric values. The optimizer counts the step before the run (its
+  -- hyper values depend on the count); when the step ends in an error (Ctrl-C) before its run
+  -- completed, which the graph's run count tells (counted in C, so wherever the interrupt lands),
+  -- the count is put back: the step counter always matches the weights.
   local function train_batch(self, args)
     local step, weights = self:train_step()
     local dtype = weights[1] and weights[1]:dtype() or "float32"
-    for _, h in ipairs(self.optimizer.next_hyper()) do args[#args + 1] = dagl.tensor(h, dtype) end
+    local opt, graph, runs = self.optimizer, nil, nil
+    local count = opt.iterations
+    local undo <close> = setmetatable({}, {__close = function(_, err)
+      if err ~= nil and not (graph and graph:num_runs() > runs) then opt.iterations = count end
+    end})
+    for _, h in ipairs(opt.next_hyper()) do args[#args + 1] = dagl.tensor(h, dtype) end
+    local g = step:graph(table.unpack(args)) -- traced on first use
+    runs = g:num_runs()
+    graph = g -- set after runs: an interrupt between the two leaves graph nil (nothing ran)
     local res = table.pack(step(table.unpack(args)))
     local ms = {}
     for i = 2, res.n do ms[i - 1] = res[i]:item() end
