@@ -78,13 +78,38 @@ void dagl_l_hook(lua_State *L, lua_Debug *ar)
 
 /* Runs in the signal handler that called dagl_ctx_interrupt: lua_sethook is the one Lua call made
  * for that (lua.c's laction uses it so). On the main thread it is the signal's own thread, the
- * usual case; a holder running on a worker is hooked from here as the watchdog hooks it. */
+ * usual case; a holder running on a worker is hooked from here as the watchdog hooks it, and so
+ * is every per-worker state running a Lua node (a hook on a state that has just finished fires
+ * harmlessly at its next node: it finds no interrupt pending and removes itself). */
 void dagl_l_on_interrupt(void *ud)
 {
     dagl_lstate *s = ud;
     lua_sethook(s->main, dagl_l_hook, LUA_MASKCOUNT, 1);
     lua_State *L = atomic_load(&s->running);
     if (L && L != s->main) lua_sethook(L, dagl_l_hook, LUA_MASKCOUNT, 1);
+    for (int i = 0; i < DAGL_BUSY_WORKERS; i++) {
+        lua_State *W = atomic_load(&s->busy[i]);
+        if (W) lua_sethook(W, dagl_l_hook, LUA_MASKCOUNT, 1);
+    }
+}
+
+/* A per-worker state W starts a Lua node: takes a slot where interrupts find it (-1 when all are
+ * taken: the node then stops only at its dagl calls) and hooks it when an interrupt is pending. */
+int dagl_l_busy_enter(dagl_lstate *s, lua_State *W)
+{
+    int slot = -1;
+    for (int i = 0; i < DAGL_BUSY_WORKERS && slot < 0; i++) {
+        lua_State *none = NULL;
+        if (atomic_compare_exchange_strong(&s->busy[i], &none, W)) slot = i;
+    }
+    if (dagl_ctx_interrupt_pending(s->ctx)) lua_sethook(W, dagl_l_hook, LUA_MASKCOUNT, 1);
+    return slot;
+}
+
+/* The node of dagl_l_busy_enter's state has ended: its slot is free again. */
+void dagl_l_busy_leave(dagl_lstate *s, int slot)
+{
+    if (slot >= 0) atomic_store(&s->busy[slot], NULL);
 }
 
 dagl_ctx *dagl_l_interrupt_ctx(lua_State *L, dagl_lstate *s)

@@ -356,8 +356,10 @@ static dagl_status run_per_worker(luaop *op, dagl_ctx *ctx, int nsrc, dagl_tenso
     if (st) return st;
     dagl_lstate *ws = dagl_l_state(W);
     ws->node_ctx = ctx;
+    int slot = dagl_l_busy_enter(s, W);
     st = push_worker_fn(W, op, ctx);
     if (!st) st = call_node(W, op, ctx, nsrc, srcs, out);
+    dagl_l_busy_leave(s, slot);
     ws->node_ctx = NULL;
     lua_settop(W, 0);
     give_worker(s, W);

@@ -16,6 +16,8 @@
 /* Registry table whose keys are the coroutines that run Lua nodes (l_luaop.c): the value is the
  * task context of the node running on it (a light userdata), true between nodes. */
 #define DAGL_NODE_THREADS "dagl.node_threads"
+/* Per-worker lua_States an interrupt can reach while they run Lua nodes (more at once run on) */
+#define DAGL_BUSY_WORKERS 64
 
 /* Per-lua_State binding state, a full userdata kept as upvalue 1 of every binding function
  * (upvalue 2 is the tensor metatable); lentry.h declares it opaque for the host and the embedding
@@ -43,6 +45,8 @@ typedef struct dagl_lstate {
     _Atomic dagl_lock_mode mode; /* how Lua nodes run; changed only between runs (read by runs
                                   * started on other threads: embedding sessions) */
     dagl_worker_states *workers; /* per-worker-mode lua_States */
+    _Atomic(lua_State *) busy[DAGL_BUSY_WORKERS]; /* per-worker states running a node now, for
+                                                   * interrupts to hook (a slot each; NULL: free) */
     dagl_trace *trace;      /* dagl.trace{...} in progress, or NULL */
     bool check_numerics;    /* dagl.set_check_numerics: graph runs fail at the first NaN/inf */
     bool no_plan;           /* dagl.set_memory_plan(false): graph runs without the memory plan */
@@ -182,6 +186,9 @@ void dagl_l_hook(lua_State *L, lua_Debug *ar);
 /* The context's interrupt callback (dagl_ctx_set_interrupt_callback, ud: the dagl_lstate): sets
  * dagl_l_hook on the main thread and on the Lua thread holding the VM lock. Async-signal-safe. */
 void dagl_l_on_interrupt(void *ud);
+/* A per-worker state starts (enter, -> its slot) and ends (leave) a Lua node: interrupts reach it. */
+int dagl_l_busy_enter(dagl_lstate *s, lua_State *W);
+void dagl_l_busy_leave(dagl_lstate *s, int slot);
 /* The stack level (>= from) of the innermost Lua frame outside dagl's own Lua files, or -1. */
 int dagl_l_user_level(lua_State *L, int from);
 /* The context whose interrupt state governs the Lua code on L: a Lua node's task context (so
