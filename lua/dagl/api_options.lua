@@ -208,6 +208,19 @@ end
 api.set_check_numerics = switch("dagl.set_check_numerics", core.set_check_numerics)
 api.set_memory_plan = switch("dagl.set_memory_plan", core.set_memory_plan)
 
+-- The file readers and writers take no options: a wrapper that refuses extra arguments (a
+-- misplaced options table would be ignored) and calls the C function with what it takes.
+local function fixed_arity(name, takes, max, f)
+  return function(...)
+    M.at_most(name, takes, max, 1, ...)
+    return M.at_user_line(f, ...)
+  end
+end
+api.save_safetensors = fixed_arity("dagl.save_safetensors", "(path, {name = tensor}, metadata?)", 3, core.save_safetensors)
+api.load_safetensors = fixed_arity("dagl.load_safetensors", "(path)", 1, core.load_safetensors)
+api.save_npy = fixed_arity("dagl.save_npy", "(path, tensor)", 2, core.save_npy)
+api.load_npy = fixed_arity("dagl.load_npy", "(path)", 1, core.load_npy)
+api.load_npz = fixed_arity("dagl.load_npz", "(path)", 1, core.load_npz)
 --- Puts the checked functions into the dagl table (in place of the C functions of those names).
 function M.install(dagl)
   for k, f in pairs(api) do dagl[k] = f end
