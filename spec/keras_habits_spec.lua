@@ -59,6 +59,8 @@ describe("Keras's positional forms", function()
     assert.same({2, 2}, nn.Conv2D(4, 3, {stride = 2}).strides) -- PyTorch's spelling
     raises(function() nn.Conv2D(4, 3, {data_format = "channels_first"}) end,
       "Conv2D: data_format = 'channels_first' is not supported")
+    assert.same({1, 1}, nn.Conv2D(4, 3, {dilation_rate = {1, 1}, data_format = "channels_last"}).strides) -- defaults, written out
+    raises(function() nn.Conv2D(4, 3, {dilation_rate = 2}) end, "Conv2D: dilation_rate = {2, 2} is not supported")
     local pool = nn.MaxPool2D(2, {stride = 1})
     assert.same({1, 1}, pool.strides)
     assert.same({1, 3, 3, 1}, pool(dagl.zeros(1, 4, 4, 1)).shape)

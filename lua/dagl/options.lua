@@ -73,6 +73,16 @@ end
 local function show(v)
   if type(v) == "string" then return ("'%s'"):format(v) end
   if type(v) == "number" or type(v) == "boolean" or v == nil then return tostring(v) end
+  if type(v) == "table" and getmetatable(v) == nil and #v > 0 and #v <= 8 then -- a short list: {2, 2}
+    local parts, plain = {}, true
+    for k, x in pairs(v) do
+      if math.type(k) ~= "integer" or (type(x) ~= "number" and type(x) ~= "string") then plain = false break end
+    end
+    if plain then
+      for i = 1, #v do parts[i] = type(v[i]) == "string" and ("'" .. v[i] .. "'") or tostring(v[i]) end
+      return "{" .. table.concat(parts, ", ") .. "}"
+    end
+  end
   local mt = getmetatable(v)
   local name = type(mt) == "table" and rawget(mt, "__name")
   return name and ("a " .. name) or ("a " .. type(v))
@@ -253,6 +263,15 @@ function Decl:unknown(key)
     near and ("did you mean '" .. near .. "'? ") or "", table.concat(self.names, ", "))
 end
 
+-- Whether a given value is the default: equal, or lists of equal items ({1, 1} for a default
+-- {1, 1}), so that writing an unsupported option's default out passes.
+local function same_value(a, b)
+  if a == b then return true end
+  if type(a) ~= "table" or type(b) ~= "table" or #a ~= #b then return false end
+  for i = 1, #a do if a[i] ~= b[i] then return false end end
+  return true
+end
+
 -- Checks one value, storing it into out.
 function Decl:take(out, opt, v, level)
   local ok, val, hint = opt.check(v, opt)
@@ -261,7 +280,7 @@ function Decl:take(out, opt, v, level)
       level)
   end
   if val ~= nil then v = val end
-  if opt.unsupported and v ~= opt.default then
+  if opt.unsupported and not same_value(v, opt.default) then
     raise(("%s: %s = %s is not supported: %s"):format(self.name, opt.name, show(v), opt.unsupported), level)
   end
   out[opt.name] = v
