@@ -26,19 +26,15 @@ local BAD = coroutine.create(function() end)
 
 -- Calls d's probe with opts over its example (what a valid call needs), printing nothing (probes
 -- of fit and evaluate would print progress lines); drop leaves an example option out.
-local function probe(d, opts, drop)
-  local real = print
-  print = function() end
-  local res = table.pack(pcall(function() return d.probe(d:probe_options(opts, drop)) end))
-  print = real
-  return table.unpack(res, 1, res.n)
-end
 local function quiet(f, ...)
   local real = print
   print = function() end
   local res = table.pack(pcall(f, ...))
   print = real
   return table.unpack(res, 1, res.n)
+end
+local function probe(d, opts, drop)
+  return quiet(function() return d.probe(d:probe_options(opts, drop)) end)
 end
 
 describe("every option declaration", function()

@@ -184,7 +184,6 @@ local function check_fields(self)
     end
   end
 end
-shared.check_layer_fields = check_fields
 
 -- The input cast to the layer's dtype (Keras's autocast) when the layer has one and x is a
 -- float tensor or symbol of another dtype.

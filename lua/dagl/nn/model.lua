@@ -215,15 +215,6 @@ function Model:summary(input_shape, opts)
   return text
 end
 
--- An optimizer given to compile: an optimizer object, or a name (nn.optimizers.get).
-local function optimizer_type(v)
-  if type(v) == "table" and type(v.emit) == "function" and type(v.next_hyper) == "function" then return true end
-  if type(v) == "string" then return true end -- looked up by compile, whose error names the nearest
-  if type(v) == "function" then
-    return false, "an optimizer (nn.Adam{...}) or its name", "call the constructor: nn.Adam{...}, not nn.Adam"
-  end
-  return false, "an optimizer (nn.Adam{...}) or its name (\"adam\")"
-end
 -- A loss given to compile: a loss object, a name or a function(pred, target) (a name is looked
 -- up by compile itself, whose error names the nearest loss).
 local function loss_type(v)
@@ -234,7 +225,7 @@ local function loss_type(v)
 end
 local compile_options = options.declare {name = "compile", path = "model:compile",
   probe = function(o) return nn.Sequential{nn.Dense(1)}:compile(o) end,
-  {"optimizer", optimizer_type, default = "sgd", aliases = {"optim"},
+  {"optimizer", "optimizer", default = "sgd", aliases = {"optim"},
    doc = "an optimizer object or its name (\"adam\", \"sgd\", \"rmsprop\", \"adamw\"); default plain SGD (Keras's is rmsprop)"},
   {"loss", loss_type, default = "mse", doc = "a name, a loss object or a function(pred, target) -> scalar"},
   {"metrics", "any", doc = "a metric (a name or a function(pred, target)) or a list of them"},
@@ -257,6 +248,7 @@ function Model:compile(...)
     return res
   end
   local loss = get(nn.losses.get, o.loss)
+  -- a name given is already an optimizer (the "optimizer" type); the default is still its name
   local optimizer = type(o.optimizer) == "string" and get(nn.optimizers.get, o.optimizer) or o.optimizer
   local metrics, names = nn.metrics.list(o.metrics, 1), {}
   for i, m in ipairs(metrics) do

@@ -6,7 +6,6 @@ local fn = require "dagl.fn"
 local options = require "dagl.options"
 
 local nn = require "dagl.nn.base"
-local shared = require "dagl.nn.shared"
 
 local function shape_str(s) return "[" .. table.concat(s, ", ") .. "]" end
 
@@ -100,7 +99,6 @@ local function feature_axis(v)
   end
   return true
 end
-shared.feature_axis = feature_axis
 local batch_norm_options = nn.layer_options("BatchNormalization", {}, {
   {"axis", feature_axis, default = -1, doc = "the feature dim (1-based; -1 the last); statistics are over every other dim"},
   {"momentum", "number", min = 0, max = 1, default = 0.99,

@@ -201,8 +201,9 @@ options.type("optimizer", function(v)
   if base.is_optimizer(v) then return true, v end
   if type(v) == "string" and NAMES[v:lower()] then return true, nn[NAMES[v:lower()]]() end
   local near = type(v) == "string" and options.nearest(v:lower(), NAME_LIST)
-  return false, "an optimizer (nn.Adam{...}) or its name (" .. table.concat(NAME_LIST, ", ") .. ")",
-    near and ("did you mean '" .. near .. "'?") or nil
+  local hint = near and ("did you mean '" .. near .. "'?")
+    or (type(v) == "function" and "call the constructor: nn.Adam{...}, not nn.Adam") or nil
+  return false, "an optimizer (nn.Adam{...}) or its name (" .. table.concat(NAME_LIST, ", ") .. ")", hint
 end)
 
 return nn

@@ -179,7 +179,8 @@ return function(Model)
     if type(v) == "function" or type(v) == "table" then return true end
     return false, "a callback or a list of callbacks"
   end
-  local VERBOSE = {"verbose", {"boolean", options.enum {0, 1, 2, "auto"}}, default = "auto",
+  local VERBOSE_TYPE = {"boolean", options.enum {0, 1, 2, "auto"}} -- Keras's verbose values
+  local VERBOSE = {"verbose", VERBOSE_TYPE, default = "auto",
     doc = "0/false silent, 1/true/\"auto\" a progress bar on a terminal (a line per epoch otherwise), 2 a line per epoch"}
   local fit_options = options.declare {name = "fit", path = "model:fit",
     probe = function(o) local m, x, y = probe_model() o.verbose = o.verbose or 0 return m:fit(x, y, o) end,
@@ -203,14 +204,14 @@ return function(Model)
     probe = function(o) local m, x, y = probe_model() return m:evaluate(x, y, o) end,
     {"batch_size", "integer", min = 1, default = 256},
     {"return_dict", "boolean", default = false},
-    {"verbose", {"boolean", options.enum {0, 1, 2, "auto"}}, default = 0, doc = "1, 2 or true print the results in one line"},
+    {"verbose", VERBOSE_TYPE, default = 0, doc = "1, 2 or true print the results in one line"},
     {"sample_weight", "any", unsupported = "no sample weights"},
     {"steps", "integer", unsupported = "evaluation runs over all of x"},
   }
   local predict_options = options.declare {name = "predict", path = "model:predict", positional = {"batch_size"},
     probe = function(o) local m, x = probe_model() return m:predict(x, o) end,
     {"batch_size", "integer", min = 1, default = 256},
-    {"verbose", {"boolean", options.enum {0, 1, 2, "auto"}}, default = 0, doc = "accepted for Keras code; predict prints nothing"},
+    {"verbose", VERBOSE_TYPE, default = 0, doc = "accepted for Keras code; predict prints nothing"},
     {"steps", "integer", unsupported = "prediction runs over all of x"},
   }
   local train_on_batch_options = options.declare {name = "train_on_batch", path = "model:train_on_batch",
