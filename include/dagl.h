@@ -534,7 +534,7 @@ DAGL_API int dagl_graph_num_outputs(const dagl_graph *g);
 DAGL_API dagl_status dagl_graph_node_info(const dagl_graph *g, int id, dagl_dtype *dt, int *ndim,
                                           const int64_t **shape);
 /* What a run will do, known before running: op nodes that run (after fusing matmul+bias+activation
- * chains and runs of unary ops, and dropping nodes no output or assign needs) and their memory. Runs keep
+ * chains and trees of elementwise ops, and dropping nodes no output or assign needs) and their memory. Runs keep
  * intermediate results in one arena held by the graph (made by the first run, reused by later
  * ones: a run in steady state allocates only its outputs; counted by dagl_ctx_live_bytes until
  * the graph is freed or rebuilt); a slot is shared by results that can

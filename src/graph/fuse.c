@@ -5,8 +5,7 @@
  * The last node of the chain is rewritten in place, so its consumers, output status and label
  * stay; the matmul and add it absorbed lose their consumers and, not being outputs, never run.
  * They stay in the graph unchanged: nodes added later may use them (they then run again).
- * Then runs of float unary ops (exp -> tanh -> neg ...), each feeding only the next, become one
- * node running the ops block by block (kernels/unary_chain.c), also bitwise equal. */
+ * Then trees of float elementwise ops become one node each (fuse_ew.c). */
 #include "graph.h"
 
 #include <stdio.h>
@@ -17,7 +16,7 @@
  * result's last dim is the GEMM's columns (a matrix-vector product's is its rows). */
 static bool fusable_matmul(const dagl_graph *g, const dagl_node *nd)
 {
-    return nd->kind == NODE_OP && nd->op == DAGL_OP_MATMUL && nd->nsrc == 2 && !nd->is_output && nd->ndim >= 1 &&
+    return nd->kind == NODE_OP && nd->op == DAGL_OP_MATMUL && nd->nsrc == 2 && !nd->prog && !nd->is_output && nd->ndim >= 1 &&
            (nd->dtype == DAGL_F32 || nd->dtype == DAGL_F64) && g->nodes[nd->src[1]].ndim >= 2;
 }
 
@@ -26,7 +25,7 @@ static bool fusable_matmul(const dagl_graph *g, const dagl_node *nd)
 static bool bias_add(const dagl_graph *g, int a, int mm, int *bias)
 {
     const dagl_node *add = &g->nodes[a], *m = &g->nodes[mm];
-    if (add->kind != NODE_OP || add->op != DAGL_OP_ADD || add->nsrc != 2 || add->p.has_scalar) return false;
+    if (add->kind != NODE_OP || add->op != DAGL_OP_ADD || add->nsrc != 2 || add->p.has_scalar || add->prog) return false;
     int other = add->src[0] == mm ? add->src[1] : add->src[1] == mm ? add->src[0] : -1;
     if (other < 0 || other == mm) return false;
     const dagl_node *b = &g->nodes[other];
@@ -42,7 +41,7 @@ static bool bias_add(const dagl_graph *g, int a, int mm, int *bias)
 /* The activations the GEMM epilogue applies (relu, tanh, sigmoid): a one-source node of the matmul's dtype. */
 static bool fusable_act(const dagl_node *nd, dagl_dtype dt)
 {
-    return nd->kind == NODE_OP && nd->nsrc == 1 && nd->dtype == dt &&
+    return nd->kind == NODE_OP && nd->nsrc == 1 && nd->dtype == dt && !nd->prog &&
            (nd->op == DAGL_OP_RELU || nd->op == DAGL_OP_TANH || nd->op == DAGL_OP_SIGMOID);
 }
 
@@ -56,40 +55,6 @@ static void live_uses(const dagl_graph *g, bool *live, int *uses, int *only)
                 uses[g->nodes[i].src[k]]++;
                 only[g->nodes[i].src[k]] = i;
             }
-}
-
-/* A float elementwise unary node, the kind a fused chain (kernels/unary_chain.c) can run. */
-static bool is_unary(const dagl_node *nd)
-{
-    return nd->kind == NODE_OP && nd->nsrc == 1 && dagl__op_info_of(nd->op)->cls == DAGL__CLS_UNARY &&
-           (nd->dtype == DAGL_F32 || nd->dtype == DAGL_F64);
-}
-
-/* Node u absorbs its source s, a unary node used only by u, of u's dtype and not an output (its
- * own source of that dtype too: no int-to-float step inside a chain). Sources come before their
- * consumers, so s has absorbed its own chain already. */
-static void fuse_unary(dagl_graph *g, int u, const bool *live, const int *uses)
-{
-    dagl_node *nd = &g->nodes[u];
-    if (!live[u] || !is_unary(nd) || nd->nchain > 0) return;
-    int si = nd->src[0];
-    const dagl_node *s = &g->nodes[si];
-    int len = s->nchain > 0 ? s->nchain : 1;
-    if (!is_unary(s) || s->is_output || uses[si] != 1 || s->dtype != nd->dtype || len + 1 > DAGL_MAX_CHAIN ||
-        g->nodes[s->src[0]].dtype != nd->dtype)
-        return;
-    if (s->nchain > 0) memcpy(nd->chain, s->chain, sizeof(dagl_op) * (size_t)len);
-    else nd->chain[0] = s->op;
-    nd->chain[len] = nd->op;
-    nd->nchain = len + 1;
-    nd->src[0] = s->src[0];
-    size_t at = 0;
-    nd->chain_name[0] = 0;
-    for (int k = 0; k < nd->nchain && at < sizeof nd->chain_name; k++) {
-        int w = snprintf(nd->chain_name + at, sizeof nd->chain_name - at, "%s%s", k ? "+" : "", dagl_op_name(nd->chain[k]));
-        if (w < 0) break;
-        at += (size_t)w;
-    }
 }
 
 dagl_status dagl__graph_fuse(dagl_graph *g)
@@ -120,7 +85,11 @@ dagl_status dagl__graph_fuse(dagl_graph *g)
         f->src[2] = bias;
         f->fused_act = act;
     }
-    for (int u = 0; u < n; u++) fuse_unary(g, u, live, uses);
+    /* the rewrites above changed sources: count the uses again */
+    memset(uses, 0, sizeof *uses * ((size_t)n + 1));
+    memset(live, 0, sizeof *live * ((size_t)n + 1));
+    live_uses(g, live, uses, only);
+    dagl_status st = dagl__graph_fuse_ew(g, live, uses);
     free(live), free(uses), free(only);
-    return DAGL_OK;
+    return st;
 }

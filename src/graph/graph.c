@@ -43,6 +43,7 @@ void dagl_graph_free(dagl_graph *g)
         free(g->nodes[i].label);
         if (g->nodes[i].custom.free_ud) g->nodes[i].custom.free_ud(g->nodes[i].custom.ud);
         free(g->nodes[i].custom.name);
+        free(g->nodes[i].prog);
     }
     free(g->nodes);
     free(g->inputs);

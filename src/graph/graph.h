@@ -4,10 +4,9 @@
 #define DAGL_GRAPH_H
 
 #include "core/internal.h"
+#include "kernels/kernels.h"
 
 typedef enum node_kind { NODE_INPUT, NODE_CONST, NODE_OP } node_kind;
-
-#define DAGL_MAX_CHAIN 8 /* unary ops one fused node may chain */
 
 /* What a custom node (DAGL_OP_CUSTOM) runs. */
 typedef struct custom_op {
@@ -33,9 +32,8 @@ typedef struct dagl_node {
     bool is_output;
     dagl_op fused_act;        /* a matmul fused with a bias add (3 sources, fuse.c): the activation
                                * after it, or DAGL_OP_NONE */
-    int nchain;               /* a unary node fused with the unary ops before it (fuse.c): they */
-    dagl_op chain[DAGL_MAX_CHAIN]; /* run in this order on src[0]; the last is the node's op */
-    char chain_name[64];      /* "exp+tanh", for traces */
+    dagl__ew_prog *prog;      /* an elementwise node fused with the elementwise ops it reads
+                               * (fuse_ew.c): the program its sources feed, or NULL */
     _Atomic uint64_t runs;    /* how many times the node ran (dropout_mask: the Philox counter) */
 } dagl_node;
 
@@ -73,12 +71,12 @@ struct dagl_graph {
 /* Whether nd is a fused matmul+add(+act) node. */
 static inline bool dagl__node_is_fused(const dagl_node *nd) { return nd->op == DAGL_OP_MATMUL && nd->nsrc == 3; }
 
-/* The name traces, errors and dumps show: the custom op's, "matmul+add+relu" for a fused node,
- * else the op's. */
+/* The name traces, errors and dumps show: the custom op's, "matmul+add+relu" or "sub+mul+add" for
+ * a fused node, else the op's. */
 static inline const char *dagl__node_name(const dagl_node *nd)
 {
     if (nd->op == DAGL_OP_CUSTOM) return nd->custom.name;
-    if (nd->nchain > 0) return nd->chain_name;
+    if (nd->prog) return nd->prog->name;
     if (!dagl__node_is_fused(nd)) return dagl_op_name(nd->op);
     switch (nd->fused_act) {
     case DAGL_OP_RELU: return "matmul+add+relu";
@@ -131,9 +129,12 @@ DAGL_HIDDEN dagl_tensor **dagl__memplan_acquire(dagl_graph *g, const char **lo, 
 /* Hands the arena back after a run that acquired it. */
 DAGL_HIDDEN void dagl__memplan_release(dagl_graph *g);
 
-/* Rewrites fusable chains (matmul -> bias add -> activation, and runs of unary ops) into single
- * nodes before a run. */
+/* Rewrites fusable chains (matmul -> bias add -> activation, and trees of elementwise ops) into
+ * single nodes before a run. */
 DAGL_HIDDEN dagl_status dagl__graph_fuse(dagl_graph *g);
+/* The elementwise part of dagl__graph_fuse (fuse_ew.c): each tree of float elementwise nodes of
+ * one shape whose inner nodes have no other consumer becomes its root running a program. */
+DAGL_HIDDEN dagl_status dagl__graph_fuse_ew(dagl_graph *g, const bool *live, const int *uses);
 /* Fills dtype/ndim/shape of node `nd` from its sources; the error names the op and shapes. */
 DAGL_HIDDEN dagl_status dagl__infer(dagl_graph *g, dagl_node *nd);
 /* (Re)builds the consumer lists and pending counts before a run. */

@@ -89,6 +89,14 @@ static const ew_kernel binary_kernels[DAGL_OP_COUNT][DAGL_DTYPE_COUNT] = {
     KB(EQ) = K(eq), KB(NE) = K(ne), KB(LT) = K(lt), KB(LE) = K(le), KB(GT) = K(gt), KB(GE) = K(ge),
 };
 
+/* The kernel of a binary or compare op for dtype dt, or NULL (fused programs run them block by
+ * block, ew_program.c). */
+ew_kernel dagl__binary_kernel(dagl_op op, dagl_dtype dt)
+{
+    if ((unsigned)op >= DAGL_OP_COUNT || (unsigned)dt >= DAGL_DTYPE_COUNT) return NULL;
+    return binary_kernels[op][dt];
+}
+
 /* The dtype an op computes and returns in: the op list's rule (promotion, and true division
  * for integers). */
 static dagl_dtype result_dtype(dagl_op op, dagl_dtype a, dagl_dtype b)

@@ -132,11 +132,31 @@ DAGL_HIDDEN dagl_status dagl__matmul_epilogue(dagl_ctx *ctx, const dagl_tensor *
 
 /* The elementwise kernel of unary op `op` (NEG .. ERF) for dtype dt, or NULL (unary.c). */
 DAGL_HIDDEN ew_kernel dagl__unary_kernel(dagl_op op, dagl_dtype dt);
-/* ops[n-1](... ops[0](x)) for a float x, each block of elements through all ops while it is in
- * cache: the fused node of a chain of unary ops (graph/fuse.c), bitwise equal to the ops one by
- * one (unary_chain.c). */
-DAGL_HIDDEN dagl_status dagl__unary_chain(dagl_ctx *ctx, const dagl_op *ops, int n, const dagl_tensor *x,
-                                          dagl_tensor *dst, dagl_tensor **out);
+/* The elementwise kernel of binary or compare op `op` for dtype dt, or NULL (binary.c). */
+DAGL_HIDDEN ew_kernel dagl__binary_kernel(dagl_op op, dagl_dtype dt);
+
+/* A fused elementwise program (graph/fuse_ew.c writes them, ew_program.c runs them): steps of
+ * unary, binary and compare ops in order. An operand code is a source slot of the node (0 ..
+ * nsrc-1), DAGL__PROG_REG + r (register r, the result of an earlier step), DAGL__PROG_SCALAR (the
+ * step's scalar) or, for b, DAGL__PROG_NONE (a unary step). Step k writes register reg, the last
+ * step the node's result. */
+#define DAGL__PROG_MAX 16
+enum { DAGL__PROG_NONE = -2, DAGL__PROG_SCALAR = -1, DAGL__PROG_REG = 32 };
+typedef struct dagl__ew_step {
+    dagl_op op;
+    int8_t a, b, reg;
+    double scalar;
+} dagl__ew_step;
+typedef struct dagl__ew_prog {
+    int n;
+    dagl__ew_step step[DAGL__PROG_MAX];
+    char name[64]; /* "sub+mul+add", for traces and errors */
+} dagl__ew_prog;
+/* Runs program p over sources srcv (each with the result's shape, or one element), block by
+ * block, into dst (or fresh memory): bitwise equal to its ops one by one. */
+DAGL_HIDDEN dagl_status dagl__ew_program(dagl_ctx *ctx, const dagl__ew_prog *p, int nsrc, dagl_tensor *const *srcv,
+                                         dagl_dtype dt, int ndim, const int64_t *shape, dagl_tensor *dst,
+                                         dagl_tensor **out);
 
 /* The shape checks graph inference shares with the eager kernels, so both give the same results
  * and messages: a reduction's output shape (dims 0-based, negative from the end; none = all), and

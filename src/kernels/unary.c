@@ -91,7 +91,7 @@ static const ew_kernel unary_kernels[DAGL_OP_COUNT][DAGL_DTYPE_COUNT] = {
 };
 static const ew_kernel clamp_kernels[DAGL_DTYPE_COUNT] = K(clamp);
 
-/* The kernel of unary op `op` for dtype dt, or NULL (unary_chain.c runs them block by block). */
+/* The kernel of unary op `op` for dtype dt, or NULL (fused programs run them block by block, ew_program.c). */
 ew_kernel dagl__unary_kernel(dagl_op op, dagl_dtype dt)
 {
     if ((unsigned)op >= DAGL_OP_COUNT || (unsigned)dt >= DAGL_DTYPE_COUNT) return NULL;

@@ -11,6 +11,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -113,18 +114,41 @@ static int64_t first_nonfinite(const dagl_tensor *t, double *bad)
     return -1;
 }
 
+/* The first step of a fused program (kernels/ew_program.c) whose result holds a NaN or an
+ * infinity, found by running the program cut after each step (only on this error path), with
+ * that element's index and value in *at, *bad; -1 when none is (then the node itself is named). */
+static int first_bad_step(dagl_ctx *local, const dagl_node *nd, dagl_tensor *const *srcv, int64_t *at, double *bad)
+{
+    dagl__ew_prog cut = *nd->prog;
+    for (int k = 0; k + 1 < nd->prog->n; k++) {
+        cut.n = k + 1;
+        dagl_tensor *t = NULL;
+        int64_t i = dagl__ew_program(local, &cut, nd->nsrc, srcv, nd->dtype, nd->ndim, nd->shape, NULL, &t)
+                        ? -1 : first_nonfinite(t, bad);
+        dagl_tensor_release(t);
+        if (i >= 0) {
+            *at = i;
+            return k;
+        }
+    }
+    return -1;
+}
+
 /* dagl_run_options.check_numerics: fails the node whose output holds a NaN or an infinity (its
- * sources were checked before it ran, so it is where the bad value first appears). */
-static dagl_status check_numerics(dagl_ctx *local, const dagl_tensor *t)
+ * sources were checked before it ran, so it is where the bad value first appears); in a fused
+ * program, names the step where it appears. */
+static dagl_status check_numerics(dagl_ctx *local, const dagl_node *nd, dagl_tensor *const *srcv, const dagl_tensor *t)
 {
     double v = 0;
     int64_t i = first_nonfinite(t, &v);
     if (i < 0) return DAGL_OK;
-    char b[160];
-    return dagl_ctx_set_error(local, DAGL_E_NUMERIC, "check_numerics: the %s %s output has %s at element %lld (the "
+    char b[160], step[80] = "";
+    int k = nd->prog ? first_bad_step(local, nd, srcv, &i, &v) : -1;
+    if (k >= 0) snprintf(step, sizeof step, " (at its step %d, %s)", k + 1, dagl_op_name(nd->prog->step[k].op));
+    return dagl_ctx_set_error(local, DAGL_E_NUMERIC, "check_numerics: the %s %s output has %s at element %lld%s (the "
                               "first non-finite value of the run)", dagl_dtype_name(t->dtype),
                               dagl_shape_str(t->ndim, t->shape, b, sizeof b), isnan(v) ? "NaN" : v > 0 ? "inf" : "-inf",
-                              (long long)i + 1);
+                              (long long)i + 1, step);
 }
 
 /* check_numerics on the run's inputs, so a NaN fed in is reported as such (not at whichever of
@@ -200,7 +224,7 @@ static void compute(run_state *r, int id)
         else /* the kernel's result goes to the node's planned slot, when it has one */
             st = dagl__exec_node(&local, nd, srcv, r->slot ? r->slot[id] : NULL, &r->vals[id]);
         if (!st && r->slot && in_arena(r, r->vals[id]) && nd->is_output) st = own_output(&local, &r->vals[id]);
-        if (!st && r->opt->check_numerics) st = check_numerics(&local, r->vals[id]);
+        if (!st && r->opt->check_numerics) st = check_numerics(&local, nd, srcv, r->vals[id]);
         if (st) record_error(r, id, &local, st);
     }
     for (int k = 0; k < nd->nsrc; k++) release_use(r, nd->src[k]);

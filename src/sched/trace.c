@@ -131,13 +131,20 @@ void dagl_trace_clear(dagl_trace *tr)
 
 /* ---------------------------------------------------------------- recording */
 
+/* Whether node i of g is an op a run executes: dead nodes (absorbed by fusion, or feeding no
+ * output) count in no width or path. */
+static bool runs_op(const struct dagl_graph *g, int i)
+{
+    return g->nodes[i].kind == NODE_OP && (!g->live || g->live[i]);
+}
+
 /* Whether a kept DAG has exactly the edges of graph g (then a run can share it). */
 static bool dag_matches(const trace_dag *d, const struct dagl_graph *g)
 {
     if (d->n != g->n) return false;
     for (int i = 0; i < g->n; i++) {
         const dagl_node *nd = &g->nodes[i];
-        if (d->is_op[i] != (nd->kind == NODE_OP) || d->src_start[i + 1] - d->src_start[i] != nd->nsrc ||
+        if (d->is_op[i] != runs_op(g, i) || d->src_start[i + 1] - d->src_start[i] != nd->nsrc ||
             memcmp(&d->src[d->src_start[i]], nd->src, sizeof(int) * (size_t)nd->nsrc))
             return false;
     }
@@ -213,7 +220,7 @@ static int keep_dag(dagl_trace *tr, const struct dagl_graph *g)
     d.src_start[0] = 0;
     for (int i = 0; i < g->n; i++) {
         const dagl_node *nd = &g->nodes[i];
-        d.is_op[i] = nd->kind == NODE_OP;
+        d.is_op[i] = runs_op(g, i);
         memcpy(&d.src[d.src_start[i]], nd->src, sizeof(int) * (size_t)nd->nsrc);
         d.src_start[i + 1] = d.src_start[i] + nd->nsrc;
     }
