@@ -10,6 +10,12 @@ local options = require "dagl.options"
 
 local nn = require "dagl.nn.base"
 
+-- Releases a tensor's memory now (its __close), for the per-step tensors dagl makes and drops
+-- (hyper-parameters, loss and metric values, batch parts): memory does not wait for the collector.
+local function drop(t)
+  getmetatable(t).__close(t)
+end
+
 -- Splits graph arguments into the model inputs (a tensor or a list) and the targets list.
 local function split(args, nin)
   local xs = table.move(args, 1, nin, 1, {})
@@ -101,14 +107,18 @@ return function(Model)
     local undo <close> = setmetatable({}, {__close = function(_, err)
       if err ~= nil and not (graph and graph:num_runs() > runs) then opt.iterations = count end
     end})
+    local first_hyper = #args + 1
     for _, h in ipairs(opt.next_hyper()) do args[#args + 1] = dagl.tensor(h, dtype) end
     local g = step:graph(table.unpack(args)) -- traced on first use
     runs = g:num_runs()
     graph = g -- set after runs: an interrupt between the two leaves graph nil (nothing ran)
     local res = table.pack(step(table.unpack(args)))
+    for i = first_hyper, #args do drop(args[i]) end
     local ms = {}
     for i = 2, res.n do ms[i - 1] = res[i]:item() end
-    return res[1]:item(), ms
+    local loss = res[1]:item()
+    for i = 1, res.n do drop(res[i]) end
+    return loss, ms
   end
 
   -- A Keras-style progress line: overwritten in place on a terminal, printed once per epoch otherwise.
@@ -347,8 +357,12 @@ return function(Model)
     for i = 1, n, bs do
       local j = math.min(i + bs - 1, n)
       local res = {self.eval_step(table.unpack(batch_args(self, data.rows(x, i, j), data.rows(y, i, j))))}
-      for k = 2, #res do res[k] = res[k]:item() end
-      accumulate(sums, res[1]:item(), table.move(res, 2, #res, 1, {}), j - i + 1)
+      for k = 1, #res do
+        local t = res[k]
+        res[k] = t:item()
+        drop(t)
+      end
+      accumulate(sums, res[1], table.move(res, 2, #res, 1, {}), j - i + 1)
     end
     local logs = averages(self, sums, n, "")
     if opts.verbose ~= 0 and opts.verbose ~= false then
@@ -384,7 +398,10 @@ return function(Model)
       end
     end
     local outs = {}
-    for k, ps in ipairs(parts) do outs[k] = data.concat(ps) end
+    for k, ps in ipairs(parts) do
+      outs[k] = data.concat(ps)
+      if #ps > 1 then for _, p in ipairs(ps) do drop(p) end end -- copied into outs[k]
+    end
     return #outs == 1 and outs[1] or outs
   end
 end
