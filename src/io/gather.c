@@ -8,6 +8,8 @@
 #include <string.h>
 #include <time.h>
 
+#define GATHER_INLINE_BYTES ((size_t)128 << 10) /* copies below this run on the caller's thread */
+
 struct dagl_rows_job {
     dagl_ctx *ctx;      /* whose interrupts stop a wait */
     dagl_tensor *src;   /* contiguous (retained) */
@@ -72,8 +74,9 @@ dagl_status dagl_gather_rows_async(dagl_ctx *ctx, dagl_tensor *src, const int64_
         return st;
     }
     g->row_bytes = (size_t)(shape[0] ? dagl_tensor_numel(src) / shape[0] : 0) * dagl_dtype_size(dagl_tensor_dtype(src));
-    g->started = dagl__thread_start(&g->thread, gather_run, g) == 0;
-    if (!g->started) gather_run(g); /* no thread to be had: copy now */
+    /* a small copy costs less than starting a thread for it (labels, small batches): done now */
+    g->started = (size_t)n * g->row_bytes >= GATHER_INLINE_BYTES && dagl__thread_start(&g->thread, gather_run, g) == 0;
+    if (!g->started) gather_run(g); /* inline, or no thread to be had: copy now */
     *out = g;
     return DAGL_OK;
 }
