@@ -1,6 +1,8 @@
 """sched.py -- PyTorch's side of the scheduler workloads (see sched.lua), one per run:
     /usr/bin/python3 bench/sched.py W3|W4|W4_1|W6_seq|W6_threads|peak [reps]
-Prints "RESULT <name> <median seconds per iteration>", like sched.lua."""
+Prints "RESULT <name> <median seconds per iteration>", like sched.lua.
+    /usr/bin/python3 bench/sched.py W3_onnx PATH
+writes W3's model (input x, output the sum of the branches) as ONNX for bench/w3_ort.js."""
 import statistics
 import sys
 import threading
@@ -9,7 +11,7 @@ import time
 import torch
 
 which = sys.argv[1] if len(sys.argv) > 1 else "W3"
-reps = int(sys.argv[2]) if len(sys.argv) > 2 else 15
+reps = int(sys.argv[2]) if len(sys.argv) > 2 and which != "W3_onnx" else 15
 
 
 def timed(body):
@@ -47,8 +49,28 @@ def result(name, v):
     print("RESULT %s %.9g" % (name, v))
 
 
+class Branches(torch.nn.Module):
+    """branches() as a module, for torch.onnx.export."""
+
+    def __init__(self, nb, depth, width):
+        super().__init__()
+        torch.manual_seed(1)
+        self.chains = torch.nn.ModuleList(
+            torch.nn.Sequential(*[torch.nn.Linear(width, width) for _ in range(depth)]) for _ in range(nb))
+
+    def forward(self, x):
+        acc = None
+        for chain in self.chains:
+            h = chain(x)
+            acc = h if acc is None else acc + h
+        return acc
+
+
 with torch.no_grad():
-    if which in ("W3", "peak"):
+    if which == "W3_onnx":
+        torch.onnx.export(Branches(4, 4, 512), (torch.randn(256, 512),), sys.argv[2], input_names=["x"],
+                          output_names=["y"], opset_version=13)
+    elif which in ("W3", "peak"):
         torch.set_num_threads(2)
         if which == "W3":
             t = timed(branches(4, 4, 512, 256))

@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
-"""bench/w12.py MODEL EPOCHS DIR THREADS -- W12 in PyTorch: the same Fashion-MNIST models and data
-as bench/w12.lua (Adam 1e-3, batch 128, shuffled each epoch); prints the same RESULT lines.
-Run it under PyTorch's best configuration (bench/run sets OPENBLAS_NUM_THREADS and glibc's
-malloc thresholds)."""
+"""bench/w12.py MODEL EPOCHS DIR THREADS [LIMIT] -- W12 in PyTorch: the same Fashion-MNIST models
+and data as bench/w12.lua (Adam 1e-3, batch 128, shuffled each epoch); prints the same RESULT lines.
+THREADS > 0 calls torch.set_num_threads(THREADS); 0 keeps PyTorch's default (one per core).
+bench/run tries it with and without OPENBLAS_NUM_THREADS=1 and glibc's malloc thresholds raised.
+With LIMIT (seconds), an epoch that runs longer stops there and prints only RESULT MODEL_epoch_over
+(the seconds it ran: the epoch takes longer), so bench/run's hopeless combinations cost about LIMIT
+instead of minutes each."""
 import sys
 import time
 
@@ -13,7 +16,9 @@ import torch.nn as tnn
 
 def main():
     which, epochs, d, threads = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
-    torch.set_num_threads(threads)
+    limit = float(sys.argv[5]) if len(sys.argv) > 5 else None
+    if threads > 0:
+        torch.set_num_threads(threads)
     torch.manual_seed(1)
     x = torch.from_numpy(np.load(d + "/x_train.npy")).permute(0, 3, 1, 2).contiguous()
     y = torch.from_numpy(np.load(d + "/y_train.npy"))
@@ -44,6 +49,9 @@ def main():
             opt.step()
             tot += loss.item() * len(idx)  # the per-batch loss and accuracy, as Keras's progress shows
             correct += (out.argmax(1) == yb).sum().item()
+            if limit and time.perf_counter() - t0 > limit:
+                print("RESULT %s_epoch_over %.6f" % (which, time.perf_counter() - t0))
+                return
         last = time.perf_counter() - t0
     print("RESULT %s_epoch %.6f" % (which, last))
     model.eval()

@@ -724,8 +724,10 @@ DAGL_API const char *dagl_version(void);
 DAGL_API const char *dagl_blas_corename(void);
 DAGL_API const char *dagl_blas_config(void);
 /* How the core was chosen: "as OpenBLAS detected it", "set by OPENBLAS_CORETYPE", or "chosen by
- * dagl for this AVX-512 CPU (OpenBLAS detected Haswell); self-check passed". dagl re-selects the
- * core once per process when the first context is made, unless OPENBLAS_CORETYPE is set. */
+ * dagl for this AVX-512 CPU (OpenBLAS detected Haswell); verified by dagl's self-check". dagl
+ * re-selects the core once per process when the first context is made, unless OPENBLAS_CORETYPE
+ * is set; an AVX-512 core OpenBLAS detected is checked too ("as OpenBLAS detected it; verified by
+ * dagl's self-check", or "Cooperlake failed dagl's self-check; Haswell instead"). */
 DAGL_API const char *dagl_blas_choice(void);
 DAGL_API int dagl_num_cores(void);
 

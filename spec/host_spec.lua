@@ -182,6 +182,22 @@ describe("dagl host", function()
       end
     end)
 
+    -- bench/run runs its native-core half only when this check passed (the environment's
+    -- OPENBLAS_CORETYPE stays set everywhere else)
+    it("says how the OpenBLAS core was chosen, and verifies an AVX-512 core OpenBLAS detected", function()
+      local out = dagl({ "-v", "-v" }, nil, "OPENBLAS_CORETYPE=Haswell ")
+      assert.matches("OpenBLAS core: Haswell %(set by OPENBLAS_CORETYPE%)\n", out)
+      out = dagl({ "-v", "-v" }, nil, "env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE ")
+      local core, note = out:match("OpenBLAS core: (%S+) %((.-)%)\n")
+      assert.is_not_nil(core, out)
+      local avx512 = ({ SkylakeX = true, Cooperlake = true, SapphireRapids = true })[core]
+      if avx512 then
+        assert.matches("verified by dagl's self%-check$", note)
+      else -- an older CPU, or an AVX-512 one whose check failed and fell back
+        assert.is_truthy(note == "as OpenBLAS detected it" or note:find("failed dagl's self%-check"), note)
+      end
+    end)
+
     it("reports --threads in the details", function()
       local out = dagl({ "--threads", "3", "--version", "-v" })
       assert.matches("\nthreads: 3 ", out)

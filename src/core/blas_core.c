@@ -2,7 +2,9 @@
  * detects some current CPUs as an older core (seen: "Prescott" on an AVX-512 Xeon, "Haswell" on
  * an AVX-512 EPYC), at up to 5x less GEMM speed. When OPENBLAS_CORETYPE is not set and the CPU
  * has AVX-512, dagl re-runs OpenBLAS's own core selection with "SkylakeX" before the first BLAS
- * call, checks a small product against a plain loop, and falls back when the check fails.
+ * call, checks a small product against a plain loop, and falls back when the check fails. An
+ * AVX-512 core OpenBLAS detected itself gets the same check (benchmarks run it with
+ * OPENBLAS_CORETYPE unset; a failing one falls back to Haswell's AVX2 kernels).
  * OpenBLAS's choice is process-wide, so this runs once per process (the one static here). */
 #include "internal.h"
 
@@ -59,8 +61,9 @@ static void reselect(const char *core)
 }
 
 /* Picks the OpenBLAS core: as detected (or as OPENBLAS_CORETYPE says), unless an AVX-512 CPU was
- * detected as an older core; then SkylakeX is tried and kept only if the self-check passes. The
- * outcome goes into blas_choice.note for dagl_blas_choice. */
+ * detected as an older core; then SkylakeX is tried and kept only if the self-check passes. A
+ * detected AVX-512 core is kept only if it passes the check too. The outcome goes into
+ * blas_choice.note for dagl_blas_choice ("verified" when the check ran and passed). */
 static void choose(void)
 {
     char detected[32];
@@ -69,17 +72,29 @@ static void choose(void)
         snprintf(blas_choice.note, sizeof blas_choice.note, "set by OPENBLAS_CORETYPE");
         return;
     }
+    if (has_avx512_core(detected)) {
+        if (self_check()) {
+            snprintf(blas_choice.note, sizeof blas_choice.note,
+                     "as OpenBLAS detected it; verified by dagl's self-check");
+            return;
+        }
+        reselect("Haswell");
+        snprintf(blas_choice.note, sizeof blas_choice.note,
+                 "%s failed dagl's self-check; Haswell instead", detected);
+        return;
+    }
     bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                   __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
                   __builtin_cpu_supports("avx512cd");
-    if (!avx512 || has_avx512_core(detected)) {
+    if (!avx512) {
         snprintf(blas_choice.note, sizeof blas_choice.note, "as OpenBLAS detected it");
         return;
     }
     reselect("SkylakeX");
     if (has_avx512_core(dagl_blas_corename()) && self_check()) {
         snprintf(blas_choice.note, sizeof blas_choice.note,
-                 "chosen by dagl for this AVX-512 CPU (OpenBLAS detected %s); self-check passed", detected);
+                 "chosen by dagl for this AVX-512 CPU (OpenBLAS detected %s); verified by dagl's self-check",
+                 detected);
         return;
     }
     reselect(detected);
