@@ -79,13 +79,16 @@ typedef enum dagl_dtype {
     DAGL_F32 = 0, /* the main dtype */
     DAGL_F64,     /* for checks and reference computations */
     DAGL_I64,     /* indices, argmax results */
+    DAGL_U8,      /* data at one byte per element (images, labels): stored, viewed, copied,
+                   * gathered, compared and converted, but never computed with: the other ops
+                   * fail with DAGL_E_DTYPE ("matmul: uint8 ..."); convert first (dagl_cast_scaled) */
     DAGL_DTYPE_COUNT
 } dagl_dtype;
 
-/* Bytes per element: 4, 8, 8. */
+/* Bytes per element: 4, 8, 8, 1. */
 DAGL_API size_t dagl_dtype_size(dagl_dtype dt);
-DAGL_API const char *dagl_dtype_name(dagl_dtype dt); /* "float32", "float64", "int64" */
-/* The dtype two operands are computed in: f64 > f32 > i64. */
+DAGL_API const char *dagl_dtype_name(dagl_dtype dt); /* "float32", "float64", "int64", "uint8" */
+/* The dtype two operands are computed in: f64 > f32 > i64 > u8. */
 DAGL_API dagl_dtype dagl_dtype_promote(dagl_dtype a, dagl_dtype b);
 
 /* ---------------------------------------------------------------- context */
@@ -277,7 +280,16 @@ DAGL_API dagl_status dagl_expand(dagl_ctx *ctx, dagl_tensor *t, int ndim, const 
 DAGL_API dagl_status dagl_contiguous(dagl_ctx *ctx, dagl_tensor *t, dagl_tensor **out);
 /* A new contiguous copy, always. */
 DAGL_API dagl_status dagl_clone(dagl_ctx *ctx, const dagl_tensor *t, dagl_tensor **out);
+/* A new contiguous copy of t converted to dt. Conversions to uint8 (and numbers stored into
+ * uint8 tensors) round toward zero and saturate to 0..255, NaN giving 0 (NumPy and PyTorch wrap
+ * instead); to int64 they truncate. */
 DAGL_API dagl_status dagl_cast(dagl_ctx *ctx, const dagl_tensor *t, dagl_dtype dt, dagl_tensor **out);
+/* dagl_cast fused with a scaling: out = dt(t * scale), the product computed in float64 and
+ * rounded once (so uint8 images times 1/255 give exactly NumPy's x.astype(float32) / 255), in one
+ * pass without the intermediate copy. The graph op CAST does this when params.has_scalar is set
+ * (params.scalar is the scale). */
+DAGL_API dagl_status dagl_cast_scaled(dagl_ctx *ctx, const dagl_tensor *t, dagl_dtype dt, double scale,
+                                      dagl_tensor **out);
 /* dst[...] = src, src broadcast to dst's shape, converted to dst's dtype; dst = value. A dst
  * whose elements overlap (an expanded view) fails with DAGL_E_LAYOUT (dagl_tensor_check_writable). */
 DAGL_API dagl_status dagl_copy_into(dagl_ctx *ctx, dagl_tensor *dst, const dagl_tensor *src);
@@ -299,12 +311,15 @@ DAGL_API dagl_status dagl_set(dagl_ctx *ctx, dagl_tensor *t, const int64_t *inde
  *    REDUCE (dims, keepdim, correction), MATMUL, LAYOUT (views), CAST, CONCAT, SLICE_SCATTER,
  *    GATHER, INDEX_ADD, DROPOUT, WINDOW (NHWC conv/pool), SOFTMAX (axis), ASSIGN, CUSTOM, NONE.
  *  - dtype: the result's dtype from the operands': SAME (the first operand's), FLOAT (int64
- *    computes in float32), PROMOTE (dagl_dtype_promote over the operands; a scalar param counts
- *    as int64 when integral, else float32), PROMOTE_FLOAT (PROMOTE, then int64 -> float32),
+ *    and uint8 compute in float32), PROMOTE (dagl_dtype_promote over the operands; a scalar param counts
+ *    as int64 when integral, else float32), PROMOTE_FLOAT (PROMOTE, then integers -> float32),
  *    VALUES (PROMOTE over the operands after the first: where's a and b), INT64, PARAM
  *    (params.dtype).
  *  - lua: LUA when the binding makes t:name() / dagl.name() from the class's argument front end,
  *    HAND when l_*.c binds it by hand (views, joins), NOLUA for graph-only ops (gradients).
+ * uint8 operands are taken by the classes that move or compare elements (LAYOUT, CAST, CONCAT,
+ * SLICE_SCATTER, GATHER's table, WHERE, COMPARE, ASSIGN, CUSTOM); every other op fails on one
+ * with DAGL_E_DTYPE naming the op, when its graph node is added and when it runs eagerly.
  * Adding an elementwise op: a row here, its expression in kernels/unary.c or binary.c, its
  * gradient rule in lua/dagl/grad.lua (docs/ops.md). */
 #define DAGL_OP_LIST(X)                                                   \
@@ -364,7 +379,8 @@ DAGL_API dagl_status dagl_set(dagl_ctx *ctx, dagl_tensor *t, const int64_t *inde
     X(CUSTOM, custom, CUSTOM, SAME, NOLUA)
 
 /* Notes on some rows: RESHAPE, PERMUTE, EXPAND and SLICE are graph nodes of the views (eager
- * code calls dagl_reshape, ...); CAST converts to params.dtype; CONCAT takes 1 to 8 sources;
+ * code calls dagl_reshape, ...); CAST converts to params.dtype (times params.scalar when
+ * has_scalar is set: dagl_cast_scaled); CONCAT takes 1 to 8 sources;
  * SLICE_SCATTER writes a source into zeros (the slice's gradient); GATHER picks rows (embeddings)
  * and INDEX_ADD scatter-adds them back (its gradient); DROPOUT_MASK makes a fresh mask at every
  * run; WINDOW ops work on NHWC images (dagl_conv2d, dagl_pool2d and their gradients); ASSIGN
@@ -673,15 +689,16 @@ typedef struct dagl_tensor_dict {
 } dagl_tensor_dict;
 DAGL_API void dagl_tensor_dict_clear(dagl_tensor_dict *d);
 
-/* safetensors: tensors of dtype F32/F64/I64 (I32, U8 and BOOL are converted to int64 on read)
+/* safetensors: tensors of dtype F32/F64/I64/U8 (I32 and BOOL are converted to int64 on read)
  * and string metadata. Errors (DAGL_E_IO, DAGL_E_FORMAT) name the file, the entry and what is
  * wrong; every length and offset is checked against the file size. Writers write `path.tmp`
  * and rename it, so a crash never leaves a half-written file; keys are sorted, data contiguous,
  * the header padded with spaces to a multiple of 8 bytes. */
 DAGL_API dagl_status dagl_safetensors_read(dagl_ctx *ctx, const char *path, dagl_tensor_dict *out);
 DAGL_API dagl_status dagl_safetensors_write(dagl_ctx *ctx, const char *path, const dagl_tensor_dict *d);
-/* NumPy .npy (format 1.0/2.0/3.0, C order): '<f4', '<f8', '<i8'; on read also '<i4', '|u1',
- * '|b1' (converted to int64). Writes format 1.0 (its 2-byte header length always suffices: at most 8 dims). */
+/* NumPy .npy (format 1.0/2.0/3.0, C order): '<f4', '<f8', '<i8', '|u1' (uint8), read straight
+ * into the tensor (one read, no per-element work); on read also '<i4' and '|b1' (converted to
+ * int64). Writes format 1.0 (its 2-byte header length always suffices: at most 8 dims). */
 DAGL_API dagl_status dagl_npy_read(dagl_ctx *ctx, const char *path, dagl_tensor **out);
 DAGL_API dagl_status dagl_npy_write(dagl_ctx *ctx, const char *path, const dagl_tensor *t);
 /* NumPy .npz as written by np.savez (stored entries; names without ".npy"). */

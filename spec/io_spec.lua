@@ -45,6 +45,8 @@ local function sample_tensors()
     f32 = dagl.tensor{{1.5, -2, 0}, {0 / 0, math.huge, -math.huge}},
     f64 = dagl.tensor({1 / 3, -1e300, 5e-324}, "float64"),
     i64 = dagl.tensor({math.mininteger, -1, math.maxinteger}, "int64"),
+    u8 = dagl.tensor({{0, 7, 255}, {128, 1, 2}}, "uint8"),
+    u8_strided = dagl.arange(0, 12, 1, "uint8"):reshape(3, 4):t(),
     scalar = dagl.full({}, 7.25),
     empty = dagl.zeros(0, 3),
     strided = dagl.arange(0, 12):reshape(3, 4):t(), -- a non-contiguous view
@@ -64,7 +66,7 @@ describe("safetensors", function()
     for k, v in pairs(src) do assert_same_tensor(got[k], v:contiguous(), k) end
     local n = 0
     for _ in pairs(got) do n = n + 1 end
-    assert.equal(6, n)
+    assert.equal(8, n)
     assert.same({framework = "dagl", ["quote\"key"] = "line\nbreak", n = "3"}, meta)
   end)
 
@@ -205,7 +207,7 @@ describe(".npy", function()
     end
   end)
 
-  it("reads arrays written by NumPy, converting narrow integer and bool types to int64", function()
+  it("reads arrays written by NumPy, uint8 as uint8, converting int32 and bool to int64", function()
     H.assert_equal_values(dagl.load_npy(F .. "np_f32.npy"), {{-1, -0.5, 0}, {0.5, 1, 1.5}})
     local s = dagl.load_npy(F .. "np_f64_scalar.npy")
     assert.same({}, s.shape)
@@ -214,7 +216,9 @@ describe(".npy", function()
     local i4 = dagl.load_npy(F .. "np_i4.npy")
     assert.equal("int64", i4:dtype())
     H.assert_equal_values(i4, {{-7, 8}, {9, 2147483647}})
-    H.assert_equal_values(dagl.load_npy(F .. "np_u1.npy"), {0, 200, 255})
+    local u1 = dagl.load_npy(F .. "np_u1.npy")
+    assert.equal("uint8", u1:dtype())
+    H.assert_equal_values(u1, {0, 200, 255})
     H.assert_equal_values(dagl.load_npy(F .. "np_b1.npy"), {1, 0, 1})
     assert.same({0, 3}, dagl.load_npy(F .. "np_empty.npy").shape)
     -- found by fuzz_npy: an empty array whose other dims' product overflows int64 (the strides

@@ -4,7 +4,7 @@
 -- docs/lua_api.md is the reference; spec/docs_spec.lua checks that every module function and
 -- tensor method is declared here.
 
----@alias dagl.dtype "float32"|"float64"|"int64"|"f32"|"f64"|"i64"|"float"|"double"|"long"
+---@alias dagl.dtype "float32"|"float64"|"int64"|"uint8"|"f32"|"f64"|"i64"|"u8"|"float"|"double"|"long"|"byte"
 ---@alias dagl.dims integer|integer[] one 1-based dim (negative from the end) or a list of dims
 ---@alias dagl.operand dagl.Tensor|number
 
@@ -76,6 +76,7 @@ dagl.Tensor = {}
 dagl.float32 = "float32"
 dagl.float64 = "float64"
 dagl.int64 = "int64"
+dagl.uint8 = "uint8"
 ---@type dagl.nn
 dagl.nn = {}
 ---@type dagl.data
@@ -478,17 +479,26 @@ function dagl.contiguous(t) end
 function dagl.clone(t) end
 ---@param t dagl.Tensor
 ---@param dtype dagl.dtype
+---@param scale? number the values times this, in the same pass (x:float(1/255) scales uint8 images)
 ---@return dagl.Tensor
-function dagl.to(t, dtype) end
+function dagl.to(t, dtype, scale) end
 ---@param t dagl.Tensor
+---@param scale? number
 ---@return dagl.Tensor
-function dagl.float(t) end
+function dagl.float(t, scale) end
 ---@param t dagl.Tensor
+---@param scale? number
 ---@return dagl.Tensor
-function dagl.double(t) end
+function dagl.double(t, scale) end
 ---@param t dagl.Tensor
+---@param scale? number
 ---@return dagl.Tensor
-function dagl.long(t) end
+function dagl.long(t, scale) end
+---Converted to uint8 (rounded toward zero, saturated to 0..255, NaN 0).
+---@param t dagl.Tensor
+---@param scale? number
+---@return dagl.Tensor
+function dagl.byte(t, scale) end
 ---@param t dagl.Tensor
 ---@param v number
 ---@return dagl.Tensor t
@@ -826,14 +836,23 @@ function Tensor:contiguous() end
 ---@return dagl.Tensor
 function Tensor:clone() end
 ---@param dtype dagl.dtype
+---@param scale? number the values times this, in the same pass
 ---@return dagl.Tensor
-function Tensor:to(dtype) end
+function Tensor:to(dtype, scale) end
+---Converted to float32; x:float(1/255) turns uint8 images into [0, 1] in one pass.
+---@param scale? number
 ---@return dagl.Tensor
-function Tensor:float() end
+function Tensor:float(scale) end
+---@param scale? number
 ---@return dagl.Tensor
-function Tensor:double() end
+function Tensor:double(scale) end
+---@param scale? number
 ---@return dagl.Tensor
-function Tensor:long() end
+function Tensor:long(scale) end
+---Converted to uint8 (rounded toward zero, saturated to 0..255, NaN 0).
+---@param scale? number
+---@return dagl.Tensor
+function Tensor:byte(scale) end
 ---@param v number
 ---@return dagl.Tensor self
 function Tensor:fill(v) end
@@ -1229,6 +1248,12 @@ function nn.Flatten(opts) end
 ---@param opts? {name?: string}
 ---@return dagl.nn.Layer
 function nn.Reshape(target_shape, opts) end
+---x * scale + offset in float32 (Keras's Rescaling); uint8 inputs are converted and scaled in one pass.
+---@param scale number 1/255 maps bytes to [0, 1]
+---@param offset? number default 0
+---@param opts? {name?: string, dtype?: "float32"|"float64", input_shape?: integer[]}
+---@return dagl.nn.Layer
+function nn.Rescaling(scale, offset, opts) end
 ---@param opts? {epsilon?: number, name?: string}
 ---@return dagl.nn.Layer
 function nn.LayerNormalization(opts) end

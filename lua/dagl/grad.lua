@@ -105,8 +105,8 @@ local function softmax_dim(p) return p.axis >= 0 and p.axis + 1 or p.axis end
 function rules.softmax(g, out, a, _, p) return out * (g - (g * out):sum(softmax_dim(p), true)) end
 function rules.log_softmax(g, out, a, _, p) return g - out:exp() * g:sum(softmax_dim(p), true) end
 function rules.erf(g, out, a) return g * (-(a * a)):exp() * (2 / math.sqrt(math.pi)) end
--- cast: the gradient goes back in the source's dtype.
-function rules.cast(g, out, a) return g:to(a:dtype()) end
+-- cast: the gradient goes back in the source's dtype (times the scale of a scaled cast).
+function rules.cast(g, out, a, _, p) return (p.scalar and g * p.scalar or g):to(a:dtype()) end
 
 -- slice: the gradient lands at the slice's elements of a zero tensor (slice_scatter), and the
 -- gradient of that is the same slice again.

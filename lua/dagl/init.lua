@@ -51,6 +51,6 @@ end})
 function dagl.input(opts) return dagl.nn.Input(opts) end
 
 --- Dtype names, usable wherever a dtype is taken.
-dagl.float32, dagl.float64, dagl.int64 = "float32", "float64", "int64"
+dagl.float32, dagl.float64, dagl.int64, dagl.uint8 = "float32", "float64", "int64", "uint8"
 
 return dagl

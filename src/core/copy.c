@@ -7,34 +7,34 @@ typedef void (*copy_row_fn)(char *dst, int64_t dst_stride, const char *src, int6
                             int64_t n);
 
 /* One strided row copy with conversion per (dst, src) dtype pair, generated rather than written
- * out nine times. Strides are in elements of the respective dtype. */
+ * out sixteen times. Strides are in elements of the respective dtype. */
 #define DEF_COPY_ROW(DN, DT, SN, ST)                                                                  \
     static void copy_row_##DN##_##SN(char *dst, int64_t ds, const char *src, int64_t ss, int64_t n)   \
     {                                                                                                 \
         DT *d = (DT *)dst;                                                                            \
         const ST *s = (const ST *)src;                                                                \
-        for (int64_t i = 0; i < n; i++) d[i * ds] = (DT)s[i * ss];                                    \
+        if (ds == 1 && ss == 1)                                                                       \
+            for (int64_t i = 0; i < n; i++) d[i] = DAGL__TO_##DN(s[i]);                               \
+        else                                                                                          \
+            for (int64_t i = 0; i < n; i++) d[i * ds] = DAGL__TO_##DN(s[i * ss]);                     \
     }
-#define DEF_COPY_ROWS_FROM(SN, ST)                                                                    \
-    DEF_COPY_ROW(f32, float, SN, ST) DEF_COPY_ROW(f64, double, SN, ST) DEF_COPY_ROW(i64, int64_t, SN, ST)
-DEF_COPY_ROWS_FROM(f32, float)
-DEF_COPY_ROWS_FROM(f64, double)
-DEF_COPY_ROWS_FROM(i64, int64_t)
+#define DEF_COPY_ROWS_FROM(SN, ST, SDT)                                                               \
+    DEF_COPY_ROW(f32, float, SN, ST) DEF_COPY_ROW(f64, double, SN, ST)                                \
+    DEF_COPY_ROW(i64, int64_t, SN, ST) DEF_COPY_ROW(u8, uint8_t, SN, ST)
+DAGL_FOR_ALL_DTYPES(DEF_COPY_ROWS_FROM)
 
-static const copy_row_fn copy_rows[DAGL_DTYPE_COUNT][DAGL_DTYPE_COUNT] = {
-    [DAGL_F32] = {[DAGL_F32] = copy_row_f32_f32, [DAGL_F64] = copy_row_f32_f64, [DAGL_I64] = copy_row_f32_i64},
-    [DAGL_F64] = {[DAGL_F32] = copy_row_f64_f32, [DAGL_F64] = copy_row_f64_f64, [DAGL_I64] = copy_row_f64_i64},
-    [DAGL_I64] = {[DAGL_F32] = copy_row_i64_f32, [DAGL_F64] = copy_row_i64_f64, [DAGL_I64] = copy_row_i64_i64},
-};
+#define COPY_ROWS_TO(DN, DT, DDT)                                                                     \
+    [DDT] = {[DAGL_F32] = copy_row_##DN##_f32, [DAGL_F64] = copy_row_##DN##_f64,                      \
+             [DAGL_I64] = copy_row_##DN##_i64, [DAGL_U8] = copy_row_##DN##_u8},
+static const copy_row_fn copy_rows[DAGL_DTYPE_COUNT][DAGL_DTYPE_COUNT] = {DAGL_FOR_ALL_DTYPES(COPY_ROWS_TO)};
 
-/* Copies src (viewed with `sstr`, broadcast strides over dst's shape) into dst, row by row over
- * the last dim; the outer dims advance like an odometer. */
-static void copy_nd(dagl_tensor *dst, const dagl_tensor *src, const int64_t *sstr)
+/* Copies src (viewed with `sstr`, broadcast strides over dst's shape) into dst with `row`, row by
+ * row over the last dim; the outer dims advance like an odometer. */
+static void copy_nd(dagl_tensor *dst, const dagl_tensor *src, const int64_t *sstr, copy_row_fn row)
 {
     int nd = dst->ndim;
     if (dst->numel == 0) return;
     size_t des = dagl_dtype_size(dst->dtype), ses = dagl_dtype_size(src->dtype);
-    copy_row_fn row = copy_rows[dst->dtype][src->dtype];
     if (nd == 0) {
         row(dst->data, 1, src->data, 1, 1);
         return;
@@ -73,7 +73,7 @@ dagl_status dagl_copy_into(dagl_ctx *ctx, dagl_tensor *dst, const dagl_tensor *s
         return DAGL_OK;
     }
     dagl__broadcast_strides(src, dst->ndim, dst->shape, bs);
-    copy_nd(dst, src, bs);
+    copy_nd(dst, src, bs, copy_rows[dst->dtype][src->dtype]);
     return DAGL_OK;
 }
 
@@ -105,11 +105,11 @@ dagl_status dagl_fill(dagl_ctx *ctx, dagl_tensor *dst, double value)
 {
     dagl_status st = dagl_tensor_check_writable(ctx, dst, "fill");
     if (st) return st;
-    union { float f; double d; int64_t i; } v;
+    union { float f; double d; int64_t i; uint8_t u; } v;
     dagl_tensor src = {.dtype = dst->dtype, .ndim = 0, .numel = 1, .data = (char *)&v, .contiguous = true};
     dagl__store(dst->dtype, (char *)&v, value);
     int64_t zero[DAGL_MAX_DIMS] = {0};
-    copy_nd(dst, &src, zero);
+    copy_nd(dst, &src, zero, copy_rows[dst->dtype][dst->dtype]);
     return DAGL_OK;
 }
 

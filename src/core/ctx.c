@@ -26,7 +26,7 @@ const char *dagl_status_name(dagl_status s)
 }
 
 static const struct { const char *name; size_t size; } dtypes[] = {
-    {"float32", sizeof(float)}, {"float64", sizeof(double)}, {"int64", sizeof(int64_t)},
+    {"float32", sizeof(float)}, {"float64", sizeof(double)}, {"int64", sizeof(int64_t)}, {"uint8", 1},
 };
 _Static_assert(sizeof dtypes / sizeof *dtypes == DAGL_DTYPE_COUNT, "dtypes");
 
@@ -39,12 +39,12 @@ const char *dagl_dtype_name(dagl_dtype dt)
     return (unsigned)dt < DAGL_DTYPE_COUNT ? dtypes[dt].name : "unknown dtype";
 }
 
-/* Type promotion for mixed operands: f64 > f32 > i64. */
+/* Type promotion for mixed operands: f64 > f32 > i64 > u8 (the op list's rule). */
 dagl_dtype dagl_dtype_promote(dagl_dtype a, dagl_dtype b)
 {
-    if (a == DAGL_F64 || b == DAGL_F64) return DAGL_F64;
-    if (a == DAGL_F32 || b == DAGL_F32) return DAGL_F32;
-    return DAGL_I64;
+    if ((unsigned)a >= DAGL_DTYPE_COUNT || (unsigned)b >= DAGL_DTYPE_COUNT) return DAGL_F32;
+    dagl_dtype d[2] = {a, b};
+    return dagl_op_result_dtype(DAGL_OP_ADD, 2, d, NULL);
 }
 
 /* Number of online cores, the default thread count. */

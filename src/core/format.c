@@ -1,6 +1,6 @@
 /* format.c -- tensors as text, exactly as PyTorch prints them (torch/_tensor_str.py with the
  * default print options: precision 4, threshold 1000, edgeitems 3, linewidth 80), except that a
- * dtype suffix reads "dtype=float64" rather than "dtype=torch.float64". */
+ * dtype suffix reads "dtype=float64" (or uint8) rather than "dtype=torch.float64". */
 #include "internal.h"
 
 #include <math.h>
@@ -69,11 +69,12 @@ static double elem(const dagl_tensor *t, const int64_t *idx)
     return dagl__load(t->dtype, t->data + off * (int64_t)dagl_dtype_size(t->dtype));
 }
 
-/* An int64 element read exactly: going through elem's double would round values beyond 2^53. */
+/* An integer element read exactly: going through elem's double would round int64 values beyond 2^53. */
 static int64_t elem_i64(const dagl_tensor *t, const int64_t *idx)
 {
     int64_t off = 0;
     for (int d = 0; d < t->ndim; d++) off += idx[d] * t->strides[d];
+    if (t->dtype == DAGL_U8) return ((const uint8_t *)t->data)[off];
     return ((const int64_t *)t->data)[off];
 }
 
@@ -134,7 +135,7 @@ static void fmt_init(fmt *f, const dagl_tensor *t, int summarize)
 {
     int64_t idx[DAGL_MAX_DIMS] = {0};
     memset(f, 0, sizeof *f);
-    f->floating = t->dtype != DAGL_I64;
+    f->floating = t->dtype == DAGL_F32 || t->dtype == DAGL_F64;
     f->int_mode = 1;
     f->max_width = 1;
     if (!f->floating) {
@@ -268,7 +269,7 @@ char *dagl_tensor_format(const dagl_tensor *t)
         int64_t idx[DAGL_MAX_DIMS] = {0};
         fmt f;
         fmt_init(&f, t, summarize);
-        if (t->dtype == DAGL_F64) suffixes[ns++] = dtype_str;
+        if (t->dtype == DAGL_F64 || t->dtype == DAGL_U8) suffixes[ns++] = dtype_str; /* as PyTorch says torch.uint8 */
         if (t->ndim == 0) put_elem(&b, &f, t, idx);
         else put_block(&b, &f, t, idx, 0, indent, summarize);
     }

@@ -206,6 +206,16 @@ DAGL_HIDDEN dagl_status dagl__assign_check(dagl_ctx *ctx, dagl__shape_ref target
 DAGL_HIDDEN dagl_status dagl__dropout_check(dagl_ctx *ctx, dagl_dtype dt, double rate);
 /* Picks OpenBLAS's core once per process, before the first BLAS call (blas_core.c). */
 DAGL_HIDDEN void dagl__blas_choose(void);
+/* The per-dtype C types, for X-macros: X(suffix, C type, dtype), every dtype (kernels.h's
+ * DAGL_FOR_DTYPES lists the ones that compute). */
+#define DAGL_FOR_ALL_DTYPES(X) X(f32, float, DAGL_F32) X(f64, double, DAGL_F64) X(i64, int64_t, DAGL_I64) X(u8, uint8_t, DAGL_U8)
+/* A value converted to each dtype's C type, as every conversion of the core does it: C's for
+ * floats and int64 (truncation), and for uint8 rounding toward zero and saturating to 0..255
+ * with NaN giving 0 (defined for any input, unlike C's conversion). */
+#define DAGL__TO_f32(x) ((float)(x))
+#define DAGL__TO_f64(x) ((double)(x))
+#define DAGL__TO_i64(x) ((int64_t)(x))
+#define DAGL__TO_u8(x) ((x) > 0 ? ((x) < 255 ? (uint8_t)(x) : (uint8_t)255) : (uint8_t)0)
 /* Value of one element at a flat byte address, as double; and the store. */
 DAGL_HIDDEN double dagl__load(dagl_dtype dt, const char *p);
 DAGL_HIDDEN void dagl__store(dagl_dtype dt, char *p, double v);
@@ -240,11 +250,16 @@ typedef struct dagl__class_info {
     int nsrc;              /* sources a node takes; 0 = the class's inference checks */
     dagl__mem_kind mem;
     bool elementwise;      /* output element i from element i of same-shaped sources only */
+    bool takes_u8;         /* uint8 operands are allowed */
 } dagl__class_info;
 
 /* The info of `op`, or of DAGL_OP_NONE for values out of range; its class's facts. */
 DAGL_HIDDEN const dagl__op_info *dagl__op_info_of(dagl_op op);
 DAGL_HIDDEN const dagl__class_info *dagl__class_of(dagl_op op);
+/* DAGL_E_DTYPE ("matmul: uint8 tensors do not compute ...") when op's class does not take
+ * uint8 and one of the n operand dtypes is uint8: graph inference, dagl_op_apply and each kernel
+ * entry ask it, so eager and traced calls fail alike, before anything is allocated. */
+DAGL_HIDDEN dagl_status dagl__op_check_dtypes(dagl_ctx *ctx, dagl_op op, int n, const dagl_dtype *dts);
 /* The dtype a number operand counts as in promotion: int64 when integral, else float32. */
 DAGL_HIDDEN dagl_dtype dagl__scalar_dtype(double s);
 

@@ -115,8 +115,9 @@ static dagl_status rng_tensor(dagl_ctx *ctx, const char *op, int normal, dagl_dt
 {
     if (!out) return dagl_ctx_set_error(ctx, DAGL_E_ARG, "%s: out is NULL", op);
     *out = NULL;
-    if (dt == DAGL_I64)
-        return dagl_ctx_set_error(ctx, DAGL_E_DTYPE, "%s: int64 is not supported (float32 or float64)", op);
+    if (dt == DAGL_I64 || dt == DAGL_U8)
+        return dagl_ctx_set_error(ctx, DAGL_E_DTYPE, "%s: %s is not supported (float32 or float64)", op,
+                                  dagl_dtype_name(dt));
     if ((unsigned)dt >= DAGL_DTYPE_COUNT)
         return dagl_ctx_set_error(ctx, DAGL_E_DTYPE, "%s: unknown dtype %d", op, (int)dt);
     dagl_status st = dagl__check_shape(ctx, op, ndim, shape);

@@ -316,6 +316,7 @@ double dagl__load(dagl_dtype dt, const char *p)
     switch (dt) {
     case DAGL_F32: return *(const float *)p;
     case DAGL_F64: return *(const double *)p;
+    case DAGL_U8: return *(const uint8_t *)p;
     default: return (double)*(const int64_t *)p;
     }
 }
@@ -325,6 +326,7 @@ void dagl__store(dagl_dtype dt, char *p, double v)
     switch (dt) {
     case DAGL_F32: *(float *)p = (float)v; break;
     case DAGL_F64: *(double *)p = v; break;
+    case DAGL_U8: *(uint8_t *)p = DAGL__TO_u8(v); break;
     default: *(int64_t *)p = (int64_t)v; break;
     }
 }

@@ -260,10 +260,11 @@ dagl_status dagl__infer(dagl_graph *g, dagl_node *nd)
     if (ci->nsrc && nd->nsrc != ci->nsrc)
         return dagl_ctx_set_error(g->ctx, DAGL_E_ARG, "%s: takes %d sources, got %d", dagl_op_name(nd->op), ci->nsrc,
                                   nd->nsrc);
-    dagl_status st = f(g, nd);
-    if (st) return st;
     dagl_dtype dts[DAGL_MAX_SRCS];
     for (int k = 0; k < nd->nsrc; k++) dts[k] = src_node(g, nd, k)->dtype;
+    dagl_status st = dagl__op_check_dtypes(g->ctx, nd->op, nd->nsrc, dts);
+    if (!st) st = f(g, nd);
+    if (st) return st;
     nd->dtype = dagl_op_result_dtype(nd->op, nd->nsrc, dts, &nd->p);
     return DAGL_OK;
 }

@@ -7,13 +7,15 @@
 
 #include <stdio.h>
 
-/* Element encodings found in files; all little-endian. */
+/* Element encodings found in files; all little-endian. The first four are stored as dagl stores
+ * its dtypes (read straight into a tensor), the others are converted. */
 typedef enum dagl_elem {
-    DAGL_ELEM_F4, DAGL_ELEM_F8, DAGL_ELEM_I8, DAGL_ELEM_I4, DAGL_ELEM_U1, DAGL_ELEM_B1
+    DAGL_ELEM_F4, DAGL_ELEM_F8, DAGL_ELEM_I8, DAGL_ELEM_U1, DAGL_ELEM_I4, DAGL_ELEM_B1
 } dagl_elem;
+#define DAGL_ELEM_NATIVE_LAST DAGL_ELEM_U1
 
 size_t dagl__elem_size(dagl_elem e);
-/* The tensor dtype an element encoding loads as (i4/u1/b1 widen to int64). */
+/* The tensor dtype an element encoding loads as (u1 is uint8; i4 and b1 widen to int64). */
 dagl_dtype dagl__elem_dtype(dagl_elem e);
 
 /* A file open for reading, its size known: every read is checked against it first. */

@@ -10,13 +10,14 @@
 /* Bytes per element of a file encoding, for the size checks made before anything is read. */
 size_t dagl__elem_size(dagl_elem e)
 {
-    static const size_t sizes[] = {4, 8, 8, 4, 1, 1};
+    static const size_t sizes[] = {4, 8, 8, 1, 4, 1};
     return sizes[e];
 }
 
 dagl_dtype dagl__elem_dtype(dagl_elem e)
 {
-    return e == DAGL_ELEM_F4 ? DAGL_F32 : e == DAGL_ELEM_F8 ? DAGL_F64 : DAGL_I64;
+    static const dagl_dtype dts[] = {DAGL_F32, DAGL_F64, DAGL_I64, DAGL_U8, DAGL_I64, DAGL_I64};
+    return dts[e];
 }
 
 /* Opens a file for a reader and records its size, so every later read is checked against the
@@ -108,7 +109,6 @@ static int64_t load_int(dagl_elem e, const unsigned char *p)
     int32_t i4;
     switch (e) {
     case DAGL_ELEM_I4: memcpy(&i4, p, 4); return i4;
-    case DAGL_ELEM_U1: return *p;
     default: return *p != 0; /* bool */
     }
 }
@@ -122,7 +122,7 @@ dagl_status dagl__tensor_from_elems(dagl_ctx *ctx, const char *what, dagl_elem e
     st = dagl_tensor_new(ctx, dagl__elem_dtype(e), ndim, shape, out);
     if (st) return st;
     char *dst = dagl_tensor_data(*out);
-    if (e <= DAGL_ELEM_I8) { /* stored as dagl stores it */
+    if (e <= DAGL_ELEM_NATIVE_LAST) { /* stored as dagl stores it */
         if (nbytes) memcpy(dst, src, nbytes);
         return DAGL_OK;
     }
@@ -141,7 +141,7 @@ dagl_status dagl__tensor_from_file(dagl_ctx *ctx, const char *what, dagl_rfile *
     if (st) return st;
     if (off > r->size || nbytes > r->size - off) /* checked before allocating anything */
         return dagl__rread(ctx, what, r, off, NULL, nbytes);
-    if (e <= DAGL_ELEM_I8) { /* stored as dagl stores it: straight into the tensor */
+    if (e <= DAGL_ELEM_NATIVE_LAST) { /* stored as dagl stores it: straight into the tensor */
         if ((st = dagl_tensor_new(ctx, dagl__elem_dtype(e), ndim, shape, out))) return st;
         if ((st = dagl__rread(ctx, what, r, off, dagl_tensor_data(*out), nbytes))) {
             dagl_tensor_release(*out);

@@ -220,7 +220,8 @@ dagl_status dagl_npy_read(dagl_ctx *ctx, const char *path, dagl_tensor **out)
 
 dagl_status dagl_npy_write(dagl_ctx *ctx, const char *path, const dagl_tensor *t)
 {
-    static const char *descr[] = {"<f4", "<f8", "<i8"};
+    static const char *descr[] = {"<f4", "<f8", "<i8", "|u1"};
+    _Static_assert(sizeof descr / sizeof *descr == DAGL_DTYPE_COUNT, "one .npy descr per dtype");
     char h[256];
     int n = snprintf(h, sizeof h, "{'descr': '%s', 'fortran_order': False, 'shape': (", descr[dagl_tensor_dtype(t)]);
     for (int i = 0; i < dagl_tensor_ndim(t); i++)

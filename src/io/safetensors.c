@@ -239,7 +239,8 @@ static dagl_status check_and_sort(dagl_ctx *ctx, const char *path, const dagl_te
  * offsets; padded with spaces to a multiple of 8 bytes so the data after it is 8-byte aligned. */
 static void header_json(const dagl_tensor_dict *d, const int *order, const int *meta_order, sbuf *b)
 {
-    static const char *names[] = {"F32", "F64", "I64"};
+    static const char *names[] = {"F32", "F64", "I64", "U8"};
+    _Static_assert(sizeof names / sizeof *names == DAGL_DTYPE_COUNT, "one safetensors dtype per dtype");
     sb_put(b, "{", 1);
     int first = 1;
     if (d->nmeta) {

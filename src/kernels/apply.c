@@ -70,7 +70,8 @@ static dagl_status ap_layout(dagl_ctx *ctx, dagl_op op, int nsrc, dagl_tensor *c
     return dagl__layout(ctx, op, p, v[0], out);
 }
 
-/* Conversion to params.dtype: the source itself when it has that dtype already. */
+/* Conversion to params.dtype: the source itself when it has that dtype already; with a scalar
+ * parameter, times that scale (dagl_cast_scaled, always a new tensor). */
 static dagl_status ap_cast(dagl_ctx *ctx, dagl_op op, int nsrc, dagl_tensor *const *v, const dagl_node_params *p,
                            dagl_tensor *dst,
                              dagl_tensor **out)
@@ -78,6 +79,7 @@ static dagl_status ap_cast(dagl_ctx *ctx, dagl_op op, int nsrc, dagl_tensor *con
     (void)op, (void)nsrc, (void)dst; /* may return its source: never planned */
     if ((unsigned)p->dtype >= DAGL_DTYPE_COUNT)
         return dagl_ctx_set_error(ctx, DAGL_E_ARG, "cast: unknown dtype %d", (int)p->dtype);
+    if (p->has_scalar) return dagl__cast_scaled_into(ctx, v[0], p->dtype, p->scalar, NULL, out);
     return dagl__as_dtype(ctx, v[0], p->dtype, out);
 }
 
@@ -204,8 +206,13 @@ dagl_status dagl__op_apply_into(dagl_ctx *ctx, dagl_op op, int nsrc, dagl_tensor
     if (nsrc < 1 || nsrc > DAGL_MAX_SRCS)
         return dagl_ctx_set_error(ctx, DAGL_E_ARG, "%s: %d sources (1 to %d allowed)", dagl_op_name(op), nsrc,
                                   DAGL_MAX_SRCS);
-    for (int i = 0; i < nsrc; i++)
+    dagl_dtype dts[DAGL_MAX_SRCS];
+    for (int i = 0; i < nsrc; i++) {
         if (!srcs[i]) return dagl_ctx_set_error(ctx, DAGL_E_ARG, "%s: source %d is NULL", dagl_op_name(op), i + 1);
+        dts[i] = srcs[i]->dtype;
+    }
+    dagl_status st = dagl__op_check_dtypes(ctx, op, nsrc, dts);
+    if (st) return st;
     dagl_node_params dflt;
     if (!p) {
         dagl_node_params_init(&dflt);

@@ -77,16 +77,18 @@ BIN_INT_OPS(DEF_BINARY, i64, int64_t)
 BIN_CMP_OPS(DEF_BINARY, f32, float)
 BIN_CMP_OPS(DEF_BINARY, f64, double)
 BIN_CMP_OPS(DEF_BINARY, i64, int64_t)
+BIN_CMP_OPS(DEF_BINARY, u8, uint8_t) /* uint8 compares (masks of labels), never computes */
 
 /* int64 division never reaches a kernel: it is true division, computed in float32. */
 #define K(op) {[DAGL_F32] = op##_f32, [DAGL_F64] = op##_f64, [DAGL_I64] = op##_i64}
+#define KC(op) {[DAGL_F32] = op##_f32, [DAGL_F64] = op##_f64, [DAGL_I64] = op##_i64, [DAGL_U8] = op##_u8}
 #define KB(op) [DAGL_OP_##op]
 /* Indexed by op (the op list's BINARY and COMPARE rows). */
 static const ew_kernel binary_kernels[DAGL_OP_COUNT][DAGL_DTYPE_COUNT] = {
     KB(ADD) = K(add), KB(SUB) = K(sub), KB(MUL) = K(mul),
     KB(DIV) = {[DAGL_F32] = div_f32, [DAGL_F64] = div_f64, [DAGL_I64] = NULL},
     KB(POW) = K(pow), KB(MAXIMUM) = K(maximum), KB(MINIMUM) = K(minimum),
-    KB(EQ) = K(eq), KB(NE) = K(ne), KB(LT) = K(lt), KB(LE) = K(le), KB(GT) = K(gt), KB(GE) = K(ge),
+    KB(EQ) = KC(eq), KB(NE) = KC(ne), KB(LT) = KC(lt), KB(LE) = KC(le), KB(GT) = KC(gt), KB(GE) = KC(ge),
 };
 
 /* The kernel of a binary or compare op for dtype dt, or NULL (fused programs run them block by
@@ -132,6 +134,8 @@ dagl_status dagl__binary_into(dagl_ctx *ctx, dagl_op op, const dagl_tensor *a, c
     dagl_status st = check_op(ctx, "binary", op);
     if (st) return st;
     if (!a || !b) return dagl_ctx_set_error(ctx, DAGL_E_ARG, "%s: tensor is NULL", dagl_op_name(op));
+    dagl_dtype dts[2] = {a->dtype, b->dtype};
+    if ((st = dagl__op_check_dtypes(ctx, op, 2, dts))) return st;
     dagl_dtype dt = result_dtype(op, a->dtype, b->dtype);
     ew_kernel k = binary_kernels[op][dt];
     struct ew_args args;
@@ -178,8 +182,9 @@ dagl_status dagl__binary_scalar_into(dagl_ctx *ctx, dagl_op op, const dagl_tenso
     dagl_status st = check_op(ctx, "binary_scalar", op);
     if (st) return st;
     if (!a) return dagl_ctx_set_error(ctx, DAGL_E_ARG, "%s: tensor is NULL", dagl_op_name(op));
+    if ((st = dagl__op_check_dtypes(ctx, op, 1, &a->dtype))) return st;
     dagl_dtype dt = result_dtype(op, a->dtype, dagl__scalar_dtype(s));
-    union { float f; double d; int64_t i; } v;
+    union { float f; double d; int64_t i; uint8_t u; } v;
     dagl__store(dt, (char *)&v, s);
     dagl_tensor sc = {.dtype = dt, .ndim = 0, .numel = 1, .data = (char *)&v, .contiguous = true};
     const dagl_tensor *x = a;

@@ -165,7 +165,8 @@ dagl_status dagl__index_add_into(dagl_ctx *ctx, const dagl_tensor *src, const da
     if (!src || !idx) return dagl_ctx_set_error(ctx, DAGL_E_ARG, "index_add: tensor is NULL");
     int nd;
     int64_t shape[DAGL_MAX_DIMS];
-    dagl_status st = dagl__index_add_shape(ctx, ref_of(src), ref_of(idx), rows, &nd, shape);
+    dagl_status st = dagl__op_check_dtypes(ctx, DAGL_OP_INDEX_ADD, 1, &src->dtype);
+    if (!st) st = dagl__index_add_shape(ctx, ref_of(src), ref_of(idx), rows, &nd, shape);
     if (st) return st;
     dagl_tensor *sc = NULL, *ic = NULL;
     int64_t *first = NULL, *order = NULL;

@@ -226,11 +226,15 @@ DAGL_HIDDEN dagl_status dagl__conv2d_grad_input_into(dagl_ctx *ctx, const dagl_t
 /* dagl_conv2d_grad_kernel into dst */
 DAGL_HIDDEN dagl_status dagl__conv2d_grad_kernel_into(dagl_ctx *ctx, const dagl_tensor *x, const dagl_tensor *dy,
                                                       const int64_t *k_shape, const dagl_window2d *w, dagl_tensor *dst, dagl_tensor **out);
+/* dagl_cast_scaled into dst */
+DAGL_HIDDEN dagl_status dagl__cast_scaled_into(dagl_ctx *ctx, const dagl_tensor *t, dagl_dtype dt, double scale,
+                                               dagl_tensor *dst, dagl_tensor **out);
 /* dagl_matmul into dst */
 DAGL_HIDDEN dagl_status dagl__matmul_into(dagl_ctx *ctx, const dagl_tensor *a, const dagl_tensor *b,
                                           dagl_tensor *dst, dagl_tensor **out);
 
-/* The per-dtype C types, for X-macros: X(suffix, C type, dtype). */
+/* The per-dtype C types of the dtypes that compute, for X-macros: X(suffix, C type, dtype)
+ * (uint8 only moves and compares: DAGL_FOR_ALL_DTYPES in core/internal.h has it too). */
 #define DAGL_FOR_DTYPES(X) X(f32, float, DAGL_F32) X(f64, double, DAGL_F64) X(i64, int64_t, DAGL_I64)
 
 #endif

@@ -280,9 +280,10 @@ static dagl_status mm_compute(dagl_ctx *ctx, const dagl_tensor *a, const dagl_te
     struct mm_args r;
     int ond = 0;
     int64_t oshape[DAGL_MAX_DIMS];
-    dagl_status st = mm_shapes(ctx, a, b, &r, &ond, oshape);
-    if (st) return st;
     dagl_dtype dts[2] = {a->dtype, b->dtype};
+    dagl_status st = dagl__op_check_dtypes(ctx, DAGL_OP_MATMUL, 2, dts);
+    if (!st) st = mm_shapes(ctx, a, b, &r, &ond, oshape);
+    if (st) return st;
     r.dt = dagl_op_result_dtype(DAGL_OP_MATMUL, 2, dts, NULL); /* the op list's rule */
     r.bias = NULL;
     r.act = act;

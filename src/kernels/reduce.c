@@ -218,7 +218,8 @@ dagl_status dagl__reduce_into(dagl_ctx *ctx, dagl_op op, const dagl_tensor *a, c
     *out = NULL;
     if (!a) return dagl_ctx_set_error(ctx, DAGL_E_ARG, "%s: tensor is NULL", dagl_op_name(op));
     bool red[DAGL_MAX_DIMS];
-    dagl_status st = check_dims(ctx, op, (dagl__shape_ref){a->dtype, a->ndim, a->shape}, dims, ndims, red);
+    dagl_status st = dagl__op_check_dtypes(ctx, op, 1, &a->dtype);
+    if (!st) st = check_dims(ctx, op, (dagl__shape_ref){a->dtype, a->ndim, a->shape}, dims, ndims, red);
     if (st) return st;
     struct red_args r = {.nk = 0, .nr = 0, .in = a->data, .count = 1};
     int ond = 0;

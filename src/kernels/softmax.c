@@ -107,7 +107,8 @@ dagl_status dagl__softmax_into(dagl_ctx *ctx, dagl_op op, const dagl_tensor *a, 
 {
     *out = NULL;
     if (!a) return dagl_ctx_set_error(ctx, DAGL_E_ARG, "%s: tensor is NULL", dagl_op_name(op));
-    dagl_status st0 = dagl__softmax_check(ctx, op, (dagl__shape_ref){a->dtype, a->ndim, a->shape}, dim);
+    dagl_status st0 = dagl__op_check_dtypes(ctx, op, 1, &a->dtype);
+    if (!st0) st0 = dagl__softmax_check(ctx, op, (dagl__shape_ref){a->dtype, a->ndim, a->shape}, dim);
     if (st0) return st0;
     int d = a->ndim == 0 ? 0 : dagl__wrap_dim(dim, a->ndim);
     /* integers compute in float32 (as exp does); other layouts are copied to contiguous first */

@@ -121,14 +121,15 @@ dagl_status dagl__unary_into(dagl_ctx *ctx, dagl_op op, const dagl_tensor *a, da
     if (!a) return dagl_ctx_set_error(ctx, DAGL_E_ARG, "%s: tensor is NULL", dagl_op_name(op));
     if (dagl__op_info_of(op)->cls != DAGL__CLS_UNARY)
         return dagl_ctx_set_error(ctx, DAGL_E_ARG, "unary: %s (op %d) is not a unary op", dagl_op_name(op), (int)op);
+    dagl_status st = dagl__op_check_dtypes(ctx, op, 1, &a->dtype);
+    if (st) return st;
     dagl_dtype dt = dagl_op_result_dtype(op, 1, &a->dtype, NULL);
     ew_kernel k = unary_kernels[op][dt];
     if (!k) return dagl_ctx_set_error(ctx, DAGL_E_INTERNAL, "%s: no %s kernel", dagl_op_name(op), dagl_dtype_name(dt));
     struct ew_args args;
     if (a->dtype == dt) return run_one(ctx, dagl_op_name(op), k, a, &args, dst, out);
     dagl_tensor *x;
-    dagl_status st = dagl__as_dtype(ctx, a, dt, &x);
-    if (st) return st;
+    if ((st = dagl__as_dtype(ctx, a, dt, &x))) return st;
     st = run_one(ctx, dagl_op_name(op), k, x, &args, dst, out);
     dagl_tensor_release(x);
     return st;
@@ -156,6 +157,8 @@ dagl_status dagl__clamp_into(dagl_ctx *ctx, const dagl_tensor *a, double lo, dou
 {
     *out = NULL;
     if (!a) return dagl_ctx_set_error(ctx, DAGL_E_ARG, "clamp: tensor is NULL");
+    dagl_status st = dagl__op_check_dtypes(ctx, DAGL_OP_CLAMP, 1, &a->dtype);
+    if (st) return st;
     struct ew_args args;
     args.lo = isnan(lo) ? -INFINITY : lo;
     args.hi = isnan(hi) ? INFINITY : hi;

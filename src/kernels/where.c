@@ -20,12 +20,14 @@
         EW_DRIVE(a, ith, nth, T, TC, T, T, row_where_##csfx##_##sfx);                              \
     }
 #define DEF_WHERE_FOR_COND(csfx, TC, cdt)                                                          \
-    DEF_WHERE(csfx, TC, f32, float) DEF_WHERE(csfx, TC, f64, double) DEF_WHERE(csfx, TC, i64, int64_t)
-DAGL_FOR_DTYPES(DEF_WHERE_FOR_COND)
+    DEF_WHERE(csfx, TC, f32, float) DEF_WHERE(csfx, TC, f64, double) DEF_WHERE(csfx, TC, i64, int64_t) \
+    DEF_WHERE(csfx, TC, u8, uint8_t)
+DAGL_FOR_ALL_DTYPES(DEF_WHERE_FOR_COND) /* a select: uint8 masks and values too */
 
-#define KW(c) {[DAGL_F32] = where_##c##_f32, [DAGL_F64] = where_##c##_f64, [DAGL_I64] = where_##c##_i64}
-static const ew_kernel where_kernels[DAGL_DTYPE_COUNT][DAGL_DTYPE_COUNT] = {
-    [DAGL_F32] = KW(f32), [DAGL_F64] = KW(f64), [DAGL_I64] = KW(i64)};
+#define KW(c, TC, cdt)                                                                             \
+    [cdt] = {[DAGL_F32] = where_##c##_f32, [DAGL_F64] = where_##c##_f64, [DAGL_I64] = where_##c##_i64, \
+             [DAGL_U8] = where_##c##_u8},
+static const ew_kernel where_kernels[DAGL_DTYPE_COUNT][DAGL_DTYPE_COUNT] = {DAGL_FOR_ALL_DTYPES(KW)};
 
 /* Values are promoted like a binary op (Lua turns number arguments into 0-d tensors). */
 dagl_status dagl__where_into(dagl_ctx *ctx, const dagl_tensor *cond, const dagl_tensor *a, const dagl_tensor *b,

@@ -77,9 +77,10 @@ dagl_status dagl__win2d_infer(dagl_ctx *ctx, dagl_op op, const dagl_window2d *w,
         return dagl_ctx_set_error(ctx, DAGL_E_ARG, "window2d: %s is not a convolution or pooling op", name);
     const char *const *role = roles[op];
     for (int i = 0; i < nsrc; i++) {
-        if (dts[i] == DAGL_I64)
-            return dagl_ctx_set_error(ctx, DAGL_E_DTYPE, "%s: the %s %s is int64; float32 or float64 expected", name,
-                                      role[i], SHP(i));
+        if (dts[i] == DAGL_I64 || dts[i] == DAGL_U8)
+            return dagl_ctx_set_error(ctx, DAGL_E_DTYPE, "%s: the %s %s is %s; float32 or float64 expected%s", name,
+                                      role[i], SHP(i), dagl_dtype_name(dts[i]),
+                                      dts[i] == DAGL_U8 ? " (convert uint8 images first: x:float(1/255))" : "");
         if (nd[i] != 4)
             return dagl_ctx_set_error(ctx, DAGL_E_SHAPE, "%s: the %s must have 4 dims (%s), got shape %s", name,
                                       role[i], i == 1 && is_conv(op) && op != DAGL_OP_CONV2D_GRAD_KERNEL

@@ -136,6 +136,7 @@ static void fill_nested(lua_State *L, dagl_tensor *t, int d, int64_t *pos, char 
             switch (dagl_tensor_dtype(t)) {
             case DAGL_F32: *(float *)p = (float)v; break;
             case DAGL_F64: *(double *)p = v; break;
+            case DAGL_U8: *(uint8_t *)p = v > 0 ? (v < 255 ? (uint8_t)v : 255) : 0; break; /* saturated, as casts do */
             default: *(int64_t *)p = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : (int64_t)v; break;
             }
             (*pos)++;

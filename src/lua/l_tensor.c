@@ -165,9 +165,9 @@ int dagl_l_shape(lua_State *L, int idx, int64_t *shape)
 dagl_dtype dagl_l_dtype(lua_State *L, int idx, dagl_dtype dflt)
 {
     static const char *const names[] = {"float32", "f32", "float", "float64", "f64", "double",
-                                        "int64", "i64", "long", NULL};
+                                        "int64", "i64", "long", "uint8", "u8", "byte", NULL};
     static const dagl_dtype types[] = {DAGL_F32, DAGL_F32, DAGL_F32, DAGL_F64, DAGL_F64, DAGL_F64,
-                                       DAGL_I64, DAGL_I64, DAGL_I64};
+                                       DAGL_I64, DAGL_I64, DAGL_I64, DAGL_U8, DAGL_U8, DAGL_U8};
     if (lua_isnoneornil(L, idx)) return dflt;
     return types[luaL_checkoption(L, idx, NULL, names)];
 }
@@ -221,15 +221,16 @@ static int t_len(lua_State *L)
     return 1;
 }
 
-/* Pushes one element as a Lua number (integer for int64). */
+/* Pushes one element as a Lua number (an integer for int64 and uint8). */
 static void push_element(lua_State *L, dagl_dtype dt, const char *p)
 {
     if (dt == DAGL_I64) lua_pushinteger(L, *(const int64_t *)p);
+    else if (dt == DAGL_U8) lua_pushinteger(L, *(const uint8_t *)p);
     else if (dt == DAGL_F32) lua_pushnumber(L, *(const float *)p);
     else lua_pushnumber(L, *(const double *)p);
 }
 
-/* t:item() -> the value of a one-element tensor as a Lua number (an integer for int64) */
+/* t:item() -> the value of a one-element tensor as a Lua number (an integer for int64 and uint8) */
 static int t_item(lua_State *L)
 {
     if (dagl_l_is_symbol(L, 1))
@@ -330,7 +331,7 @@ static int t_numel(lua_State *L)
     return 1;
 }
 
-/* t:dtype() -> "float32", "float64" or "int64" */
+/* t:dtype() -> "float32", "float64", "int64" or "uint8" */
 static int t_dtype(lua_State *L)
 {
     dagl_l_arg a;

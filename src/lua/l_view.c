@@ -267,24 +267,37 @@ static int copy_of(lua_State *L, bool always)
 static int l_contiguous(lua_State *L) { return copy_of(L, false); }
 static int l_clone(lua_State *L) { return copy_of(L, true); }
 
-/* Converts to a dtype (a copy, or t itself when it already has it); traced: a cast node. */
-static int to_dtype(lua_State *L, dagl_dtype dt)
+/* Converts to a dtype (a copy, or t itself when it already has it and no scale is given), the
+ * values times the number at `scale_idx` when there is one (one fused pass: dagl_cast_scaled);
+ * traced: a cast node (with the scale as its scalar). */
+static int to_dtype(lua_State *L, dagl_dtype dt, int scale_idx)
 {
     dagl_l_arg a;
     dagl_l_arg_check(L, 1, &a);
+    int scaled = !lua_isnoneornil(L, scale_idx);
+    double scale = scaled ? luaL_checknumber(L, scale_idx) : 1.0;
+    if (scaled && !(scale == scale && scale - scale == 0))
+        return luaL_argerror(L, scale_idx, lua_pushfstring(L, "the scale must be a finite number, got %f", scale));
+    if (lua_gettop(L) > scale_idx)
+        return luaL_error(L, "%s: takes %s; got %d arguments", dagl_l_func_name(L),
+                          scale_idx == 3 ? "(dtype [, scale])" : "([scale])", lua_gettop(L) - 1);
     lua_settop(L, 1);
-    if (a.dtype == dt) return 1;
+    if (a.dtype == dt && !scaled) return 1;
     dagl_node_params p;
     dagl_node_params_init(&p);
     p.dtype = dt;
+    p.has_scalar = scaled;
+    p.scalar = scale;
     return dagl_l_apply(L, DAGL_OP_CAST, 1, &a, &p);
 }
 
-/* t:to(dtype), t:float(), t:double(), t:long(): to_dtype with the dtype named */
-static int l_to(lua_State *L) { return to_dtype(L, dagl_l_dtype(L, 2, DAGL_F32)); }
-static int l_float(lua_State *L) { return to_dtype(L, DAGL_F32); }
-static int l_double(lua_State *L) { return to_dtype(L, DAGL_F64); }
-static int l_long(lua_State *L) { return to_dtype(L, DAGL_I64); }
+/* t:to(dtype [, scale]), t:float([scale]), t:double([scale]), t:long([scale]), t:byte([scale]):
+ * to_dtype with the dtype named; x:float(1/255) turns uint8 images into floats in [0, 1]. */
+static int l_to(lua_State *L) { return to_dtype(L, dagl_l_dtype(L, 2, DAGL_F32), 3); }
+static int l_float(lua_State *L) { return to_dtype(L, DAGL_F32, 2); }
+static int l_double(lua_State *L) { return to_dtype(L, DAGL_F64, 2); }
+static int l_long(lua_State *L) { return to_dtype(L, DAGL_I64, 2); }
+static int l_byte(lua_State *L) { return to_dtype(L, DAGL_U8, 2); }
 
 /* In-place writes need a real target and a real source: a traced one raises, saying what to use;
  * so does a target whose elements overlap (an expanded view), with the error naming the method. */
@@ -356,6 +369,6 @@ const luaL_Reg dagl_l_view_methods[] = {
     {"slice", l_slice},       {"narrow", l_narrow},     {"select", l_select},
     {"squeeze", l_squeeze},   {"unsqueeze", l_unsqueeze}, {"expand", l_expand},
     {"contiguous", l_contiguous}, {"clone", l_clone},   {"to", l_to},
-    {"float", l_float},       {"double", l_double},     {"long", l_long},
+    {"float", l_float},       {"double", l_double},     {"long", l_long},       {"byte", l_byte},
     {"fill", l_fill},         {"copy", l_copy},         {NULL, NULL},
 };

@@ -74,7 +74,8 @@ function M.targets(y, sparse, n_classes)
   return each(y, function(t)
     if sparse then return nn.one_hot(t, n_classes) end
     if not dagl.is_tensor(t) then return dagl.tensor(t) end
-    return t:dtype() == "int64" and t:float() or t
+    local dt = t:dtype()
+    return (dt == "int64" or dt == "uint8") and t:float() or t
   end)
 end
 

@@ -186,10 +186,12 @@ local function check_fields(self)
 end
 
 -- The input cast to the layer's dtype (Keras's autocast) when the layer has one and x is a
--- float tensor or symbol of another dtype.
+-- float or uint8 tensor or symbol of another dtype (uint8 images are cast without scaling, as
+-- Keras casts a model's inputs; nn.Rescaling, whose class sets casts_itself, scales them in the
+-- same pass instead).
 local function autocast(self, x)
   local dt = self.dtype
-  if not dt or type(x) ~= "table" and type(x) ~= "userdata" or not x.shape then return x end
+  if not dt or self.casts_itself or type(x) ~= "table" and type(x) ~= "userdata" or not x.shape then return x end
   local xt = x:dtype()
   if xt ~= dt and xt ~= "int64" then return x:to(dt) end
   return x

@@ -1,5 +1,5 @@
---- dagl.nn.more_layers: Reshape, Dropout, BatchNormalization, Embedding and the merge layers
--- Add and Concatenate (called with a list of inputs: layer({a, b})).
+--- dagl.nn.more_layers: Rescaling, Reshape, Dropout, BatchNormalization, Embedding and the merge
+-- layers Add and Concatenate (called with a list of inputs: layer({a, b})).
 local dagl = require "dagl"
 local fn = require "dagl.fn"
 
@@ -13,6 +13,29 @@ local function shape_str(s) return "[" .. table.concat(s, ", ") .. "]" end
 -- updated moving statistics, are read at every run), or t when x is a real tensor.
 local function as_seen_by(x, t)
   return dagl.is_symbol(x) and fn.lift(x, t) or t
+end
+
+--- nn.Rescaling(scale, offset=0): x * scale + offset in the layer's dtype, as Keras's Rescaling;
+-- uint8 inputs are converted and scaled in one fused pass (x:float(scale)), so a model whose
+-- first layer is nn.Rescaling(1/255) takes uint8 images and scales them inside its graph.
+nn.Rescaling = nn.layer_class("rescaling")
+nn.Rescaling.input_dtype = "uint8" -- what a model built from input_shape feeds it
+nn.Rescaling.casts_itself = true   -- no autocast before call: the cast is the scaling's
+local rescaling_options = nn.layer_options("Rescaling", {"scale", "offset"}, {
+  {"scale", "number", required = true, doc = "the factor (1/255 maps bytes to [0, 1])"},
+  {"offset", "number", default = 0, doc = "added after scaling (-1 with scale 1/127.5 maps bytes to [-1, 1])"}},
+  {scale = 0.5})
+function nn.Rescaling.new(...)
+  local o = rescaling_options:parse(1, ...)
+  local self = setmetatable({}, nn.Rescaling)
+  self:init(o)
+  self.scale, self.offset = o.scale, o.offset
+  return self
+end
+function nn.Rescaling:call(x)
+  local y = x:to(self.dtype, self.scale)
+  if self.offset ~= 0 then y = y + self.offset end
+  return y
 end
 
 --- nn.Reshape(target_shape): reshapes everything but the batch dim; one entry may be -1.
