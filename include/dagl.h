@@ -701,7 +701,9 @@ DAGL_API dagl_status dagl_safetensors_write(dagl_ctx *ctx, const char *path, con
  * int64). Writes format 1.0 (its 2-byte header length always suffices: at most 8 dims). */
 DAGL_API dagl_status dagl_npy_read(dagl_ctx *ctx, const char *path, dagl_tensor **out);
 DAGL_API dagl_status dagl_npy_write(dagl_ctx *ctx, const char *path, const dagl_tensor *t);
-/* NumPy .npz as written by np.savez (stored entries; names without ".npy"). */
+/* NumPy .npz as written by np.savez (stored entries) or np.savez_compressed (deflated entries,
+ * zip method 8, inflated by zlib straight into each tensor); names without ".npy". Sizes and
+ * CRC-32s are checked; other compression methods fail with DAGL_E_FORMAT naming the method. */
 DAGL_API dagl_status dagl_npz_read(dagl_ctx *ctx, const char *path, dagl_tensor_dict *out);
 /* A numeric CSV file as a float32 (rows, cols) tensor. Blank lines are skipped; with `header`
  * the first non-blank line gives the column names (*names gets ncols malloc'ed strings, freed
