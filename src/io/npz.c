@@ -261,7 +261,7 @@ dagl_status dagl_npz_read(dagl_ctx *ctx, const char *path, dagl_tensor_dict *out
     if (!st && !(cd = malloc(dir.size ? (size_t)dir.size : 1)))
         st = dagl_ctx_set_error(ctx, DAGL_E_NOMEM, "%s: out of memory", what);
     if (!st) st = dagl__rread(ctx, what, &r, dir.offset, cd, (size_t)dir.size);
-    const unsigned char *c = cd, *end = cd + (st ? 0 : dir.size);
+    const unsigned char *c = cd, *end = st ? cd : cd + dir.size; /* cd may be NULL after an error */
     for (uint64_t i = 0; !st && i < dir.count; i++) {
         if (end - c < 46 || rd32(c) != 0x02014b50u) {
             st = dagl_ctx_set_error(ctx, DAGL_E_FORMAT, "%s: central directory entry %llu is malformed", what,
