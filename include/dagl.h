@@ -701,8 +701,17 @@ DAGL_API dagl_status dagl_safetensors_write(dagl_ctx *ctx, const char *path, con
  * int64). Writes format 1.0 (its 2-byte header length always suffices: at most 8 dims). */
 DAGL_API dagl_status dagl_npy_read(dagl_ctx *ctx, const char *path, dagl_tensor **out);
 DAGL_API dagl_status dagl_npy_write(dagl_ctx *ctx, const char *path, const dagl_tensor *t);
-/* NumPy .npz as written by np.savez (stored entries; names without ".npy"). */
+/* NumPy .npz as written by np.savez (stored entries) or np.savez_compressed (deflated entries,
+ * zip method 8, inflated by zlib straight into each tensor); names without ".npy". Sizes and
+ * CRC-32s are checked; other compression methods fail with DAGL_E_FORMAT naming the method. */
 DAGL_API dagl_status dagl_npz_read(dagl_ctx *ctx, const char *path, dagl_tensor_dict *out);
+/* An IDX file (the format of MNIST and Fashion-MNIST), gzipped or not (told by the gzip magic;
+ * gunzipped by zlib as it is read): type 0x08 (unsigned byte) gives a uint8 tensor read straight
+ * into it, 0x09/0x0B/0x0C (int8/16/32) int64, 0x0D/0x0E float32/float64; the dims are the file's.
+ * Errors (DAGL_E_FORMAT, DAGL_E_IO) name the file and what is wrong: a bad magic number or type,
+ * data shorter than the dims need (checked before allocating: "truncated data: 100 bytes for shape
+ * [2, 28, 28], which needs 1568"), bytes after the data, a corrupt or cut gzip stream. */
+DAGL_API dagl_status dagl_idx_read(dagl_ctx *ctx, const char *path, dagl_tensor **out);
 /* A numeric CSV file as a float32 (rows, cols) tensor. Blank lines are skipped; with `header`
  * the first non-blank line gives the column names (*names gets ncols malloc'ed strings, freed
  * with dagl_strings_free; NULL without a header). Errors name the line and column. */

@@ -371,6 +371,10 @@ function dagl.save_npy(path, t) end
 ---@param path string
 ---@return table<string, dagl.Tensor>
 function dagl.load_npz(path) end
+---An IDX file (MNIST's format), gzipped or not (dagl.data.read_idx).
+---@param path string
+---@return dagl.Tensor
+function dagl.read_idx(path) end
 ---@class dagl.CsvOptions
 ---@field delimiter? string one character (default ",")
 ---@field sep? string pandas' spelling of delimiter
@@ -1450,6 +1454,19 @@ function data.read_csv(path, opts) end
 ---@return dagl.Tensor y int64 labels
 ---@return string[]? feature_names
 function data.read_csv_dataset(path, opts) end
+---An IDX file (MNIST's format), gzipped or not: unsigned bytes give uint8, int8/16/32 int64,
+---float32/float64 their own.
+---@param path string
+---@return dagl.Tensor
+function data.read_idx(path) end
+---Keras's fashion_mnist.load_data() as four values: uint8 images (60000, 28, 28) and (10000, 28, 28),
+---uint8 labels 0..9 (from Debian's dataset-fashion-mnist).
+---@param opts? {dir?: string} the folder of the four IDX files (default /usr/share/datasets/fashion-mnist)
+---@return dagl.Tensor x_train
+---@return dagl.Tensor y_train
+---@return dagl.Tensor x_test
+---@return dagl.Tensor y_test
+function data.fashion_mnist(opts) end
 
 -- ---------------------------------------------------------------- dagl.ffi (see docs/ffi.md)
 

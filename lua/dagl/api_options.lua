@@ -221,6 +221,7 @@ api.load_safetensors = fixed_arity("dagl.load_safetensors", "(path)", 1, core.lo
 api.save_npy = fixed_arity("dagl.save_npy", "(path, tensor)", 2, core.save_npy)
 api.load_npy = fixed_arity("dagl.load_npy", "(path)", 1, core.load_npy)
 api.load_npz = fixed_arity("dagl.load_npz", "(path)", 1, core.load_npz)
+api.read_idx = fixed_arity("dagl.read_idx", "(path)", 1, core.read_idx) -- also dagl.data.read_idx
 --- Puts the checked functions into the dagl table (in place of the C functions of those names).
 function M.install(dagl)
   for k, f in pairs(api) do dagl[k] = f end

@@ -1,6 +1,8 @@
 --- dagl.data: mini-batches over tensors (seeded, reproducible shuffling; the next batch's rows
--- gathered on a background thread while the caller trains on the current one) and CSV datasets.
+-- gathered on a background thread while the caller trains on the current one), CSV datasets, IDX
+-- files (MNIST's format) and Fashion-MNIST as Keras's load_data gives it.
 local dagl = require "dagl"
+local core = require "dagl.core"
 local options = require "dagl.options"
 local api = require "dagl.api_options"
 
@@ -201,6 +203,89 @@ function data.read_csv_dataset(path, opts, ...)
   end
   local x = dagl.gather_rows_async(t:t(), keep):wait():t():contiguous()
   return x, y, names and feat or nil
+end
+
+--- dagl.data.read_idx(path) -> tensor: an IDX file (MNIST's format), gzipped or not (told by the
+-- gzip magic; gunzipped by zlib as it is read). Unsigned bytes (every MNIST file) give a uint8
+-- tensor of the file's dims; int8, int16 and int32 give int64, float32 and float64 keep theirs.
+-- Errors name the file and what is wrong (a bad magic number, data shorter than the dims, ...).
+function data.read_idx(path, ...)
+  api.at_most("dagl.data.read_idx", "(path)", 1, 1, path, ...)
+  api.check_path("dagl.data.read_idx", path, 1)
+  return api.at_user_line(core.read_idx, path)
+end
+
+local FASHION_DIR = "/usr/share/datasets/fashion-mnist"
+local FASHION_FILES = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                       "t10k-labels-idx1-ubyte"}
+
+-- The path of one of the four files in dir: NAME.gz as distributed, else NAME gunzipped; nil
+-- when neither is there.
+local function find_file(dir, name)
+  for _, p in ipairs {dir .. "/" .. name .. ".gz", dir .. "/" .. name} do
+    local h = io.open(p, "rb")
+    if h then
+      h:close()
+      return p
+    end
+  end
+end
+
+-- A directory holding the four files (the probe's), each with n images of 2x2 pixels.
+local function tiny_mnist(n)
+  local dir = os.tmpname()
+  os.remove(dir)
+  assert(os.execute("mkdir -p '" .. dir .. "'"))
+  for k, name in ipairs(FASHION_FILES) do
+    local h = assert(io.open(dir .. "/" .. name, "wb"))
+    h:write(k % 2 == 1 and string.pack(">I4I4I4I4", 0x803, n, 2, 2) .. string.rep("\7", 4 * n)
+                       or string.pack(">I4I4", 0x801, n) .. string.rep("\1", n))
+    h:close()
+  end
+  return dir
+end
+
+local fashion_options = options.declare {name = "dagl.data.fashion_mnist", path = "dagl.data.fashion_mnist",
+  probe = function(o)
+    local dir = tiny_mnist(3)
+    if o.dir == nil then o.dir = dir end
+    local res = table.pack(pcall(data.fashion_mnist, o))
+    os.execute("rm -rf '" .. dir .. "'")
+    if not res[1] then error(res[2], 0) end
+    return table.unpack(res, 2, res.n)
+  end,
+  {"dir", "string", default = FASHION_DIR,
+   doc = "the folder of the four IDX files (NAME.gz or NAME), as Debian's dataset-fashion-mnist installs them"},
+}
+
+--- dagl.data.fashion_mnist({dir = "/usr/share/datasets/fashion-mnist"}) -> x_train, y_train,
+-- x_test, y_test: Keras's keras.datasets.fashion_mnist.load_data() (whose tuples become four
+-- values): images uint8 (60000, 28, 28) and (10000, 28, 28), labels uint8 (60000) and (10000),
+-- classes 0..9, read from the IDX files of Debian's dataset-fashion-mnist. MNIST's files (the
+-- same four names) load from their folder through dir too.
+function data.fashion_mnist(opts, ...)
+  api.at_most("dagl.data.fashion_mnist", "({options})", 1, 1, opts, ...)
+  opts = fashion_options:check(opts, 1)
+  local dir = opts.dir:gsub("/+$", "")
+  local out = {}
+  for k, name in ipairs(FASHION_FILES) do
+    local p = find_file(dir, name)
+    if not p then
+      error(("dagl.data.fashion_mnist: '%s/%s.gz' not found (Fashion-MNIST comes in Debian's package "
+        .. "dataset-fashion-mnist: apt install dataset-fashion-mnist; or give {dir = ...}, a folder holding the "
+        .. "four IDX files of Fashion-MNIST or MNIST, gzipped or not)"):format(dir, name), 2)
+    end
+    out[k] = api.at_user_line(core.read_idx, p)
+  end
+  for k = 1, 3, 2 do
+    local x, y = out[k], out[k + 1]
+    if x:dim() ~= 3 or y:dim() ~= 1 or x.shape[1] ~= y.shape[1] or x:dtype() ~= "uint8" or y:dtype() ~= "uint8" then
+      error(("dagl.data.fashion_mnist: '%s' holds %s images of shape [%s] and %s labels of shape [%s]; expected "
+        .. "uint8 images (n, height, width) and n uint8 labels"):format(dir, x:dtype(), table.concat(x.shape, ", "),
+        y:dtype(), table.concat(y.shape, ", ")), 2)
+    end
+  end
+  return out[1], out[2], out[3], out[4]
 end
 
 return data

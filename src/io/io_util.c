@@ -7,18 +7,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Bytes per element of a file encoding, for the size checks made before anything is read. */
-size_t dagl__elem_size(dagl_elem e)
-{
-    static const size_t sizes[] = {4, 8, 8, 1, 4, 1};
-    return sizes[e];
-}
+/* What each file encoding is: its size, the dtype it loads as, and how (see dagl_elem). */
+enum { AS_STORED, SWAPPED, WIDENED };
+static const struct { unsigned char size; dagl_dtype dtype; unsigned char how; } elems[] = {
+    [DAGL_ELEM_F4] = {4, DAGL_F32, AS_STORED}, [DAGL_ELEM_F8] = {8, DAGL_F64, AS_STORED},
+    [DAGL_ELEM_I8] = {8, DAGL_I64, AS_STORED}, [DAGL_ELEM_U1] = {1, DAGL_U8, AS_STORED},
+    [DAGL_ELEM_F4_BE] = {4, DAGL_F32, SWAPPED}, [DAGL_ELEM_F8_BE] = {8, DAGL_F64, SWAPPED},
+    [DAGL_ELEM_I4] = {4, DAGL_I64, WIDENED},   [DAGL_ELEM_B1] = {1, DAGL_I64, WIDENED},
+    [DAGL_ELEM_I1] = {1, DAGL_I64, WIDENED},   [DAGL_ELEM_I2_BE] = {2, DAGL_I64, WIDENED},
+    [DAGL_ELEM_I4_BE] = {4, DAGL_I64, WIDENED},
+};
 
-dagl_dtype dagl__elem_dtype(dagl_elem e)
-{
-    static const dagl_dtype dts[] = {DAGL_F32, DAGL_F64, DAGL_I64, DAGL_U8, DAGL_I64, DAGL_I64};
-    return dts[e];
-}
+/* Bytes per element of a file encoding, for the size checks made before anything is read. */
+size_t dagl__elem_size(dagl_elem e) { return elems[e].size; }
+
+dagl_dtype dagl__elem_dtype(dagl_elem e) { return elems[e].dtype; }
 
 /* Opens a file for a reader and records its size, so every later read is checked against the
  * real length; anything but a regular file is refused. */
@@ -109,52 +112,86 @@ static int64_t load_int(dagl_elem e, const unsigned char *p)
     int32_t i4;
     switch (e) {
     case DAGL_ELEM_I4: memcpy(&i4, p, 4); return i4;
+    case DAGL_ELEM_I1: return (int8_t)p[0];
+    case DAGL_ELEM_I2_BE: return (int16_t)(uint16_t)((unsigned)p[0] << 8 | p[1]);
+    case DAGL_ELEM_I4_BE: return (int32_t)((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]);
     default: return *p != 0; /* bool */
     }
 }
 
-dagl_status dagl__tensor_from_elems(dagl_ctx *ctx, const char *what, dagl_elem e, int ndim,
-                                    const int64_t *shape, const unsigned char *src, dagl_tensor **out)
+/* Big-endian elements of `size` bytes turned around in place (n of them). */
+static void swap_bytes(char *p, int64_t n, size_t size)
 {
+    for (int64_t i = 0; i < n; i++, p += size)
+        for (size_t a = 0, b = size - 1; a < b; a++, b--) {
+            char c = p[a];
+            p[a] = p[b];
+            p[b] = c;
+        }
+}
+
+dagl_status dagl__tensor_from_src(dagl_ctx *ctx, dagl_src *src, dagl_elem e, int ndim, const int64_t *shape,
+                                  dagl_tensor **out)
+{
+    *out = NULL;
     size_t nbytes;
-    dagl_status st = dagl__file_shape(ctx, what, ndim, shape, dagl__elem_size(e), &nbytes);
+    char sb[160];
+    dagl_status st = dagl__file_shape(ctx, src->what, ndim, shape, elems[e].size, &nbytes);
     if (st) return st;
-    st = dagl_tensor_new(ctx, dagl__elem_dtype(e), ndim, shape, out);
-    if (st) return st;
+    if (nbytes > src->left) /* checked before allocating anything */
+        return src->exact
+                   ? dagl_ctx_set_error(ctx, DAGL_E_FORMAT, "%s: truncated data: %llu bytes for shape %s, which needs %zu",
+                                        src->what, (unsigned long long)src->left,
+                                        dagl_shape_str(ndim, shape, sb, sizeof sb), nbytes)
+                   : dagl_ctx_set_error(ctx, DAGL_E_FORMAT,
+                                        "%s: shape %s needs %zu bytes of data, more than the file can hold "
+                                        "(at most %llu; corrupt or truncated?)",
+                                        src->what, dagl_shape_str(ndim, shape, sb, sizeof sb), nbytes,
+                                        (unsigned long long)src->left);
+    if ((st = dagl_tensor_new(ctx, elems[e].dtype, ndim, shape, out))) return st;
     char *dst = dagl_tensor_data(*out);
-    if (e <= DAGL_ELEM_NATIVE_LAST) { /* stored as dagl stores it */
-        if (nbytes) memcpy(dst, src, nbytes);
-        return DAGL_OK;
-    }
     int64_t n = dagl_tensor_numel(*out);
-    size_t es = dagl__elem_size(e);
-    for (int64_t i = 0; i < n; i++) ((int64_t *)(void *)dst)[i] = load_int(e, src + (size_t)i * es);
+    if (elems[e].how != WIDENED) {
+        if (!(st = src->read(ctx, src, dst, nbytes)) && elems[e].how == SWAPPED) swap_bytes(dst, n, elems[e].size);
+    } else {
+        unsigned char *tmp = malloc(nbytes ? nbytes : 1);
+        if (!tmp) st = dagl_ctx_set_error(ctx, DAGL_E_NOMEM, "%s: out of memory", src->what);
+        if (!st) st = src->read(ctx, src, tmp, nbytes);
+        for (int64_t i = 0; !st && i < n; i++) ((int64_t *)(void *)dst)[i] = load_int(e, tmp + (size_t)i * elems[e].size);
+        free(tmp);
+    }
+    if (st) {
+        dagl_tensor_release(*out);
+        *out = NULL;
+    }
+    return st;
+}
+
+/* The file source's read: the next n bytes of its region, every read checked against the file. */
+static dagl_status file_src_read(dagl_ctx *ctx, dagl_src *s, void *dst, size_t n)
+{
+    dagl_file_src *fs = (dagl_file_src *)s;
+    dagl_status st = dagl__rread(ctx, s->what, fs->r, fs->pos, dst, n);
+    if (st) return st;
+    fs->pos += n;
+    s->left -= n < s->left ? n : s->left;
     return DAGL_OK;
+}
+
+void dagl__file_src(dagl_file_src *fs, const char *what, dagl_rfile *r, uint64_t off, uint64_t len)
+{
+    uint64_t avail = off < r->size ? r->size - off : 0;
+    fs->s = (dagl_src){file_src_read, what, len < avail ? len : avail, 1};
+    fs->r = r;
+    fs->pos = off;
 }
 
 dagl_status dagl__tensor_from_file(dagl_ctx *ctx, const char *what, dagl_rfile *r, uint64_t off, dagl_elem e,
                                    int ndim, const int64_t *shape, dagl_tensor **out)
 {
-    *out = NULL;
-    size_t nbytes;
-    dagl_status st = dagl__file_shape(ctx, what, ndim, shape, dagl__elem_size(e), &nbytes);
-    if (st) return st;
-    if (off > r->size || nbytes > r->size - off) /* checked before allocating anything */
-        return dagl__rread(ctx, what, r, off, NULL, nbytes);
-    if (e <= DAGL_ELEM_NATIVE_LAST) { /* stored as dagl stores it: straight into the tensor */
-        if ((st = dagl_tensor_new(ctx, dagl__elem_dtype(e), ndim, shape, out))) return st;
-        if ((st = dagl__rread(ctx, what, r, off, dagl_tensor_data(*out), nbytes))) {
-            dagl_tensor_release(*out);
-            *out = NULL;
-        }
-        return st;
-    }
-    unsigned char *tmp = malloc(nbytes ? nbytes : 1);
-    if (!tmp) return dagl_ctx_set_error(ctx, DAGL_E_NOMEM, "%s: out of memory", what);
-    st = dagl__rread(ctx, what, r, off, tmp, nbytes);
-    if (!st) st = dagl__tensor_from_elems(ctx, what, e, ndim, shape, tmp, out);
-    free(tmp);
-    return st;
+    dagl_file_src fs;
+    dagl__file_src(&fs, what, r, off, UINT64_MAX);
+    return dagl__tensor_from_src(ctx, &fs.s, e, ndim, shape, out);
 }
 
 /* Starts a crash-safe write: everything goes to `path.tmp` until dagl__wclose renames it over path. */

@@ -11,8 +11,8 @@
 #define NPY_MAX_HEADER (1 << 20)
 
 static const struct { const char *descr; dagl_elem elem; } npy_types[] = {
-    {"<f4", DAGL_ELEM_F4}, {"<f8", DAGL_ELEM_F8}, {"<i8", DAGL_ELEM_I8},
-    {"<i4", DAGL_ELEM_I4}, {"|u1", DAGL_ELEM_U1}, {"|b1", DAGL_ELEM_B1},
+    {"<f4", DAGL_ELEM_F4}, {"<f8", DAGL_ELEM_F8}, {"<i8", DAGL_ELEM_I8}, {"|u1", DAGL_ELEM_U1},
+    {"<i4", DAGL_ELEM_I4}, {"|b1", DAGL_ELEM_B1},
 };
 
 typedef struct hdr {
@@ -119,8 +119,8 @@ typedef struct npy_info {
     size_t data_off;
 } npy_info;
 
-/* Where the header dict ends (magic, version and length checked); buf holds at least
- * min(len of the file, 12) bytes. */
+/* Where the header dict ends (magic, version and length checked); buf holds the first
+ * min(len of the image, 12) bytes. */
 static dagl_status npy_header_end(dagl_ctx *ctx, const char *what, const unsigned char *buf, size_t len,
                                   size_t *hstart, size_t *hend)
 {
@@ -144,15 +144,10 @@ static dagl_status npy_header_end(dagl_ctx *ctx, const char *what, const unsigne
     return DAGL_OK;
 }
 
-/* Parses the header in buf[0, len), which holds it whole. */
-static dagl_status npy_header(dagl_ctx *ctx, const char *what, const unsigned char *buf, size_t len, npy_info *info)
+/* Parses the header in buf[0, hend), which holds it whole. */
+static dagl_status npy_header(dagl_ctx *ctx, const char *what, const unsigned char *buf, size_t hstart, size_t hend,
+                              npy_info *info)
 {
-    size_t hstart, hend;
-    dagl_status st = npy_header_end(ctx, what, buf, len, &hstart, &hend);
-    if (st) return st;
-    if (hend > len)
-        return dagl_ctx_set_error(ctx, DAGL_E_FORMAT, "%s: header length %zu exceeds the file (%zu bytes; truncated?)",
-                                  what, hend - hstart, len);
     hdr h = {.s = (const char *)buf + hstart, .end = (const char *)buf + hend};
     const char *e = parse_dict(&h);
     if (e) return dagl_ctx_set_error(ctx, DAGL_E_FORMAT, "%s: bad header: %s", what, e);
@@ -164,7 +159,7 @@ static dagl_status npy_header(dagl_ctx *ctx, const char *what, const unsigned ch
         if (strcmp(h.descr, npy_types[i].descr) == 0) k = i;
     if (k < 0)
         return dagl_ctx_set_error(ctx, DAGL_E_DTYPE,
-                                  "%s: dtype '%s' is not supported (<f4, <f8, <i8, <i4, |u1, |b1; little-endian)", what,
+                                  "%s: dtype '%s' is not supported (<f4, <f8, <i8, |u1, <i4, |b1; little-endian)", what,
                                   h.descr);
     info->elem = npy_types[k].elem;
     info->ndim = h.ndim;
@@ -173,24 +168,33 @@ static dagl_status npy_header(dagl_ctx *ctx, const char *what, const unsigned ch
     return DAGL_OK;
 }
 
-dagl_status dagl__npy_parse(dagl_ctx *ctx, const char *what, const unsigned char *buf, size_t len,
-                            dagl_tensor **out)
+/* The header from src (its first 12 bytes, then the rest of the dict), then the data. */
+dagl_status dagl__npy_from_src(dagl_ctx *ctx, dagl_src *src, dagl_tensor **out)
 {
     *out = NULL;
+    const char *what = src->what;
+    unsigned char pre[12], *head = NULL;
+    size_t npre = src->left < sizeof pre ? (size_t)src->left : sizeof pre, hstart = 0, hend = 0;
     npy_info info;
-    size_t nbytes;
-    dagl_status st = npy_header(ctx, what, buf, len, &info);
-    if (!st) st = dagl__file_shape(ctx, what, info.ndim, info.shape, dagl__elem_size(info.elem), &nbytes);
-    if (st) return st;
-    if (len - info.data_off < nbytes) {
-        char sb[160];
-        return dagl_ctx_set_error(ctx, DAGL_E_FORMAT, "%s: truncated data: %zu bytes for shape %s, which needs %zu",
-                                  what, len - info.data_off, dagl_shape_str(info.ndim, info.shape, sb, sizeof sb), nbytes);
+    dagl_status st = src->read(ctx, src, pre, npre);
+    if (!st) st = npy_header_end(ctx, what, pre, npre, &hstart, &hend);
+    if (!st && hend > npre && hend - npre > src->left)
+        st = dagl_ctx_set_error(ctx, DAGL_E_FORMAT, "%s: header length %zu exceeds the file (%llu bytes; truncated?)",
+                                what, hend - hstart, (unsigned long long)(src->left + npre));
+    if (!st && !(head = malloc(hend > npre ? hend : npre)))
+        st = dagl_ctx_set_error(ctx, DAGL_E_NOMEM, "%s: out of memory", what);
+    if (!st) {
+        memcpy(head, pre, npre);
+        if (hend > npre) st = src->read(ctx, src, head + npre, hend - npre);
     }
-    return dagl__tensor_from_elems(ctx, what, info.elem, info.ndim, info.shape, buf + info.data_off, out);
+    if (!st && hend < npre) st = dagl_ctx_set_error(ctx, DAGL_E_FORMAT, "%s: bad header: it is too short", what);
+    if (!st) st = npy_header(ctx, what, head, hstart, hend, &info);
+    free(head);
+    if (!st) st = dagl__tensor_from_src(ctx, src, info.elem, info.ndim, info.shape, out);
+    return st;
 }
 
-/* Reads the header, then the data straight into the tensor. */
+/* Reads the header, then the data straight into the tensor: one read of the file. */
 dagl_status dagl_npy_read(dagl_ctx *ctx, const char *path, dagl_tensor **out)
 {
     *out = NULL;
@@ -199,21 +203,9 @@ dagl_status dagl_npy_read(dagl_ctx *ctx, const char *path, dagl_tensor **out)
     dagl_rfile r;
     dagl_status st = dagl__ropen(ctx, "load_npy", path, &r);
     if (st) return st;
-    unsigned char pre[12];
-    size_t npre = r.size < sizeof pre ? (size_t)r.size : sizeof pre, hstart, hend;
-    unsigned char *head = NULL;
-    npy_info info;
-    st = dagl__rread(ctx, what, &r, 0, pre, npre);
-    if (!st) st = npy_header_end(ctx, what, pre, npre, &hstart, &hend);
-    if (!st && hend > r.size)
-        st = dagl_ctx_set_error(ctx, DAGL_E_FORMAT, "%s: header length %zu exceeds the file (%llu bytes; truncated?)",
-                                what, hend - hstart, (unsigned long long)r.size);
-    if (!st && !(head = malloc(hend)))
-        st = dagl_ctx_set_error(ctx, DAGL_E_NOMEM, "%s: out of memory", what);
-    if (!st) st = dagl__rread(ctx, what, &r, 0, head, hend);
-    if (!st) st = npy_header(ctx, what, head, hend, &info);
-    if (!st) st = dagl__tensor_from_file(ctx, what, &r, info.data_off, info.elem, info.ndim, info.shape, out);
-    free(head);
+    dagl_file_src fs;
+    dagl__file_src(&fs, what, &r, 0, UINT64_MAX);
+    st = dagl__npy_from_src(ctx, &fs.s, out);
     dagl__rclose(&r);
     return st;
 }

@@ -124,6 +124,14 @@ static int l_load_npy(lua_State *L)
     return dagl_l_done(L, dagl_npy_read(DAGL_LCTX(L), path, o), o);
 }
 
+/* dagl.data.read_idx's C half: core.read_idx(path) -> tensor */
+static int l_read_idx(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    dagl_tensor **o = dagl_l_slot(L);
+    return dagl_l_done(L, dagl_idx_read(DAGL_LCTX(L), path, o), o);
+}
+
 /* dagl.save_npy(path, t) */
 static int l_save_npy(lua_State *L)
 {
@@ -254,5 +262,5 @@ static int l_gather_rows_async(lua_State *L)
 const luaL_Reg dagl_l_io_funcs[] = {
     {"load_safetensors", l_load_safetensors}, {"save_safetensors", l_save_safetensors},
     {"load_npy", l_load_npy}, {"save_npy", l_save_npy}, {"load_npz", l_load_npz},
-    {"read_csv", l_read_csv}, {"gather_rows_async", l_gather_rows_async}, {NULL, NULL},
+    {"read_csv", l_read_csv}, {"read_idx", l_read_idx}, {"gather_rows_async", l_gather_rows_async}, {NULL, NULL},
 };
