@@ -1,0 +1,353 @@
+/* conv_tiles.c -- conv2d forward and kernel gradient as GEMMs whose A operand is never copied:
+ * a table of pointers to the input's channel vectors under each tap of a block of output
+ * pixels (an "indirect GEMM"; the padding points at zeros) feeds the register tiles of
+ * conv_micro.c directly, and the kernel is packed once per call into panels of the tile's width.
+ *
+ * Forward: rows are output pixels, columns output channels, the sum runs over taps x input
+ * channels; shares are bands of pixels. Kernel gradient: a sum over all output pixels, so each
+ * share (a band of pixels) adds into a partial of its own, and the partials are added in share
+ * order; with input channels a multiple of the vector length the tile is transposed (rows of
+ * output channels, vectors of input channels read in place), otherwise (few input channels, as
+ * in a first layer) the input under the taps is packed block by block. Share counts come from
+ * the problem size only, so results are bitwise the same at any thread count. */
+#include "conv_tiles.h"
+
+#include "conv_micro.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define BLOCK_PIXELS 96 /* output pixels per pointer table (a few tiles, in L1) */
+
+struct ct_job {
+    struct win2d g;
+    const struct dagl_ct_set *set;
+    const struct dagl_ct_shape *sh;
+    dagl_dtype dt;
+    size_t es;
+    int64_t ntap, K, P;  /* taps, taps x input channels, output pixels */
+    int64_t nr;          /* tile columns: NV x VL */
+    int64_t pb;          /* pixels per block: a multiple of MR */
+    const char *x, *dy, *zero;
+    const char *bp;      /* forward: the packed kernel, ceil(Cout / nr) panels of K x nr */
+    const void *bias;
+    dagl_op act;
+    char *out;
+    char *part;          /* kernel gradient: one prow x pcol partial per share */
+    int64_t prow, pcol;
+    int transposed;      /* kernel gradient: tiles of output channels x input channels */
+    int nshares;
+    atomic_int failed;
+};
+
+/* size bytes aligned for the vector loads, or NULL (the job is marked failed). */
+static void *scratch(struct ct_job *j, size_t size)
+{
+    void *p = aligned_alloc(64, (size + 63) / 64 * 64 + 64);
+    if (!p) atomic_store(&j->failed, 1);
+    return p;
+}
+
+static int64_t round_up(int64_t n, int64_t m) { return (n + m - 1) / m * m; }
+
+/* The shape whose padded tile grid over rows x cols wastes least (ties: more vectors a row);
+ * rows 0: many rows (their padding does not matter). */
+static const struct dagl_ct_shape *pick_shape(const struct dagl_ct_set *s, int64_t rows, int64_t cols)
+{
+    const struct dagl_ct_shape *best = NULL;
+    int64_t best_area = 0;
+    for (int i = 0; i < s->nshapes; i++) {
+        const struct dagl_ct_shape *c = &s->shapes[i];
+        int64_t area = (rows > 0 ? round_up(rows, c->mr) : 1) * round_up(cols, (int64_t)c->nv * s->vl);
+        if (!best || area < best_area || (area == best_area && c->nv > best->nv)) best = c, best_area = area;
+    }
+    return best;
+}
+
+/* Pointers to the input vectors under the taps of output pixels [p0, p0 + np), ntab per pixel:
+ * the T taps (zeros outside the image), then zeros; rows up to npad repeat the last pixel's.
+ * off[t] is tap t's byte offset from the window's corner (used where the window is inside). */
+static void tap_table(const struct ct_job *j, const int64_t *off, int64_t p0, int64_t np, int64_t npad, int64_t ntab,
+                      const char **tab)
+{
+    const struct win2d *g = &j->g;
+    int64_t ow = p0 % g->OW, r = p0 / g->OW, oh = r % g->OH, n = r / g->OH;
+    int64_t pix = g->C * (int64_t)j->es;
+    for (int64_t q = 0; q < np; q++) {
+        const char **row = tab + q * ntab;
+        int64_t ih0 = oh * g->sh - g->pt, iw0 = ow * g->sw - g->pl;
+        const char *corner = j->x + ((n * g->H + ih0) * g->W + iw0) * pix;
+        if (ih0 >= 0 && ih0 + g->KH <= g->H && iw0 >= 0 && iw0 + g->KW <= g->W) {
+            for (int64_t t = 0; t < j->ntap; t++) row[t] = corner + off[t];
+        } else {
+            for (int64_t kh = 0; kh < g->KH; kh++) {
+                bool hin = ih0 + kh >= 0 && ih0 + kh < g->H;
+                for (int64_t kw = 0; kw < g->KW; kw++) {
+                    int64_t t = kh * g->KW + kw;
+                    row[t] = hin && iw0 + kw >= 0 && iw0 + kw < g->W ? corner + off[t] : j->zero;
+                }
+            }
+        }
+        for (int64_t e = j->ntap; e < ntab; e++) row[e] = j->zero;
+        if (++ow == g->OW) {
+            ow = 0;
+            if (++oh == g->OH) oh = 0, n++;
+        }
+    }
+    for (int64_t q = np; q < npad; q++) memcpy(tab + q * ntab, tab + (np - 1) * ntab, sizeof *tab * (size_t)ntab);
+}
+
+/* The taps' byte offsets from a window's corner, for tap_table (NULL: out of memory). */
+static int64_t *tap_offsets(struct ct_job *j)
+{
+    int64_t *off = scratch(j, sizeof *off * (size_t)(j->ntap + 1));
+    if (off)
+        for (int64_t t = 0; t < j->ntap; t++)
+            off[t] = ((t / j->g.KW) * j->g.W + t % j->g.KW) * j->g.C * (int64_t)j->es;
+    return off;
+}
+
+/* Packs the kernel into column panels of nr: panel p, row (tap, ci), column c is kernel entry
+ * (tap, ci, p * nr + c), zero past Cout; flipped: entry (KH-1-kh, KW-1-kw, p * nr + c, ci) of
+ * the forward kernel whose input gradient this convolution computes. */
+#define DEF_PACK(sfx, T, dt)                                                                       \
+    static void pack_kernel_##sfx(const struct ct_job *j, const T *k, int flip, T *bp)             \
+    {                                                                                              \
+        const struct win2d *g = &j->g;                                                             \
+        int64_t npan = (g->Cout + j->nr - 1) / j->nr;                                              \
+        for (int64_t p = 0; p < npan; p++)                                                         \
+            for (int64_t r = 0; r < j->K; r++) {                                                   \
+                int64_t t = r / g->C, ci = r % g->C;                                               \
+                int64_t ft = (g->KH - 1 - t / g->KW) * g->KW + (g->KW - 1 - t % g->KW);            \
+                T *dst = bp + (p * j->K + r) * j->nr;                                              \
+                for (int64_t c = 0; c < j->nr; c++) {                                              \
+                    int64_t co = p * j->nr + c;                                                    \
+                    dst[c] = co >= g->Cout ? 0                                                     \
+                             : flip        ? k[(ft * g->Cout + co) * g->C + ci]                    \
+                                           : k[r * g->Cout + co];                                  \
+                }                                                                                  \
+            }                                                                                      \
+    }
+DAGL_FOR_FLOAT_DTYPES(DEF_PACK)
+
+/* Forward share: its band of output pixels, block by block: the tap table, then every column
+ * panel's tiles, then the bias and activation on the block's rows while they are in cache. */
+static void forward_share(void *p, int ith, int nth)
+{
+    struct ct_job *j = p;
+    const struct win2d *g = &j->g;
+    int64_t lo, hi, mr = j->sh->mr, es = (int64_t)j->es;
+    dagl__split(j->P, ith, nth, &lo, &hi);
+    if (lo >= hi) return;
+    const char **tab = scratch(j, sizeof *tab * (size_t)(j->pb * j->ntap));
+    int64_t *off = tap_offsets(j);
+    if (!tab || !off) {
+        free(tab), free(off);
+        return;
+    }
+    for (int64_t p0 = lo; p0 < hi; p0 += j->pb) {
+        int64_t np = hi - p0 < j->pb ? hi - p0 : j->pb;
+        tap_table(j, off, p0, np, round_up(np, mr), j->ntap, tab);
+        for (int64_t c0 = 0; c0 < g->Cout; c0 += j->nr) {
+            int cols = (int)(g->Cout - c0 < j->nr ? g->Cout - c0 : j->nr);
+            const char *b = j->bp + c0 * j->K * es;
+            for (int64_t i0 = 0; i0 < np; i0 += mr)
+                j->sh->fwd((const void *const *)(tab + i0 * j->ntap), j->ntap, g->C, b,
+                           j->out + ((p0 + i0) * g->Cout + c0) * es, g->Cout, (int)(np - i0 < mr ? np - i0 : mr), cols);
+        }
+        if (j->bias) dagl__epilogue(j->dt, j->out + p0 * g->Cout * es, np, g->Cout, j->bias, j->act);
+    }
+    free(tab), free(off);
+}
+
+/* The zeros padding points at: enough for a channel vector or a vector load past it. */
+static dagl_status job_zero(dagl_ctx *ctx, struct ct_job *j, char **zero)
+{
+    *zero = calloc((size_t)(j->g.C + 64), j->es);
+    if (!*zero) return dagl_ctx_set_error(ctx, DAGL_E_NOMEM, "conv2d: out of memory");
+    j->zero = *zero;
+    return DAGL_OK;
+}
+
+/* Sets up the parts of a job both passes share. */
+static dagl_status job_init(dagl_ctx *ctx, struct ct_job *j, int isa, dagl_dtype dt, const struct win2d *g)
+{
+    memset(j, 0, sizeof *j);
+    atomic_init(&j->failed, 0);
+    j->g = *g;
+    j->dt = dt;
+    j->es = dagl_dtype_size(dt);
+    j->set = dagl__ct_set(isa, dt);
+    if (!j->set) return dagl_ctx_set_error(ctx, DAGL_E_ARG, "conv2d: no kernels for instruction set %d", isa);
+    j->ntap = g->KH * g->KW;
+    j->K = j->ntap * g->C;
+    j->P = g->N * g->OH * g->OW;
+    return DAGL_OK;
+}
+
+dagl_status dagl__ct_forward(dagl_ctx *ctx, int isa, dagl_dtype dt, const struct win2d *g, const void *x,
+                             const void *k, int flip, const void *bias, dagl_op act, void *out)
+{
+    struct ct_job j;
+    dagl_status st = job_init(ctx, &j, isa, dt, g);
+    if (st) return st;
+    if (j.P == 0 || g->Cout == 0) return DAGL_OK;
+    j.sh = pick_shape(j.set, 0, g->Cout);
+    j.nr = (int64_t)j.sh->nv * j.set->vl;
+    j.pb = round_up(BLOCK_PIXELS, j.sh->mr);
+    j.x = x, j.bias = bias, j.act = act, j.out = out;
+    char *zero;
+    if ((st = job_zero(ctx, &j, &zero))) return st;
+    char *bp = scratch(&j, (size_t)(round_up(g->Cout, j.nr) * (j.K > 0 ? j.K : 1)) * j.es);
+    if (bp) {
+        if (dt == DAGL_F32) pack_kernel_f32(&j, k, flip, (float *)bp);
+        else pack_kernel_f64(&j, k, flip, (double *)bp);
+        j.bp = bp;
+        int n = dagl__shares(j.P * (j.K > 0 ? j.K : 1) * g->Cout, (int64_t)1 << 20);
+        dagl__parallel(ctx, forward_share, &j, n > j.P ? (int)j.P : n);
+    }
+    free(bp), free(zero);
+    if (atomic_load(&j.failed)) return dagl_ctx_set_error(ctx, DAGL_E_NOMEM, "conv2d: out of memory for its tiles");
+    return DAGL_OK;
+}
+
+/* Kernel-gradient share, transposed tiles: partial[co][tap, ci] += dy[p][co] * x under tap at p,
+ * over the share's pixels, a block at a time; vectors of input channels are read in place. */
+static void grad_kernel_t_block(struct ct_job *j, const char **tab, int64_t p0, int64_t np, char *part)
+{
+    const struct win2d *g = &j->g;
+    int64_t es = (int64_t)j->es, mr = j->sh->mr, nv = j->sh->nv, vl = j->set->vl;
+    int64_t tv[4], cv[4];
+    for (int64_t co0 = 0; co0 < g->Cout; co0 += mr) {
+        int rows = (int)(g->Cout - co0 < mr ? g->Cout - co0 : mr);
+        for (int64_t k0 = 0; k0 < j->K; k0 += j->nr) {
+            for (int64_t v = 0; v < nv; v++) {
+                int64_t kv = k0 + v * vl;
+                tv[v] = kv < j->K ? kv / g->C : j->ntap;
+                cv[v] = kv < j->K ? kv % g->C : 0;
+            }
+            j->sh->kt(j->dy + (p0 * g->Cout + co0) * es, g->Cout, rows, (const void *const *)tab, j->ntap + 1, tv, cv, np,
+                      part + (co0 * j->pcol + k0) * es, j->pcol);
+        }
+    }
+}
+
+/* The input under the taps as packed A panels for rows [r0, r0 + MR) of the kernel gradient
+ * (tap, ci): a[q][i] for the block's pixels q (zero past K). */
+#define DEF_PACK_A(sfx, T, dt)                                                                     \
+    static void pack_a_##sfx(const struct ct_job *j, const char **tab, int64_t np, int64_t r0, T *a) \
+    {                                                                                              \
+        int64_t mr = j->sh->mr, C = j->g.C, ntab = j->ntap + 1, at[32], ch[32];                    \
+        for (int64_t i = 0; i < mr; i++) { /* past K: the zero column */                           \
+            at[i] = r0 + i < j->K ? (r0 + i) / C : j->ntap;                                        \
+            ch[i] = r0 + i < j->K ? (r0 + i) % C : 0;                                              \
+        }                                                                                          \
+        for (int64_t q = 0; q < np; q++, tab += ntab, a += mr)                                     \
+            for (int64_t i = 0; i < mr; i++) a[i] = ((const T *)tab[at[i]])[ch[i]];                \
+    }
+DAGL_FOR_FLOAT_DTYPES(DEF_PACK_A)
+
+/* Kernel-gradient share, direct tiles (few input channels): partial[tap, ci][co] += x under tap
+ * at p * dy[p][co], the input packed per row panel; dy rows copied to padded ones when the last
+ * column panel is ragged. */
+static void grad_kernel_d_block(struct ct_job *j, const char **tab, int64_t p0, int64_t np, char *part, char *a,
+                                char *dyp)
+{
+    const struct win2d *g = &j->g;
+    int64_t es = (int64_t)j->es, mr = j->sh->mr;
+    const char *b = j->dy + p0 * g->Cout * es;
+    int64_t ldb = g->Cout;
+    if (dyp) {
+        memset(dyp, 0, (size_t)(np * j->pcol * es));
+        for (int64_t q = 0; q < np; q++) memcpy(dyp + q * j->pcol * es, b + q * g->Cout * es, (size_t)(g->Cout * es));
+        b = dyp, ldb = j->pcol;
+    }
+    for (int64_t r0 = 0; r0 < j->K; r0 += mr) {
+        if (j->dt == DAGL_F32) pack_a_f32(j, tab, np, r0, (float *)a);
+        else pack_a_f64(j, tab, np, r0, (double *)a);
+        for (int64_t c0 = 0; c0 < g->Cout; c0 += j->nr)
+            j->sh->gemm(a, b + c0 * es, ldb, np, part + (r0 * j->pcol + c0) * es, j->pcol);
+    }
+}
+
+/* Kernel-gradient share: its band of output pixels into its own zeroed partial. */
+static void grad_kernel_share(void *p, int ith, int nth)
+{
+    struct ct_job *j = p;
+    int64_t lo, hi, es = (int64_t)j->es;
+    char *part = j->part + (int64_t)ith * j->prow * j->pcol * es;
+    memset(part, 0, (size_t)(j->prow * j->pcol * es));
+    dagl__split(j->P, ith, nth, &lo, &hi);
+    if (lo >= hi) return;
+    const char **tab = scratch(j, sizeof *tab * (size_t)(j->pb * (j->ntap + 1)));
+    char *a = j->transposed ? NULL : scratch(j, (size_t)(j->pb * j->sh->mr * es));
+    char *dyp = j->transposed || j->pcol == j->g.Cout ? NULL : scratch(j, (size_t)(j->pb * j->pcol * es));
+    int64_t *off = tap_offsets(j);
+    if (tab && off && (j->transposed || (a && (dyp || j->pcol == j->g.Cout))))
+        for (int64_t p0 = lo; p0 < hi; p0 += j->pb) {
+            int64_t np = hi - p0 < j->pb ? hi - p0 : j->pb;
+            tap_table(j, off, p0, np, np, j->ntap + 1, tab);
+            if (j->transposed) grad_kernel_t_block(j, tab, p0, np, part);
+            else grad_kernel_d_block(j, tab, p0, np, part, a, dyp);
+        }
+    free(tab), free(a), free(dyp), free(off);
+}
+
+/* out = the partials summed in share order (transposed back for transposed tiles), over a
+ * share of the output's elements. */
+#define DEF_SUM_PARTS(sfx, T, dt)                                                                  \
+    static void sum_parts_##sfx(const struct ct_job *j, int64_t e0, int64_t e1)                    \
+    {                                                                                              \
+        int64_t Cout = j->g.Cout, stride = j->prow * j->pcol;                                      \
+        const T *part = (const T *)j->part;                                                        \
+        T *out = (T *)j->out;                                                                      \
+        for (int64_t e = e0; e < e1; e++) {                                                        \
+            int64_t r = e / Cout, co = e % Cout;                                                   \
+            int64_t at = j->transposed ? co * j->pcol + r : r * j->pcol + co;                      \
+            T s = part[at];                                                                        \
+            for (int i = 1; i < j->nshares; i++) s += part[i * stride + at];                       \
+            out[e] = s;                                                                            \
+        }                                                                                          \
+    }
+DAGL_FOR_FLOAT_DTYPES(DEF_SUM_PARTS)
+
+/* Adapts sum_parts to the pool's task signature. */
+static void sum_share(void *p, int ith, int nth)
+{
+    const struct ct_job *j = p;
+    int64_t lo, hi;
+    dagl__split(j->K * j->g.Cout, ith, nth, &lo, &hi);
+    if (j->dt == DAGL_F32) sum_parts_f32(j, lo, hi);
+    else sum_parts_f64(j, lo, hi);
+}
+
+dagl_status dagl__ct_grad_kernel(dagl_ctx *ctx, int isa, dagl_dtype dt, const struct win2d *g, const void *x,
+                                 const void *dy, void *out)
+{
+    struct ct_job j;
+    dagl_status st = job_init(ctx, &j, isa, dt, g);
+    if (st) return st;
+    int64_t nout = j.K * g->Cout;
+    if (nout == 0) return DAGL_OK;
+    if (j.P == 0) {
+        memset(out, 0, (size_t)nout * j.es);
+        return DAGL_OK;
+    }
+    j.transposed = g->C % j.set->vl == 0;
+    j.sh = j.transposed ? pick_shape(j.set, g->Cout, j.K) : pick_shape(j.set, j.K, g->Cout);
+    j.nr = (int64_t)j.sh->nv * j.set->vl;
+    j.prow = j.transposed ? round_up(g->Cout, j.sh->mr) : round_up(j.K, j.sh->mr);
+    j.pcol = j.transposed ? round_up(j.K, j.nr) : round_up(g->Cout, j.nr);
+    j.pb = round_up(BLOCK_PIXELS, j.sh->mr);
+    j.x = x, j.dy = dy, j.out = out;
+    int n = dagl__shares(j.P * j.K * g->Cout, (int64_t)1 << 21);
+    j.nshares = n > 16 ? 16 : n > j.P ? (int)j.P : n;
+    char *zero;
+    if ((st = job_zero(ctx, &j, &zero))) return st;
+    j.part = scratch(&j, (size_t)(j.nshares * j.prow * j.pcol) * j.es);
+    if (j.part) dagl__parallel(ctx, grad_kernel_share, &j, j.nshares);
+    if (!atomic_load(&j.failed)) dagl__parallel(ctx, sum_share, &j, dagl__shares(nout * j.nshares, (int64_t)1 << 16));
+    free(j.part), free(zero);
+    if (atomic_load(&j.failed)) return dagl_ctx_set_error(ctx, DAGL_E_NOMEM, "conv2d_grad_kernel: out of memory");
+    return DAGL_OK;
+}

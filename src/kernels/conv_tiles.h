@@ -1,0 +1,27 @@
+/* conv_tiles.h -- conv2d's forward and kernel-gradient passes on the register-tiled kernels of
+ * conv_micro.c (conv_tiles.c), for conv2d.c. Operands are contiguous NHWC of one float dtype. */
+#ifndef DAGL_CONV_TILES_H
+#define DAGL_CONV_TILES_H
+
+#include "window2d.h"
+
+/* out (N, OH, OW, Cout) = the convolution of x (N, H, W, C) with kernel k: (KH, KW, C, Cout),
+ * or, when flip is set, the kernel of the convolution this one is the input gradient of:
+ * (KH, KW, Cout, C), used rotated by 180 degrees and with its channels swapped. Then, when
+ * bias is given, + bias[Cout] and act on each pixel (dagl__epilogue). NOMEM: no scratch. */
+DAGL_HIDDEN dagl_status dagl__ct_forward(dagl_ctx *ctx, int isa, dagl_dtype dt, const struct win2d *g, const void *x,
+                                         const void *k, int flip, const void *bias, dagl_op act, void *out);
+
+/* out (KH, KW, C, Cout) = the kernel gradient of the convolution g of x (N, H, W, C) whose
+ * output gradient is dy (N, OH, OW, Cout). */
+DAGL_HIDDEN dagl_status dagl__ct_grad_kernel(dagl_ctx *ctx, int isa, dagl_dtype dt, const struct win2d *g,
+                                             const void *x, const void *dy, void *out);
+
+/* conv2d, conv2d_grad_input or conv2d_grad_kernel (op) through instruction set isa's kernels
+ * (conv_micro.h; tests compare the sets), pshape the forward operand's shape for the gradients;
+ * conv2d with bias (1-D, Cout) adds it and applies act (DAGL_OP_NONE, RELU, TANH, SIGMOID). */
+DAGL_HIDDEN dagl_status dagl__conv2d_isa(dagl_ctx *ctx, int isa, dagl_op op, const dagl_tensor *a,
+                                         const dagl_tensor *b, const int64_t *pshape, const dagl_window2d *w,
+                                         const dagl_tensor *bias, dagl_op act, dagl_tensor *dst, dagl_tensor **out);
+
+#endif
