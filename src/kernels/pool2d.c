@@ -4,11 +4,14 @@
  * backward shares whole images (windows overlap only within one), sized from the problem only. */
 #include "window2d.h"
 
+#include "fastmath.h"
+
 #include <string.h>
 
 struct pool_job {
     struct win2d g;
     dagl_op op;
+    bool relu; /* max gradient: times (x > 0), the gradient of a relu before the pooling */
     const char *x, *dy;
     char *out;
 };
@@ -24,25 +27,30 @@ static void window_at(const struct win2d *g, int64_t oh, int64_t ow, int64_t *h0
     *w1 = ws + g->KW < g->W ? ws + g->KW : g->W;
 }
 
+#define CB 64 /* channels per vector block of the gradient's window scans */
+
 /* Forward: out[n, oh, ow, :] = max or mean of the window's channel vectors. */
 #define DEF_POOL(sfx, T, dt)                                                                       \
-    static void pool_##sfx(const struct pool_job *j, int ith, int nth)                             \
+    DAGL_VEC_CLONES static void pool_##sfx(const struct pool_job *j, int ith, int nth)             \
     {                                                                                              \
         const struct win2d *g = &j->g;                                                             \
         const T *x = (const T *)j->x;                                                              \
         int64_t lo, hi, C = g->C, h0, h1, w0, w1;                                                  \
+        bool mx = j->op == DAGL_OP_MAXPOOL2D;                                                      \
         dagl__split(g->N * g->OH, ith, nth, &lo, &hi);                                             \
         for (int64_t r = lo; r < hi; r++) {                                                        \
             int64_t n = r / g->OH, oh = r % g->OH;                                                 \
             for (int64_t ow = 0; ow < g->OW; ow++) {                                               \
-                T *o = (T *)j->out + (r * g->OW + ow) * C;                                         \
+                T *restrict o = (T *)j->out + (r * g->OW + ow) * C;                                \
                 window_at(g, oh, ow, &h0, &h1, &w0, &w1);                                          \
-                bool mx = j->op == DAGL_OP_MAXPOOL2D;                                              \
                 const T *first = x + ((n * g->H + h0) * g->W + w0) * C;                            \
-                for (int64_t c = 0; c < C; c++) o[c] = mx ? first[c] : 0;                          \
+                if (mx)                                                                            \
+                    for (int64_t c = 0; c < C; c++) o[c] = first[c];                               \
+                else                                                                               \
+                    for (int64_t c = 0; c < C; c++) o[c] = 0;                                      \
                 for (int64_t ih = h0; ih < h1; ih++)                                               \
                     for (int64_t iw = w0; iw < w1; iw++) {                                         \
-                        const T *p = x + ((n * g->H + ih) * g->W + iw) * C;                        \
+                        const T *restrict p = x + ((n * g->H + ih) * g->W + iw) * C;               \
                         if (mx)                                                                    \
                             for (int64_t c = 0; c < C; c++) o[c] = p[c] > o[c] ? p[c] : o[c];      \
                         else                                                                       \
@@ -56,43 +64,91 @@ static void window_at(const struct win2d *g, int64_t oh, int64_t ow, int64_t *h0
         }                                                                                          \
     }
 
-/* Backward: each window's dy goes to its first maximum (max) or evenly to its inputs (avg). */
+/* Whether no input is in two windows (each gradient entry then comes from one window at most). */
+static bool disjoint(const struct win2d *g) { return g->sh >= g->KH && g->sw >= g->KW; }
+
+/* Whether the windows cover every input exactly once (no zero fill needed when disjoint). */
+static bool tiles_exactly(const struct win2d *g)
+{
+    return g->sh == g->KH && g->sw == g->KW && g->OH * g->KH == g->H && g->OW * g->KW == g->W && g->pt == 0 &&
+           g->pl == 0;
+}
+
+/* Max backward of one window, channels [c0, c0 + cb): each channel's dy goes to its first
+ * maximum (row-major), found in one vector pass over the window (positions kept as T, exact
+ * for any window size that fits in memory); `add` when windows overlap, else written, then
+ * (relu) times x > 0 as the mul by the relu's mask does. */
+#define DEF_MAX_GRAD_WINDOW(sfx, T, dt)                                                            \
+    static inline __attribute__((always_inline)) void max_grad_window_##sfx(                       \
+        const struct win2d *g, const T *x, T *dx, const T *d, int64_t n, int64_t h0, int64_t h1,   \
+        int64_t w0, int64_t w1, int64_t c0, int64_t cb, bool add, bool relu)                       \
+    {                                                                                              \
+        T best[CB], at[CB];                                                                        \
+        int64_t C = g->C;                                                                          \
+        const T *restrict first = x + ((n * g->H + h0) * g->W + w0) * C + c0;                      \
+        for (int64_t c = 0; c < cb; c++) best[c] = first[c], at[c] = 0;                            \
+        T pos = 0;                                                                                 \
+        for (int64_t ih = h0; ih < h1; ih++)                                                       \
+            for (int64_t iw = w0; iw < w1; iw++, pos++) {                                          \
+                const T *restrict p = x + ((n * g->H + ih) * g->W + iw) * C + c0;                  \
+                for (int64_t c = 0; c < cb; c++) {                                                 \
+                    bool up = p[c] > best[c];                                                      \
+                    best[c] = up ? p[c] : best[c];                                                 \
+                    at[c] = up ? pos : at[c];                                                      \
+                }                                                                                  \
+            }                                                                                      \
+        pos = 0;                                                                                   \
+        for (int64_t ih = h0; ih < h1; ih++)                                                       \
+            for (int64_t iw = w0; iw < w1; iw++, pos++) {                                          \
+                T *restrict q = dx + ((n * g->H + ih) * g->W + iw) * C + c0;                       \
+                const T *restrict p = x + ((n * g->H + ih) * g->W + iw) * C + c0;                  \
+                if (add)                                                                           \
+                    for (int64_t c = 0; c < cb; c++) q[c] = at[c] == pos ? q[c] + d[c] : q[c];     \
+                else if (relu)                                                                     \
+                    for (int64_t c = 0; c < cb; c++)                                               \
+                        q[c] = (at[c] == pos ? (T)0 + d[c] : (T)0) * (p[c] > 0 ? (T)1 : (T)0);     \
+                else                                                                               \
+                    for (int64_t c = 0; c < cb; c++) q[c] = at[c] == pos ? (T)0 + d[c] : (T)0;     \
+            }                                                                                      \
+    }
+
+/* Backward over whole images (windows overlap only within one): max windows as above, the
+ * average's dy / count added to each input of the window. Zero fill only where needed. */
 #define DEF_POOL_GRAD(sfx, T, dt)                                                                  \
-    static void pool_grad_##sfx(const struct pool_job *j, int ith, int nth)                        \
+    DAGL_VEC_CLONES static void pool_grad_##sfx(const struct pool_job *j, int ith, int nth)        \
     {                                                                                              \
         const struct win2d *g = &j->g;                                                             \
         const T *x = (const T *)j->x;                                                              \
         T *dx = (T *)j->out;                                                                       \
         int64_t lo, hi, C = g->C, h0, h1, w0, w1, img = g->H * g->W * C;                           \
+        bool mx = j->op == DAGL_OP_MAXPOOL2D_GRAD, add = !mx || !disjoint(g);                      \
         dagl__split(g->N, ith, nth, &lo, &hi);                                                     \
-        if (lo < hi) memset(dx + lo * img, 0, sizeof(T) * (size_t)((hi - lo) * img));              \
+        if (lo < hi && (add || !tiles_exactly(g)))                                                 \
+            memset(dx + lo * img, 0, sizeof(T) * (size_t)((hi - lo) * img));                       \
         for (int64_t r = lo * g->OH; r < hi * g->OH; r++) {                                        \
             int64_t n = r / g->OH, oh = r % g->OH;                                                 \
             for (int64_t ow = 0; ow < g->OW; ow++) {                                               \
                 const T *d = (const T *)j->dy + (r * g->OW + ow) * C;                              \
                 window_at(g, oh, ow, &h0, &h1, &w0, &w1);                                          \
-                if (j->op == DAGL_OP_MAXPOOL2D_GRAD) {                                             \
-                    for (int64_t c = 0; c < C; c++) {                                              \
-                        int64_t best = ((n * g->H + h0) * g->W + w0) * C + c;                      \
-                        for (int64_t ih = h0; ih < h1; ih++)                                       \
-                            for (int64_t iw = w0; iw < w1; iw++) {                                 \
-                                int64_t at = ((n * g->H + ih) * g->W + iw) * C + c;                \
-                                if (x[at] > x[best]) best = at;                                    \
-                            }                                                                      \
-                        dx[best] += d[c];                                                          \
-                    }                                                                              \
+                if (mx) {                                                                          \
+                    for (int64_t c0 = 0; c0 < C; c0 += CB)                                         \
+                        max_grad_window_##sfx(g, x, dx, d + c0, n, h0, h1, w0, w1, c0,             \
+                                              C - c0 < CB ? C - c0 : CB, add, j->relu);            \
                 } else {                                                                           \
                     T cnt = (T)((h1 - h0) * (w1 - w0));                                            \
                     for (int64_t ih = h0; ih < h1; ih++)                                           \
                         for (int64_t iw = w0; iw < w1; iw++) {                                     \
-                            T *p = dx + ((n * g->H + ih) * g->W + iw) * C;                         \
+                            T *restrict p = dx + ((n * g->H + ih) * g->W + iw) * C;                \
                             for (int64_t c = 0; c < C; c++) p[c] += d[c] / cnt;                    \
                         }                                                                          \
                 }                                                                                  \
             }                                                                                      \
         }                                                                                          \
+        if (j->relu && add) /* the mask on the sums, after every window's share */                 \
+            for (int64_t i = lo * img; i < hi * img; i++) dx[i] = dx[i] * (x[i] > 0 ? (T)1 : (T)0); \
     }
 DAGL_FOR_FLOAT_DTYPES(DEF_POOL)
+DAGL_FOR_FLOAT_DTYPES(DEF_MAX_GRAD_WINDOW)
 DAGL_FOR_FLOAT_DTYPES(DEF_POOL_GRAD)
 
 struct pool_run {
@@ -109,10 +165,10 @@ static void pool_share(void *p, int ith, int nth)
 
 /* Checks, converts, allocates and runs one pooling op (forward when dy is NULL). */
 static dagl_status pool_op(dagl_ctx *ctx, dagl_op op, const dagl_tensor *x, const dagl_tensor *dy,
-                           const dagl_window2d *w, dagl_tensor *dst, dagl_tensor **out)
+                           const dagl_window2d *w, bool relu, dagl_tensor *dst, dagl_tensor **out)
 {
     *out = NULL;
-    struct pool_job j = {.op = op};
+    struct pool_job j = {.op = op, .relu = relu};
     const dagl_tensor *src[2] = {x, dy};
     int64_t oshape[4];
     dagl_dtype dt;
@@ -144,7 +200,7 @@ dagl_status dagl__pool2d_into(dagl_ctx *ctx, dagl_op op, const dagl_tensor *x, c
     *out = NULL;
     if (op != DAGL_OP_MAXPOOL2D && op != DAGL_OP_AVGPOOL2D)
         return dagl_ctx_set_error(ctx, DAGL_E_ARG, "pool2d: op %s is not a pooling", dagl_op_name(op));
-    return pool_op(ctx, op, x, NULL, w, dst, out);
+    return pool_op(ctx, op, x, NULL, w, false, dst, out);
 }
 
 /* The public form: the result in fresh memory. */
@@ -162,7 +218,16 @@ dagl_status dagl__pool2d_grad_into(dagl_ctx *ctx, dagl_op op, const dagl_tensor 
     if (op != DAGL_OP_MAXPOOL2D_GRAD && op != DAGL_OP_AVGPOOL2D_GRAD)
         return dagl_ctx_set_error(ctx, DAGL_E_ARG, "pool2d_grad: op %s is not a pooling", dagl_op_name(op));
     if (!dy) return dagl_ctx_set_error(ctx, DAGL_E_ARG, "%s: tensor is NULL", dagl_op_name(op));
-    return pool_op(ctx, op, x, dy, w, dst, out);
+    return pool_op(ctx, op, x, dy, w, false, dst, out);
+}
+
+/* The graph's fused max_pool2d_grad * (x > 0) node (src/graph/fuse.c). */
+dagl_status dagl__maxpool2d_grad_relu(dagl_ctx *ctx, const dagl_tensor *x, const dagl_tensor *dy,
+                                      const dagl_window2d *w, dagl_tensor *dst, dagl_tensor **out)
+{
+    *out = NULL;
+    if (!dy) return dagl_ctx_set_error(ctx, DAGL_E_ARG, "max_pool2d_grad: tensor is NULL");
+    return pool_op(ctx, DAGL_OP_MAXPOOL2D_GRAD, x, dy, w, true, dst, out);
 }
 
 /* The public form: the result in fresh memory. */
