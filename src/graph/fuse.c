@@ -1,10 +1,13 @@
-/* fuse.c -- graph rewrites at prepare time (GEMM epilogue fusion). A matmul whose only live
- * consumer adds a 1-D bias along its last dim, optionally followed by relu, tanh or sigmoid as the
- * add's only consumer, becomes one node computing the GEMM and then bias + activation on each row
- * band while it is hot in cache (kernels/matmul.c, epilogue.c), bitwise equal to the three ops.
+/* fuse.c -- graph rewrites at prepare time (GEMM epilogue fusion). A matmul or conv2d whose only
+ * live consumer adds a 1-D bias along its last dim, optionally followed by relu, tanh or sigmoid
+ * as the add's only consumer, becomes one node computing the GEMM and then bias + activation on
+ * each row band while it is hot in cache (kernels/matmul.c, conv_tiles.c, epilogue.c), bitwise
+ * equal to the three ops.
  * The last node of the chain is rewritten in place, so its consumers, output status and label
  * stay; the matmul and add it absorbed lose their consumers and, not being outputs, never run.
  * They stay in the graph unchanged: nodes added later may use them (they then run again).
+ * A max_pool2d_grad(y, g) times y > 0 (the relu's gradient, grad.lua, when y is a relu's output
+ * pooled) becomes one max_pool2d_grad node applying the mask as it writes (kernels/pool2d.c).
  * Then runs of float unary ops (exp -> tanh -> neg ...), each feeding only the next, become one
  * node running the ops block by block (kernels/unary_chain.c), also bitwise equal. */
 #include "graph.h"
@@ -14,11 +17,14 @@
 #include <string.h>
 
 /* A plain float matmul node that may start a chain; its right operand has 2 or more dims, so the
- * result's last dim is the GEMM's columns (a matrix-vector product's is its rows). */
+ * result's last dim is the GEMM's columns (a matrix-vector product's is its rows). Or a conv2d
+ * (its last dim: the output channels). */
 static bool fusable_matmul(const dagl_graph *g, const dagl_node *nd)
 {
-    return nd->kind == NODE_OP && nd->op == DAGL_OP_MATMUL && nd->nsrc == 2 && !nd->is_output && nd->ndim >= 1 &&
-           (nd->dtype == DAGL_F32 || nd->dtype == DAGL_F64) && g->nodes[nd->src[1]].ndim >= 2;
+    if (nd->kind != NODE_OP || nd->nsrc != 2 || nd->is_output || nd->ndim < 1 ||
+        (nd->dtype != DAGL_F32 && nd->dtype != DAGL_F64))
+        return false;
+    return (nd->op == DAGL_OP_MATMUL && g->nodes[nd->src[1]].ndim >= 2) || nd->op == DAGL_OP_CONV2D;
 }
 
 /* Whether node `a` is mm + bias (either order) with bias 1-D along the last dim, all one dtype,
@@ -92,6 +98,34 @@ static void fuse_unary(dagl_graph *g, int u, const bool *live, const int *uses)
     }
 }
 
+/* Node u, mul(max_pool2d_grad(y, dy), y > 0) in either order, all one float dtype, the gradient
+ * used by u only and not an output, becomes max_pool2d_grad(y, dy) with the mask (fused_act
+ * relu). The mask node loses u as a consumer (it runs only if others read it). */
+static void fuse_pool_mask(dagl_graph *g, int u, const bool *live, const int *uses)
+{
+    dagl_node *nd = &g->nodes[u];
+    if (!live[u] || nd->kind != NODE_OP || nd->op != DAGL_OP_MUL || nd->nsrc != 2 || nd->p.has_scalar ||
+        (nd->dtype != DAGL_F32 && nd->dtype != DAGL_F64))
+        return;
+    for (int k = 0; k < 2; k++) {
+        int pi = nd->src[k], mi = nd->src[1 - k];
+        const dagl_node *pg = &g->nodes[pi], *mk = &g->nodes[mi];
+        if (pg->kind != NODE_OP || pg->op != DAGL_OP_MAXPOOL2D_GRAD || pg->nsrc != 2 || pg->fused_act != DAGL_OP_NONE ||
+            pg->is_output || uses[pi] != 1 || pg->dtype != nd->dtype)
+            continue;
+        if (mk->kind != NODE_OP || mk->op != DAGL_OP_GT || mk->nsrc != 1 || !mk->p.has_scalar || mk->p.scalar_first ||
+            mk->p.scalar != 0 || mk->src[0] != pg->src[0] || mk->dtype != nd->dtype ||
+            g->nodes[pg->src[0]].dtype != nd->dtype)
+            continue;
+        nd->op = DAGL_OP_MAXPOOL2D_GRAD;
+        nd->src[0] = pg->src[0];
+        nd->src[1] = pg->src[1];
+        nd->p = pg->p;
+        nd->fused_act = DAGL_OP_RELU;
+        return;
+    }
+}
+
 dagl_status dagl__graph_fuse(dagl_graph *g)
 {
     int n = g->n;
@@ -113,13 +147,15 @@ dagl_status dagl__graph_fuse(dagl_graph *g)
             act = g->nodes[last].op;
         }
         dagl_node *f = &g->nodes[last];
-        f->op = DAGL_OP_MATMUL;
+        if (m->op == DAGL_OP_CONV2D) f->p = m->p; /* the window */
+        f->op = m->op;
         f->nsrc = 3;
         f->src[0] = m->src[0];
         f->src[1] = m->src[1];
         f->src[2] = bias;
         f->fused_act = act;
     }
+    for (int u = 0; u < n; u++) fuse_pool_mask(g, u, live, uses);
     for (int u = 0; u < n; u++) fuse_unary(g, u, live, uses);
     free(live), free(uses), free(only);
     return DAGL_OK;

@@ -31,8 +31,9 @@ typedef struct dagl_node {
     dagl_tensor *value;       /* constants */
     char *label;              /* layer name, or NULL */
     bool is_output;
-    dagl_op fused_act;        /* a matmul fused with a bias add (3 sources, fuse.c): the activation
-                               * after it, or DAGL_OP_NONE */
+    dagl_op fused_act;        /* a matmul or conv2d fused with a bias add (3 sources, fuse.c): the
+                               * activation after it, or DAGL_OP_NONE; a max_pool2d_grad fused with
+                               * the mask of the relu before the pooling: DAGL_OP_RELU */
     int nchain;               /* a unary node fused with the unary ops before it (fuse.c): they */
     dagl_op chain[DAGL_MAX_CHAIN]; /* run in this order on src[0]; the last is the node's op */
     char chain_name[64];      /* "exp+tanh", for traces */
@@ -70,21 +71,32 @@ struct dagl_graph {
     mem_plan *mp;             /* built with the consumer lists */
 };
 
-/* Whether nd is a fused matmul+add(+act) node. */
-static inline bool dagl__node_is_fused(const dagl_node *nd) { return nd->op == DAGL_OP_MATMUL && nd->nsrc == 3; }
+/* Whether nd is a fused matmul+add(+act) or conv2d+add(+act) node. */
+static inline bool dagl__node_is_fused(const dagl_node *nd)
+{
+    return (nd->op == DAGL_OP_MATMUL || nd->op == DAGL_OP_CONV2D) && nd->nsrc == 3;
+}
 
-/* The name traces, errors and dumps show: the custom op's, "matmul+add+relu" for a fused node,
- * else the op's. */
+/* Whether nd is a max_pool2d_grad fused with a relu's mask (fuse.c). */
+static inline bool dagl__node_is_masked_pool_grad(const dagl_node *nd)
+{
+    return nd->op == DAGL_OP_MAXPOOL2D_GRAD && nd->fused_act == DAGL_OP_RELU;
+}
+
+/* The name traces, errors and dumps show: the custom op's, "matmul+add+relu" or
+ * "conv2d+add+relu" for a fused node, "max_pool2d_grad+relu_mask", else the op's. */
 static inline const char *dagl__node_name(const dagl_node *nd)
 {
     if (nd->op == DAGL_OP_CUSTOM) return nd->custom.name;
     if (nd->nchain > 0) return nd->chain_name;
+    if (dagl__node_is_masked_pool_grad(nd)) return "max_pool2d_grad+relu_mask";
     if (!dagl__node_is_fused(nd)) return dagl_op_name(nd->op);
+    bool conv = nd->op == DAGL_OP_CONV2D;
     switch (nd->fused_act) {
-    case DAGL_OP_RELU: return "matmul+add+relu";
-    case DAGL_OP_TANH: return "matmul+add+tanh";
-    case DAGL_OP_SIGMOID: return "matmul+add+sigmoid";
-    default: return "matmul+add";
+    case DAGL_OP_RELU: return conv ? "conv2d+add+relu" : "matmul+add+relu";
+    case DAGL_OP_TANH: return conv ? "conv2d+add+tanh" : "matmul+add+tanh";
+    case DAGL_OP_SIGMOID: return conv ? "conv2d+add+sigmoid" : "matmul+add+sigmoid";
+    default: return conv ? "conv2d+add" : "matmul+add";
     }
 }
 

@@ -268,13 +268,16 @@ dagl_status dagl__infer(dagl_graph *g, dagl_node *nd)
     return DAGL_OK;
 }
 
-/* Runs one node: a fused one (matmul+bias+activation, a chain of unary ops) with its fused
- * kernel, a dropout mask with the node's run count as its counter, anything else through
+/* Runs one node: a fused one (matmul or conv2d + bias + activation, a max pooling's gradient
+ * with a relu's mask, a chain of unary ops) with its fused kernel, a dropout mask with the node's run count as its counter, anything else through
  * dagl_op_apply with the node's params; the result goes into dst (its planned slot) when given. */
 dagl_status dagl__exec_node(dagl_ctx *ctx, const dagl_node *nd, dagl_tensor *const *srcv, dagl_tensor *dst,
                             dagl_tensor **out)
 {
+    if (dagl__node_is_fused(nd) && nd->op == DAGL_OP_CONV2D)
+        return dagl__conv2d_epilogue(ctx, srcv[0], srcv[1], srcv[2], nd->fused_act, &nd->p.window, dst, out);
     if (dagl__node_is_fused(nd)) return dagl__matmul_epilogue(ctx, srcv[0], srcv[1], srcv[2], nd->fused_act, dst, out);
+    if (dagl__node_is_masked_pool_grad(nd)) return dagl__maxpool2d_grad_relu(ctx, srcv[0], srcv[1], &nd->p.window, dst, out);
     if (nd->nchain > 0) return dagl__unary_chain(ctx, nd->chain, nd->nchain, srcv[0], dst, out);
     if (nd->op == DAGL_OP_DROPOUT_MASK) {
         /* the one piece of state a node keeps across runs (atomic: runs of one graph may overlap) */
