@@ -13,6 +13,7 @@
 #include "conv_tiles.h"
 
 #include "conv_micro.h"
+#include "fastmath.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -208,6 +209,124 @@ dagl_status dagl__ct_forward(dagl_ctx *ctx, int isa, dagl_dtype dt, const struct
     }
     free(bp), free(zero);
     if (atomic_load(&j.failed)) return dagl_ctx_set_error(ctx, DAGL_E_NOMEM, "conv2d: out of memory for its tiles");
+    return DAGL_OK;
+}
+
+/* Packs the kernel for the input gradient's GEMM dY · kernelᵀ: panel p, row co, column c is
+ * kernel entry (tap, ci) = p * nr + c (flat over taps x input channels, zero past K) at co. */
+#define DEF_PACK_T(sfx, T, dt)                                                                     \
+    static void pack_kernel_t_##sfx(const struct ct_job *j, const T *k, T *bp)                     \
+    {                                                                                              \
+        int64_t npan = (j->K + j->nr - 1) / j->nr, Cout = j->g.Cout;                               \
+        for (int64_t p = 0; p < npan; p++)                                                         \
+            for (int64_t co = 0; co < Cout; co++) {                                                \
+                T *dst = bp + (p * Cout + co) * j->nr;                                             \
+                for (int64_t c = 0; c < j->nr; c++) {                                              \
+                    int64_t r = p * j->nr + c;                                                     \
+                    dst[c] = r < j->K ? k[r * Cout + co] : 0;                                      \
+                }                                                                                  \
+            }                                                                                      \
+    }
+DAGL_FOR_FLOAT_DTYPES(DEF_PACK_T)
+
+/* Adds the rows of col (output pixels [p0, p0 + np) of one image, K columns: taps x input
+ * channels) into the input gradient under each pixel's window, in pixel then tap order. */
+#define DEF_COL2IM(sfx, T, dt)                                                                     \
+    DAGL_VEC_CLONES static void col2im_##sfx(const struct ct_job *j, int64_t p0, int64_t np, const T *col) \
+    {                                                                                              \
+        const struct win2d *g = &j->g;                                                             \
+        T *dx = (T *)j->out;                                                                       \
+        int64_t ow = p0 % g->OW, r = p0 / g->OW, oh = r % g->OH, n = r / g->OH, C = g->C;          \
+        for (int64_t q = 0; q < np; q++, col += j->K) {                                            \
+            for (int64_t kh = 0; kh < g->KH; kh++) {                                               \
+                int64_t ih = oh * g->sh - g->pt + kh;                                              \
+                if (ih < 0 || ih >= g->H) continue;                                                \
+                for (int64_t kw = 0; kw < g->KW; kw++) {                                           \
+                    int64_t iw = ow * g->sw - g->pl + kw;                                          \
+                    if (iw < 0 || iw >= g->W) continue;                                            \
+                    T *restrict d = dx + ((n * g->H + ih) * g->W + iw) * C;                        \
+                    const T *restrict s = col + (kh * g->KW + kw) * C;                             \
+                    for (int64_t c = 0; c < C; c++) d[c] += s[c];                                  \
+                }                                                                                  \
+            }                                                                                      \
+            if (++ow == g->OW) ow = 0, oh++;                                                       \
+        }                                                                                          \
+    }
+DAGL_FOR_FLOAT_DTYPES(DEF_COL2IM)
+
+/* Input-gradient share by GEMM and col2im: whole images (windows overlap only within one),
+ * zeroed, then block by block: col = dY rows · kernelᵀ, added back under the windows. */
+static void grad_input_share(void *p, int ith, int nth)
+{
+    struct ct_job *j = p;
+    const struct win2d *g = &j->g;
+    int64_t lo, hi, es = (int64_t)j->es, mr = j->sh->mr, pix = g->OH * g->OW, img = g->H * g->W * g->C;
+    dagl__split(g->N, ith, nth, &lo, &hi);
+    if (lo >= hi) return;
+    memset(j->out + lo * img * es, 0, (size_t)((hi - lo) * img * es));
+    const char **rows = scratch(j, sizeof *rows * (size_t)j->pb);
+    char *col = scratch(j, (size_t)(j->pb * j->K * es));
+    if (rows && col)
+        for (int64_t n = lo; n < hi; n++)
+            for (int64_t p0 = n * pix; p0 < (n + 1) * pix; p0 += j->pb) {
+                int64_t np = (n + 1) * pix - p0 < j->pb ? (n + 1) * pix - p0 : j->pb;
+                for (int64_t q = 0; q < round_up(np, mr); q++) rows[q] = j->dy + (p0 + (q < np ? q : np - 1)) * g->Cout * es;
+                for (int64_t c0 = 0; c0 < j->K; c0 += j->nr) {
+                    int cols = (int)(j->K - c0 < j->nr ? j->K - c0 : j->nr);
+                    for (int64_t i0 = 0; i0 < np; i0 += mr)
+                        j->sh->fwd((const void *const *)(rows + i0), 1, g->Cout, j->bp + c0 * g->Cout * es,
+                                   col + (i0 * j->K + c0) * es, j->K, (int)(np - i0 < mr ? np - i0 : mr), cols);
+                }
+                if (j->dt == DAGL_F32) col2im_f32(j, p0, np, (const float *)col);
+                else col2im_f64(j, p0, np, (const double *)col);
+            }
+    free(rows), free(col);
+}
+
+/* The fraction of (output pixel, tap) pairs of convolution g whose tap lies in the padding. */
+static double padding_share(const struct win2d *g)
+{
+    int64_t vh = 0, vw = 0;
+    for (int64_t oh = 0; oh < g->OH; oh++)
+        for (int64_t kh = 0; kh < g->KH; kh++) vh += oh * g->sh - g->pt + kh >= 0 && oh * g->sh - g->pt + kh < g->H;
+    for (int64_t ow = 0; ow < g->OW; ow++)
+        for (int64_t kw = 0; kw < g->KW; kw++) vw += ow * g->sw - g->pl + kw >= 0 && ow * g->sw - g->pl + kw < g->W;
+    double all = (double)(g->OH * g->KH) * (double)(g->OW * g->KW);
+    return all > 0 ? 1 - (double)vh * (double)vw / all : 0;
+}
+
+dagl_status dagl__ct_grad_input(dagl_ctx *ctx, int isa, dagl_dtype dt, const struct win2d *g, const void *dy,
+                                const void *k, void *out)
+{
+    /* stride 1: a forward pass over dY with the kernel flipped, unless that pass would spend more
+     * than a tenth of its work on the padding (small images): then dY · kernelᵀ and col2im */
+    struct win2d t = {g->N, g->OH, g->OW, g->Cout, g->KH, g->KW, g->H, g->W, g->C, 1, 1, g->KH - 1 - g->pt,
+                      g->KW - 1 - g->pl};
+    if (g->sh == 1 && g->sw == 1 && padding_share(&t) <= 0.1)
+        return dagl__ct_forward(ctx, isa, dt, &t, dy, k, 1, NULL, DAGL_OP_NONE, out);
+    struct ct_job j;
+    dagl_status st = job_init(ctx, &j, isa, dt, g);
+    if (st) return st;
+    int64_t nx = g->N * g->H * g->W * g->C;
+    if (nx == 0) return DAGL_OK;
+    if (j.K == 0 || g->Cout == 0 || j.P == 0) {
+        memset(out, 0, (size_t)nx * j.es);
+        return DAGL_OK;
+    }
+    j.sh = pick_shape(j.set, 0, j.K);
+    j.nr = (int64_t)j.sh->nv * j.set->vl;
+    j.pb = round_up(BLOCK_PIXELS, j.sh->mr);
+    j.dy = dy, j.out = out;
+    char *bp = scratch(&j, (size_t)(round_up(j.K, j.nr) * g->Cout) * j.es);
+    if (bp) {
+        if (dt == DAGL_F32) pack_kernel_t_f32(&j, k, (float *)bp);
+        else pack_kernel_t_f64(&j, k, (double *)bp);
+        j.bp = bp;
+        int n = dagl__shares(j.P * j.K * g->Cout, (int64_t)1 << 20);
+        dagl__parallel(ctx, grad_input_share, &j, n > g->N ? (int)g->N : n);
+    }
+    free(bp);
+    if (atomic_load(&j.failed)) return dagl_ctx_set_error(ctx, DAGL_E_NOMEM, "conv2d_grad_input: out of memory");
     return DAGL_OK;
 }
 

@@ -12,6 +12,11 @@
 DAGL_HIDDEN dagl_status dagl__ct_forward(dagl_ctx *ctx, int isa, dagl_dtype dt, const struct win2d *g, const void *x,
                                          const void *k, int flip, const void *bias, dagl_op act, void *out);
 
+/* out (N, H, W, C) = the input gradient of the convolution g whose output gradient is dy
+ * (N, OH, OW, Cout), kernel k (KH, KW, C, Cout). */
+DAGL_HIDDEN dagl_status dagl__ct_grad_input(dagl_ctx *ctx, int isa, dagl_dtype dt, const struct win2d *g,
+                                            const void *dy, const void *k, void *out);
+
 /* out (KH, KW, C, Cout) = the kernel gradient of the convolution g of x (N, H, W, C) whose
  * output gradient is dy (N, OH, OW, Cout). */
 DAGL_HIDDEN dagl_status dagl__ct_grad_kernel(dagl_ctx *ctx, int isa, dagl_dtype dt, const struct win2d *g,
