@@ -37,19 +37,19 @@
  * DEF_CT_SHAPE, which expands the name and the shape first). */
 #define DEF_CT_SHAPE(...) DEF_CT_SHAPE_(__VA_ARGS__)
 #define DEF_CT_SHAPE_(NAME, ATTR, T, VB, NV_, MR_)                                                 \
-    ATTR static void NAME##_fwd(const void *const *a_, int64_t taps, int64_t C, const void *b_, void *c_, \
-                                int64_t ldc, int rows, int cols)                                   \
+    ATTR static void NAME##_fwd(const void *const *a_, const int64_t *off, int64_t taps, int64_t C,     \
+                                const void *b_, void *c_, int64_t ldc, int rows, int cols)         \
     {                                                                                              \
         enum { NV = NV_, MR = MR_ };                                                               \
         CT_VTYPES(T, VB);                                                                          \
-        const T *const *a = (const T *const *)a_;                                                  \
+        const char *const *a = (const char *const *)a_;                                            \
         const T *b = (const T *)b_;                                                                \
         T *c = (T *)c_;                                                                            \
         V acc[MR][NV];                                                                             \
         UNROLL for (int i = 0; i < MR; i++) UNROLL for (int v = 0; v < NV; v++) acc[i][v] = (V){0};  \
         for (int64_t t = 0; t < taps; t++) {                                                       \
             const T *p[MR];                                                                        \
-            UNROLL for (int i = 0; i < MR; i++) p[i] = a[i * taps + t];                            \
+            UNROLL for (int i = 0; i < MR; i++) p[i] = (const T *)(a[i] + off[t]);                 \
             for (int64_t ch = 0; ch < C; ch++, b += NR) {                                          \
                 V bv[NV];                                                                          \
                 UNROLL for (int v = 0; v < NV; v++) bv[v] = *(const V *)(b + v * VL);              \
@@ -80,22 +80,22 @@
         }                                                                                          \
         CT_STORE_ACC(c, ldc);                                                                      \
     }                                                                                              \
-    ATTR static void NAME##_kt(const void *dy_, int64_t ldy, int rows, const void *const *tab_, int64_t ntab, \
-                               const int64_t *tv_, const int64_t *cv_, int64_t np, void *c_, int64_t ldc) \
+    ATTR static void NAME##_kt(const void *dy_, int64_t ldy, int rows, const void *const *a_,             \
+                               const int64_t *ov_, int64_t np, void *c_, int64_t ldc)              \
     {                                                                                              \
         enum { NV = NV_, MR = MR_ };                                                               \
         CT_VTYPES(T, VB);                                                                          \
         const T *dy = (const T *)dy_;                                                              \
-        const T *const *tab = (const T *const *)tab_;                                              \
+        const char *const *a = (const char *const *)a_;                                            \
         T *c = (T *)c_;                                                                            \
-        int64_t tv[NV], cv[NV], off[MR];                                                           \
-        for (int v = 0; v < NV; v++) tv[v] = tv_[v], cv[v] = cv_[v];                               \
+        int64_t ov[NV], off[MR];                                                                   \
+        for (int v = 0; v < NV; v++) ov[v] = ov_[v];                                               \
         for (int i = 0; i < MR; i++) off[i] = i < rows ? i : rows - 1;                             \
         V acc[MR][NV];                                                                             \
         CT_LOAD_ACC(c, ldc);                                                                       \
-        for (int64_t p = 0; p < np; p++, dy += ldy, tab += ntab) {                                 \
+        for (int64_t p = 0; p < np; p++, dy += ldy) {                                              \
             V bv[NV];                                                                              \
-            UNROLL for (int v = 0; v < NV; v++) bv[v] = *(const VU *)(tab[tv[v]] + cv[v]);         \
+            UNROLL for (int v = 0; v < NV; v++) bv[v] = *(const VU *)(a[p] + ov[v]);               \
             if (rows == MR) {                                                                      \
                 CT_FMA_ROWS(dy[i])                                                                 \
             } else {                                                                               \

@@ -12,18 +12,20 @@
 enum { DAGL_CT_BASE, DAGL_CT_AVX2, DAGL_CT_AVX512, DAGL_CT_NISA };
 
 /* Forward tile: c[i][0..cols) (rows < MR, row stride ldc) = sum over taps t and channels ch of
- * a[i * taps + t][ch] * b[(t * C + ch) * NR ..]: a holds MR x taps pointers to C-vectors (of
- * the input, or of zeros), b a packed kernel panel of NR = NV * VL columns. */
-typedef void (*dagl_ct_fwd_fn)(const void *const *a, int64_t taps, int64_t C, const void *b, void *c, int64_t ldc,
-                               int rows, int cols);
+ * (a[i] + off[t])[ch] * b[(t * C + ch) * NR ..]: a holds MR window corners (byte addresses of
+ * C-vectors), off the taps' byte offsets from a corner, b a packed kernel panel of NR = NV * VL
+ * columns. */
+typedef void (*dagl_ct_fwd_fn)(const void *const *a, const int64_t *off, int64_t taps, int64_t C, const void *b,
+                               void *c, int64_t ldc, int rows, int cols);
 /* Packed-A tile: c[MR][NR] (row stride ldc, read and written) += sum over steps s of
  * a[s * MR + i] * b[s * ldb ..]: a is a packed panel, b rows of NR readable columns. */
 typedef void (*dagl_ct_gemm_fn)(const void *a, const void *b, int64_t ldb, int64_t steps, void *c, int64_t ldc);
 /* Transposed kernel-gradient tile: c[MR][NR] (row stride ldc, read and written) += sum over
- * pixels p < np of dy[p * ldy + min(i, rows - 1)] * (tab[p * ntab + tv[v]] + cv[v])[..VL]:
- * rows of the output gradient's channels times vectors of input channels under taps. */
-typedef void (*dagl_ct_kt_fn)(const void *dy, int64_t ldy, int rows, const void *const *tab, int64_t ntab,
-                              const int64_t *tv, const int64_t *cv, int64_t np, void *c, int64_t ldc);
+ * pixels p < np of dy[p * ldy + min(i, rows - 1)] * (a[p] + ov[v])[..VL]: rows of the output
+ * gradient's channels times vectors of input channels under taps (a: the pixels' window
+ * corners, ov: each vector's byte offset from one). */
+typedef void (*dagl_ct_kt_fn)(const void *dy, int64_t ldy, int rows, const void *const *a, const int64_t *ov,
+                              int64_t np, void *c, int64_t ldc);
 
 struct dagl_ct_shape {
     int nv, mr;                   /* accumulators: MR rows x NV vectors */

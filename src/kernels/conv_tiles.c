@@ -1,7 +1,8 @@
-/* conv_tiles.c -- conv2d forward and kernel gradient as GEMMs whose A operand is never copied:
- * a table of pointers to the input's channel vectors under each tap of a block of output
- * pixels (an "indirect GEMM"; the padding points at zeros) feeds the register tiles of
- * conv_micro.c directly, and the kernel is packed once per call into panels of the tile's width.
+/* conv_tiles.c -- conv2d forward and gradients as GEMMs whose A operand is never copied: the
+ * register tiles of conv_micro.c read the input's channel vectors in place, at each output
+ * pixel's window corner plus each tap's offset (an input with padding is first copied into a
+ * zero-bordered one, so every window lies inside), and the kernel is packed once per call into
+ * panels of the tile's width.
  *
  * Forward: rows are output pixels, columns output channels, the sum runs over taps x input
  * channels; shares are bands of pixels. Kernel gradient: a sum over all output pixels, so each
@@ -18,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define BLOCK_PIXELS 96 /* output pixels per pointer table (a few tiles, in L1) */
+#define BLOCK_PIXELS 96 /* output pixels per block of corners (a few tiles) */
 
 struct ct_job {
     struct win2d g;
@@ -29,7 +30,11 @@ struct ct_job {
     int64_t ntap, K, P;  /* taps, taps x input channels, output pixels */
     int64_t nr;          /* tile columns: NV x VL */
     int64_t pb;          /* pixels per block: a multiple of MR */
-    const char *x, *dy, *zero;
+    const char *xb;      /* the input, or its zero-bordered copy: every window inside */
+    int64_t xh, xw;      /* its height and width */
+    int64_t *off;        /* the taps' byte offsets from a window's corner */
+    char *xcopy;         /* the copy, when made */
+    const char *dy;
     const char *bp;      /* forward: the packed kernel, ceil(Cout / nr) panels of K x nr */
     const void *bias;
     dagl_op act;
@@ -65,47 +70,54 @@ static const struct dagl_ct_shape *pick_shape(const struct dagl_ct_set *s, int64
     return best;
 }
 
-/* Pointers to the input vectors under the taps of output pixels [p0, p0 + np), ntab per pixel:
- * the T taps (zeros outside the image), then zeros; rows up to npad repeat the last pixel's.
- * off[t] is tap t's byte offset from the window's corner (used where the window is inside). */
-static void tap_table(const struct ct_job *j, const int64_t *off, int64_t p0, int64_t np, int64_t npad, int64_t ntab,
-                      const char **tab)
+/* The window corners (byte addresses in xb) of output pixels [p0, p0 + np); entries up to
+ * npad repeat the last. */
+static void corners(const struct ct_job *j, int64_t p0, int64_t np, int64_t npad, const char **cor)
 {
     const struct win2d *g = &j->g;
     int64_t ow = p0 % g->OW, r = p0 / g->OW, oh = r % g->OH, n = r / g->OH;
     int64_t pix = g->C * (int64_t)j->es;
+    const char *row = NULL;
     for (int64_t q = 0; q < np; q++) {
-        const char **row = tab + q * ntab;
-        int64_t ih0 = oh * g->sh - g->pt, iw0 = ow * g->sw - g->pl;
-        const char *corner = j->x + ((n * g->H + ih0) * g->W + iw0) * pix;
-        if (ih0 >= 0 && ih0 + g->KH <= g->H && iw0 >= 0 && iw0 + g->KW <= g->W) {
-            for (int64_t t = 0; t < j->ntap; t++) row[t] = corner + off[t];
-        } else {
-            for (int64_t kh = 0; kh < g->KH; kh++) {
-                bool hin = ih0 + kh >= 0 && ih0 + kh < g->H;
-                for (int64_t kw = 0; kw < g->KW; kw++) {
-                    int64_t t = kh * g->KW + kw;
-                    row[t] = hin && iw0 + kw >= 0 && iw0 + kw < g->W ? corner + off[t] : j->zero;
-                }
-            }
-        }
-        for (int64_t e = j->ntap; e < ntab; e++) row[e] = j->zero;
+        if (q == 0 || ow == 0) row = j->xb + (n * j->xh + oh * g->sh) * j->xw * pix;
+        cor[q] = row + ow * g->sw * pix;
         if (++ow == g->OW) {
             ow = 0;
             if (++oh == g->OH) oh = 0, n++;
         }
     }
-    for (int64_t q = np; q < npad; q++) memcpy(tab + q * ntab, tab + (np - 1) * ntab, sizeof *tab * (size_t)ntab);
+    for (int64_t q = np; q < npad; q++) cor[q] = cor[np - 1];
 }
 
-/* The taps' byte offsets from a window's corner, for tap_table (NULL: out of memory). */
-static int64_t *tap_offsets(struct ct_job *j)
+/* Points the job at input x, or at a zero-bordered copy when the windows reach past it (the
+ * padding), and fills the taps' offsets. */
+static dagl_status job_input(dagl_ctx *ctx, struct ct_job *j, const void *x)
 {
-    int64_t *off = scratch(j, sizeof *off * (size_t)(j->ntap + 1));
-    if (off)
-        for (int64_t t = 0; t < j->ntap; t++)
-            off[t] = ((t / j->g.KW) * j->g.W + t % j->g.KW) * j->g.C * (int64_t)j->es;
-    return off;
+    const struct win2d *g = &j->g;
+    int64_t eh = (g->OH - 1) * g->sh + g->KH, ew = (g->OW - 1) * g->sw + g->KW, pix = g->C * (int64_t)j->es;
+    j->off = malloc(sizeof *j->off * (size_t)(j->ntap + 1));
+    if (!j->off) return dagl_ctx_set_error(ctx, DAGL_E_NOMEM, "conv2d: out of memory");
+    j->xb = x, j->xh = g->H, j->xw = g->W;
+    if (g->pt > 0 || g->pl > 0 || eh > g->H || ew > g->W) {
+        j->xh = eh, j->xw = ew;
+        j->xcopy = calloc((size_t)(g->N * eh * ew) * (size_t)pix + 1, 1);
+        if (!j->xcopy) return dagl_ctx_set_error(ctx, DAGL_E_NOMEM, "conv2d: out of memory for the padded input");
+        int64_t w = g->W < ew - g->pl ? g->W : ew - g->pl;
+        for (int64_t n = 0; n < g->N; n++)
+            for (int64_t ih = 0; ih < g->H && ih + g->pt < eh; ih++)
+                if (w > 0)
+                    memcpy(j->xcopy + ((n * eh + ih + g->pt) * ew + g->pl) * pix,
+                           (const char *)x + (n * g->H + ih) * g->W * pix, (size_t)(w * pix));
+        j->xb = j->xcopy;
+    }
+    for (int64_t t = 0; t < j->ntap; t++) j->off[t] = ((t / g->KW) * j->xw + t % g->KW) * pix;
+    return DAGL_OK;
+}
+
+/* Frees what job_input made. */
+static void job_input_free(struct ct_job *j)
+{
+    free(j->off), free(j->xcopy);
 }
 
 /* Packs the kernel into column panels of nr: panel p, row (tap, ci), column c is kernel entry
@@ -131,7 +143,7 @@ static int64_t *tap_offsets(struct ct_job *j)
     }
 DAGL_FOR_FLOAT_DTYPES(DEF_PACK)
 
-/* Forward share: its band of output pixels, block by block: the tap table, then every column
+/* Forward share: its band of output pixels, block by block: the corners, then every column
  * panel's tiles, then the bias and activation on the block's rows while they are in cache. */
 static void forward_share(void *p, int ith, int nth)
 {
@@ -140,34 +152,21 @@ static void forward_share(void *p, int ith, int nth)
     int64_t lo, hi, mr = j->sh->mr, es = (int64_t)j->es;
     dagl__split(j->P, ith, nth, &lo, &hi);
     if (lo >= hi) return;
-    const char **tab = scratch(j, sizeof *tab * (size_t)(j->pb * j->ntap));
-    int64_t *off = tap_offsets(j);
-    if (!tab || !off) {
-        free(tab), free(off);
-        return;
-    }
+    const char **cor = scratch(j, sizeof *cor * (size_t)j->pb);
+    if (!cor) return;
     for (int64_t p0 = lo; p0 < hi; p0 += j->pb) {
         int64_t np = hi - p0 < j->pb ? hi - p0 : j->pb;
-        tap_table(j, off, p0, np, round_up(np, mr), j->ntap, tab);
+        corners(j, p0, np, round_up(np, mr), cor);
         for (int64_t c0 = 0; c0 < g->Cout; c0 += j->nr) {
             int cols = (int)(g->Cout - c0 < j->nr ? g->Cout - c0 : j->nr);
             const char *b = j->bp + c0 * j->K * es;
             for (int64_t i0 = 0; i0 < np; i0 += mr)
-                j->sh->fwd((const void *const *)(tab + i0 * j->ntap), j->ntap, g->C, b,
+                j->sh->fwd((const void *const *)(cor + i0), j->off, j->ntap, g->C, b,
                            j->out + ((p0 + i0) * g->Cout + c0) * es, g->Cout, (int)(np - i0 < mr ? np - i0 : mr), cols);
         }
         if (j->bias) dagl__epilogue(j->dt, j->out + p0 * g->Cout * es, np, g->Cout, j->bias, j->act);
     }
-    free(tab), free(off);
-}
-
-/* The zeros padding points at: enough for a channel vector or a vector load past it. */
-static dagl_status job_zero(dagl_ctx *ctx, struct ct_job *j, char **zero)
-{
-    *zero = calloc((size_t)(j->g.C + 64), j->es);
-    if (!*zero) return dagl_ctx_set_error(ctx, DAGL_E_NOMEM, "conv2d: out of memory");
-    j->zero = *zero;
-    return DAGL_OK;
+    free(cor);
 }
 
 /* Sets up the parts of a job both passes share. */
@@ -196,9 +195,11 @@ dagl_status dagl__ct_forward(dagl_ctx *ctx, int isa, dagl_dtype dt, const struct
     j.sh = pick_shape(j.set, 0, g->Cout);
     j.nr = (int64_t)j.sh->nv * j.set->vl;
     j.pb = round_up(BLOCK_PIXELS, j.sh->mr);
-    j.x = x, j.bias = bias, j.act = act, j.out = out;
-    char *zero;
-    if ((st = job_zero(ctx, &j, &zero))) return st;
+    j.bias = bias, j.act = act, j.out = out;
+    if ((st = job_input(ctx, &j, x))) {
+        job_input_free(&j);
+        return st;
+    }
     char *bp = scratch(&j, (size_t)(round_up(g->Cout, j.nr) * (j.K > 0 ? j.K : 1)) * j.es);
     if (bp) {
         if (dt == DAGL_F32) pack_kernel_f32(&j, k, flip, (float *)bp);
@@ -207,7 +208,8 @@ dagl_status dagl__ct_forward(dagl_ctx *ctx, int isa, dagl_dtype dt, const struct
         int n = dagl__shares(j.P * (j.K > 0 ? j.K : 1) * g->Cout, (int64_t)1 << 20);
         dagl__parallel(ctx, forward_share, &j, n > j.P ? (int)j.P : n);
     }
-    free(bp), free(zero);
+    free(bp);
+    job_input_free(&j);
     if (atomic_load(&j.failed)) return dagl_ctx_set_error(ctx, DAGL_E_NOMEM, "conv2d: out of memory for its tiles");
     return DAGL_OK;
 }
@@ -273,8 +275,9 @@ static void grad_input_share(void *p, int ith, int nth)
                 for (int64_t q = 0; q < round_up(np, mr); q++) rows[q] = j->dy + (p0 + (q < np ? q : np - 1)) * g->Cout * es;
                 for (int64_t c0 = 0; c0 < j->K; c0 += j->nr) {
                     int cols = (int)(j->K - c0 < j->nr ? j->K - c0 : j->nr);
+                    static const int64_t none[1] = {0};
                     for (int64_t i0 = 0; i0 < np; i0 += mr)
-                        j->sh->fwd((const void *const *)(rows + i0), 1, g->Cout, j->bp + c0 * g->Cout * es,
+                        j->sh->fwd((const void *const *)(rows + i0), none, 1, g->Cout, j->bp + c0 * g->Cout * es,
                                    col + (i0 * j->K + c0) * es, j->K, (int)(np - i0 < mr ? np - i0 : mr), cols);
                 }
                 if (j->dt == DAGL_F32) col2im_f32(j, p0, np, (const float *)col);
@@ -330,22 +333,21 @@ dagl_status dagl__ct_grad_input(dagl_ctx *ctx, int isa, dagl_dtype dt, const str
     return DAGL_OK;
 }
 
-/* Kernel-gradient share, transposed tiles: partial[co][tap, ci] += dy[p][co] * x under tap at p,
- * over the share's pixels, a block at a time; vectors of input channels are read in place. */
-static void grad_kernel_t_block(struct ct_job *j, const char **tab, int64_t p0, int64_t np, char *part)
+/* Kernel-gradient block, transposed tiles: partial[co][tap, ci] += dy[p][co] * x under tap at
+ * p, over the block's pixels (corners cor); vectors of input channels are read in place. */
+static void grad_kernel_t_block(struct ct_job *j, const char **cor, int64_t p0, int64_t np, char *part)
 {
     const struct win2d *g = &j->g;
     int64_t es = (int64_t)j->es, mr = j->sh->mr, nv = j->sh->nv, vl = j->set->vl;
-    int64_t tv[4], cv[4];
+    int64_t ov[4];
     for (int64_t co0 = 0; co0 < g->Cout; co0 += mr) {
         int rows = (int)(g->Cout - co0 < mr ? g->Cout - co0 : mr);
         for (int64_t k0 = 0; k0 < j->K; k0 += j->nr) {
-            for (int64_t v = 0; v < nv; v++) {
-                int64_t kv = k0 + v * vl;
-                tv[v] = kv < j->K ? kv / g->C : j->ntap;
-                cv[v] = kv < j->K ? kv % g->C : 0;
+            for (int64_t v = 0; v < nv; v++) { /* past K: any vector (the columns are padding) */
+                int64_t kv = k0 + v * vl < j->K ? k0 + v * vl : 0;
+                ov[v] = j->off[kv / g->C] + kv % g->C * es;
             }
-            j->sh->kt(j->dy + (p0 * g->Cout + co0) * es, g->Cout, rows, (const void *const *)tab, j->ntap + 1, tv, cv, np,
+            j->sh->kt(j->dy + (p0 * g->Cout + co0) * es, g->Cout, rows, (const void *const *)cor, ov, np,
                       part + (co0 * j->pcol + k0) * es, j->pcol);
         }
     }
@@ -354,22 +356,24 @@ static void grad_kernel_t_block(struct ct_job *j, const char **tab, int64_t p0, 
 /* The input under the taps as packed A panels for rows [r0, r0 + MR) of the kernel gradient
  * (tap, ci): a[q][i] for the block's pixels q (zero past K). */
 #define DEF_PACK_A(sfx, T, dt)                                                                     \
-    static void pack_a_##sfx(const struct ct_job *j, const char **tab, int64_t np, int64_t r0, T *a) \
+    static void pack_a_##sfx(const struct ct_job *j, const char **cor, int64_t np, int64_t r0, T *a) \
     {                                                                                              \
-        int64_t mr = j->sh->mr, C = j->g.C, ntab = j->ntap + 1, at[32], ch[32];                    \
-        for (int64_t i = 0; i < mr; i++) { /* past K: the zero column */                           \
-            at[i] = r0 + i < j->K ? (r0 + i) / C : j->ntap;                                        \
-            ch[i] = r0 + i < j->K ? (r0 + i) % C : 0;                                              \
+        int64_t mr = j->sh->mr, C = j->g.C, at[32];                                                \
+        T keep[32];                                                                                \
+        for (int64_t i = 0; i < mr; i++) { /* past K: row 0's entry, times zero */                 \
+            int64_t r = r0 + i < j->K ? r0 + i : 0;                                                \
+            at[i] = j->off[r / C] + r % C * (int64_t)sizeof(T);                                    \
+            keep[i] = r0 + i < j->K ? 1 : 0;                                                       \
         }                                                                                          \
-        for (int64_t q = 0; q < np; q++, tab += ntab, a += mr)                                     \
-            for (int64_t i = 0; i < mr; i++) a[i] = ((const T *)tab[at[i]])[ch[i]];                \
+        for (int64_t q = 0; q < np; q++, a += mr)                                                  \
+            for (int64_t i = 0; i < mr; i++) a[i] = keep[i] ? *(const T *)(cor[q] + at[i]) : 0;     \
     }
 DAGL_FOR_FLOAT_DTYPES(DEF_PACK_A)
 
-/* Kernel-gradient share, direct tiles (few input channels): partial[tap, ci][co] += x under tap
+/* Kernel-gradient block, direct tiles (few input channels): partial[tap, ci][co] += x under tap
  * at p * dy[p][co], the input packed per row panel; dy rows copied to padded ones when the last
  * column panel is ragged. */
-static void grad_kernel_d_block(struct ct_job *j, const char **tab, int64_t p0, int64_t np, char *part, char *a,
+static void grad_kernel_d_block(struct ct_job *j, const char **cor, int64_t p0, int64_t np, char *part, char *a,
                                 char *dyp)
 {
     const struct win2d *g = &j->g;
@@ -382,8 +386,8 @@ static void grad_kernel_d_block(struct ct_job *j, const char **tab, int64_t p0, 
         b = dyp, ldb = j->pcol;
     }
     for (int64_t r0 = 0; r0 < j->K; r0 += mr) {
-        if (j->dt == DAGL_F32) pack_a_f32(j, tab, np, r0, (float *)a);
-        else pack_a_f64(j, tab, np, r0, (double *)a);
+        if (j->dt == DAGL_F32) pack_a_f32(j, cor, np, r0, (float *)a);
+        else pack_a_f64(j, cor, np, r0, (double *)a);
         for (int64_t c0 = 0; c0 < g->Cout; c0 += j->nr)
             j->sh->gemm(a, b + c0 * es, ldb, np, part + (r0 * j->pcol + c0) * es, j->pcol);
     }
@@ -398,18 +402,17 @@ static void grad_kernel_share(void *p, int ith, int nth)
     memset(part, 0, (size_t)(j->prow * j->pcol * es));
     dagl__split(j->P, ith, nth, &lo, &hi);
     if (lo >= hi) return;
-    const char **tab = scratch(j, sizeof *tab * (size_t)(j->pb * (j->ntap + 1)));
+    const char **cor = scratch(j, sizeof *cor * (size_t)j->pb);
     char *a = j->transposed ? NULL : scratch(j, (size_t)(j->pb * j->sh->mr * es));
     char *dyp = j->transposed || j->pcol == j->g.Cout ? NULL : scratch(j, (size_t)(j->pb * j->pcol * es));
-    int64_t *off = tap_offsets(j);
-    if (tab && off && (j->transposed || (a && (dyp || j->pcol == j->g.Cout))))
+    if (cor && (j->transposed || (a && (dyp || j->pcol == j->g.Cout))))
         for (int64_t p0 = lo; p0 < hi; p0 += j->pb) {
             int64_t np = hi - p0 < j->pb ? hi - p0 : j->pb;
-            tap_table(j, off, p0, np, np, j->ntap + 1, tab);
-            if (j->transposed) grad_kernel_t_block(j, tab, p0, np, part);
-            else grad_kernel_d_block(j, tab, p0, np, part, a, dyp);
+            corners(j, p0, np, np, cor);
+            if (j->transposed) grad_kernel_t_block(j, cor, p0, np, part);
+            else grad_kernel_d_block(j, cor, p0, np, part, a, dyp);
         }
-    free(tab), free(a), free(dyp), free(off);
+    free(cor), free(a), free(dyp);
 }
 
 /* out = the partials summed in share order (transposed back for transposed tiles), over a
@@ -458,15 +461,18 @@ dagl_status dagl__ct_grad_kernel(dagl_ctx *ctx, int isa, dagl_dtype dt, const st
     j.prow = j.transposed ? round_up(g->Cout, j.sh->mr) : round_up(j.K, j.sh->mr);
     j.pcol = j.transposed ? round_up(j.K, j.nr) : round_up(g->Cout, j.nr);
     j.pb = round_up(BLOCK_PIXELS, j.sh->mr);
-    j.x = x, j.dy = dy, j.out = out;
+    j.dy = dy, j.out = out;
     int n = dagl__shares(j.P * j.K * g->Cout, (int64_t)1 << 21);
     j.nshares = n > 16 ? 16 : n > j.P ? (int)j.P : n;
-    char *zero;
-    if ((st = job_zero(ctx, &j, &zero))) return st;
+    if ((st = job_input(ctx, &j, x))) {
+        job_input_free(&j);
+        return st;
+    }
     j.part = scratch(&j, (size_t)(j.nshares * j.prow * j.pcol) * j.es);
     if (j.part) dagl__parallel(ctx, grad_kernel_share, &j, j.nshares);
     if (!atomic_load(&j.failed)) dagl__parallel(ctx, sum_share, &j, dagl__shares(nout * j.nshares, (int64_t)1 << 16));
-    free(j.part), free(zero);
+    free(j.part);
+    job_input_free(&j);
     if (atomic_load(&j.failed)) return dagl_ctx_set_error(ctx, DAGL_E_NOMEM, "conv2d_grad_kernel: out of memory");
     return DAGL_OK;
 }
