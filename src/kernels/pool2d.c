@@ -27,7 +27,7 @@ static void window_at(const struct win2d *g, int64_t oh, int64_t ow, int64_t *h0
     *w1 = ws + g->KW < g->W ? ws + g->KW : g->W;
 }
 
-#define CB 64 /* channels per vector block of the gradient's window scans */
+#define VB 32 /* bytes of the gradient's vector blocks of channels (an AVX2 register) */
 
 /* Forward: out[n, oh, ow, :] = max or mean of the window's channel vectors. */
 #define DEF_POOL(sfx, T, dt)                                                                       \
@@ -75,40 +75,66 @@ static bool tiles_exactly(const struct win2d *g)
 }
 
 /* Max backward of one window, channels [c0, c0 + cb): each channel's dy goes to its first
- * maximum (row-major), found in one vector pass over the window (positions kept as T, exact
- * for any window size that fits in memory); `add` when windows overlap, else written, then
- * (relu) times x > 0 as the mul by the relu's mask does. */
+ * maximum (row-major), found in one pass over the window (positions kept as T, exact for any
+ * window that fits in memory); `add` when windows overlap, else written, then (relu) times
+ * x > 0 as the mul by the relu's mask does. The scalar form, for the last channels. */
 #define DEF_MAX_GRAD_WINDOW(sfx, T, dt)                                                            \
     static inline __attribute__((always_inline)) void max_grad_window_##sfx(                       \
         const struct win2d *g, const T *x, T *dx, const T *d, int64_t n, int64_t h0, int64_t h1,   \
         int64_t w0, int64_t w1, int64_t c0, int64_t cb, bool add, bool relu)                       \
     {                                                                                              \
-        T best[CB], at[CB];                                                                        \
         int64_t C = g->C;                                                                          \
-        const T *restrict first = x + ((n * g->H + h0) * g->W + w0) * C + c0;                      \
-        for (int64_t c = 0; c < cb; c++) best[c] = first[c], at[c] = 0;                            \
-        T pos = 0;                                                                                 \
-        for (int64_t ih = h0; ih < h1; ih++)                                                       \
-            for (int64_t iw = w0; iw < w1; iw++, pos++) {                                          \
-                const T *restrict p = x + ((n * g->H + ih) * g->W + iw) * C + c0;                  \
-                for (int64_t c = 0; c < cb; c++) {                                                 \
-                    bool up = p[c] > best[c];                                                      \
-                    best[c] = up ? p[c] : best[c];                                                 \
-                    at[c] = up ? pos : at[c];                                                      \
+        for (int64_t c = 0; c < cb; c++) {                                                         \
+            const T *xc = x + (n * g->H * g->W) * C + c0 + c;                                      \
+            T best = xc[(h0 * g->W + w0) * C], at = 0, pos = 0;                                    \
+            for (int64_t ih = h0; ih < h1; ih++)                                                   \
+                for (int64_t iw = w0; iw < w1; iw++, pos++)                                        \
+                    if (xc[(ih * g->W + iw) * C] > best) best = xc[(ih * g->W + iw) * C], at = pos; \
+            pos = 0;                                                                               \
+            for (int64_t ih = h0; ih < h1; ih++)                                                   \
+                for (int64_t iw = w0; iw < w1; iw++, pos++) {                                      \
+                    int64_t e = (n * g->H + ih) * g->W + iw;                                       \
+                    T *q = dx + e * C + c0 + c;                                                    \
+                    if (add) *q = at == pos ? *q + d[c] : *q;                                      \
+                    else *q = (at == pos ? (T)0 + d[c] : (T)0) * (!relu || xc[(ih * g->W + iw) * C] > 0 ? (T)1 : (T)0); \
                 }                                                                                  \
-            }                                                                                      \
-        pos = 0;                                                                                   \
+        }                                                                                          \
+    }
+
+/* The same for VB bytes of channels at once in a vector register (GCC vector types; the
+ * comparisons give lane masks, blended by bit operations). */
+#define DEF_MAX_GRAD_BLOCK(sfx, T, dt)                                                             \
+    static inline __attribute__((always_inline)) void max_grad_block_##sfx(                        \
+        const struct win2d *g, const T *x, T *dx, const T *d, int64_t n, int64_t h0, int64_t h1,   \
+        int64_t w0, int64_t w1, int64_t c0, bool add, bool relu)                                   \
+    {                                                                                              \
+        typedef T V __attribute__((vector_size(VB), aligned(sizeof(T)), may_alias));               \
+        typedef __typeof__((V){0} > (V){0}) M;                                                     \
+        int64_t C = g->C;                                                                          \
+        const char *base = (const char *)(x + (n * g->H * g->W) * C + c0);                         \
+        V best = *(const V *)(base + (h0 * g->W + w0) * C * (int64_t)sizeof(T)), at = {0}, pos = {0}; \
+        V one = (V){0} + 1, dv = *(const V *)d;                                                    \
         for (int64_t ih = h0; ih < h1; ih++)                                                       \
-            for (int64_t iw = w0; iw < w1; iw++, pos++) {                                          \
-                T *restrict q = dx + ((n * g->H + ih) * g->W + iw) * C + c0;                       \
-                const T *restrict p = x + ((n * g->H + ih) * g->W + iw) * C + c0;                  \
-                if (add)                                                                           \
-                    for (int64_t c = 0; c < cb; c++) q[c] = at[c] == pos ? q[c] + d[c] : q[c];     \
-                else if (relu)                                                                     \
-                    for (int64_t c = 0; c < cb; c++)                                               \
-                        q[c] = (at[c] == pos ? (T)0 + d[c] : (T)0) * (p[c] > 0 ? (T)1 : (T)0);     \
-                else                                                                               \
-                    for (int64_t c = 0; c < cb; c++) q[c] = at[c] == pos ? (T)0 + d[c] : (T)0;     \
+            for (int64_t iw = w0; iw < w1; iw++, pos += one) {                                     \
+                V p = *(const V *)(base + (ih * g->W + iw) * C * (int64_t)sizeof(T));              \
+                M up = p > best;                                                                   \
+                best = (V)(((M)best & ~up) | ((M)p & up));                                         \
+                at = (V)(((M)at & ~up) | ((M)pos & up));                                           \
+            }                                                                                      \
+        pos = (V){0};                                                                              \
+        V dz = (V){0} + dv;                                                                        \
+        for (int64_t ih = h0; ih < h1; ih++)                                                       \
+            for (int64_t iw = w0; iw < w1; iw++, pos += one) {                                     \
+                int64_t e = ((n * g->H + ih) * g->W + iw) * C + c0;                                \
+                V *q = (V *)(dx + e);                                                              \
+                M here = at == pos;                                                                \
+                if (add) {                                                                         \
+                    *q = (V)(((M)*q & ~here) | ((M)(*q + dv) & here));                             \
+                } else {                                                                           \
+                    V r = (V)((M)dz & here);                                                       \
+                    if (relu) r = r * (V)((M)one & (*(const V *)(x + e) > (V){0}));                \
+                    *q = r;                                                                        \
+                }                                                                                  \
             }                                                                                      \
     }
 
@@ -131,9 +157,11 @@ static bool tiles_exactly(const struct win2d *g)
                 const T *d = (const T *)j->dy + (r * g->OW + ow) * C;                              \
                 window_at(g, oh, ow, &h0, &h1, &w0, &w1);                                          \
                 if (mx) {                                                                          \
-                    for (int64_t c0 = 0; c0 < C; c0 += CB)                                         \
-                        max_grad_window_##sfx(g, x, dx, d + c0, n, h0, h1, w0, w1, c0,             \
-                                              C - c0 < CB ? C - c0 : CB, add, j->relu);            \
+                    int64_t c0 = 0;                                                                \
+                    for (; c0 + VB / (int64_t)sizeof(T) <= C; c0 += VB / (int64_t)sizeof(T))       \
+                        max_grad_block_##sfx(g, x, dx, d + c0, n, h0, h1, w0, w1, c0, add, j->relu); \
+                    if (c0 < C)                                                                    \
+                        max_grad_window_##sfx(g, x, dx, d + c0, n, h0, h1, w0, w1, c0, C - c0, add, j->relu); \
                 } else {                                                                           \
                     T cnt = (T)((h1 - h0) * (w1 - w0));                                            \
                     for (int64_t ih = h0; ih < h1; ih++)                                           \
@@ -149,6 +177,7 @@ static bool tiles_exactly(const struct win2d *g)
     }
 DAGL_FOR_FLOAT_DTYPES(DEF_POOL)
 DAGL_FOR_FLOAT_DTYPES(DEF_MAX_GRAD_WINDOW)
+DAGL_FOR_FLOAT_DTYPES(DEF_MAX_GRAD_BLOCK)
 DAGL_FOR_FLOAT_DTYPES(DEF_POOL_GRAD)
 
 struct pool_run {
