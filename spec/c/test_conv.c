@@ -83,7 +83,7 @@ static void check_conv_isa(int isa, dagl_dtype dt, int64_t N, int64_t H, int64_t
     double tol = dt == DAGL_F32 ? 1e-4 : 1e-11;
     bool pub = isa == dagl__ct_best_isa();
     if (pub) CHECK_OK(dagl_conv2d(ctx, x, k, &w, &y));
-    else CHECK_OK(dagl__conv2d_isa(ctx, isa, DAGL_OP_CONV2D, x, k, NULL, &w, NULL, DAGL_OP_NONE, NULL, &y));
+    else CHECK_OK(dagl__conv2d_isa(ctx, isa, DAGL_OP_CONV2D, x, k, NULL, &w, NULL, NULL, &y));
     CHECK(dagl_tensor_shape(y)[1] == r.OH && dagl_tensor_shape(y)[2] == r.OW && dagl_tensor_shape(y)[3] == CO);
     double *want = calloc((size_t)(N * r.OH * r.OW * CO + N * H * W * C + KH * KW * C * CO) + 1, sizeof *want);
     FOR_TAPS for (int64_t c = 0; c < C; c++) for (int64_t o = 0; o < CO; o++)
@@ -92,16 +92,16 @@ static void check_conv_isa(int isa, dagl_dtype dt, int64_t N, int64_t H, int64_t
     same_values(y, want, N * r.OH * r.OW * CO, tol);
     dy = randn(dt, N, r.OH, r.OW, CO);
     if (pub) CHECK_OK(dagl_conv2d_grad_input(ctx, dy, k, dagl_tensor_shape(x), &w, &dx));
-    else CHECK_OK(dagl__conv2d_isa(ctx, isa, DAGL_OP_CONV2D_GRAD_INPUT, dy, k, dagl_tensor_shape(x), &w, NULL,
-                                   DAGL_OP_NONE, NULL, &dx));
+    else CHECK_OK(dagl__conv2d_isa(ctx, isa, DAGL_OP_CONV2D_GRAD_INPUT, dy, k, dagl_tensor_shape(x), &w, NULL, NULL,
+                                   &dx));
     memset(want, 0, sizeof *want * (size_t)(N * H * W * C));
     FOR_TAPS for (int64_t c = 0; c < C; c++) for (int64_t o = 0; o < CO; o++)
         want[XI(n, ih, iw, c)] += v(dy, YI(n, oh, ow, o)) * v(k, KI(a, b, c, o));
     }
     same_values(dx, want, N * H * W * C, tol);
     if (pub) CHECK_OK(dagl_conv2d_grad_kernel(ctx, x, dy, dagl_tensor_shape(k), &w, &dk));
-    else CHECK_OK(dagl__conv2d_isa(ctx, isa, DAGL_OP_CONV2D_GRAD_KERNEL, x, dy, dagl_tensor_shape(k), &w, NULL,
-                                   DAGL_OP_NONE, NULL, &dk));
+    else CHECK_OK(dagl__conv2d_isa(ctx, isa, DAGL_OP_CONV2D_GRAD_KERNEL, x, dy, dagl_tensor_shape(k), &w, NULL, NULL,
+                                   &dk));
     memset(want, 0, sizeof *want * (size_t)(KH * KW * C * CO));
     FOR_TAPS for (int64_t c = 0; c < C; c++) for (int64_t o = 0; o < CO; o++)
         want[KI(a, b, c, o)] += v(dy, YI(n, oh, ow, o)) * v(x, XI(n, ih, iw, c));
@@ -119,30 +119,39 @@ static void check_conv(dagl_dtype dt, int64_t N, int64_t H, int64_t W, int64_t C
     for (int isa = 0; isa <= dagl__ct_best_isa(); isa++) check_conv_isa(isa, dt, N, H, W, C, KH, KW, CO, sh, sw, same);
 }
 
-/* conv2d + bias (+ act) in one pass: the bits of conv2d, then the add, then the activation. */
+/* conv2d + bias (+ act) (+ a pooling) in one pass: the bits of conv2d, the add, the activation
+ * and the pooling one by one (pooled rows sharing conv rows: 3x3 windows at stride 2). */
 static void check_conv_epilogue(void)
 {
     static const dagl_op acts[] = {DAGL_OP_NONE, DAGL_OP_RELU, DAGL_OP_TANH, DAGL_OP_SIGMOID};
+    static const dagl_op pools[] = {DAGL_OP_NONE, DAGL_OP_MAXPOOL2D, DAGL_OP_AVGPOOL2D};
+    static const dagl_window2d pw[2] = {{{2, 2}, {0, 0}, DAGL_PAD_VALID}, {{3, 3}, {2, 2}, DAGL_PAD_SAME}};
     for (int d = 0; d < 2; d++)
-        for (int a = 0; a < 4; a++) {
-            dagl_dtype dt = d ? DAGL_F64 : DAGL_F32;
-            int64_t bs[1] = {20};
-            dagl_window2d w = {{0, 0}, {1, 1}, DAGL_PAD_SAME};
-            dagl_tensor *x = randn(dt, 3, 9, 8, 5), *k = randn(dt, 3, 3, 5, 20), *b, *y, *s, *want, *got;
-            CHECK_OK(dagl_randn(ctx, dt, 1, bs, &b));
-            CHECK_OK(dagl_conv2d(ctx, x, k, &w, &y));
-            CHECK_OK(dagl_binary(ctx, DAGL_OP_ADD, y, b, &s));
-            if (acts[a] == DAGL_OP_NONE) dagl_tensor_retain(want = s);
-            else CHECK_OK(dagl_unary(ctx, acts[a], s, &want));
-            CHECK_OK(dagl__conv2d_epilogue(ctx, x, k, b, acts[a], &w, NULL, &got));
-            CHECK(memcmp(dagl_tensor_data(got), dagl_tensor_data(want),
-                         (size_t)dagl_tensor_numel(want) * dagl_dtype_size(dt)) == 0);
-            dagl_tensor *bad;
-            CHECK(dagl__conv2d_epilogue(ctx, x, k, x, acts[a], &w, NULL, &bad) == DAGL_E_SHAPE);
-            CHECK_STR(dagl_ctx_last_error(ctx), "conv2d+add: the bias [3, 9, 8, 5] must have shape [20]");
-            dagl_tensor *ts[] = {x, k, b, y, s, want, got};
-            for (size_t i = 0; i < sizeof ts / sizeof *ts; i++) dagl_tensor_release(ts[i]);
-        }
+        for (int a = 0; a < 4; a++)
+            for (int pl = 0; pl < 3; pl++)
+                for (int wi = 0; wi < (pl ? 2 : 1); wi++) {
+                    dagl_dtype dt = d ? DAGL_F64 : DAGL_F32;
+                    int64_t bs[1] = {20};
+                    dagl_window2d w = {{0, 0}, {1, 1}, DAGL_PAD_SAME};
+                    dagl_tensor *x = randn(dt, 3, 9, 8, 5), *k = randn(dt, 3, 3, 5, 20), *b, *y, *s, *z, *want, *got;
+                    CHECK_OK(dagl_randn(ctx, dt, 1, bs, &b));
+                    CHECK_OK(dagl_conv2d(ctx, x, k, &w, &y));
+                    CHECK_OK(dagl_binary(ctx, DAGL_OP_ADD, y, b, &s));
+                    if (acts[a] == DAGL_OP_NONE) dagl_tensor_retain(z = s);
+                    else CHECK_OK(dagl_unary(ctx, acts[a], s, &z));
+                    if (pools[pl] == DAGL_OP_NONE) dagl_tensor_retain(want = z);
+                    else CHECK_OK(dagl_pool2d(ctx, pools[pl], z, &pw[wi], &want));
+                    CHECK_OK(dagl__conv2d_epilogue(ctx, x, k, b, acts[a], &w, pools[pl], &pw[wi], NULL, &got));
+                    CHECK(dagl_tensor_numel(got) == dagl_tensor_numel(want));
+                    CHECK(memcmp(dagl_tensor_data(got), dagl_tensor_data(want),
+                                 (size_t)dagl_tensor_numel(want) * dagl_dtype_size(dt)) == 0);
+                    dagl_tensor *bad;
+                    CHECK(dagl__conv2d_epilogue(ctx, x, k, x, acts[a], &w, pools[pl], &pw[wi], NULL, &bad) ==
+                          DAGL_E_SHAPE);
+                    CHECK_STR(dagl_ctx_last_error(ctx), "conv2d+add: the bias [3, 9, 8, 5] must have shape [20]");
+                    dagl_tensor *ts[] = {x, k, b, y, s, z, want, got};
+                    for (size_t i = 0; i < sizeof ts / sizeof *ts; i++) dagl_tensor_release(ts[i]);
+                }
 }
 
 /* Max and average pooling and their gradients against the direct loops for one case. */

@@ -324,6 +324,58 @@ static void conv_fused(int threads)
     dagl_ctx_free(ctx);
 }
 
+/* conv2d -> + bias -> relu -> max or average pooling, the relu used by the pooling only: one
+ * node with the eager bits; the relu made an output too: the pooling stays apart. */
+static void conv_pool_fused(int threads)
+{
+    dagl_ctx_options opt = {.threads = threads, .seed = 8};
+    dagl_ctx *ctx;
+    CHECK_OK(dagl_ctx_new(&opt, &ctx));
+    static const dagl_op pools[2] = {DAGL_OP_MAXPOOL2D, DAGL_OP_AVGPOOL2D};
+    static const char *names[2] = {"conv2d+add+relu+max_pool2d", "conv2d+add+relu+avg_pool2d"};
+    int64_t xs[4] = {16, 28, 28, 1}, ks[4] = {3, 3, 1, 32}, bs[1] = {32};
+    dagl_tensor *x, *w, *b;
+    CHECK_OK(dagl_randn(ctx, DAGL_F32, 4, xs, &x));
+    CHECK_OK(dagl_randn(ctx, DAGL_F32, 4, ks, &w));
+    CHECK_OK(dagl_randn(ctx, DAGL_F32, 1, bs, &b));
+    dagl_node_params cp = {0}, pp = {0};
+    cp.window = (dagl_window2d){{0, 0}, {1, 1}, DAGL_PAD_VALID};
+    pp.window = (dagl_window2d){{2, 2}, {0, 0}, DAGL_PAD_VALID};
+    for (int k = 0; k < 2; k++)
+        for (int relu_out = 0; relu_out < 2; relu_out++) {
+            dagl_tensor *y, *a, *r, *want, *got[2];
+            CHECK_OK(dagl_conv2d(ctx, x, w, &cp.window, &y));
+            CHECK_OK(dagl_binary(ctx, DAGL_OP_ADD, y, b, &a));
+            CHECK_OK(dagl_unary(ctx, DAGL_OP_RELU, a, &r));
+            CHECK_OK(dagl_pool2d(ctx, pools[k], r, &pp.window, &want));
+            dagl_graph *g;
+            int ix, iw, ib, cv, ad, rl, pl;
+            CHECK_OK(dagl_graph_new(ctx, &g));
+            CHECK_OK(dagl_graph_input(g, DAGL_F32, 4, xs, &ix));
+            CHECK_OK(dagl_graph_constant(g, w, &iw));
+            CHECK_OK(dagl_graph_constant(g, b, &ib));
+            int s1[2] = {ix, iw}, s2[2] = {0, ib};
+            CHECK_OK(dagl_graph_node(g, DAGL_OP_CONV2D, 2, s1, &cp, &cv));
+            s2[0] = cv;
+            CHECK_OK(dagl_graph_node(g, DAGL_OP_ADD, 2, s2, NULL, &ad));
+            CHECK_OK(dagl_graph_node(g, DAGL_OP_RELU, 1, &ad, NULL, &rl));
+            CHECK_OK(dagl_graph_node(g, pools[k], 1, &rl, &pp, &pl));
+            CHECK_OK(dagl_graph_output(g, pl));
+            if (relu_out) CHECK_OK(dagl_graph_output(g, rl));
+            CHECK_OK(dagl_graph_run(g, &x, got));
+            CHECK(g->nlive_ops == 1 + relu_out);
+            CHECK_STR(dagl__node_name(&g->nodes[pl]), relu_out ? dagl_op_name(pools[k]) : names[k]);
+            CHECK(memcmp(dagl_tensor_data(got[0]), dagl_tensor_data(want), sizeof(float) * (size_t)dagl_tensor_numel(want)) == 0);
+            for (int i = 0; i <= relu_out; i++) dagl_tensor_release(got[i]);
+            dagl_graph_free(g);
+            dagl_tensor *ts[] = {y, a, r, want};
+            for (size_t i = 0; i < sizeof ts / sizeof *ts; i++) dagl_tensor_release(ts[i]);
+        }
+    dagl_tensor_release(x), dagl_tensor_release(w), dagl_tensor_release(b);
+    CHECK(dagl_ctx_live_bytes(ctx) == 0);
+    dagl_ctx_free(ctx);
+}
+
 /* mul(max_pool2d_grad(y, dy), y > 0), either order: one node with the eager bits; with another
  * threshold than 0 or a mask of another tensor, three nodes. */
 static void pool_mask_fused(int threads)
@@ -385,6 +437,8 @@ int main(void)
     not_fused();
     conv_fused(1);
     conv_fused(2);
+    conv_pool_fused(1);
+    conv_pool_fused(2);
     pool_mask_fused(1);
     pool_mask_fused(2);
     printf("ok\n");

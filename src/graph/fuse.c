@@ -6,6 +6,9 @@
  * The last node of the chain is rewritten in place, so its consumers, output status and label
  * stay; the matmul and add it absorbed lose their consumers and, not being outputs, never run.
  * They stay in the graph unchanged: nodes added later may use them (they then run again).
+ * A fused conv2d whose only live consumer pools it (max or average; inference graphs) absorbs the
+ * pooling too: the convolution's rows are computed band by band and pooled at once, so its
+ * full-size output is never written (kernels/conv_tiles.c).
  * A max_pool2d_grad(y, g) times y > 0 (the relu's gradient, grad.lua, when y is a relu's output
  * pooled) becomes one max_pool2d_grad node applying the mask as it writes (kernels/pool2d.c).
  * Then runs of float unary ops (exp -> tanh -> neg ...), each feeding only the next, become one
@@ -98,6 +101,28 @@ static void fuse_unary(dagl_graph *g, int u, const bool *live, const int *uses)
     }
 }
 
+/* Node u, a max or average pooling of a fused conv2d node used by u only and not an output,
+ * all one dtype, becomes the conv2d node with the pooling fused after it. */
+static void fuse_conv_pool(dagl_graph *g, int u, const bool *live, const int *uses)
+{
+    dagl_node *nd = &g->nodes[u];
+    if (!live[u] || nd->kind != NODE_OP || (nd->op != DAGL_OP_MAXPOOL2D && nd->op != DAGL_OP_AVGPOOL2D) ||
+        nd->nsrc != 1)
+        return;
+    int ci = nd->src[0];
+    const dagl_node *c = &g->nodes[ci];
+    if (!dagl__node_is_fused(c) || c->op != DAGL_OP_CONV2D || c->fused_pool != DAGL_OP_NONE || c->is_output ||
+        uses[ci] != 1 || c->dtype != nd->dtype)
+        return;
+    nd->pool_window = nd->p.window;
+    nd->fused_pool = nd->op;
+    nd->op = DAGL_OP_CONV2D;
+    nd->nsrc = 3;
+    memcpy(nd->src, c->src, sizeof(int) * 3);
+    nd->p = c->p;
+    nd->fused_act = c->fused_act;
+}
+
 /* Node u, mul(max_pool2d_grad(y, dy), y > 0) in either order, all one float dtype, the gradient
  * used by u only and not an output, becomes max_pool2d_grad(y, dy) with the mask (fused_act
  * relu). The mask node loses u as a consumer (it runs only if others read it). */
@@ -155,6 +180,7 @@ dagl_status dagl__graph_fuse(dagl_graph *g)
         f->src[2] = bias;
         f->fused_act = act;
     }
+    for (int u = 0; u < n; u++) fuse_conv_pool(g, u, live, uses);
     for (int u = 0; u < n; u++) fuse_pool_mask(g, u, live, uses);
     for (int u = 0; u < n; u++) fuse_unary(g, u, live, uses);
     free(live), free(uses), free(only);

@@ -34,6 +34,9 @@ typedef struct dagl_node {
     dagl_op fused_act;        /* a matmul or conv2d fused with a bias add (3 sources, fuse.c): the
                                * activation after it, or DAGL_OP_NONE; a max_pool2d_grad fused with
                                * the mask of the relu before the pooling: DAGL_OP_RELU */
+    dagl_op fused_pool;       /* a fused conv2d whose output is then pooled (fuse.c): MAXPOOL2D or
+                               * AVGPOOL2D, with the pooling's window; else DAGL_OP_NONE */
+    dagl_window2d pool_window;
     int nchain;               /* a unary node fused with the unary ops before it (fuse.c): they */
     dagl_op chain[DAGL_MAX_CHAIN]; /* run in this order on src[0]; the last is the node's op */
     char chain_name[64];      /* "exp+tanh", for traces */
@@ -84,7 +87,7 @@ static inline bool dagl__node_is_masked_pool_grad(const dagl_node *nd)
 }
 
 /* The name traces, errors and dumps show: the custom op's, "matmul+add+relu" or
- * "conv2d+add+relu" for a fused node, "max_pool2d_grad+relu_mask", else the op's. */
+ * "conv2d+add+relu" (+ "+max_pool2d") for a fused node, "max_pool2d_grad+relu_mask", else the op's. */
 static inline const char *dagl__node_name(const dagl_node *nd)
 {
     if (nd->op == DAGL_OP_CUSTOM) return nd->custom.name;
@@ -92,6 +95,15 @@ static inline const char *dagl__node_name(const dagl_node *nd)
     if (dagl__node_is_masked_pool_grad(nd)) return "max_pool2d_grad+relu_mask";
     if (!dagl__node_is_fused(nd)) return dagl_op_name(nd->op);
     bool conv = nd->op == DAGL_OP_CONV2D;
+    if (conv && nd->fused_pool != DAGL_OP_NONE) {
+        bool mx = nd->fused_pool == DAGL_OP_MAXPOOL2D;
+        switch (nd->fused_act) {
+        case DAGL_OP_RELU: return mx ? "conv2d+add+relu+max_pool2d" : "conv2d+add+relu+avg_pool2d";
+        case DAGL_OP_TANH: return mx ? "conv2d+add+tanh+max_pool2d" : "conv2d+add+tanh+avg_pool2d";
+        case DAGL_OP_SIGMOID: return mx ? "conv2d+add+sigmoid+max_pool2d" : "conv2d+add+sigmoid+avg_pool2d";
+        default: return mx ? "conv2d+add+max_pool2d" : "conv2d+add+avg_pool2d";
+        }
+    }
     switch (nd->fused_act) {
     case DAGL_OP_RELU: return conv ? "conv2d+add+relu" : "matmul+add+relu";
     case DAGL_OP_TANH: return conv ? "conv2d+add+tanh" : "matmul+add+tanh";

@@ -10,6 +10,7 @@
 
 struct conv_job {
     struct win2d g;
+    struct win2d pool; /* with a fused pooling: its geometry */
     dagl_dtype dt;
     char *out;
 };
@@ -17,14 +18,23 @@ struct conv_job {
 /* Checks the operands, makes them contiguous in the compute dtype and the output tensor, and
  * sets up the job; *hold receives the operand copies to release. */
 static dagl_status prepare(dagl_ctx *ctx, dagl_op op, const dagl_tensor *a, const dagl_tensor *b,
-                           const int64_t *pshape, const dagl_window2d *w, struct conv_job *j, dagl_tensor **hold,
-                           dagl_tensor *dst, dagl_tensor **out)
+                           const int64_t *pshape, const dagl_window2d *w, const struct dagl_conv_fused *f,
+                           struct conv_job *j, dagl_tensor **hold, dagl_tensor *dst, dagl_tensor **out)
 {
     const dagl_tensor *src[2] = {a, b};
     int64_t oshape[4];
     memset(j, 0, sizeof *j);
     dagl_status st = dagl__win2d_check(ctx, op, w, pshape, 2, src, &j->g, oshape, &j->dt);
     if (st) return st;
+    if (f && f->pool_op != DAGL_OP_NONE) { /* the output: the pooling's */
+        int nd = 4;
+        const int64_t *shp[1] = {oshape};
+        dagl_dtype pdt, dts[1] = {j->dt};
+        int64_t yshape[4];
+        memcpy(yshape, oshape, sizeof yshape);
+        shp[0] = yshape;
+        if ((st = dagl__win2d_infer(ctx, f->pool_op, f->pool, NULL, &nd, shp, dts, &j->pool, oshape, &pdt))) return st;
+    }
     if ((st = dagl__win2d_operand(ctx, a, j->dt, &hold[0])) || (st = dagl__win2d_operand(ctx, b, j->dt, &hold[1])))
         return st;
     if ((st = dagl__tensor_alloc_dst(ctx, dst, j->dt, 4, oshape, out))) return st;
@@ -44,16 +54,18 @@ static dagl_status finish(dagl_status st, dagl_tensor **hold, dagl_tensor **out)
     return st;
 }
 
-/* The op with the given instruction set's tile kernels: conv2d (with bias and act when bias is
- * given), conv2d_grad_input or conv2d_grad_kernel. */
+/* The op with the given instruction set's tile kernels: conv2d (with what f fuses after it),
+ * conv2d_grad_input or conv2d_grad_kernel. */
 dagl_status dagl__conv2d_isa(dagl_ctx *ctx, int isa, dagl_op op, const dagl_tensor *a, const dagl_tensor *b,
-                             const int64_t *pshape, const dagl_window2d *w, const dagl_tensor *bias, dagl_op act,
+                             const int64_t *pshape, const dagl_window2d *w, const struct dagl_conv_fused *f,
                              dagl_tensor *dst, dagl_tensor **out)
 {
     *out = NULL;
     struct conv_job j;
     dagl_tensor *hold[3] = {NULL, NULL, NULL};
-    dagl_status st = prepare(ctx, op, a, b, pshape, w, &j, hold, dst, out);
+    const dagl_tensor *bias = f ? f->bias : NULL;
+    dagl_op act = f ? f->act : DAGL_OP_NONE;
+    dagl_status st = prepare(ctx, op, a, b, pshape, w, f, &j, hold, dst, out);
     if (st == DAGL_OK && bias) {
         if (bias->ndim != 1 || bias->shape[0] != j.g.Cout) {
             char b1[160];
@@ -65,8 +77,11 @@ dagl_status dagl__conv2d_isa(dagl_ctx *ctx, int isa, dagl_op op, const dagl_tens
     }
     if (st == DAGL_OK && (*out)->numel > 0) {
         const void *p0 = hold[0]->data, *p1 = hold[1]->data;
-        if (op == DAGL_OP_CONV2D) {
-            st = dagl__ct_forward(ctx, isa, j.dt, &j.g, p0, p1, 0, hold[2] ? hold[2]->data : NULL, act, j.out);
+        const void *bp = hold[2] ? hold[2]->data : NULL;
+        if (op == DAGL_OP_CONV2D && f && f->pool_op != DAGL_OP_NONE) {
+            st = dagl__ct_forward_pool(ctx, isa, j.dt, &j.g, p0, p1, bp, act, f->pool_op, &j.pool, j.out);
+        } else if (op == DAGL_OP_CONV2D) {
+            st = dagl__ct_forward(ctx, isa, j.dt, &j.g, p0, p1, 0, bp, act, j.out);
         } else if (op == DAGL_OP_CONV2D_GRAD_KERNEL) {
             st = dagl__ct_grad_kernel(ctx, isa, j.dt, &j.g, p0, p1, j.out);
         } else {
@@ -80,16 +95,20 @@ dagl_status dagl__conv2d_isa(dagl_ctx *ctx, int isa, dagl_op op, const dagl_tens
 dagl_status dagl__conv2d_into(dagl_ctx *ctx, const dagl_tensor *x, const dagl_tensor *k, const dagl_window2d *w,
                               dagl_tensor *dst, dagl_tensor **out)
 {
-    return dagl__conv2d_isa(ctx, dagl__ct_best_isa(), DAGL_OP_CONV2D, x, k, NULL, w, NULL, DAGL_OP_NONE, dst, out);
+    return dagl__conv2d_isa(ctx, dagl__ct_best_isa(), DAGL_OP_CONV2D, x, k, NULL, w, NULL, dst, out);
 }
 
-/* The graph's fused conv2d+add(+relu/tanh/sigmoid) node (src/graph/fuse.c). */
+/* The graph's fused conv2d+add(+relu/tanh/sigmoid)(+pooling) node (src/graph/fuse.c). */
 dagl_status dagl__conv2d_epilogue(dagl_ctx *ctx, const dagl_tensor *x, const dagl_tensor *k, const dagl_tensor *bias,
-                                  dagl_op act, const dagl_window2d *w, dagl_tensor *dst, dagl_tensor **out)
+                                  dagl_op act, const dagl_window2d *w, dagl_op pool_op, const dagl_window2d *pool,
+                                  dagl_tensor *dst, dagl_tensor **out)
 {
     *out = NULL;
     if (!bias) return dagl_ctx_set_error(ctx, DAGL_E_ARG, "conv2d+add: bias is NULL");
-    return dagl__conv2d_isa(ctx, dagl__ct_best_isa(), DAGL_OP_CONV2D, x, k, NULL, w, bias, act, dst, out);
+    if (pool_op != DAGL_OP_NONE && pool_op != DAGL_OP_MAXPOOL2D && pool_op != DAGL_OP_AVGPOOL2D)
+        return dagl_ctx_set_error(ctx, DAGL_E_ARG, "conv2d+add: %s is not a pooling", dagl_op_name(pool_op));
+    struct dagl_conv_fused f = {bias, act, pool_op, pool};
+    return dagl__conv2d_isa(ctx, dagl__ct_best_isa(), DAGL_OP_CONV2D, x, k, NULL, w, &f, dst, out);
 }
 
 /* The public form: the result in fresh memory. */
@@ -103,8 +122,7 @@ dagl_status dagl__conv2d_grad_input_into(dagl_ctx *ctx, const dagl_tensor *dy, c
                                          const int64_t *x_shape, const dagl_window2d *w, dagl_tensor *dst,
                                          dagl_tensor **out)
 {
-    return dagl__conv2d_isa(ctx, dagl__ct_best_isa(), DAGL_OP_CONV2D_GRAD_INPUT, dy, k, x_shape, w, NULL,
-                            DAGL_OP_NONE, dst, out);
+    return dagl__conv2d_isa(ctx, dagl__ct_best_isa(), DAGL_OP_CONV2D_GRAD_INPUT, dy, k, x_shape, w, NULL, dst, out);
 }
 
 /* The public form: the result in fresh memory. */
@@ -118,8 +136,7 @@ dagl_status dagl__conv2d_grad_kernel_into(dagl_ctx *ctx, const dagl_tensor *x, c
                                           const int64_t *k_shape, const dagl_window2d *w, dagl_tensor *dst,
                                           dagl_tensor **out)
 {
-    return dagl__conv2d_isa(ctx, dagl__ct_best_isa(), DAGL_OP_CONV2D_GRAD_KERNEL, x, dy, k_shape, w, NULL,
-                            DAGL_OP_NONE, dst, out);
+    return dagl__conv2d_isa(ctx, dagl__ct_best_isa(), DAGL_OP_CONV2D_GRAD_KERNEL, x, dy, k_shape, w, NULL, dst, out);
 }
 
 /* The public form: the result in fresh memory. */

@@ -38,6 +38,8 @@ struct ct_job {
     const char *bp;      /* forward: the packed kernel, ceil(Cout / nr) panels of K x nr */
     const void *bias;
     dagl_op act;
+    struct win2d pool;   /* forward: a pooling of the output after the activation, when pool_op is set */
+    dagl_op pool_op;
     char *out;
     char *part;          /* kernel gradient: one prow x pcol partial per share */
     int64_t prow, pcol;
@@ -143,30 +145,59 @@ static void job_input_free(struct ct_job *j)
     }
 DAGL_FOR_FLOAT_DTYPES(DEF_PACK)
 
-/* Forward share: its band of output pixels, block by block: the corners, then every column
- * panel's tiles, then the bias and activation on the block's rows while they are in cache. */
+/* Output pixels [p0, p0 + np) (within the share's band) into dst (pixel p0's row): the corners,
+ * every column panel's tiles, then the bias and activation while the rows are in cache. */
+static void forward_block(struct ct_job *j, const char **cor, int64_t p0, int64_t np, char *dst)
+{
+    const struct win2d *g = &j->g;
+    int64_t mr = j->sh->mr, es = (int64_t)j->es;
+    corners(j, p0, np, round_up(np, mr), cor);
+    for (int64_t c0 = 0; c0 < g->Cout; c0 += j->nr) {
+        int cols = (int)(g->Cout - c0 < j->nr ? g->Cout - c0 : j->nr);
+        const char *b = j->bp + c0 * j->K * es;
+        for (int64_t i0 = 0; i0 < np; i0 += mr)
+            j->sh->fwd((const void *const *)(cor + i0), j->off, j->ntap, g->C, b, dst + (i0 * g->Cout + c0) * es,
+                       g->Cout, (int)(np - i0 < mr ? np - i0 : mr), cols);
+    }
+    if (j->bias) dagl__epilogue(j->dt, dst, np, g->Cout, j->bias, j->act);
+}
+
+/* Forward share: its band of output pixels, block by block. */
 static void forward_share(void *p, int ith, int nth)
 {
     struct ct_job *j = p;
-    const struct win2d *g = &j->g;
-    int64_t lo, hi, mr = j->sh->mr, es = (int64_t)j->es;
+    int64_t lo, hi;
     dagl__split(j->P, ith, nth, &lo, &hi);
     if (lo >= hi) return;
     const char **cor = scratch(j, sizeof *cor * (size_t)j->pb);
     if (!cor) return;
-    for (int64_t p0 = lo; p0 < hi; p0 += j->pb) {
-        int64_t np = hi - p0 < j->pb ? hi - p0 : j->pb;
-        corners(j, p0, np, round_up(np, mr), cor);
-        for (int64_t c0 = 0; c0 < g->Cout; c0 += j->nr) {
-            int cols = (int)(g->Cout - c0 < j->nr ? g->Cout - c0 : j->nr);
-            const char *b = j->bp + c0 * j->K * es;
-            for (int64_t i0 = 0; i0 < np; i0 += mr)
-                j->sh->fwd((const void *const *)(cor + i0), j->off, j->ntap, g->C, b,
-                           j->out + ((p0 + i0) * g->Cout + c0) * es, g->Cout, (int)(np - i0 < mr ? np - i0 : mr), cols);
-        }
-        if (j->bias) dagl__epilogue(j->dt, j->out + p0 * g->Cout * es, np, g->Cout, j->bias, j->act);
-    }
+    for (int64_t p0 = lo; p0 < hi; p0 += j->pb)
+        forward_block(j, cor, p0, hi - p0 < j->pb ? hi - p0 : j->pb, j->out + p0 * j->g.Cout * (int64_t)j->es);
     free(cor);
+}
+
+/* Forward share with a pooling after it: its band of pooled rows, each from the convolution's
+ * rows under it, computed into a scratch band (rows that two pooled rows share are computed
+ * for each). */
+static void forward_pool_share(void *p, int ith, int nth)
+{
+    struct ct_job *j = p;
+    const struct win2d *g = &j->g, *pg = &j->pool;
+    int64_t lo, hi, es = (int64_t)j->es, row = g->OW * g->Cout * es;
+    dagl__split(g->N * pg->OH, ith, nth, &lo, &hi);
+    if (lo >= hi) return;
+    const char **cor = scratch(j, sizeof *cor * (size_t)j->pb);
+    char *band = scratch(j, (size_t)((pg->KH < g->OH ? pg->KH : g->OH) * row));
+    if (cor && band)
+        for (int64_t r = lo; r < hi; r++) {
+            int64_t n = r / pg->OH, ph = r % pg->OH, h0, h1;
+            dagl__pool2d_rows_needed(pg, ph, &h0, &h1);
+            int64_t first = (n * g->OH + h0) * g->OW, count = (h1 - h0) * g->OW;
+            for (int64_t q = 0; q < count; q += j->pb)
+                forward_block(j, cor, first + q, count - q < j->pb ? count - q : j->pb, band + q * g->Cout * es);
+            dagl__pool2d_row(j->dt, j->pool_op, pg, band, h0, ph, j->out + r * pg->OW * g->Cout * es);
+        }
+    free(cor), free(band);
 }
 
 /* Sets up the parts of a job both passes share. */
@@ -185,17 +216,19 @@ static dagl_status job_init(dagl_ctx *ctx, struct ct_job *j, int isa, dagl_dtype
     return DAGL_OK;
 }
 
-dagl_status dagl__ct_forward(dagl_ctx *ctx, int isa, dagl_dtype dt, const struct win2d *g, const void *x,
-                             const void *k, int flip, const void *bias, dagl_op act, void *out)
+/* The forward pass, pooled afterwards when pg is given (op pool_op). */
+static dagl_status forward(dagl_ctx *ctx, int isa, dagl_dtype dt, const struct win2d *g, const void *x, const void *k,
+                           int flip, const void *bias, dagl_op act, dagl_op pool_op, const struct win2d *pg, void *out)
 {
     struct ct_job j;
     dagl_status st = job_init(ctx, &j, isa, dt, g);
     if (st) return st;
-    if (j.P == 0 || g->Cout == 0) return DAGL_OK;
+    if (j.P == 0 || g->Cout == 0 || (pg && pg->OH * pg->OW == 0)) return DAGL_OK;
     j.sh = pick_shape(j.set, 0, g->Cout);
     j.nr = (int64_t)j.sh->nv * j.set->vl;
     j.pb = round_up(BLOCK_PIXELS, j.sh->mr);
     j.bias = bias, j.act = act, j.out = out;
+    if (pg) j.pool = *pg, j.pool_op = pool_op;
     if ((st = job_input(ctx, &j, x))) {
         job_input_free(&j);
         return st;
@@ -205,13 +238,27 @@ dagl_status dagl__ct_forward(dagl_ctx *ctx, int isa, dagl_dtype dt, const struct
         if (dt == DAGL_F32) pack_kernel_f32(&j, k, flip, (float *)bp);
         else pack_kernel_f64(&j, k, flip, (double *)bp);
         j.bp = bp;
+        int64_t most = pg ? g->N * pg->OH : j.P;
         int n = dagl__shares(j.P * (j.K > 0 ? j.K : 1) * g->Cout, (int64_t)1 << 20);
-        dagl__parallel(ctx, forward_share, &j, n > j.P ? (int)j.P : n);
+        dagl__parallel(ctx, pg ? forward_pool_share : forward_share, &j, n > most ? (int)most : n);
     }
     free(bp);
     job_input_free(&j);
     if (atomic_load(&j.failed)) return dagl_ctx_set_error(ctx, DAGL_E_NOMEM, "conv2d: out of memory for its tiles");
     return DAGL_OK;
+}
+
+dagl_status dagl__ct_forward(dagl_ctx *ctx, int isa, dagl_dtype dt, const struct win2d *g, const void *x,
+                             const void *k, int flip, const void *bias, dagl_op act, void *out)
+{
+    return forward(ctx, isa, dt, g, x, k, flip, bias, act, DAGL_OP_NONE, NULL, out);
+}
+
+dagl_status dagl__ct_forward_pool(dagl_ctx *ctx, int isa, dagl_dtype dt, const struct win2d *g, const void *x,
+                                  const void *k, const void *bias, dagl_op act, dagl_op pool_op,
+                                  const struct win2d *pg, void *out)
+{
+    return forward(ctx, isa, dt, g, x, k, 0, bias, act, pool_op, pg, out);
 }
 
 /* Packs the kernel for the input gradient's GEMM dY · kernelᵀ: panel p, row co, column c is

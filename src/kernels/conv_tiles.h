@@ -12,6 +12,12 @@
 DAGL_HIDDEN dagl_status dagl__ct_forward(dagl_ctx *ctx, int isa, dagl_dtype dt, const struct win2d *g, const void *x,
                                          const void *k, int flip, const void *bias, dagl_op act, void *out);
 
+/* out = pooling pg (op DAGL_OP_MAXPOOL2D or AVGPOOL2D; its input: the convolution's output) of
+ * the forward pass's result with bias and act, a band of the convolution's rows at a time. */
+DAGL_HIDDEN dagl_status dagl__ct_forward_pool(dagl_ctx *ctx, int isa, dagl_dtype dt, const struct win2d *g,
+                                              const void *x, const void *k, const void *bias, dagl_op act,
+                                              dagl_op pool_op, const struct win2d *pg, void *out);
+
 /* out (N, H, W, C) = the input gradient of the convolution g whose output gradient is dy
  * (N, OH, OW, Cout), kernel k (KH, KW, C, Cout). */
 DAGL_HIDDEN dagl_status dagl__ct_grad_input(dagl_ctx *ctx, int isa, dagl_dtype dt, const struct win2d *g,
@@ -22,11 +28,20 @@ DAGL_HIDDEN dagl_status dagl__ct_grad_input(dagl_ctx *ctx, int isa, dagl_dtype d
 DAGL_HIDDEN dagl_status dagl__ct_grad_kernel(dagl_ctx *ctx, int isa, dagl_dtype dt, const struct win2d *g,
                                              const void *x, const void *dy, void *out);
 
+/* What a fused conv2d node does after the convolution: + bias (1-D, Cout; NULL: nothing), act
+ * (DAGL_OP_NONE, RELU, TANH, SIGMOID), then pooling pool_op (DAGL_OP_NONE, MAXPOOL2D, AVGPOOL2D)
+ * with window `pool`. */
+struct dagl_conv_fused {
+    const dagl_tensor *bias;
+    dagl_op act, pool_op;
+    const dagl_window2d *pool;
+};
+
 /* conv2d, conv2d_grad_input or conv2d_grad_kernel (op) through instruction set isa's kernels
  * (conv_micro.h; tests compare the sets), pshape the forward operand's shape for the gradients;
- * conv2d with bias (1-D, Cout) adds it and applies act (DAGL_OP_NONE, RELU, TANH, SIGMOID). */
+ * conv2d does what f fuses after it (NULL: nothing). */
 DAGL_HIDDEN dagl_status dagl__conv2d_isa(dagl_ctx *ctx, int isa, dagl_op op, const dagl_tensor *a,
                                          const dagl_tensor *b, const int64_t *pshape, const dagl_window2d *w,
-                                         const dagl_tensor *bias, dagl_op act, dagl_tensor *dst, dagl_tensor **out);
+                                         const struct dagl_conv_fused *f, dagl_tensor *dst, dagl_tensor **out);
 
 #endif

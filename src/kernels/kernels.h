@@ -204,10 +204,12 @@ DAGL_HIDDEN dagl_status dagl__pool2d_grad_into(dagl_ctx *ctx, dagl_op op, const 
 /* dagl_conv2d into dst */
 DAGL_HIDDEN dagl_status dagl__conv2d_into(dagl_ctx *ctx, const dagl_tensor *x, const dagl_tensor *k,
                                           const dagl_window2d *w, dagl_tensor *dst, dagl_tensor **out);
-/* conv2d(x, k) + bias, then act: the fused node of graph/fuse.c, bitwise equal to the three ops. */
+/* conv2d(x, k) + bias, then act, then (pool_op MAXPOOL2D or AVGPOOL2D, else NONE) the pooling
+ * with window `pool`: the fused node of graph/fuse.c, bitwise equal to the ops one by one. */
 DAGL_HIDDEN dagl_status dagl__conv2d_epilogue(dagl_ctx *ctx, const dagl_tensor *x, const dagl_tensor *k,
                                               const dagl_tensor *bias, dagl_op act, const dagl_window2d *w,
-                                              dagl_tensor *dst, dagl_tensor **out);
+                                              dagl_op pool_op, const dagl_window2d *pool, dagl_tensor *dst,
+                                              dagl_tensor **out);
 /* dagl_conv2d_grad_input into dst */
 DAGL_HIDDEN dagl_status dagl__conv2d_grad_input_into(dagl_ctx *ctx, const dagl_tensor *dy, const dagl_tensor *k,
                                                      const int64_t *x_shape, const dagl_window2d *w, dagl_tensor *dst, dagl_tensor **out);

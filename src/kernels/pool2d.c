@@ -12,6 +12,7 @@ struct pool_job {
     struct win2d g;
     dagl_op op;
     bool relu; /* max gradient: times (x > 0), the gradient of a relu before the pooling */
+    dagl_dtype dt;
     const char *x, *dy;
     char *out;
 };
@@ -29,40 +30,60 @@ static void window_at(const struct win2d *g, int64_t oh, int64_t ow, int64_t *h0
 
 #define VB 32 /* bytes of the gradient's vector blocks of channels (an AVX2 register) */
 
-/* Forward: out[n, oh, ow, :] = max or mean of the window's channel vectors. */
-#define DEF_POOL(sfx, T, dt)                                                                       \
-    DAGL_VEC_CLONES static void pool_##sfx(const struct pool_job *j, int ith, int nth)             \
+/* Forward, one output row: out[ow, :] = max or mean of the channel vectors of the window at
+ * (oh, ow), over image rows held from row h0 on in `img` (W * C elements each). */
+#define DEF_POOL_ROW(sfx, T, dt)                                                                   \
+    DAGL_VEC_CLONES static void pool_row_##sfx(const struct win2d *g, bool mx, const T *img, int64_t h0img, \
+                                               int64_t oh, T *out)                                 \
     {                                                                                              \
-        const struct win2d *g = &j->g;                                                             \
-        const T *x = (const T *)j->x;                                                              \
-        int64_t lo, hi, C = g->C, h0, h1, w0, w1;                                                  \
-        bool mx = j->op == DAGL_OP_MAXPOOL2D;                                                      \
-        dagl__split(g->N * g->OH, ith, nth, &lo, &hi);                                             \
-        for (int64_t r = lo; r < hi; r++) {                                                        \
-            int64_t n = r / g->OH, oh = r % g->OH;                                                 \
-            for (int64_t ow = 0; ow < g->OW; ow++) {                                               \
-                T *restrict o = (T *)j->out + (r * g->OW + ow) * C;                                \
-                window_at(g, oh, ow, &h0, &h1, &w0, &w1);                                          \
-                const T *first = x + ((n * g->H + h0) * g->W + w0) * C;                            \
-                if (mx)                                                                            \
-                    for (int64_t c = 0; c < C; c++) o[c] = first[c];                               \
-                else                                                                               \
-                    for (int64_t c = 0; c < C; c++) o[c] = 0;                                      \
-                for (int64_t ih = h0; ih < h1; ih++)                                               \
-                    for (int64_t iw = w0; iw < w1; iw++) {                                         \
-                        const T *restrict p = x + ((n * g->H + ih) * g->W + iw) * C;               \
-                        if (mx)                                                                    \
-                            for (int64_t c = 0; c < C; c++) o[c] = p[c] > o[c] ? p[c] : o[c];      \
-                        else                                                                       \
-                            for (int64_t c = 0; c < C; c++) o[c] += p[c];                          \
-                    }                                                                              \
-                if (!mx) {                                                                         \
-                    T cnt = (T)((h1 - h0) * (w1 - w0));                                            \
-                    for (int64_t c = 0; c < C; c++) o[c] /= cnt;                                   \
+        int64_t C = g->C, h0, h1, w0, w1;                                                          \
+        for (int64_t ow = 0; ow < g->OW; ow++) {                                                   \
+            T *restrict o = out + ow * C;                                                          \
+            window_at(g, oh, ow, &h0, &h1, &w0, &w1);                                              \
+            const T *first = img + ((h0 - h0img) * g->W + w0) * C;                                 \
+            if (mx)                                                                                \
+                for (int64_t c = 0; c < C; c++) o[c] = first[c];                                   \
+            else                                                                                   \
+                for (int64_t c = 0; c < C; c++) o[c] = 0;                                          \
+            for (int64_t ih = h0; ih < h1; ih++)                                                   \
+                for (int64_t iw = w0; iw < w1; iw++) {                                             \
+                    const T *restrict p = img + ((ih - h0img) * g->W + iw) * C;                    \
+                    if (mx)                                                                        \
+                        for (int64_t c = 0; c < C; c++) o[c] = p[c] > o[c] ? p[c] : o[c];          \
+                    else                                                                           \
+                        for (int64_t c = 0; c < C; c++) o[c] += p[c];                              \
                 }                                                                                  \
+            if (!mx) {                                                                             \
+                T cnt = (T)((h1 - h0) * (w1 - w0));                                                \
+                for (int64_t c = 0; c < C; c++) o[c] /= cnt;                                       \
             }                                                                                      \
         }                                                                                          \
     }
+DAGL_FOR_FLOAT_DTYPES(DEF_POOL_ROW)
+
+void dagl__pool2d_row(dagl_dtype dt, dagl_op op, const struct win2d *g, const void *img, int64_t h0, int64_t oh,
+                      void *out)
+{
+    if (dt == DAGL_F32) pool_row_f32(g, op == DAGL_OP_MAXPOOL2D, img, h0, oh, out);
+    else pool_row_f64(g, op == DAGL_OP_MAXPOOL2D, img, h0, oh, out);
+}
+
+void dagl__pool2d_rows_needed(const struct win2d *g, int64_t oh, int64_t *h0, int64_t *h1)
+{
+    int64_t w0, w1;
+    window_at(g, oh, 0, h0, h1, &w0, &w1);
+}
+
+/* Forward share: a band of output rows. */
+static void pool_share_fwd(const struct pool_job *j, int ith, int nth)
+{
+    const struct win2d *g = &j->g;
+    int64_t lo, hi, es = (int64_t)dagl_dtype_size(j->dt);
+    dagl__split(g->N * g->OH, ith, nth, &lo, &hi);
+    for (int64_t r = lo; r < hi; r++)
+        dagl__pool2d_row(j->dt, j->op, g, j->x + (r / g->OH) * g->H * g->W * g->C * es, 0, r % g->OH,
+                         j->out + r * g->OW * g->C * es);
+}
 
 /* Whether no input is in two windows (each gradient entry then comes from one window at most). */
 static bool disjoint(const struct win2d *g) { return g->sh >= g->KH && g->sw >= g->KW; }
@@ -175,7 +196,6 @@ static bool tiles_exactly(const struct win2d *g)
         if (j->relu && add) /* the mask on the sums, after every window's share */                 \
             for (int64_t i = lo * img; i < hi * img; i++) dx[i] = dx[i] * (x[i] > 0 ? (T)1 : (T)0); \
     }
-DAGL_FOR_FLOAT_DTYPES(DEF_POOL)
 DAGL_FOR_FLOAT_DTYPES(DEF_MAX_GRAD_WINDOW)
 DAGL_FOR_FLOAT_DTYPES(DEF_MAX_GRAD_BLOCK)
 DAGL_FOR_FLOAT_DTYPES(DEF_POOL_GRAD)
@@ -206,10 +226,11 @@ static dagl_status pool_op(dagl_ctx *ctx, dagl_op op, const dagl_tensor *x, cons
     if (st) return st;
     for (int i = 0; i < (dy ? 2 : 1) && !st; i++) st = dagl__win2d_operand(ctx, src[i], dt, &hold[i]);
     if (!st) st = dagl__tensor_alloc_dst(ctx, dst, dt, 4, oshape, out);
+    j.dt = dt;
     if (!st && (*out)->numel > 0) {
         j.x = hold[0]->data, j.dy = dy ? hold[1]->data : NULL, j.out = (*out)->data;
         struct pool_run r = {&j, dy ? (dt == DAGL_F32 ? pool_grad_f32 : pool_grad_f64)
-                                    : (dt == DAGL_F32 ? pool_f32 : pool_f64)};
+                                    : pool_share_fwd};
         int64_t most = dy ? j.g.N : j.g.N * j.g.OH;
         int n = dagl__shares(j.g.N * j.g.OH * j.g.OW * j.g.C * j.g.KH * j.g.KW, (int64_t)1 << 18);
         dagl__parallel(ctx, pool_share, &r, n > most ? (int)(most > 0 ? most : 1) : n);

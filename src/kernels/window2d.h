@@ -28,6 +28,13 @@ DAGL_HIDDEN dagl_status dagl__win2d_check(dagl_ctx *ctx, dagl_op op, const dagl_
 /* Source k of an eager window op in the compute dtype dt and contiguous (a new reference). */
 DAGL_HIDDEN dagl_status dagl__win2d_operand(dagl_ctx *ctx, const dagl_tensor *t, dagl_dtype dt, dagl_tensor **out);
 
+/* One output row oh of max or average pooling g (op DAGL_OP_MAXPOOL2D or AVGPOOL2D) of one
+ * image whose rows from h0 on are at img (g->W * g->C elements each), into out (g->OW * g->C). */
+DAGL_HIDDEN void dagl__pool2d_row(dagl_dtype dt, dagl_op op, const struct win2d *g, const void *img, int64_t h0,
+                                  int64_t oh, void *out);
+/* The input rows [*h0, *h1) pooling g's output row oh reads. */
+DAGL_HIDDEN void dagl__pool2d_rows_needed(const struct win2d *g, int64_t oh, int64_t *h0, int64_t *h1);
+
 /* The float dtypes, for X-macros: X(suffix, C type, dtype). */
 #define DAGL_FOR_FLOAT_DTYPES(X) X(f32, float, DAGL_F32) X(f64, double, DAGL_F64)
 
