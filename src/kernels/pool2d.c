@@ -101,23 +101,25 @@ static bool tiles_exactly(const struct win2d *g)
  * x > 0 as the mul by the relu's mask does. The scalar form, for the last channels. */
 #define DEF_MAX_GRAD_WINDOW(sfx, T, dt)                                                            \
     static inline __attribute__((always_inline)) void max_grad_window_##sfx(                       \
-        const struct win2d *g, const T *x, T *dx, const T *d, int64_t n, int64_t h0, int64_t h1,   \
+        const struct win2d *g, const T *xb, int64_t xh0, T *dxi, const T *d, int64_t h0, int64_t h1, \
         int64_t w0, int64_t w1, int64_t c0, int64_t cb, bool add, bool relu)                       \
     {                                                                                              \
         int64_t C = g->C;                                                                          \
         for (int64_t c = 0; c < cb; c++) {                                                         \
-            const T *xc = x + (n * g->H * g->W) * C + c0 + c;                                      \
-            T best = xc[(h0 * g->W + w0) * C], at = 0, pos = 0;                                    \
+            const T *xc = xb + c0 + c;                                                             \
+            T best = xc[((h0 - xh0) * g->W + w0) * C], at = 0, pos = 0;                            \
             for (int64_t ih = h0; ih < h1; ih++)                                                   \
-                for (int64_t iw = w0; iw < w1; iw++, pos++)                                        \
-                    if (xc[(ih * g->W + iw) * C] > best) best = xc[(ih * g->W + iw) * C], at = pos; \
+                for (int64_t iw = w0; iw < w1; iw++, pos++) {                                      \
+                    T v = xc[((ih - xh0) * g->W + iw) * C];                                        \
+                    if (v > best) best = v, at = pos;                                              \
+                }                                                                                  \
             pos = 0;                                                                               \
             for (int64_t ih = h0; ih < h1; ih++)                                                   \
                 for (int64_t iw = w0; iw < w1; iw++, pos++) {                                      \
-                    int64_t e = (n * g->H + ih) * g->W + iw;                                       \
-                    T *q = dx + e * C + c0 + c;                                                    \
+                    T *q = dxi + (ih * g->W + iw) * C + c0 + c;                                    \
                     if (add) *q = at == pos ? *q + d[c] : *q;                                      \
-                    else *q = (at == pos ? (T)0 + d[c] : (T)0) * (!relu || xc[(ih * g->W + iw) * C] > 0 ? (T)1 : (T)0); \
+                    else *q = (at == pos ? (T)0 + d[c] : (T)0) *                                   \
+                              (!relu || xc[((ih - xh0) * g->W + iw) * C] > 0 ? (T)1 : (T)0);       \
                 }                                                                                  \
         }                                                                                          \
     }
@@ -126,18 +128,18 @@ static bool tiles_exactly(const struct win2d *g)
  * comparisons give lane masks, blended by bit operations). */
 #define DEF_MAX_GRAD_BLOCK(sfx, T, dt)                                                             \
     static inline __attribute__((always_inline)) void max_grad_block_##sfx(                        \
-        const struct win2d *g, const T *x, T *dx, const T *d, int64_t n, int64_t h0, int64_t h1,   \
+        const struct win2d *g, const T *xb, int64_t xh0, T *dxi, const T *d, int64_t h0, int64_t h1, \
         int64_t w0, int64_t w1, int64_t c0, bool add, bool relu)                                   \
     {                                                                                              \
         typedef T V __attribute__((vector_size(VB), aligned(sizeof(T)), may_alias));               \
         typedef __typeof__((V){0} > (V){0}) M;                                                     \
         int64_t C = g->C;                                                                          \
-        const char *base = (const char *)(x + (n * g->H * g->W) * C + c0);                         \
-        V best = *(const V *)(base + (h0 * g->W + w0) * C * (int64_t)sizeof(T)), at = {0}, pos = {0}; \
+        const char *base = (const char *)(xb + c0);                                                \
+        V best = *(const V *)(base + ((h0 - xh0) * g->W + w0) * C * (int64_t)sizeof(T)), at = {0}, pos = {0}; \
         V one = (V){0} + 1, dv = *(const V *)d;                                                    \
         for (int64_t ih = h0; ih < h1; ih++)                                                       \
             for (int64_t iw = w0; iw < w1; iw++, pos += one) {                                     \
-                V p = *(const V *)(base + (ih * g->W + iw) * C * (int64_t)sizeof(T));              \
+                V p = *(const V *)(base + ((ih - xh0) * g->W + iw) * C * (int64_t)sizeof(T));      \
                 M up = p > best;                                                                   \
                 best = (V)(((M)best & ~up) | ((M)p & up));                                         \
                 at = (V)(((M)at & ~up) | ((M)pos & up));                                           \
@@ -146,17 +148,33 @@ static bool tiles_exactly(const struct win2d *g)
         V dz = (V){0} + dv;                                                                        \
         for (int64_t ih = h0; ih < h1; ih++)                                                       \
             for (int64_t iw = w0; iw < w1; iw++, pos += one) {                                     \
-                int64_t e = ((n * g->H + ih) * g->W + iw) * C + c0;                                \
-                V *q = (V *)(dx + e);                                                              \
+                V *q = (V *)(dxi + (ih * g->W + iw) * C + c0);                                     \
                 M here = at == pos;                                                                \
                 if (add) {                                                                         \
                     *q = (V)(((M)*q & ~here) | ((M)(*q + dv) & here));                             \
                 } else {                                                                           \
                     V r = (V)((M)dz & here);                                                       \
-                    if (relu) r = r * (V)((M)one & (*(const V *)(x + e) > (V){0}));                \
+                    if (relu) r = r * (V)((M)one & (*(const V *)(base + ((ih - xh0) * g->W + iw) * C * \
+                                                                   (int64_t)sizeof(T)) > (V){0}));  \
                     *q = r;                                                                        \
                 }                                                                                  \
             }                                                                                      \
+    }
+
+/* Max backward of output row oh (dy row d) into the gradient image dxi, the input's rows from
+ * xh0 on at xb: every window of the row, a vector block of channels at a time. */
+#define DEF_MAX_GRAD_ROW(sfx, T, dt)                                                               \
+    DAGL_VEC_CLONES static void max_grad_row_##sfx(const struct win2d *g, const T *xb, int64_t xh0, int64_t oh, \
+                                                   const T *d, T *dxi, bool add, bool relu)        \
+    {                                                                                              \
+        int64_t C = g->C, h0, h1, w0, w1;                                                          \
+        for (int64_t ow = 0; ow < g->OW; ow++, d += C) {                                           \
+            window_at(g, oh, ow, &h0, &h1, &w0, &w1);                                              \
+            int64_t c0 = 0;                                                                        \
+            for (; c0 + VB / (int64_t)sizeof(T) <= C; c0 += VB / (int64_t)sizeof(T))              \
+                max_grad_block_##sfx(g, xb, xh0, dxi, d + c0, h0, h1, w0, w1, c0, add, relu);      \
+            if (c0 < C) max_grad_window_##sfx(g, xb, xh0, dxi, d + c0, h0, h1, w0, w1, c0, C - c0, add, relu); \
+        }                                                                                          \
     }
 
 /* Backward over whole images (windows overlap only within one): max windows as above, the
@@ -174,23 +192,19 @@ static bool tiles_exactly(const struct win2d *g)
             memset(dx + lo * img, 0, sizeof(T) * (size_t)((hi - lo) * img));                       \
         for (int64_t r = lo * g->OH; r < hi * g->OH; r++) {                                        \
             int64_t n = r / g->OH, oh = r % g->OH;                                                 \
-            for (int64_t ow = 0; ow < g->OW; ow++) {                                               \
-                const T *d = (const T *)j->dy + (r * g->OW + ow) * C;                              \
+            const T *d = (const T *)j->dy + r * g->OW * C;                                         \
+            if (mx) {                                                                              \
+                max_grad_row_##sfx(g, x + n * img, 0, oh, d, dx + n * img, add, j->relu);          \
+                continue;                                                                          \
+            }                                                                                      \
+            for (int64_t ow = 0; ow < g->OW; ow++, d += C) {                                       \
                 window_at(g, oh, ow, &h0, &h1, &w0, &w1);                                          \
-                if (mx) {                                                                          \
-                    int64_t c0 = 0;                                                                \
-                    for (; c0 + VB / (int64_t)sizeof(T) <= C; c0 += VB / (int64_t)sizeof(T))       \
-                        max_grad_block_##sfx(g, x, dx, d + c0, n, h0, h1, w0, w1, c0, add, j->relu); \
-                    if (c0 < C)                                                                    \
-                        max_grad_window_##sfx(g, x, dx, d + c0, n, h0, h1, w0, w1, c0, C - c0, add, j->relu); \
-                } else {                                                                           \
-                    T cnt = (T)((h1 - h0) * (w1 - w0));                                            \
-                    for (int64_t ih = h0; ih < h1; ih++)                                           \
-                        for (int64_t iw = w0; iw < w1; iw++) {                                     \
-                            T *restrict p = dx + ((n * g->H + ih) * g->W + iw) * C;                \
-                            for (int64_t c = 0; c < C; c++) p[c] += d[c] / cnt;                    \
-                        }                                                                          \
-                }                                                                                  \
+                T cnt = (T)((h1 - h0) * (w1 - w0));                                                \
+                for (int64_t ih = h0; ih < h1; ih++)                                               \
+                    for (int64_t iw = w0; iw < w1; iw++) {                                         \
+                        T *restrict p = dx + ((n * g->H + ih) * g->W + iw) * C;                    \
+                        for (int64_t c = 0; c < C; c++) p[c] += d[c] / cnt;                        \
+                    }                                                                              \
             }                                                                                      \
         }                                                                                          \
         if (j->relu && add) /* the mask on the sums, after every window's share */                 \
@@ -198,7 +212,19 @@ static bool tiles_exactly(const struct win2d *g)
     }
 DAGL_FOR_FLOAT_DTYPES(DEF_MAX_GRAD_WINDOW)
 DAGL_FOR_FLOAT_DTYPES(DEF_MAX_GRAD_BLOCK)
+DAGL_FOR_FLOAT_DTYPES(DEF_MAX_GRAD_ROW)
 DAGL_FOR_FLOAT_DTYPES(DEF_POOL_GRAD)
+
+bool dagl__pool2d_disjoint(const struct win2d *g) { return disjoint(g); }
+
+void dagl__maxpool2d_grad_row(dagl_dtype dt, const struct win2d *g, const void *xb, int64_t xh0, int64_t oh,
+                              const void *dy, void *dxi, bool relu)
+{
+    if (dt == DAGL_F32) max_grad_row_f32(g, xb, xh0, oh, dy, dxi, !disjoint(g), relu);
+    else max_grad_row_f64(g, xb, xh0, oh, dy, dxi, !disjoint(g), relu);
+}
+
+bool dagl__pool2d_grad_zero_fill(const struct win2d *g) { return !disjoint(g) || !tiles_exactly(g); }
 
 struct pool_run {
     const struct pool_job *j;

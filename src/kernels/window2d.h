@@ -35,6 +35,17 @@ DAGL_HIDDEN void dagl__pool2d_row(dagl_dtype dt, dagl_op op, const struct win2d 
 /* The input rows [*h0, *h1) pooling g's output row oh reads. */
 DAGL_HIDDEN void dagl__pool2d_rows_needed(const struct win2d *g, int64_t oh, int64_t *h0, int64_t *h1);
 
+/* The max pooling g's gradient for output row oh (dy: that row of the output gradient) into
+ * dxi (one image of the input gradient), the input's rows from xh0 on at xb; with relu, times
+ * x > 0 as written (windows must not overlap then). Adds when windows overlap, else writes. */
+DAGL_HIDDEN void dagl__maxpool2d_grad_row(dagl_dtype dt, const struct win2d *g, const void *xb, int64_t xh0,
+                                          int64_t oh, const void *dy, void *dxi, bool relu);
+/* Whether no input of pooling g is in two windows. */
+DAGL_HIDDEN bool dagl__pool2d_disjoint(const struct win2d *g);
+/* Whether a max pooling gradient image must be zeroed before its rows are written (windows that
+ * overlap or leave inputs out). */
+DAGL_HIDDEN bool dagl__pool2d_grad_zero_fill(const struct win2d *g);
+
 /* The float dtypes, for X-macros: X(suffix, C type, dtype). */
 #define DAGL_FOR_FLOAT_DTYPES(X) X(f32, float, DAGL_F32) X(f64, double, DAGL_F64)
 
