@@ -228,6 +228,41 @@ static void check_pool_relu_mask(void)
         }
 }
 
+/* The masked max-pool gradient over a recomputed convolution: the bits of relu(conv2d + bias),
+ * then dagl__maxpool2d_grad_relu, for pool windows that tile the image exactly, leave a row and
+ * a column out, or leave gaps (stride 3); an overlapping pooling is refused. */
+static void check_conv_pool_grad(void)
+{
+    static const dagl_window2d pw[3] = {{{2, 2}, {0, 0}, DAGL_PAD_VALID}, {{2, 2}, {0, 0}, DAGL_PAD_SAME},
+                                        {{2, 2}, {3, 3}, DAGL_PAD_VALID}};
+    static const int64_t hw[3] = {10, 11, 12}, cin[3] = {1, 3, 1};
+    for (int d = 0; d < 2; d++)
+        for (int c = 0; c < 3; c++) {
+            dagl_dtype dt = d ? DAGL_F64 : DAGL_F32;
+            int64_t bs[1] = {24};
+            dagl_window2d w = {{0, 0}, {1, 1}, c == 1 ? DAGL_PAD_SAME : DAGL_PAD_VALID};
+            dagl_tensor *x = randn(dt, 3, hw[c], hw[c], cin[c]), *k = randn(dt, 3, 3, cin[c], 24), *b, *y, *s, *r, *p,
+                        *dy, *want, *got;
+            CHECK_OK(dagl_randn(ctx, dt, 1, bs, &b));
+            CHECK_OK(dagl_conv2d(ctx, x, k, &w, &y));
+            CHECK_OK(dagl_binary(ctx, DAGL_OP_ADD, y, b, &s));
+            CHECK_OK(dagl_unary(ctx, DAGL_OP_RELU, s, &r));
+            CHECK_OK(dagl_pool2d(ctx, DAGL_OP_MAXPOOL2D, r, &pw[c], &p));
+            const int64_t *ps = dagl_tensor_shape(p);
+            dy = randn(dt, ps[0], ps[1], ps[2], ps[3]);
+            CHECK_OK(dagl__maxpool2d_grad_relu(ctx, r, dy, &pw[c], NULL, &want));
+            CHECK_OK(dagl__conv2d_pool_grad(ctx, x, k, b, dy, &w, &pw[c], NULL, &got));
+            CHECK(dagl_tensor_numel(got) == dagl_tensor_numel(want));
+            CHECK(memcmp(dagl_tensor_data(got), dagl_tensor_data(want),
+                         (size_t)dagl_tensor_numel(want) * dagl_dtype_size(dt)) == 0);
+            dagl_window2d over = {{3, 3}, {1, 1}, DAGL_PAD_VALID};
+            dagl_tensor *bad;
+            CHECK(dagl__conv2d_pool_grad(ctx, x, k, b, dy, &w, &over, NULL, &bad) == DAGL_E_SHAPE);
+            dagl_tensor *ts[] = {x, k, b, y, s, r, p, dy, want, got};
+            for (size_t i = 0; i < sizeof ts / sizeof *ts; i++) dagl_tensor_release(ts[i]);
+        }
+}
+
 /* Ties: the whole window's gradient goes to its first maximum (row-major). */
 static void check_pool_ties(void)
 {
@@ -379,6 +414,7 @@ int main(void)
     }
     check_conv_epilogue();
     check_pool_relu_mask();
+    check_conv_pool_grad();
     check_pool_ties();
     check_threads();
     check_graph();

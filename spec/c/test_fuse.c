@@ -376,6 +376,74 @@ static void conv_pool_fused(int threads)
     dagl_ctx_free(ctx);
 }
 
+/* A first layer's training graph: y = relu(conv2d(x, k) + b) pooled (an output) and the masked
+ * max-pool gradient (an output): two nodes, both recomputing the convolution, y never made;
+ * eager bits. A kernel with 36 inputs a pixel is not recomputed (four nodes); an overlapping
+ * pooling neither. */
+static void conv_recompute_fused(int threads)
+{
+    dagl_ctx_options opt = {.threads = threads, .seed = 10};
+    dagl_ctx *ctx;
+    CHECK_OK(dagl_ctx_new(&opt, &ctx));
+    for (int variant = 0; variant < 3; variant++) {
+        int64_t cin = variant == 1 ? 4 : 1, xs[4] = {8, 26, 26, cin}, ks[4] = {3, 3, cin, 32}, bs[1] = {32};
+        dagl_tensor *x, *w, *b, *y, *a, *r, *p, *dy, *pg, *m, *want, *got[2];
+        CHECK_OK(dagl_randn(ctx, DAGL_F32, 4, xs, &x));
+        CHECK_OK(dagl_randn(ctx, DAGL_F32, 4, ks, &w));
+        CHECK_OK(dagl_randn(ctx, DAGL_F32, 1, bs, &b));
+        dagl_node_params cp = {0}, pp = {0};
+        cp.window = (dagl_window2d){{0, 0}, {1, 1}, DAGL_PAD_SAME};
+        pp.window = variant == 2 ? (dagl_window2d){{3, 3}, {2, 2}, DAGL_PAD_VALID} : (dagl_window2d){{2, 2}, {0, 0}, DAGL_PAD_VALID};
+        CHECK_OK(dagl_conv2d(ctx, x, w, &cp.window, &y));
+        CHECK_OK(dagl_binary(ctx, DAGL_OP_ADD, y, b, &a));
+        CHECK_OK(dagl_unary(ctx, DAGL_OP_RELU, a, &r));
+        CHECK_OK(dagl_pool2d(ctx, DAGL_OP_MAXPOOL2D, r, &pp.window, &p));
+        const int64_t *ps = dagl_tensor_shape(p);
+        CHECK_OK(dagl_randn(ctx, DAGL_F32, 4, ps, &dy));
+        CHECK_OK(dagl_pool2d_grad(ctx, DAGL_OP_MAXPOOL2D, r, dy, &pp.window, &pg));
+        CHECK_OK(dagl_binary_scalar(ctx, DAGL_OP_GT, r, 0, 0, &m));
+        CHECK_OK(dagl_binary(ctx, DAGL_OP_MUL, pg, m, &want));
+        dagl_graph *g;
+        int ix, idy, iw, ib, cv, ad, rl, pl, pgn, gt, mul;
+        CHECK_OK(dagl_graph_new(ctx, &g));
+        CHECK_OK(dagl_graph_input(g, DAGL_F32, 4, xs, &ix));
+        CHECK_OK(dagl_graph_input(g, DAGL_F32, 4, ps, &idy));
+        CHECK_OK(dagl_graph_constant(g, w, &iw));
+        CHECK_OK(dagl_graph_constant(g, b, &ib));
+        int s1[2] = {ix, iw};
+        CHECK_OK(dagl_graph_node(g, DAGL_OP_CONV2D, 2, s1, &cp, &cv));
+        int s2[2] = {cv, ib};
+        CHECK_OK(dagl_graph_node(g, DAGL_OP_ADD, 2, s2, NULL, &ad));
+        CHECK_OK(dagl_graph_node(g, DAGL_OP_RELU, 1, &ad, NULL, &rl));
+        CHECK_OK(dagl_graph_node(g, DAGL_OP_MAXPOOL2D, 1, &rl, &pp, &pl));
+        int s3[2] = {rl, idy};
+        CHECK_OK(dagl_graph_node(g, DAGL_OP_MAXPOOL2D_GRAD, 2, s3, &pp, &pgn));
+        dagl_node_params zero = {.has_scalar = 1};
+        CHECK_OK(dagl_graph_node(g, DAGL_OP_GT, 1, &rl, &zero, &gt));
+        int s4[2] = {pgn, gt};
+        CHECK_OK(dagl_graph_node(g, DAGL_OP_MUL, 2, s4, NULL, &mul));
+        CHECK_OK(dagl_graph_output(g, pl));
+        CHECK_OK(dagl_graph_output(g, mul));
+        dagl_tensor *in[2] = {x, dy};
+        CHECK_OK(dagl_graph_run(g, in, got));
+        if (variant == 0) {
+            CHECK(g->nlive_ops == 2);
+            CHECK_STR(dagl__node_name(&g->nodes[pl]), "conv2d+add+relu+max_pool2d");
+            CHECK_STR(dagl__node_name(&g->nodes[mul]), "conv2d+max_pool2d_grad+relu_mask");
+        } else {
+            CHECK(g->nlive_ops == 3); /* conv2d+add+relu, max_pool2d, max_pool2d_grad+relu_mask */
+            CHECK_STR(dagl__node_name(&g->nodes[mul]), "max_pool2d_grad+relu_mask");
+        }
+        CHECK(memcmp(dagl_tensor_data(got[0]), dagl_tensor_data(p), sizeof(float) * (size_t)dagl_tensor_numel(p)) == 0);
+        CHECK(memcmp(dagl_tensor_data(got[1]), dagl_tensor_data(want), sizeof(float) * (size_t)dagl_tensor_numel(want)) == 0);
+        dagl_graph_free(g);
+        dagl_tensor *ts[] = {x, w, b, y, a, r, p, dy, pg, m, want, got[0], got[1]};
+        for (size_t i = 0; i < sizeof ts / sizeof *ts; i++) dagl_tensor_release(ts[i]);
+    }
+    CHECK(dagl_ctx_live_bytes(ctx) == 0);
+    dagl_ctx_free(ctx);
+}
+
 /* mul(max_pool2d_grad(y, dy), y > 0), either order: one node with the eager bits; with another
  * threshold than 0 or a mask of another tensor, three nodes. */
 static void pool_mask_fused(int threads)
@@ -439,6 +507,8 @@ int main(void)
     conv_fused(2);
     conv_pool_fused(1);
     conv_pool_fused(2);
+    conv_recompute_fused(1);
+    conv_recompute_fused(2);
     pool_mask_fused(1);
     pool_mask_fused(2);
     printf("ok\n");

@@ -11,6 +11,10 @@
  * full-size output is never written (kernels/conv_tiles.c).
  * A max_pool2d_grad(y, g) times y > 0 (the relu's gradient, grad.lua, when y is a relu's output
  * pooled) becomes one max_pool2d_grad node applying the mask as it writes (kernels/pool2d.c).
+ * When such a y is a fused conv2d+add+relu with few inputs a pixel (a first layer: at most
+ * RECOMPUTE_K) read only by non-overlapping max poolings and their masked gradients, those
+ * compute y themselves band by band (the convolution again: cheaper than writing and reading
+ * the full-size y), and y is never written.
  * Then runs of float unary ops (exp -> tanh -> neg ...), each feeding only the next, become one
  * node running the ops block by block (kernels/unary_chain.c), also bitwise equal. */
 #include "graph.h"
@@ -18,6 +22,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define RECOMPUTE_K 32 /* kernel_h * kernel_w * in_channels up to which a conv2d is recomputed */
 
 /* A plain float matmul node that may start a chain; its right operand has 2 or more dims, so the
  * result's last dim is the GEMM's columns (a matrix-vector product's is its rows). Or a conv2d
@@ -151,6 +157,66 @@ static void fuse_pool_mask(dagl_graph *g, int u, const bool *live, const int *us
     }
 }
 
+/* Whether node nd reads node c as a source. */
+static bool reads(const dagl_node *nd, int c)
+{
+    for (int k = 0; k < nd->nsrc; k++)
+        if (nd->src[k] == c) return true;
+    return false;
+}
+
+/* A max pooling window whose windows do not overlap, the same as `w`. */
+static bool same_disjoint(const dagl_window2d *a, const dagl_window2d *w)
+{
+    if (memcmp(a, w, sizeof *a) != 0) return false;
+    return (a->strides[0] ? a->strides[0] : a->size[0]) >= a->size[0] &&
+           (a->strides[1] ? a->strides[1] : a->size[1]) >= a->size[1];
+}
+
+/* Node c, a fused conv2d+add+relu of a small kernel, read only by max poolings and masked
+ * max-pool gradients (as their input) with one non-overlapping window: the poolings become
+ * conv2d+...+max_pool2d nodes and the gradients max_pool2d_grad nodes over the recomputed
+ * convolution (4 sources: input, kernel, bias, output gradient); c then runs for nobody. */
+static void fuse_recompute(dagl_graph *g, int c, const bool *live)
+{
+    const dagl_node *cv = &g->nodes[c];
+    if (!live[c] || !dagl__node_is_fused(cv) || cv->op != DAGL_OP_CONV2D || cv->fused_act != DAGL_OP_RELU ||
+        cv->fused_pool != DAGL_OP_NONE || cv->is_output)
+        return;
+    const dagl_node *k = &g->nodes[cv->src[1]];
+    if (k->ndim != 4 || k->shape[0] * k->shape[1] * k->shape[2] > RECOMPUTE_K) return;
+    const dagl_window2d *w = NULL;
+    int grads = 0;
+    for (int u = 0; u < g->n; u++) {
+        const dagl_node *nd = &g->nodes[u];
+        if (!live[u] || u == c || !reads(nd, c)) continue;
+        bool pool = nd->kind == NODE_OP && nd->op == DAGL_OP_MAXPOOL2D && nd->nsrc == 1 && nd->fused_pool == DAGL_OP_NONE;
+        bool grad = dagl__node_is_masked_pool_grad(nd) && nd->nsrc == 2 && nd->src[0] == c && nd->src[1] != c;
+        if ((!pool && !grad) || nd->dtype != cv->dtype) return;
+        if (!w) w = &nd->p.window;
+        if (!same_disjoint(&nd->p.window, w)) return;
+        grads += grad;
+    }
+    if (!grads) return;
+    for (int u = 0; u < g->n; u++) {
+        dagl_node *nd = &g->nodes[u];
+        if (!live[u] || u == c || !reads(nd, c)) continue;
+        int dy = nd->src[1];
+        nd->pool_window = nd->p.window;
+        nd->p = cv->p;
+        memcpy(nd->src, cv->src, sizeof(int) * 3);
+        if (nd->op == DAGL_OP_MAXPOOL2D) {
+            nd->op = DAGL_OP_CONV2D;
+            nd->nsrc = 3;
+            nd->fused_pool = DAGL_OP_MAXPOOL2D;
+        } else {
+            nd->src[3] = dy;
+            nd->nsrc = 4;
+        }
+        nd->fused_act = DAGL_OP_RELU;
+    }
+}
+
 dagl_status dagl__graph_fuse(dagl_graph *g)
 {
     int n = g->n;
@@ -182,6 +248,10 @@ dagl_status dagl__graph_fuse(dagl_graph *g)
     }
     for (int u = 0; u < n; u++) fuse_conv_pool(g, u, live, uses);
     for (int u = 0; u < n; u++) fuse_pool_mask(g, u, live, uses);
+    memset(uses, 0, sizeof *uses * ((size_t)n + 1));
+    memset(live, 0, sizeof *live * ((size_t)n + 1));
+    live_uses(g, live, uses, only); /* the absorbed nodes out */
+    for (int c = 0; c < n; c++) fuse_recompute(g, c, live);
     for (int u = 0; u < n; u++) fuse_unary(g, u, live, uses);
     free(live), free(uses), free(only);
     return DAGL_OK;

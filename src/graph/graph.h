@@ -92,7 +92,8 @@ static inline const char *dagl__node_name(const dagl_node *nd)
 {
     if (nd->op == DAGL_OP_CUSTOM) return nd->custom.name;
     if (nd->nchain > 0) return nd->chain_name;
-    if (dagl__node_is_masked_pool_grad(nd)) return "max_pool2d_grad+relu_mask";
+    if (dagl__node_is_masked_pool_grad(nd))
+        return nd->nsrc == 4 ? "conv2d+max_pool2d_grad+relu_mask" : "max_pool2d_grad+relu_mask";
     if (!dagl__node_is_fused(nd)) return dagl_op_name(nd->op);
     bool conv = nd->op == DAGL_OP_CONV2D;
     if (conv && nd->fused_pool != DAGL_OP_NONE) {

@@ -278,6 +278,8 @@ dagl_status dagl__exec_node(dagl_ctx *ctx, const dagl_node *nd, dagl_tensor *con
         return dagl__conv2d_epilogue(ctx, srcv[0], srcv[1], srcv[2], nd->fused_act, &nd->p.window, nd->fused_pool,
                                      &nd->pool_window, dst, out);
     if (dagl__node_is_fused(nd)) return dagl__matmul_epilogue(ctx, srcv[0], srcv[1], srcv[2], nd->fused_act, dst, out);
+    if (dagl__node_is_masked_pool_grad(nd) && nd->nsrc == 4)
+        return dagl__conv2d_pool_grad(ctx, srcv[0], srcv[1], srcv[2], srcv[3], &nd->p.window, &nd->pool_window, dst, out);
     if (dagl__node_is_masked_pool_grad(nd)) return dagl__maxpool2d_grad_relu(ctx, srcv[0], srcv[1], &nd->p.window, dst, out);
     if (nd->nchain > 0) return dagl__unary_chain(ctx, nd->chain, nd->nchain, srcv[0], dst, out);
     if (nd->op == DAGL_OP_DROPOUT_MASK) {

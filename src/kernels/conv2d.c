@@ -26,14 +26,24 @@ static dagl_status prepare(dagl_ctx *ctx, dagl_op op, const dagl_tensor *a, cons
     memset(j, 0, sizeof *j);
     dagl_status st = dagl__win2d_check(ctx, op, w, pshape, 2, src, &j->g, oshape, &j->dt);
     if (st) return st;
-    if (f && f->pool_op != DAGL_OP_NONE) { /* the output: the pooling's */
+    if (f && f->pool_op != DAGL_OP_NONE) { /* the output: the pooling's, or its gradient's */
+        bool grad = f->pool_op == DAGL_OP_MAXPOOL2D_GRAD;
         int nd = 4;
-        const int64_t *shp[1] = {oshape};
         dagl_dtype pdt, dts[1] = {j->dt};
-        int64_t yshape[4];
+        int64_t yshape[4], pshape4[4];
         memcpy(yshape, oshape, sizeof yshape);
-        shp[0] = yshape;
-        if ((st = dagl__win2d_infer(ctx, f->pool_op, f->pool, NULL, &nd, shp, dts, &j->pool, oshape, &pdt))) return st;
+        const int64_t *shp[1] = {yshape};
+        if ((st = dagl__win2d_infer(ctx, grad ? DAGL_OP_MAXPOOL2D : f->pool_op, f->pool, NULL, &nd, shp, dts, &j->pool,
+                                    grad ? pshape4 : oshape, &pdt)))
+            return st;
+        if (grad && (!f->dy || f->dy->ndim != 4 || memcmp(f->dy->shape, pshape4, sizeof pshape4) != 0 ||
+                     !dagl__pool2d_disjoint(&j->pool))) {
+            char b1[160];
+            return dagl_ctx_set_error(ctx, DAGL_E_SHAPE,
+                                      "conv2d+max_pool2d_grad: the output gradient must have shape %s, with windows "
+                                      "that do not overlap",
+                                      dagl_shape_str(4, pshape4, b1, sizeof b1));
+        }
     }
     if ((st = dagl__win2d_operand(ctx, a, j->dt, &hold[0])) || (st = dagl__win2d_operand(ctx, b, j->dt, &hold[1])))
         return st;
@@ -62,7 +72,7 @@ dagl_status dagl__conv2d_isa(dagl_ctx *ctx, int isa, dagl_op op, const dagl_tens
 {
     *out = NULL;
     struct conv_job j;
-    dagl_tensor *hold[3] = {NULL, NULL, NULL};
+    dagl_tensor *hold[4] = {NULL, NULL, NULL, NULL};
     const dagl_tensor *bias = f ? f->bias : NULL;
     dagl_op act = f ? f->act : DAGL_OP_NONE;
     dagl_status st = prepare(ctx, op, a, b, pshape, w, f, &j, hold, dst, out);
@@ -75,10 +85,13 @@ dagl_status dagl__conv2d_isa(dagl_ctx *ctx, int isa, dagl_op op, const dagl_tens
             st = dagl__win2d_operand(ctx, bias, j.dt, &hold[2]);
         }
     }
+    if (st == DAGL_OK && f && f->pool_op == DAGL_OP_MAXPOOL2D_GRAD) st = dagl__win2d_operand(ctx, f->dy, j.dt, &hold[3]);
     if (st == DAGL_OK && (*out)->numel > 0) {
         const void *p0 = hold[0]->data, *p1 = hold[1]->data;
         const void *bp = hold[2] ? hold[2]->data : NULL;
-        if (op == DAGL_OP_CONV2D && f && f->pool_op != DAGL_OP_NONE) {
+        if (op == DAGL_OP_CONV2D && f && f->pool_op == DAGL_OP_MAXPOOL2D_GRAD) {
+            st = dagl__ct_pool_grad_recompute(ctx, isa, j.dt, &j.g, p0, p1, bp, &j.pool, hold[3]->data, j.out);
+        } else if (op == DAGL_OP_CONV2D && f && f->pool_op != DAGL_OP_NONE) {
             st = dagl__ct_forward_pool(ctx, isa, j.dt, &j.g, p0, p1, bp, act, f->pool_op, &j.pool, j.out);
         } else if (op == DAGL_OP_CONV2D) {
             st = dagl__ct_forward(ctx, isa, j.dt, &j.g, p0, p1, 0, bp, act, j.out);
@@ -89,6 +102,7 @@ dagl_status dagl__conv2d_isa(dagl_ctx *ctx, int isa, dagl_op op, const dagl_tens
         }
     }
     dagl_tensor_release(hold[2]);
+    dagl_tensor_release(hold[3]);
     return finish(st, hold, out);
 }
 
@@ -107,7 +121,18 @@ dagl_status dagl__conv2d_epilogue(dagl_ctx *ctx, const dagl_tensor *x, const dag
     if (!bias) return dagl_ctx_set_error(ctx, DAGL_E_ARG, "conv2d+add: bias is NULL");
     if (pool_op != DAGL_OP_NONE && pool_op != DAGL_OP_MAXPOOL2D && pool_op != DAGL_OP_AVGPOOL2D)
         return dagl_ctx_set_error(ctx, DAGL_E_ARG, "conv2d+add: %s is not a pooling", dagl_op_name(pool_op));
-    struct dagl_conv_fused f = {bias, act, pool_op, pool};
+    struct dagl_conv_fused f = {bias, act, pool_op, pool, NULL};
+    return dagl__conv2d_isa(ctx, dagl__ct_best_isa(), DAGL_OP_CONV2D, x, k, NULL, w, &f, dst, out);
+}
+
+/* The graph's fused max_pool2d_grad+relu_mask node over a convolution it recomputes (fuse.c). */
+dagl_status dagl__conv2d_pool_grad(dagl_ctx *ctx, const dagl_tensor *x, const dagl_tensor *k, const dagl_tensor *bias,
+                                   const dagl_tensor *dy, const dagl_window2d *w, const dagl_window2d *pool,
+                                   dagl_tensor *dst, dagl_tensor **out)
+{
+    *out = NULL;
+    if (!bias || !dy) return dagl_ctx_set_error(ctx, DAGL_E_ARG, "conv2d+max_pool2d_grad: bias or gradient is NULL");
+    struct dagl_conv_fused f = {bias, DAGL_OP_RELU, DAGL_OP_MAXPOOL2D_GRAD, pool, dy};
     return dagl__conv2d_isa(ctx, dagl__ct_best_isa(), DAGL_OP_CONV2D, x, k, NULL, w, &f, dst, out);
 }
 

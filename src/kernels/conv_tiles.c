@@ -216,19 +216,55 @@ static dagl_status job_init(dagl_ctx *ctx, struct ct_job *j, int isa, dagl_dtype
     return DAGL_OK;
 }
 
-/* The forward pass, pooled afterwards when pg is given (op pool_op). */
-static dagl_status forward(dagl_ctx *ctx, int isa, dagl_dtype dt, const struct win2d *g, const void *x, const void *k,
-                           int flip, const void *bias, dagl_op act, dagl_op pool_op, const struct win2d *pg, void *out)
+/* The max pooling's gradient times the relu's mask over the convolution's rows recomputed:
+ * shares of whole images (zeroed first when windows leave inputs out), each pooled row from
+ * the convolution's rows under it (bias and relu applied) in a scratch band. */
+static void forward_pool_grad_share(void *p, int ith, int nth)
 {
+    struct ct_job *j = p;
+    const struct win2d *g = &j->g, *pg = &j->pool;
+    int64_t lo, hi, es = (int64_t)j->es, row = g->OW * g->Cout * es, img = g->OH * row;
+    dagl__split(g->N, ith, nth, &lo, &hi);
+    if (lo >= hi) return;
+    if (dagl__pool2d_grad_zero_fill(pg)) memset(j->out + lo * img, 0, (size_t)((hi - lo) * img));
+    const char **cor = scratch(j, sizeof *cor * (size_t)j->pb);
+    char *band = scratch(j, (size_t)((pg->KH < g->OH ? pg->KH : g->OH) * row));
+    if (cor && band)
+        for (int64_t n = lo; n < hi; n++)
+            for (int64_t ph = 0; ph < pg->OH; ph++) {
+                int64_t h0, h1;
+                dagl__pool2d_rows_needed(pg, ph, &h0, &h1);
+                int64_t first = (n * g->OH + h0) * g->OW, count = (h1 - h0) * g->OW;
+                for (int64_t q = 0; q < count; q += j->pb)
+                    forward_block(j, cor, first + q, count - q < j->pb ? count - q : j->pb, band + q * g->Cout * es);
+                dagl__maxpool2d_grad_row(j->dt, pg, band, h0, ph, j->dy + (n * pg->OH + ph) * pg->OW * g->Cout * es,
+                                         j->out + n * img, true);
+            }
+    free(cor), free(band);
+}
+
+/* The forward pass, pooled afterwards when pg is given (op pool_op; MAXPOOL2D_GRAD: the max
+ * pooling's gradient dy times the relu's mask, the convolution recomputed). */
+static dagl_status forward(dagl_ctx *ctx, int isa, dagl_dtype dt, const struct win2d *g, const void *x, const void *k,
+                           int flip, const void *bias, dagl_op act, dagl_op pool_op, const struct win2d *pg,
+                           const void *dy, void *out)
+{
+    bool grad = pool_op == DAGL_OP_MAXPOOL2D_GRAD;
     struct ct_job j;
     dagl_status st = job_init(ctx, &j, isa, dt, g);
     if (st) return st;
+    if (grad && (j.P == 0 || g->Cout == 0)) return DAGL_OK;
+    if (grad && pg->OH * pg->OW == 0) {
+        memset(out, 0, (size_t)(j.P * g->Cout) * j.es);
+        return DAGL_OK;
+    }
     if (j.P == 0 || g->Cout == 0 || (pg && pg->OH * pg->OW == 0)) return DAGL_OK;
     j.sh = pick_shape(j.set, 0, g->Cout);
     j.nr = (int64_t)j.sh->nv * j.set->vl;
     j.pb = round_up(BLOCK_PIXELS, j.sh->mr);
     j.bias = bias, j.act = act, j.out = out;
     if (pg) j.pool = *pg, j.pool_op = pool_op;
+    j.dy = dy;
     if ((st = job_input(ctx, &j, x))) {
         job_input_free(&j);
         return st;
@@ -238,9 +274,10 @@ static dagl_status forward(dagl_ctx *ctx, int isa, dagl_dtype dt, const struct w
         if (dt == DAGL_F32) pack_kernel_f32(&j, k, flip, (float *)bp);
         else pack_kernel_f64(&j, k, flip, (double *)bp);
         j.bp = bp;
-        int64_t most = pg ? g->N * pg->OH : j.P;
+        int64_t most = grad ? g->N : pg ? g->N * pg->OH : j.P;
         int n = dagl__shares(j.P * (j.K > 0 ? j.K : 1) * g->Cout, (int64_t)1 << 20);
-        dagl__parallel(ctx, pg ? forward_pool_share : forward_share, &j, n > most ? (int)most : n);
+        dagl__parallel(ctx, grad ? forward_pool_grad_share : pg ? forward_pool_share : forward_share, &j,
+                       n > most ? (int)most : n);
     }
     free(bp);
     job_input_free(&j);
@@ -251,14 +288,21 @@ static dagl_status forward(dagl_ctx *ctx, int isa, dagl_dtype dt, const struct w
 dagl_status dagl__ct_forward(dagl_ctx *ctx, int isa, dagl_dtype dt, const struct win2d *g, const void *x,
                              const void *k, int flip, const void *bias, dagl_op act, void *out)
 {
-    return forward(ctx, isa, dt, g, x, k, flip, bias, act, DAGL_OP_NONE, NULL, out);
+    return forward(ctx, isa, dt, g, x, k, flip, bias, act, DAGL_OP_NONE, NULL, NULL, out);
 }
 
 dagl_status dagl__ct_forward_pool(dagl_ctx *ctx, int isa, dagl_dtype dt, const struct win2d *g, const void *x,
                                   const void *k, const void *bias, dagl_op act, dagl_op pool_op,
                                   const struct win2d *pg, void *out)
 {
-    return forward(ctx, isa, dt, g, x, k, 0, bias, act, pool_op, pg, out);
+    return forward(ctx, isa, dt, g, x, k, 0, bias, act, pool_op, pg, NULL, out);
+}
+
+dagl_status dagl__ct_pool_grad_recompute(dagl_ctx *ctx, int isa, dagl_dtype dt, const struct win2d *g, const void *x,
+                                         const void *k, const void *bias, const struct win2d *pg, const void *dy,
+                                         void *out)
+{
+    return forward(ctx, isa, dt, g, x, k, 0, bias, DAGL_OP_RELU, DAGL_OP_MAXPOOL2D_GRAD, pg, dy, out);
 }
 
 /* Packs the kernel for the input gradient's GEMM dY · kernelᵀ: panel p, row co, column c is

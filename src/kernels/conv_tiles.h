@@ -18,6 +18,13 @@ DAGL_HIDDEN dagl_status dagl__ct_forward_pool(dagl_ctx *ctx, int isa, dagl_dtype
                                               const void *x, const void *k, const void *bias, dagl_op act,
                                               dagl_op pool_op, const struct win2d *pg, void *out);
 
+/* out (the convolution's output shape) = max_pool2d_grad(y, dy) * (y > 0) for y = relu(the
+ * forward pass + bias), y recomputed band by band instead of read (cheap for few input
+ * channels); pooling pg's windows must not overlap. */
+DAGL_HIDDEN dagl_status dagl__ct_pool_grad_recompute(dagl_ctx *ctx, int isa, dagl_dtype dt, const struct win2d *g,
+                                                     const void *x, const void *k, const void *bias,
+                                                     const struct win2d *pg, const void *dy, void *out);
+
 /* out (N, H, W, C) = the input gradient of the convolution g whose output gradient is dy
  * (N, OH, OW, Cout), kernel k (KH, KW, C, Cout). */
 DAGL_HIDDEN dagl_status dagl__ct_grad_input(dagl_ctx *ctx, int isa, dagl_dtype dt, const struct win2d *g,
@@ -30,11 +37,13 @@ DAGL_HIDDEN dagl_status dagl__ct_grad_kernel(dagl_ctx *ctx, int isa, dagl_dtype 
 
 /* What a fused conv2d node does after the convolution: + bias (1-D, Cout; NULL: nothing), act
  * (DAGL_OP_NONE, RELU, TANH, SIGMOID), then pooling pool_op (DAGL_OP_NONE, MAXPOOL2D, AVGPOOL2D)
- * with window `pool`. */
+ * with window `pool`; or (pool_op MAXPOOL2D_GRAD, act RELU) the max pooling's gradient dy
+ * times the relu's mask, the result having the convolution's shape. */
 struct dagl_conv_fused {
     const dagl_tensor *bias;
     dagl_op act, pool_op;
     const dagl_window2d *pool;
+    const dagl_tensor *dy;
 };
 
 /* conv2d, conv2d_grad_input or conv2d_grad_kernel (op) through instruction set isa's kernels
