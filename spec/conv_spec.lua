@@ -100,6 +100,16 @@ describe("conv2d", function()
     check_grad(function(x, k) return x:conv2d(k, {strides = {2, 3}}):sigmoid():sum() end, r(2, 7, 8, 2), r(2, 3, 2, 1))
   end)
 
+  it("has gradients through conv2d + bias + relu + max pooling, the fused training graph's", function()
+    -- one input channel: the pooling and its masked gradient recompute the convolution
+    -- (graph/fuse.c); eight: the plain fused nodes
+    for _, cin in ipairs {1, 8} do
+      local w = r(2, 3, 3, 4)
+      check_grad(function(x, k, b) return ((x:conv2d(k) + b):relu():max_pool2d(2) * w):sum() end,
+                 r(2, 8, 8, cin), r(3, 3, cin, 4), r(4))
+    end
+  end)
+
   it("names the op and the shapes in its errors", function()
     local x = dagl.zeros({1, 4, 4, 3})
     assert_raises(function() return x:conv2d(dagl.zeros({3, 3, 2, 5})) end,

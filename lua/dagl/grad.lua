@@ -99,7 +99,9 @@ function rules.sqrt(g, out) return g / (out * 2) end
 function rules.abs(g, out, a) return g * (a:gt(0) - a:lt(0)) end
 function rules.tanh(g, out) return g * (1 - out * out) end
 function rules.sigmoid(g, out) return g * out * (1 - out) end
-function rules.relu(g, out, a) return g * a:gt(0) end
+-- relu: the mask from the output (out > 0 exactly where a > 0), so the input need not stay alive
+-- and the graph can fuse the add before the relu into a GEMM or convolution (graph/fuse.c).
+function rules.relu(g, out) return g * out:gt(0) end
 -- softmax: y (g - sum(g y)) and log_softmax: g - e^y sum(g), the sums along the node's dim.
 local function softmax_dim(p) return p.axis >= 0 and p.axis + 1 or p.axis end
 function rules.softmax(g, out, a, _, p) return out * (g - (g * out):sum(softmax_dim(p), true)) end

@@ -1,8 +1,12 @@
 /* test_conv.c -- conv2d, its two gradients and max/avg pooling with theirs against naive direct
- * loops (several shapes, strides and paddings, float32 and float64), graph nodes against eager
- * calls, bitwise equal results at 1 and 2 threads, and shape errors. */
+ * loops (several shapes, strides and paddings, float32 and float64, through every instruction
+ * set's tile kernels this CPU runs), graph nodes against eager calls, bitwise equal results at 1
+ * and 2 threads, and shape errors. */
 #include "check.h"
 #include "dagl.h"
+#include "kernels/conv_micro.h"
+#include "kernels/conv_tiles.h"
+#include "kernels/kernels.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -68,15 +72,18 @@ static dagl_tensor *randn(dagl_dtype dt, int64_t a, int64_t b, int64_t c, int64_
     return t;
 }
 
-/* conv2d and both gradients against the direct sums for one case. */
-static void check_conv(dagl_dtype dt, int64_t N, int64_t H, int64_t W, int64_t C, int64_t KH, int64_t KW, int64_t CO,
-                       int sh, int sw, int same)
+/* conv2d and both gradients against the direct sums for one case, with instruction set isa's
+ * kernels (the best one through the public functions). */
+static void check_conv_isa(int isa, dagl_dtype dt, int64_t N, int64_t H, int64_t W, int64_t C, int64_t KH,
+                           int64_t KW, int64_t CO, int sh, int sw, int same)
 {
     dagl_window2d w = {{0, 0}, {sh, sw}, same};
     dagl_tensor *x = randn(dt, N, H, W, C), *k = randn(dt, KH, KW, C, CO), *y, *dy, *dx, *dk;
     struct ref r = geo(dagl_tensor_shape(x), KH, KW, CO, &w);
     double tol = dt == DAGL_F32 ? 1e-4 : 1e-11;
-    CHECK_OK(dagl_conv2d(ctx, x, k, &w, &y));
+    bool pub = isa == dagl__ct_best_isa();
+    if (pub) CHECK_OK(dagl_conv2d(ctx, x, k, &w, &y));
+    else CHECK_OK(dagl__conv2d_isa(ctx, isa, DAGL_OP_CONV2D, x, k, NULL, &w, NULL, NULL, &y));
     CHECK(dagl_tensor_shape(y)[1] == r.OH && dagl_tensor_shape(y)[2] == r.OW && dagl_tensor_shape(y)[3] == CO);
     double *want = calloc((size_t)(N * r.OH * r.OW * CO + N * H * W * C + KH * KW * C * CO) + 1, sizeof *want);
     FOR_TAPS for (int64_t c = 0; c < C; c++) for (int64_t o = 0; o < CO; o++)
@@ -84,13 +91,17 @@ static void check_conv(dagl_dtype dt, int64_t N, int64_t H, int64_t W, int64_t C
     }
     same_values(y, want, N * r.OH * r.OW * CO, tol);
     dy = randn(dt, N, r.OH, r.OW, CO);
-    CHECK_OK(dagl_conv2d_grad_input(ctx, dy, k, dagl_tensor_shape(x), &w, &dx));
+    if (pub) CHECK_OK(dagl_conv2d_grad_input(ctx, dy, k, dagl_tensor_shape(x), &w, &dx));
+    else CHECK_OK(dagl__conv2d_isa(ctx, isa, DAGL_OP_CONV2D_GRAD_INPUT, dy, k, dagl_tensor_shape(x), &w, NULL, NULL,
+                                   &dx));
     memset(want, 0, sizeof *want * (size_t)(N * H * W * C));
     FOR_TAPS for (int64_t c = 0; c < C; c++) for (int64_t o = 0; o < CO; o++)
         want[XI(n, ih, iw, c)] += v(dy, YI(n, oh, ow, o)) * v(k, KI(a, b, c, o));
     }
     same_values(dx, want, N * H * W * C, tol);
-    CHECK_OK(dagl_conv2d_grad_kernel(ctx, x, dy, dagl_tensor_shape(k), &w, &dk));
+    if (pub) CHECK_OK(dagl_conv2d_grad_kernel(ctx, x, dy, dagl_tensor_shape(k), &w, &dk));
+    else CHECK_OK(dagl__conv2d_isa(ctx, isa, DAGL_OP_CONV2D_GRAD_KERNEL, x, dy, dagl_tensor_shape(k), &w, NULL, NULL,
+                                   &dk));
     memset(want, 0, sizeof *want * (size_t)(KH * KW * C * CO));
     FOR_TAPS for (int64_t c = 0; c < C; c++) for (int64_t o = 0; o < CO; o++)
         want[KI(a, b, c, o)] += v(dy, YI(n, oh, ow, o)) * v(x, XI(n, ih, iw, c));
@@ -99,6 +110,48 @@ static void check_conv(dagl_dtype dt, int64_t N, int64_t H, int64_t W, int64_t C
     free(want);
     dagl_tensor *ts[] = {x, k, y, dy, dx, dk};
     for (size_t i = 0; i < sizeof ts / sizeof *ts; i++) dagl_tensor_release(ts[i]);
+}
+
+/* One case through every instruction set this CPU runs (the baseline at least). */
+static void check_conv(dagl_dtype dt, int64_t N, int64_t H, int64_t W, int64_t C, int64_t KH, int64_t KW, int64_t CO,
+                       int sh, int sw, int same)
+{
+    for (int isa = 0; isa <= dagl__ct_best_isa(); isa++) check_conv_isa(isa, dt, N, H, W, C, KH, KW, CO, sh, sw, same);
+}
+
+/* conv2d + bias (+ act) (+ a pooling) in one pass: the bits of conv2d, the add, the activation
+ * and the pooling one by one (pooled rows sharing conv rows: 3x3 windows at stride 2). */
+static void check_conv_epilogue(void)
+{
+    static const dagl_op acts[] = {DAGL_OP_NONE, DAGL_OP_RELU, DAGL_OP_TANH, DAGL_OP_SIGMOID};
+    static const dagl_op pools[] = {DAGL_OP_NONE, DAGL_OP_MAXPOOL2D, DAGL_OP_AVGPOOL2D};
+    static const dagl_window2d pw[2] = {{{2, 2}, {0, 0}, DAGL_PAD_VALID}, {{3, 3}, {2, 2}, DAGL_PAD_SAME}};
+    for (int d = 0; d < 2; d++)
+        for (int a = 0; a < 4; a++)
+            for (int pl = 0; pl < 3; pl++)
+                for (int wi = 0; wi < (pl ? 2 : 1); wi++) {
+                    dagl_dtype dt = d ? DAGL_F64 : DAGL_F32;
+                    int64_t bs[1] = {20};
+                    dagl_window2d w = {{0, 0}, {1, 1}, DAGL_PAD_SAME};
+                    dagl_tensor *x = randn(dt, 3, 9, 8, 5), *k = randn(dt, 3, 3, 5, 20), *b, *y, *s, *z, *want, *got;
+                    CHECK_OK(dagl_randn(ctx, dt, 1, bs, &b));
+                    CHECK_OK(dagl_conv2d(ctx, x, k, &w, &y));
+                    CHECK_OK(dagl_binary(ctx, DAGL_OP_ADD, y, b, &s));
+                    if (acts[a] == DAGL_OP_NONE) dagl_tensor_retain(z = s);
+                    else CHECK_OK(dagl_unary(ctx, acts[a], s, &z));
+                    if (pools[pl] == DAGL_OP_NONE) dagl_tensor_retain(want = z);
+                    else CHECK_OK(dagl_pool2d(ctx, pools[pl], z, &pw[wi], &want));
+                    CHECK_OK(dagl__conv2d_epilogue(ctx, x, k, b, acts[a], &w, pools[pl], &pw[wi], NULL, &got));
+                    CHECK(dagl_tensor_numel(got) == dagl_tensor_numel(want));
+                    CHECK(memcmp(dagl_tensor_data(got), dagl_tensor_data(want),
+                                 (size_t)dagl_tensor_numel(want) * dagl_dtype_size(dt)) == 0);
+                    dagl_tensor *bad;
+                    CHECK(dagl__conv2d_epilogue(ctx, x, k, x, acts[a], &w, pools[pl], &pw[wi], NULL, &bad) ==
+                          DAGL_E_SHAPE);
+                    CHECK_STR(dagl_ctx_last_error(ctx), "conv2d+add: the bias [3, 9, 8, 5] must have shape [20]");
+                    dagl_tensor *ts[] = {x, k, b, y, s, z, want, got};
+                    for (size_t i = 0; i < sizeof ts / sizeof *ts; i++) dagl_tensor_release(ts[i]);
+                }
 }
 
 /* Max and average pooling and their gradients against the direct loops for one case. */
@@ -146,6 +199,68 @@ static void check_pool(dagl_dtype dt, int64_t N, int64_t H, int64_t W, int64_t C
     free(m), free(arg), free(cnt);
     dagl_tensor *ts[] = {x, mx, av, dy, dmx, dav};
     for (size_t i = 0; i < sizeof ts / sizeof *ts; i++) dagl_tensor_release(ts[i]);
+}
+
+/* max_pool2d_grad(x, dy) * (x > 0) in one pass: the bits of the two ops, windows disjoint (2x2
+ * tiling exactly, 2x2 leaving a row and a column out, 2x2 at stride 3) or overlapping (3x3 at
+ * stride 1, same), float32 and float64; x has exact zeros and ties. */
+static void check_pool_relu_mask(void)
+{
+    static const int win[4][5] = {{2, 2, 0, 0, 0}, {2, 2, 0, 0, 0}, {2, 2, 3, 3, 0}, {3, 3, 1, 1, 1}};
+    static const int64_t hw[4] = {8, 9, 11, 7};
+    for (int d = 0; d < 2; d++)
+        for (int c = 0; c < 4; c++) {
+            dagl_dtype dt = d ? DAGL_F64 : DAGL_F32;
+            dagl_window2d w = {{win[c][0], win[c][1]}, {win[c][2], win[c][3]}, win[c][4]};
+            dagl_tensor *r = randn(dt, 2, hw[c], hw[c], 70), *x, *y, *dy, *g, *m, *want, *got;
+            CHECK_OK(dagl_unary(ctx, DAGL_OP_RELU, r, &x)); /* half zeros: masked, and tied maxima */
+            CHECK_OK(dagl_pool2d(ctx, DAGL_OP_MAXPOOL2D, x, &w, &y));
+            const int64_t *ys = dagl_tensor_shape(y);
+            dy = randn(dt, ys[0], ys[1], ys[2], ys[3]);
+            CHECK_OK(dagl_pool2d_grad(ctx, DAGL_OP_MAXPOOL2D, x, dy, &w, &g));
+            CHECK_OK(dagl_binary_scalar(ctx, DAGL_OP_GT, x, 0, 0, &m));
+            CHECK_OK(dagl_binary(ctx, DAGL_OP_MUL, g, m, &want));
+            CHECK_OK(dagl__maxpool2d_grad_relu(ctx, x, dy, &w, NULL, &got));
+            CHECK(memcmp(dagl_tensor_data(got), dagl_tensor_data(want),
+                         (size_t)dagl_tensor_numel(want) * dagl_dtype_size(dt)) == 0);
+            dagl_tensor *ts[] = {r, x, y, dy, g, m, want, got};
+            for (size_t i = 0; i < sizeof ts / sizeof *ts; i++) dagl_tensor_release(ts[i]);
+        }
+}
+
+/* The masked max-pool gradient over a recomputed convolution: the bits of relu(conv2d + bias),
+ * then dagl__maxpool2d_grad_relu, for pool windows that tile the image exactly, leave a row and
+ * a column out, or leave gaps (stride 3); an overlapping pooling is refused. */
+static void check_conv_pool_grad(void)
+{
+    static const dagl_window2d pw[3] = {{{2, 2}, {0, 0}, DAGL_PAD_VALID}, {{2, 2}, {0, 0}, DAGL_PAD_SAME},
+                                        {{2, 2}, {3, 3}, DAGL_PAD_VALID}};
+    static const int64_t hw[3] = {10, 11, 12}, cin[3] = {1, 3, 1};
+    for (int d = 0; d < 2; d++)
+        for (int c = 0; c < 3; c++) {
+            dagl_dtype dt = d ? DAGL_F64 : DAGL_F32;
+            int64_t bs[1] = {24};
+            dagl_window2d w = {{0, 0}, {1, 1}, c == 1 ? DAGL_PAD_SAME : DAGL_PAD_VALID};
+            dagl_tensor *x = randn(dt, 3, hw[c], hw[c], cin[c]), *k = randn(dt, 3, 3, cin[c], 24), *b, *y, *s, *r, *p,
+                        *dy, *want, *got;
+            CHECK_OK(dagl_randn(ctx, dt, 1, bs, &b));
+            CHECK_OK(dagl_conv2d(ctx, x, k, &w, &y));
+            CHECK_OK(dagl_binary(ctx, DAGL_OP_ADD, y, b, &s));
+            CHECK_OK(dagl_unary(ctx, DAGL_OP_RELU, s, &r));
+            CHECK_OK(dagl_pool2d(ctx, DAGL_OP_MAXPOOL2D, r, &pw[c], &p));
+            const int64_t *ps = dagl_tensor_shape(p);
+            dy = randn(dt, ps[0], ps[1], ps[2], ps[3]);
+            CHECK_OK(dagl__maxpool2d_grad_relu(ctx, r, dy, &pw[c], NULL, &want));
+            CHECK_OK(dagl__conv2d_pool_grad(ctx, x, k, b, dy, &w, &pw[c], NULL, &got));
+            CHECK(dagl_tensor_numel(got) == dagl_tensor_numel(want));
+            CHECK(memcmp(dagl_tensor_data(got), dagl_tensor_data(want),
+                         (size_t)dagl_tensor_numel(want) * dagl_dtype_size(dt)) == 0);
+            dagl_window2d over = {{3, 3}, {1, 1}, DAGL_PAD_VALID};
+            dagl_tensor *bad;
+            CHECK(dagl__conv2d_pool_grad(ctx, x, k, b, dy, &w, &over, NULL, &bad) == DAGL_E_SHAPE);
+            dagl_tensor *ts[] = {x, k, b, y, s, r, p, dy, want, got};
+            for (size_t i = 0; i < sizeof ts / sizeof *ts; i++) dagl_tensor_release(ts[i]);
+        }
 }
 
 /* Ties: the whole window's gradient goes to its first maximum (row-major). */
@@ -281,12 +396,25 @@ int main(void)
         check_conv(dt, 3, 9, 7, 4, 4, 3, 2, 2, 2, 0);
         check_conv(dt, 1, 6, 6, 5, 1, 1, 6, 1, 1, 0);
         check_conv(dt, 2, 4, 5, 2, 5, 5, 3, 3, 2, 1); /* kernel larger than the image: same pads */
+        /* input channels a multiple of every vector length (the kernel gradient's transposed
+         * tiles), ragged output channels (partial column panels), one input channel (a first
+         * layer), a 20x20 same convolution (its input gradient: the forward tiles, flipped; the
+         * others: dY · kernelᵀ and col2im), strides with padding */
+        check_conv(dt, 2, 7, 6, 16, 3, 3, 10, 1, 1, 0);
+        check_conv(dt, 1, 8, 9, 32, 3, 3, 70, 1, 1, 1);
+        check_conv(dt, 3, 9, 10, 1, 3, 3, 32, 1, 1, 0);
+        check_conv(dt, 1, 20, 20, 8, 3, 3, 12, 1, 1, 1);
+        check_conv(dt, 2, 11, 9, 16, 3, 2, 24, 2, 3, 1);
+        check_conv(dt, 1, 6, 7, 48, 1, 1, 5, 1, 1, 0);
         check_pool(dt, 2, 6, 6, 3, 2, 2, 0, 0, 0);
         check_pool(dt, 2, 7, 5, 3, 2, 2, 0, 0, 1);
         check_pool(dt, 1, 8, 7, 4, 3, 3, 2, 2, 1);
         check_pool(dt, 2, 9, 9, 2, 3, 2, 1, 1, 0);
         check_pool(dt, 1, 5, 6, 3, 3, 3, 1, 2, 1);
     }
+    check_conv_epilogue();
+    check_pool_relu_mask();
+    check_conv_pool_grad();
     check_pool_ties();
     check_threads();
     check_graph();

@@ -1,6 +1,7 @@
-/* test_fuse.c -- GEMM epilogue fusion (src/graph/fuse.c): matmul -> bias add -> activation chains
- * become one node whose results are bitwise those of the eager ops at 1 and 2 threads; chains
- * whose intermediates are outputs or used elsewhere, or whose add is not a 1-D bias, stay; and
+/* test_fuse.c -- GEMM epilogue fusion (src/graph/fuse.c): matmul or conv2d -> bias add ->
+ * activation chains become one node whose results are bitwise those of the eager ops at 1 and 2
+ * threads; chains whose intermediates are outputs or used elsewhere, or whose add is not a 1-D
+ * bias, stay; a max pooling's gradient times a relu's mask becomes one node; and
  * dagl_graph_plan's node count and memory estimate. */
 #include "check.h"
 #include "graph/graph.h"
@@ -271,6 +272,232 @@ static void unary_chains(int threads)
     dagl_ctx_free(ctx);
 }
 
+/* conv2d -> + bias (either order) -> activation: one node, eager bits, f32 and f64, strided
+ * and padded; an add that is an output keeps the activation apart. */
+static void conv_fused(int threads)
+{
+    dagl_ctx_options opt = {.threads = threads, .seed = 5};
+    dagl_ctx *ctx;
+    CHECK_OK(dagl_ctx_new(&opt, &ctx));
+    static const dagl_op acts[] = {DAGL_OP_NONE, DAGL_OP_RELU, DAGL_OP_TANH, DAGL_OP_SIGMOID};
+    static const char *names[] = {"conv2d+add", "conv2d+add+relu", "conv2d+add+tanh", "conv2d+add+sigmoid"};
+    for (int dt = 0; dt < 2; dt++)
+        for (int k = 0; k < 4; k++)
+            for (int variant = 0; variant < 3; variant++) {
+                dagl_dtype t = dt ? DAGL_F64 : DAGL_F32;
+                int64_t xs[4] = {4, 14, 13, 6}, ks[4] = {3, 3, 6, 40}, bs[1] = {40};
+                dagl_node_params wp = {0};
+                wp.window = (dagl_window2d){{0, 0}, {variant == 2 ? 2 : 1, 1}, variant == 1 ? DAGL_PAD_SAME : DAGL_PAD_VALID};
+                dagl_tensor *x, *w, *b, *y, *a, *want, *got[2];
+                CHECK_OK(dagl_randn(ctx, t, 4, xs, &x));
+                CHECK_OK(dagl_randn(ctx, t, 4, ks, &w));
+                CHECK_OK(dagl_randn(ctx, t, 1, bs, &b));
+                CHECK_OK(dagl_conv2d(ctx, x, w, &wp.window, &y));
+                CHECK_OK(dagl_binary(ctx, DAGL_OP_ADD, y, b, &a));
+                if (acts[k] == DAGL_OP_NONE) dagl_tensor_retain(want = a);
+                else CHECK_OK(dagl_unary(ctx, acts[k], a, &want));
+                for (int add_out = 0; add_out < (acts[k] == DAGL_OP_NONE ? 1 : 2); add_out++) {
+                    dagl_graph *g;
+                    int ix, iw, ib, cv, ad, out;
+                    CHECK_OK(dagl_graph_new(ctx, &g));
+                    CHECK_OK(dagl_graph_input(g, t, 4, xs, &ix));
+                    CHECK_OK(dagl_graph_constant(g, w, &iw));
+                    CHECK_OK(dagl_graph_constant(g, b, &ib));
+                    int s1[2] = {ix, iw};
+                    CHECK_OK(dagl_graph_node(g, DAGL_OP_CONV2D, 2, s1, &wp, &cv));
+                    int s2[2] = {variant ? ib : cv, variant ? cv : ib};
+                    CHECK_OK(dagl_graph_node(g, DAGL_OP_ADD, 2, s2, NULL, &ad));
+                    out = ad;
+                    if (acts[k] != DAGL_OP_NONE) CHECK_OK(dagl_graph_node(g, acts[k], 1, &ad, NULL, &out));
+                    CHECK_OK(dagl_graph_output(g, out));
+                    if (add_out) CHECK_OK(dagl_graph_output(g, ad));
+                    CHECK_OK(dagl_graph_run(g, &x, got));
+                    CHECK(g->nlive_ops == 1 + add_out);
+                    CHECK_STR(dagl__node_name(&g->nodes[out]), add_out ? dagl_op_name(acts[k]) : names[k]);
+                    CHECK(memcmp(dagl_tensor_data(got[0]), dagl_tensor_data(want),
+                                 (size_t)dagl_tensor_numel(want) * dagl_dtype_size(t)) == 0);
+                    for (int i = 0; i <= add_out; i++) dagl_tensor_release(got[i]);
+                    dagl_graph_free(g);
+                }
+                dagl_tensor *ts[] = {x, w, b, y, a, want};
+                for (size_t i = 0; i < sizeof ts / sizeof *ts; i++) dagl_tensor_release(ts[i]);
+            }
+    CHECK(dagl_ctx_live_bytes(ctx) == 0);
+    dagl_ctx_free(ctx);
+}
+
+/* conv2d -> + bias -> relu -> max or average pooling, the relu used by the pooling only: one
+ * node with the eager bits; the relu made an output too: the pooling stays apart. */
+static void conv_pool_fused(int threads)
+{
+    dagl_ctx_options opt = {.threads = threads, .seed = 8};
+    dagl_ctx *ctx;
+    CHECK_OK(dagl_ctx_new(&opt, &ctx));
+    static const dagl_op pools[2] = {DAGL_OP_MAXPOOL2D, DAGL_OP_AVGPOOL2D};
+    static const char *names[2] = {"conv2d+add+relu+max_pool2d", "conv2d+add+relu+avg_pool2d"};
+    int64_t xs[4] = {16, 28, 28, 1}, ks[4] = {3, 3, 1, 32}, bs[1] = {32};
+    dagl_tensor *x, *w, *b;
+    CHECK_OK(dagl_randn(ctx, DAGL_F32, 4, xs, &x));
+    CHECK_OK(dagl_randn(ctx, DAGL_F32, 4, ks, &w));
+    CHECK_OK(dagl_randn(ctx, DAGL_F32, 1, bs, &b));
+    dagl_node_params cp = {0}, pp = {0};
+    cp.window = (dagl_window2d){{0, 0}, {1, 1}, DAGL_PAD_VALID};
+    pp.window = (dagl_window2d){{2, 2}, {0, 0}, DAGL_PAD_VALID};
+    for (int k = 0; k < 2; k++)
+        for (int relu_out = 0; relu_out < 2; relu_out++) {
+            dagl_tensor *y, *a, *r, *want, *got[2];
+            CHECK_OK(dagl_conv2d(ctx, x, w, &cp.window, &y));
+            CHECK_OK(dagl_binary(ctx, DAGL_OP_ADD, y, b, &a));
+            CHECK_OK(dagl_unary(ctx, DAGL_OP_RELU, a, &r));
+            CHECK_OK(dagl_pool2d(ctx, pools[k], r, &pp.window, &want));
+            dagl_graph *g;
+            int ix, iw, ib, cv, ad, rl, pl;
+            CHECK_OK(dagl_graph_new(ctx, &g));
+            CHECK_OK(dagl_graph_input(g, DAGL_F32, 4, xs, &ix));
+            CHECK_OK(dagl_graph_constant(g, w, &iw));
+            CHECK_OK(dagl_graph_constant(g, b, &ib));
+            int s1[2] = {ix, iw}, s2[2] = {0, ib};
+            CHECK_OK(dagl_graph_node(g, DAGL_OP_CONV2D, 2, s1, &cp, &cv));
+            s2[0] = cv;
+            CHECK_OK(dagl_graph_node(g, DAGL_OP_ADD, 2, s2, NULL, &ad));
+            CHECK_OK(dagl_graph_node(g, DAGL_OP_RELU, 1, &ad, NULL, &rl));
+            CHECK_OK(dagl_graph_node(g, pools[k], 1, &rl, &pp, &pl));
+            CHECK_OK(dagl_graph_output(g, pl));
+            if (relu_out) CHECK_OK(dagl_graph_output(g, rl));
+            CHECK_OK(dagl_graph_run(g, &x, got));
+            CHECK(g->nlive_ops == 1 + relu_out);
+            CHECK_STR(dagl__node_name(&g->nodes[pl]), relu_out ? dagl_op_name(pools[k]) : names[k]);
+            CHECK(memcmp(dagl_tensor_data(got[0]), dagl_tensor_data(want), sizeof(float) * (size_t)dagl_tensor_numel(want)) == 0);
+            for (int i = 0; i <= relu_out; i++) dagl_tensor_release(got[i]);
+            dagl_graph_free(g);
+            dagl_tensor *ts[] = {y, a, r, want};
+            for (size_t i = 0; i < sizeof ts / sizeof *ts; i++) dagl_tensor_release(ts[i]);
+        }
+    dagl_tensor_release(x), dagl_tensor_release(w), dagl_tensor_release(b);
+    CHECK(dagl_ctx_live_bytes(ctx) == 0);
+    dagl_ctx_free(ctx);
+}
+
+/* A first layer's training graph: y = relu(conv2d(x, k) + b) pooled (an output) and the masked
+ * max-pool gradient (an output): two nodes, both recomputing the convolution, y never made;
+ * eager bits. A kernel with 36 inputs a pixel is not recomputed (four nodes); an overlapping
+ * pooling neither. */
+static void conv_recompute_fused(int threads)
+{
+    dagl_ctx_options opt = {.threads = threads, .seed = 10};
+    dagl_ctx *ctx;
+    CHECK_OK(dagl_ctx_new(&opt, &ctx));
+    for (int variant = 0; variant < 3; variant++) {
+        int64_t cin = variant == 1 ? 4 : 1, xs[4] = {8, 26, 26, cin}, ks[4] = {3, 3, cin, 32}, bs[1] = {32};
+        dagl_tensor *x, *w, *b, *y, *a, *r, *p, *dy, *pg, *m, *want, *got[2];
+        CHECK_OK(dagl_randn(ctx, DAGL_F32, 4, xs, &x));
+        CHECK_OK(dagl_randn(ctx, DAGL_F32, 4, ks, &w));
+        CHECK_OK(dagl_randn(ctx, DAGL_F32, 1, bs, &b));
+        dagl_node_params cp = {0}, pp = {0};
+        cp.window = (dagl_window2d){{0, 0}, {1, 1}, DAGL_PAD_SAME};
+        pp.window = variant == 2 ? (dagl_window2d){{3, 3}, {2, 2}, DAGL_PAD_VALID} : (dagl_window2d){{2, 2}, {0, 0}, DAGL_PAD_VALID};
+        CHECK_OK(dagl_conv2d(ctx, x, w, &cp.window, &y));
+        CHECK_OK(dagl_binary(ctx, DAGL_OP_ADD, y, b, &a));
+        CHECK_OK(dagl_unary(ctx, DAGL_OP_RELU, a, &r));
+        CHECK_OK(dagl_pool2d(ctx, DAGL_OP_MAXPOOL2D, r, &pp.window, &p));
+        const int64_t *ps = dagl_tensor_shape(p);
+        CHECK_OK(dagl_randn(ctx, DAGL_F32, 4, ps, &dy));
+        CHECK_OK(dagl_pool2d_grad(ctx, DAGL_OP_MAXPOOL2D, r, dy, &pp.window, &pg));
+        CHECK_OK(dagl_binary_scalar(ctx, DAGL_OP_GT, r, 0, 0, &m));
+        CHECK_OK(dagl_binary(ctx, DAGL_OP_MUL, pg, m, &want));
+        dagl_graph *g;
+        int ix, idy, iw, ib, cv, ad, rl, pl, pgn, gt, mul;
+        CHECK_OK(dagl_graph_new(ctx, &g));
+        CHECK_OK(dagl_graph_input(g, DAGL_F32, 4, xs, &ix));
+        CHECK_OK(dagl_graph_input(g, DAGL_F32, 4, ps, &idy));
+        CHECK_OK(dagl_graph_constant(g, w, &iw));
+        CHECK_OK(dagl_graph_constant(g, b, &ib));
+        int s1[2] = {ix, iw};
+        CHECK_OK(dagl_graph_node(g, DAGL_OP_CONV2D, 2, s1, &cp, &cv));
+        int s2[2] = {cv, ib};
+        CHECK_OK(dagl_graph_node(g, DAGL_OP_ADD, 2, s2, NULL, &ad));
+        CHECK_OK(dagl_graph_node(g, DAGL_OP_RELU, 1, &ad, NULL, &rl));
+        CHECK_OK(dagl_graph_node(g, DAGL_OP_MAXPOOL2D, 1, &rl, &pp, &pl));
+        int s3[2] = {rl, idy};
+        CHECK_OK(dagl_graph_node(g, DAGL_OP_MAXPOOL2D_GRAD, 2, s3, &pp, &pgn));
+        dagl_node_params zero = {.has_scalar = 1};
+        CHECK_OK(dagl_graph_node(g, DAGL_OP_GT, 1, &rl, &zero, &gt));
+        int s4[2] = {pgn, gt};
+        CHECK_OK(dagl_graph_node(g, DAGL_OP_MUL, 2, s4, NULL, &mul));
+        CHECK_OK(dagl_graph_output(g, pl));
+        CHECK_OK(dagl_graph_output(g, mul));
+        dagl_tensor *in[2] = {x, dy};
+        CHECK_OK(dagl_graph_run(g, in, got));
+        if (variant == 0) {
+            CHECK(g->nlive_ops == 2);
+            CHECK_STR(dagl__node_name(&g->nodes[pl]), "conv2d+add+relu+max_pool2d");
+            CHECK_STR(dagl__node_name(&g->nodes[mul]), "conv2d+max_pool2d_grad+relu_mask");
+        } else {
+            CHECK(g->nlive_ops == 3); /* conv2d+add+relu, max_pool2d, max_pool2d_grad+relu_mask */
+            CHECK_STR(dagl__node_name(&g->nodes[mul]), "max_pool2d_grad+relu_mask");
+        }
+        CHECK(memcmp(dagl_tensor_data(got[0]), dagl_tensor_data(p), sizeof(float) * (size_t)dagl_tensor_numel(p)) == 0);
+        CHECK(memcmp(dagl_tensor_data(got[1]), dagl_tensor_data(want), sizeof(float) * (size_t)dagl_tensor_numel(want)) == 0);
+        dagl_graph_free(g);
+        dagl_tensor *ts[] = {x, w, b, y, a, r, p, dy, pg, m, want, got[0], got[1]};
+        for (size_t i = 0; i < sizeof ts / sizeof *ts; i++) dagl_tensor_release(ts[i]);
+    }
+    CHECK(dagl_ctx_live_bytes(ctx) == 0);
+    dagl_ctx_free(ctx);
+}
+
+/* mul(max_pool2d_grad(y, dy), y > 0), either order: one node with the eager bits; with another
+ * threshold than 0 or a mask of another tensor, two nodes. */
+static void pool_mask_fused(int threads)
+{
+    dagl_ctx_options opt = {.threads = threads, .seed = 6};
+    dagl_ctx *ctx;
+    CHECK_OK(dagl_ctx_new(&opt, &ctx));
+    int64_t ys[4] = {8, 26, 26, 32}, gs[4] = {8, 13, 13, 32};
+    dagl_tensor *r, *y, *dy, *pg, *m, *want, *in[2], *got;
+    CHECK_OK(dagl_randn(ctx, DAGL_F32, 4, ys, &r));
+    CHECK_OK(dagl_unary(ctx, DAGL_OP_RELU, r, &y));
+    CHECK_OK(dagl_randn(ctx, DAGL_F32, 4, gs, &dy));
+    dagl_window2d w = {{2, 2}, {0, 0}, DAGL_PAD_VALID};
+    CHECK_OK(dagl_pool2d_grad(ctx, DAGL_OP_MAXPOOL2D, y, dy, &w, &pg));
+    CHECK_OK(dagl_binary_scalar(ctx, DAGL_OP_GT, y, 0, 0, &m));
+    CHECK_OK(dagl_binary(ctx, DAGL_OP_MUL, pg, m, &want));
+    in[0] = y, in[1] = dy;
+    for (int variant = 0; variant < 4; variant++) {
+        dagl_graph *g;
+        int iy, idy, ir, ip, im, out;
+        CHECK_OK(dagl_graph_new(ctx, &g));
+        CHECK_OK(dagl_graph_input(g, DAGL_F32, 4, ys, &iy));
+        CHECK_OK(dagl_graph_input(g, DAGL_F32, 4, gs, &idy));
+        CHECK_OK(dagl_graph_node(g, DAGL_OP_RELU, 1, &iy, NULL, &ir)); /* y again: relu(y) = y */
+        dagl_node_params pp = {0};
+        pp.window = w;
+        int s1[2] = {iy, idy};
+        CHECK_OK(dagl_graph_node(g, DAGL_OP_MAXPOOL2D_GRAD, 2, s1, &pp, &ip));
+        dagl_node_params gt = {.has_scalar = 1, .scalar = variant == 2 ? 0.5 : 0};
+        CHECK_OK(dagl_graph_node(g, DAGL_OP_GT, 1, variant == 3 ? &ir : &iy, &gt, &im));
+        int s2[2] = {variant == 1 ? im : ip, variant == 1 ? ip : im};
+        CHECK_OK(dagl_graph_node(g, DAGL_OP_MUL, 2, s2, NULL, &out));
+        CHECK_OK(dagl_graph_output(g, out));
+        CHECK_OK(dagl_graph_run(g, in, &got));
+        if (variant < 2) {
+            CHECK(g->nlive_ops == 1);
+            CHECK_STR(dagl__node_name(&g->nodes[out]), "max_pool2d_grad+relu_mask");
+            CHECK(memcmp(dagl_tensor_data(got), dagl_tensor_data(want), sizeof(float) * (size_t)dagl_tensor_numel(want)) == 0);
+        } else {
+            /* the pooling's gradient, and the mask and product fused as elementwise ops (fuse_ew.c) */
+            CHECK(g->nlive_ops == 2);
+            CHECK_STR(dagl__node_name(&g->nodes[out]), variant == 3 ? "relu+gt+mul" : "gt+mul");
+        }
+        dagl_tensor_release(got);
+        dagl_graph_free(g);
+    }
+    dagl_tensor *ts[] = {r, y, dy, pg, m, want};
+    for (size_t i = 0; i < sizeof ts / sizeof *ts; i++) dagl_tensor_release(ts[i]);
+    CHECK(dagl_ctx_live_bytes(ctx) == 0);
+    dagl_ctx_free(ctx);
+}
+
 int main(void)
 {
     unary_chains(1);
@@ -279,6 +506,14 @@ int main(void)
     fused_equals_eager(1);
     fused_equals_eager(2);
     not_fused();
+    conv_fused(1);
+    conv_fused(2);
+    conv_pool_fused(1);
+    conv_pool_fused(2);
+    conv_recompute_fused(1);
+    conv_recompute_fused(2);
+    pool_mask_fused(1);
+    pool_mask_fused(2);
     printf("ok\n");
     return 0;
 }

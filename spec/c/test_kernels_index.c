@@ -4,8 +4,10 @@
 #include "check.h"
 #include "tensor_util.h"
 #include "dagl.h"
+#include "core/philox.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <string.h>
 
 #define S(...) (int64_t[]){__VA_ARGS__}
@@ -135,6 +137,30 @@ static void test_dropout(void)
     CHECK(dagl_dropout_mask(ctx, DAGL_I64, 1, &n, 0.5, 1, 0, &m[0]) == DAGL_E_DTYPE);
 }
 
+/* Masks are the definition elementwise: element i keeps when word i % 4 of Philox block i / 4
+ * (counter: the block and the dropout stream's draw, key: the seed) has its top 24 bits at
+ * least rate * 2^24, at lengths that end inside a block and inside a group of blocks, rates on
+ * and off the f32 grid, float32 and float64. */
+static void test_dropout_definition(void)
+{
+    static const double rates[] = {0.5, 0.3, 0.9, 0, 1.0 / 16777216.0};
+    static const int64_t lens[] = {1, 7, 65, 200003};
+    for (int r = 0; r < 5; r++)
+        for (int l = 0; l < 4; l++)
+            for (int d = 0; d < 2; d++) {
+                dagl_tensor *m;
+                int64_t n = lens[l];
+                CHECK_OK(dagl_dropout_mask(ctx, d ? DAGL_F64 : DAGL_F32, 1, &n, rates[r], 77, 3, &m));
+                uint32_t w[4];
+                for (int64_t i = 0; i < n; i++) {
+                    if (i % 4 == 0) philox4x32_10((uint64_t)(i / 4), 3 | (uint64_t)1 << 63, 77, w);
+                    bool keep = (double)(w[i % 4] >> 8) / 16777216.0 >= rates[r];
+                    CHECK((el(m, i) != 0) == keep);
+                }
+                dagl_tensor_release(m);
+            }
+}
+
 static void test_erf(void)
 {
     dagl_tensor *x = mk(DAGL_F64, 1, S(4), V(0, 0.5, 1, -2)), *o;
@@ -198,6 +224,7 @@ int main(void)
     test_gather();
     test_index_add_threads();
     test_dropout();
+    test_dropout_definition();
     test_erf();
     test_graph();
     dagl_ctx_free(ctx);

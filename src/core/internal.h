@@ -174,10 +174,6 @@ DAGL_HIDDEN void dagl__broadcast_strides(const dagl_tensor *t, int ndim, const i
  * a pure function of its arguments, so any split of the range gives the same numbers. */
 DAGL_HIDDEN void dagl__rng_fill(dagl_dtype dt, int normal, uint64_t seed, uint64_t draw, void *data, int64_t i0,
                                 int64_t i1);
-/* Fills elements [i0, i1) of a contiguous f32/f64 block with a dropout mask: `scale` where the
- * uniform of (seed, draw, i) is at least `rate`, else 0 (a pure function, like dagl__rng_fill). */
-DAGL_HIDDEN void dagl__rng_bernoulli(dagl_dtype dt, uint64_t seed, uint64_t draw, double rate, double scale,
-                                     void *data, int64_t i0, int64_t i1);
 /* Runs a layout op (reshape, permute, expand, slice) with a graph node's parameters. */
 DAGL_HIDDEN dagl_status dagl__layout(dagl_ctx *ctx, dagl_op op, const dagl_node_params *p, dagl_tensor *t,
                                      dagl_tensor **out);

@@ -12,37 +12,9 @@
  * Box-Muller turns the pair's uniforms (u1, u2) into r*cos(2*pi*u2) for the even element and
  * r*sin(2*pi*u2) for the odd one. */
 #include "internal.h"
+#include "philox.h"
 
 #include <math.h>
-
-#define PHILOX_M0 0xD2511F53u
-#define PHILOX_M1 0xCD9E8D57u
-#define PHILOX_W0 0x9E3779B9u
-#define PHILOX_W1 0xBB67AE85u
-
-/* One Philox4x32-10 block: 4 random words from a 128-bit counter and a 64-bit key. */
-static void philox4x32_10(uint64_t block, uint64_t draw, uint64_t seed, uint32_t out[4])
-{
-    uint32_t c0 = (uint32_t)block, c1 = (uint32_t)(block >> 32);
-    uint32_t c2 = (uint32_t)draw, c3 = (uint32_t)(draw >> 32);
-    uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
-    for (int r = 0; r < 10; r++) {
-        uint64_t p0 = (uint64_t)PHILOX_M0 * c0;
-        uint64_t p1 = (uint64_t)PHILOX_M1 * c2;
-        uint32_t n0 = (uint32_t)(p1 >> 32) ^ c1 ^ k0;
-        uint32_t n2 = (uint32_t)(p0 >> 32) ^ c3 ^ k1;
-        c1 = (uint32_t)p1;
-        c3 = (uint32_t)p0;
-        c0 = n0;
-        c2 = n2;
-        k0 += PHILOX_W0;
-        k1 += PHILOX_W1;
-    }
-    out[0] = c0;
-    out[1] = c1;
-    out[2] = c2;
-    out[3] = c3;
-}
 
 /* Exact f32-grid uniform in [0,1): the top 24 bits as the mantissa. */
 static double u24(uint32_t w) { return (double)(w >> 8) * (1.0 / 16777216.0); }
@@ -87,25 +59,6 @@ void dagl__rng_fill(dagl_dtype dt, int normal, uint64_t seed, uint64_t draw, voi
         else if (!normal) d[i] = u53(w[j], w[j + 1]);
         else if (dt == DAGL_F32) f[i] = (float)box_muller(u24(w[j]), u24(w[j + 1]), (int)(i & 1));
         else d[i] = box_muller(u53(w[0], w[1]), u53(w[2], w[3]), (int)(i & 1));
-    }
-}
-
-/* Dropout masks: element i keeps (gets `scale`) when the f32-grid uniform of word i%4 of block
- * i/4 is at least `rate`, else 0. The same uniforms for f32 and f64 masks, so a mask does not
- * depend on the dtype; any split of [i0, i1) gives the same numbers. */
-void dagl__rng_bernoulli(dagl_dtype dt, uint64_t seed, uint64_t draw, double rate, double scale, void *data,
-                         int64_t i0, int64_t i1)
-{
-    uint32_t w[4];
-    int64_t cached = -1;
-    for (int64_t i = i0; i < i1; i++) {
-        if (i >> 2 != cached) {
-            cached = i >> 2;
-            philox4x32_10((uint64_t)cached, draw, seed, w);
-        }
-        double v = u24(w[i & 3]) >= rate ? scale : 0.0;
-        if (dt == DAGL_F32) ((float *)data)[i] = (float)v;
-        else ((double *)data)[i] = v;
     }
 }
 

@@ -30,8 +30,12 @@ typedef struct dagl_node {
     dagl_tensor *value;       /* constants */
     char *label;              /* layer name, or NULL */
     bool is_output;
-    dagl_op fused_act;        /* a matmul fused with a bias add (3 sources, fuse.c): the activation
-                               * after it, or DAGL_OP_NONE */
+    dagl_op fused_act;        /* a matmul or conv2d fused with a bias add (3 sources, fuse.c): the
+                               * activation after it, or DAGL_OP_NONE; a max_pool2d_grad fused with
+                               * the mask of the relu before the pooling: DAGL_OP_RELU */
+    dagl_op fused_pool;       /* a fused conv2d whose output is then pooled (fuse.c): MAXPOOL2D or
+                               * AVGPOOL2D, with the pooling's window; else DAGL_OP_NONE */
+    dagl_window2d pool_window;
     dagl__ew_prog *prog;      /* an elementwise node fused with the elementwise ops it reads
                                * (fuse_ew.c): the program its sources feed, or NULL */
     _Atomic uint64_t runs;    /* how many times the node ran (dropout_mask: the Philox counter) */
@@ -68,21 +72,42 @@ struct dagl_graph {
     mem_plan *mp;             /* built with the consumer lists */
 };
 
-/* Whether nd is a fused matmul+add(+act) node. */
-static inline bool dagl__node_is_fused(const dagl_node *nd) { return nd->op == DAGL_OP_MATMUL && nd->nsrc == 3; }
+/* Whether nd is a fused matmul+add(+act) or conv2d+add(+act) node. */
+static inline bool dagl__node_is_fused(const dagl_node *nd)
+{
+    return (nd->op == DAGL_OP_MATMUL || nd->op == DAGL_OP_CONV2D) && nd->nsrc == 3;
+}
 
-/* The name traces, errors and dumps show: the custom op's, "matmul+add+relu" or "sub+mul+add" for
- * a fused node, else the op's. */
+/* Whether nd is a max_pool2d_grad fused with a relu's mask (fuse.c). */
+static inline bool dagl__node_is_masked_pool_grad(const dagl_node *nd)
+{
+    return nd->op == DAGL_OP_MAXPOOL2D_GRAD && nd->fused_act == DAGL_OP_RELU;
+}
+
+/* The name traces, errors and dumps show: the custom op's, "matmul+add+relu" or
+ * "conv2d+add+relu" (+ "+max_pool2d") or "sub+mul+add" for a fused node, "max_pool2d_grad+relu_mask", else the op's. */
 static inline const char *dagl__node_name(const dagl_node *nd)
 {
     if (nd->op == DAGL_OP_CUSTOM) return nd->custom.name;
     if (nd->prog) return nd->prog->name;
+    if (dagl__node_is_masked_pool_grad(nd))
+        return nd->nsrc == 4 ? "conv2d+max_pool2d_grad+relu_mask" : "max_pool2d_grad+relu_mask";
     if (!dagl__node_is_fused(nd)) return dagl_op_name(nd->op);
+    bool conv = nd->op == DAGL_OP_CONV2D;
+    if (conv && nd->fused_pool != DAGL_OP_NONE) {
+        bool mx = nd->fused_pool == DAGL_OP_MAXPOOL2D;
+        switch (nd->fused_act) {
+        case DAGL_OP_RELU: return mx ? "conv2d+add+relu+max_pool2d" : "conv2d+add+relu+avg_pool2d";
+        case DAGL_OP_TANH: return mx ? "conv2d+add+tanh+max_pool2d" : "conv2d+add+tanh+avg_pool2d";
+        case DAGL_OP_SIGMOID: return mx ? "conv2d+add+sigmoid+max_pool2d" : "conv2d+add+sigmoid+avg_pool2d";
+        default: return mx ? "conv2d+add+max_pool2d" : "conv2d+add+avg_pool2d";
+        }
+    }
     switch (nd->fused_act) {
-    case DAGL_OP_RELU: return "matmul+add+relu";
-    case DAGL_OP_TANH: return "matmul+add+tanh";
-    case DAGL_OP_SIGMOID: return "matmul+add+sigmoid";
-    default: return "matmul+add";
+    case DAGL_OP_RELU: return conv ? "conv2d+add+relu" : "matmul+add+relu";
+    case DAGL_OP_TANH: return conv ? "conv2d+add+tanh" : "matmul+add+tanh";
+    case DAGL_OP_SIGMOID: return conv ? "conv2d+add+sigmoid" : "matmul+add+sigmoid";
+    default: return conv ? "conv2d+add" : "matmul+add";
     }
 }
 

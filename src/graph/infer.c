@@ -269,13 +269,20 @@ dagl_status dagl__infer(dagl_graph *g, dagl_node *nd)
     return DAGL_OK;
 }
 
-/* Runs one node: a fused one (matmul+bias+activation, an elementwise program) with its fused
- * kernel, a dropout mask with the node's run count as its counter, anything else through
+/* Runs one node: a fused one (matmul or conv2d + bias + activation, a max pooling's gradient
+ * with a relu's mask, an elementwise program) with its fused kernel, a dropout mask with the
+ * node's run count as its counter, anything else through
  * dagl_op_apply with the node's params; the result goes into dst (its planned slot) when given. */
 dagl_status dagl__exec_node(dagl_ctx *ctx, const dagl_node *nd, dagl_tensor *const *srcv, dagl_tensor *dst,
                             dagl_tensor **out)
 {
+    if (dagl__node_is_fused(nd) && nd->op == DAGL_OP_CONV2D)
+        return dagl__conv2d_epilogue(ctx, srcv[0], srcv[1], srcv[2], nd->fused_act, &nd->p.window, nd->fused_pool,
+                                     &nd->pool_window, dst, out);
     if (dagl__node_is_fused(nd)) return dagl__matmul_epilogue(ctx, srcv[0], srcv[1], srcv[2], nd->fused_act, dst, out);
+    if (dagl__node_is_masked_pool_grad(nd) && nd->nsrc == 4)
+        return dagl__conv2d_pool_grad(ctx, srcv[0], srcv[1], srcv[2], srcv[3], &nd->p.window, &nd->pool_window, dst, out);
+    if (dagl__node_is_masked_pool_grad(nd)) return dagl__maxpool2d_grad_relu(ctx, srcv[0], srcv[1], &nd->p.window, dst, out);
     if (nd->prog) return dagl__ew_program(ctx, nd->prog, nd->nsrc, srcv, nd->dtype, nd->ndim, nd->shape, dst, out);
     if (nd->op == DAGL_OP_DROPOUT_MASK) {
         /* the one piece of state a node keeps across runs (atomic: runs of one graph may overlap) */

@@ -1,190 +1,54 @@
 /* conv2d.c -- 2-D convolution over NHWC images (Keras's Conv2D, kernel (KH, KW, Cin, Cout)) and
- * its two gradients, by im2col blocks and GEMM: the rows of a block are output pixels, its
- * columns the KH*KW*Cin inputs under the window, so the forward pass is block · kernel. Work is
- * split into shares chosen from the problem size only (bitwise the same at any thread count). */
-#include "window2d.h"
+ * its two gradients: operand checks and conversions, then the register-tiled passes of
+ * conv_tiles.c, which split the work into shares chosen from the problem size only (bitwise the
+ * same at any thread count). */
+#include "conv_tiles.h"
+#include "conv_micro.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#define BLOCK_BYTES ((int64_t)2 << 20) /* im2col scratch per block */
-
 struct conv_job {
     struct win2d g;
+    struct win2d pool; /* with a fused pooling: its geometry */
     dagl_dtype dt;
-    size_t es;         /* element size */
-    int64_t K;         /* KH * KW * Cin: columns of a block */
-    int64_t chunk;     /* output rows (of OW pixels) per block */
-    const char *x, *k, *dy;
     char *out;
-    char *partial;     /* conv2d_grad_kernel: one K x Cout sum per share */
-    atomic_int failed; /* a share could not get its scratch block */
 };
-
-/* Output rows [r0, r1) of the flattened (n, oh) rows as an im2col block: row (r, ow), column
- * (kh, kw, c); positions in the padding are zero. Copies whole channel vectors, so any dtype. */
-static void im2col(const struct conv_job *j, int64_t r0, int64_t r1, char *col)
-{
-    const struct win2d *g = &j->g;
-    size_t run = (size_t)g->C * j->es;
-    for (int64_t r = r0; r < r1; r++) {
-        int64_t n = r / g->OH, oh = r % g->OH;
-        for (int64_t ow = 0; ow < g->OW; ow++) {
-            char *dst = col + ((r - r0) * g->OW + ow) * j->K * (int64_t)j->es;
-            for (int64_t kh = 0; kh < g->KH; kh++) {
-                int64_t ih = oh * g->sh - g->pt + kh;
-                for (int64_t kw = 0; kw < g->KW; kw++, dst += run) {
-                    int64_t iw = ow * g->sw - g->pl + kw;
-                    if (ih < 0 || ih >= g->H || iw < 0 || iw >= g->W) memset(dst, 0, run);
-                    else memcpy(dst, j->x + ((n * g->H + ih) * g->W + iw) * (int64_t)run, run);
-                }
-            }
-        }
-    }
-}
-
-/* The reverse of im2col: adds each block entry into the input gradient at its position. */
-#define DEF_COL2IM(sfx, T, dt)                                                                     \
-    static void col2im_##sfx(const struct conv_job *j, int64_t r0, int64_t r1, const T *col)       \
-    {                                                                                              \
-        const struct win2d *g = &j->g;                                                             \
-        T *dx = (T *)j->out;                                                                       \
-        for (int64_t r = r0; r < r1; r++) {                                                        \
-            int64_t n = r / g->OH, oh = r % g->OH;                                                 \
-            for (int64_t ow = 0; ow < g->OW; ow++) {                                               \
-                const T *src = col + ((r - r0) * g->OW + ow) * j->K;                               \
-                for (int64_t kh = 0; kh < g->KH; kh++) {                                           \
-                    int64_t ih = oh * g->sh - g->pt + kh;                                          \
-                    for (int64_t kw = 0; kw < g->KW; kw++, src += g->C) {                          \
-                        int64_t iw = ow * g->sw - g->pl + kw;                                      \
-                        if (ih < 0 || ih >= g->H || iw < 0 || iw >= g->W) continue;                \
-                        T *d = dx + ((n * g->H + ih) * g->W + iw) * g->C;                          \
-                        for (int64_t c = 0; c < g->C; c++) d[c] += src[c];                         \
-                    }                                                                              \
-                }                                                                                  \
-            }                                                                                      \
-        }                                                                                          \
-    }
-DAGL_FOR_FLOAT_DTYPES(DEF_COL2IM)
-
-/* Calls the col2im made by DEF_COL2IM for the job's float dtype. */
-static void col2im(const struct conv_job *j, int64_t r0, int64_t r1, const void *col)
-{
-    if (j->dt == DAGL_F32) col2im_f32(j, r0, r1, col);
-    else col2im_f64(j, r0, r1, col);
-}
-
-/* A scratch block for `rows` output rows of `cols` columns, or NULL (the job is marked failed). */
-static char *scratch(struct conv_job *j, int64_t rows, int64_t cols)
-{
-    char *p = malloc((size_t)(rows * j->g.OW * cols) * j->es + 1);
-    if (!p) atomic_store(&j->failed, 1);
-    return p;
-}
-
-/* Forward share: a band of output rows, block by block: out rows = block · kernel. */
-static void forward_share(void *p, int ith, int nth)
-{
-    struct conv_job *j = p;
-    const struct win2d *g = &j->g;
-    int64_t lo, hi;
-    dagl__split(g->N * g->OH, ith, nth, &lo, &hi);
-    if (lo >= hi) return;
-    char *col = scratch(j, hi - lo < j->chunk ? hi - lo : j->chunk, j->K);
-    if (!col) return;
-    for (int64_t r0 = lo; r0 < hi; r0 += j->chunk) {
-        int64_t r1 = r0 + j->chunk < hi ? r0 + j->chunk : hi;
-        im2col(j, r0, r1, col);
-        dagl__gemm(j->dt, 0, 0, (r1 - r0) * g->OW, g->Cout, j->K, col, j->K, j->k, g->Cout, 0,
-                   j->out + r0 * g->OW * g->Cout * (int64_t)j->es, g->Cout);
-    }
-    free(col);
-}
-
-/* Input-gradient share: whole images (their windows overlap only within an image): block of
- * dY · kernelᵀ, added back to the image by col2im in a fixed order. */
-static void grad_input_share(void *p, int ith, int nth)
-{
-    struct conv_job *j = p;
-    const struct win2d *g = &j->g;
-    int64_t lo, hi;
-    dagl__split(g->N, ith, nth, &lo, &hi);
-    if (lo >= hi) return;
-    memset(j->out + lo * g->H * g->W * g->C * (int64_t)j->es, 0, (size_t)((hi - lo) * g->H * g->W * g->C) * j->es);
-    char *col = scratch(j, j->chunk, j->K);
-    if (!col) return;
-    for (int64_t r0 = lo * g->OH; r0 < hi * g->OH; r0 += j->chunk) {
-        int64_t r1 = r0 + j->chunk < hi * g->OH ? r0 + j->chunk : hi * g->OH;
-        dagl__gemm(j->dt, 0, 1, (r1 - r0) * g->OW, j->K, g->Cout, j->dy + r0 * g->OW * g->Cout * (int64_t)j->es,
-                   g->Cout, j->k, g->Cout, 0, col, j->K);
-        col2im(j, r0, r1, col);
-    }
-    free(col);
-}
-
-/* Kernel-gradient share: its band of output rows adds blockᵀ · dY into its own partial sum. */
-static void grad_kernel_share(void *p, int ith, int nth)
-{
-    struct conv_job *j = p;
-    const struct win2d *g = &j->g;
-    int64_t lo, hi;
-    char *acc = j->partial + (int64_t)ith * j->K * g->Cout * (int64_t)j->es;
-    memset(acc, 0, (size_t)(j->K * g->Cout) * j->es);
-    dagl__split(g->N * g->OH, ith, nth, &lo, &hi);
-    if (lo >= hi) return;
-    char *col = scratch(j, j->chunk, j->K);
-    if (!col) return;
-    for (int64_t r0 = lo; r0 < hi; r0 += j->chunk) {
-        int64_t r1 = r0 + j->chunk < hi ? r0 + j->chunk : hi;
-        im2col(j, r0, r1, col);
-        dagl__gemm(j->dt, 1, 0, j->K, g->Cout, (r1 - r0) * g->OW, col, j->K,
-                   j->dy + r0 * g->OW * g->Cout * (int64_t)j->es, g->Cout, 1, acc, g->Cout);
-    }
-    free(col);
-}
-
-/* The kernel gradient: the shares' partial sums added in share order. */
-#define DEF_SUM_PARTIALS(sfx, T, dt)                                                               \
-    static void sum_partials_##sfx(const struct conv_job *j, int n)                                \
-    {                                                                                              \
-        int64_t m = j->K * j->g.Cout;                                                              \
-        T *out = (T *)j->out;                                                                      \
-        const T *part = (const T *)j->partial;                                                     \
-        memcpy(out, part, (size_t)m * sizeof(T));                                                  \
-        for (int s = 1; s < n; s++)                                                                \
-            for (int64_t i = 0; i < m; i++) out[i] += part[s * m + i];                             \
-    }
-DAGL_FOR_FLOAT_DTYPES(DEF_SUM_PARTIALS)
 
 /* Checks the operands, makes them contiguous in the compute dtype and the output tensor, and
  * sets up the job; *hold receives the operand copies to release. */
 static dagl_status prepare(dagl_ctx *ctx, dagl_op op, const dagl_tensor *a, const dagl_tensor *b,
-                           const int64_t *pshape, const dagl_window2d *w, struct conv_job *j, dagl_tensor **hold,
-                           dagl_tensor *dst, dagl_tensor **out)
+                           const int64_t *pshape, const dagl_window2d *w, const struct dagl_conv_fused *f,
+                           struct conv_job *j, dagl_tensor **hold, dagl_tensor *dst, dagl_tensor **out)
 {
     const dagl_tensor *src[2] = {a, b};
     int64_t oshape[4];
     memset(j, 0, sizeof *j);
-    atomic_init(&j->failed, 0);
     dagl_status st = dagl__win2d_check(ctx, op, w, pshape, 2, src, &j->g, oshape, &j->dt);
     if (st) return st;
+    if (f && f->pool_op != DAGL_OP_NONE) { /* the output: the pooling's, or its gradient's */
+        bool grad = f->pool_op == DAGL_OP_MAXPOOL2D_GRAD;
+        int nd = 4;
+        dagl_dtype pdt, dts[1] = {j->dt};
+        int64_t yshape[4], pshape4[4];
+        memcpy(yshape, oshape, sizeof yshape);
+        const int64_t *shp[1] = {yshape};
+        if ((st = dagl__win2d_infer(ctx, grad ? DAGL_OP_MAXPOOL2D : f->pool_op, f->pool, NULL, &nd, shp, dts, &j->pool,
+                                    grad ? pshape4 : oshape, &pdt)))
+            return st;
+        if (grad && (!f->dy || f->dy->ndim != 4 || memcmp(f->dy->shape, pshape4, sizeof pshape4) != 0 ||
+                     !dagl__pool2d_disjoint(&j->pool))) {
+            char b1[160];
+            return dagl_ctx_set_error(ctx, DAGL_E_SHAPE,
+                                      "conv2d+max_pool2d_grad: the output gradient must have shape %s, with windows "
+                                      "that do not overlap",
+                                      dagl_shape_str(4, pshape4, b1, sizeof b1));
+        }
+    }
     if ((st = dagl__win2d_operand(ctx, a, j->dt, &hold[0])) || (st = dagl__win2d_operand(ctx, b, j->dt, &hold[1])))
         return st;
     if ((st = dagl__tensor_alloc_dst(ctx, dst, j->dt, 4, oshape, out))) return st;
-    j->es = dagl_dtype_size(j->dt);
-    j->K = j->g.KH * j->g.KW * j->g.C;
-    int64_t row = j->g.OW * (j->K > 0 ? j->K : 1) * (int64_t)j->es;
-    j->chunk = BLOCK_BYTES / (row > 0 ? row : 1);
-    if (j->chunk < 1) j->chunk = 1;
     j->out = (*out)->data;
-    return DAGL_OK;
-}
-
-/* Runs `share` over n shares; NOMEM when a share had no scratch memory. */
-static dagl_status run(dagl_ctx *ctx, const char *name, void (*share)(void *, int, int), struct conv_job *j, int n)
-{
-    dagl__parallel(ctx, share, j, n);
-    if (atomic_load(&j->failed)) return dagl_ctx_set_error(ctx, DAGL_E_NOMEM, "%s: out of memory for im2col", name);
     return DAGL_OK;
 }
 
@@ -200,26 +64,76 @@ static dagl_status finish(dagl_status st, dagl_tensor **hold, dagl_tensor **out)
     return st;
 }
 
-/* Shares of about 4M multiply-adds, at most `most`. */
-static int conv_shares(const struct conv_job *j, int64_t most)
-{
-    int n = dagl__shares(j->g.N * j->g.OH * j->g.OW * j->K * j->g.Cout, (int64_t)1 << 22);
-    return n > most ? (int)(most > 0 ? most : 1) : n;
-}
-
-dagl_status dagl__conv2d_into(dagl_ctx *ctx, const dagl_tensor *x, const dagl_tensor *k, const dagl_window2d *w,
-                        dagl_tensor *dst, dagl_tensor **out)
+/* The op with the given instruction set's tile kernels: conv2d (with what f fuses after it),
+ * conv2d_grad_input or conv2d_grad_kernel. */
+dagl_status dagl__conv2d_isa(dagl_ctx *ctx, int isa, dagl_op op, const dagl_tensor *a, const dagl_tensor *b,
+                             const int64_t *pshape, const dagl_window2d *w, const struct dagl_conv_fused *f,
+                             dagl_tensor *dst, dagl_tensor **out)
 {
     *out = NULL;
     struct conv_job j;
-    dagl_tensor *hold[2] = {NULL, NULL};
-    dagl_status st = prepare(ctx, DAGL_OP_CONV2D, x, k, NULL, w, &j, hold, dst, out);
-    if (st == DAGL_OK && (*out)->numel > 0) {
-        j.x = hold[0]->data, j.k = hold[1]->data;
-        if (j.K == 0) memset(j.out, 0, (size_t)(*out)->numel * j.es);
-        else st = run(ctx, "conv2d", forward_share, &j, conv_shares(&j, j.g.N * j.g.OH));
+    dagl_tensor *hold[4] = {NULL, NULL, NULL, NULL};
+    const dagl_tensor *bias = f ? f->bias : NULL;
+    dagl_op act = f ? f->act : DAGL_OP_NONE;
+    dagl_status st = prepare(ctx, op, a, b, pshape, w, f, &j, hold, dst, out);
+    if (st == DAGL_OK && bias) {
+        if (bias->ndim != 1 || bias->shape[0] != j.g.Cout) {
+            char b1[160];
+            st = dagl_ctx_set_error(ctx, DAGL_E_SHAPE, "conv2d+add: the bias %s must have shape [%lld]",
+                                    dagl_shape_str(bias->ndim, bias->shape, b1, sizeof b1), (long long)j.g.Cout);
+        } else {
+            st = dagl__win2d_operand(ctx, bias, j.dt, &hold[2]);
+        }
     }
+    if (st == DAGL_OK && f && f->pool_op == DAGL_OP_MAXPOOL2D_GRAD) st = dagl__win2d_operand(ctx, f->dy, j.dt, &hold[3]);
+    if (st == DAGL_OK && (*out)->numel > 0) {
+        const void *p0 = hold[0]->data, *p1 = hold[1]->data;
+        const void *bp = hold[2] ? hold[2]->data : NULL;
+        if (op == DAGL_OP_CONV2D && f && f->pool_op == DAGL_OP_MAXPOOL2D_GRAD) {
+            st = dagl__ct_pool_grad_recompute(ctx, isa, j.dt, &j.g, p0, p1, bp, &j.pool, hold[3]->data, j.out);
+        } else if (op == DAGL_OP_CONV2D && f && f->pool_op != DAGL_OP_NONE) {
+            st = dagl__ct_forward_pool(ctx, isa, j.dt, &j.g, p0, p1, bp, act, f->pool_op, &j.pool, j.out);
+        } else if (op == DAGL_OP_CONV2D) {
+            st = dagl__ct_forward(ctx, isa, j.dt, &j.g, p0, p1, 0, bp, act, j.out);
+        } else if (op == DAGL_OP_CONV2D_GRAD_KERNEL) {
+            st = dagl__ct_grad_kernel(ctx, isa, j.dt, &j.g, p0, p1, j.out);
+        } else {
+            st = dagl__ct_grad_input(ctx, isa, j.dt, &j.g, p0, p1, j.out);
+        }
+    }
+    dagl_tensor_release(hold[2]);
+    dagl_tensor_release(hold[3]);
     return finish(st, hold, out);
+}
+
+dagl_status dagl__conv2d_into(dagl_ctx *ctx, const dagl_tensor *x, const dagl_tensor *k, const dagl_window2d *w,
+                              dagl_tensor *dst, dagl_tensor **out)
+{
+    return dagl__conv2d_isa(ctx, dagl__ct_best_isa(), DAGL_OP_CONV2D, x, k, NULL, w, NULL, dst, out);
+}
+
+/* The graph's fused conv2d+add(+relu/tanh/sigmoid)(+pooling) node (src/graph/fuse.c). */
+dagl_status dagl__conv2d_epilogue(dagl_ctx *ctx, const dagl_tensor *x, const dagl_tensor *k, const dagl_tensor *bias,
+                                  dagl_op act, const dagl_window2d *w, dagl_op pool_op, const dagl_window2d *pool,
+                                  dagl_tensor *dst, dagl_tensor **out)
+{
+    *out = NULL;
+    if (!bias) return dagl_ctx_set_error(ctx, DAGL_E_ARG, "conv2d+add: bias is NULL");
+    if (pool_op != DAGL_OP_NONE && pool_op != DAGL_OP_MAXPOOL2D && pool_op != DAGL_OP_AVGPOOL2D)
+        return dagl_ctx_set_error(ctx, DAGL_E_ARG, "conv2d+add: %s is not a pooling", dagl_op_name(pool_op));
+    struct dagl_conv_fused f = {bias, act, pool_op, pool, NULL};
+    return dagl__conv2d_isa(ctx, dagl__ct_best_isa(), DAGL_OP_CONV2D, x, k, NULL, w, &f, dst, out);
+}
+
+/* The graph's fused max_pool2d_grad+relu_mask node over a convolution it recomputes (fuse.c). */
+dagl_status dagl__conv2d_pool_grad(dagl_ctx *ctx, const dagl_tensor *x, const dagl_tensor *k, const dagl_tensor *bias,
+                                   const dagl_tensor *dy, const dagl_window2d *w, const dagl_window2d *pool,
+                                   dagl_tensor *dst, dagl_tensor **out)
+{
+    *out = NULL;
+    if (!bias || !dy) return dagl_ctx_set_error(ctx, DAGL_E_ARG, "conv2d+max_pool2d_grad: bias or gradient is NULL");
+    struct dagl_conv_fused f = {bias, DAGL_OP_RELU, DAGL_OP_MAXPOOL2D_GRAD, pool, dy};
+    return dagl__conv2d_isa(ctx, dagl__ct_best_isa(), DAGL_OP_CONV2D, x, k, NULL, w, &f, dst, out);
 }
 
 /* The public form: the result in fresh memory. */
@@ -230,18 +144,10 @@ dagl_status dagl_conv2d(dagl_ctx *ctx, const dagl_tensor *x, const dagl_tensor *
 }
 
 dagl_status dagl__conv2d_grad_input_into(dagl_ctx *ctx, const dagl_tensor *dy, const dagl_tensor *k,
-                                         const int64_t *x_shape,
-                                   const dagl_window2d *w, dagl_tensor *dst, dagl_tensor **out)
+                                         const int64_t *x_shape, const dagl_window2d *w, dagl_tensor *dst,
+                                         dagl_tensor **out)
 {
-    *out = NULL;
-    struct conv_job j;
-    dagl_tensor *hold[2] = {NULL, NULL};
-    dagl_status st = prepare(ctx, DAGL_OP_CONV2D_GRAD_INPUT, dy, k, x_shape, w, &j, hold, dst, out);
-    if (st == DAGL_OK && (*out)->numel > 0) {
-        j.dy = hold[0]->data, j.k = hold[1]->data;
-        st = run(ctx, "conv2d_grad_input", grad_input_share, &j, conv_shares(&j, j.g.N));
-    }
-    return finish(st, hold, out);
+    return dagl__conv2d_isa(ctx, dagl__ct_best_isa(), DAGL_OP_CONV2D_GRAD_INPUT, dy, k, x_shape, w, NULL, dst, out);
 }
 
 /* The public form: the result in fresh memory. */
@@ -252,24 +158,10 @@ dagl_status dagl_conv2d_grad_input(dagl_ctx *ctx, const dagl_tensor *dy, const d
 }
 
 dagl_status dagl__conv2d_grad_kernel_into(dagl_ctx *ctx, const dagl_tensor *x, const dagl_tensor *dy,
-                                    const int64_t *k_shape, const dagl_window2d *w, dagl_tensor *dst, dagl_tensor **out)
+                                          const int64_t *k_shape, const dagl_window2d *w, dagl_tensor *dst,
+                                          dagl_tensor **out)
 {
-    *out = NULL;
-    struct conv_job j;
-    dagl_tensor *hold[2] = {NULL, NULL};
-    dagl_status st = prepare(ctx, DAGL_OP_CONV2D_GRAD_KERNEL, x, dy, k_shape, w, &j, hold, dst, out);
-    if (st == DAGL_OK && (*out)->numel > 0) {
-        j.x = hold[0]->data, j.dy = hold[1]->data;
-        int n = conv_shares(&j, j.g.N * j.g.OH);
-        j.partial = malloc((size_t)(n * j.K * j.g.Cout) * j.es);
-        if (!j.partial) st = dagl_ctx_set_error(ctx, DAGL_E_NOMEM, "conv2d_grad_kernel: out of memory");
-        else if ((st = run(ctx, "conv2d_grad_kernel", grad_kernel_share, &j, n)) == DAGL_OK) {
-            if (j.dt == DAGL_F32) sum_partials_f32(&j, n);
-            else sum_partials_f64(&j, n);
-        }
-        free(j.partial);
-    }
-    return finish(st, hold, out);
+    return dagl__conv2d_isa(ctx, dagl__ct_best_isa(), DAGL_OP_CONV2D_GRAD_KERNEL, x, dy, k_shape, w, NULL, dst, out);
 }
 
 /* The public form: the result in fresh memory. */

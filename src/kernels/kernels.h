@@ -214,12 +214,28 @@ DAGL_HIDDEN dagl_status dagl__dropout_mask_into(dagl_ctx *ctx, dagl_dtype dt, in
 /* dagl_pool2d into dst */
 DAGL_HIDDEN dagl_status dagl__pool2d_into(dagl_ctx *ctx, dagl_op op, const dagl_tensor *x, const dagl_window2d *w,
                                           dagl_tensor *dst, dagl_tensor **out);
+/* max_pool2d_grad(x, dy) * (x > 0): the fused node of graph/fuse.c (a relu's mask after the
+ * pooling's gradient, its output being the pooling's input), bitwise equal to the two ops. */
+DAGL_HIDDEN dagl_status dagl__maxpool2d_grad_relu(dagl_ctx *ctx, const dagl_tensor *x, const dagl_tensor *dy,
+                                                  const dagl_window2d *w, dagl_tensor *dst, dagl_tensor **out);
 /* dagl_pool2d_grad into dst */
 DAGL_HIDDEN dagl_status dagl__pool2d_grad_into(dagl_ctx *ctx, dagl_op op, const dagl_tensor *x,
                                                const dagl_tensor *dy, const dagl_window2d *w, dagl_tensor *dst, dagl_tensor **out);
 /* dagl_conv2d into dst */
 DAGL_HIDDEN dagl_status dagl__conv2d_into(dagl_ctx *ctx, const dagl_tensor *x, const dagl_tensor *k,
                                           const dagl_window2d *w, dagl_tensor *dst, dagl_tensor **out);
+/* conv2d(x, k) + bias, then act, then (pool_op MAXPOOL2D or AVGPOOL2D, else NONE) the pooling
+ * with window `pool`: the fused node of graph/fuse.c, bitwise equal to the ops one by one. */
+DAGL_HIDDEN dagl_status dagl__conv2d_epilogue(dagl_ctx *ctx, const dagl_tensor *x, const dagl_tensor *k,
+                                              const dagl_tensor *bias, dagl_op act, const dagl_window2d *w,
+                                              dagl_op pool_op, const dagl_window2d *pool, dagl_tensor *dst,
+                                              dagl_tensor **out);
+/* max_pool2d_grad(y, dy) * (y > 0) for y = relu(conv2d(x, k) + bias), y recomputed rather than
+ * read: the fused node of graph/fuse.c for a first layer (few input channels), bitwise equal to
+ * the ops one by one. The pooling's windows must not overlap. */
+DAGL_HIDDEN dagl_status dagl__conv2d_pool_grad(dagl_ctx *ctx, const dagl_tensor *x, const dagl_tensor *k,
+                                               const dagl_tensor *bias, const dagl_tensor *dy, const dagl_window2d *w,
+                                               const dagl_window2d *pool, dagl_tensor *dst, dagl_tensor **out);
 /* dagl_conv2d_grad_input into dst */
 DAGL_HIDDEN dagl_status dagl__conv2d_grad_input_into(dagl_ctx *ctx, const dagl_tensor *dy, const dagl_tensor *k,
                                                      const int64_t *x_shape, const dagl_window2d *w, dagl_tensor *dst, dagl_tensor **out);
