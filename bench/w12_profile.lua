@@ -1,16 +1,23 @@
--- bench/w12_profile.lua [STEPS] [DIR] -- where a training step of W12's CNN (bench/w12.lua cnn)
--- spends its time: STEPS train_on_batch steps on one batch of 128 Fashion-MNIST images (DIR from
+-- bench/w12_profile.lua [MODEL] [STEPS] [DIR] -- where a training step of W12's CNN or MLP (MODEL
+-- "cnn" or "mlp", as in bench/w12.lua) spends its time: STEPS train_on_batch steps on one batch
+-- of 128 Fashion-MNIST images (DIR from
 -- bench/w12_data.py, default /tmp/fmnist) run under dagl.trace, then one line per graph node:
 -- its fastest and median time over the steps (ms; the fastest is the one to compare when other
 -- programs share the machine) and its share of the step. Run as
--- `dagl --threads 1 bench/w12_profile.lua 30 /tmp/fmnist` (docs/performance.md).
+-- `dagl --threads 1 bench/w12_profile.lua cnn 30 /tmp/fmnist` (docs/performance.md).
 local dagl = require "dagl"
 local nn = require "dagl.nn"
 local json = require "dagl.json"
 
-local steps, dir = tonumber(arg[1] or "30"), arg[2] or "/tmp/fmnist"
+local which, steps, dir = arg[1] or "cnn", tonumber(arg[2] or "30"), arg[3] or "/tmp/fmnist"
+if which ~= "cnn" and which ~= "mlp" then error("w12_profile.lua: MODEL must be cnn or mlp, not " .. which) end
 local x, y = dagl.load_npy(dir .. "/x_train.npy"), dagl.load_npy(dir .. "/y_train.npy")
-local model = nn.Sequential {
+local model = which == "mlp" and nn.Sequential {
+  nn.Flatten {input_shape = {28, 28, 1}},
+  nn.Dense(256, "relu"),
+  nn.Dense(256, "relu"),
+  nn.Dense(10, "softmax"),
+} or nn.Sequential {
   nn.Conv2D(32, 3, {activation = "relu", input_shape = {28, 28, 1}}),
   nn.MaxPooling2D(2),
   nn.Conv2D(64, 3, {activation = "relu"}),

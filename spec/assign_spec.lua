@@ -71,9 +71,10 @@ describe("dagl.assign", function()
     assert_equal_values(w, {0, 1, 2})
     local text = f:dot(dagl.ones(3))
     assert.is_truthy(text:find("assign", 1, true))
-    -- the reads of w (x * w, and + w) wait for nothing but must finish before the assign
+    -- the reads of w (x * w, and + w) wait for nothing but must finish before the assign, and
+    -- before the fused update (x * -0.5 + w), which writes w in place
     local _, before = text:gsub('%[style=dashed, label="before"%]', "")
-    assert.equal(2, before)
+    assert.equal(4, before)
   end)
 
   it("waits for a slow reader of the target even when its value is ready at once", function()

@@ -1,9 +1,13 @@
 /* test_assign.c -- DAGL_OP_ASSIGN: the node runs without being an output, after every reader of
  * its target (a slow custom node, a fused matmul+bias) at 1 to 4 threads, its value is the
  * target, plan counts it, a wrong shape names both shapes, and dagl_assign handles a value that
- * is a view of the target. */
+ * is a view of the target. An update fused into one elementwise program writes the target in
+ * place, after every reader of the old value, and not when check_numerics might fail it. */
 #include "check.h"
 #include "dagl.h"
+#include "graph/graph.h"
+
+#include <math.h>
 
 #include <time.h>
 
@@ -107,10 +111,83 @@ static void errors_and_views(void)
     dagl_ctx_free(ctx);
 }
 
+/* w (100000 elements, so the update runs in several shares) read by a slow copy and by sum(w),
+ * updated by w = w * 0.5 + x (one fused program): the program writes w in place (no copy by the
+ * assign), yet the readers see the old w, at 1 to 4 threads. With check_numerics a NaN in x fails
+ * the run and leaves w as it was; an update also read with the old w beside it stays a copy. */
+static void inplace_update(int threads)
+{
+    dagl_ctx_options opt = {.threads = threads, .seed = 1};
+    dagl_ctx *ctx;
+    CHECK_OK(dagl_ctx_new(&opt, &ctx));
+    enum { N = 100000 };
+    int64_t sh[1] = {N};
+    dagl_tensor *w, *x;
+    CHECK_OK(dagl_tensor_full(ctx, DAGL_F32, 1, sh, 2.0, &w));
+    for (int variant = 0; variant < 2; variant++) {
+        dagl_graph *g;
+        CHECK_OK(dagl_graph_new(ctx, &g));
+        int xi, wi, copy, sum, mul, upd, asg, both = -1;
+        CHECK_OK(dagl_graph_input(g, DAGL_F32, 1, sh, &xi));
+        CHECK_OK(dagl_graph_constant(g, w, &wi));
+        CHECK_OK(dagl_graph_custom(g, "slow_copy", 1, &wi, DAGL_F32, 1, sh, slow_copy, NULL, NULL, NULL, &copy));
+        dagl_node_params all = {.ndims = 0};
+        CHECK_OK(dagl_graph_node(g, DAGL_OP_SUM, 1, &wi, &all, &sum));
+        dagl_node_params half = {.has_scalar = 1, .scalar = 0.5};
+        CHECK_OK(dagl_graph_node(g, DAGL_OP_MUL, 1, &wi, &half, &mul));
+        int add_src[2] = {mul, xi};
+        CHECK_OK(dagl_graph_node(g, DAGL_OP_ADD, 2, add_src, NULL, &upd));
+        int asg_src[2] = {wi, upd};
+        CHECK_OK(dagl_graph_node(g, DAGL_OP_ASSIGN, 2, asg_src, NULL, &asg));
+        CHECK_OK(dagl_graph_output(g, copy));
+        CHECK_OK(dagl_graph_output(g, sum));
+        if (variant == 1) { /* new + old: reads the old w and depends on the update */
+            int s2[2] = {upd, wi};
+            CHECK_OK(dagl_graph_node(g, DAGL_OP_SUB, 2, s2, NULL, &both));
+            CHECK_OK(dagl_graph_output(g, both));
+        }
+        dagl_graph_plan_info plan;
+        CHECK_OK(dagl_graph_plan(g, &plan));
+        CHECK(g->nodes[upd].prog != NULL);
+        CHECK(g->nodes[upd].writes_const == (variant == 0 ? wi + 1 : 0));
+        for (int run = 1; run <= 3; run++) {
+            float old = at(w, 0), xv = (float)run;
+            CHECK_OK(dagl_tensor_full(ctx, DAGL_F32, 1, sh, xv, &x));
+            dagl_tensor *out[3];
+            CHECK_OK(dagl_graph_run(g, &x, out));
+            CHECK(at(out[0], 0) == old && at(out[0], N - 1) == old);
+            CHECK(at(out[1], 0) == (float)N * old);
+            float want = old * 0.5f + xv;
+            CHECK(at(w, 0) == want && at(w, N / 2) == want && at(w, N - 1) == want);
+            if (variant == 1) {
+                CHECK(at(out[2], 0) == want - old && at(out[2], N - 1) == want - old);
+                dagl_tensor_release(out[2]);
+            }
+            dagl_tensor_release(out[0]);
+            dagl_tensor_release(out[1]);
+            dagl_tensor_release(x);
+        }
+        /* a NaN in the update under check_numerics: the run fails before w is touched */
+        float before = at(w, 0);
+        CHECK_OK(dagl_tensor_full(ctx, DAGL_F32, 1, sh, 1.0, &x));
+        ((float *)dagl_tensor_data(x))[N - 1] = NAN;
+        dagl_run_options ro = {.check_numerics = 1};
+        dagl_tensor *out[3] = {NULL, NULL, NULL};
+        CHECK(dagl_graph_run_ex(g, &x, out, &ro) == DAGL_E_NUMERIC);
+        CHECK(at(w, 0) == before && at(w, N - 1) == before);
+        dagl_tensor_release(x);
+        dagl_graph_free(g);
+    }
+    dagl_tensor_release(w);
+    CHECK(dagl_ctx_live_bytes(ctx) == 0);
+    dagl_ctx_free(ctx);
+}
+
 int main(void)
 {
     errors_and_views();
     for (int t = 1; t <= 4; t++) ordering(t);
+    for (int t = 1; t <= 4; t++) inplace_update(t);
     printf("assign: ok\n");
     return 0;
 }

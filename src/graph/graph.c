@@ -301,6 +301,7 @@ dagl_status dagl__graph_prepare(dagl_graph *g)
     if (!st) {
         dagl__graph_live(g, g->live);
         st = dagl__assign_edges(g, g->live, &ctl);
+        if (!st) st = dagl__assign_inplace(g, g->live, &ctl);
     }
     if (!st) {
         g->cons_start = calloc((size_t)n + 1, sizeof(int));

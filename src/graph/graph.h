@@ -38,6 +38,8 @@ typedef struct dagl_node {
     dagl_window2d pool_window;
     dagl__ew_prog *prog;      /* an elementwise node fused with the elementwise ops it reads
                                * (fuse_ew.c): the program its sources feed, or NULL */
+    int writes_const;         /* 1 + the id of the constant this node's result is written into (the
+                               * target of the assign that stores it, order.c), or 0 */
     _Atomic uint64_t runs;    /* how many times the node ran (dropout_mask: the Philox counter) */
 } dagl_node;
 
@@ -138,6 +140,10 @@ DAGL_HIDDEN void dagl__graph_live(const dagl_graph *g, bool *live);
  * assign's target (or a view of it) and does not depend on the assign runs before it; assigns to
  * one target run in the order they were added. Fails when that order has a cycle. */
 DAGL_HIDDEN dagl_status dagl__assign_edges(dagl_graph *g, const bool *live, dagl__edges *out);
+/* After dagl__assign_edges: marks the value nodes (fused elementwise programs) that write straight
+ * into their assign's target constant (writes_const) and moves the target's old-value reads
+ * before them (more edges in *e). check_numerics runs leave them writing fresh memory. */
+DAGL_HIDDEN dagl_status dagl__assign_inplace(dagl_graph *g, const bool *live, dagl__edges *e);
 
 /* How a node's result relates to memory (infer.c knows the op classes). */
 typedef enum dagl_node_mem { NODE_MEM_OPAQUE, NODE_MEM_FRESH, NODE_MEM_VIEW } dagl_node_mem;

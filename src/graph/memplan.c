@@ -10,7 +10,8 @@
  * linear in the graph size. Placement is greedy best fit in node order, like the arena planners
  * of ggml and TFLite.
  *
- * Never planned: graph outputs and what they view (they are handed to the caller), inputs and
+ * Never planned: graph outputs and what they view (they are handed to the caller), nodes that
+ * write into an assign's target (order.c), inputs and
  * constants (the caller's), results of custom nodes and of ops the planner does not know, and
  * the sources of those (such a node might keep or return a view of them). */
 #include "graph.h"
@@ -99,7 +100,7 @@ static bool group(planner *pl)
         pl->root[i] = m == NODE_MEM_VIEW ? pl->root[nd->src[0]] : i;
         int64_t bytes = dagl__numel(nd->ndim, nd->shape) * (int64_t)dagl_dtype_size(nd->dtype);
         pl->size[i] = (bytes + ALIGN - 1) / ALIGN * ALIGN;
-        pl->planned[i] = pl->runs[i] && m == NODE_MEM_FRESH && bytes > 0;
+        pl->planned[i] = pl->runs[i] && m == NODE_MEM_FRESH && bytes > 0 && !nd->writes_const;
     }
     for (int i = 0; i < n; i++) {
         const dagl_node *nd = &g->nodes[i];

@@ -194,9 +194,18 @@ static bool stop_for_interrupt(run_state *r, const dagl_node *nd, const dagl_ctx
 {
     if (dagl__interrupted(local)) return true;
     int phase = DAGL__RUN_OPEN;
-    if (nd->op == DAGL_OP_ASSIGN && !atomic_compare_exchange_strong(&r->phase, &phase, DAGL__RUN_COMMITTED))
+    if ((nd->op == DAGL_OP_ASSIGN || nd->writes_const) &&
+        !atomic_compare_exchange_strong(&r->phase, &phase, DAGL__RUN_COMMITTED))
         return phase == DAGL__RUN_STOPPED;
     return false;
+}
+
+/* Where node nd's result goes: the assign's target it updates (order.c; not in check_numerics
+ * runs, whose error must leave the target as it was), its planned slot, or fresh memory (NULL). */
+static dagl_tensor *result_dst(const run_state *r, const dagl_node *nd, int id)
+{
+    if (nd->writes_const && !r->opt->check_numerics) return r->g->nodes[nd->writes_const - 1].value;
+    return r->slot ? r->slot[id] : NULL;
 }
 
 /* Computes one node with a task-local context; after a failure, nodes are skipped (but still
@@ -222,7 +231,7 @@ static void compute(run_state *r, int id)
         else if (nd->op == DAGL_OP_CUSTOM)
             st = run_custom(&local, nd, srcv, &r->vals[id]);
         else /* the kernel's result goes to the node's planned slot, when it has one */
-            st = dagl__exec_node(&local, nd, srcv, r->slot ? r->slot[id] : NULL, &r->vals[id]);
+            st = dagl__exec_node(&local, nd, srcv, result_dst(r, nd, id), &r->vals[id]);
         if (!st && r->slot && in_arena(r, r->vals[id]) && nd->is_output) st = own_output(&local, &r->vals[id]);
         if (!st && r->opt->check_numerics) st = check_numerics(&local, nd, srcv, r->vals[id]);
         if (st) record_error(r, id, &local, st);
