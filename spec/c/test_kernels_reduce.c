@@ -199,6 +199,46 @@ static void test_column_kernels(void)
     dagl_tensor_release(i64);
 }
 
+/* Few outputs over many positions (a bias gradient): summed in chunks of positions. Against the
+ * sums of a strided walk in double (a transposed copy's rows), bitwise equal at 1 and 3 threads,
+ * over a 4-d input with three reduced dims (positions cross rows of the reduced dims), mean too,
+ * and a NaN stays a NaN. */
+static void test_chunked_columns(void)
+{
+    dagl_tensor *x, *xd, *xt, *want, *a, *b;
+    CHECK_OK(dagl_randn(ctx, DAGL_F32, 4, S(37, 9, 7, 5), &x)); /* 2331 positions of 5 outputs */
+    CHECK_OK(dagl_cast(ctx, x, DAGL_F64, &xd));
+    CHECK_OK(dagl_reshape(ctx, xd, 2, S(2331, 5), &xt));
+    dagl_tensor *xtt;
+    CHECK_OK(dagl_permute(ctx, xt, (int[]){1, 0}, &xtt));
+    dagl_tensor *rows;
+    CHECK_OK(dagl_contiguous(ctx, xtt, &rows)); /* [5, 2331]: each output's positions in a row */
+    CHECK_OK(dagl_reduce(ctx, DAGL_OP_SUM, rows, D(1), 1, 0, 0, &want));
+    for (int dt = 0; dt < 2; dt++) {
+        dagl_tensor *in = dt ? xd : x;
+        for (int m = 0; m < 2; m++) {
+            dagl_op op = m ? DAGL_OP_MEAN : DAGL_OP_SUM;
+            CHECK_OK(dagl_reduce(ctx, op, in, D(0, 1, 2), 3, 0, 0, &a));
+            dagl_ctx_options o3 = {.threads = 3};
+            dagl_ctx *c3;
+            CHECK_OK(dagl_ctx_new(&o3, &c3));
+            CHECK_OK(dagl_reduce(c3, op, in, D(0, 1, 2), 3, 0, 0, &b));
+            CHECK(dagl_tensor_numel(a) == 5);
+            CHECK(memcmp(dagl_tensor_data(a), dagl_tensor_data(b), (size_t)5 * (dt ? 8 : 4)) == 0);
+            for (int64_t i = 0; i < 5; i++)
+                CHECK_NEAR(el(a, i), el(want, i) / (m ? 2331.0 : 1.0), dt ? 1e-11 : 1e-4);
+            dagl_tensor_release(a);
+            dagl_tensor_release(b);
+            dagl_ctx_free(c3);
+        }
+    }
+    CHECK_OK(dagl_set(ctx, x, S(30, 1, 2, 3), NAN));
+    CHECK_OK(dagl_reduce(ctx, DAGL_OP_SUM, x, D(0, 1, 2), 3, 0, 0, &a));
+    CHECK(isnan(el(a, 3)) && !isnan(el(a, 2)));
+    dagl_tensor *r[] = {x, xd, xt, xtt, rows, want, a};
+    for (size_t i = 0; i < sizeof r / sizeof *r; i++) dagl_tensor_release(r[i]);
+}
+
 static void test_dtypes_and_accuracy(void)
 {
     dagl_tensor *i = mk(DAGL_I64, 2, S(2, 2), V(1, 2, 3, 5)), *t;
@@ -260,6 +300,7 @@ int main(void)
     test_dims_and_views();
     test_identities();
     test_column_kernels();
+    test_chunked_columns();
     test_dtypes_and_accuracy();
     test_errors();
     CHECK(dagl_ctx_live_bytes(ctx) == 0);

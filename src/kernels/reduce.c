@@ -248,8 +248,15 @@ dagl_status dagl__reduce_into(dagl_ctx *ctx, dagl_op op, const dagl_tensor *a, c
     r.vdenom = (double)r.count - correction > 0 ? (double)r.count - correction : 0.0;
     r.mean = op == DAGL_OP_MEAN;
     red_kernel k = red_kernels[op][a->dtype];
-    if (r.nk > 0 && r.kst[r.nk - 1] == 1 && r.rs != 1 && r.count > 0 && dagl__red_cols_kernel(op, a->dtype))
-        k = dagl__red_cols_kernel(op, a->dtype);
+    bool cols = r.nk > 0 && r.kst[r.nk - 1] == 1 && r.rs != 1 && r.count > 0 && dagl__red_cols_kernel(op, a->dtype);
+    if (cols) k = dagl__red_cols_kernel(op, a->dtype);
+    if (cols && r.nout > 0 && dagl__red_cols_chunked(ctx, op, a->dtype, &r, &st)) {
+        if (st) {
+            dagl_tensor_release(*out);
+            *out = NULL;
+        }
+        return st;
+    }
     if (r.nout > 0) {
         struct red_job j = {k, &r};
         dagl__parallel(ctx, red_share, &j, dagl__shares(r.nout < 64 ? 1 : r.nout * r.count, 65536));

@@ -74,5 +74,10 @@ DEF_ROW_SUM(i64, int64_t, int64_t)
  * matrix): whole rows are accumulated into a block of outputs instead of walking each output's
  * strided column. NULL where there is none (op, dtype). */
 DAGL_HIDDEN red_kernel dagl__red_cols_kernel(dagl_op op, dagl_dtype dt);
+/* A float sum or mean of that kind with few output blocks and many reduced positions, run as
+ * chunks of positions (CHUNK, so the split depends on the sizes only) summed in parallel and then
+ * added in chunk order; false (nothing done) for other reductions. *st: a failure (no memory). */
+DAGL_HIDDEN bool dagl__red_cols_chunked(dagl_ctx *ctx, dagl_op op, dagl_dtype dt, const struct red_args *a,
+                                        dagl_status *st);
 
 #endif
