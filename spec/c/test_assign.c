@@ -114,7 +114,8 @@ static void errors_and_views(void)
 /* w (100000 elements, so the update runs in several shares) read by a slow copy and by sum(w),
  * updated by w = w * 0.5 + x (one fused program): the program writes w in place (no copy by the
  * assign), yet the readers see the old w, at 1 to 4 threads. With check_numerics a NaN in x fails
- * the run and leaves w as it was; an update also read with the old w beside it stays a copy. */
+ * the run and leaves w as it was; an update also read with the old w beside it, or handed out
+ * through a view, stays a copy. */
 static void inplace_update(int threads)
 {
     dagl_ctx_options opt = {.threads = threads, .seed = 1};
@@ -124,7 +125,7 @@ static void inplace_update(int threads)
     int64_t sh[1] = {N};
     dagl_tensor *w, *x;
     CHECK_OK(dagl_tensor_full(ctx, DAGL_F32, 1, sh, 2.0, &w));
-    for (int variant = 0; variant < 2; variant++) {
+    for (int variant = 0; variant < 3; variant++) {
         dagl_graph *g;
         CHECK_OK(dagl_graph_new(ctx, &g));
         int xi, wi, copy, sum, mul, upd, asg, both = -1;
@@ -145,6 +146,10 @@ static void inplace_update(int threads)
             int s2[2] = {upd, wi};
             CHECK_OK(dagl_graph_node(g, DAGL_OP_SUB, 2, s2, NULL, &both));
             CHECK_OK(dagl_graph_output(g, both));
+        } else if (variant == 2) { /* a view of the update handed out: it must not be w itself */
+            dagl_node_params rp = {.nshape = 2, .shape = {2, N / 2}};
+            CHECK_OK(dagl_graph_node(g, DAGL_OP_RESHAPE, 1, &upd, &rp, &both));
+            CHECK_OK(dagl_graph_output(g, both));
         }
         dagl_graph_plan_info plan;
         CHECK_OK(dagl_graph_plan(g, &plan));
@@ -159,6 +164,11 @@ static void inplace_update(int threads)
             CHECK(at(out[1], 0) == (float)N * old);
             float want = old * 0.5f + xv;
             CHECK(at(w, 0) == want && at(w, N / 2) == want && at(w, N - 1) == want);
+            if (variant == 2) {
+                CHECK(dagl_tensor_data(out[2]) != dagl_tensor_data(w));
+                CHECK(at(out[2], 0) == want && at(out[2], N - 1) == want);
+                dagl_tensor_release(out[2]);
+            }
             if (variant == 1) {
                 CHECK(at(out[2], 0) == want - old && at(out[2], N - 1) == want - old);
                 dagl_tensor_release(out[2]);

@@ -103,11 +103,20 @@ static void descendants(const dagl_graph *g, const bool *live, const dagl__edges
     }
 }
 
+/* The tensor owning t's memory block (t itself unless t is a view). */
+static const dagl_tensor *block_of(const dagl_tensor *t)
+{
+    while (t->base) t = t->base;
+    return t;
+}
+
 /* Whether assign a may have its value node write into its target: the target is a constant
- * (contiguous, of the value's dtype), the only one assign writes; the value a live elementwise
- * program, not an output, whose sources that may be the target's memory are the constant itself
- * (read at the index it writes). */
-static bool inplace_candidate(const dagl_graph *g, const int *root, const int *nassign, const dagl_node *an)
+ * (contiguous, of the value's dtype), the only one assign writes, whose memory no other constant
+ * of the graph shares; the value a live elementwise program, not an output, whose sources that
+ * may be the target's memory are the constant itself (read at the index it writes), read by no
+ * view or custom node (which could hand the target itself out as a result). */
+static bool inplace_candidate(const dagl_graph *g, const bool *live, const int *root, const int *nassign,
+                              const dagl_node *an)
 {
     int t = an->src[0], v = an->src[1];
     const dagl_node *tn = &g->nodes[t], *vn = &g->nodes[v];
@@ -117,6 +126,16 @@ static bool inplace_candidate(const dagl_graph *g, const int *root, const int *n
         return false;
     for (int k = 0; k < vn->nsrc; k++)
         if (vn->src[k] != t && may_alias(g, root, vn->src[k], t)) return false;
+    const dagl_tensor *blk = block_of(tn->value);
+    for (int i = 0; i < g->n; i++) {
+        const dagl_node *nd = &g->nodes[i];
+        if (i != t && nd->kind == NODE_CONST && nd->value && block_of(nd->value) == blk) return false;
+        if (!live[i] || nd->kind != NODE_OP || nd->op == DAGL_OP_ASSIGN ||
+            (nd->op != DAGL_OP_CUSTOM && !dagl__node_aliases_src(nd)))
+            continue;
+        for (int k = 0; k < nd->nsrc; k++)
+            if (nd->src[k] == v) return false;
+    }
     return true;
 }
 
@@ -136,7 +155,7 @@ dagl_status dagl__assign_inplace(dagl_graph *g, const bool *live, dagl__edges *e
     dagl_status st = DAGL_OK;
     for (int a = 0; a < n && !st; a++) {
         const dagl_node *an = &g->nodes[a];
-        if (!live[a] || an->kind != NODE_OP || an->op != DAGL_OP_ASSIGN || !inplace_candidate(g, root, nassign, an)) continue;
+        if (!live[a] || an->kind != NODE_OP || an->op != DAGL_OP_ASSIGN || !inplace_candidate(g, live, root, nassign, an)) continue;
         int v = an->src[1], nedges = e->n;
         /* every reader of the old value must be able to run before v: none may depend on v */
         descendants(g, live, e, v, after);
