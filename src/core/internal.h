@@ -144,6 +144,14 @@ struct dagl_tensor {
     bool contiguous;        /* row-major contiguous (computed when the layout is made) */
 };
 
+/* The tensor owning t's memory block (t itself unless t is a view): whether two tensors may share
+ * memory (assign.c, graph/order.c). */
+static inline const dagl_tensor *dagl__block_owner(const dagl_tensor *t)
+{
+    while (t->base) t = t->base;
+    return t;
+}
+
 /* Element counts and contiguous strides for a shape. */
 DAGL_HIDDEN int64_t dagl__numel(int ndim, const int64_t *shape);
 DAGL_HIDDEN void dagl__contig_strides(int ndim, const int64_t *shape, int64_t *strides);

@@ -90,7 +90,7 @@ static void descendants(const dagl_graph *g, const bool *live, const dagl__edges
     after[v] = true;
     for (bool changed = true; changed;) {
         changed = false;
-        for (int i = v + 1; i < n; i++) {
+        for (int i = 0; i < n; i++) { /* from 0: an edge may have marked a node below v */
             if (!live[i] || after[i]) continue;
             for (int k = 0; k < g->nodes[i].nsrc; k++)
                 if (after[g->nodes[i].src[k]]) {
@@ -101,13 +101,6 @@ static void descendants(const dagl_graph *g, const bool *live, const dagl__edges
         for (int k = 0; k < e->n; k++)
             if (after[e->from[k]] && !after[e->to[k]]) after[e->to[k]] = changed = true;
     }
-}
-
-/* The tensor owning t's memory block (t itself unless t is a view). */
-static const dagl_tensor *block_of(const dagl_tensor *t)
-{
-    while (t->base) t = t->base;
-    return t;
 }
 
 /* Whether assign a may have its value node write into its target: the target is a constant
@@ -126,10 +119,10 @@ static bool inplace_candidate(const dagl_graph *g, const bool *live, const int *
         return false;
     for (int k = 0; k < vn->nsrc; k++)
         if (vn->src[k] != t && may_alias(g, root, vn->src[k], t)) return false;
-    const dagl_tensor *blk = block_of(tn->value);
+    const dagl_tensor *blk = dagl__block_owner(tn->value);
     for (int i = 0; i < g->n; i++) {
         const dagl_node *nd = &g->nodes[i];
-        if (i != t && nd->kind == NODE_CONST && nd->value && block_of(nd->value) == blk) return false;
+        if (i != t && nd->kind == NODE_CONST && nd->value && dagl__block_owner(nd->value) == blk) return false;
         if (!live[i] || nd->kind != NODE_OP || nd->op == DAGL_OP_ASSIGN ||
             (nd->op != DAGL_OP_CUSTOM && !dagl__node_aliases_src(nd)))
             continue;

@@ -19,13 +19,6 @@ dagl_status dagl__assign_check(dagl_ctx *ctx, dagl__shape_ref target, dagl__shap
                               dagl_dtype_name(value.dtype), dagl_shape_str(value.ndim, value.shape, b2, sizeof b2));
 }
 
-/* The tensor owning t's memory block (t itself unless t is a view). */
-static const dagl_tensor *block_owner(const dagl_tensor *t)
-{
-    while (t->base) t = t->base;
-    return t;
-}
-
 dagl_status dagl_assign(dagl_ctx *ctx, dagl_tensor *dst, const dagl_tensor *src)
 {
     if (!dst || !src) return dagl_ctx_set_error(ctx, DAGL_E_ARG, "assign: tensor is NULL");
@@ -33,7 +26,7 @@ dagl_status dagl_assign(dagl_ctx *ctx, dagl_tensor *dst, const dagl_tensor *src)
     if (!st) st = dagl__assign_check(ctx, (dagl__shape_ref){dst->dtype, dst->ndim, dst->shape},
                                      (dagl__shape_ref){src->dtype, src->ndim, src->shape});
     if (st || src == dst) return st;
-    if (block_owner(src) != block_owner(dst)) return dagl_copy_into(ctx, dst, src);
+    if (dagl__block_owner(src) != dagl__block_owner(dst)) return dagl_copy_into(ctx, dst, src);
     /* src is a view of dst's memory (w:t() into w): an element-by-element copy would read
      * elements it already wrote, so copy src out first */
     dagl_tensor *tmp = NULL;
