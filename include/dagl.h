@@ -712,9 +712,11 @@ DAGL_API dagl_status dagl_npz_read(dagl_ctx *ctx, const char *path, dagl_tensor_
  * data shorter than the dims need (checked before allocating: "truncated data: 100 bytes for shape
  * [2, 28, 28], which needs 1568"), bytes after the data, a corrupt or cut gzip stream. */
 DAGL_API dagl_status dagl_idx_read(dagl_ctx *ctx, const char *path, dagl_tensor **out);
-/* A numeric CSV file as a float32 (rows, cols) tensor. Blank lines are skipped; with `header`
+/* A numeric CSV file as a float32 (rows, cols) tensor; a gzipped one (gzip's magic bytes: a
+ * .csv.gz) is gunzipped by zlib in memory first. Blank lines are skipped; with `header`
  * the first non-blank line gives the column names (*names gets ncols malloc'ed strings, freed
- * with dagl_strings_free; NULL without a header). Errors name the line and column. */
+ * with dagl_strings_free; NULL without a header). Errors name the line and column, or say the
+ * gzip stream is truncated or corrupt. */
 typedef struct dagl_csv_options {
     char delimiter; /* 0 = ',' */
     int header;
