@@ -333,6 +333,8 @@ DAGL_API dagl_status dagl_set(dagl_ctx *ctx, dagl_tensor *t, const int64_t *inde
     X(SIGMOID, sigmoid, UNARY, FLOAT, LUA)                                \
     X(RELU, relu, UNARY, SAME, LUA)                                       \
     X(ERF, erf, UNARY, FLOAT, LUA)                                        \
+    X(SIN, sin, UNARY, FLOAT, LUA)                                        \
+    X(COS, cos, UNARY, FLOAT, LUA)                                        \
     X(ADD, add, BINARY, PROMOTE, LUA)                                     \
     X(SUB, sub, BINARY, PROMOTE, LUA)                                     \
     X(MUL, mul, BINARY, PROMOTE, LUA)                                     \
@@ -340,6 +342,8 @@ DAGL_API dagl_status dagl_set(dagl_ctx *ctx, dagl_tensor *t, const int64_t *inde
     X(POW, pow, BINARY, PROMOTE, LUA)                                     \
     X(MAXIMUM, maximum, BINARY, PROMOTE, LUA)                             \
     X(MINIMUM, minimum, BINARY, PROMOTE, LUA)                             \
+    X(FLOOR_DIVIDE, floor_divide, BINARY, PROMOTE, LUA)                   \
+    X(REMAINDER, remainder, BINARY, PROMOTE, LUA)                         \
     X(EQ, eq, COMPARE, PROMOTE, LUA)                                      \
     X(NE, ne, COMPARE, PROMOTE, LUA)                                      \
     X(LT, lt, COMPARE, PROMOTE, LUA)                                      \

@@ -171,6 +171,14 @@ function dagl.relu(t) end
 ---@param t dagl.Tensor
 ---@return dagl.Tensor
 function dagl.erf(t) end
+---The sine (radians).
+---@param t dagl.Tensor
+---@return dagl.Tensor
+function dagl.sin(t) end
+---The cosine (radians).
+---@param t dagl.Tensor
+---@return dagl.Tensor
+function dagl.cos(t) end
 ---@param a dagl.operand
 ---@param b dagl.operand
 ---@return dagl.Tensor
@@ -195,6 +203,16 @@ function dagl.pow(a, b) end
 ---@param b dagl.operand
 ---@return dagl.Tensor
 function dagl.maximum(a, b) end
+---Floor division (`a // b`): rounded down; int64 stays int64 and raises on a zero divisor.
+---@param a dagl.operand
+---@param b dagl.operand
+---@return dagl.Tensor
+function dagl.floor_divide(a, b) end
+---The remainder of floor division (`a % b`), with the divisor's sign.
+---@param a dagl.operand
+---@param b dagl.operand
+---@return dagl.Tensor
+function dagl.remainder(a, b) end
 ---@param a dagl.operand
 ---@param b dagl.operand
 ---@return dagl.Tensor
@@ -687,6 +705,10 @@ function Tensor:sigmoid() end
 function Tensor:relu() end
 ---@return dagl.Tensor
 function Tensor:erf() end
+---@return dagl.Tensor
+function Tensor:sin() end
+---@return dagl.Tensor
+function Tensor:cos() end
 ---@param k dagl.Tensor kernel (KH, KW, Cin, Cout)
 ---@param opts? {strides?: dagl.pair, padding?: dagl.padding}
 ---@return dagl.Tensor
@@ -726,6 +748,12 @@ function Tensor:pow(b) end
 ---@param b dagl.operand
 ---@return dagl.Tensor
 function Tensor:maximum(b) end
+---@param b dagl.operand
+---@return dagl.Tensor
+function Tensor:floor_divide(b) end
+---@param b dagl.operand
+---@return dagl.Tensor
+function Tensor:remainder(b) end
 ---@param b dagl.operand
 ---@return dagl.Tensor
 function Tensor:minimum(b) end

@@ -71,6 +71,7 @@ Sym.__newindex = function(self, k, v)
   rawset(self, k, v)
 end
 Sym.__add, Sym.__sub, Sym.__mul, Sym.__div, Sym.__pow = core.add, core.sub, core.mul, core.div, core.pow
+Sym.__idiv, Sym.__mod = core.floor_divide, core.remainder
 Sym.__unm, Sym.__len = core.neg, core.Tensor.__len
 local function no_compare()
   user_error("compare: < and <= on a traced tensor would need its values to give a Lua boolean; use x:lt(y), x:le(y) (tensors of 1 and 0) and dagl.where to choose")

@@ -92,6 +92,15 @@ local function pick(cmp)
 end
 rules.maximum, rules.minimum = pick("ge"), pick("le")
 
+-- remainder: a - floor(a / b) * b, so d/da = 1 and d/db = -floor(a / b) (where it exists).
+function rules.remainder(g, out, a, b, p)
+  if p.scalar then
+    if p.scalar_first then return -g * core.floor_divide(p.scalar, a) end
+    return g
+  end
+  return unbroadcast(g, a.shape), unbroadcast(-g * a:floor_divide(b), b.shape)
+end
+
 function rules.neg(g) return -g end
 function rules.exp(g, out) return g * out end
 function rules.log(g, out, a) return g / a end
@@ -107,6 +116,8 @@ local function softmax_dim(p) return p.axis >= 0 and p.axis + 1 or p.axis end
 function rules.softmax(g, out, a, _, p) return out * (g - (g * out):sum(softmax_dim(p), true)) end
 function rules.log_softmax(g, out, a, _, p) return g - out:exp() * g:sum(softmax_dim(p), true) end
 function rules.erf(g, out, a) return g * (-(a * a)):exp() * (2 / math.sqrt(math.pi)) end
+function rules.sin(g, out, a) return g * a:cos() end
+function rules.cos(g, out, a) return -(g * a:sin()) end
 -- cast: the gradient goes back in the source's dtype (times the scale of a scaled cast).
 function rules.cast(g, out, a, _, p) return (p.scalar and g * p.scalar or g):to(a:dtype()) end
 
@@ -252,7 +263,8 @@ end
 
 -- No gradient flows through comparisons and index results.
 -- nor through assign (an update of a real tensor, not a function of its value).
-for _, op in ipairs {"eq", "ne", "lt", "le", "gt", "ge", "argmax", "argmin", "dropout_mask", "assign"} do
+-- floor_divide is piecewise constant: its gradient is zero wherever it exists.
+for _, op in ipairs {"eq", "ne", "lt", "le", "gt", "ge", "argmax", "argmin", "dropout_mask", "assign", "floor_divide"} do
   rules[op] = function() return nil end
 end
 
