@@ -287,6 +287,13 @@ function dagl.argmin(t, dims, keepdim) end
 ---@param correction? integer default 1 (unbiased)
 ---@return dagl.Tensor
 function dagl.var(t, dims, keepdim, correction) end
+---The standard deviation: the square root of dagl.var (the same arguments).
+---@param t dagl.Tensor
+---@param dims? dagl.dims
+---@param keepdim? boolean|table keepdim, or the options {keepdim =, correction =}
+---@param correction? integer default 1 (unbiased)
+---@return dagl.Tensor
+function dagl.std(t, dims, keepdim, correction) end
 ---@param t dagl.Tensor
 ---@param dim? integer default -1 (the last)
 ---@return dagl.Tensor
@@ -332,6 +339,38 @@ function dagl.avg_pool2d(x, opts) end
 ---@param dim? integer default 1
 ---@return dagl.Tensor
 function dagl.concat(list, dim) end
+---dagl.concat under PyTorch's name.
+---@param list dagl.Tensor[]
+---@param dim? integer default 1
+---@return dagl.Tensor
+function dagl.cat(list, dim) end
+---Joins tensors of equal shapes along a new dim (torch.stack).
+---@param list dagl.Tensor[]
+---@param dim? integer default 1 (1 to ndim + 1, negative from the end)
+---@return dagl.Tensor
+function dagl.stack(list, dim) end
+---Views of consecutive pieces along dim: size long each, or the sizes given (torch.split).
+---@param t dagl.Tensor
+---@param size integer|integer[]
+---@param dim? integer default 1
+---@return dagl.Tensor[]
+function dagl.split(t, size, dim) end
+---n pieces of ceil(size / n) along dim (torch.chunk).
+---@param t dagl.Tensor
+---@param n integer
+---@param dim? integer default 1
+---@return dagl.Tensor[]
+function dagl.chunk(t, n, dim) end
+---The lower triangle of the last two dims (j - i <= diagonal), zeros above.
+---@param t dagl.Tensor
+---@param diagonal? integer default 0
+---@return dagl.Tensor
+function dagl.tril(t, diagonal) end
+---The upper triangle of the last two dims (j - i >= diagonal), zeros below.
+---@param t dagl.Tensor
+---@param diagonal? integer default 0
+---@return dagl.Tensor
+function dagl.triu(t, diagonal) end
 ---Rows of table by int64 ids counting from 0; shape ids.shape .. table.shape[2:].
 ---@param table dagl.Tensor
 ---@param ids dagl.Tensor int64
@@ -813,6 +852,25 @@ function Tensor:argmin(dims, keepdim) end
 ---@param correction? integer
 ---@return dagl.Tensor
 function Tensor:var(dims, keepdim, correction) end
+---@param dims? dagl.dims
+---@param keepdim? boolean|table
+---@param correction? integer
+---@return dagl.Tensor
+function Tensor:std(dims, keepdim, correction) end
+---@param size integer|integer[]
+---@param dim? integer
+---@return dagl.Tensor[]
+function Tensor:split(size, dim) end
+---@param n integer
+---@param dim? integer
+---@return dagl.Tensor[]
+function Tensor:chunk(n, dim) end
+---@param diagonal? integer
+---@return dagl.Tensor
+function Tensor:tril(diagonal) end
+---@param diagonal? integer
+---@return dagl.Tensor
+function Tensor:triu(diagonal) end
 ---@param dim? integer default -1 (the last)
 ---@return dagl.Tensor
 function Tensor:softmax(dim) end

@@ -326,6 +326,7 @@ local function same_shape(a, b)
   return true
 end
 
-M.internal = {node = node, new_sym = new_sym, operand = operand, same_shape = same_shape, user_error = user_error}
+M.internal = {node = node, new_sym = new_sym, operand = operand, same_shape = same_shape, user_error = user_error,
+              Sym = Sym}
 
 return M

@@ -1,0 +1,152 @@
+-- lua_ops_spec.lua -- the ops written in Lua over the core (lua/dagl/lua_ops.lua): stack,
+-- cat, split, chunk, std, tril, triu. Values against plain Lua, the same bits eagerly and traced,
+-- gradients against finite differences, and the errors.
+local dagl = require "dagl"
+
+-- The tensors of a packed list of results, lists of tensors (split, chunk) spread out.
+local function flatten(r)
+  local flat = {}
+  for i = 1, r.n do
+    local v = r[i]
+    if type(v) == "table" and not dagl.is_tensor(v) and not dagl.is_symbol(v) then
+      for _, p in ipairs(v) do flat[#flat + 1] = p end
+    else
+      flat[#flat + 1] = v
+    end
+  end
+  return flat
+end
+
+-- f(...) eagerly and inside dagl.fn must give the same tensors (bitwise) or lists of them.
+local function same_traced(f, ...)
+  local flat = flatten(table.pack(f(...)))
+  local traced = table.pack(dagl.fn(function(...) return table.unpack(flatten(table.pack(f(...)))) end)(...))
+  assert.equal(#flat, traced.n)
+  for i, e in ipairs(flat) do
+    assert.same(e.shape, traced[i].shape)
+    assert.equal(e:dtype(), traced[i]:dtype())
+    assert.same(e:totable(), traced[i]:totable())
+  end
+  return flat
+end
+
+-- dagl.grad(f) against central differences for every argument (float64).
+local function check_grad(f, ...)
+  local args = { ... }
+  local res = { dagl.grad(f)(...) }
+  for i = 1, #args do
+    local want = numeric_grad(function() return f(table.unpack(args)) end, args[i])
+    local err = (res[i + 1] - want):abs():max():item()
+    assert.is_true(err <= 1e-6 * (1 + want:abs():max():item()), ("argument %d: max error %g"):format(i, err))
+  end
+end
+
+local function r(...) return dagl.randn({ ... }, "float64") end
+
+describe("Lua-level tensor ops", function()
+  it("stack joins equal shapes along a new dim, any position", function()
+    local a, b = dagl.tensor { { 1, 2 }, { 3, 4 } }, dagl.tensor { { 5, 6 }, { 7, 8 } }
+    assert_equal_values(dagl.stack { a, b }, { { { 1, 2 }, { 3, 4 } }, { { 5, 6 }, { 7, 8 } } })
+    assert_equal_values(dagl.stack({ a, b }, 2), { { { 1, 2 }, { 5, 6 } }, { { 3, 4 }, { 7, 8 } } })
+    assert_equal_values(dagl.stack({ a, b }, -1), { { { 1, 5 }, { 2, 6 } }, { { 3, 7 }, { 4, 8 } } })
+    assert.same({ 2, 2, 2 }, dagl.stack({ a, b }, 3).shape)
+    same_traced(function(x, y) return dagl.stack({ x, y }, 2), dagl.stack({ x, y, x }, -1) end, a, b)
+    -- more than the 8 sources a graph node takes
+    local many = {}
+    for i = 1, 11 do many[i] = dagl.full({ 2 }, i) end
+    assert.same({ 11, 2 }, dagl.stack(many).shape)
+    same_traced(function(...) return dagl.stack({ ... }) end, table.unpack(many))
+    check_grad(function(x, y) return (dagl.stack({ x, y }, 2) * dagl.arange(12):reshape(2, 2, 3):double()):sum() end,
+      r(2, 3), r(2, 3))
+  end)
+
+  it("cat is concat", function()
+    local a, b = dagl.tensor { { 1, 2 } }, dagl.tensor { { 3, 4 }, { 5, 6 } }
+    assert_equal_values(dagl.cat { a, b }, { { 1, 2 }, { 3, 4 }, { 5, 6 } })
+    assert_equal_values(dagl.cat({ b, b }, 2), { { 3, 4, 3, 4 }, { 5, 6, 5, 6 } })
+  end)
+
+  it("split by a size or by sizes, chunk by a count: views, as torch.split and torch.chunk", function()
+    local t = dagl.arange(14):reshape(2, 7)
+    local shapes = function(list)
+      local s = {}
+      for i, p in ipairs(list) do s[i] = p.shape[2] end
+      return s
+    end
+    assert.same({ 3, 3, 1 }, shapes(t:split(3, 2)))
+    assert.same({ 2, 0, 5 }, shapes(t:split({ 2, 0, 5 }, 2)))
+    assert.same({ 3, 3, 1 }, shapes(t:chunk(3, 2)))
+    assert.same({ 2, 2, 2, 1 }, shapes(dagl.chunk(t, 4, -1)))
+    assert.same({ 1, 1, 1, 1, 1, 1, 1 }, shapes(t:chunk(10, 2))) -- fewer pieces than asked, as torch
+    local parts = t:split(3, 2)
+    assert_equal_values(parts[3], { { 6 }, { 13 } })
+    parts[1]:fill(-1) -- views: writing a piece writes t
+    assert.equal(-1, t[1][1])
+    assert.same({ 1, 7 }, t:split(1)[2].shape)
+    same_traced(function(x) return x:split({ 1, 6 }, 2), x:chunk(2, 2) end, dagl.arange(14):reshape(2, 7))
+    check_grad(function(x)
+      local p = x:chunk(3, 2)
+      return (p[1] * 2):sum() + (p[2]:exp()):sum() - (p[3] * p[3]):sum()
+    end, r(2, 7))
+  end)
+
+  it("std is the square root of var, with var's arguments", function()
+    local t = dagl.tensor { { 1, 2, 3, 4 }, { 2, 4, 6, 9 } }
+    local function ref(row, corr)
+      local m, s = 0, 0
+      for _, v in ipairs(row) do m = m + v end
+      m = m / #row
+      for _, v in ipairs(row) do s = s + (v - m) ^ 2 end
+      return math.sqrt(s / (#row - corr))
+    end
+    assert_close(t:std(2), { ref({ 1, 2, 3, 4 }, 1), ref({ 2, 4, 6, 9 }, 1) }, 1e-6)
+    assert_close(dagl.std(t, 2, { correction = 0 }), { ref({ 1, 2, 3, 4 }, 0), ref({ 2, 4, 6, 9 }, 0) }, 1e-6)
+    assert.same({ 2, 1 }, t:std(2, { keepdim = true }).shape)
+    assert_close(t:std(), ref({ 1, 2, 3, 4, 2, 4, 6, 9 }, 1), 1e-6)
+    same_traced(function(x) return x:std(2), x:std(1, true, 0) end, t)
+    check_grad(function(x) return x:std(2):sum() + x:std({ 1, 2 }, { correction = 0 }) end, r(3, 4))
+  end)
+
+  it("tril and triu keep a triangle of the last two dims, with a diagonal offset", function()
+    local t = dagl.arange(1, 13):reshape(3, 4)
+    for _, k in ipairs { -1, 0, 1, 3 } do
+      local lo, up = t:tril(k), t:triu(k)
+      for i = 1, 3 do
+        for j = 1, 4 do
+          local v = (i - 1) * 4 + j
+          assert.equal(j - i <= k and v or 0, lo[i][j])
+          assert.equal(j - i >= k and v or 0, up[i][j])
+        end
+      end
+    end
+    -- leading dims broadcast; int64 stays int64; infinities above the diagonal become zeros
+    local b = dagl.ones(2, 3, 3):tril()
+    assert_equal_values(b:sum({ 2, 3 }), { 6, 6 })
+    assert.equal("int64", dagl.ones({ 2, 2 }, "int64"):triu():dtype())
+    assert_equal_values(dagl.full({ 2, 2 }, -math.huge):triu(1), { { 0, -math.huge }, { 0, 0 } })
+    same_traced(function(x) return x:tril(), x:triu(-1), dagl.tril(x, 2) end, dagl.randn(2, 3, 4))
+    check_grad(function(x) return (x:tril() * x):sum() + x:triu(1):exp():sum() end, r(3, 3))
+  end)
+
+  it("names the function and the argument in errors, eagerly and traced alike", function()
+    local t = dagl.ones(2, 3)
+    local cases = {
+      { function(x) return dagl.stack { x, dagl.ones(3, 2) } end, "stack: tensor 2 has shape [3, 2] and tensor 1 has shape [2, 3]" },
+      { function(x) return dagl.stack({ x }, 4) end, "stack: dim 4 is out of range for 3 dims" },
+      { function(x) return x:split({ 1, 1 }, 2) end, "split: the sizes add up to 2, but dim 2 has 3 elements" },
+      { function(x) return x:split(0) end, "split: size must be a positive integer" },
+      { function(x) return x:split(1.5) end, "split: size must be an integer, got 1.5" },
+      { function(x) return x:chunk(0) end, "chunk: chunks must be a positive integer" },
+      { function(x) return x:chunk(2, 3) end, "chunk: dim 3 is out of range for 2 dims" },
+      { function(x) return x:tril("1") end, "tril: diagonal must be an integer, got a string" },
+      { function(x) return x:sum(2):triu() end, "triu: needs at least 2 dims, got shape [2]" },
+      { function(x) return x:std(2, { corection = 0 }) end, "unknown option 'corection' (did you mean 'correction'?" },
+    }
+    for _, c in ipairs(cases) do
+      assert_raises(function() return c[1](t) end, c[2])
+      assert_raises(function() return dagl.fn(c[1])(t) end, c[2])
+    end
+    assert_raises(function() return dagl.stack(t) end, "stack: takes a list of tensors")
+    assert_raises(function() return dagl.stack {} end, "stack: no tensors to join")
+  end)
+end)
