@@ -128,6 +128,28 @@ describe("Lua-level tensor ops", function()
     check_grad(function(x) return (x:tril() * x):sum() + x:triu(1):exp():sum() end, r(3, 3))
   end)
 
+  it("einsum contracts like torch.einsum: matmuls, attention, dots, outer products, sums, ...", function()
+    local a, b = r(3, 4), r(4, 5)
+    local q, k = r(2, 3, 5, 8), r(2, 3, 6, 8)
+    local v = r(4)
+    local function near(x, y) assert.is_true((x - y):abs():max():item() < 1e-12) end
+    near(dagl.einsum("ij,jk->ik", a, b), a:matmul(b))
+    near(dagl.einsum("ij, jk", a, b), a:matmul(b)) -- implicit output, spaces
+    near(dagl.einsum("bhqd,bhkd->bhqk", q, k), q:matmul(k:transpose(3, 4)))
+    near(dagl.einsum("...qd,...kd->...qk", q, k), q:matmul(k:transpose(3, 4)))
+    near(dagl.einsum("i,i->", v, v), (v * v):sum())
+    near(dagl.einsum("i,j->ij", v, v), v:reshape(4, 1) * v:reshape(1, 4))
+    near(dagl.einsum("ij->ji", a), a:t())
+    near(dagl.einsum("ij->j", a), a:sum(1))
+    near(dagl.einsum("ij,ij->i", a, a), (a * a):sum(2))
+    near(dagl.einsum("ij,jk,kl->il", a, b, r(5, 2):fill(1)), a:matmul(b):sum(2, true):expand(3, 2))
+    near(dagl.einsum("ij,kl->", a, b), a:sum() * b:sum())
+    near(dagl.einsum("bij,bjk->bik", { r(2, 3, 4):fill(1), r(2, 4, 5):fill(1) }), dagl.full({ 2, 3, 5 }, 4, "float64"))
+    same_traced(function(x, y, z) return dagl.einsum("bhqd,bhkd->bhqk", x, y), dagl.einsum("ij->j", z) end, q, k, a)
+    check_grad(function(x, y) return dagl.einsum("bij,bkj->bik", x, y):tanh():sum() end, r(2, 3, 4), r(2, 5, 4))
+    check_grad(function(x, y) return dagl.einsum("i,j->ij", x, y):sin():sum() end, r(3), r(2))
+  end)
+
   it("names the function and the argument in errors, eagerly and traced alike", function()
     local t = dagl.ones(2, 3)
     local cases = {
@@ -141,6 +163,12 @@ describe("Lua-level tensor ops", function()
       { function(x) return x:tril("1") end, "tril: diagonal must be an integer, got a string" },
       { function(x) return x:sum(2):triu() end, "triu: needs at least 2 dims, got shape [2]" },
       { function(x) return x:std(2, { corection = 0 }) end, "unknown option 'corection' (did you mean 'correction'?" },
+      { function(x) return dagl.einsum("ii->i", x:t():matmul(x)) end, "einsum: index 'i' appears twice in operand 1 ('ii')" },
+      { function(x) return dagl.einsum("ij,jk->ik", x, x) end, "einsum: index 'j' has size 3 in one operand and 2 in operand 2" },
+      { function(x) return dagl.einsum("ij->k", x) end, "einsum: output index 'k' appears in no operand" },
+      { function(x) return dagl.einsum("ijk->i", x) end, "einsum: operand 1 has 2 dims but subscripts 'ijk' name 3" },
+      { function(x) return dagl.einsum("ij,jk->ik", x) end, "einsum: 'ij,jk->ik' has subscripts for 2 operand(s), got 1" },
+      { function(x) return dagl.einsum("i1->i", x) end, "only letters and one '...'" },
     }
     for _, c in ipairs(cases) do
       assert_raises(function() return c[1](t) end, c[2])

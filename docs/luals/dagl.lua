@@ -371,6 +371,11 @@ function dagl.tril(t, diagonal) end
 ---@param diagonal? integer default 0
 ---@return dagl.Tensor
 function dagl.triu(t, diagonal) end
+---Einstein summation as torch.einsum ("ij,jk->ik", "bhqd,bhkd->bhqk", "...ij,...jk->...ik").
+---@param equation string
+---@param ... dagl.Tensor operands (or one list of them)
+---@return dagl.Tensor
+function dagl.einsum(equation, ...) end
 ---Rows of table by int64 ids counting from 0; shape ids.shape .. table.shape[2:].
 ---@param table dagl.Tensor
 ---@param ids dagl.Tensor int64

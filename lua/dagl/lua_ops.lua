@@ -1,6 +1,6 @@
 --- dagl.lua_ops: tensor ops written in Lua over the core's ops and views, so they work on real
 -- tensors and traced symbols alike, with the core's gradients: stack, cat, split, chunk, std,
--- tril, triu. install() makes each a module function (dagl.stack(list, dim)) and, where it takes
+-- tril, triu, einsum. install() makes each a module function (dagl.stack(list, dim)) and, where it takes
 -- one tensor first, a method (t:split(2)) of tensors and symbols.
 local core = require "dagl.core"
 local fn = require "dagl.fn"
@@ -141,11 +141,191 @@ function M.tril(t, diagonal) return triangle("tril", t, diagonal, function(off, 
 --- t:triu(diagonal=0): the upper triangle (j - i >= diagonal), zeros below it (torch.triu).
 function M.triu(t, diagonal) return triangle("triu", t, diagonal, function(off, k) return off:ge(k) end) end
 
+
+-- einsum ----------------------------------------------------------------------------------
+
+-- The letters of one operand's subscripts ("bij", "...ij") for a tensor of ndim dims: a list of
+-- one-character labels, "..." becoming as many labels as the dims it stands for (shared by every
+-- operand, right-aligned: "...", the same count everywhere).
+local function subscripts(what, spec, ndim, k, ell)
+  local labels, pre, post = {}, spec, nil
+  local at = spec:find("...", 1, true)
+  if at then pre, post = spec:sub(1, at - 1), spec:sub(at + 3) end
+  for _, part in ipairs { pre, post } do
+    if part:find("[^%a]") then
+      user_error(("%s: subscripts '%s' of operand %d: only letters and one '...' are allowed"):format(what, spec, k))
+    end
+  end
+  local explicit = #pre + #(post or "")
+  if at then
+    local n = ndim - explicit
+    if n < 0 then
+      user_error(("%s: operand %d has %d dims but subscripts '%s' name %d"):format(what, k, ndim, spec, explicit))
+    end
+    if ell.n and ell.n ~= n then
+      user_error(("%s: '...' stands for %d dims in one operand and %d in another; they must match"):format(what, ell.n, n))
+    end
+    ell.n = n
+  elseif explicit ~= ndim then
+    user_error(("%s: operand %d has %d dims but subscripts '%s' name %d"):format(what, k, ndim, spec, explicit))
+  end
+  for c in pre:gmatch(".") do labels[#labels + 1] = c end
+  if at then
+    for i = 1, ell.n do labels[#labels + 1] = "." .. i end
+    for c in post:gmatch(".") do labels[#labels + 1] = c end
+  end
+  local seen = {}
+  for _, l in ipairs(labels) do
+    if seen[l] then
+      user_error(("%s: index '%s' appears twice in operand %d ('%s'): diagonals are not supported"):format(what, l, k, spec))
+    end
+    seen[l] = true
+  end
+  return labels
+end
+
+-- Sums x (labels xl) over the labels `drop` says to drop; returns the result and its labels.
+local function sum_out(x, xl, drop)
+  local dims, kept = {}, {}
+  for i, l in ipairs(xl) do
+    if drop(l) then dims[#dims + 1] = i else kept[#kept + 1] = l end
+  end
+  if #dims == 0 then return x, xl end
+  return x:sum(dims), kept
+end
+
+-- The permutation (1-based) that puts labels `from` in the order `to` (the same set).
+local function order(from, to)
+  local at, perm = {}, {}
+  for i, l in ipairs(from) do at[l] = i end
+  for i, l in ipairs(to) do perm[i] = at[l] end
+  return perm
+end
+
+-- x (labels xl) permuted to `to`: a view, skipped when nothing moves.
+local function permuted(x, xl, to)
+  local perm, moves = order(xl, to), false
+  for i, p in ipairs(perm) do moves = moves or p ~= i end
+  return moves and x:permute(perm) or x
+end
+
+-- Two operands contracted as one (batched) matmul: batch labels, a's free ones, the contracted,
+-- b's free ones; returns the product and its labels (batch, free a, free b).
+local function contract(what, a, al, b, bl, out_set, size)
+  local in_a, in_b = {}, {}
+  for _, l in ipairs(al) do in_a[l] = true end
+  for _, l in ipairs(bl) do in_b[l] = true end
+  local batch, fa, con, fb = {}, {}, {}, {}
+  for _, l in ipairs(al) do
+    if in_b[l] then
+      if out_set[l] then batch[#batch + 1] = l else con[#con + 1] = l end
+    else
+      fa[#fa + 1] = l
+    end
+  end
+  for _, l in ipairs(bl) do if not in_a[l] then fb[#fb + 1] = l end end
+  local function prod(ls)
+    local n = 1
+    for _, l in ipairs(ls) do n = n * size[l] end
+    return n
+  end
+  local nb, na, nc, nf = prod(batch), prod(fa), prod(con), prod(fb)
+  local ao = table.move(con, 1, #con, #batch + #fa + 1, table.move(fa, 1, #fa, #batch + 1, table.move(batch, 1, #batch, 1, {})))
+  local bo = table.move(fb, 1, #fb, #batch + #con + 1, table.move(con, 1, #con, #batch + 1, table.move(batch, 1, #batch, 1, {})))
+  local am = permuted(a, al, ao):reshape(nb, na, nc)
+  local bm = permuted(b, bl, bo):reshape(nb, nc, nf)
+  local labels, shape = {}, {}
+  for _, group in ipairs { batch, fa, fb } do
+    for _, l in ipairs(group) do
+      labels[#labels + 1] = l
+      shape[#shape + 1] = size[l]
+    end
+  end
+  local r = am:matmul(bm)
+  if #shape == 0 then return r:reshape({}), labels end
+  return r:reshape(shape), labels
+end
+
+--- dagl.einsum(equation, a, b, ...): Einstein summation over letter subscripts, as torch.einsum:
+-- "ij,jk->ik" (matmul), "bij,bjk->bik", "bhqd,bhkd->bhqk" (attention scores), "i,i->" (dot),
+-- "i,j->ij" (outer), "ij->ji", "ij->j" (a sum), "...ij,...jk->...ik"; without "->" the output
+-- is the letters used once, in alphabetical order. Two operands at a time become one batched
+-- matmul over views (so it traces and differentiates like matmul); more are contracted left to
+-- right. A letter twice in one operand (a diagonal, a trace) is not supported and raises.
+function M.einsum(eq, ...)
+  local what = "einsum"
+  if type(eq) ~= "string" then user_error(("%s: the first argument must be the equation string, got a %s"):format(what, type(eq))) end
+  local ops = table.pack(...)
+  if ops.n == 1 and type(ops[1]) == "table" and not core.is_tensor(ops[1]) and not fn.is_symbol(ops[1]) then
+    ops = table.pack(table.unpack(ops[1]))
+  end
+  if ops.n == 0 then user_error(("%s: no operands"):format(what)) end
+  local e = eq:gsub("%s", "")
+  local lhs, rhs = e:match("^(.-)%->(.*)$")
+  lhs = lhs or e
+  local specs = {}
+  for sp in (lhs .. ","):gmatch("([^,]*),") do specs[#specs + 1] = sp end
+  if #specs ~= ops.n then
+    user_error(("%s: '%s' has subscripts for %d operand(s), got %d"):format(what, eq, #specs, ops.n))
+  end
+  local ell, labels, size, count = {}, {}, {}, {}
+  for k = 1, ops.n do
+    local x = tensor_arg(what, ("operand %d"):format(k), ops[k])
+    local shp = x.shape
+    labels[k] = subscripts(what, specs[k], #shp, k, ell)
+    for i, l in ipairs(labels[k]) do
+      if size[l] and size[l] ~= shp[i] then
+        local name = l:sub(1, 1) == "." and "a '...' dim" or ("index '%s'"):format(l)
+        user_error(("%s: %s has size %d in one operand and %d in operand %d (shape %s)"):format(what, name, size[l], shp[i], k, shape_str(shp)))
+      end
+      size[l] = shp[i]
+      count[l] = (count[l] or 0) + 1
+    end
+  end
+  local out = {}
+  if rhs then
+    out = subscripts(what, rhs, (rhs:find("...", 1, true) and (ell.n or 0) or 0) + #rhs:gsub("%.%.%.", ""), "(the output)", ell)
+    for _, l in ipairs(out) do
+      if not size[l] then user_error(("%s: output index '%s' appears in no operand"):format(what, l)) end
+    end
+  else
+    for i = 1, ell.n or 0 do out[#out + 1] = "." .. i end
+    local once = {}
+    for l, c in pairs(count) do if c == 1 and l:sub(1, 1) ~= "." then once[#once + 1] = l end end
+    table.sort(once)
+    table.move(once, 1, #once, #out + 1, out)
+  end
+  local out_set = {}
+  for _, l in ipairs(out) do out_set[l] = true end
+  -- left to right: a label stays while the output or a later operand needs it
+  local function needed_later(k)
+    local set = {}
+    for l in pairs(out_set) do set[l] = true end
+    for j = k + 1, ops.n do for _, l in ipairs(labels[j]) do set[l] = true end end
+    return set
+  end
+  local later = needed_later(1)
+  local in_other = {}
+  for j = 2, ops.n do for _, l in ipairs(labels[j]) do in_other[l] = true end end
+  local acc, al = sum_out(ops[1], labels[1], function(l) return not later[l] and not in_other[l] end)
+  for k = 2, ops.n do
+    local keep = needed_later(k)
+    local b, bl = sum_out(ops[k], labels[k], function(l)
+      for _, m in ipairs(al) do if m == l then return false end end
+      return not keep[l]
+    end)
+    acc, al = contract(what, acc, al, b, bl, keep, size)
+  end
+  acc, al = sum_out(acc, al, function(l) return not out_set[l] end)
+  if #out == 0 then return acc end
+  return permuted(acc, al, out)
+end
+
 local methods = {"split", "chunk", "std", "tril", "triu"}
 
 --- Installs the module functions on `dagl` and the methods on tensors and traced symbols.
 function M.install(dagl)
-  for _, name in ipairs {"stack", "cat", "split", "chunk", "std", "tril", "triu"} do dagl[name] = M[name] end
+  for _, name in ipairs {"stack", "cat", "split", "chunk", "std", "tril", "triu", "einsum"} do dagl[name] = M[name] end
   for _, name in ipairs(methods) do
     core.Tensor.methods[name] = M[name]
     fn.internal.Sym[name] = M[name]
