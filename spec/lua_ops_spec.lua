@@ -150,6 +150,79 @@ describe("Lua-level tensor ops", function()
     check_grad(function(x, y) return dagl.einsum("i,j->ij", x, y):sin():sum() end, r(3), r(2))
   end)
 
+  it("cumsum along a dim, from either end, int64 exact", function()
+    local t = dagl.tensor { { 1, 2, 3 }, { 4, -5, 6 } }
+    assert_equal_values(t:cumsum(2), { { 1, 3, 6 }, { 4, -1, 5 } })
+    assert_equal_values(dagl.cumsum(t, 1), { { 1, 2, 3 }, { 5, -3, 9 } })
+    assert_equal_values(t:cumsum(-1, { reverse = true }), { { 6, 5, 3 }, { 5, 1, 6 } })
+    local big = dagl.full({ 3 }, 2 ^ 62, "int64")
+    assert.equal("int64", big:cumsum(1):dtype())
+    assert.equal(math.mininteger, big:cumsum(1)[2]) -- 2^63 wraps, as int64 arithmetic does
+    assert_equal_values(dagl.ones(0, 3):cumsum(1), {})
+    same_traced(function(x) return x:cumsum(2), x:cumsum(1, { reverse = true }) end, r(3, 5))
+    check_grad(function(x) return (x:cumsum(2) * x:cumsum(1, { reverse = true })):sum() end, r(3, 4))
+  end)
+
+  it("argsort, sort and topk: stable, NaN as the largest, 1-based indices", function()
+    local t = dagl.tensor { { 3, 1, 2, 1 }, { 0 / 0, 5, -1, 5 } }
+    assert_equal_values(t:argsort(2), { { 2, 4, 3, 1 }, { 3, 2, 4, 1 } })
+    assert_equal_values(t:argsort(2, true), { { 1, 3, 2, 4 }, { 1, 2, 4, 3 } })
+    local v, i = t:sort(2, { descending = true })
+    assert_equal_values(i, { { 1, 3, 2, 4 }, { 1, 2, 4, 3 } })
+    assert.is_true(v[2][1] ~= v[2][1]) -- NaN first when descending
+    assert_equal_values(v:narrow(1, 1, 1), { { 3, 2, 1, 1 } })
+    local tv, ti = t:topk(2)
+    assert_equal_values(ti, { { 1, 3 }, { 1, 2 } })
+    assert_equal_values(tv:narrow(1, 1, 1), { { 3, 2 } })
+    local sv, si = dagl.topk(t, 1, { dim = 1, largest = false })
+    assert_equal_values(si, { { 1, 1, 2, 1 } }) -- NaN is the largest, never the smallest
+    assert.same({ 1, 4 }, sv.shape)
+    -- the values are the elements at the indices, a permutation per line
+    local x = dagl.randn(5, 7)
+    local xs, xi = x:sort(2)
+    assert_equal_values(xs, x:gather(2, xi):totable())
+    for row = 1, 5 do
+      for c = 2, 7 do assert.is_true(xs[row][c - 1] <= xs[row][c]) end
+    end
+    assert_equal_values((xi:sort(2)), dagl.arange(1, 8, "int64"):reshape(1, 7):expand(5, 7):totable())
+    same_traced(function(y) return y:argsort(1), y:sort(2, true), y:topk(3) end, x)
+    check_grad(function(y)
+      local a = y:sort(2)
+      local b = y:topk(2, { dim = 1 })
+      return (a * dagl.arange(6):double()):sum() + (b * b):sum()
+    end, r(3, 6))
+  end)
+
+  it("gather and scatter_add along a dim, as torch.gather and torch.scatter_add (indices from 1)", function()
+    local t = dagl.tensor { { 1, 2, 3 }, { 4, 5, 6 } }
+    local idx = dagl.tensor({ { 3, 1 }, { 2, 2 } }, "int64")
+    assert_equal_values(t:gather(2, idx), { { 3, 1 }, { 5, 5 } })
+    assert_equal_values(dagl.gather(t, 1, dagl.tensor({ { 2, 1, 2 } }, "int64")), { { 4, 2, 6 } })
+    local s = dagl.zeros(2, 3):scatter_add(2, idx, dagl.tensor { { 10, 20 }, { 30, 40 } })
+    assert_equal_values(s, { { 20, 0, 10 }, { 0, 70, 0 } })
+    -- counting with scatter_add: a histogram of labels
+    local labels = dagl.tensor({ { 1, 3, 3, 2, 3 } }, "int64")
+    assert_equal_values(dagl.zeros({ 1, 3 }, "int64"):scatter_add(2, labels, dagl.ones({ 1, 5 }, "int64")), { { 1, 1, 3 } })
+    same_traced(function(a, b) return a:gather(2, b), a:scatter_add(2, b, a:narrow(2, 1, 2)) end, t, idx)
+    check_grad(function(a, v) return (a:gather(2, idx):exp()):sum() + (a:scatter_add(2, idx, v) ^ 2):sum() end,
+      r(2, 3), r(2, 2))
+  end)
+
+  it("cumsum, argsort and scatter_add give the same bits on 1 and 2 threads", function()
+    local x = dagl.randn(64, 3000)
+    local idx = (x:abs() * 1000):floor_divide(1):to("int64"):remainder(3000) + 1
+    local function run()
+      return { x:cumsum(2), x:cumsum(1, { reverse = true }), x:argsort(2), dagl.zeros(64, 3000):scatter_add(2, idx, x) }
+    end
+    local inter = dagl.num_threads()
+    dagl.set_threads(1)
+    local one = run()
+    dagl.set_threads(2)
+    local two = run()
+    dagl.set_threads(inter)
+    for i = 1, #one do assert.is_true(one[i]:eq(two[i]):sum():item() == one[i]:numel(), "result " .. i) end
+  end)
+
   it("names the function and the argument in errors, eagerly and traced alike", function()
     local t = dagl.ones(2, 3)
     local cases = {
@@ -169,6 +242,15 @@ describe("Lua-level tensor ops", function()
       { function(x) return dagl.einsum("ijk->i", x) end, "einsum: operand 1 has 2 dims but subscripts 'ijk' name 3" },
       { function(x) return dagl.einsum("ij,jk->ik", x) end, "einsum: 'ij,jk->ik' has subscripts for 2 operand(s), got 1" },
       { function(x) return dagl.einsum("i1->i", x) end, "only letters and one '...'" },
+      { function(x) return x:cumsum() end, "cumsum: takes the dim to sum along" },
+      { function(x) return x:cumsum(2, { reverse = 1 }) end, "cumsum: reverse must be true or false, got a number" },
+      { function(x) return x:argsort(3) end, "argsort: dimension 3 out of range for a tensor of shape [2, 3]" },
+      { function(x) return x:topk(4) end, "topk: k = 4 is out of range for dim 2 of size 3" },
+      { function(x) return x:topk(1, { lagest = false }) end, "topk: unknown option 'lagest' (did you mean 'largest'?" },
+      { function(x) return x:gather(2, dagl.tensor({ { 0 } }, "int64")) end, "gather: index 0 along dim 2 is out of range for size 3 (valid: 1..3)" },
+      { function(x) return x:gather(2, dagl.tensor({ 1 }, "int64")) end, "gather: indices of shape [1] do not fit a tensor of shape [2, 3]" },
+      { function(x) return x:gather(2, dagl.ones(2, 2)) end, "gather: indices must be int64, got float32" },
+      { function(x) return x:scatter_add(2, dagl.tensor({ { 1 } }, "int64"), dagl.ones({ 1, 1 }, "float64")) end, "scatter_add: the values are float64 and the tensor float32" },
     }
     for _, c in ipairs(cases) do
       assert_raises(function() return c[1](t) end, c[2])

@@ -294,6 +294,47 @@ function dagl.var(t, dims, keepdim, correction) end
 ---@param correction? integer default 1 (unbiased)
 ---@return dagl.Tensor
 function dagl.std(t, dims, keepdim, correction) end
+---Running sums along dim (from the end with reverse = true).
+---@param t dagl.Tensor
+---@param dim integer
+---@param opts? {reverse?: boolean}
+---@return dagl.Tensor
+function dagl.cumsum(t, dim, opts) end
+---1-based positions of a stable sort along dim (NaN the largest).
+---@param t dagl.Tensor
+---@param dim? integer default -1
+---@param descending? boolean|{descending?: boolean, stable?: boolean}
+---@return dagl.Tensor int64
+function dagl.argsort(t, dim, descending) end
+---Sorted values and their 1-based indices along dim (torch.sort).
+---@param t dagl.Tensor
+---@param dim? integer default -1
+---@param descending? boolean|{descending?: boolean, stable?: boolean}
+---@return dagl.Tensor values
+---@return dagl.Tensor indices
+function dagl.sort(t, dim, descending) end
+---The k largest (or smallest) values along dim and their 1-based indices (torch.topk).
+---@param t dagl.Tensor
+---@param k integer
+---@param dim? integer|{dim?: integer, largest?: boolean, sorted?: boolean}
+---@param largest? boolean default true
+---@param sorted? boolean default true
+---@return dagl.Tensor values
+---@return dagl.Tensor indices
+function dagl.topk(t, k, dim, largest, sorted) end
+---Elements of t at 1-based indices idx (t's rank) along dim (torch.gather).
+---@param t dagl.Tensor
+---@param dim integer
+---@param idx dagl.Tensor int64
+---@return dagl.Tensor
+function dagl.gather(t, dim, idx) end
+---t with src added at 1-based indices idx along dim (torch.scatter_add), a new tensor.
+---@param t dagl.Tensor
+---@param dim integer
+---@param idx dagl.Tensor int64
+---@param src dagl.Tensor
+---@return dagl.Tensor
+function dagl.scatter_add(t, dim, idx, src) end
 ---@param t dagl.Tensor
 ---@param dim? integer default -1 (the last)
 ---@return dagl.Tensor
@@ -862,6 +903,35 @@ function Tensor:var(dims, keepdim, correction) end
 ---@param correction? integer
 ---@return dagl.Tensor
 function Tensor:std(dims, keepdim, correction) end
+---@param dim integer
+---@param opts? {reverse?: boolean}
+---@return dagl.Tensor
+function Tensor:cumsum(dim, opts) end
+---@param dim? integer
+---@param descending? boolean|table
+---@return dagl.Tensor
+function Tensor:argsort(dim, descending) end
+---@param dim? integer
+---@param descending? boolean|table
+---@return dagl.Tensor values
+---@return dagl.Tensor indices
+function Tensor:sort(dim, descending) end
+---@param k integer
+---@param dim? integer|table
+---@param largest? boolean
+---@param sorted? boolean
+---@return dagl.Tensor values
+---@return dagl.Tensor indices
+function Tensor:topk(k, dim, largest, sorted) end
+---@param dim integer
+---@param idx dagl.Tensor
+---@return dagl.Tensor
+function Tensor:gather(dim, idx) end
+---@param dim integer
+---@param idx dagl.Tensor
+---@param src dagl.Tensor
+---@return dagl.Tensor
+function Tensor:scatter_add(dim, idx, src) end
 ---@param size integer|integer[]
 ---@param dim? integer
 ---@return dagl.Tensor[]

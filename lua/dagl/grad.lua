@@ -151,6 +151,26 @@ function rules.index_add(g, out, src, idx, p)
   return node(g.tracer, "gather", {g.id, idx.id}, {index_base = p.index_base})
 end
 
+-- cumsum: each input element reaches the sums from its place on, so its gradient is g summed
+-- from the other end (the same dim, the other direction).
+function rules.cumsum(g, out, a, _, p)
+  return node(g.tracer, "cumsum", {g.id}, {axis = p.axis, reverse = not p.reverse})
+end
+-- take_along (t:gather): g lands at the indices of a zero tensor of x's shape (scatter_add);
+-- scatter_add: g passes to the base tensor, and the values get g at their indices (take_along).
+function rules.take_along(g, out, x, idx, p)
+  local zeros = fn.lift(g, core.zeros(x.shape, x:dtype()))
+  return node(g.tracer, "scatter_add", {zeros.id, idx.id, g.id}, {axis = p.axis, index_base = p.index_base})
+end
+function rules.scatter_add(g, out, x, idx, p, s)
+  local src = s[3]
+  if not same_shape(idx.shape, src.shape) then
+    error(("dagl.grad: scatter_add's gradient for its values needs indices of their shape (indices [%s], values [%s])")
+      :format(table.concat(idx.shape, ", "), table.concat(src.shape, ", ")), 0)
+  end
+  return g, nil, node(g.tracer, "take_along", {g.id, idx.id}, {axis = p.axis, index_base = p.index_base})
+end
+
 function rules.clamp(g, out, a, b, p)
   local mask = a:ge(a) -- ones, with a's shape and dtype
   if p.lo then mask = mask * a:ge(p.lo) end
@@ -264,7 +284,8 @@ end
 -- No gradient flows through comparisons and index results.
 -- nor through assign (an update of a real tensor, not a function of its value).
 -- floor_divide is piecewise constant: its gradient is zero wherever it exists.
-for _, op in ipairs {"eq", "ne", "lt", "le", "gt", "ge", "argmax", "argmin", "dropout_mask", "assign", "floor_divide"} do
+for _, op in ipairs {"eq", "ne", "lt", "le", "gt", "ge", "argmax", "argmin", "argsort", "dropout_mask", "assign",
+                     "floor_divide"} do
   rules[op] = function() return nil end
 end
 

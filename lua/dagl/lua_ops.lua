@@ -1,9 +1,10 @@
 --- dagl.lua_ops: tensor ops written in Lua over the core's ops and views, so they work on real
 -- tensors and traced symbols alike, with the core's gradients: stack, cat, split, chunk, std,
--- tril, triu, einsum. install() makes each a module function (dagl.stack(list, dim)) and, where it takes
+-- tril, triu, sort, topk, einsum. install() makes each a module function (dagl.stack(list, dim)) and, where it takes
 -- one tensor first, a method (t:split(2)) of tensors and symbols.
 local core = require "dagl.core"
 local fn = require "dagl.fn"
+local options = require "dagl.options"
 
 local M = {}
 local user_error = fn.internal.user_error
@@ -141,6 +142,54 @@ function M.tril(t, diagonal) return triangle("tril", t, diagonal, function(off, 
 --- t:triu(diagonal=0): the upper triangle (j - i >= diagonal), zeros below it (torch.triu).
 function M.triu(t, diagonal) return triangle("triu", t, diagonal, function(off, k) return off:ge(k) end) end
 
+
+-- A boolean flag: positional, or a field of an options table; anything else raises.
+local function flag(what, name, v)
+  if v == nil then return false end
+  if type(v) ~= "boolean" then user_error(("%s: %s must be true or false, got a %s"):format(what, name, type(v))) end
+  return v
+end
+
+--- t:sort(dim = -1, descending = false) / t:sort(dim, {descending =, stable =}) -> values,
+-- indices (1-based int64), as torch.sort: a stable sort (NaN counts as the largest value); the
+-- values are t:gather(dim, indices), so they carry gradients.
+function M.sort(t, dim, descending)
+  tensor_arg("sort", "tensor", t)
+  local idx = t:argsort(dim, descending)
+  local d = #t.shape == 0 and -1 or dim_arg("sort", dim or -1, #t.shape)
+  if #t.shape == 0 then return t, idx end
+  return t:gather(d, idx), idx
+end
+
+--- t:topk(k, dim = -1, largest = true, sorted = true) / t:topk(k, {dim =, largest =, sorted =})
+-- -> values, indices (1-based int64) of the k largest (smallest when largest = false) along dim,
+-- as torch.topk: in order (largest first), ties in index order.
+function M.topk(t, k, dim, largest, sorted)
+  tensor_arg("topk", "tensor", t)
+  if type(dim) == "table" then
+    local o = dim
+    local names = {"dim", "largest", "sorted"}
+    for key in pairs(o) do
+      if key ~= "dim" and key ~= "largest" and key ~= "sorted" then
+        local near = type(key) == "string" and options.nearest(key, names)
+        user_error(("topk: unknown option '%s' (%soptions: dim, largest, sorted)")
+          :format(tostring(key), near and ("did you mean '%s'? "):format(near) or ""))
+      end
+    end
+    dim, largest, sorted = o.dim, o.largest, o.sorted
+  end
+  flag("topk", "sorted", sorted)
+  local big = largest == nil or flag("topk", "largest", largest)
+  k = int_arg("topk", "k", k)
+  local shape = t.shape
+  if #shape == 0 then user_error("topk: a 0-d tensor has no dim to take from") end
+  local d = dim_arg("topk", dim or -1, #shape)
+  if k == nil or k < 0 or k > shape[d] then
+    user_error(("topk: k = %s is out of range for dim %d of size %d (shape %s)"):format(tostring(k), d, shape[d], shape_str(shape)))
+  end
+  local idx = t:argsort(d, big):narrow(d, 1, k)
+  return t:gather(d, idx), idx
+end
 
 -- einsum ----------------------------------------------------------------------------------
 
@@ -321,11 +370,13 @@ function M.einsum(eq, ...)
   return permuted(acc, al, out)
 end
 
-local methods = {"split", "chunk", "std", "tril", "triu"}
+local methods = {"split", "chunk", "std", "tril", "triu", "sort", "topk"}
 
 --- Installs the module functions on `dagl` and the methods on tensors and traced symbols.
 function M.install(dagl)
-  for _, name in ipairs {"stack", "cat", "split", "chunk", "std", "tril", "triu", "einsum"} do dagl[name] = M[name] end
+  for _, name in ipairs {"stack", "cat", "split", "chunk", "std", "tril", "triu", "einsum", "sort", "topk"} do
+    dagl[name] = M[name]
+  end
   for _, name in ipairs(methods) do
     core.Tensor.methods[name] = M[name]
     fn.internal.Sym[name] = M[name]

@@ -208,6 +208,33 @@ static int front_softmax(lua_State *L, dagl_op op)
     return dagl_l_apply(L, op, 1, &a, &p);
 }
 
+/* t:cumsum(dim, {reverse = false}) (dim required, as torch's) and t:argsort(dim = -1,
+ * descending = false) / t:argsort(dim, {descending =, stable =}): positions 1-based, as argmax's;
+ * the sort is always stable. */
+static int front_along(lua_State *L, dagl_op op)
+{
+    bool sum = op == DAGL_OP_CUMSUM;
+    dagl_l_arg a;
+    dagl_l_arg_check(L, 1, &a);
+    dagl_node_params p;
+    dagl_node_params_init(&p);
+    if (sum && lua_isnoneornil(L, 2)) return luaL_error(L, "cumsum: takes the dim to sum along: t:cumsum(dim)");
+    p.axis = lua_isnoneornil(L, 2) || a.ndim == 0 ? -1 : dagl_l_dim(L, 2, a.ndim, a.shape, a.ndim);
+    p.index_base = sum ? 0 : 1;
+    const char *flag = sum ? "reverse" : "descending";
+    if (lua_istable(L, 3)) {
+        static const char *const sum_opts[] = {"reverse", NULL}, *const sort_opts[] = {"descending", "stable", NULL};
+        dagl_l_check_options(L, 3, dagl_op_name(op), sum ? sum_opts : sort_opts);
+        lua_getfield(L, 3, flag);
+        lua_replace(L, 3);
+    }
+    if (!lua_isnoneornil(L, 3) && !lua_isboolean(L, 3))
+        return luaL_error(L, "%s: %s must be true or false, got a %s", dagl_op_name(op), flag, luaL_typename(L, 3));
+    if (!lua_isnoneornil(L, 4)) return luaL_error(L, "%s: takes (dim, {%s = }), got more arguments", dagl_op_name(op), flag);
+    p.reverse = lua_toboolean(L, 3);
+    return dagl_l_apply(L, op, 1, &a, &p);
+}
+
 /* x:conv2d(k, {strides=, padding=}); x:max_pool2d(opts) and x:avg_pool2d(opts), where opts is
  * {pool_size=, strides=, padding=} or just the pool size (default 2, as Keras's). Convolution
  * is real work: the VM lock is released around big ones. */
@@ -254,6 +281,7 @@ static int front_window(lua_State *L, dagl_op op)
 #define FRONT_REDUCE front_reduce
 #define FRONT_MATMUL front_matmul
 #define FRONT_SOFTMAX front_softmax
+#define FRONT_ALONG front_along
 #define FRONT_WINDOW front_window
 #define BIND(E, name, cls, dt, lua) BIND_##lua(E, name, cls)
 DAGL_OP_LIST(BIND)
