@@ -231,10 +231,10 @@ function M.label(x, name, body)
   local tr = x.tracer
   local prev = tr.label
   tr.label = name
-  local ok, res = pcall(body)
+  local res = table.pack(pcall(body))
   tr.label = prev
-  if not ok then error(M.layer_error(name, res), 0) end
-  return res
+  if not res[1] then error(M.layer_error(name, res[2]), 0) end
+  return table.unpack(res, 2, res.n)
 end
 
 --- An error raised by layer `name` (while tracing, building or running it eagerly), naming the

@@ -41,6 +41,19 @@ local function dim_arg(what, d, ndim, insert)
   return pos
 end
 
+-- When any of the operands is a traced symbol, the real tensors among them as symbols of its trace
+-- (fn.lift: the same constant a weight is everywhere in the graph). Ops applied to a real tensor
+-- alone run eagerly and give a new tensor, cut off from the weight: dagl.grad and fit would find
+-- no gradient for it. Returns the list (changed in place).
+local function lift_all(list, n)
+  local sym
+  for i = 1, n do if fn.is_symbol(list[i]) then sym = list[i] break end end
+  if sym then
+    for i = 1, n do if core.is_tensor(list[i]) then list[i] = fn.lift(sym, list[i]) end end
+  end
+  return list
+end
+
 --- dagl.stack(list, dim=1): the tensors (equal shapes) joined along a new dim (torch.stack).
 function M.stack(list, dim)
   if type(list) ~= "table" or (core.is_tensor(list) or fn.is_symbol(list)) then
@@ -50,6 +63,7 @@ function M.stack(list, dim)
   local first = tensor_arg("stack", "element 1", list[1]).shape
   local d = dim_arg("stack", dim, #first, true)
   local parts = {}
+  list = lift_all(table.move(list, 1, #list, 1, {}), #list)
   for i, x in ipairs(list) do
     local s = tensor_arg("stack", "element " .. i, x).shape
     local same = #s == #first
@@ -309,6 +323,8 @@ function M.einsum(eq, ...)
     ops = table.pack(table.unpack(ops[1]))
   end
   if ops.n == 0 then user_error(("%s: no operands"):format(what)) end
+  for k = 1, ops.n do tensor_arg(what, ("operand %d"):format(k), ops[k]) end
+  lift_all(ops, ops.n)
   local e = eq:gsub("%s", "")
   local lhs, rhs = e:match("^(.-)%->(.*)$")
   lhs = lhs or e
