@@ -249,7 +249,7 @@ local bidi_options = nn.layer_options("Bidirectional", {"layer"}, {
   {"merge_mode", options.enum {"concat", "sum", "mul", "ave", "none"}, default = "concat",
    doc = "how the directions' outputs combine (\"none\": both, as a list)"},
   {"backward_layer", rnn_layer, doc = "the backward layer (default: a copy of layer going backwards)"},
-}, nil)
+}, function() return {layer = nn.LSTM(2)} end) -- made only when a probe asks (a layer takes a name)
 function nn.Bidirectional.new(...)
   local o = bidi_options:parse(1, ...)
   local self = setmetatable({}, nn.Bidirectional)
@@ -304,7 +304,7 @@ end
 -- into the batch, then unfolded (Keras's TimeDistributed).
 nn.TimeDistributed = nn.layer_class("time_distributed")
 local td_options = nn.layer_options("TimeDistributed", {"layer"}, {
-  {"layer", any_layer, required = true, doc = "the layer applied to each step"}}, nil)
+  {"layer", any_layer, required = true, doc = "the layer applied to each step"}}, function() return {layer = nn.Dense(2)} end)
 function nn.TimeDistributed.new(...)
   local o = td_options:parse(1, ...)
   local self = setmetatable({}, nn.TimeDistributed)
