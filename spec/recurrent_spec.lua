@@ -148,6 +148,22 @@ describe("recurrent layers", function()
     assert.is_true(hist.accuracy[#hist.accuracy] > 0.85, "accuracy " .. hist.accuracy[#hist.accuracy])
   end)
 
+  it("saves and loads models with Bidirectional and TimeDistributed layers", function()
+    local m = nn.Sequential {
+      nn.Bidirectional(nn.LSTM(4, {return_sequences = true}), {merge_mode = "ave", input_shape = {5, 3}}),
+      nn.TimeDistributed(nn.Dense(2)),
+      nn.GRU(3),
+    }
+    local x = dagl.randn(2, 5, 3)
+    local y = m:predict(x)
+    local path = os.tmpname()
+    m:save(path)
+    local m2 = nn.load_model(path)
+    os.remove(path)
+    assert.same(y:totable(), m2:predict(x):totable())
+    assert.equal("ave", m2.layers[1].merge_mode)
+  end)
+
   it("raises clear errors", function()
     local x = dagl.randn(2, 3, 4)
     assert_raises(function() nn.LSTM{unit = 3} end, "did you mean 'units'?")

@@ -266,6 +266,26 @@ function nn.Bidirectional.new(...)
   self._layers = {f, b}
   return self
 end
+-- The layer objects of a wrapper's config written as entries (model:save), and read back.
+local function copy_config(self, fields, f)
+  local c = {}
+  for k, v in pairs(self.config) do c[k] = v end
+  for _, k in ipairs(fields) do if c[k] ~= nil then c[k] = f(c[k]) end end
+  return c
+end
+function nn.Bidirectional:get_config()
+  local c = copy_config(self, {}, nil)
+  c.layer, c.backward_layer = nn.layer_entry(self.forward_layer), nn.layer_entry(self.backward_layer)
+  return c
+end
+function nn.Bidirectional.from_config(config)
+  local c = {}
+  for k, v in pairs(config) do c[k] = v end
+  c.layer = nn.layer_from_entry(config.layer)
+  if config.backward_layer then c.backward_layer = nn.layer_from_entry(config.backward_layer) end
+  return nn.Bidirectional(c)
+end
+
 function nn.Bidirectional:build(shape)
   self.forward_layer:ensure_built(shape)
   self.backward_layer:ensure_built(shape)
@@ -321,6 +341,14 @@ local function fold(shape)
   for i = 3, #shape do s[#s + 1] = shape[i] end
   return s
 end
+function nn.TimeDistributed:get_config() return copy_config(self, {"layer"}, nn.layer_entry) end
+function nn.TimeDistributed.from_config(config)
+  local c = {}
+  for k, v in pairs(config) do c[k] = v end
+  c.layer = nn.layer_from_entry(config.layer)
+  return nn.TimeDistributed(c)
+end
+
 function nn.TimeDistributed:build(shape)
   self.layer:ensure_built(fold(shape))
   for _, w in ipairs(self.layer.weights) do self.weights[#self.weights + 1] = w end
