@@ -302,9 +302,54 @@ function M.backward(y, wrt)
     syms[id] = syms[id] or new_sym(tr, id)
     return syms[id]
   end
+  local function add(id, gk) grads[id] = grads[id] and grads[id] + gk or gk end
+  -- Gradients of unit-step slices of a node wait here (pending[src] = list of {axis, start, g})
+  -- until every consumer of the node has given its part: slices of one axis that do not overlap
+  -- (an RNN's steps of its input projection, the gates of a step) then join as one concat with
+  -- zeros in the gaps, instead of one full-size slice_scatter and one add per slice (T^2 work
+  -- for T steps).
+  local pending = {}
+  local function settle(id)
+    local list = pending[id]
+    if not list then return end
+    pending[id] = nil
+    local by_axis, axes = {}, {}
+    for _, piece in ipairs(list) do
+      if not by_axis[piece.axis] then by_axis[piece.axis], axes[#axes + 1] = {}, piece.axis end
+      table.insert(by_axis[piece.axis], piece)
+    end
+    table.sort(axes)
+    local shape = sym(id).shape
+    for _, axis in ipairs(axes) do
+      local pieces = by_axis[axis]
+      table.sort(pieces, function(a, b) return a.start < b.start or (a.start == b.start and a.n < b.n) end)
+      local parts, at = {}, 0
+      local function zeros(len)
+        local zs = {table.unpack(shape)}
+        zs[axis + 1] = len
+        return fn.lift(pieces[1].g, core.zeros(zs, pieces[1].g:dtype()))
+      end
+      for _, piece in ipairs(pieces) do
+        if piece.start < at then -- overlaps the one before: added the plain way
+          add(id, rules.slice(piece.g, nil, sym(id), nil, {axis = axis, start = piece.start, step = 1}))
+        else
+          if piece.start > at then parts[#parts + 1] = zeros(piece.start - at) end
+          parts[#parts + 1] = piece.g
+          at = piece.start + piece.n
+        end
+      end
+      if at < shape[axis + 1] then parts[#parts + 1] = zeros(shape[axis + 1] - at) end
+      add(id, #parts == 1 and parts[1] or fn.concat(parts, axis + 1))
+    end
+  end
   for id = y.id, 0, -1 do
+    settle(id)
     local g, rec = grads[id], tr.rec[id]
-    if g and rec then
+    if g and rec and rec.op == "slice" and (rec.params.step or 1) == 1 then
+      local src, axis = rec.srcs[1], rec.params.axis
+      pending[src] = pending[src] or {}
+      table.insert(pending[src], {axis = axis, start = rec.params.start, n = g.shape[axis + 1], g = g})
+    elseif g and rec then
       local rule = rules[rec.op]
       if not rule then error(("dagl.grad: no gradient for op '%s'"):format(rec.op), 3) end
       local s = {}
@@ -312,7 +357,7 @@ function M.backward(y, wrt)
       local gs = table.pack(rule(g, sym(id), s[1], s[2], rec.params, s, rec))
       for k, src in ipairs(rec.srcs) do
         local gk = gs[k]
-        if gk then grads[src] = grads[src] and grads[src] + gk or gk end
+        if gk then add(src, gk) end
       end
     end
   end
