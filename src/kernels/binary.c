@@ -55,10 +55,12 @@ static inline int64_t iremainder(int64_t x, int64_t y)
 /* Wrapping int64 arithmetic (signed overflow is undefined in C; PyTorch wraps). */
 #define WRAP(op) (int64_t)((uint64_t)x op (uint64_t)y)
 
-/* X(op, sfx, T, expression of x and y). Maximum/minimum propagate NaN like torch.maximum. */
+/* X(op, sfx, T, expression of x and y). Maximum/minimum propagate NaN like torch.maximum. pow
+ * takes x * x for the exponent 2 and x for 1 (as PyTorch does; the same value for every x,
+ * NaN and infinities too, without a libm call per element: squared errors and their gradients). */
 #define BIN_FLOAT_OPS(X, sfx, T, F)                                                                \
     X(add, sfx, T, x + y) X(sub, sfx, T, x - y) X(mul, sfx, T, x * y) X(div, sfx, T, x / y)        \
-    X(pow, sfx, T, F(pow)(x, y))                                                                   \
+    X(pow, sfx, T, y == 2 ? x * x : y == 1 ? x : F(pow)(x, y))                                     \
     X(maximum, sfx, T, (x > y || x != x) ? x : y) X(minimum, sfx, T, (x < y || x != x) ? x : y)    \
     X(floor_divide, sfx, T, pyfloordiv_##sfx(x, y)) X(remainder, sfx, T, pymod_##sfx(x, y))
 #define BIN_INT_OPS(X, sfx, T)                                                                     \
