@@ -709,6 +709,9 @@ typedef struct dagl_dist_options {
 
 /* 1 when dagl was built with MPI (DAGL_HAVE_MPI), else 0. */
 DAGL_API int dagl_dist_have_mpi(void);
+/* The world size an MPI launcher announced in the environment (OMPI_COMM_WORLD_SIZE, PMI_SIZE,
+ * PMIX_SIZE, MPI_LOCALNRANKS; 1 for PMIX_RANK alone), 0 when none started this process. */
+DAGL_API int dagl_dist_launched(void);
 /* Joins the world the launcher started (MPI_Init_thread on the communication thread), or makes a
  * single-rank world (see above); `opt` may be NULL. Errors are set on ctx. */
 DAGL_API dagl_status dagl_dist_new(dagl_ctx *ctx, const dagl_dist_options *opt, dagl_dist **out);

@@ -35,10 +35,9 @@ const char *dagl__dist_op_name(dagl_dist_op op)
     return (unsigned)op < DAGL_DIST_OP_COUNT ? names[op] : "?";
 }
 
-/* The world size a launcher announced in the environment (Open MPI, PMIx, MPICH/Hydra), 0 when
- * the process was started some other way: then dagl never calls MPI_Init, which would try to
- * start a singleton runtime (slow, and able to hang without a launcher). */
-int dagl__dist_launched_size(void)
+/* From the environment (Open MPI, PMIx, MPICH/Hydra): without a launcher dagl never calls
+ * MPI_Init, which would try to start a singleton runtime (slow, and able to hang). */
+int dagl_dist_launched(void)
 {
     static const char *const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "MPI_LOCALNRANKS"};
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
@@ -97,7 +96,7 @@ dagl_status dagl_dist_new(dagl_ctx *ctx, const dagl_dist_options *opt, dagl_dist
     if (opt && (!(opt->timeout >= 0) || !isfinite(opt->timeout)))
         return dagl_ctx_set_error(ctx, DAGL_E_ARG, "dist_new: timeout must be a positive number of seconds, got %g",
                                   opt->timeout);
-    int launched = dagl__dist_launched_size();
+    int launched = dagl_dist_launched();
     if (launched > 1 && !dagl_dist_have_mpi())
         return dagl_ctx_set_error(ctx, DAGL_E_ARG,
                                   "dist_new: started by an MPI launcher with %d ranks, but dagl was built without MPI "

@@ -80,7 +80,5 @@ void dagl__dist_divide(void *buf, dagl_dtype dt, int64_t count, int size);
 dagl_status dagl__backend_init(dagl_dist *d);
 void dagl__backend_run(dagl_dist *d, dist_job *job);
 void dagl__backend_shutdown(dagl_dist *d);
-/* Whether the environment says a launcher started this process, and its world size (0: none). */
-int dagl__dist_launched_size(void);
 
 #endif

@@ -219,6 +219,7 @@ extern const luaL_Reg dagl_l_trace_funcs[];
 extern const luaL_Reg dagl_l_io_funcs[];
 extern const luaL_Reg dagl_l_ffi_funcs[];
 extern const luaL_Reg dagl_l_ffi_kernel_funcs[];
-extern const luaL_Reg dagl_l_guard_funcs[];  /* l_guard.c: capture_snapshot, capture_changed */
+extern const luaL_Reg dagl_l_guard_funcs[];
+extern const luaL_Reg dagl_l_dist_funcs[];   /* l_dist.c: dist_world, dist_have_mpi, dist_launched */  /* l_guard.c: capture_snapshot, capture_changed */
 
 #endif
