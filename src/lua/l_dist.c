@@ -84,66 +84,60 @@ static int dist_barrier(lua_State *L)
     return 0;
 }
 
-/* d:allreduce(t, op, inplace) -> the result (t itself in place) */
+/* The four collectives behind one signature: t, then the reduction or the root (allgather
+ * ignores it). */
+typedef dagl_status (*coll_fn)(dagl_dist *d, dagl_ctx *ctx, dagl_tensor *t, int arg, dagl_tensor **out);
+static dagl_status do_allreduce(dagl_dist *d, dagl_ctx *ctx, dagl_tensor *t, int op, dagl_tensor **out)
+{
+    return dagl_dist_allreduce(d, ctx, (dagl_dist_op)op, t, out);
+}
+static dagl_status do_broadcast(dagl_dist *d, dagl_ctx *ctx, dagl_tensor *t, int root, dagl_tensor **out)
+{
+    return dagl_dist_broadcast(d, ctx, t, root, out);
+}
+static dagl_status do_allgather(dagl_dist *d, dagl_ctx *ctx, dagl_tensor *t, int unused, dagl_tensor **out)
+{
+    return dagl_dist_allgather(d, ctx, t, out);
+}
+static dagl_status do_reduce_scatter(dagl_dist *d, dagl_ctx *ctx, dagl_tensor *t, int op, dagl_tensor **out)
+{
+    return dagl_dist_reduce_scatter(d, ctx, (dagl_dist_op)op, t, out);
+}
+
+/* Runs f on (the world at 1, the tensor at 2, arg) without the VM lock: into the tensor itself
+ * when `inplace` (it is returned then), else into a new tensor. */
+static int run_collective(lua_State *L, int arg, coll_fn f, bool inplace)
+{
+    dagl_dist *d = check_dist(L, 1);
+    dagl_tensor *t = dagl_l_check(L, 2);
+    dagl_lstate *s = DAGL_LSTATE(L);
+    if (inplace) {
+        dagl_l_unlock(s);
+        dagl_status st = f(d, s->ctx, t, arg, NULL);
+        dagl_l_relock(s, L);
+        if (st) return dagl_l_error(L);
+        lua_settop(L, 2);
+        return 1;
+    }
+    dagl_tensor **o = dagl_l_slot(L);
+    dagl_l_unlock(s);
+    return finish(L, s, f(d, s->ctx, t, arg, o), o);
+}
+
+/* d:allreduce(t, op, inplace) and d:broadcast(t, root, inplace) -> the result (t itself in
+ * place); d:allgather(t) and d:reduce_scatter(t, op) -> a new tensor. */
 static int dist_allreduce(lua_State *L)
 {
-    dagl_dist *d = check_dist(L, 1);
-    dagl_tensor *t = dagl_l_check(L, 2);
-    dagl_dist_op op = (dagl_dist_op)luaL_checkoption(L, 3, "sum", op_names);
-    dagl_lstate *s = DAGL_LSTATE(L);
-    if (lua_toboolean(L, 4)) {
-        dagl_l_unlock(s);
-        dagl_status st = dagl_dist_allreduce(d, s->ctx, op, t, NULL);
-        dagl_l_relock(s, L);
-        if (st) return dagl_l_error(L);
-        lua_settop(L, 2);
-        return 1;
-    }
-    dagl_tensor **o = dagl_l_slot(L);
-    dagl_l_unlock(s);
-    return finish(L, s, dagl_dist_allreduce(d, s->ctx, op, t, o), o);
+    return run_collective(L, luaL_checkoption(L, 3, "sum", op_names), do_allreduce, lua_toboolean(L, 4));
 }
-
-/* d:broadcast(t, root, inplace) -> the result (t itself in place) */
 static int dist_broadcast(lua_State *L)
 {
-    dagl_dist *d = check_dist(L, 1);
-    dagl_tensor *t = dagl_l_check(L, 2);
-    int root = (int)luaL_checkinteger(L, 3);
-    dagl_lstate *s = DAGL_LSTATE(L);
-    if (lua_toboolean(L, 4)) {
-        dagl_l_unlock(s);
-        dagl_status st = dagl_dist_broadcast(d, s->ctx, t, root, NULL);
-        dagl_l_relock(s, L);
-        if (st) return dagl_l_error(L);
-        lua_settop(L, 2);
-        return 1;
-    }
-    dagl_tensor **o = dagl_l_slot(L);
-    dagl_l_unlock(s);
-    return finish(L, s, dagl_dist_broadcast(d, s->ctx, t, root, o), o);
+    return run_collective(L, (int)luaL_checkinteger(L, 3), do_broadcast, lua_toboolean(L, 4));
 }
-
-/* d:allgather(t) and d:reduce_scatter(t, op) -> a new tensor */
-static int dist_allgather(lua_State *L)
-{
-    dagl_dist *d = check_dist(L, 1);
-    dagl_tensor *t = dagl_l_check(L, 2);
-    dagl_lstate *s = DAGL_LSTATE(L);
-    dagl_tensor **o = dagl_l_slot(L);
-    dagl_l_unlock(s);
-    return finish(L, s, dagl_dist_allgather(d, s->ctx, t, o), o);
-}
-
+static int dist_allgather(lua_State *L) { return run_collective(L, 0, do_allgather, false); }
 static int dist_reduce_scatter(lua_State *L)
 {
-    dagl_dist *d = check_dist(L, 1);
-    dagl_tensor *t = dagl_l_check(L, 2);
-    dagl_dist_op op = (dagl_dist_op)luaL_checkoption(L, 3, "sum", op_names);
-    dagl_lstate *s = DAGL_LSTATE(L);
-    dagl_tensor **o = dagl_l_slot(L);
-    dagl_l_unlock(s);
-    return finish(L, s, dagl_dist_reduce_scatter(d, s->ctx, op, t, o), o);
+    return run_collective(L, luaL_checkoption(L, 3, "sum", op_names), do_reduce_scatter, false);
 }
 
 /* d:collective(g, kind, op, root, {ids}, after) -> {result ids}, launch id: the graph nodes of a
