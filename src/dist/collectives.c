@@ -87,8 +87,6 @@ static dagl_status in_place_job(dagl_dist *d, dagl_ctx *ctx, dist_job *job, dagl
     if (st) return st;
     job->buf = buf->data;
     st = dagl__dist_run(d, ctx, job);
-    if (!st && job->kind == JOB_ALLREDUCE && job->op == DAGL_DIST_MEAN)
-        dagl__dist_divide(buf->data, buf->dtype, buf->numel, d->size);
     if (!st && !out && buf != t) st = dagl_copy_into(ctx, t, buf);
     if (!st && out) {
         *out = buf;
@@ -133,8 +131,6 @@ static dagl_status gather_job(dagl_dist *d, dagl_ctx *ctx, dist_job *job, const 
         job->rbuf = res->data;
         st = dagl__dist_run(d, ctx, job);
     }
-    if (!st && job->kind == JOB_REDUCE_SCATTER && job->op == DAGL_DIST_MEAN)
-        dagl__dist_divide(res->data, res->dtype, res->numel, d->size);
     dagl_tensor_release(src);
     if (st) {
         dagl_tensor_release(res);

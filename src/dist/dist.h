@@ -71,7 +71,7 @@ dagl_status dagl__dist_run(dagl_dist *d, dagl_ctx *ctx, dist_job *job);
 void dagl__dist_job_init(dist_job *job, dist_job_kind kind, const dagl_tensor *t);
 /* What a single-rank world does for a collective: copies where the result has its own buffer. */
 void dagl__dist_run_local(dist_job *job);
-/* mean: buf[i] /= size, in buf's dtype. */
+/* mean: buf[i] /= size, in buf's dtype (the communication thread does it once the sum is in). */
 void dagl__dist_divide(void *buf, dagl_dtype dt, int64_t count, int size);
 
 /* The backend, called on the communication thread only. init sets rank and size (or an error

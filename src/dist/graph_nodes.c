@@ -101,8 +101,6 @@ static dagl_status wait_fn(void *ud, dagl_ctx *ctx, int nsrc, dagl_tensor *const
     coll_node *cn = ud;
     dagl_status st = dagl__dist_wait(cn->d, &cn->job);
     if (st) return dagl_ctx_set_error(ctx, st, "%s", cn->job.err);
-    if (cn->c.op == DAGL_DIST_MEAN && (cn->c.kind == DAGL_DIST_ALLREDUCE || cn->c.kind == DAGL_DIST_REDUCE_SCATTER))
-        dagl__dist_divide(srcs[0]->data, cn->dtype, srcs[0]->numel, cn->d->size);
     dagl_tensor_retain(srcs[0]);
     *out = srcs[0];
     return DAGL_OK;
@@ -187,6 +185,24 @@ static dagl_status unpack(dagl_graph *g, const coll_node *cn, int wait_id, int i
     return dagl_graph_node(g, DAGL_OP_RESHAPE, 1, &sl, &r, id);
 }
 
+/* The launch and the nodes computing its sources (through views, down to the op that makes the
+ * values) run before other ready nodes, so a bucket's allreduce starts as soon as its
+ * gradients can exist, not when the scheduler gets round to them. */
+static void mark_urgent(dagl_graph *g, int launch, int n, const int *srcs)
+{
+    g->nodes[launch].urgent = true;
+    for (int i = 0; i < n; i++) {
+        int id = srcs[i];
+        for (int depth = 0; id >= 0 && depth < 4 && g->nodes[id].kind == NODE_OP; depth++) {
+            dagl_node *nd = &g->nodes[id];
+            nd->urgent = true;
+            bool view = nd->op == DAGL_OP_RESHAPE || nd->op == DAGL_OP_PERMUTE || nd->op == DAGL_OP_EXPAND ||
+                        nd->op == DAGL_OP_SLICE;
+            id = view && nd->nsrc > 0 ? nd->src[0] : -1;
+        }
+    }
+}
+
 dagl_status dagl_graph_collective(dagl_graph *g, dagl_dist *d, const dagl_dist_node *c, int n, const int *srcs,
                                   int *out_ids, int *launch_id)
 {
@@ -223,6 +239,7 @@ dagl_status dagl_graph_collective(dagl_graph *g, dagl_dist *d, const dagl_dist_n
     /* the launch node owns cn from here on (the graph frees it, also when this call fails) */
     st = dagl_graph_custom(g, lname, nl, lsrc, cn->dtype, rnd, rshape, launch_fn, cn, coll_free, NULL, &lid);
     if (st) return st;
+    mark_urgent(g, lid, n, srcs);
     dagl_lock *lock = cn->lock;
     st = dagl_graph_custom(g, wname, 1, &lid, cn->dtype, rnd, rshape, wait_fn, cn, NULL, lock, &wid);
     if (st) return st;

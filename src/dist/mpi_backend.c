@@ -22,6 +22,7 @@ void dagl__backend_shutdown(dagl_dist *d) { (void)d; }
 
 #include <mpi.h>
 #include <stdlib.h>
+#include <sched.h>
 #include <time.h>
 
 enum { TAG_FINGERPRINT = 7101, TAG_NOTICE = 7102 };
@@ -59,12 +60,18 @@ static double now_s(void)
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* The waiting of the polling loops: a few quick retries, then naps growing to 1 ms, so a long
- * wait costs little CPU and a short one little latency. */
-static void backoff(int k)
+/* The waiting of the polling loops, by time since the wait began (t0): the first 2 ms poll
+ * with sched_yield between tests (a large message needs a progress call per fragment, so naps
+ * would slow it down, and yielding leaves the core to compute threads that want it), later
+ * naps growing to 1 ms, so a long wait for a late rank costs little CPU. */
+static void backoff(double t0)
 {
-    if (k < 64) return;
-    long ns = k < 200 ? 20000 : k < 1000 ? 200000 : 1000000;
+    double waited = now_s() - t0;
+    if (waited < 2e-3) {
+        sched_yield();
+        return;
+    }
+    long ns = waited < 20e-3 ? 50000 : waited < 200e-3 ? 200000 : 1000000;
     struct timespec ts = {0, ns};
     nanosleep(&ts, NULL);
 }
@@ -141,14 +148,15 @@ static void notice_error(dist_job *job, backend *b, int r, const char *what)
  * deadline passes (-1); 0 when done. */
 static int poll_all(dagl_dist *d, backend *b, MPI_Request *reqs, int n, int64_t seq, double deadline)
 {
-    for (int k = 0;; k++) {
+    double t0 = now_s();
+    for (;;) {
         int flag = 0;
         MPI_Testall(n, reqs, &flag, MPI_STATUSES_IGNORE);
         if (flag) return 0;
         int r = check_notices(d, b, seq);
         if (r >= 0) return -2 - r;
         if (now_s() > deadline) return -1;
-        backoff(k);
+        backoff(t0);
     }
 }
 
@@ -336,8 +344,8 @@ static void send_notice(dagl_dist *d, backend *b, int kind, const char *text)
     int n = 0;
     for (int r = 0; r < d->size; r++)
         if (r != d->rank) MPI_Isend(&nt, sizeof nt, MPI_BYTE, r, TAG_NOTICE, MPI_COMM_WORLD, &reqs[n++]);
-    double deadline = now_s() + atomic_load(&d->timeout);
-    for (int k = 0;; k++) {
+    double t0 = now_s(), deadline = t0 + atomic_load(&d->timeout);
+    for (;;) {
         int flag = 0;
         MPI_Testall(n, reqs, &flag, MPI_STATUSES_IGNORE);
         if (flag) break;
@@ -345,7 +353,7 @@ static void send_notice(dagl_dist *d, backend *b, int kind, const char *text)
             set_broken(b, "a notice to the other ranks could not be sent");
             break;
         }
-        backoff(k);
+        backoff(t0);
     }
     free(reqs);
 }
@@ -374,6 +382,11 @@ void dagl__backend_run(dagl_dist *d, dist_job *job)
     } else {
         double deadline = now_s() + atomic_load(&d->timeout);
         if (exchange_fingerprints(d, b, job, deadline) == 0) move_data(d, b, job, deadline);
+        /* mean: here, off the caller's and the graph workers' time */
+        if (!job->status && job->op == DAGL_DIST_MEAN && job->kind == JOB_ALLREDUCE)
+            dagl__dist_divide(job->buf, job->dtype, job->count, d->size);
+        if (!job->status && job->op == DAGL_DIST_MEAN && job->kind == JOB_REDUCE_SCATTER)
+            dagl__dist_divide(job->rbuf, job->dtype, job->count / d->size, d->size);
     }
     /* this collective is over on this rank, done or refused alike (a mismatch is refused on
      * every rank): a notice saying so tells the peers not to wait for it */
@@ -385,9 +398,9 @@ void dagl__backend_shutdown(dagl_dist *d)
     backend *b = d->backend;
     send_notice(d, b, NOTE_LEAVE, "");
     /* every peer's notice, so nobody finalizes while another still waits on it */
-    double deadline = now_s() + atomic_load(&d->timeout);
+    double t0 = now_s(), deadline = t0 + atomic_load(&d->timeout);
     int missing = -1;
-    for (int k = 0; !b->broken; k++) {
+    while (!b->broken) {
         missing = -1;
         for (int r = 0; r < d->size; r++) {
             if (b->note_req[r] == MPI_REQUEST_NULL) continue;
@@ -402,7 +415,7 @@ void dagl__backend_shutdown(dagl_dist *d)
             set_broken(b, why);
             break;
         }
-        backoff(k);
+        backoff(t0);
     }
     if (b->broken) {
         fprintf(stderr, "dagl: rank %d: %s; ending the MPI job (MPI_Abort)\n", d->rank, b->broken_why);

@@ -274,7 +274,16 @@ static bool take_lock(run_state *r, dagl_lock *lock, int id, int me)
     return true;
 }
 
-/* Runs `id`, then keeps going with one ready consumer; queues the other ready ones. */
+/* Hands ready node k to the pool (queued by worker me). */
+static void queue_node(run_state *r, int k, int me)
+{
+    atomic_store_explicit(&r->queued_by[k], me, memory_order_relaxed);
+    atomic_fetch_add(&r->job.pending, 1);
+    dagl_pool_submit(r->pool, &r->job, node_task, r, k, 0);
+}
+
+/* Runs `id`, then keeps going with one ready consumer (an urgent one first: nodes feeding a
+ * collective's launch, and the launch); queues the other ready ones, urgent ones last. */
 static void node_task(void *arg, int id, int unused)
 {
     run_state *r = arg;
@@ -293,19 +302,24 @@ static void node_task(void *arg, int id, int unused)
             dagl__trace_node(tr, r->trace_run, me, id, name, nd->label, t0, t1, how_scheduled(r, id, me));
         }
         if (lock) dagl_lock_release(lock);
-        int next = -1;
+        int next = -1, urgent[8], nurgent = 0;
         for (int c = g->cons_start[id]; c < g->cons_start[id + 1]; c++) {
             int k = g->cons[c];
             if (atomic_fetch_sub_explicit(&r->pending[k], 1, memory_order_acq_rel) != 1) continue;
-            if (next < 0) {
+            if (g->nodes[k].urgent && nurgent < 8) {
+                urgent[nurgent++] = k;
+            } else if (next < 0) {
                 next = k;
-                atomic_store_explicit(&r->queued_by[k], -1, memory_order_relaxed);
             } else {
-                atomic_store_explicit(&r->queued_by[k], me, memory_order_relaxed);
-                atomic_fetch_add(&r->job.pending, 1);
-                dagl_pool_submit(r->pool, &r->job, node_task, r, k, 0);
+                queue_node(r, k, me);
             }
         }
+        if (nurgent) { /* urgent ones last, on top of this worker's deque, and the first runs here next */
+            if (next >= 0) queue_node(r, next, me);
+            next = urgent[0];
+            for (int i = 1; i < nurgent; i++) queue_node(r, urgent[i], me);
+        }
+        if (next >= 0) atomic_store_explicit(&r->queued_by[next], -1, memory_order_relaxed);
         id = next;
     }
 }
