@@ -149,7 +149,28 @@ describe("dagl.dist", function()
       "dagl.data.batches: rank 2 is not below world_size 2")
   end)
 
+  it("runs ModelCheckpoint on rank 0 only", function()
+    local dir = os.tmpname()
+    os.remove(dir)
+    assert(os.execute("mkdir -p " .. q(dir)))
+    local m = model()
+    local path = ("%s/rank%d.safetensors"):format(dir, rank)
+    m:fit(dagl.randn(8 * size, 5), dagl.zeros(8 * size, "int64"), {epochs = 1, batch_size = 4, verbose = 0, distributed = true,
+      callbacks = {nn.callbacks.ModelCheckpoint(path, {save_weights_only = true, monitor = "loss"})}})
+    local f = io.open(path, "rb")
+    if f then f:close() end
+    assert.equal(rank == 0, f ~= nil)
+    os.execute("rm -rf " .. q(dir))
+  end)
+
   if size > 1 then
+    it("refuses ranks with different amounts of training data, naming them", function()
+      local m = model()
+      local n = rank == 0 and 10 or 12
+      assert.has_error(function() m:fit(dagl.ones(n, 5), dagl.zeros(n, "int64"), {verbose = 0}) end,
+        "fit: distributed: rank 1 has 12 rows of training data and rank 0 has 10; give every rank the whole data set (each trains on its share)")
+    end)
+
     it("fails on every rank, before data moves, when shapes differ across ranks", function()
       local t = dagl.ones(2, rank == 1 and 4 or 3)
       local ok, err = pcall(dist.allreduce, t)

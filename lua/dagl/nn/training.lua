@@ -160,13 +160,21 @@ return function(Model)
   -- Where fit runs: one process ({size = 1, rank = 0}), or rank `rank` of a data-parallel world
   -- of `size` ranks; seed() is the epoch's shuffle seed, drawn from math.random (on rank 0 and
   -- broadcast: the same order on every rank).
-  local function fit_world(self, distributed)
+  local function fit_world(self, distributed, n)
     if distributed == nil then distributed = dagl.dist.launched() > 1 end
     if not distributed then
       return {size = 1, rank = 0, distributed = false, seed = function() return math.random(0, 0x7FFFFFFF) end}
     end
     local d = dist()
     local w = {size = d.size(), rank = d.rank(), distributed = true}
+    -- every rank must run as many steps: the same number of rows (each keeps its share)
+    local rows = d.allgather(dagl.tensor({n}, "int64")):totable()
+    for r = 2, #rows do
+      if rows[r] ~= rows[1] then
+        error(("fit: distributed: rank %d has %d rows of training data and rank 0 has %d; give every rank the whole data set (each trains on its share)"):format(
+          r - 1, rows[r], rows[1]), 0)
+      end
+    end
     function w.seed()
       local s = dagl.tensor({math.random(0, 0x7FFFFFFF)}, "int64")
       return d.broadcast(s, {root = 0, inplace = true})[1]
@@ -300,7 +308,7 @@ return function(Model)
     end
     prepare(self, data.rows(x, 1, math.min(bs, n)))
     check_trainable(self)
-    local world = fit_world(self, opts.distributed)
+    local world = fit_world(self, opts.distributed, n)
     local keys = {"loss"}
     for _, k in ipairs(self.metric_names or {}) do keys[#keys + 1] = k end
     if vx then for i = 1, #keys do keys[#keys + 1] = "val_" .. keys[i] end end
