@@ -190,7 +190,9 @@ void dagl__dist_submit(dagl_dist *d, dist_job *job)
     atomic_init(&job->done, 0);
     if (!d->mpi) {
         if (job->kind <= JOB_BARRIER) {
+            pthread_mutex_lock(&d->mu);
             job->seq = ++d->next_seq;
+            pthread_mutex_unlock(&d->mu);
             dagl__dist_run_local(job);
         }
         atomic_store(&job->done, 1);

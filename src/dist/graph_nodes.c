@@ -1,6 +1,7 @@
 /* graph_nodes.c -- collectives inside graphs (dagl_graph_collective): a "launch" custom node
- * packs its sources into one buffer and queues the job, returning at once; a "wait" node reads
- * the buffer holding a lock the communication thread keeps until the data is back, so the
+ * packs its sources into one buffer and queues the job, returning at once (its output is a
+ * one-element token, so nothing reads the buffers in flight); a "wait" node hands out the result
+ * holding a lock the communication thread keeps until the data is back, so the
  * executor parks it (as it parks nodes waiting for the VM lock) and its workers run the rest of
  * the graph meanwhile: a gradient bucket's allreduce overlaps the rest of backward. */
 #include "dist/dist.h"
@@ -24,6 +25,8 @@ typedef struct coll_node {
     dist_job job;
     bool active;                     /* a job was queued and its buffers are held below */
     dagl_tensor *packed, *result;
+    dagl_tensor *token;              /* what the launch node gives the wait node: one element, so
+                                      * nothing (check_numerics) reads the buffers in flight */
 } coll_node;
 
 /* Forgets the last run's job (waiting for it first, in case that run stopped before its wait
@@ -42,6 +45,7 @@ static void coll_free(void *ud)
 {
     coll_node *cn = ud;
     retire(cn);
+    dagl_tensor_release(cn->token);
     dagl_lock_free(cn->lock);
     free(cn);
 }
@@ -51,8 +55,10 @@ static dagl_status launch_fn(void *ud, dagl_ctx *ctx, int nsrc, dagl_tensor *con
 {
     coll_node *cn = ud;
     retire(cn);
-    int64_t total = cn->offs[cn->n];
-    dagl_status st = dagl_tensor_new(ctx, cn->dtype, 1, &total, &cn->packed);
+    int64_t total = cn->offs[cn->n], one = 1;
+    dagl_status st = cn->token ? DAGL_OK : dagl_tensor_full(ctx, cn->dtype, 1, &one, 0, &cn->token);
+    if (st) return st;
+    st = dagl_tensor_new(ctx, cn->dtype, 1, &total, &cn->packed);
     for (int i = 0; i < cn->n && !st; i++) {
         dagl_tensor *part = NULL, *view = NULL;
         st = dagl_narrow(ctx, cn->packed, 0, cn->offs[i], cn->offs[i + 1] - cn->offs[i], &part);
@@ -89,20 +95,20 @@ static dagl_status launch_fn(void *ud, dagl_ctx *ctx, int nsrc, dagl_tensor *con
     cn->active = true;
     dagl_lock_acquire(cn->lock);
     dagl__dist_submit(cn->d, job);
-    dagl_tensor_retain(cn->result);
-    *out = cn->result;
+    dagl_tensor_retain(cn->token);
+    *out = cn->token;
     return DAGL_OK;
 }
 
 /* The wait node: runs once the thread released the lock (or, in runs that ignore locks, waits
- * for the job on a condition); hands out the result. */
+ * for the job on a condition); hands out the result the launch of this run made. */
 static dagl_status wait_fn(void *ud, dagl_ctx *ctx, int nsrc, dagl_tensor *const *srcs, dagl_tensor **out)
 {
     coll_node *cn = ud;
     dagl_status st = dagl__dist_wait(cn->d, &cn->job);
     if (st) return dagl_ctx_set_error(ctx, st, "%s", cn->job.err);
-    dagl_tensor_retain(srcs[0]);
-    *out = srcs[0];
+    dagl_tensor_retain(cn->result);
+    *out = cn->result;
     return DAGL_OK;
 }
 
@@ -237,7 +243,8 @@ dagl_status dagl_graph_collective(dagl_graph *g, dagl_dist *d, const dagl_dist_n
     const int64_t *rshape = gathered ? cn->shape : &total;
     int lid, wid;
     /* the launch node owns cn from here on (the graph frees it, also when this call fails) */
-    st = dagl_graph_custom(g, lname, nl, lsrc, cn->dtype, rnd, rshape, launch_fn, cn, coll_free, NULL, &lid);
+    int64_t one = 1;
+    st = dagl_graph_custom(g, lname, nl, lsrc, cn->dtype, 1, &one, launch_fn, cn, coll_free, NULL, &lid);
     if (st) return st;
     mark_urgent(g, lid, n, srcs);
     dagl_lock *lock = cn->lock;
