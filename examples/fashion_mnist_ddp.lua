@@ -5,18 +5,14 @@
 -- and writes the weights. Reaches about 85% on the 10,000 test images after one epoch.
 --   mpirun --allow-run-as-root -np 2 build/dagl examples/fashion_mnist_ddp.lua [epochs=1] [rows=60000]
 --   build/dagl examples/fashion_mnist_ddp.lua      (without mpirun: one rank, the same script)
--- Threads per rank: the cores of this machine divided among the ranks on it, unless DAGL_NUM_THREADS
--- (mpirun -x DAGL_NUM_THREADS=2) or --threads says otherwise.
+-- Threads per rank: by default dagl divides the cores among the ranks mpirun started on this
+-- machine; DAGL_NUM_THREADS (mpirun -x DAGL_NUM_THREADS=2) or --threads say otherwise.
 local dagl = require "dagl"
 local nn = dagl.nn
 local dist = dagl.dist.init{timeout = 120}
 
 local epochs = math.tointeger(tonumber(arg[1])) or 1
 local rows = math.tointeger(tonumber(arg[2])) or 60000
-local local_ranks = tonumber(os.getenv("OMPI_COMM_WORLD_LOCAL_SIZE") or "1")
-if not os.getenv("DAGL_NUM_THREADS") and local_ranks > 1 then
-  dagl.set_threads(math.max(1, dagl.num_threads() // local_ranks))
-end
 
 local x, y, xt, yt = dagl.data.fashion_mnist()
 x, y = x:narrow(1, 1, rows):reshape(-1, 784), y:narrow(1, 1, rows)
