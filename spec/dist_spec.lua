@@ -141,6 +141,34 @@ describe("dagl.dist", function()
     end
   end)
 
+  it("launches the first gradient bucket while backward still runs", function()
+    dagl.manual_seed(3)
+    local m = nn.Sequential{nn.Dense(256, {activation = "relu", input_shape = {64}}), nn.Dense(256, {activation = "relu"}),
+                            nn.Dense(256, {activation = "relu"}), nn.Dense(4)}
+    m:compile{loss = "sparse_categorical_crossentropy", optimizer = "sgd"}
+    local x, y = dagl.randn(64, 64), dagl.zeros(64, "int64")
+    m:train_on_batch(x, y, {distributed = true}) -- traced
+    local path = os.tmpname()
+    local threads = dagl.num_threads()
+    dagl.set_threads(1) -- one worker: the order is the scheduler's choice alone (urgent nodes first)
+    local ok, err = pcall(dagl.trace, {json = path}, function() m:train_on_batch(x, y, {distributed = true}) end)
+    dagl.set_threads(threads)
+    assert(ok, err)
+    local events = require("dagl.json").decode(read_file(path)).traceEvents
+    os.remove(path)
+    local launches, last_matmul = {}, -math.huge
+    for _, e in ipairs(events) do
+      if e.ph == "X" and e.name == "allreduce_launch" then launches[#launches + 1] = e.ts end
+      if e.ph == "X" and e.name == "matmul" then last_matmul = math.max(last_matmul, e.ts + e.dur) end
+    end
+    table.sort(launches)
+    assert.is_true(#launches >= 3, "launches: " .. #launches) -- the loss, then gradient buckets
+    -- launch 1 averages the loss (forward has it); launch 2 is the last layer's gradients, which
+    -- must start before backward's last matrix product (the first layer's gradient) ends
+    assert.is_true(launches[2] < last_matmul, ("first gradient launch at %g us, last matmul ends at %g us"):format(
+      launches[2], last_matmul))
+  end)
+
   it("shards each global batch across the ranks (dagl.data.batches)", function()
     local x = dagl.arange(1, 12):reshape(11, 1) -- 11 rows: 11 - 11 % size are used
     local seen = {}
