@@ -759,7 +759,8 @@ DAGL_API dagl_status dagl_dist_reduce_scatter(dagl_dist *d, dagl_ctx *ctx, dagl_
  * 1 to DAGL_MAX_SRCS - 1 sources of one dtype (a bucket of gradients) and give out_ids[i], the
  * result for srcs[i]; allgather and reduce_scatter take one source. `after` (-1: none) is a node
  * the launch must follow: pass the previous collective's *launch_id so every rank launches its
- * collectives in one fixed order. Runs of a graph with collectives must not overlap. */
+ * collectives in one fixed order. Runs of a graph with collectives must not overlap. The graph
+ * keeps the handle's memory (not its world): after dagl_dist_free its collectives fail. */
 typedef enum dagl_dist_kind {
     DAGL_DIST_ALLREDUCE = 0, DAGL_DIST_BROADCAST, DAGL_DIST_ALLGATHER, DAGL_DIST_REDUCE_SCATTER,
     DAGL_DIST_KIND_COUNT

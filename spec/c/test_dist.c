@@ -157,6 +157,30 @@ static void graph(void)
     dagl_graph_free(g);
 }
 
+/* A graph outliving its (single-rank) handle: its collectives then fail, naming why, and
+ * freeing the graph afterwards is fine (the nodes keep the handle's memory). */
+static void closed(void)
+{
+    dagl_dist *d2;
+    CHECK_OK(dagl_dist_new(ctx, NULL, &d2));
+    dagl_graph *g;
+    CHECK_OK(dagl_graph_new(ctx, &g));
+    int x, out, launch;
+    CHECK_OK(dagl_graph_input(g, DAGL_F32, 1, (int64_t[]){3}, &x));
+    dagl_dist_node sum = {DAGL_DIST_ALLREDUCE, DAGL_DIST_SUM, 0, -1};
+    CHECK_OK(dagl_graph_collective(g, d2, &sum, 1, &x, &out, &launch));
+    CHECK_OK(dagl_graph_output(g, out));
+    dagl_tensor *in = ramp(1, (int64_t[]){3}, 1), *res;
+    CHECK_OK(dagl_graph_run(g, &in, &res));
+    CHECK_NEAR(at(res, 2), 3, 0);
+    dagl_tensor_release(res);
+    dagl_dist_free(d2);
+    CHECK(dagl_graph_run(g, &in, &res) == DAGL_E_ARG);
+    CHECK(strstr(dagl_ctx_last_error(ctx), "the world was closed"));
+    dagl_tensor_release(in);
+    dagl_graph_free(g);
+}
+
 /* Rank 1 gives a tensor of another shape: every rank fails before data moves, names the
  * collective, its number and both shapes, and the next collective works. */
 static void mismatch(void)
@@ -241,6 +265,7 @@ int main(int argc, char **argv)
         CHECK(dagl_dist_timeout(d) > 0);
         eager();
         graph();
+        if (!dagl_dist_is_mpi(d)) closed(); /* a second handle: only without MPI */
         CHECK(dagl_dist_sequence(d) > 10);
     } else if (!strcmp(mode, "mismatch")) {
         CHECK(size == 2);

@@ -107,6 +107,7 @@ dagl_status dagl_dist_new(dagl_ctx *ctx, const dagl_dist_options *opt, dagl_dist
     d->rank = 0;
     d->size = 1;
     atomic_init(&d->timeout, opt && opt->timeout > 0 ? opt->timeout : default_timeout());
+    atomic_init(&d->refs, 1);
     pthread_mutex_init(&d->mu, NULL);
     pthread_cond_init(&d->cv, NULL);
     if (launched > 0) {
@@ -147,7 +148,19 @@ void dagl_dist_free(dagl_dist *d)
         dagl__dist_submit(d, &job);
         dagl__dist_wait(d, &job);
         pthread_join(d->thread, NULL);
+        d->thread_started = false;
     }
+    pthread_mutex_lock(&d->mu);
+    d->closed = true;
+    pthread_mutex_unlock(&d->mu);
+    dagl__dist_release(d);
+}
+
+void dagl__dist_retain(dagl_dist *d) { atomic_fetch_add(&d->refs, 1); }
+
+void dagl__dist_release(dagl_dist *d)
+{
+    if (atomic_fetch_sub(&d->refs, 1) != 1) return;
     pthread_mutex_destroy(&d->mu);
     pthread_cond_destroy(&d->cv);
     free(d);
@@ -188,6 +201,17 @@ void dagl__dist_submit(dagl_dist *d, dist_job *job)
     job->status = DAGL_OK;
     job->err[0] = 0;
     atomic_init(&job->done, 0);
+    pthread_mutex_lock(&d->mu);
+    bool closed = d->closed;
+    pthread_mutex_unlock(&d->mu);
+    if (closed) {
+        job->status = DAGL_E_ARG;
+        snprintf(job->err, sizeof job->err, "%s: the world was closed (dagl_dist_free, dagl.dist.close)",
+                 dagl__dist_kind_name(job->kind));
+        atomic_store(&job->done, 1);
+        if (job->release) dagl_lock_release(job->release);
+        return;
+    }
     if (!d->mpi) {
         if (job->kind <= JOB_BARRIER) {
             pthread_mutex_lock(&d->mu);

@@ -54,8 +54,15 @@ struct dagl_dist {
     dagl_status init_status;       /* the backend's initialisation, reported by the thread */
     char init_err[DAGL_ERRMSG_SIZE];
     bool init_done;
+    bool closed;                   /* dagl_dist_free ran: collectives fail at once (under mu) */
+    atomic_int refs;               /* the caller's and one per graph collective (graph_nodes.c) */
     void *backend;                 /* the backend's own state (mpi_backend.c) */
 };
+
+/* Graph nodes keep the handle's memory (not its world) alive: after dagl_dist_free their
+ * collectives fail instead of touching freed memory. */
+void dagl__dist_retain(dagl_dist *d);
+void dagl__dist_release(dagl_dist *d);
 
 /* The name of a job kind ("allreduce") and of a reduction ("sum"). */
 const char *dagl__dist_kind_name(int kind);

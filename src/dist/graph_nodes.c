@@ -47,6 +47,7 @@ static void coll_free(void *ud)
     retire(cn);
     dagl_tensor_release(cn->token);
     dagl_lock_free(cn->lock);
+    dagl__dist_release(cn->d);
     free(cn);
 }
 
@@ -229,6 +230,7 @@ dagl_status dagl_graph_collective(dagl_graph *g, dagl_dist *d, const dagl_dist_n
         free(cn);
         return st;
     }
+    dagl__dist_retain(d); /* released with cn (coll_free) */
     const char *what = dagl__dist_kind_name(c->kind);
     char lname[64], wname[64];
     snprintf(lname, sizeof lname, "%s_launch", what);
