@@ -252,6 +252,7 @@ dagl_status dagl_graph_collective(dagl_graph *g, dagl_dist *d, const dagl_dist_n
     dagl_lock *lock = cn->lock;
     st = dagl_graph_custom(g, wname, 1, &lid, cn->dtype, rnd, rshape, wait_fn, cn, NULL, lock, &wid);
     if (st) return st;
+    g->nodes[wid].comm = true;
     if (gathered) {
         out_ids[0] = wid;
     } else {

@@ -263,7 +263,7 @@ static bool take_lock(run_state *r, dagl_lock *lock, int id, int me)
 {
     int by = atomic_load_explicit(&r->queued_by[id], memory_order_relaxed);
     if (by == -2 && dagl__lock_claim(lock)) { /* resumed, holding the lock handed to it */
-        if (r->opt->trace)
+        if (r->opt->trace && !r->g->nodes[id].comm)
             dagl__trace_lock(r->opt->trace, r->trace_run, me, DAGL_TRACE_PARKED, r->parked_at[id], dagl__now_ns());
         return true;
     }
@@ -324,11 +324,12 @@ static void node_task(void *arg, int id, int unused)
     }
 }
 
-/* Points the locks of the graph's custom nodes at the run's trace (or away from it). */
+/* Points the locks of the graph's custom nodes at the run's trace (or away from it); not those
+ * of collectives (comm), whose holds are network time, not VM lock time. */
 static void set_lock_traces(dagl_graph *g, dagl_trace *tr, int run)
 {
     for (int i = 0; i < g->n; i++)
-        if (g->nodes[i].custom.lock) dagl__lock_trace(g->nodes[i].custom.lock, tr, run);
+        if (g->nodes[i].custom.lock && !g->nodes[i].comm) dagl__lock_trace(g->nodes[i].custom.lock, tr, run);
 }
 
 /* Checks that the caller's inputs match the declared ones. */
