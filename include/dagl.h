@@ -647,10 +647,16 @@ DAGL_API void dagl_trace_clear(dagl_trace *tr);
 DAGL_API void dagl_trace_get_stats(const dagl_trace *tr, dagl_trace_stats *out);
 /* The summary as text (malloc'ed; the caller frees it), NULL when out of memory. */
 DAGL_API char *dagl_trace_summary(const dagl_trace *tr);
-/* Chrome trace-event JSON (one lane per worker, a lane for the lock), loadable in Perfetto. */
+/* Chrome trace-event JSON (one lane per worker, a lane for the lock, one per span lane),
+ * loadable in Perfetto; otherData.origin_ns is the monotonic clock (ns) at ts 0. */
 DAGL_API dagl_status dagl_trace_write_json(const dagl_trace *tr, const char *path);
 /* A timeline picture: one row per worker and one for the lock, nodes as labelled bars. */
 DAGL_API dagl_status dagl_trace_write_svg(const dagl_trace *tr, const char *path);
+/* Records a span of work done outside graph runs on a lane of its own, named `lane` (the
+ * collectives of dagl_dist's communication thread: lane "network"), with times from
+ * dagl_trace_now_ns (the monotonic clock); thread-safe. The JSON has it (the SVG does not). */
+DAGL_API void dagl_trace_span(dagl_trace *tr, const char *lane, const char *name, int64_t t0_ns, int64_t t1_ns);
+DAGL_API int64_t dagl_trace_now_ns(void);
 
 /* ---------------------------------------------------------------- runs */
 
@@ -732,6 +738,10 @@ DAGL_API double dagl_dist_timeout(const dagl_dist *d);
 DAGL_API dagl_status dagl_dist_set_timeout(dagl_dist *d, double seconds);
 /* Number of collectives this rank has issued (the sequence number of the last one). */
 DAGL_API int64_t dagl_dist_sequence(const dagl_dist *d);
+/* Records every collective from now on as a span on lane "network" of tr (its name, sequence
+ * number and size, from the communication thread's start to its end), or stops with tr NULL:
+ * do that before freeing tr. */
+DAGL_API void dagl_dist_set_trace(dagl_dist *d, dagl_trace *tr);
 
 /* The collectives, on float32, float64 and int64 tensors of any shape (any strides: copied to
  * contiguous memory as needed); errors (on ctx) name the collective. They block the calling

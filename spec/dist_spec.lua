@@ -154,12 +154,17 @@ describe("dagl.dist", function()
     local ok, err = pcall(dagl.trace, {json = path}, function() m:train_on_batch(x, y, {distributed = true}) end)
     dagl.set_threads(threads)
     assert(ok, err)
-    local events = require("dagl.json").decode(read_file(path)).traceEvents
+    local text = rank == 0 and read_file(path) -- rank 0 wrote every rank's events into its file
     os.remove(path)
+    if rank ~= 0 then return end
+    local events = require("dagl.json").decode(text).traceEvents
     local launches, last_matmul = {}, -math.huge
     for _, e in ipairs(events) do
+      if e.pid ~= 1 then goto next end -- rank 0's
+
       if e.ph == "X" and e.name == "allreduce_launch" then launches[#launches + 1] = e.ts end
       if e.ph == "X" and e.name == "matmul" then last_matmul = math.max(last_matmul, e.ts + e.dur) end
+      ::next::
     end
     table.sort(launches)
     assert.is_true(#launches >= 3, "launches: " .. #launches) -- the loss, then gradient buckets
@@ -167,6 +172,29 @@ describe("dagl.dist", function()
     -- must start before backward's last matrix product (the first layer's gradient) ends
     assert.is_true(launches[2] < last_matmul, ("first gradient launch at %g us, last matmul ends at %g us"):format(
       launches[2], last_matmul))
+  end)
+
+  it("traces collectives on a network lane, every rank in one JSON file", function()
+    local m = model()
+    local x, y = dagl.randn(16, 5), dagl.zeros(16, "int64")
+    m:train_on_batch(x, y, {distributed = true})
+    local path = os.tmpname() -- rank 0's is where every rank's events go
+    dagl.trace({json = path}, function() m:train_on_batch(x, y, {distributed = true}) end)
+    if rank == 0 then
+      local doc = require("dagl.json").decode(read_file(path))
+      local pids, spans, lanes = {}, 0, {}
+      for _, e in ipairs(doc.traceEvents) do
+        pids[e.pid] = true
+        if e.ph == "M" and e.name == "thread_name" then lanes[e.args.name] = true end
+        if e.ph == "X" and e.cat == "span" and e.name:match("^allreduce #%d+ ") then spans = spans + 1 end
+      end
+      assert.is_true(lanes.network)
+      assert.is_true(spans >= 2 * size, "network spans: " .. spans) -- the loss and a gradient bucket per rank
+      for r = 1, size do assert.is_true(pids[r], "no events of rank " .. (r - 1)) end
+      if size > 1 then assert.equal(size, doc.otherData.ranks) end
+    end
+    os.remove(path)
+    dist.barrier()
   end)
 
   it("shards each global batch across the ranks (dagl.data.batches)", function()

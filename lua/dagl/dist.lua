@@ -206,4 +206,63 @@ function M.allreduce_grads(grads, opts, ...)
   return out
 end
 
+--- dagl.dist.joined() -> whether this process joined the world already (nothing is joined).
+function M.joined() return world ~= nil end
+
+-- Every rank's string s, on rank 0 (a list in rank order; nil on the others): the lengths, then
+-- the bytes, 6 to an int64 (exact in a Lua float too), in two allgathers.
+local function gather_strings(s)
+  local lens = W():allgather(core.tensor({#s}, "int64")):totable()
+  local most = 0
+  for _, n in ipairs(lens) do most = math.max(most, n) end
+  local words = math.max(1, (most + 5) // 6)
+  local padded = s .. string.rep("\0", words * 6 - #s)
+  local ints = {}
+  for i = 1, words do ints[i] = string.unpack("<I6", padded, (i - 1) * 6 + 1) end
+  local all = W():allgather(core.tensor(ints, "int64")):totable()
+  if W():rank() ~= 0 then return nil end
+  local out = {}
+  for r = 0, #lens - 1 do
+    local parts = {}
+    for i = 1, words do parts[i] = string.pack("<I6", math.tointeger(all[r * words + i])) end
+    out[r + 1] = table.concat(parts):sub(1, lens[r + 1])
+  end
+  return out
+end
+
+--- dagl.dist.merge_trace(part, path): every rank's trace JSON (the file `part`, which is
+-- removed) into one file `path` written by rank 0, a process per rank ("rank 0", ...), on one
+-- time axis (each part's otherData.origin_ns: exact on one machine, whose monotonic clock every
+-- rank shares; machines' clocks differ by their boot times). dagl.trace calls it when the world
+-- has several ranks.
+function M.merge_trace(part, path)
+  local f = assert(io.open(part, "rb"))
+  local text = f:read("a")
+  f:close()
+  os.remove(part)
+  local texts = gather_strings(text)
+  if not texts then return end
+  local json = require "dagl.json"
+  local docs, origin = {}, math.huge
+  for r, t in ipairs(texts) do
+    docs[r] = json.decode(t)
+    origin = math.min(origin, docs[r].otherData.origin_ns)
+  end
+  local events, summaries = {}, {}
+  for r, doc in ipairs(docs) do
+    local shift = (doc.otherData.origin_ns - origin) / 1000
+    for _, e in ipairs(doc.traceEvents) do
+      e.pid = r
+      if e.ts then e.ts = e.ts + shift end
+      if e.ph == "M" and e.name == "process_name" then e.args.name = "rank " .. (r - 1) end
+      events[#events + 1] = e
+    end
+    summaries[r] = doc.otherData.summary
+  end
+  local out = assert(io.open(path, "wb"))
+  out:write(json.encode({traceEvents = events, displayTimeUnit = "ms",
+                         otherData = {origin_ns = origin, ranks = #docs, summaries = summaries}}))
+  out:close()
+end
+
 return M

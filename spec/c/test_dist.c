@@ -247,6 +247,39 @@ static void timeout(void)
     dagl_tensor_release(t);
 }
 
+/* With a trace attached, every collective is a span on lane "network" of the trace's JSON,
+ * named with its sequence number and size; detached, none is recorded. */
+static void traced(void)
+{
+    dagl_trace *tr;
+    CHECK_OK(dagl_trace_new(&tr));
+    dagl_dist_set_trace(d, tr);
+    dagl_tensor *t = ramp(1, (int64_t[]){256}, 0);
+    CHECK_OK(dagl_dist_allreduce(d, ctx, DAGL_DIST_SUM, t, NULL));
+    int64_t seq = dagl_dist_sequence(d);
+    dagl_dist_set_trace(d, NULL);
+    CHECK_OK(dagl_dist_allreduce(d, ctx, DAGL_DIST_SUM, t, NULL)); /* not recorded */
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/test_dist_%d_%d.json", (int)getpid(), rank);
+    CHECK_OK(dagl_trace_write_json(tr, path));
+    FILE *f = fopen(path, "r");
+    CHECK(f);
+    char buf[16384];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = 0;
+    fclose(f);
+    remove(path);
+    char want[64];
+    snprintf(want, sizeof want, "\"allreduce #%lld 1.0 KB\"", (long long)seq);
+    CHECK(strstr(buf, "\"name\":\"network\""));
+    CHECK(strstr(buf, want));
+    snprintf(want, sizeof want, "\"allreduce #%lld ", (long long)seq + 1);
+    CHECK(!strstr(buf, want));
+    CHECK(strstr(buf, "\"origin_ns\":"));
+    dagl_tensor_release(t);
+    dagl_trace_free(tr);
+}
+
 int main(int argc, char **argv)
 {
     CHECK_OK(dagl_ctx_new(&(dagl_ctx_options){.threads = 2}, &ctx));
@@ -265,6 +298,7 @@ int main(int argc, char **argv)
         CHECK(dagl_dist_timeout(d) > 0);
         eager();
         graph();
+        traced();
         if (!dagl_dist_is_mpi(d)) closed(); /* a second handle: only without MPI */
         CHECK(dagl_dist_sequence(d) > 10);
     } else if (!strcmp(mode, "mismatch")) {

@@ -56,6 +56,33 @@ static double default_timeout(void)
     return t > 0 && isfinite(t) ? t : 60.0;
 }
 
+/* Records a finished collective on the trace's "network" lane, if one is attached: what,
+ * its number, its size, and whether it failed. */
+static void record_span(dagl_dist *d, const dist_job *job, int64_t t0)
+{
+    if (job->kind > JOB_BARRIER) return;
+    pthread_mutex_lock(&d->mu);
+    if (d->trace) {
+        char name[96], size[32];
+        double b = job->kind == JOB_BARRIER ? 0 : (double)job->count * (double)dagl_dtype_size(job->dtype);
+        if (b < 1024) snprintf(size, sizeof size, "%.0f B", b);
+        else if (b < 1024 * 1024) snprintf(size, sizeof size, "%.1f KB", b / 1024);
+        else snprintf(size, sizeof size, "%.2f MB", b / (1024.0 * 1024.0));
+        snprintf(name, sizeof name, "%s #%lld %s%s", dagl__dist_kind_name(job->kind), (long long)job->seq, size,
+                 job->status ? " (failed)" : "");
+        dagl_trace_span(d->trace, "network", name, t0, dagl__now_ns());
+    }
+    pthread_mutex_unlock(&d->mu);
+}
+
+void dagl_dist_set_trace(dagl_dist *d, dagl_trace *tr)
+{
+    if (!d) return;
+    pthread_mutex_lock(&d->mu);
+    d->trace = tr;
+    pthread_mutex_unlock(&d->mu);
+}
+
 /* The thread's loop: initialise the backend, report, then run jobs in queue order until the
  * shutdown job. A job's lock (graph nodes) is released after it is marked done, so a parked
  * "wait" node always finds its job finished. */
@@ -77,8 +104,10 @@ static void *comm_main(void *arg)
         if (!d->head) d->tail = NULL;
         pthread_mutex_unlock(&d->mu);
         bool last = job->kind == JOB_SHUTDOWN;
+        int64_t t0 = dagl__now_ns();
         if (last) dagl__backend_shutdown(d);
         else dagl__backend_run(d, job);
+        record_span(d, job, t0);
         dagl_lock *l = job->release;
         pthread_mutex_lock(&d->mu);
         atomic_store(&job->done, 1);
@@ -217,7 +246,9 @@ void dagl__dist_submit(dagl_dist *d, dist_job *job)
             pthread_mutex_lock(&d->mu);
             job->seq = ++d->next_seq;
             pthread_mutex_unlock(&d->mu);
+            int64_t t0 = dagl__now_ns();
             dagl__dist_run_local(job);
+            record_span(d, job, t0);
         }
         atomic_store(&job->done, 1);
         if (job->release) dagl_lock_release(job->release);

@@ -56,6 +56,7 @@ struct dagl_dist {
     bool init_done;
     bool closed;                   /* dagl_dist_free ran: collectives fail at once (under mu) */
     atomic_int refs;               /* the caller's and one per graph collective (graph_nodes.c) */
+    dagl_trace *trace;             /* collectives recorded as spans on lane "network" (under mu) */
     void *backend;                 /* the backend's own state (mpi_backend.c) */
 };
 

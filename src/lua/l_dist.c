@@ -213,6 +213,7 @@ static int l_dist_world(lua_State *L)
     dagl_status st = dagl_dist_new(s->ctx, &opt, &b->d);
     dagl_l_relock(s, L);
     if (st) return dagl_l_error(L);
+    if (s->trace) dagl_dist_set_trace(b->d, s->trace); /* joined inside dagl.trace */
     lua_pushvalue(L, -1);
     lua_setfield(L, LUA_REGISTRYINDEX, DIST_KEY);
     return 1;
@@ -244,6 +245,15 @@ void dagl_l_dist_fail(lua_State *L, const char *msg)
             first[n] = 0;
             dagl_dist_fail(b->d, first);
         }
+    }
+    lua_pop(L, 1);
+}
+
+void dagl_l_dist_trace(lua_State *L, dagl_trace *tr)
+{
+    if (lua_getfield(L, LUA_REGISTRYINDEX, DIST_KEY) == LUA_TUSERDATA) {
+        dist_box *b = luaL_testudata(L, -1, DIST_MT);
+        if (b && b->d) dagl_dist_set_trace(b->d, tr);
     }
     lua_pop(L, 1);
 }
