@@ -197,6 +197,30 @@ describe("dagl.dist", function()
     dist.barrier()
   end)
 
+  it("resumes rank 0's checkpoint on any number of ranks as one process resumes it", function()
+    dagl.manual_seed(2)
+    local x = dagl.randn(64, 5):double()
+    local y = x:sum(2):gt(0):long()
+    math.randomseed(5)
+    local first = model("float64") -- SGD with momentum: optimizer state to carry over
+    first:fit(x, y, {epochs = 1, batch_size = 8, verbose = 0, distributed = false})
+    local path = os.tmpname() .. ".safetensors" -- every rank writes the same bits; rank 0's file is used
+    first:save_weights(path, nil, {include_optimizer = true})
+    local ref = model("float64")
+    ref:fit(x:narrow(1, 1, 8), y:narrow(1, 1, 8), {epochs = 0, verbose = 0, distributed = false}) -- built
+    ref:load_weights(path)
+    math.randomseed(6)
+    ref:fit(x, y, {epochs = 3, initial_epoch = 1, batch_size = 8 * size, verbose = 0, distributed = false})
+    local m = model("float64")
+    m:fit(x:narrow(1, 1, 8), y:narrow(1, 1, 8), {epochs = 0, verbose = 0, distributed = false})
+    if rank == 0 then m:load_weights(path) end -- the other ranks start from fresh weights and state
+    math.randomseed(6)
+    m:fit(x, y, {epochs = 3, initial_epoch = 1, batch_size = 8, verbose = 0, distributed = true})
+    os.remove(path)
+    assert.equal(ref.optimizer.iterations, m.optimizer.iterations)
+    for i, w in ipairs(m:weights()) do assert_close(w, ref:weights()[i]:totable(), 1e-6) end
+  end)
+
   it("shards each global batch across the ranks (dagl.data.batches)", function()
     local x = dagl.arange(1, 12):reshape(11, 1) -- 11 rows: 11 - 11 % size are used
     local seen = {}

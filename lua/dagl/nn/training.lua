@@ -179,8 +179,17 @@ return function(Model)
       local s = dagl.tensor({math.random(0, 0x7FFFFFFF)}, "int64")
       return d.broadcast(s, {root = 0, inplace = true})[1]
     end
-    -- rank 0's weights (and every other state, e.g. moving statistics) on every rank
+    -- rank 0's weights (and every other state, e.g. moving statistics) on every rank, and its
+    -- optimizer's state and step count: a run resumed from rank 0's checkpoint (loaded there
+    -- alone, or on every rank) goes on the same everywhere, with any number of ranks
     for _, t in ipairs(self:weights()) do d.broadcast(t, {root = 0, inplace = true}) end
+    local opt = self.optimizer
+    local states = opt.state_tensors(nn.named_weights(self))
+    local names = {}
+    for k in pairs(states) do names[#names + 1] = k end
+    table.sort(names) -- one order on every rank
+    for _, k in ipairs(names) do d.broadcast(states[k], {root = 0, inplace = true}) end
+    opt.iterations = d.broadcast(dagl.tensor({opt.iterations}, "int64"), {root = 0, inplace = true})[1]
     return w
   end
 
