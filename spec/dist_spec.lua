@@ -291,6 +291,35 @@ describe("dagl.dist", function()
         assert.is_true(took < 15, "took " .. took .. " s")
       end)
 
+      it("a rank that dies (no notice, no MPI_Finalize) ends the job well before the timeout", function()
+        local out, code, took = mpirun2([[
+          local dagl = require "dagl"
+          dagl.dist.init{timeout = 30}
+          if dagl.dist.rank() == 1 then os.exit(3) end -- no lua_close: nothing tells rank 0
+          dagl.dist.allreduce(dagl.ones(3))
+          print("rank 0 should not get here")
+        ]])
+        assert.is_not.equal(0, code)
+        assert.is_nil(out:find("should not get here", 1, true))
+        assert.is_true(took < 20, "took " .. took .. " s")
+      end)
+
+      it("Ctrl-C on mpirun stops every rank", function()
+        local path = write_temp([[
+          local dagl = require "dagl"
+          for _ = 1, 600 do dagl.dist.allreduce(dagl.ones(4)) dagl.sleep(0.05) end
+          print("finished")
+        ]])
+        local t0 = dagl.wall_time()
+        -- the shell starts mpirun in the background and interrupts that process (its own child, by pid)
+        local out = sh("timeout 60 mpirun --allow-run-as-root --oversubscribe --mca btl self,vader,tcp -np 2 "
+          .. q(DAGL) .. " " .. q(path) .. " & pid=$!; sleep 2; kill -INT $pid; wait $pid; echo \"status $?\"")
+        os.remove(path)
+        assert.is_nil(out:find("finished", 1, true))
+        assert.matches("status [1-9]", out)
+        assert.is_true(dagl.wall_time() - t0 < 20)
+      end)
+
       it("a rank that does not answer makes the other fail after the timeout, naming it", function()
         local out, code, took = mpirun2([[
           local dagl = require "dagl"
