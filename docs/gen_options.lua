@@ -5,6 +5,7 @@ local options = require "dagl.options"
 require "dagl.nn"
 require "dagl.data"
 require "dagl.ffi"
+require "dagl.dist"
 for _, m in ipairs {"dagl.api_options"} do pcall(require, m) end
 
 local dir = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "."

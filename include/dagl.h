@@ -662,10 +662,16 @@ DAGL_API void dagl_trace_clear(dagl_trace *tr);
 DAGL_API void dagl_trace_get_stats(const dagl_trace *tr, dagl_trace_stats *out);
 /* The summary as text (malloc'ed; the caller frees it), NULL when out of memory. */
 DAGL_API char *dagl_trace_summary(const dagl_trace *tr);
-/* Chrome trace-event JSON (one lane per worker, a lane for the lock), loadable in Perfetto. */
+/* Chrome trace-event JSON (one lane per worker, a lane for the lock, one per span lane),
+ * loadable in Perfetto; otherData.origin_ns is the monotonic clock (ns) at ts 0. */
 DAGL_API dagl_status dagl_trace_write_json(const dagl_trace *tr, const char *path);
 /* A timeline picture: one row per worker and one for the lock, nodes as labelled bars. */
 DAGL_API dagl_status dagl_trace_write_svg(const dagl_trace *tr, const char *path);
+/* Records a span of work done outside graph runs on a lane of its own, named `lane` (the
+ * collectives of dagl_dist's communication thread: lane "network"), with times from
+ * dagl_trace_now_ns (the monotonic clock); thread-safe. The JSON has it (the SVG does not). */
+DAGL_API void dagl_trace_span(dagl_trace *tr, const char *lane, const char *name, int64_t t0_ns, int64_t t1_ns);
+DAGL_API int64_t dagl_trace_now_ns(void);
 
 /* ---------------------------------------------------------------- runs */
 
@@ -689,6 +695,109 @@ DAGL_API dagl_status dagl_graph_run_ex(dagl_graph *g, dagl_tensor *const *inputs
  * planned), nodes that do not run (fused away, or needed by no output or assign) are gray and
  * dashed, and the ordering edges of assign nodes are dashed edges labelled "before". */
 DAGL_API char *dagl_graph_dot(const dagl_graph *g);
+
+/* ---------------------------------------------------------------- distributed (MPI) */
+
+/* Data-parallel work across processes: a handle on the world of ranks an MPI launcher started
+ * (`mpirun -np 2 prog`), or a world of one rank when the process was not started by a launcher
+ * (no OMPI_COMM_WORLD_SIZE, PMI_SIZE or PMIX_RANK in the environment) or dagl was built without
+ * MPI (dagl_dist_have_mpi() is 0): then every collective is a local copy, so the same program
+ * runs on one process unchanged. Under a launcher with more than one rank and without MPI,
+ * dagl_dist_new fails (DAGL_E_ARG) rather than train each rank alone.
+ * MPI allows one initialisation per process, so there is at most one MPI-backed dagl_dist per
+ * process, ever: a second dagl_dist_new while one is alive, or after it was freed, fails with
+ * DAGL_E_ARG (share the handle instead). That flag is the only process-wide state here.
+ * Every MPI call runs on the handle's own communication thread, fed by a queue
+ * (MPI_THREAD_SERIALIZED): callers and graph workers never call MPI and never spin on it.
+ * Every collective first exchanges a fingerprint (sequence number, collective, dtype, shape, op,
+ * root) with every other rank: a mismatch fails on every rank with DAGL_E_SHAPE naming the
+ * collective, its sequence number, both ranks and both shapes, before any data moves. A peer
+ * that does not answer within the timeout (default 60 s, DAGL_DIST_TIMEOUT in seconds, or
+ * dagl_dist_set_timeout) fails the collective with DAGL_E_INTERNAL naming the rank; a peer that
+ * reported an error (dagl_dist_fail) or shut down fails it at once, naming the rank and its error.
+ * After a timeout the ranks are out of step: later collectives fail at once, and dagl_dist_free
+ * prints the error and ends the whole MPI job (MPI_Abort) as the last resort. Collectives must
+ * be issued in the same order on every rank; they are not thread-safe on one handle (issue them
+ * from one thread, or from graph runs that do not overlap). */
+typedef struct dagl_dist dagl_dist;
+
+typedef enum dagl_dist_op { DAGL_DIST_SUM = 0, DAGL_DIST_MEAN, DAGL_DIST_MAX, DAGL_DIST_OP_COUNT } dagl_dist_op;
+
+typedef struct dagl_dist_options {
+    double timeout; /* seconds each collective may wait for the other ranks; 0 = DAGL_DIST_TIMEOUT
+                     * or 60 */
+} dagl_dist_options;
+
+/* 1 when dagl was built with MPI (DAGL_HAVE_MPI), else 0. */
+DAGL_API int dagl_dist_have_mpi(void);
+/* The world size an MPI launcher announced in the environment (OMPI_COMM_WORLD_SIZE, PMI_SIZE,
+ * PMIX_SIZE, MPI_LOCALNRANKS; 1 for PMIX_RANK alone), 0 when none started this process. */
+DAGL_API int dagl_dist_launched(void);
+/* Joins the world the launcher started (MPI_Init_thread on the communication thread), or makes a
+ * single-rank world (see above); `opt` may be NULL. Errors are set on ctx. */
+DAGL_API dagl_status dagl_dist_new(dagl_ctx *ctx, const dagl_dist_options *opt, dagl_dist **out);
+/* Leaves the world: tells every other rank, waits (up to the timeout) until each has said it
+ * leaves or failed, then MPI_Finalize; when a collective timed out or a peer never answers, prints
+ * why to stderr and calls MPI_Abort (ending every rank). NULL is allowed. */
+DAGL_API void dagl_dist_free(dagl_dist *d);
+/* Tells every other rank that this one failed with `message` (once; later calls do nothing):
+ * their collectives in progress or to come fail at once with "rank R failed: message". The dagl
+ * host calls it when a script that initialised dagl.dist ends in an error. */
+DAGL_API dagl_status dagl_dist_fail(dagl_dist *d, const char *message);
+/* This process's rank (0-based), the number of ranks, whether MPI is in use (a launched world),
+ * and the timeout in seconds (settable; > 0). */
+DAGL_API int dagl_dist_rank(const dagl_dist *d);
+DAGL_API int dagl_dist_size(const dagl_dist *d);
+DAGL_API int dagl_dist_is_mpi(const dagl_dist *d);
+DAGL_API double dagl_dist_timeout(const dagl_dist *d);
+DAGL_API dagl_status dagl_dist_set_timeout(dagl_dist *d, double seconds);
+/* Number of collectives this rank has issued (the sequence number of the last one). */
+DAGL_API int64_t dagl_dist_sequence(const dagl_dist *d);
+/* Records every collective from now on as a span on lane "network" of tr (its name, sequence
+ * number and size, from the communication thread's start to its end), or stops with tr NULL:
+ * do that before freeing tr. */
+DAGL_API void dagl_dist_set_trace(dagl_dist *d, dagl_trace *tr);
+
+/* The collectives, on float32, float64 and int64 tensors of any shape (any strides: copied to
+ * contiguous memory as needed); errors (on ctx) name the collective. They block the calling
+ * thread (not spinning) until the communication thread is done. With out NULL, allreduce and
+ * broadcast write the result into t (which must be writable), else *out gets a new tensor.
+ * mean divides the sum by the number of ranks (int64: truncated). */
+DAGL_API dagl_status dagl_dist_barrier(dagl_dist *d, dagl_ctx *ctx);
+DAGL_API dagl_status dagl_dist_allreduce(dagl_dist *d, dagl_ctx *ctx, dagl_dist_op op, dagl_tensor *t,
+                                         dagl_tensor **out);
+/* Root's t to every rank (root in 0..size-1, the same on every rank). */
+DAGL_API dagl_status dagl_dist_broadcast(dagl_dist *d, dagl_ctx *ctx, dagl_tensor *t, int root,
+                                         dagl_tensor **out);
+/* Every rank's t, joined along dim 0 in rank order: shape [size * n, ...] for t of shape [n, ...]
+ * ([size] for a 0-d t). */
+DAGL_API dagl_status dagl_dist_allgather(dagl_dist *d, dagl_ctx *ctx, const dagl_tensor *t, dagl_tensor **out);
+/* The reduction of every rank's t (dim 0 a multiple of size), of which rank r keeps block r of
+ * dim 0: shape [n / size, ...]. */
+DAGL_API dagl_status dagl_dist_reduce_scatter(dagl_dist *d, dagl_ctx *ctx, dagl_dist_op op, const dagl_tensor *t,
+                                              dagl_tensor **out);
+
+/* A collective as graph nodes, so traced functions (dagl.fn, a training step) communicate: the
+ * node "launch" hands the sources (packed into one buffer) to the communication thread and
+ * finishes at once; the node "wait" completes when the data is back, parked meanwhile (like a
+ * node waiting for the VM lock), so workers go on with other nodes. allreduce and broadcast take
+ * 1 to DAGL_MAX_SRCS - 1 sources of one dtype (a bucket of gradients) and give out_ids[i], the
+ * result for srcs[i]; allgather and reduce_scatter take one source. `after` (-1: none) is a node
+ * the launch must follow: pass the previous collective's *launch_id so every rank launches its
+ * collectives in one fixed order. Runs of a graph with collectives must not overlap. The graph
+ * keeps the handle's memory (not its world): after dagl_dist_free its collectives fail. */
+typedef enum dagl_dist_kind {
+    DAGL_DIST_ALLREDUCE = 0, DAGL_DIST_BROADCAST, DAGL_DIST_ALLGATHER, DAGL_DIST_REDUCE_SCATTER,
+    DAGL_DIST_KIND_COUNT
+} dagl_dist_kind;
+typedef struct dagl_dist_node {
+    dagl_dist_kind kind;
+    dagl_dist_op op; /* allreduce, reduce_scatter */
+    int root;        /* broadcast */
+    int after;       /* a node the launch follows, or -1 */
+} dagl_dist_node;
+DAGL_API dagl_status dagl_graph_collective(dagl_graph *g, dagl_dist *d, const dagl_dist_node *c, int n,
+                                           const int *srcs, int *out_ids, int *launch_id);
 
 /* ---------------------------------------------------------------- files */
 

@@ -240,7 +240,7 @@ describe("dagl.data.batches", function()
 
   it("raises on batchsize, naming batch_size", function()
     raises(function() dagl.data.batches(x, nil, {batchsize = 2}) end, true,
-      "dagl.data.batches: unknown option 'batchsize' (did you mean 'batch_size'? options: batch_size, drop_last, prefetch, seed, shuffle)")
+      "dagl.data.batches: unknown option 'batchsize' (did you mean 'batch_size'? options: batch_size, drop_last, prefetch, rank, seed, shuffle, world_size)")
   end)
 
   it("raises on wrong types, out-of-range values and extra arguments", function()

@@ -88,6 +88,7 @@ describe("docs", function()
     require "dagl.nn"
     require "dagl.data"
     require "dagl.ffi"
+    require "dagl.dist"
     local want = options.markdown()
     local have = read_file(SRC .. "/docs/options.md")
     assert(have == want, "docs/options.md is not current: run build/dagl docs/gen_options.lua")

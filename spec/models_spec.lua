@@ -460,7 +460,7 @@ describe("fit, evaluate and predict on bad input", function()
   it("name unknown options and bad values", function()
     local m = model()
     assert.has_error(function() m:fit(x, y, {epoch = 2}) end,
-      "fit: unknown option 'epoch' (did you mean 'epochs'? options: batch_size, callbacks, class_weight, epochs, " ..
+      "fit: unknown option 'epoch' (did you mean 'epochs'? options: batch_size, callbacks, class_weight, distributed, epochs, " ..
       "initial_epoch, sample_weight, shuffle, steps_per_epoch, validation_batch_size, validation_data, validation_freq, " ..
       "validation_split, validation_steps, verbose)")
     assert.has_error(function() m:fit(x, y, {epochs = "3"}) end, "fit: epochs must be a non-negative integer, got '3'")

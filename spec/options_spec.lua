@@ -10,6 +10,7 @@ local nn = dagl.nn
 local options = require "dagl.options"
 require "dagl.data"
 require "dagl.ffi"
+require "dagl.dist"
 
 -- A misspelling of name that is no name or alias of the declaration: the last letter doubled
 -- (or another letter appended when that is taken).

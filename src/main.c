@@ -80,6 +80,7 @@ static int report(lua_State *L, int status)
 {
     if (status != LUA_OK) {
         l_message(PROGNAME, lua_tostring(L, -1));
+        dagl_l_dist_fail(L, lua_tostring(L, -1)); /* the other ranks stop naming this one */
         lua_pop(L, 1);
     }
     return status;

@@ -83,6 +83,21 @@ dagl.nn = {}
 dagl.data = {}
 ---@type dagl.ffi
 dagl.ffi = {}
+---Data-parallel collectives on MPI (docs/lua_api.md, "dagl.dist").
+---@class dagl.dist
+---@field init fun(opts?: {timeout?: number}): dagl.dist
+---@field rank fun(): integer
+---@field size fun(): integer
+---@field is_mpi fun(): boolean
+---@field barrier fun()
+---@field allreduce fun(t: dagl.Tensor, opts?: {op?: "sum"|"mean"|"max", inplace?: boolean}): dagl.Tensor
+---@field broadcast fun(t: dagl.Tensor, root?: integer|{root?: integer, inplace?: boolean}): dagl.Tensor
+---@field allgather fun(t: dagl.Tensor): dagl.Tensor
+---@field reduce_scatter fun(t: dagl.Tensor, opts?: {op?: "sum"|"mean"|"max"}): dagl.Tensor
+---@field allreduce_grads fun(grads: dagl.Tensor[], opts?: {op?: "mean"|"sum", bucket_bytes?: integer}): dagl.Tensor[]
+---@field close fun()
+---@type dagl.dist
+dagl.dist = {}
 
 -- ---------------------------------------------------------------- module
 
@@ -505,6 +520,19 @@ function Gather:close() end
 ---@param last? integer default #index
 ---@return dagl.Gather
 function dagl.gather_rows_async(x, index, first, last) end
+
+-- ---------------------------------------------------------------- dist internals (use dagl.dist)
+
+---The MPI world's handle behind dagl.dist (joined on the first call).
+---@param timeout? number seconds
+---@return userdata
+function dagl.dist_world(timeout) end
+---Whether dagl was built with MPI.
+---@return boolean
+function dagl.dist_have_mpi() end
+---The world size an MPI launcher announced (0: none).
+---@return integer
+function dagl.dist_launched() end
 
 -- ---------------------------------------------------------------- ffi internals (use dagl.ffi)
 

@@ -160,12 +160,27 @@ function api.trace_stop(opts, ...)
   return M.at_user_line(core.trace_stop, {json = o.json, svg = o.svg})
 end
 
--- Runs body with every graph run recorded; o: dagl.trace's checked options.
+-- The data-parallel world when this process joined one of several ranks (dagl.dist), else nil.
+local function dist_world()
+  local dist = package.loaded["dagl.dist"]
+  if dist and dist.joined() and dist.size() > 1 then return dist end
+end
+
+-- Runs body with every graph run recorded; o: dagl.trace's checked options. In a world of
+-- several ranks each writes its part and rank 0 merges them into o.json (a process per rank);
+-- SVG files get the rank in their name (".rank1.svg").
 local function run_traced(o, body)
   core.trace_start()
   local res = table.pack(pcall(body))
-  local stats = M.at_user_line(core.trace_stop, {json = o.json, svg = o.svg})
+  local dist = dist_world()
+  local json, svg = o.json, o.svg
+  if dist then
+    json = json and ("%s.rank%d.part"):format(json, dist.rank())
+    svg = svg and (svg:gsub("%.svg$", "") .. (".rank%d.svg"):format(dist.rank()))
+  end
+  local stats = M.at_user_line(core.trace_stop, {json = json, svg = svg})
   if not res[1] then error(res[2], 0) end
+  if dist and json then M.at_user_line(dist.merge_trace, json, o.json) end
   if o.print then io.write(stats.summary) end
   return stats, table.unpack(res, 2, res.n)
 end

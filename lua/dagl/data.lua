@@ -72,15 +72,38 @@ local batches_options = options.declare {name = "dagl.data.batches", path = "dag
   {"seed", "integer", doc = "the order's seed (default: one drawn from math.random)"},
   {"drop_last", "boolean", default = false, aliases = {"drop_remainder"}, doc = "skip a last partial batch"},
   {"prefetch", "boolean", default = true, doc = "gather the next batch's rows on a background thread"},
+  {"world_size", "integer", min = 1, default = 1,
+   doc = "data-parallel ranks: each batch is this rank's share of a global batch of batch_size x world_size rows"},
+  {"rank", "integer", min = 0, default = 0, doc = "which share (0-based, below world_size; dagl.dist.rank())"},
 }
 
---- dagl.data.batches(x, y, {batch_size=32, shuffle=true, seed=, drop_last=false, prefetch=true})
--- -> iterator over (xb, yb) (yb is nil without y; batches(x, {options}) also works). x and y are
+--- Rows first..last of rank `rank`'s share of global batch k (batch_size bs per rank, `world`
+-- ranks, n rows of which the last n % world are left out, so that every rank gets as many rows
+-- and batches as the others): contiguous slices of the global batch, in rank order, so the
+-- ranks together see exactly what one process with batch bs x world sees.
+function data.shard_rows(k, bs, world, rank, n)
+  local used = n - n % world
+  local gfirst, glast = (k - 1) * bs * world + 1, math.min(k * bs * world, used)
+  local per = (glast - gfirst + 1) // world
+  local first = gfirst + rank * per
+  return first, first + per - 1
+end
+
+--- The number of global batches an epoch of n rows has (see shard_rows).
+function data.shard_batches(n, bs, world, drop_last)
+  local used, gbs = n - n % world, bs * world
+  return drop_last and used // gbs or (used + gbs - 1) // gbs
+end
+
+--- dagl.data.batches(x, y, {batch_size=32, shuffle=true, seed=, drop_last=false, prefetch=true,
+-- world_size=1, rank=0}) -> iterator over (xb, yb) (yb is nil without y; batches(x, {options}) also works). x and y are
 -- tensors (rows along dim 1) or Lua tables of rows/labels. The order depends only on `seed`
 -- (default: drawn from math.random, so math.randomseed makes runs repeat). With prefetch the
 -- rows of batch k+1 are copied on a background thread before batch k is returned; do not write
 -- into x or y while iterating. A generic `for` closes the iterator (its 4th value) on break or
 -- error, and the pending batch is freed by the garbage collector otherwise, so nothing leaks.
+-- With world_size > 1 (data-parallel training, the same seed on every rank) the iterator gives
+-- rank `rank`'s share of each global batch (data.shard_rows).
 function data.batches(x, y, opts, ...)
   api.at_most("dagl.data.batches", "(x, y, {options})", 3, 1, x, y, opts, ...)
   if opts == nil and type(y) == "table" and next(y) ~= nil and options.is_options(y) then
@@ -94,16 +117,19 @@ function data.batches(x, y, opts, ...)
       error(("dagl.data.batches: x has %d rows but y has %d"):format(n, ny), 2)
     end
   end
-  local bs = opts.batch_size
+  local bs, world, rank = opts.batch_size, opts.world_size, opts.rank
+  if rank >= world then
+    error(("dagl.data.batches: rank %d is not below world_size %d"):format(rank, world), 2)
+  end
   if dagl.is_tensor(x) then x = x:contiguous() end
   if dagl.is_tensor(y) then y = y:contiguous() end
   local seed = opts.seed or math.random(0, 0x7FFFFFFF)
   local order = data.permutation(n, opts.shuffle and seed or nil)
-  local nb = opts.drop_last and n // bs or (n + bs - 1) // bs
+  local nb = data.shard_batches(n, bs, world, opts.drop_last)
   local prefetch = opts.prefetch
 
   local function start(k)
-    local first, last = (k - 1) * bs + 1, math.min(k * bs, n)
+    local first, last = data.shard_rows(k, bs, world, rank, n)
     local p = {x = start_gather(x, order, first, last)}
     if y ~= nil then p.y = start_gather(y, order, first, last) end
     return p

@@ -30,6 +30,11 @@ typedef struct dagl_node {
     dagl_tensor *value;       /* constants */
     char *label;              /* layer name, or NULL */
     bool is_output;
+    bool urgent;              /* run as soon as ready, before other ready nodes: a collective's
+                               * launch and what feeds it (dagl_graph_collective), so the
+                               * communication of gradients starts early in backward */
+    bool comm;                /* a collective's wait node: its lock is the network's, not the VM
+                               * lock, so the trace's VM lock lanes leave it out */
     dagl_op fused_act;        /* a matmul or conv2d fused with a bias add (3 sources, fuse.c): the
                                * activation after it, or DAGL_OP_NONE; a max_pool2d_grad fused with
                                * the mask of the relu before the pooling: DAGL_OP_RELU */

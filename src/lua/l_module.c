@@ -152,6 +152,7 @@ static int open_module(lua_State *L)
     dagl_l_setfuncs(L, dagl_l_ffi_funcs);
     dagl_l_setfuncs(L, dagl_l_ffi_kernel_funcs);
     dagl_l_setfuncs(L, dagl_l_guard_funcs);
+    dagl_l_setfuncs(L, dagl_l_dist_funcs);
     dagl_l_setfuncs(L, dagl_l_op_methods);
     dagl_l_setfuncs(L, dagl_l_front_funcs);
     dagl_l_setfuncs(L, dagl_l_view_methods);

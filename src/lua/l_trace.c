@@ -12,6 +12,7 @@ static int l_trace_start(lua_State *L)
     if (s->trace) dagl_trace_clear(s->trace);
     else if (dagl_trace_new(&s->trace)) return luaL_error(L, "trace_start: out of memory");
     if (s->vm) dagl_lock_reset_stats(s->vm);
+    dagl_l_dist_trace(L, s->trace); /* collectives on a "network" lane */
     return 0;
 }
 
@@ -56,6 +57,7 @@ static int l_trace_stop(lua_State *L)
     if (!s->trace) return luaL_error(L, "trace_stop: no trace in progress (call dagl.trace_start first)");
     dagl_trace *tr = s->trace;
     s->trace = NULL;
+    dagl_l_dist_trace(L, NULL);
     const char *json = NULL, *svg = NULL;
     if (lua_istable(L, 1)) {
         lua_getfield(L, 1, "json");

@@ -219,6 +219,9 @@ extern const luaL_Reg dagl_l_trace_funcs[];
 extern const luaL_Reg dagl_l_io_funcs[];
 extern const luaL_Reg dagl_l_ffi_funcs[];
 extern const luaL_Reg dagl_l_ffi_kernel_funcs[];
-extern const luaL_Reg dagl_l_guard_funcs[];  /* l_guard.c: capture_snapshot, capture_changed */
+extern const luaL_Reg dagl_l_guard_funcs[];
+extern const luaL_Reg dagl_l_dist_funcs[];   /* l_dist.c: dist_world, dist_have_mpi, dist_launched */
+/* Points the world's collectives (if this state joined one) at trace tr (NULL: away from it). */
+void dagl_l_dist_trace(lua_State *L, dagl_trace *tr);  /* l_guard.c: capture_snapshot, capture_changed */
 
 #endif

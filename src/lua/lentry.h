@@ -37,6 +37,11 @@ dagl_graph *dagl_l_to_graph(lua_State *L, int idx);
  * not loaded: the host's own Ctrl-C hook). */
 int dagl_l_interrupted(lua_State *L, dagl_lstate *s);
 
+/* Tells the other ranks of the world this state joined (dagl.dist), if any, that this rank
+ * failed with msg (its first line): the host calls it when a script ends in an error, so the
+ * peers stop at once naming this rank instead of waiting out their timeout. */
+void dagl_l_dist_fail(lua_State *L, const char *msg);
+
 /* lua_pcall message handler: the error message with a traceback (the host's and the runtime's). */
 int dagl_l_msghandler(lua_State *L);
 

@@ -263,7 +263,7 @@ static bool take_lock(run_state *r, dagl_lock *lock, int id, int me)
 {
     int by = atomic_load_explicit(&r->queued_by[id], memory_order_relaxed);
     if (by == -2 && dagl__lock_claim(lock)) { /* resumed, holding the lock handed to it */
-        if (r->opt->trace)
+        if (r->opt->trace && !r->g->nodes[id].comm)
             dagl__trace_lock(r->opt->trace, r->trace_run, me, DAGL_TRACE_PARKED, r->parked_at[id], dagl__now_ns());
         return true;
     }
@@ -274,7 +274,16 @@ static bool take_lock(run_state *r, dagl_lock *lock, int id, int me)
     return true;
 }
 
-/* Runs `id`, then keeps going with one ready consumer; queues the other ready ones. */
+/* Hands ready node k to the pool (queued by worker me). */
+static void queue_node(run_state *r, int k, int me)
+{
+    atomic_store_explicit(&r->queued_by[k], me, memory_order_relaxed);
+    atomic_fetch_add(&r->job.pending, 1);
+    dagl_pool_submit(r->pool, &r->job, node_task, r, k, 0);
+}
+
+/* Runs `id`, then keeps going with one ready consumer (an urgent one first: nodes feeding a
+ * collective's launch, and the launch); queues the other ready ones, urgent ones last. */
 static void node_task(void *arg, int id, int unused)
 {
     run_state *r = arg;
@@ -293,28 +302,34 @@ static void node_task(void *arg, int id, int unused)
             dagl__trace_node(tr, r->trace_run, me, id, name, nd->label, t0, t1, how_scheduled(r, id, me));
         }
         if (lock) dagl_lock_release(lock);
-        int next = -1;
+        int next = -1, urgent[8], nurgent = 0;
         for (int c = g->cons_start[id]; c < g->cons_start[id + 1]; c++) {
             int k = g->cons[c];
             if (atomic_fetch_sub_explicit(&r->pending[k], 1, memory_order_acq_rel) != 1) continue;
-            if (next < 0) {
+            if (g->nodes[k].urgent && nurgent < 8) {
+                urgent[nurgent++] = k;
+            } else if (next < 0) {
                 next = k;
-                atomic_store_explicit(&r->queued_by[k], -1, memory_order_relaxed);
             } else {
-                atomic_store_explicit(&r->queued_by[k], me, memory_order_relaxed);
-                atomic_fetch_add(&r->job.pending, 1);
-                dagl_pool_submit(r->pool, &r->job, node_task, r, k, 0);
+                queue_node(r, k, me);
             }
         }
+        if (nurgent) { /* urgent ones last, on top of this worker's deque, and the first runs here next */
+            if (next >= 0) queue_node(r, next, me);
+            next = urgent[0];
+            for (int i = 1; i < nurgent; i++) queue_node(r, urgent[i], me);
+        }
+        if (next >= 0) atomic_store_explicit(&r->queued_by[next], -1, memory_order_relaxed);
         id = next;
     }
 }
 
-/* Points the locks of the graph's custom nodes at the run's trace (or away from it). */
+/* Points the locks of the graph's custom nodes at the run's trace (or away from it); not those
+ * of collectives (comm), whose holds are network time, not VM lock time. */
 static void set_lock_traces(dagl_graph *g, dagl_trace *tr, int run)
 {
     for (int i = 0; i < g->n; i++)
-        if (g->nodes[i].custom.lock) dagl__lock_trace(g->nodes[i].custom.lock, tr, run);
+        if (g->nodes[i].custom.lock && !g->nodes[i].comm) dagl__lock_trace(g->nodes[i].custom.lock, tr, run);
 }
 
 /* Checks that the caller's inputs match the declared ones. */

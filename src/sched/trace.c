@@ -100,6 +100,7 @@ static void release_all(dagl_trace *tr)
 {
     free(tr->ev);
     free(tr->lk);
+    free(tr->sp);
     free(tr->runs);
     for (int i = 0; i < tr->ndags; i++) dag_free(&tr->dags[i]);
     free(tr->dags);
@@ -276,3 +277,19 @@ void dagl__trace_lock(dagl_trace *tr, int run, int worker, int kind, int64_t t0,
                                             .worker = worker < 0 ? 0 : worker, .kind = kind};
     pthread_mutex_unlock(&tr->mu);
 }
+
+/* A span of outside work on lane `lane` (a communication thread's collectives), so the picture
+ * shows it beside the workers. */
+void dagl_trace_span(dagl_trace *tr, const char *lane, const char *name, int64_t t0_ns, int64_t t1_ns)
+{
+    if (!tr) return;
+    pthread_mutex_lock(&tr->mu);
+    int il = intern(tr, lane ? lane : "?"), in = intern(tr, name ? name : "?");
+    if (il < 0 || in < 0 || !grow((void **)&tr->sp, &tr->cap_sp, tr->nsp, sizeof *tr->sp))
+        tr->dropped++;
+    else
+        tr->sp[tr->nsp++] = (trace_span_ev){.t0 = t0_ns, .t1 = t1_ns < t0_ns ? t0_ns : t1_ns, .lane = il, .name = in};
+    pthread_mutex_unlock(&tr->mu);
+}
+
+int64_t dagl_trace_now_ns(void) { return dagl__now_ns(); }

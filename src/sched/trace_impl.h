@@ -36,12 +36,20 @@ typedef struct trace_lock_ev {
     int run, worker, kind; /* DAGL_TRACE_HOLD, _WAIT or _PARKED */
 } trace_lock_ev;
 
+/* Work outside graph runs on a lane of its own (dagl_trace_span: a communication thread). */
+typedef struct trace_span_ev {
+    int64_t t0, t1;
+    int lane, name; /* indices into the string table */
+} trace_span_ev;
+
 struct dagl_trace {
     pthread_mutex_t mu;
     trace_node_ev *ev;
     size_t nev, cap_ev;
     trace_lock_ev *lk;
     size_t nlk, cap_lk;
+    trace_span_ev *sp;
+    size_t nsp, cap_sp;
     trace_run *runs;
     int nruns, cap_runs;
     trace_dag *dags;

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { TID_RUNS = 999, TID_LOCK = 1000, TID_WAITS = 1001 };
+enum { TID_RUNS = 999, TID_LOCK = 1000, TID_WAITS = 1001, TID_SPANS = 2000 };
 
 static const char *const how_names[DAGL_SCHED_HOW_COUNT] = {"inline", "queued", "stolen", "parked",
                                                                    "share"};
@@ -94,6 +94,19 @@ static void write_events(FILE *f, const dagl_trace *tr, const trace_full_stats *
         else fputs("null", f);
         fputs("}}", f);
     }
+    /* span lanes (dagl_trace_span), one per lane name, numbered by its string index */
+    unsigned char *lane_seen = tr->nstr ? calloc((size_t)tr->nstr, 1) : NULL;
+    for (size_t i = 0; lane_seen && i < tr->nsp; i++) {
+        const trace_span_ev *e = &tr->sp[i];
+        if (!lane_seen[e->lane]) {
+            lane_seen[e->lane] = 1;
+            lane(f, TID_SPANS + e->lane, tr->str[e->lane], 200000 + e->lane);
+        }
+        fprintf(f, ",\n{\"ph\":\"X\",\"pid\":1,\"tid\":%d,\"name\":", TID_SPANS + e->lane);
+        json_str(f, tr->str[e->name]);
+        fprintf(f, ",\"cat\":\"span\",\"ts\":%.3f,\"dur\":%.3f}", us(e->t0, o), us(e->t1, e->t0));
+    }
+    free(lane_seen);
     for (size_t i = 0; i < tr->nlk; i++) {
         const trace_lock_ev *e = &tr->lk[i];
         fprintf(f, ",\n{\"ph\":\"X\",\"pid\":1,\"tid\":%d,\"name\":\"%s worker %d\",\"cat\":\"lock\",\"ts\":%.3f,"
@@ -101,7 +114,8 @@ static void write_events(FILE *f, const dagl_trace *tr, const trace_full_stats *
                 e->kind ? TID_WAITS : TID_LOCK, dagl__trace_lock_verb(e), e->worker, us(e->t0, o),
                 us(e->t1, e->t0), e->worker, e->run);
     }
-    fputs("\n],\n\"displayTimeUnit\":\"ms\",\"otherData\":{\"summary\":", f);
+    /* origin_ns: the monotonic clock at ts 0, so the traces of several processes can be merged */
+    fprintf(f, "\n],\n\"displayTimeUnit\":\"ms\",\"otherData\":{\"origin_ns\":%lld,\"summary\":", (long long)o);
     char *sum = dagl__trace_summary_locked(tr);
     json_str(f, sum ? sum : "");
     free(sum);

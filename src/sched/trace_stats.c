@@ -201,6 +201,10 @@ void dagl__trace_stats_locked(const dagl_trace *tr, trace_full_stats *out)
         if (e->t0 < lo) lo = e->t0;
         if (e->t1 > hi) hi = e->t1;
     }
+    for (size_t i = 0; i < tr->nsp; i++) { /* spans count for the time axis only */
+        if (tr->sp[i].t0 < lo) lo = tr->sp[i].t0;
+        if (tr->sp[i].t1 > hi) hi = tr->sp[i].t1;
+    }
     if (maxw >= 0) {
         unsigned char *seen = calloc((size_t)maxw + 1, 1);
         for (size_t i = 0; seen && i < tr->nev; i++) seen[tr->ev[i].worker] = 1;

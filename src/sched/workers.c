@@ -106,13 +106,18 @@ static void workers_parallel_for(dagl_ctx *ctx, void (*fn)(void *, int, int), vo
     dagl_pool_parallel_for(pool, fn, arg, n);
 }
 
-/* Thread count from options, then DAGL_NUM_THREADS, then the core count. */
+/* Thread count from options, then DAGL_NUM_THREADS, then the core count, shared among the ranks
+ * an MPI launcher started on this machine (OMPI_COMM_WORLD_LOCAL_SIZE, MPI_LOCALNRANKS): two
+ * ranks on two cores get one worker each instead of oversubscribing them. */
 static int default_threads(const dagl_ctx_options *opt)
 {
     if (opt && opt->threads > 0) return opt->threads;
     const char *env = getenv("DAGL_NUM_THREADS");
     if (env && atoi(env) > 0) return atoi(env);
-    return dagl_num_cores();
+    const char *local = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+    if (!local) local = getenv("MPI_LOCALNRANKS");
+    int ranks = local ? atoi(local) : 1, cores = dagl_num_cores();
+    return ranks > 1 ? (cores / ranks > 1 ? cores / ranks : 1) : cores;
 }
 
 /* A root context: core's part (dagl__ctx_create) with workers of its own, started at first use. */

@@ -75,10 +75,11 @@ Runner.__index = Runner
 
 --- The callbacks of one fit call (one callback or a list, see list): runner:call(hook, index,
 -- logs) runs every callback that has the hook and returns true if one asked to stop.
--- runner.has[hook] says whether any has it.
-function nn.callbacks.runner(list, model)
-  local self = setmetatable({list = nn.callbacks.list(list, 2), model = model, epoch = 0, has = {on_epoch_end = true}},
-    Runner)
+-- runner.has[hook] says whether any has it. how.skip_writers: callbacks that write files
+-- (writes_files: ModelCheckpoint, CSVLogger) do not run (the ranks but 0 of a distributed fit).
+function nn.callbacks.runner(list, model, how)
+  local self = setmetatable({list = nn.callbacks.list(list, 2), model = model, epoch = 0, has = {on_epoch_end = true},
+                             skip_writers = how and how.skip_writers}, Runner)
   for _, cb in ipairs(self.list) do
     if type(cb) == "table" then
       cb.model = model
@@ -93,7 +94,9 @@ function Runner:call(hook, index, logs)
   local stop = false
   for i, cb in ipairs(self.list) do
     local ok, res
-    if type(cb) == "function" or not has_hook(cb) then -- a function, or a callable table without hooks
+    if self.skip_writers and type(cb) == "table" and cb.writes_files then -- ranks but 0 of a distributed fit
+      ok = nil
+    elseif type(cb) == "function" or not has_hook(cb) then -- a function, or a callable table without hooks
       if hook == "on_epoch_end" then ok, res = pcall(cb, index, logs, self.model) end
     elseif cb[hook] then
       if index == nil then ok, res = pcall(cb[hook], cb, logs) else ok, res = pcall(cb[hook], cb, index, logs) end
@@ -315,6 +318,7 @@ local CHECKPOINT = {
   probe_args = function(o) return with_file(o, "filepath", "unused.safetensors") end,
 }
 local ModelCheckpoint = callback_class()
+ModelCheckpoint.writes_files = true -- only rank 0 of a distributed fit runs it
 
 -- Makes a ModelCheckpoint from its checked options.
 local function model_checkpoint(name, o)
@@ -374,6 +378,7 @@ local CSV = {
   probe_args = function(o) return with_file(o, "filename", "unused.csv") end,
 }
 local CSVLogger = callback_class()
+CSVLogger.writes_files = true
 
 --- nn.callbacks.CSVLogger(filename, separator = ",", append = false): Keras's: a row per epoch
 -- with the epoch and every value of the logs (the columns of the first epoch's logs, sorted).

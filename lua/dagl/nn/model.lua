@@ -261,7 +261,7 @@ function Model:compile(...)
   self.metrics, self.metric_names = metrics, names
   self.compile_config = options.given(o)
   self.metric_fns = nil
-  self.step, self.eval_step = nil, nil
+  self.step, self.dist_step, self.eval_step = nil, nil, nil
 end
 
 require("dagl.nn.training")(Model)
@@ -385,7 +385,7 @@ function Sequential:add(layer)
   local ok, why = layer_items({layer})
   if not ok then error(("Sequential:add: expected %s"):format(why:gsub("; item 1 is", ", got")), 2) end
   self.layers[#self.layers + 1] = layer
-  self.output_shape, self.step, self.eval_step, self.forward = nil, nil, nil, nil
+  self.output_shape, self.step, self.dist_step, self.eval_step, self.forward = nil, nil, nil, nil, nil
   if self.input_shape then self:build(self.input_shape) else self:build_if_shaped() end
 end
 function Sequential:call(x)

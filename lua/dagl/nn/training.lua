@@ -10,6 +10,12 @@ local options = require "dagl.options"
 
 local nn = require "dagl.nn.base"
 
+-- dagl.data (shard_rows, shard_batches: which rows a batch has, on one rank or several).
+local function data_lib() return require "dagl.data" end
+
+-- dagl.dist, loaded only by distributed training (it joins the MPI world on first use).
+local function dist() return require "dagl.dist" end
+
 -- Releases a tensor's memory now (its __close), for the per-step tensors dagl makes and drops
 -- (hyper-parameters, loss and metric values, batch parts): memory does not wait for the collector.
 local function drop(t)
@@ -51,24 +57,34 @@ return function(Model)
   --- The training step: a dagl.fn callable (inputs..., targets..., hyper... -> loss, metric
   -- values) whose graph also updates the trainable weights with the optimizer (opt.emit) and
   -- writes the add_update values (BatchNorm's moving statistics); hyper are the optimizer's
-  -- per-step scalars (opt.next_hyper). Returns it and the weights it updates.
-  function Model:train_step()
-    if not self.step then
+  -- per-step scalars (opt.next_hyper). Returns it and the weights it updates. The distributed
+  -- step (data-parallel, `distributed` set) averages the loss and the metric values over the
+  -- ranks and the gradients too, in buckets whose allreduce starts as soon as their gradients
+  -- exist (dagl.dist.allreduce_grads), before the optimizer uses them.
+  function Model:train_step(distributed)
+    local key = distributed and "dist_step" or "step"
+    if not self[key] then
       local weights, opt = self:trainable_weights(), self.optimizer
       local nh = #opt.hyper_names
-      self.step = dagl.fn(function(...)
+      self[key] = dagl.fn(function(...)
         local args = table.pack(...)
         local hyper = table.move(args, args.n - nh + 1, args.n, 1, {})
         local loss, ms, updates = scored(self, true, table.move(args, 1, args.n - nh, 1, {}))
         local ids = {}
         for i, w in ipairs(weights) do ids[i] = fn.lift(loss, w).id end
-        opt.emit(weights, grad.backward(loss, ids), hyper)
+        local gs = grad.backward(loss, ids)
+        local logged = {loss, table.unpack(ms)}
+        if distributed then
+          logged = dist().allreduce_grads(logged) -- the loss and metrics first: forward has them
+          gs = dist().allreduce_grads(gs)
+        end
+        opt.emit(weights, gs, hyper)
         for _, u in ipairs(updates) do dagl.assign(u.target, u.value) end
-        return loss, table.unpack(ms)
+        return table.unpack(logged)
       end)
       self.step_weights = weights
     end
-    return self.step, self.step_weights
+    return self[key], self.step_weights
   end
 
   -- Builds the model for a first batch, counts inputs, resolves the metrics.
@@ -111,8 +127,8 @@ return function(Model)
   -- hyper values depend on the count); when the step ends in an error (Ctrl-C) before its run
   -- completed, which the graph's run count tells (counted in C, so wherever the interrupt lands),
   -- the count is put back: the step counter always matches the weights.
-  local function train_batch(self, args)
-    local step, weights = self:train_step()
+  local function train_batch(self, args, distributed)
+    local step, weights = self:train_step(distributed)
     local dtype = weights[1] and weights[1]:dtype() or "float32"
     local opt, graph, runs = self.optimizer, nil, nil
     local count = opt.iterations
@@ -154,27 +170,54 @@ return function(Model)
     end
   end
 
-  local function shuffled_indices(n)
-    local idx = {}
-    for i = 1, n do idx[i] = i end
-    for i = n, 2, -1 do
-      local k = math.random(i)
-      idx[i], idx[k] = idx[k], idx[i]
+  -- Where fit runs: one process ({size = 1, rank = 0}), or rank `rank` of a data-parallel world
+  -- of `size` ranks; seed() is the epoch's shuffle seed, drawn from math.random (on rank 0 and
+  -- broadcast: the same order on every rank).
+  local function fit_world(self, distributed, n)
+    if distributed == nil then distributed = dagl.dist.launched() > 1 end
+    if not distributed then
+      return {size = 1, rank = 0, distributed = false, seed = function() return math.random(0, 0x7FFFFFFF) end}
     end
-    return idx
+    local d = dist()
+    local w = {size = d.size(), rank = d.rank(), distributed = true}
+    -- every rank must run as many steps: the same number of rows (each keeps its share)
+    local rows = d.allgather(dagl.tensor({n}, "int64")):totable()
+    for r = 2, #rows do
+      if rows[r] ~= rows[1] then
+        error(("fit: distributed: rank %d has %d rows of training data and rank 0 has %d; give every rank the whole data set (each trains on its share)"):format(
+          r - 1, rows[r], rows[1]), 0)
+      end
+    end
+    function w.seed()
+      local s = dagl.tensor({math.random(0, 0x7FFFFFFF)}, "int64")
+      return d.broadcast(s, {root = 0, inplace = true})[1]
+    end
+    -- rank 0's weights (and every other state, e.g. moving statistics) on every rank, and its
+    -- optimizer's state and step count: a run resumed from rank 0's checkpoint (loaded there
+    -- alone, or on every rank) goes on the same everywhere, with any number of ranks
+    for _, t in ipairs(self:weights()) do d.broadcast(t, {root = 0, inplace = true}) end
+    local opt = self.optimizer
+    local states = opt.state_tensors(nn.named_weights(self))
+    local names = {}
+    for k in pairs(states) do names[#names + 1] = k end
+    table.sort(names) -- one order on every rank
+    for _, k in ipairs(names) do d.broadcast(states[k], {root = 0, inplace = true}) end
+    opt.iterations = d.broadcast(dagl.tensor({opt.iterations}, "int64"), {root = 0, inplace = true})[1]
+    return w
   end
 
   -- An epoch's batches: next_batch(b, i, j) gives rows i..j of the (shuffled) data. One input
   -- and one target tensor go through dagl.data.batches, which gathers batch b+1 on a background
   -- thread while batch b trains; other data (lists of tensors, Lua label lists) is gathered
   -- here, the whole epoch at once.
-  local function batches(x, y, n, bs, shuffle)
+  local function batches(x, y, n, bs, shuffle, world)
     if dagl.is_tensor(x) and dagl.is_tensor(y) then
       -- the last batch starts no gather, so a finished epoch leaves nothing pending
-      local it = dagl.data.batches(x, y, {batch_size = bs, shuffle = shuffle, seed = math.random(0, 0x7FFFFFFF)})
+      local it = dagl.data.batches(x, y, {batch_size = bs, shuffle = shuffle, seed = world.seed(),
+                                          world_size = world.size, rank = world.rank})
       return it -- ignores the (b, i, j) the fallback below takes
     end
-    local order = shuffle and shuffled_indices(n) or nil
+    local order = shuffle and data_lib().permutation(n, world.seed()) or nil
     local ex, ey = order and data.take(x, order) or x, order and data.take(y, order) or y
     return function(_, i, j) return data.rows(ex, i, j), data.rows(ey, i, j) end
   end
@@ -218,6 +261,8 @@ return function(Model)
     VERBOSE,
     {"callbacks", callbacks_type, default = {}},
     {"initial_epoch", "integer", min = 0, default = 0},
+    {"distributed", "boolean",
+     doc = "data-parallel over the dagl.dist world (default: when mpirun started more than one rank): rank 0's weights go to every rank, each trains on its share of every batch of batch_size x ranks rows, gradients, loss and metrics are averaged; only rank 0 prints and runs ModelCheckpoint and CSVLogger"},
     {"class_weight", "any", unsupported = "no sample or class weights"},
     {"sample_weight", "any", unsupported = "no sample or class weights"},
     {"steps_per_epoch", "integer", unsupported = "an epoch is one pass over x"},
@@ -240,6 +285,8 @@ return function(Model)
   local train_on_batch_options = options.declare {name = "train_on_batch", path = "model:train_on_batch",
     probe = function(o) local m, x, y = probe_model() return m:train_on_batch(x, y, o) end,
     {"return_dict", "boolean", default = false},
+    {"distributed", "boolean", default = false,
+     doc = "average the gradients, loss and metrics over the dagl.dist world (each rank passes its own share of the batch)"},
     {"sample_weight", "any", unsupported = "no sample weights"},
     {"class_weight", "any", unsupported = "no class weights"},
   }
@@ -283,28 +330,29 @@ return function(Model)
     end
     prepare(self, data.rows(x, 1, math.min(bs, n)))
     check_trainable(self)
+    local world = fit_world(self, opts.distributed, n)
     local keys = {"loss"}
     for _, k in ipairs(self.metric_names or {}) do keys[#keys + 1] = k end
     if vx then for i = 1, #keys do keys[#keys + 1] = "val_" .. keys[i] end end
-    local verbose = opts.verbose ~= false and opts.verbose ~= 0
-    local p = {epochs = epochs, total = math.ceil(n / bs),
+    local verbose = opts.verbose ~= false and opts.verbose ~= 0 and world.rank == 0
+    local p = {epochs = epochs, total = data_lib().shard_batches(n, bs, world.size, false),
                tty = verbose and opts.verbose ~= 2 and os.getenv("TERM") ~= nil and os.execute("test -t 1") == true}
     local history = {}
     for _, k in ipairs(keys) do history[k] = {} end
     self.history, self.stop_training = history, false
-    local cbs = nn.callbacks.runner(opts.callbacks, self)
+    local cbs = nn.callbacks.runner(opts.callbacks, self, {skip_writers = world.rank ~= 0})
     cbs:call("on_train_begin", nil, {})
     local logs = {}
     history.epoch = {}
     for epoch = first + 1, epochs do
       p.epoch, p.t0 = epoch, dagl.wall_time()
       cbs:call("on_epoch_begin", epoch, {})
-      local next_batch = batches(x, y, n, bs, opts.shuffle ~= false)
+      local next_batch = batches(x, y, n, bs, opts.shuffle ~= false, world)
       local sums, count = {}, 0
       for b = 1, p.total do
-        local i, j = (b - 1) * bs + 1, math.min(b * bs, n)
+        local i, j = data_lib().shard_rows(b, bs, world.size, world.rank, n)
         local xb, yb = next_batch(b, i, j)
-        local loss, ms = train_batch(self, batch_args(self, xb, yb))
+        local loss, ms = train_batch(self, batch_args(self, xb, yb), world.distributed)
         -- the batch's tensors are fit's own (gathered rows, or views of the data): freed now
         for _, t in ipairs(data.list(xb)) do if dagl.is_tensor(t) then drop(t) end end
         for _, t in ipairs(data.list(yb)) do if dagl.is_tensor(t) then drop(t) end end
@@ -345,7 +393,7 @@ return function(Model)
       error(("train_on_batch: x has %d rows but y has %d"):format(data.nrows(x), data.nrows(y)), 2)
     end
     prepare(self, x)
-    local loss, ms = train_batch(self, batch_args(self, x, y))
+    local loss, ms = train_batch(self, batch_args(self, x, y), opts.distributed)
     if opts.return_dict then
       local logs = {loss = loss}
       for i, name in ipairs(self.metric_names or {}) do logs[name] = ms[i] end
