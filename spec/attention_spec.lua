@@ -47,6 +47,26 @@ describe("nn.MultiHeadAttention", function()
     assert.is_true(max_err(y2, reference(m2, q, v, v)) < 1e-12)
   end)
 
+  for _, c in ipairs {{"mha", false}, {"mha_causal", true}} do
+    it("matches PyTorch's MultiheadAttention (" .. c[1] .. "): output, per-head scores, gradients", function()
+      local f = dagl.load_npz("spec/fixtures/rnn_" .. c[1] .. ".npz")
+      local mha = nn.MultiHeadAttention{num_heads = 2, key_dim = 4, dtype = "float64"}
+      mha(f.q, f.v)
+      for _, part in ipairs {"query", "key", "value"} do
+        mha[part .. "_kernel"]:copy(f[part .. "_kernel"])
+        mha[part .. "_bias"]:copy(f[part .. "_bias"])
+      end
+      mha.output_kernel:copy(f.output_kernel)
+      mha.output_bias:copy(f.output_bias)
+      local y, scores = mha(f.q, f.v, {use_causal_mask = c[2], return_attention_scores = true})
+      assert.is_true(max_err(y, f.out) < 1e-9, "output")
+      assert.is_true(max_err(scores, f.scores) < 1e-9, "scores")
+      local g = table.pack(dagl.grad(function(a, b) return (mha(a, b, {use_causal_mask = c[2]}) * f.probe):sum() end)(f.q, f.v))
+      assert.is_true(max_err(g[2], f.dq) < 1e-9, "d query")
+      assert.is_true(max_err(g[3], f.dv) < 1e-9, "d value")
+    end)
+  end
+
   it("masks: attention_mask (batch, T, S) and the causal mask", function()
     local mha = nn.MultiHeadAttention{num_heads = 2, key_dim = 3, dtype = "float64"}
     local x = dagl.randn({2, 4, 6}, "float64")
