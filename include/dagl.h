@@ -736,6 +736,42 @@ DAGL_API dagl_status dagl_gather_rows_async(dagl_ctx *ctx, dagl_tensor *src, con
 DAGL_API dagl_status dagl_rows_wait(dagl_rows_job *g, dagl_tensor **out);
 DAGL_API void dagl_rows_free(dagl_rows_job *g);
 
+/* ---------------------------------------------------------------- ONNX import */
+
+/* An ONNX model (a ModelProto file, opsets 7 to 17) loaded for running on dagl: parsed by
+ * protobuf-c, its ops checked (an op dagl cannot import, another domain or another opset fails
+ * here with DAGL_E_ARG naming the op, the node and the opset; a truncated or corrupt file with
+ * DAGL_E_FORMAT), its initializers made tensors once (inline data wrapped without a copy,
+ * external data read from files relative to the model's folder). dagl_onnx_build then makes a
+ * dagl graph of it for fixed input shapes, any number of times (one per input signature):
+ * shape computations (Shape, Gather, Concat, ... on int64) fold at build time, convolutions run
+ * NHWC with the layout converted only where it matters, BatchNormalization folds into the Conv
+ * before it. Attribute values dagl cannot honour fail the build naming the attribute. The model
+ * can be freed before the graphs built from it (docs/onnx.md). */
+typedef struct dagl_onnx_model dagl_onnx_model;
+DAGL_API dagl_status dagl_onnx_load(dagl_ctx *ctx, const char *path, dagl_onnx_model **out);
+DAGL_API void dagl_onnx_free(dagl_onnx_model *m);
+/* The inputs to feed (initializers listed as graph inputs excluded) and the outputs, in the
+ * file's order. */
+DAGL_API int dagl_onnx_num_inputs(const dagl_onnx_model *m);
+DAGL_API int dagl_onnx_num_outputs(const dagl_onnx_model *m);
+DAGL_API int dagl_onnx_opset(const dagl_onnx_model *m);
+/* Input i's name, dtype (float32, float64, int64; bool and uint8 as uint8) and the shape the file
+ * declares (ndim -1 when it declares none; a dim -1 when symbolic); pointers into the model. */
+DAGL_API dagl_status dagl_onnx_input_info(const dagl_onnx_model *m, int i, const char **name, dagl_dtype *dt,
+                                          int *ndim, const int64_t **shape);
+DAGL_API const char *dagl_onnx_output_name(const dagl_onnx_model *m, int i);
+/* A graph of the model on the model's context for input shapes ndims[i], shapes[i] (NULL
+ * shapes, or a NULL shapes[i]: the declared shape, which must then be fixed). Given shapes must
+ * match the declared dims that are fixed (DAGL_E_SHAPE naming the input). The graph's inputs and
+ * outputs are the model's, in ONNX's layout; bool results come as uint8. */
+DAGL_API dagl_status dagl_onnx_build(dagl_onnx_model *m, const int *ndims, const int64_t *const *shapes,
+                                     dagl_graph **out);
+/* A TensorProto file (ONNX's test data .pb files) read into a new tensor, or a tensor written as
+ * one (raw little-endian data; float32, float64, int64, uint8). */
+DAGL_API dagl_status dagl_onnx_tensor_read(dagl_ctx *ctx, const char *path, dagl_tensor **out);
+DAGL_API dagl_status dagl_onnx_tensor_write(dagl_ctx *ctx, const char *path, const dagl_tensor *t);
+
 /* ---------------------------------------------------------------- formatting */
 
 /* Prints a tensor like PyTorch ("tensor([[1., 2.], ...])"), summarized with "..." when it has more

@@ -34,9 +34,9 @@ end
 -- dagl.set_memory_plan check their options and arguments (dagl.api_options) before the C code.
 require("dagl.api_options").install(dagl)
 
---- dagl.nn (layers, models, training), dagl.data (batches, datasets) and dagl.ffi (C functions
+--- dagl.nn (layers, models, training), dagl.data (batches, datasets), dagl.onnx (ONNX import) and dagl.ffi (C functions
 -- through libffi) load on first use: require "dagl" stays light.
-local lazy = {nn = "dagl.nn", data = "dagl.data", ffi = "dagl.ffi"}
+local lazy = {nn = "dagl.nn", data = "dagl.data", ffi = "dagl.ffi", onnx = "dagl.onnx"}
 setmetatable(dagl, {__index = function(t, k)
   local name = lazy[k]
   if name then

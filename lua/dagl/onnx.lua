@@ -1,0 +1,157 @@
+--- dagl.onnx: ONNX models run on dagl's graphs (docs/onnx.md).
+-- dagl.onnx.load(path, opts) -> a model, called on tensors like a dagl.fn: one graph per input
+-- signature (dtypes and shapes), built by the C importer (src/onnx/); inputs by position or by
+-- ONNX input name, outputs as multiple results or, through model:run, by name.
+local core = require "dagl.core"
+
+local onnx = {}
+
+local Model = {}
+Model.__index = Model
+
+-- lauxlib's message for a bad argument, raised at the caller of the API function.
+local function argerror(fname, i, msg, level)
+  error(("bad argument #%d to '%s' (%s)"):format(i, fname, msg), level + 1)
+end
+
+local function typename(v)
+  return core.is_tensor(v) and "dagl.Tensor" or type(v)
+end
+
+-- A tensor's dtype, or a signature's ({dtype =, shape =}, for building at load time).
+local function dtype_of(x)
+  return core.is_tensor(x) and x:dtype() or x.dtype
+end
+
+-- The graph for these inputs' dtypes and shapes, built the first time.
+function Model:_graph(xs)
+  local parts = {}
+  for i, x in ipairs(xs) do
+    local want, got = self.inputs[i].dtype, dtype_of(x)
+    if got ~= want then
+      error(("onnx model %s: input '%s' is %s, the model takes %s"):format(self.path, self.inputs[i].name, got, want), 4)
+    end
+    parts[i] = got .. "[" .. table.concat(x.shape, ",") .. "]"
+  end
+  local key = table.concat(parts, ";")
+  local g = self._graphs[key]
+  if not g then
+    local shapes = {}
+    for i, x in ipairs(xs) do shapes[i] = x.shape end
+    local ok, res = pcall(self._m.build, self._m, shapes)
+    if not ok then error(res, 4) end
+    g = res
+    self._graphs[key] = g
+    self.num_graphs = self.num_graphs + 1
+  end
+  return g
+end
+
+-- The inputs in the model's order, from positional tensors or one table keyed by input name.
+function Model:_inputs(fname, ...)
+  local n, first = select("#", ...), ...
+  local xs = {}
+  if n == 1 and type(first) == "table" and not core.is_tensor(first) then
+    for k in pairs(first) do
+      if type(k) ~= "string" or not self._index[k] then
+        argerror(fname, 1, ("no input named '%s' (inputs: %s)"):format(tostring(k), self._names), 3)
+      end
+    end
+    for i, inp in ipairs(self.inputs) do
+      local x = first[inp.name]
+      if x == nil then argerror(fname, 1, ("input '%s' is missing"):format(inp.name), 3) end
+      if not core.is_tensor(x) then
+        argerror(fname, 1, ("input '%s': dagl.Tensor expected, got %s"):format(inp.name, typename(x)), 3)
+      end
+      xs[i] = x
+    end
+    return xs
+  end
+  if n ~= #self.inputs then
+    error(("%s: %d inputs given, the model takes %d (%s)"):format(fname, n, #self.inputs, self._names), 3)
+  end
+  for i = 1, n do
+    local x = select(i, ...)
+    if not core.is_tensor(x) then argerror(fname, i, "dagl.Tensor expected, got " .. typename(x), 3) end
+    xs[i] = x
+  end
+  return xs
+end
+
+--- model(x1, x2, ...) or model{name = x, ...} -> the outputs, in the model's order.
+function Model:__call(...)
+  local xs = self:_inputs("onnx model", ...)
+  return self:_graph(xs):run(table.unpack(xs))
+end
+
+--- model:run(inputs...) -> {output_name = tensor, [1] = tensor, ...}
+function Model:run(...)
+  local xs = self:_inputs("run", ...)
+  local outs = table.pack(self:_graph(xs):run(table.unpack(xs)))
+  local res = {}
+  for i, name in ipairs(self.outputs) do
+    res[i] = outs[i]
+    res[name] = outs[i]
+  end
+  return res
+end
+
+--- model:graph(inputs...) -> the dagl graph value that runs those inputs (for traces, plans).
+function Model:graph(...)
+  return self:_graph(self:_inputs("graph", ...))
+end
+
+--- dagl.onnx.load(path, opts) -> model. opts.shapes = {name = shape or [i] = shape}: build the
+-- graphs of those input shapes now (a model whose inputs all have fixed shapes is built now
+-- anyway), so that errors of the import come at load time.
+function onnx.load(path, opts)
+  if type(path) ~= "string" then argerror("load", 1, "string expected, got " .. typename(path), 2) end
+  if opts ~= nil and type(opts) ~= "table" then argerror("load", 2, "table expected, got " .. typename(opts), 2) end
+  opts = opts or {}
+  for k in pairs(opts) do
+    if k ~= "shapes" then argerror("load", 2, ("unknown option '%s' (options: shapes)"):format(tostring(k)), 2) end
+  end
+  local ok, m = pcall(core.onnx_load, path)
+  if not ok then error(m, 2) end
+  local self = setmetatable({_m = m, path = path, inputs = m:inputs(), outputs = m:outputs(), opset = m:opset(),
+                             _graphs = {}, num_graphs = 0, _index = {}}, Model)
+  local names = {}
+  for i, inp in ipairs(self.inputs) do
+    self._index[inp.name] = i
+    names[i] = inp.name
+  end
+  self._names = table.concat(names, ", ")
+  local shapes, fixed = {}, true
+  for i, inp in ipairs(self.inputs) do
+    local s = opts.shapes and (opts.shapes[inp.name] or opts.shapes[i]) or inp.shape
+    if not s then fixed = false else
+      for _, d in ipairs(s) do if d < 0 then fixed = false end end
+    end
+    shapes[i] = s
+  end
+  if fixed then
+    local xs = {}
+    for i, inp in ipairs(self.inputs) do xs[i] = {dtype = inp.dtype, shape = shapes[i]} end
+    local okb, err = pcall(self._graph, self, xs)
+    if not okb then error(err, 2) end
+  end
+  return self
+end
+
+--- dagl.onnx.read_tensor(path) -> tensor (a TensorProto file, as ONNX's test data stores them).
+function onnx.read_tensor(path)
+  if type(path) ~= "string" then argerror("read_tensor", 1, "string expected, got " .. typename(path), 2) end
+  local ok, t = pcall(core.onnx_read_tensor, path)
+  if not ok then error(t, 2) end
+  return t
+end
+
+--- dagl.onnx.write_tensor(t, path): writes t as a TensorProto file.
+function onnx.write_tensor(t, path)
+  if not core.is_tensor(t) then argerror("write_tensor", 1, "dagl.Tensor expected, got " .. typename(t), 2) end
+  if type(path) ~= "string" then argerror("write_tensor", 2, "string expected, got " .. typename(path), 2) end
+  local ok, err = pcall(core.onnx_write_tensor, t, path)
+  if not ok then error(err, 2) end
+end
+
+return onnx

@@ -1,0 +1,58 @@
+/* attr.c -- reading a node's attributes with their defaults, and refusing the ones an importer
+ * does not know (so nothing is silently ignored). */
+#include "onnx_int.h"
+
+#include <string.h>
+
+#define A(x) ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__##x
+
+const Onnx__AttributeProto *ox_attr(const ox_build *b, const char *name)
+{
+    for (size_t i = 0; i < b->node->n_attribute; i++)
+        if (!strcmp(b->node->attribute[i]->name, name)) return b->node->attribute[i];
+    return NULL;
+}
+
+int64_t ox_attr_int(const ox_build *b, const char *name, int64_t dflt)
+{
+    const Onnx__AttributeProto *a = ox_attr(b, name);
+    return a && (a->has_i || a->type == A(INT)) ? a->i : dflt;
+}
+
+double ox_attr_float(const ox_build *b, const char *name, double dflt)
+{
+    const Onnx__AttributeProto *a = ox_attr(b, name);
+    return a && (a->has_f || a->type == A(FLOAT)) ? a->f : dflt;
+}
+
+const char *ox_attr_str(const ox_build *b, const char *name, const char *dflt, char *buf, size_t size)
+{
+    const Onnx__AttributeProto *a = ox_attr(b, name);
+    if (!a || !a->has_s) return dflt;
+    size_t n = a->s.len < size - 1 ? a->s.len : size - 1;
+    if (n) memcpy(buf, a->s.data, n);
+    buf[n] = 0;
+    return buf;
+}
+
+dagl_status ox_attr_ints(ox_build *b, const char *name, int64_t *out, int max, int *n)
+{
+    const Onnx__AttributeProto *a = ox_attr(b, name);
+    *n = -1;
+    if (!a) return DAGL_OK;
+    if (a->n_ints > (size_t)max) return ox_bad_attr(b, name, "%zu values (at most %d)", a->n_ints, max);
+    memcpy(out, a->ints, sizeof(int64_t) * a->n_ints);
+    *n = (int)a->n_ints;
+    return DAGL_OK;
+}
+
+dagl_status ox_attrs_known(ox_build *b, const char *const *known)
+{
+    for (size_t i = 0; i < b->node->n_attribute; i++) {
+        const char *name = b->node->attribute[i]->name;
+        bool ok = false;
+        for (const char *const *k = known; *k && !ok; k++) ok = !strcmp(*k, name);
+        if (!ok) return ox_bad_attr(b, name, "not supported by dagl's %s importer", b->node->op_type);
+    }
+    return DAGL_OK;
+}
