@@ -1,0 +1,192 @@
+-- onnx_spec.lua -- ONNX import (dagl.onnx, src/onnx/): every fixture of spec/fixtures/onnx (made by
+-- make_fixtures.py from PyTorch modules and single-node models with NumPy references) matches its
+-- reference outputs to 1e-4 relative, gives the same bits at 1 and 2 threads, and the error cases
+-- name what is wrong.
+local dagl = require "dagl"
+
+local dir = "spec/fixtures/onnx/"
+
+local function fixture_names()
+  local names = {}
+  local p = io.popen("ls " .. dir)
+  for f in p:lines() do
+    local name = f:match("^(.-)%.onnx$")
+    if name and io.open(dir .. name .. ".out0.pb") then names[#names + 1] = name end
+  end
+  p:close()
+  table.sort(names)
+  return names
+end
+
+local function read_list(name, kind)
+  local list, i = {}, 0
+  while io.open(("%s%s.%s%d.pb"):format(dir, name, kind, i)) do
+    list[i + 1] = dagl.onnx.read_tensor(("%s%s.%s%d.pb"):format(dir, name, kind, i))
+    i = i + 1
+  end
+  return list
+end
+
+-- The largest |got - want| relative to max(|want|) (0 for equal integer results).
+local function rel_err(got, want)
+  assert.are.same(want.shape, got.shape)
+  assert.are.equal(want:dtype(), got:dtype())
+  local g, w = got:to("float64"), want:to("float64")
+  local scale = math.max(w:abs():max():item(), 1e-6)
+  return (g - w):abs():max():item() / scale
+end
+
+local function bits_equal(a, b)
+  return a:dtype() == b:dtype() and (a:to("float64") - b:to("float64")):abs():max():item() == 0
+end
+
+local function raises(f, pattern)
+  local ok, err = pcall(f)
+  assert.is_false(ok, "expected an error matching " .. pattern)
+  assert.is_truthy(tostring(err):find(pattern, 1, true), ("error %q does not contain %q"):format(tostring(err), pattern))
+end
+
+describe("dagl.onnx parity", function()
+  after_each(function() dagl.set_threads {inter = 0, intra = 0} end)
+  local names = fixture_names()
+
+  it("has the fixtures (models and one per op)", function()
+    assert.is_true(#names >= 60, "only " .. #names .. " fixtures")
+  end)
+
+  for _, name in ipairs(names) do
+    it(name .. " matches its reference at 1 and 2 threads, bitwise the same", function()
+      local m = dagl.onnx.load(dir .. name .. ".onnx")
+      local xs, refs = read_list(name, "in"), read_list(name, "out")
+      dagl.set_threads(1)
+      local one = table.pack(m(table.unpack(xs)))
+      dagl.set_threads(2)
+      local two = table.pack(m(table.unpack(xs)))
+      assert.are.equal(#refs, one.n)
+      for i, ref in ipairs(refs) do
+        local e = rel_err(one[i], ref)
+        assert.is_true(e <= 1e-4, ("%s output %d: relative error %g"):format(name, i, e))
+        assert.is_true(bits_equal(one[i], two[i]), name .. ": 1 and 2 threads differ")
+      end
+    end)
+  end
+end)
+
+describe("dagl.onnx models", function()
+  it("take inputs by name and give outputs by name", function()
+    local m = dagl.onnx.load(dir .. "op_split.onnx")
+    local x = read_list("op_split", "in")[1]
+    local r = m:run {x0 = x}
+    assert.are.same({2, 2, 3}, r.y0.shape)
+    assert.are.same({2, 4, 3}, r.y1.shape)
+    assert.are.equal(r[1], r.y0)
+    assert.are.same({"y0", "y1"}, m.outputs)
+    assert.are.equal("x0", m.inputs[1].name)
+  end)
+
+  it("make one graph per input signature", function()
+    local m = dagl.onnx.load(dir .. "op_relu.onnx")
+    assert.are.equal(1, m.num_graphs) -- fixed input shape: built at load time
+    m(dagl.randn(2, 3, 4))
+    assert.are.equal(1, m.num_graphs)
+    local y = m(dagl.randn(2, 3, 4))
+    assert.are.same({2, 3, 4}, y.shape)
+  end)
+
+  it("read weights from external data files next to the model", function()
+    local ext = dagl.onnx.load(dir .. "mlp_external.onnx")
+    local x, ref = read_list("mlp", "in")[1], read_list("mlp", "out")[1]
+    assert.is_true(rel_err(ext(x), ref) <= 1e-4)
+  end)
+
+  it("fold BatchNormalization into the Conv before it", function()
+    local m = dagl.onnx.load(dir .. "conv_bn.onnx")
+    local x = read_list("conv_bn", "in")[1]
+    local plan = m:graph(x):plan()
+    local dot = m:graph(x):dot()
+    -- one live convolution: the first (unfolded) conv is dead
+    local convs = 0
+    for line in dot:gmatch("[^\n]+") do
+      if line:find("conv2d", 1, true) and not line:find("dashed", 1, true) then convs = convs + 1 end
+    end
+    assert.are.equal(1, convs)
+    assert.is_true(plan.nodes >= 1)
+  end)
+
+  it("keep activations NHWC between layers: a CNN has transposes only at its boundaries", function()
+    local m = dagl.onnx.load(dir .. "branches.onnx")
+    local x = read_list("branches", "in")[1]
+    local dot = m:graph(x):dot()
+    local permutes = 0
+    for line in dot:gmatch("[^\n]+") do
+      if line:find("permute", 1, true) and not line:find("dashed", 1, true) then permutes = permutes + 1 end
+    end
+    assert.are.equal(1, permutes) -- the graph input's; the pooled (N, 1, 1, C) flattens by a reshape
+  end)
+end)
+
+describe("dagl.onnx errors", function()
+  it("name an unsupported op, its node and the opset at load time", function()
+    raises(function() dagl.onnx.load(dir .. "unsupported_op.onnx") end,
+           "unsupported op Det (node 'the_det_node', opset 13)")
+  end)
+
+  it("name an opset outside 7 to 17", function()
+    raises(function() dagl.onnx.load(dir .. "opset18.onnx") end, "uses opset 18; dagl imports opsets 7 to 17")
+  end)
+
+  it("name an unsupported attribute value with its node", function()
+    raises(function() dagl.onnx.load(dir .. "dilated_conv.onnx") end,
+           "Conv node 'dilated' (opset 13): attribute 'dilations': 2 is not supported")
+  end)
+
+  it("say a truncated or corrupt file is one", function()
+    local f = assert(io.open(dir .. "cnn.onnx", "rb"))
+    local data = f:read("a")
+    f:close()
+    local path = os.tmpname()
+    f = assert(io.open(path, "wb"))
+    f:write(data:sub(1, #data // 2))
+    f:close()
+    raises(function() dagl.onnx.load(path) end, "is not a valid ONNX model: the protobuf data is truncated or corrupt")
+    f = assert(io.open(path, "wb"))
+    f:write("")
+    f:close()
+    raises(function() dagl.onnx.load(path) end, "is empty")
+    os.remove(path)
+    raises(function() dagl.onnx.load(dir .. "no_such_file.onnx") end, "cannot open")
+  end)
+
+  it("name the input whose shape does not fit", function()
+    local m = dagl.onnx.load(dir .. "mlp.onnx")
+    raises(function() m(dagl.randn(4, 21)) end, "input 'x0': shape [4, 21] does not fit the model's [4, 20]")
+    raises(function() m(dagl.randn(4, 20):to("float64")) end, "input 'x0' is float64, the model takes float32")
+  end)
+
+  it("check arguments in lauxlib's style", function()
+    raises(function() dagl.onnx.load(42) end, "bad argument #1 to 'load' (string expected, got number)")
+    raises(function() dagl.onnx.load(dir .. "mlp.onnx", {shapez = {}}) end, "bad argument #2 to 'load' (unknown option 'shapez'")
+    local m = dagl.onnx.load(dir .. "mlp.onnx")
+    raises(function() m("x") end, "bad argument #1 to 'onnx model' (dagl.Tensor expected, got string)")
+    raises(function() m:run {nope = dagl.randn(4, 20)} end, "bad argument #1 to 'run' (no input named 'nope' (inputs: x0))")
+    raises(function() m() end, "onnx model: 0 inputs given, the model takes 1 (x0)")
+    raises(function() dagl.onnx.write_tensor("x", "p") end, "bad argument #1 to 'write_tensor' (dagl.Tensor expected, got string)")
+  end)
+end)
+
+describe("dagl.onnx tensors", function()
+  it("write and read back TensorProto files of every dtype", function()
+    local path = os.tmpname()
+    for _, t in ipairs {dagl.randn(2, 3), dagl.randn(4):to("float64"), dagl.arange(0, 5):to("int64"), dagl.arange(0, 3):to("uint8")} do
+      dagl.onnx.write_tensor(t, path)
+      local back = dagl.onnx.read_tensor(path)
+      assert.is_true(bits_equal(t, back))
+      assert.are.same(t.shape, back.shape)
+    end
+    local f = assert(io.open(path, "wb"))
+    f:write("\255\255\255")
+    f:close()
+    raises(function() dagl.onnx.read_tensor(path) end, "is not a TensorProto")
+    os.remove(path)
+  end)
+end)
