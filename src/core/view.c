@@ -166,7 +166,8 @@ dagl_status dagl_slice(dagl_ctx *ctx, dagl_tensor *t, int dim, int64_t start, in
     memcpy(st, t->strides, sizeof st);
     s[d] = (end - start + step - 1) / step;
     st[d] = t->strides[d] * step;
-    char *data = t->data + start * t->strides[d] * (int64_t)dagl_dtype_size(t->dtype);
+    /* a tensor without elements may have no memory: no offset from NULL (UB) */
+    char *data = t->data ? t->data + start * t->strides[d] * (int64_t)dagl_dtype_size(t->dtype) : NULL;
     return dagl__make_view(ctx, t, t->ndim, s, st, data, out);
 }
 
