@@ -83,6 +83,8 @@ dagl.nn = {}
 dagl.data = {}
 ---@type dagl.ffi
 dagl.ffi = {}
+---@type dagl.onnx
+dagl.onnx = {}
 
 -- ---------------------------------------------------------------- module
 
@@ -371,6 +373,18 @@ function dagl.save_npy(path, t) end
 ---@param path string
 ---@return table<string, dagl.Tensor>
 function dagl.load_npz(path) end
+---The C half of dagl.onnx.load: a loaded ONNX model value (use dagl.onnx.load).
+---@param path string
+---@return userdata
+function dagl.onnx_load(path) end
+---A TensorProto file as a tensor (dagl.onnx.read_tensor).
+---@param path string
+---@return dagl.Tensor
+function dagl.onnx_read_tensor(path) end
+---Writes a tensor as a TensorProto file (dagl.onnx.write_tensor).
+---@param t dagl.Tensor
+---@param path string
+function dagl.onnx_write_tensor(t, path) end
 ---An IDX file (MNIST's format), gzipped or not (dagl.data.read_idx).
 ---@param path string
 ---@return dagl.Tensor
@@ -1491,5 +1505,33 @@ function ffi.load(path) end
 ---@param spec {lib: dagl.ffi.Lib, name: string, inputs: integer, shape?: integer[]|fun(...: integer[]): integer[], split?: boolean, grain?: integer, backward?: function, module?: string, backward_fn?: string}
 ---@return dagl.ffi.Kernel
 function ffi.kernel(spec) end
+
+-- ---------------------------------------------------------------- dagl.onnx
+
+---@class dagl.onnx
+local onnx = {}
+---@class dagl.onnx.Model
+---@field inputs {name: string, dtype: string, shape: integer[]|false}[]
+---@field outputs string[]
+---@field opset integer
+---@field num_graphs integer
+---@operator call(...): dagl.Tensor
+local OnnxModel = {}
+---Outputs by name and position.
+---@return table<string|integer, dagl.Tensor>
+function OnnxModel:run(...) end
+---The graph value that runs these inputs.
+function OnnxModel:graph(...) end
+---Loads an ONNX model (docs/onnx.md); opts.shapes gives input shapes to build now.
+---@param path string
+---@param opts? {shapes?: table}
+---@return dagl.onnx.Model
+function onnx.load(path, opts) end
+---@param path string
+---@return dagl.Tensor
+function onnx.read_tensor(path) end
+---@param t dagl.Tensor
+---@param path string
+function onnx.write_tensor(t, path) end
 
 return dagl
