@@ -767,6 +767,12 @@ DAGL_API const char *dagl_onnx_output_name(const dagl_onnx_model *m, int i);
  * outputs are the model's, in ONNX's layout; bool results come as uint8. */
 DAGL_API dagl_status dagl_onnx_build(dagl_onnx_model *m, const int *ndims, const int64_t *const *shapes,
                                      dagl_graph **out);
+/* The model's nodes added to an existing graph g (on the model's context) after node ids
+ * inputs[i] (one per model input; their dtypes and shapes are the inputs'), for composing an
+ * ONNX model with other nodes (dagl.fn traces); outputs[i] receive the ids of its outputs, in
+ * ONNX's layout. On failure, nodes already added stay in g, used by nothing (no run computes
+ * them). */
+DAGL_API dagl_status dagl_onnx_add_to_graph(dagl_onnx_model *m, dagl_graph *g, const int *inputs, int *outputs);
 /* A TensorProto file (ONNX's test data .pb files) read into a new tensor, or a tensor written as
  * one (raw little-endian data; float32, float64, int64, uint8). */
 DAGL_API dagl_status dagl_onnx_tensor_read(dagl_ctx *ctx, const char *path, dagl_tensor **out);

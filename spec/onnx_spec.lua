@@ -93,6 +93,21 @@ describe("dagl.onnx models", function()
     assert.are.same({2, 3, 4}, y.shape)
   end)
 
+  it("join a dagl.fn trace: composed with other ops in one graph", function()
+    local m = dagl.onnx.load(dir .. "cnn.onnx")
+    local x, ref = read_list("cnn", "in")[1], read_list("cnn", "out")[1]
+    local f = dagl.fn(function(v) return m(v) * 2 + 1, m:run(v)[1] end)
+    local a, b = f(x)
+    assert.is_true(rel_err(a, ref * 2 + 1) <= 1e-4)
+    assert.is_true(bits_equal(b, m(x)))
+    assert.are.equal(1, f.traces)
+    local names = {}
+    for line in f:dot(x):gmatch("[^\n]+") do
+      if line:find("conv2d", 1, true) then names[#names + 1] = line end
+    end
+    assert.is_true(#names >= 2) -- the model's convolutions are nodes of the trace's graph
+  end)
+
   it("read weights from external data files next to the model", function()
     local ext = dagl.onnx.load(dir .. "mlp_external.onnx")
     local x, ref = read_list("mlp", "in")[1], read_list("mlp", "out")[1]

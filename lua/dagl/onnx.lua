@@ -3,6 +3,7 @@
 -- signature (dtypes and shapes), built by the C importer (src/onnx/); inputs by position or by
 -- ONNX input name, outputs as multiple results or, through model:run, by name.
 local core = require "dagl.core"
+local fn = require "dagl.fn"
 
 local onnx = {}
 
@@ -16,6 +17,11 @@ end
 
 local function typename(v)
   return core.is_tensor(v) and "dagl.Tensor" or type(v)
+end
+
+-- A tensor, or a symbol of a dagl.fn trace.
+local function tensor_like(v)
+  return core.is_tensor(v) or fn.is_symbol(v)
 end
 
 -- A tensor's dtype, or a signature's ({dtype =, shape =}, for building at load time).
@@ -51,7 +57,7 @@ end
 function Model:_inputs(fname, ...)
   local n, first = select("#", ...), ...
   local xs = {}
-  if n == 1 and type(first) == "table" and not core.is_tensor(first) then
+  if n == 1 and type(first) == "table" and not tensor_like(first) then
     for k in pairs(first) do
       if type(k) ~= "string" or not self._index[k] then
         argerror(fname, 1, ("no input named '%s' (inputs: %s)"):format(tostring(k), self._names), 3)
@@ -60,7 +66,7 @@ function Model:_inputs(fname, ...)
     for i, inp in ipairs(self.inputs) do
       local x = first[inp.name]
       if x == nil then argerror(fname, 1, ("input '%s' is missing"):format(inp.name), 3) end
-      if not core.is_tensor(x) then
+      if not tensor_like(x) then
         argerror(fname, 1, ("input '%s': dagl.Tensor expected, got %s"):format(inp.name, typename(x)), 3)
       end
       xs[i] = x
@@ -72,22 +78,43 @@ function Model:_inputs(fname, ...)
   end
   for i = 1, n do
     local x = select(i, ...)
-    if not core.is_tensor(x) then argerror(fname, i, "dagl.Tensor expected, got " .. typename(x), 3) end
+    if not tensor_like(x) then argerror(fname, i, "dagl.Tensor expected, got " .. typename(x), 3) end
     xs[i] = x
   end
   return xs
 end
 
+-- The model's nodes added to the trace of a dagl.fn (some inputs are symbols): symbols of its
+-- outputs, so ONNX models compose with traced code, nn models and embedding sessions.
+function Model:_traced(tr, xs)
+  local internal = fn.internal
+  local ids = {}
+  for i, x in ipairs(xs) do ids[i] = internal.operand(tr, x) end
+  local ok, outs = pcall(self._m.add_to, self._m, tr.g, ids)
+  if not ok then error(outs, 4) end
+  local syms = {}
+  for i, id in ipairs(outs) do syms[i] = internal.new_sym(tr, id) end
+  return syms
+end
+
+-- The outputs (a list) for the inputs of a call to `fname`: run on the graph of their
+-- signature, or, inside a dagl.fn (symbolic inputs), the model's nodes joined to the trace.
+function Model:_outputs(fname, ...)
+  local xs = self:_inputs(fname, ...)
+  local tr = fn.tracer_of(table.unpack(xs))
+  if tr then return self:_traced(tr, xs) end
+  return table.pack(self:_graph(xs):run(table.unpack(xs)))
+end
+
 --- model(x1, x2, ...) or model{name = x, ...} -> the outputs, in the model's order.
 function Model:__call(...)
-  local xs = self:_inputs("onnx model", ...)
-  return self:_graph(xs):run(table.unpack(xs))
+  local outs = self:_outputs("onnx model", ...)
+  return table.unpack(outs, 1, #self.outputs)
 end
 
 --- model:run(inputs...) -> {output_name = tensor, [1] = tensor, ...}
 function Model:run(...)
-  local xs = self:_inputs("run", ...)
-  local outs = table.pack(self:_graph(xs):run(table.unpack(xs)))
+  local outs = self:_outputs("run", ...)
   local res = {}
   for i, name in ipairs(self.outputs) do
     res[i] = outs[i]

@@ -95,6 +95,38 @@ int main(void)
     CHECK(strstr(dagl_ctx_last_error(ctx), "input 'x0': shape [2, 4, 16, 16] does not fit the model's [2, 3, 16, 16]"));
     dagl_onnx_free(m);
 
+    /* the model added to a graph of our own, between an input scaled by 1 and a negation */
+    {
+        dagl_tensor *xin, *want, *y;
+        CHECK_OK(dagl_onnx_tensor_read(ctx, FIX "mlp.in0.pb", &xin));
+        CHECK_OK(dagl_onnx_tensor_read(ctx, FIX "mlp.out0.pb", &want));
+        CHECK_OK(dagl_onnx_load(ctx, FIX "mlp.onnx", &m));
+        dagl_graph *own;
+        int in, scaled, out, neg;
+        CHECK_OK(dagl_graph_new(ctx, &own));
+        CHECK_OK(dagl_graph_input(own, DAGL_F32, dagl_tensor_ndim(xin), dagl_tensor_shape(xin), &in));
+        dagl_node_params p;
+        dagl_node_params_init(&p);
+        p.has_scalar = 1, p.scalar = 1.0;
+        CHECK_OK(dagl_graph_node(own, DAGL_OP_MUL, 1, &in, &p, &scaled));
+        CHECK(dagl_onnx_add_to_graph(m, own, NULL, &out) == DAGL_E_ARG);
+        int wrong = 999;
+        CHECK(dagl_onnx_add_to_graph(m, own, &wrong, &out) == DAGL_E_INDEX);
+        CHECK_OK(dagl_onnx_add_to_graph(m, own, &scaled, &out));
+        CHECK_OK(dagl_graph_node(own, DAGL_OP_NEG, 1, &out, NULL, &neg));
+        CHECK_OK(dagl_graph_output(own, neg));
+        dagl_onnx_free(m);
+        CHECK_OK(dagl_graph_run(own, &xin, &y));
+        dagl_tensor *back;
+        CHECK_OK(dagl_unary(ctx, DAGL_OP_NEG, y, &back));
+        CHECK(rel_diff(back, want) <= 1e-4);
+        dagl_tensor_release(back);
+        dagl_tensor_release(y);
+        dagl_graph_free(own);
+        dagl_tensor_release(xin);
+        dagl_tensor_release(want);
+    }
+
     load_fails(ctx, FIX "unsupported_op.onnx", DAGL_E_ARG, "unsupported op Det (node 'the_det_node', opset 13)");
     load_fails(ctx, FIX "opset18.onnx", DAGL_E_ARG, "opset 18");
     load_fails(ctx, FIX "no_such.onnx", DAGL_E_IO, "cannot open");

@@ -112,8 +112,34 @@ static int m_build(lua_State *L)
     return 1;
 }
 
+/* m:add_to(graph, {id1, ...}) -> {out_id1, ...}: the model's nodes added to a graph being
+ * traced, after the given input nodes (dagl_onnx_add_to_graph). */
+static int m_add_to(lua_State *L)
+{
+    dagl_onnx_model *m = check_model(L);
+    dagl_graph *g = dagl_l_to_graph(L, 2);
+    luaL_argcheck(L, g != NULL, 2, "graph expected");
+    luaL_checktype(L, 3, LUA_TTABLE);
+    int nin = dagl_onnx_num_inputs(m), nout = dagl_onnx_num_outputs(m);
+    if (nin > 64 || nout > 64) return luaL_error(L, "onnx: %d inputs and %d outputs (at most 64 each)", nin, nout);
+    int in[64], out[64];
+    for (int i = 0; i < nin; i++) {
+        lua_rawgeti(L, 3, i + 1);
+        in[i] = (int)luaL_checkinteger(L, -1);
+        lua_pop(L, 1);
+    }
+    if (dagl_onnx_add_to_graph(m, g, in, out)) return dagl_l_error(L);
+    lua_createtable(L, nout, 0);
+    for (int i = 0; i < nout; i++) {
+        lua_pushinteger(L, out[i]);
+        lua_rawseti(L, -2, i + 1);
+    }
+    return 1;
+}
+
 static const luaL_Reg model_methods[] = {
-    {"inputs", m_inputs}, {"outputs", m_outputs}, {"opset", m_opset}, {"build", m_build}, {"free", m_gc}, {NULL, NULL},
+    {"inputs", m_inputs}, {"outputs", m_outputs}, {"opset", m_opset}, {"build", m_build},
+    {"add_to", m_add_to}, {"free", m_gc}, {NULL, NULL},
 };
 
 /* core.onnx_load(path) -> a model value */

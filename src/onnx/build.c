@@ -57,8 +57,8 @@ static dagl_status check_input(ox_build *b, const ox_input *in, int nd, const in
                               in->name, got, want);
 }
 
-/* Graph inputs and initializers as values. */
-static dagl_status bind_sources(ox_build *b, const int *ndims, const int64_t *const *shapes)
+/* Initializers as values. */
+static dagl_status bind_initializers(ox_build *b)
 {
     const dagl_onnx_model *m = b->m;
     for (int i = 0; i < m->ninit; i++) {
@@ -67,18 +67,39 @@ static dagl_status bind_sources(ox_build *b, const int *ndims, const int64_t *co
         if (!v) return DAGL_E_NOMEM;
         ox_bind(b, m->init_names[i], v);
     }
+    return DAGL_OK;
+}
+
+/* The model's inputs as values: new graph inputs of the given (or declared) shapes, or, with
+ * `ids`, nodes already in the graph. */
+static dagl_status bind_inputs(ox_build *b, const int *ndims, const int64_t *const *shapes, const int *ids)
+{
+    const dagl_onnx_model *m = b->m;
     for (int i = 0; i < m->nin; i++) {
         const ox_input *in = &m->inputs[i];
-        int nd = ndims ? ndims[i] : in->ndim;
-        const int64_t *shape = shapes && shapes[i] ? shapes[i] : in->shape;
-        if (!shapes || !shapes[i]) nd = in->ndim;
-        dagl_status st = check_input(b, in, nd, shape);
-        if (st) return st;
         ox_value *v = ox_new(b);
         if (!v) return DAGL_E_NOMEM;
-        if ((st = dagl_graph_input(b->g, in->dt, nd, shape, &v->id))) return st;
-        v->dt = in->dt, v->ndim = nd;
-        memcpy(v->shape, shape, sizeof(int64_t) * (size_t)nd);
+        dagl_status st;
+        if (ids) {
+            const int64_t *shape;
+            if ((st = dagl_graph_node_info(b->g, ids[i], &v->dt, &v->ndim, &shape))) return st;
+            memcpy(v->shape, shape, sizeof(int64_t) * (size_t)v->ndim);
+            if (v->dt != in->dt)
+                return dagl_ctx_set_error(b->ctx, DAGL_E_DTYPE, "onnx: input '%s' is %s, the model takes %s", in->name,
+                                          dagl_dtype_name(v->dt), dagl_dtype_name(in->dt));
+            if ((st = check_input(b, in, v->ndim, v->shape))) return st;
+            v->id = ids[i];
+        } else {
+            bool given = shapes && shapes[i];
+            int nd = given ? ndims[i] : in->ndim;
+            const int64_t *shape = given ? shapes[i] : in->shape;
+            if (nd < 0)
+                return dagl_ctx_set_error(b->ctx, DAGL_E_SHAPE, "onnx: input '%s' has no shape in the file: give one", in->name);
+            if ((st = check_input(b, in, nd, shape))) return st;
+            if ((st = dagl_graph_input(b->g, in->dt, nd, shape, &v->id))) return st;
+            v->dt = in->dt, v->ndim = nd;
+            memcpy(v->shape, shape, sizeof(int64_t) * (size_t)nd);
+        }
         ox_bind(b, in->name, v);
     }
     return DAGL_OK;
@@ -100,23 +121,36 @@ static dagl_status import_nodes(ox_build *b)
     return DAGL_OK;
 }
 
-/* The graph outputs, in ONNX's layout (a constant output becomes a constant node). */
-static dagl_status declare_outputs(ox_build *b)
+/* The graph outputs in ONNX's layout (a constant output becomes a constant node): declared as
+ * the graph's outputs, or, with `ids`, their node ids stored there. */
+static dagl_status declare_outputs(ox_build *b, int *ids)
 {
     const Onnx__GraphProto *g = b->m->graph;
+    b->node = NULL;
     for (size_t i = 0; i < g->n_output; i++) {
         const char *name = g->output[i] ? S(g->output[i]->name) : "";
         ox_value *v = ox_lookup(b, name);
         if (!v) return dagl_ctx_set_error(b->ctx, DAGL_E_FORMAT, "onnx: graph output '%s' is produced by no node", name);
-        if (!(v = ox_plain(b, v))) return dagl_ctx_last_error(b->ctx)[0] ? DAGL_E_NOMEM : DAGL_E_INTERNAL;
-        if (v->id < 0) {
-            dagl_status st = dagl_graph_constant(b->g, v->c, &v->id);
-            if (st) return st;
-        }
-        dagl_status st = dagl_graph_output(b->g, v->id);
-        if (st) return st;
+        if (!(v = ox_plain(b, v))) return b->st ? b->st : DAGL_E_INTERNAL;
+        dagl_status st;
+        if (v->id < 0 && (st = dagl_graph_constant(b->g, v->c, &v->id))) return st;
+        if (ids) ids[i] = v->id;
+        else if ((st = dagl_graph_output(b->g, v->id))) return st;
     }
     return DAGL_OK;
+}
+
+/* The import into b->g: initializers, inputs, every node, the outputs. */
+static dagl_status import(ox_build *b, const int *ndims, const int64_t *const *shapes, const int *in_ids,
+                          int *out_ids)
+{
+    dagl_status st = build_init(b);
+    if (!st) st = bind_initializers(b);
+    if (!st) st = bind_inputs(b, ndims, shapes, in_ids);
+    if (!st) st = import_nodes(b);
+    if (!st) st = declare_outputs(b, out_ids);
+    build_free(b);
+    return st;
 }
 
 dagl_status dagl_onnx_build(dagl_onnx_model *m, const int *ndims, const int64_t *const *shapes, dagl_graph **out)
@@ -125,15 +159,22 @@ dagl_status dagl_onnx_build(dagl_onnx_model *m, const int *ndims, const int64_t 
     *out = NULL;
     ox_build b = {.ctx = m->ctx, .m = m};
     dagl_status st = dagl_graph_new(m->ctx, &b.g);
-    if (!st) st = build_init(&b);
-    if (!st) st = bind_sources(&b, ndims, shapes);
-    if (!st) st = import_nodes(&b);
-    if (!st) st = declare_outputs(&b);
-    build_free(&b);
+    if (!st) st = import(&b, ndims, shapes, NULL, NULL);
     if (st) {
         dagl_graph_free(b.g);
         return st;
     }
     *out = b.g;
     return DAGL_OK;
+}
+
+dagl_status dagl_onnx_add_to_graph(dagl_onnx_model *m, dagl_graph *g, const int *inputs, int *outputs)
+{
+    if (!m || !g || (!inputs && m->nin) || !outputs) return DAGL_E_ARG;
+    ox_build b = {.ctx = m->ctx, .m = m, .g = g};
+    for (int i = 0; i < m->nin; i++)
+        if (inputs[i] < 0 || inputs[i] >= dagl_graph_num_nodes(g))
+            return dagl_ctx_set_error(m->ctx, DAGL_E_INDEX, "onnx: input '%s': node %d is not in the graph",
+                                      m->inputs[i].name, inputs[i]);
+    return import(&b, NULL, NULL, inputs, outputs);
 }

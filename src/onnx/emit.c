@@ -52,7 +52,7 @@ ox_value *ox_op(ox_build *b, dagl_op op, int n, ox_value *const *srcs, const dag
         ox_wrap(b, st);
         return NULL;
     }
-    if (*S(b->node->name)) dagl_graph_set_label(b->g, id, b->node->name);
+    if (b->node && *S(b->node->name)) dagl_graph_set_label(b->g, id, b->node->name);
     ox_value *v = ox_new(b);
     if (!v) return NULL;
     v->id = id;
