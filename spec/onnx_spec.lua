@@ -108,6 +108,22 @@ describe("dagl.onnx models", function()
     assert.is_true(#names >= 2) -- the model's convolutions are nodes of the trace's graph
   end)
 
+  it("leave symbolic dims open until called, folding the shape subgraph then", function()
+    local m = dagl.onnx.load(dir .. "dynamic_batch.onnx")
+    assert.are.same({-1, 2, 4, 4}, m.inputs[1].shape)
+    assert.are.equal(0, m.num_graphs)
+    local x, ref = read_list("dynamic_batch", "in")[1], read_list("dynamic_batch", "out")[1]
+    assert.is_true(rel_err(m(x), ref) <= 1e-4)
+    -- batch 1: each row alone gives that row of the batch of 3
+    local one = m(x:narrow(1, 2, 1):contiguous())
+    assert.is_true(rel_err(one, ref:narrow(1, 2, 1):contiguous()) <= 1e-4)
+    assert.are.equal(2, m.num_graphs)
+    -- the graph has no shape ops left: Shape, Gather, Concat folded into the reshape's constant
+    local dot = m:graph(x):dot()
+    assert.is_nil(dot:find("gather", 1, true))
+    assert.is_nil(dot:find("concat", 1, true))
+  end)
+
   it("read weights from external data files next to the model", function()
     local ext = dagl.onnx.load(dir .. "mlp_external.onnx")
     local x, ref = read_list("mlp", "in")[1], read_list("mlp", "out")[1]
@@ -153,6 +169,11 @@ describe("dagl.onnx errors", function()
   it("name an unsupported attribute value with its node", function()
     raises(function() dagl.onnx.load(dir .. "dilated_conv.onnx") end,
            "Conv node 'dilated' (opset 13): attribute 'dilations': 2 is not supported")
+  end)
+
+  it("name an attribute dagl does not know", function()
+    raises(function() dagl.onnx.load(dir .. "unknown_attr.onnx") end,
+           "Relu node 'odd_relu' (opset 13): attribute 'foo': not supported by dagl's Relu importer")
   end)
 
   it("say a truncated or corrupt file is one", function()

@@ -46,13 +46,24 @@ dagl_status ox_attr_ints(ox_build *b, const char *name, int64_t *out, int max, i
     return DAGL_OK;
 }
 
-dagl_status ox_attrs_known(ox_build *b, const char *const *known)
+/* Whether `name` is one of the space-separated words of `list`. */
+static bool in_list(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = list; *p;) {
+        const char *e = strchr(p, ' ');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (len == n && !strncmp(p, name, n)) return true;
+        p += len + (e != NULL);
+    }
+    return false;
+}
+
+dagl_status ox_attrs_known(ox_build *b, const char *known)
 {
     for (size_t i = 0; i < b->node->n_attribute; i++) {
         const char *name = b->node->attribute[i]->name;
-        bool ok = false;
-        for (const char *const *k = known; *k && !ok; k++) ok = !strcmp(*k, name);
-        if (!ok) return ox_bad_attr(b, name, "not supported by dagl's %s importer", b->node->op_type);
+        if (!in_list(known, name)) return ox_bad_attr(b, name, "not supported by dagl's %s importer", b->node->op_type);
     }
     return DAGL_OK;
 }

@@ -115,7 +115,9 @@ static dagl_status import_nodes(ox_build *b)
             if (*S(b->node->input[k]) && !ox_lookup(b, b->node->input[k]))
                 return ox_fail(b, DAGL_E_FORMAT, "input '%s' is not produced by any earlier node, input or initializer",
                                b->node->input[k]);
-        dagl_status st = ox_find_importer(S(b->node->op_type))->fn(b);
+        const ox_importer *imp = ox_find_importer(S(b->node->op_type));
+        dagl_status st = ox_attrs_known(b, imp->attrs);
+        if (!st) st = imp->fn(b);
         if (st) return st;
     }
     return DAGL_OK;

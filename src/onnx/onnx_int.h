@@ -124,8 +124,8 @@ double ox_attr_float(const ox_build *b, const char *name, double dflt);
 const char *ox_attr_str(const ox_build *b, const char *name, const char *dflt, char *buf, size_t size);
 /* ints attribute into out (at most max); *n = -1 when absent. */
 dagl_status ox_attr_ints(ox_build *b, const char *name, int64_t *out, int max, int *n);
-/* Fails on every attribute of the node not in the NULL-terminated list. */
-dagl_status ox_attrs_known(ox_build *b, const char *const *known);
+/* Fails on the first attribute of the node not among the space-separated names of `known`. */
+dagl_status ox_attrs_known(ox_build *b, const char *known);
 
 /* ---- tensors (tensor.c) */
 /* A dagl tensor of a TensorProto's values: zero-copy over the proto's memory when its data is
@@ -142,8 +142,9 @@ void ox_proto_release(ox_proto *p);
 typedef dagl_status (*ox_import_fn)(ox_build *b);
 typedef struct ox_importer {
     const char *op;
-    int since;         /* the first opset it handles (OX_OPSET_MIN for every one) */
+    int since;         /* the first opset the op exists in (within OX_OPSET_MIN..OX_OPSET_MAX) */
     ox_import_fn fn;
+    const char *attrs; /* the attributes it reads (space-separated); any other one is refused */
 } ox_importer;
 const ox_importer *ox_find_importer(const char *op);
 /* The opset of the model (what the importers branch on). */

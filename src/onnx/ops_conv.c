@@ -31,9 +31,7 @@ static ox_value *conv_one(ox_build *b, ox_value *x, ox_value *w, ox_value *bias,
 /* Conv: 2-D, any pads/strides/auto_pad, groups; no dilation. */
 dagl_status ox_import_conv(ox_build *b)
 {
-    static const char *const known[] = {"auto_pad", "dilations", "group", "kernel_shape", "pads", "strides", NULL};
-    dagl_status st = ox_attrs_known(b, known);
-    if (st) return st;
+    dagl_status st;
     ox_value *x = ox_in(b, 0), *w = ox_plain(b, ox_in(b, 1)), *bias = ox_plain(b, ox_in(b, 2));
     if (!x || !w) return ox_fail(b, DAGL_E_ARG, "needs inputs X and W");
     if (x->ndim != 4 || w->ndim != 4)
@@ -133,9 +131,7 @@ static ox_value *fold_into_conv(ox_build *b, ox_value *y, const double *a, const
  * shift = B - mean * a per channel (dim 1 in ONNX's layout). */
 dagl_status ox_import_batchnorm(ox_build *b)
 {
-    static const char *const known[] = {"epsilon", "momentum", "spatial", "training_mode", NULL};
-    dagl_status st = ox_attrs_known(b, known);
-    if (st) return st;
+    dagl_status st;
     if (ox_attr_int(b, "training_mode", 0)) return ox_bad_attr(b, "training_mode", "1 is not supported (inference only)");
     if (ox_attr_int(b, "spatial", 1) != 1) return ox_bad_attr(b, "spatial", "0 is not supported");
     for (int i = 1; i < ox_nout(b); i++)

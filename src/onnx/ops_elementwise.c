@@ -58,9 +58,6 @@ static const op_map unary_ops[] = {
 /* Neg, Exp, Log, Sqrt, Abs, Tanh, Sigmoid, Relu, Erf: one dagl op each. */
 dagl_status ox_import_unary(ox_build *b)
 {
-    static const char *const known[] = {NULL};
-    dagl_status st = ox_attrs_known(b, known);
-    if (st) return st;
     ox_value *x = ox_in(b, 0);
     if (!x) return ox_fail(b, DAGL_E_ARG, "input 1 is missing");
     return ox_out(b, 0, laid(ox_unary(b, op_in(b, unary_ops), x), x->nhwc));
@@ -71,8 +68,6 @@ static dagl_status two_inputs(ox_build *b, ox_value **v, bool *nhwc)
 {
     v[0] = ox_in(b, 0), v[1] = ox_in(b, 1);
     if (!v[0] || !v[1]) return ox_fail(b, DAGL_E_ARG, "needs 2 inputs");
-    if (ox_attr(b, "broadcast") || ox_attr(b, "axis"))
-        return ox_bad_attr(b, ox_attr(b, "axis") ? "axis" : "broadcast", "legacy broadcasting (opset < 7) is not supported");
     *nhwc = same_layout(b, 2, v);
     return v[0] && v[1] ? DAGL_OK : ox_wrap(b, DAGL_E_NOMEM);
 }
@@ -113,16 +108,30 @@ static const op_map binary_ops[] = {
     {"Pow", DAGL_OP_POW}, {"Max", DAGL_OP_MAXIMUM}, {"Min", DAGL_OP_MINIMUM}, {NULL, DAGL_OP_NONE},
 };
 
-/* Add, Sub, Mul, Div, Pow (and two-operand Max/Min) with NumPy broadcasting. */
+/* Max and Min of any number of inputs: maximum/minimum folded left, in one layout. */
+static dagl_status variadic(ox_build *b, dagl_op op)
+{
+    int n = ox_nin(b);
+    if (n < 1 || n > 64) return ox_fail(b, DAGL_E_ARG, "%d inputs (1 to 64 imported)", n);
+    ox_value *v[64];
+    for (int i = 0; i < n; i++)
+        if (!(v[i] = ox_in(b, i))) return ox_fail(b, DAGL_E_ARG, "input %d is missing", i + 1);
+    bool nhwc = same_layout(b, n, v);
+    ox_value *r = v[0];
+    for (int i = 1; i < n && r; i++) r = ox_binary(b, op, r, v[i]);
+    return ox_out(b, 0, laid(r, nhwc));
+}
+
+/* Add, Sub, Mul, Div, Pow with NumPy broadcasting (and Max, Min of any number of inputs). */
 dagl_status ox_import_binary(ox_build *b)
 {
+    dagl_op vop = op_in(b, binary_ops);
+    if (vop == DAGL_OP_MAXIMUM || vop == DAGL_OP_MINIMUM) return variadic(b, vop);
     ox_value *v[2];
     bool nhwc;
     dagl_status st = two_inputs(b, v, &nhwc);
     if (st) return st;
     dagl_op op = op_in(b, binary_ops);
-    if ((op == DAGL_OP_MAXIMUM || op == DAGL_OP_MINIMUM) && ox_nin(b) != 2)
-        return ox_fail(b, DAGL_E_ARG, "takes %d inputs; dagl imports it with 2", ox_nin(b));
     bool ints = v[0]->dt == DAGL_I64 && v[1]->dt == DAGL_I64;
     if (op == DAGL_OP_DIV && ints && v[0]->c && v[1]->c) return ox_out(b, 0, int_div_const(b, v[0], v[1]));
     ox_value *r = ox_binary(b, op, v[0], v[1]);
@@ -201,9 +210,6 @@ static ox_value *gelu(ox_build *b, ox_value *x, bool tanh_form)
  * elementwise chains into one pass). */
 dagl_status ox_import_activation(ox_build *b)
 {
-    static const char *const known[] = {"alpha", "beta", "gamma", "approximate", NULL};
-    dagl_status st = ox_attrs_known(b, known);
-    if (st) return st;
     ox_value *x = ox_in(b, 0), *r = NULL;
     if (!x) return ox_fail(b, DAGL_E_ARG, "input 1 is missing");
     const char *op = b->node->op_type;

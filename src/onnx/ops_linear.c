@@ -14,9 +14,6 @@ static ox_value *swap_last(ox_build *b, ox_value *x)
 /* Gemm: alpha * A' B' + beta * C, A' and B' transposed by transA / transB. */
 dagl_status ox_import_gemm(ox_build *b)
 {
-    static const char *const known[] = {"alpha", "beta", "transA", "transB", NULL};
-    dagl_status st = ox_attrs_known(b, known);
-    if (st) return st;
     ox_value *a = ox_plain(b, ox_in(b, 0)), *w = ox_plain(b, ox_in(b, 1)), *c = ox_plain(b, ox_in(b, 2));
     if (!a || !w) return ox_fail(b, DAGL_E_ARG, "needs inputs A and B");
     if (a->ndim != 2 || w->ndim != 2) return ox_fail(b, DAGL_E_SHAPE, "A and B must be 2-D (got %d-D and %d-D)", a->ndim, w->ndim);

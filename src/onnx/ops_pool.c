@@ -47,10 +47,7 @@ static ox_value *avg_divisor(ox_build *b, const ox_value *x, const ox_win *w, co
 /* MaxPool and AveragePool over 2-D windows. */
 dagl_status ox_import_pool(ox_build *b)
 {
-    static const char *const known[] = {"auto_pad", "ceil_mode", "count_include_pad", "dilations", "kernel_shape",
-                                        "pads", "storage_order", "strides", NULL};
-    dagl_status st = ox_attrs_known(b, known);
-    if (st) return st;
+    dagl_status st;
     bool is_max = !strcmp(b->node->op_type, "MaxPool");
     if (is_max && ox_nout(b) > 1 && *b->node->output[1] && ox_uses(b, b->node->output[1]))
         return ox_fail(b, DAGL_E_ARG, "output 'Indices' is not supported");

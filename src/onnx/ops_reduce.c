@@ -18,9 +18,7 @@ static const red_map reductions[] = {
  * noop_with_empty_axes. */
 dagl_status ox_import_reduce(ox_build *b)
 {
-    static const char *const known[] = {"axes", "keepdims", "noop_with_empty_axes", NULL};
-    dagl_status st = ox_attrs_known(b, known);
-    if (st) return st;
+    dagl_status st;
     ox_value *x = ox_plain(b, ox_in(b, 0));
     if (!x) return ox_fail(b, DAGL_E_ARG, "input 1 is missing");
     dagl_op op = DAGL_OP_NONE;
@@ -53,9 +51,7 @@ dagl_status ox_import_reduce(ox_build *b)
 /* ArgMax along axis (the first maximum; select_last_index = 1 is refused). */
 dagl_status ox_import_argmax(ox_build *b)
 {
-    static const char *const known[] = {"axis", "keepdims", "select_last_index", NULL};
-    dagl_status st = ox_attrs_known(b, known);
-    if (st) return st;
+    dagl_status st;
     if (ox_attr_int(b, "select_last_index", 0)) return ox_bad_attr(b, "select_last_index", "1 is not supported");
     ox_value *x = ox_plain(b, ox_in(b, 0));
     if (!x) return ox_fail(b, DAGL_E_ARG, "input 1 is missing");
@@ -71,9 +67,7 @@ dagl_status ox_import_argmax(ox_build *b)
  * from axis on (default 1). */
 dagl_status ox_import_softmax(ox_build *b)
 {
-    static const char *const known[] = {"axis", NULL};
-    dagl_status st = ox_attrs_known(b, known);
-    if (st) return st;
+    dagl_status st;
     ox_value *x = ox_plain(b, ox_in(b, 0));
     if (!x) return ox_fail(b, DAGL_E_ARG, "input 1 is missing");
     dagl_op op = strcmp(b->node->op_type, "Softmax") ? DAGL_OP_LOG_SOFTMAX : DAGL_OP_SOFTMAX;
