@@ -282,7 +282,7 @@ DAGL_API dagl_status dagl_contiguous(dagl_ctx *ctx, dagl_tensor *t, dagl_tensor 
 DAGL_API dagl_status dagl_clone(dagl_ctx *ctx, const dagl_tensor *t, dagl_tensor **out);
 /* A new contiguous copy of t converted to dt. Conversions to uint8 (and numbers stored into
  * uint8 tensors) round toward zero and saturate to 0..255, NaN giving 0 (NumPy and PyTorch wrap
- * instead); to int64 they truncate. */
+ * instead); to int64 they truncate (saturating beyond int64's range, NaN giving 0). */
 DAGL_API dagl_status dagl_cast(dagl_ctx *ctx, const dagl_tensor *t, dagl_dtype dt, dagl_tensor **out);
 /* dagl_cast fused with a scaling: out = dt(t * scale), the product computed in float64 and
  * rounded once (so uint8 images times 1/255 give exactly NumPy's x.astype(float32) / 255), in one

@@ -84,7 +84,8 @@ static void clamp_bounds(int64_t n, int64_t s, int64_t *start, int64_t *end)
 /* x along one axis from start to end by step (ONNX's semantics). */
 static ox_value *slice_axis(ox_build *b, ox_value *x, int axis, int64_t start, int64_t end, int64_t step)
 {
-    int64_t n = x->shape[axis];
+    int64_t n = x->shape[axis], big = n > 0 ? n : 1;
+    if (step > big || step < -big) step = step > 0 ? big : -big; /* the same elements; no overflow */
     clamp_bounds(n, step, &start, &end);
     if (step > 0) {
         if (end < start) end = start;
@@ -159,7 +160,7 @@ dagl_status ox_import_split(ox_build *b)
     }
     if (n != nout) return ox_fail(b, DAGL_E_ARG, "%d split sizes for %d outputs", n, nout);
     for (int i = 0; i < n; i++) {
-        if (sizes[i] < 0) return ox_fail(b, DAGL_E_ARG, "split size %lld", (long long)sizes[i]);
+        if (sizes[i] < 0 || sizes[i] > dim) return ox_fail(b, DAGL_E_ARG, "split size %lld for a dim of %lld", (long long)sizes[i], (long long)dim);
         total += sizes[i];
     }
     if (total != dim) return ox_fail(b, DAGL_E_SHAPE, "split sizes add up to %lld, dim %d has %lld", (long long)total, axis, (long long)dim);
