@@ -153,6 +153,15 @@ describe("dagl.onnx models", function()
       if line:find("permute", 1, true) and not line:find("dashed", 1, true) then permutes = permutes + 1 end
     end
     assert.are.equal(1, permutes) -- the graph input's; the pooled (N, 1, 1, C) flattens by a reshape
+    -- conv, instance norm, activations, per-channel and per-column constants, where, clip, pad,
+    -- concat, pool, sigmoid: all NHWC; converted at the input and at the flatten only
+    m = dagl.onnx.load(dir .. "nhwc_chain.onnx")
+    x = read_list("nhwc_chain", "in")[1]
+    permutes = 0
+    for line in m:graph(x):dot():gmatch("[^\n]+") do
+      if line:find("permute", 1, true) and not line:find("dashed", 1, true) then permutes = permutes + 1 end
+    end
+    assert.are.equal(2, permutes)
   end)
 end)
 

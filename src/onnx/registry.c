@@ -42,6 +42,11 @@ static const ox_importer importers[] = {
     {"Expand", 8, ox_import_expand, ""}, {"Concat", 7, ox_import_concat, "axis"},
     {"Pad", 7, ox_import_pad, "mode pads value"}, {"Split", 7, ox_import_split, "axis split"},
     {"Slice", 7, ox_import_slice, "starts ends axes"}, {"Gather", 7, ox_import_gather, "axis"},
+    {"LayerNormalization", 17, ox_import_layernorm, "axis epsilon stash_type"},
+    {"InstanceNormalization", 7, ox_import_instancenorm, "epsilon"},
+    {"Not", 7, ox_import_logic, ""}, {"And", 7, ox_import_logic, ""}, {"Or", 7, ox_import_logic, ""},
+    {"Xor", 7, ox_import_logic, ""},
+    {"Tile", 7, ox_import_tile, ""}, {"Range", 11, ox_import_range, ""},
     /* reductions and softmax */
     {"ReduceMean", 7, ox_import_reduce, "axes keepdims"}, {"ReduceSum", 7, ox_import_reduce, "axes keepdims noop_with_empty_axes"},
     {"ReduceMax", 7, ox_import_reduce, "axes keepdims"}, {"ReduceMin", 7, ox_import_reduce, "axes keepdims"},
