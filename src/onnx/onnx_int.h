@@ -156,7 +156,7 @@ OX_DECL(unary); OX_DECL(binary); OX_DECL(compare); OX_DECL(where); OX_DECL(activ
 /* linear algebra (ops_linear.c) */
 OX_DECL(gemm); OX_DECL(matmul);
 /* convolutions, pools and batch norm (ops_conv.c, ops_pool.c) */
-OX_DECL(conv); OX_DECL(pool); OX_DECL(global_pool); OX_DECL(batchnorm);
+OX_DECL(conv); OX_DECL(conv_transpose); OX_DECL(pool); OX_DECL(global_pool); OX_DECL(batchnorm);
 /* shapes and data movement (ops_shape.c, ops_index.c) */
 OX_DECL(identity); OX_DECL(flatten); OX_DECL(reshape); OX_DECL(transpose); OX_DECL(squeeze);
 OX_DECL(unsqueeze); OX_DECL(shape); OX_DECL(constant); OX_DECL(constant_of_shape); OX_DECL(cast);

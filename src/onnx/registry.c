@@ -27,6 +27,7 @@ static const ox_importer importers[] = {
     {"Gemm", 7, ox_import_gemm, "alpha beta transA transB"}, {"MatMul", 7, ox_import_matmul, ""},
     /* convolutions, pools, normalization */
     {"Conv", 7, ox_import_conv, WINDOW " dilations group"},
+    {"ConvTranspose", 7, ox_import_conv_transpose, WINDOW " dilations group output_padding output_shape"},
     {"MaxPool", 7, ox_import_pool, WINDOW " ceil_mode dilations storage_order"},
     {"AveragePool", 7, ox_import_pool, WINDOW " ceil_mode count_include_pad"},
     {"GlobalAveragePool", 7, ox_import_global_pool, ""}, {"GlobalMaxPool", 7, ox_import_global_pool, ""},
