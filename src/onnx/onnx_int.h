@@ -105,6 +105,10 @@ ox_value *ox_permute(ox_build *b, ox_value *x, const int *perm);
 ox_value *ox_slice(ox_build *b, ox_value *x, int axis, int64_t start, int64_t stop, int64_t step);
 ox_value *ox_concat(ox_build *b, int n, ox_value *const *xs, int axis);
 ox_value *ox_full(ox_build *b, dagl_dtype dt, int ndim, const int64_t *shape, double v);
+/* Elements idx (an int64 value, any shape) of x along axis, with the index dims in the axis's
+ * place (ONNX's Gather); and an int64 constant of n indices (ops_index.c). */
+ox_value *ox_gather_axis(ox_build *b, ox_value *x, ox_value *idx, int axis);
+ox_value *ox_index_const(ox_build *b, const int64_t *v, int64_t n);
 /* The value in ONNX's layout (NCHW for an nhwc value), or in NHWC (a 4-D value). */
 ox_value *ox_plain(ox_build *b, ox_value *x);
 ox_value *ox_nhwc(ox_build *b, ox_value *x);
@@ -162,7 +166,7 @@ OX_DECL(identity); OX_DECL(flatten); OX_DECL(reshape); OX_DECL(transpose); OX_DE
 OX_DECL(unsqueeze); OX_DECL(shape); OX_DECL(constant); OX_DECL(constant_of_shape); OX_DECL(cast);
 OX_DECL(expand); OX_DECL(concat); OX_DECL(pad); OX_DECL(split); OX_DECL(slice); OX_DECL(gather);
 /* normalization, logic, tiling (ops_norm.c, ops_logic.c, ops_tile.c) */
-OX_DECL(layernorm); OX_DECL(instancenorm); OX_DECL(logic); OX_DECL(tile); OX_DECL(range);
+OX_DECL(resize); OX_DECL(layernorm); OX_DECL(instancenorm); OX_DECL(logic); OX_DECL(tile); OX_DECL(range);
 /* reductions and softmax (ops_reduce.c) */
 OX_DECL(reduce); OX_DECL(argmax); OX_DECL(softmax);
 

@@ -7,7 +7,7 @@
 
 /* Rows `idx` (int64 value) of x along axis: x's axis moved first, dagl's gather (rows of dim
  * 0), and the index dims moved back to the axis's place. */
-static ox_value *gather_axis(ox_build *b, ox_value *x, ox_value *idx, int axis)
+ox_value *ox_gather_axis(ox_build *b, ox_value *x, ox_value *idx, int axis)
 {
     int perm[DAGL_MAX_DIMS], r = x->ndim, q = idx->ndim;
     if (r - 1 + q > DAGL_MAX_DIMS) {
@@ -30,8 +30,7 @@ static ox_value *gather_axis(ox_build *b, ox_value *x, ox_value *idx, int axis)
     return ox_permute(b, y, back);
 }
 
-/* An int64 constant of the n indices. */
-static ox_value *index_const(ox_build *b, const int64_t *v, int64_t n)
+ox_value *ox_index_const(ox_build *b, const int64_t *v, int64_t n)
 {
     dagl_tensor *t;
     if (dagl_tensor_new(b->ctx, DAGL_I64, 1, &n, &t)) {
@@ -64,7 +63,7 @@ dagl_status ox_import_gather(ox_build *b)
         }
         if (!(idx = ox_const(b, c))) return b->st;
     }
-    return ox_out(b, 0, gather_axis(b, x, idx, axis));
+    return ox_out(b, 0, ox_gather_axis(b, x, idx, axis));
 }
 
 /* Clamps ONNX slice bounds of a dim of size n (step s) to what they select. */
@@ -98,9 +97,9 @@ static ox_value *slice_axis(ox_build *b, ox_value *x, int axis, int64_t start, i
         return NULL;
     }
     for (int64_t i = 0; i < cnt; i++) v[i] = start + i * step;
-    ox_value *idx = index_const(b, v, cnt);
+    ox_value *idx = ox_index_const(b, v, cnt);
     free(v);
-    return idx ? gather_axis(b, x, idx, axis) : NULL;
+    return idx ? ox_gather_axis(b, x, idx, axis) : NULL;
 }
 
 /* Slice: starts, ends, axes, steps (inputs from opset 10, attributes before). */

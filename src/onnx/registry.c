@@ -43,6 +43,8 @@ static const ox_importer importers[] = {
     {"Expand", 8, ox_import_expand, ""}, {"Concat", 7, ox_import_concat, "axis"},
     {"Pad", 7, ox_import_pad, "mode pads value"}, {"Split", 7, ox_import_split, "axis split"},
     {"Slice", 7, ox_import_slice, "starts ends axes"}, {"Gather", 7, ox_import_gather, "axis"},
+    {"Resize", 10, ox_import_resize,
+     "mode coordinate_transformation_mode nearest_mode cubic_coeff_a exclude_outside extrapolation_value"},
     {"LayerNormalization", 17, ox_import_layernorm, "axis epsilon stash_type"},
     {"InstanceNormalization", 7, ox_import_instancenorm, "epsilon"},
     {"Not", 7, ox_import_logic, ""}, {"And", 7, ox_import_logic, ""}, {"Or", 7, ox_import_logic, ""},
