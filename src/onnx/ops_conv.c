@@ -28,6 +28,35 @@ static ox_value *conv_one(ox_build *b, ox_value *x, ox_value *w, ox_value *bias,
     return y;
 }
 
+/* A depthwise convolution (one filter per channel: group = C = M) as the sum over the kernel's
+ * taps of a strided window of the padded input times that tap's per-channel weights: kh * kw
+ * elementwise steps dagl fuses into one pass, instead of C one-channel convolutions. */
+static ox_value *depthwise(ox_build *b, ox_value *x, ox_value *w, ox_value *bias, const ox_win *ow)
+{
+    x = ox_pad_hw(b, x, ow->pad, 0.0);
+    if (!x) return NULL;
+    int64_t oh = (x->shape[1] - ow->k[0]) / ow->s[0] + 1, ow_ = (x->shape[2] - ow->k[1]) / ow->s[1] + 1;
+    if (oh < 1 || ow_ < 1) {
+        ox_fail(b, DAGL_E_SHAPE, "the kernel is larger than the padded input");
+        return NULL;
+    }
+    static const int to_hwc[4] = {2, 3, 0, 1}; /* (C, 1, kh, kw) -> (kh, kw, C, 1) */
+    ox_value *taps = ox_permute(b, w, to_hwc), *acc = NULL;
+    int64_t c = w->shape[0];
+    for (int i = 0; i < ow->k[0] && taps; i++)
+        for (int j = 0; j < ow->k[1]; j++) {
+            ox_value *win = ox_slice(b, x, 1, i, i + (oh - 1) * ow->s[0] + 1, ow->s[0]);
+            win = ox_slice(b, win, 2, j, j + (ow_ - 1) * ow->s[1] + 1, ow->s[1]);
+            ox_value *tap = ox_slice(b, ox_slice(b, taps, 0, i, i + 1, 1), 1, j, j + 1, 1);
+            ox_value *term = ox_binary(b, DAGL_OP_MUL, win, ox_reshape(b, tap, 1, &c));
+            acc = acc ? ox_binary(b, DAGL_OP_ADD, acc, term) : term;
+            if (!acc) return NULL;
+        }
+    if (acc && bias) acc = ox_binary(b, DAGL_OP_ADD, acc, bias);
+    if (acc) acc->nhwc = true;
+    return acc;
+}
+
 /* Conv: 2-D, any pads/strides/auto_pad, groups; no dilation. */
 dagl_status ox_import_conv(ox_build *b)
 {
@@ -50,6 +79,7 @@ dagl_status ox_import_conv(ox_build *b)
     if (ka[0] != k[0] || ka[1] != k[1]) return ox_bad_attr(b, "kernel_shape", "does not match W's %dx%d", k[0], k[1]);
     ox_win ow;
     if ((st = ox_window_attrs(b, x->shape + 1, k, &ow))) return st;
+    if (group > 1 && group == c && m == c && w->c) return ox_out(b, 0, depthwise(b, x, w, bias, &ow));
     dagl_window2d win;
     ox_window_to_dagl(&ow, &win);
     if (ow.explicit_pad) x = ox_pad_hw(b, x, ow.pad, 0.0);
