@@ -166,7 +166,7 @@ OX_DECL(identity); OX_DECL(flatten); OX_DECL(reshape); OX_DECL(transpose); OX_DE
 OX_DECL(unsqueeze); OX_DECL(shape); OX_DECL(constant); OX_DECL(constant_of_shape); OX_DECL(cast);
 OX_DECL(expand); OX_DECL(concat); OX_DECL(pad); OX_DECL(split); OX_DECL(slice); OX_DECL(gather);
 /* normalization, logic, tiling (ops_norm.c, ops_logic.c, ops_tile.c) */
-OX_DECL(resize); OX_DECL(layernorm); OX_DECL(instancenorm); OX_DECL(logic); OX_DECL(tile); OX_DECL(range);
+OX_DECL(resize); OX_DECL(einsum); OX_DECL(layernorm); OX_DECL(instancenorm); OX_DECL(logic); OX_DECL(tile); OX_DECL(range);
 /* reductions and softmax (ops_reduce.c) */
 OX_DECL(reduce); OX_DECL(argmax); OX_DECL(softmax);
 

@@ -25,6 +25,7 @@ static const ox_importer importers[] = {
     {"Clip", 7, ox_import_clip, "min max"},
     /* linear algebra */
     {"Gemm", 7, ox_import_gemm, "alpha beta transA transB"}, {"MatMul", 7, ox_import_matmul, ""},
+    {"Einsum", 12, ox_import_einsum, "equation"},
     /* convolutions, pools, normalization */
     {"Conv", 7, ox_import_conv, WINDOW " dilations group"},
     {"ConvTranspose", 7, ox_import_conv_transpose, WINDOW " dilations group output_padding output_shape"},
