@@ -10,9 +10,18 @@ local onnx = {}
 local Model = {}
 Model.__index = Model
 
--- lauxlib's message for a bad argument, raised at the caller of the API function.
-local function argerror(fname, i, msg, level)
-  error(("bad argument #%d to '%s' (%s)"):format(i, fname, msg), level + 1)
+-- Errors: the internals raise messages without a position (level 0) and every API function runs
+-- them under pcall and re-raises at its caller's line (reraise), whatever the depth in between;
+-- an interrupt (Ctrl-C) goes on as it is.
+local function reraise(err)
+  if core.is_interrupt(err) then error(err, 0) end
+  if type(err) == "string" then err = err:gsub("^[^:\n]*/dagl/onnx%.lua:%d+: ", "") end -- says nothing to users
+  error(err, 3) -- 1: reraise, 2: the API function, 3: its caller
+end
+
+-- lauxlib's message for a bad argument.
+local function argerror(fname, i, msg)
+  error(("bad argument #%d to '%s' (%s)"):format(i, fname, msg), 0)
 end
 
 local function typename(v)
@@ -35,7 +44,7 @@ function Model:_graph(xs)
   for i, x in ipairs(xs) do
     local want, got = self.inputs[i].dtype, dtype_of(x)
     if got ~= want then
-      error(("onnx model %s: input '%s' is %s, the model takes %s"):format(self.path, self.inputs[i].name, got, want), 4)
+      error(("onnx model %s: input '%s' is %s, the model takes %s"):format(self.path, self.inputs[i].name, got, want), 0)
     end
     parts[i] = got .. "[" .. table.concat(x.shape, ",") .. "]"
   end
@@ -44,9 +53,7 @@ function Model:_graph(xs)
   if not g then
     local shapes = {}
     for i, x in ipairs(xs) do shapes[i] = x.shape end
-    local ok, res = pcall(self._m.build, self._m, shapes)
-    if not ok then error(res, 4) end
-    g = res
+    g = self._m:build(shapes)
     self._graphs[key] = g
     self.num_graphs = self.num_graphs + 1
   end
@@ -60,25 +67,25 @@ function Model:_inputs(fname, ...)
   if n == 1 and type(first) == "table" and not tensor_like(first) then
     for k in pairs(first) do
       if type(k) ~= "string" or not self._index[k] then
-        argerror(fname, 1, ("no input named '%s' (inputs: %s)"):format(tostring(k), self._names), 3)
+        argerror(fname, 1, ("no input named '%s' (inputs: %s)"):format(tostring(k), self._names))
       end
     end
     for i, inp in ipairs(self.inputs) do
       local x = first[inp.name]
-      if x == nil then argerror(fname, 1, ("input '%s' is missing"):format(inp.name), 3) end
+      if x == nil then argerror(fname, 1, ("input '%s' is missing"):format(inp.name)) end
       if not tensor_like(x) then
-        argerror(fname, 1, ("input '%s': dagl.Tensor expected, got %s"):format(inp.name, typename(x)), 3)
+        argerror(fname, 1, ("input '%s': dagl.Tensor expected, got %s"):format(inp.name, typename(x)))
       end
       xs[i] = x
     end
     return xs
   end
   if n ~= #self.inputs then
-    error(("%s: %d inputs given, the model takes %d (%s)"):format(fname, n, #self.inputs, self._names), 3)
+    error(("%s: %d inputs given, the model takes %d (%s)"):format(fname, n, #self.inputs, self._names), 0)
   end
   for i = 1, n do
     local x = select(i, ...)
-    if not tensor_like(x) then argerror(fname, i, "dagl.Tensor expected, got " .. typename(x), 3) end
+    if not tensor_like(x) then argerror(fname, i, "dagl.Tensor expected, got " .. typename(x)) end
     xs[i] = x
   end
   return xs
@@ -90,8 +97,7 @@ function Model:_traced(tr, xs)
   local internal = fn.internal
   local ids = {}
   for i, x in ipairs(xs) do ids[i] = internal.operand(tr, x) end
-  local ok, outs = pcall(self._m.add_to, self._m, tr.g, ids)
-  if not ok then error(outs, 4) end
+  local outs = self._m:add_to(tr.g, ids)
   local syms = {}
   for i, id in ipairs(outs) do syms[i] = internal.new_sym(tr, id) end
   return syms
@@ -108,13 +114,15 @@ end
 
 --- model(x1, x2, ...) or model{name = x, ...} -> the outputs, in the model's order.
 function Model:__call(...)
-  local outs = self:_outputs("onnx model", ...)
+  local ok, outs = pcall(self._outputs, self, "onnx model", ...)
+  if not ok then reraise(outs) end
   return table.unpack(outs, 1, #self.outputs)
 end
 
 --- model:run(inputs...) -> {output_name = tensor, [1] = tensor, ...}
 function Model:run(...)
-  local outs = self:_outputs("run", ...)
+  local ok, outs = pcall(self._outputs, self, "run", ...)
+  if not ok then reraise(outs) end
   local res = {}
   for i, name in ipairs(self.outputs) do
     res[i] = outs[i]
@@ -125,21 +133,22 @@ end
 
 --- model:graph(inputs...) -> the dagl graph value that runs those inputs (for traces, plans).
 function Model:graph(...)
-  return self:_graph(self:_inputs("graph", ...))
+  local ok, g = pcall(function(...) return self:_graph(self:_inputs("graph", ...)) end, ...)
+  if not ok then reraise(g) end
+  return g
 end
 
 --- dagl.onnx.load(path, opts) -> model. opts.shapes = {name = shape or [i] = shape}: build the
 -- graphs of those input shapes now (a model whose inputs all have fixed shapes is built now
 -- anyway), so that errors of the import come at load time.
-function onnx.load(path, opts)
-  if type(path) ~= "string" then argerror("load", 1, "string expected, got " .. typename(path), 2) end
-  if opts ~= nil and type(opts) ~= "table" then argerror("load", 2, "table expected, got " .. typename(opts), 2) end
+local function load(path, opts)
+  if type(path) ~= "string" then argerror("load", 1, "string expected, got " .. typename(path)) end
+  if opts ~= nil and type(opts) ~= "table" then argerror("load", 2, "table expected, got " .. typename(opts)) end
   opts = opts or {}
   for k in pairs(opts) do
-    if k ~= "shapes" then argerror("load", 2, ("unknown option '%s' (options: shapes)"):format(tostring(k)), 2) end
+    if k ~= "shapes" then argerror("load", 2, ("unknown option '%s' (options: shapes)"):format(tostring(k))) end
   end
-  local ok, m = pcall(core.onnx_load, path)
-  if not ok then error(m, 2) end
+  local m = core.onnx_load(path)
   local self = setmetatable({_m = m, path = path, inputs = m:inputs(), outputs = m:outputs(), opset = m:opset(),
                              _graphs = {}, num_graphs = 0, _index = {}}, Model)
   local names = {}
@@ -159,26 +168,32 @@ function onnx.load(path, opts)
   if fixed then
     local xs = {}
     for i, inp in ipairs(self.inputs) do xs[i] = {dtype = inp.dtype, shape = shapes[i]} end
-    local okb, err = pcall(self._graph, self, xs)
-    if not okb then error(err, 2) end
+    self:_graph(xs)
   end
   return self
 end
 
+function onnx.load(path, opts)
+  local ok, model = pcall(load, path, opts)
+  if not ok then reraise(model) end
+  return model
+end
+
 --- dagl.onnx.read_tensor(path) -> tensor (a TensorProto file, as ONNX's test data stores them).
 function onnx.read_tensor(path)
-  if type(path) ~= "string" then argerror("read_tensor", 1, "string expected, got " .. typename(path), 2) end
+  if type(path) ~= "string" then reraise(("bad argument #1 to 'read_tensor' (string expected, got %s)"):format(typename(path))) end
   local ok, t = pcall(core.onnx_read_tensor, path)
-  if not ok then error(t, 2) end
+  if not ok then reraise(t) end
   return t
 end
 
 --- dagl.onnx.write_tensor(t, path): writes t as a TensorProto file.
 function onnx.write_tensor(t, path)
-  if not core.is_tensor(t) then argerror("write_tensor", 1, "dagl.Tensor expected, got " .. typename(t), 2) end
-  if type(path) ~= "string" then argerror("write_tensor", 2, "string expected, got " .. typename(path), 2) end
+  local why = not core.is_tensor(t) and ("bad argument #1 to 'write_tensor' (dagl.Tensor expected, got %s)"):format(typename(t))
+    or type(path) ~= "string" and ("bad argument #2 to 'write_tensor' (string expected, got %s)"):format(typename(path))
+  if why then reraise(why) end
   local ok, err = pcall(core.onnx_write_tensor, t, path)
-  if not ok then error(err, 2) end
+  if not ok then reraise(err) end
 end
 
 return onnx
