@@ -180,6 +180,11 @@ describe("dagl.onnx errors", function()
            "Conv node 'dilated' (opset 13): attribute 'dilations': 2 is not supported")
   end)
 
+  it("refuse external data outside the model's folder", function()
+    raises(function() dagl.onnx.load(dir .. "external_escape.onnx") end,
+           "tensor 'w': external data location '../../../../etc/hostname' must be a path inside the model's folder")
+  end)
+
   it("name an attribute dagl does not know", function()
     raises(function() dagl.onnx.load(dir .. "unknown_attr.onnx") end,
            "Relu node 'odd_relu' (opset 13): attribute 'foo': not supported by dagl's Relu importer")
