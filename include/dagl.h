@@ -773,6 +773,12 @@ DAGL_API dagl_status dagl_onnx_build(dagl_onnx_model *m, const int *ndims, const
  * ONNX's layout. On failure, nodes already added stay in g, used by nothing (no run computes
  * them). */
 DAGL_API dagl_status dagl_onnx_add_to_graph(dagl_onnx_model *m, dagl_graph *g, const int *inputs, int *outputs);
+/* Writes graph g as an ONNX model (opset 17): inputs input_0.., outputs output_0.. with their
+ * fixed shapes, constants as initializers, each op as the ONNX ops that compute it (NHWC windows
+ * between Transposes). g must not have run (a run fuses nodes): export a fresh trace. An op with
+ * no ONNX counterpart (dropout masks, assigns, custom nodes, gradients, var) fails with
+ * DAGL_E_ARG naming the node. The file is written as path.tmp, then renamed. */
+DAGL_API dagl_status dagl_onnx_save(const dagl_graph *g, const char *path);
 /* A TensorProto file (ONNX's test data .pb files) read into a new tensor, or a tensor written as
  * one (raw little-endian data; float32, float64, int64, uint8). */
 DAGL_API dagl_status dagl_onnx_tensor_read(dagl_ctx *ctx, const char *path, dagl_tensor **out);

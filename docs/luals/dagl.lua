@@ -377,6 +377,10 @@ function dagl.load_npz(path) end
 ---@param path string
 ---@return userdata
 function dagl.onnx_load(path) end
+---The C half of dagl.onnx.save: a graph value (a fresh trace) written as an ONNX model.
+---@param graph userdata
+---@param path string
+function dagl.onnx_save(graph, path) end
 ---A TensorProto file as a tensor (dagl.onnx.read_tensor).
 ---@param path string
 ---@return dagl.Tensor
@@ -1527,6 +1531,11 @@ function OnnxModel:graph(...) end
 ---@param opts? {shapes?: table}
 ---@return dagl.onnx.Model
 function onnx.load(path, opts) end
+---Writes what f computes on inputs like example_inputs as an ONNX model (opset 17).
+---@param f function|table
+---@param path string
+---@param example_inputs dagl.Tensor[]
+function onnx.save(f, path, example_inputs) end
 ---@param path string
 ---@return dagl.Tensor
 function onnx.read_tensor(path) end

@@ -179,6 +179,28 @@ function onnx.load(path, opts)
   return model
 end
 
+--- dagl.onnx.save(f, path, example_inputs): writes what f computes on inputs of those dtypes and
+-- shapes as an ONNX model (opset 17). f is any callable on tensors: a function, a dagl.fn, an nn
+-- model, an ONNX model; it is traced afresh (a graph that ran is fused).
+function onnx.save(f, path, example_inputs)
+  local ok, err = pcall(function()
+    local mt = getmetatable(f)
+    if type(f) ~= "function" and not (type(mt) == "table" and mt.__call) then
+      argerror("save", 1, "function or callable model expected, got " .. typename(f))
+    end
+    if type(path) ~= "string" then argerror("save", 2, "string expected, got " .. typename(path)) end
+    if type(example_inputs) ~= "table" or core.is_tensor(example_inputs) then
+      argerror("save", 3, "a list of tensors expected, got " .. typename(example_inputs))
+    end
+    for i, x in ipairs(example_inputs) do
+      if not core.is_tensor(x) then argerror("save", 3, ("entry %d: dagl.Tensor expected, got %s"):format(i, typename(x))) end
+    end
+    local traced = fn.fn(function(...) return f(...) end)
+    core.onnx_save(traced:graph(table.unpack(example_inputs)), path)
+  end)
+  if not ok then reraise(err) end
+end
+
 --- dagl.onnx.read_tensor(path) -> tensor (a TensorProto file, as ONNX's test data stores them).
 function onnx.read_tensor(path)
   if type(path) ~= "string" then reraise(("bad argument #1 to 'read_tensor' (string expected, got %s)"):format(typename(path))) end

@@ -116,7 +116,24 @@ int main(void)
         CHECK_OK(dagl_graph_node(own, DAGL_OP_NEG, 1, &out, NULL, &neg));
         CHECK_OK(dagl_graph_output(own, neg));
         dagl_onnx_free(m);
+        /* exported before it runs, loaded back: the same bits */
+        char saved[64];
+        snprintf(saved, sizeof saved, "/tmp/dagl_test_onnx_save_%d.onnx", (int)getpid());
+        CHECK_OK(dagl_onnx_save(own, saved));
+        dagl_onnx_model *back_m;
+        dagl_graph *back_g;
+        dagl_tensor *back_y;
+        CHECK_OK(dagl_onnx_load(ctx, saved, &back_m));
+        CHECK_OK(dagl_onnx_build(back_m, NULL, NULL, &back_g));
+        dagl_onnx_free(back_m);
+        unlink(saved);
+        CHECK_OK(dagl_graph_run(back_g, &xin, &back_y));
         CHECK_OK(dagl_graph_run(own, &xin, &y));
+        CHECK(dagl_onnx_save(own, saved) == DAGL_E_ARG); /* it ran: fused */
+        CHECK(strstr(dagl_ctx_last_error(ctx), "export a fresh trace"));
+        CHECK(rel_diff(back_y, y) == 0);
+        dagl_tensor_release(back_y);
+        dagl_graph_free(back_g);
         dagl_tensor *back;
         CHECK_OK(dagl_unary(ctx, DAGL_OP_NEG, y, &back));
         CHECK(rel_diff(back, want) <= 1e-4);

@@ -175,7 +175,18 @@ static int l_onnx_write_tensor(lua_State *L)
     return 0;
 }
 
+/* core.onnx_save(graph, path): the graph (a fresh trace) written as an ONNX model. */
+static int l_onnx_save(lua_State *L)
+{
+    dagl_graph *g = dagl_l_to_graph(L, 1);
+    luaL_argcheck(L, g != NULL, 1, "graph expected");
+    const char *path = luaL_checkstring(L, 2);
+    if (dagl_onnx_save(g, path)) return dagl_l_error(L);
+    return 0;
+}
+
 const luaL_Reg dagl_l_onnx_funcs[] = {
+    {"onnx_save", l_onnx_save},
     {"onnx_load", l_onnx_load}, {"onnx_read_tensor", l_onnx_read_tensor},
     {"onnx_write_tensor", l_onnx_write_tensor}, {NULL, NULL},
 };

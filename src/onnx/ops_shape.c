@@ -184,7 +184,7 @@ dagl_status ox_import_constant_of_shape(ox_build *b)
     if (st) return st;
     int64_t total = 1;
     for (int d = 0; d < n; d++)
-        if (s[d] < 0 || __builtin_mul_overflow(total, s[d], &total) || total > ((int64_t)1 << 31))
+        if (s[d] < 0 || __builtin_mul_overflow(total, s[d], &total) || total > ((int64_t)1 << 28))
             return ox_fail(b, DAGL_E_SHAPE, "bad or too large shape");
     dagl_dtype dt = DAGL_F32;
     double v = 0;
