@@ -280,6 +280,15 @@ describe("dagl.onnx.save", function()
     assert.is_true(bits_equal(roundtrip(g, {x})(x), g(x)))
   end)
 
+  it("writes nn models", function()
+    local nn = dagl.nn
+    dagl.manual_seed(5)
+    local model = nn.Sequential {nn.Conv2D(4, 3, {padding = "same", activation = "relu", input_shape = {8, 8, 1}}),
+                                 nn.MaxPool2D(2), nn.Flatten(), nn.Dense(3, "softmax")}
+    local x = dagl.randn(2, 8, 8, 1)
+    assert.is_true(bits_equal(roundtrip(model, {x})(x), model:predict(x)))
+  end)
+
   it("re-exports imported models: the same bits after a round trip", function()
     for _, name in ipairs {"resnet_mini", "transformer_encoder", "mobilenet_v2_025", "nhwc_chain", "op_einsum_2"} do
       local m = dagl.onnx.load(dir .. name .. ".onnx")
