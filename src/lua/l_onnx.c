@@ -18,6 +18,7 @@ static int m_gc(lua_State *L)
     return 0;
 }
 
+/* The model of the value at 1; raises once it was freed. */
 static dagl_onnx_model *check_model(lua_State *L)
 {
     onnx_box *b = luaL_checkudata(L, 1, ONNX_MT);

@@ -6,6 +6,7 @@
 
 #define A(x) ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__##x
 
+/* The node's attribute of that name, or NULL: what every reader starts from. */
 const Onnx__AttributeProto *ox_attr(const ox_build *b, const char *name)
 {
     for (size_t i = 0; i < b->node->n_attribute; i++)
@@ -13,18 +14,21 @@ const Onnx__AttributeProto *ox_attr(const ox_build *b, const char *name)
     return NULL;
 }
 
+/* An int attribute with its ONNX default when absent. */
 int64_t ox_attr_int(const ox_build *b, const char *name, int64_t dflt)
 {
     const Onnx__AttributeProto *a = ox_attr(b, name);
     return a && (a->has_i || a->type == A(INT)) ? a->i : dflt;
 }
 
+/* A float attribute with its ONNX default when absent. */
 double ox_attr_float(const ox_build *b, const char *name, double dflt)
 {
     const Onnx__AttributeProto *a = ox_attr(b, name);
     return a && (a->has_f || a->type == A(FLOAT)) ? a->f : dflt;
 }
 
+/* A string attribute copied NUL-terminated into buf (protobuf bytes are not), or dflt. */
 const char *ox_attr_str(const ox_build *b, const char *name, const char *dflt, char *buf, size_t size)
 {
     const Onnx__AttributeProto *a = ox_attr(b, name);
@@ -35,6 +39,7 @@ const char *ox_attr_str(const ox_build *b, const char *name, const char *dflt, c
     return buf;
 }
 
+/* An ints attribute (pads, strides, axes, perm), bounded by max. */
 dagl_status ox_attr_ints(ox_build *b, const char *name, int64_t *out, int max, int *n)
 {
     const Onnx__AttributeProto *a = ox_attr(b, name);
@@ -59,6 +64,7 @@ static bool in_list(const char *list, const char *name)
     return false;
 }
 
+/* Refuses attributes the importer does not read, so none is silently ignored. */
 dagl_status ox_attrs_known(ox_build *b, const char *known)
 {
     for (size_t i = 0; i < b->node->n_attribute; i++) {

@@ -34,6 +34,7 @@ static ox_value *fold(ox_build *b, dagl_op op, int n, ox_value *const *srcs, con
     return ox_const(b, c);
 }
 
+/* Every importer's way to add an op: folded now when its sources are constants, else a node. */
 ox_value *ox_op(ox_build *b, dagl_op op, int n, ox_value *const *srcs, const dagl_node_params *p)
 {
     bool all_const = true;
@@ -62,14 +63,17 @@ ox_value *ox_op(ox_build *b, dagl_op op, int n, ox_value *const *srcs, const dag
     return v;
 }
 
+/* op(x) through ox_op. */
 ox_value *ox_unary(ox_build *b, dagl_op op, ox_value *x) { return ox_op(b, op, 1, &x, NULL); }
 
+/* op(x, y) through ox_op. */
 ox_value *ox_binary(ox_build *b, dagl_op op, ox_value *x, ox_value *y)
 {
     ox_value *s[2] = {x, y};
     return ox_op(b, op, 2, s, NULL);
 }
 
+/* op(x, s) or op(s, x) with a scalar parameter (no constant tensor needed). */
 ox_value *ox_scalar(ox_build *b, dagl_op op, ox_value *x, double s, int scalar_first)
 {
     dagl_node_params p;
@@ -78,6 +82,7 @@ ox_value *ox_scalar(ox_build *b, dagl_op op, ox_value *x, double s, int scalar_f
     return ox_op(b, op, 1, &x, &p);
 }
 
+/* A reshape, or x itself when the shape is already that. */
 ox_value *ox_reshape(ox_build *b, ox_value *x, int ndim, const int64_t *shape)
 {
     if (!x) return NULL;
@@ -89,6 +94,7 @@ ox_value *ox_reshape(ox_build *b, ox_value *x, int ndim, const int64_t *shape)
     return ox_op(b, DAGL_OP_RESHAPE, 1, &x, &p);
 }
 
+/* A permute, or x itself for the identity order. */
 ox_value *ox_permute(ox_build *b, ox_value *x, const int *perm)
 {
     if (!x) return NULL;
@@ -102,6 +108,7 @@ ox_value *ox_permute(ox_build *b, ox_value *x, const int *perm)
     return ox_op(b, DAGL_OP_PERMUTE, 1, &x, &p);
 }
 
+/* A slice along one axis, or x itself when it selects everything. */
 ox_value *ox_slice(ox_build *b, ox_value *x, int axis, int64_t start, int64_t stop, int64_t step)
 {
     if (!x) return NULL;
@@ -129,6 +136,7 @@ ox_value *ox_concat(ox_build *b, int n, ox_value *const *xs, int axis)
     return ox_concat(b, np, parts, axis);
 }
 
+/* A constant filled with v (padding, masks, ConstantOfShape). */
 ox_value *ox_full(ox_build *b, dagl_dtype dt, int ndim, const int64_t *shape, double v)
 {
     dagl_tensor *t;
@@ -186,6 +194,7 @@ ox_value *ox_nhwc(ox_build *b, ox_value *x)
     return r;
 }
 
+/* The int64 values of an input that must be known at build time (shapes, axes, pads). */
 dagl_status ox_const_ints(ox_build *b, ox_value *v, const char *what, int64_t *out, int max, int *n)
 {
     if (!v) return ox_fail(b, DAGL_E_ARG, "input '%s' is missing", what);
@@ -205,6 +214,7 @@ dagl_status ox_const_ints(ox_build *b, ox_value *v, const char *what, int64_t *o
     return DAGL_OK;
 }
 
+/* The one value of an input that must be a constant (Clip's bounds, Pad's value). */
 dagl_status ox_const_scalar(ox_build *b, ox_value *v, const char *what, double *out)
 {
     if (!v->c || dagl_tensor_numel(v->c) != 1)

@@ -229,6 +229,7 @@ static dagl_status write_window(ex *e, const dagl_node *nd, char *out)
     return ex_node(e, "Transpose", 1, &y2, out, t3) ? DAGL_OK : DAGL_E_NOMEM;
 }
 
+/* The exporter's dispatch: one dagl node to its ONNX nodes, by op family. */
 dagl_status ex_write_node(ex *e, int id)
 {
     const dagl_node *nd = &e->g->nodes[id];

@@ -17,6 +17,7 @@ char *ex_name(int id)
     return strdup(buf);
 }
 
+/* A new temporary name for the values a node's translation needs in between. */
 char *ex_fresh(ex *e)
 {
     char buf[32];
@@ -209,6 +210,7 @@ char *ex_chain(ex *e, const char *op, char *in, Onnx__AttributeProto **attrs)
     return ret;
 }
 
+/* The error for a node the exporter has no translation for, naming it and its layer. */
 dagl_status ex_unsupported(ex *e, const dagl_node *nd)
 {
     return dagl_ctx_set_error(e->ctx, DAGL_E_ARG, "onnx_save: node %d (%s%s%s) has no ONNX counterpart in dagl's exporter",

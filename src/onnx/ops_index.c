@@ -30,6 +30,7 @@ ox_value *ox_gather_axis(ox_build *b, ox_value *x, ox_value *idx, int axis)
     return ox_permute(b, y, back);
 }
 
+/* Constant indices (negative-step slices, Resize) as an int64 value. */
 ox_value *ox_index_const(ox_build *b, const int64_t *v, int64_t n)
 {
     dagl_tensor *t;

@@ -58,6 +58,7 @@ static const ox_importer importers[] = {
     {"Softmax", 7, ox_import_softmax, "axis"}, {"LogSoftmax", 7, ox_import_softmax, "axis"},
 };
 
+/* The importer of an op type, or NULL: the load-time support check and the build's dispatch. */
 const ox_importer *ox_find_importer(const char *op)
 {
     for (size_t i = 0; i < sizeof importers / sizeof *importers; i++)

@@ -169,6 +169,7 @@ static dagl_status fill_converted(dagl_ctx *ctx, const Onnx__TensorProto *tp, co
     return DAGL_OK;
 }
 
+/* One TensorProto (initializer, Constant value, .pb file) as a dagl tensor. */
 dagl_status ox_tensor_from_proto(dagl_ctx *ctx, const Onnx__TensorProto *tp, ox_proto *hold, const char *dir,
                                  const char *what, dagl_tensor **out)
 {

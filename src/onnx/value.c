@@ -62,6 +62,7 @@ static int slot_of(const ox_build *b, const char *name)
     return (int)i;
 }
 
+/* The value bound to a name, or NULL. */
 ox_value *ox_lookup(ox_build *b, const char *name)
 {
     int i = slot_of(b, name);
@@ -76,8 +77,10 @@ void ox_count_use(ox_build *b, const char *name)
     b->uses[i]++;
 }
 
+/* How many node inputs and graph outputs read a name (BatchNormalization folds only a Conv read once). */
 int ox_uses(ox_build *b, const char *name) { return b->uses[slot_of(b, name)]; }
 
+/* Names a value (an input, an initializer, a node's output). */
 dagl_status ox_bind(ox_build *b, const char *name, ox_value *v)
 {
     int i = slot_of(b, name);
@@ -86,13 +89,16 @@ dagl_status ox_bind(ox_build *b, const char *name, ox_value *v)
     return DAGL_OK;
 }
 
+/* Input i of the current node, NULL when absent or left empty (optional inputs). */
 ox_value *ox_in(ox_build *b, int i)
 {
     if (i < 0 || (size_t)i >= b->node->n_input || !*S(b->node->input[i])) return NULL;
     return ox_lookup(b, b->node->input[i]);
 }
 
+/* How many inputs the current node lists. */
 int ox_nin(const ox_build *b) { return (int)b->node->n_input; }
+/* How many outputs the current node lists. */
 int ox_nout(const ox_build *b) { return (int)b->node->n_output; }
 
 /* Binds output i (a no-op when the node leaves it unnamed). */
@@ -110,6 +116,7 @@ static void node_desc(const ox_build *b, char *buf, size_t n)
     else snprintf(buf, n, "%s node '%s' (opset %d)", S(b->node->op_type), S(b->node->name), b->m->opset);
 }
 
+/* An error naming the current node, its op and the opset; the build's first error is kept. */
 dagl_status ox_fail(ox_build *b, dagl_status st, const char *fmt, ...)
 {
     char msg[768], who[256];
@@ -122,6 +129,7 @@ dagl_status ox_fail(ox_build *b, dagl_status st, const char *fmt, ...)
     return dagl_ctx_set_error(b->ctx, st, "onnx: %s: %s", who, msg);
 }
 
+/* An error naming the node and one of its attributes. */
 dagl_status ox_bad_attr(ox_build *b, const char *attr, const char *fmt, ...)
 {
     char msg[768];
@@ -132,6 +140,7 @@ dagl_status ox_bad_attr(ox_build *b, const char *attr, const char *fmt, ...)
     return ox_fail(b, DAGL_E_ARG, "attribute '%s': %s", attr, msg);
 }
 
+/* A dagl call's error prefixed with the node (once). */
 dagl_status ox_wrap(ox_build *b, dagl_status st)
 {
     if (!st) st = DAGL_E_INTERNAL;
@@ -144,6 +153,7 @@ dagl_status ox_wrap(ox_build *b, dagl_status st)
     return ox_fail(b, st, "%s", *msg ? msg : dagl_status_name(st));
 }
 
+/* An axis checked against the rank and made non-negative. */
 dagl_status ox_axis(ox_build *b, const char *what, int64_t axis, int r, int *out)
 {
     if (axis < -r || axis >= (r ? r : 1))
@@ -152,4 +162,5 @@ dagl_status ox_axis(ox_build *b, const char *what, int64_t axis, int r, int *out
     return DAGL_OK;
 }
 
+/* The model's opset, which importers branch on where ONNX changed an op. */
 int ox_opset(const ox_build *b) { return b->m->opset; }

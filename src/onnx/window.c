@@ -17,6 +17,7 @@ static void same_pads(int64_t in, int k, int s, int64_t *begin, int64_t *end)
     *end = total - *begin;
 }
 
+/* Conv's and the pools' window attributes read once, pads resolved (auto_pad included). */
 dagl_status ox_window_attrs(ox_build *b, const int64_t *in_hw, const int *k, ox_win *w)
 {
     int n;
@@ -64,6 +65,7 @@ dagl_status ox_window_attrs(ox_build *b, const int64_t *in_hw, const int *k, ox_
     return DAGL_OK;
 }
 
+/* dagl's window of a resolved ONNX window (VALID when the pads are added by hand). */
 void ox_window_to_dagl(const ox_win *w, dagl_window2d *out)
 {
     out->size[0] = w->k[0], out->size[1] = w->k[1];
