@@ -41,7 +41,8 @@ dagl_status ox_import_conv_transpose(ox_build *b)
         return ox_bad_attr(b, "group", "%lld does not fit %lld input channels and W's %lld", (long long)group,
                            (long long)cin, (long long)w->shape[0]);
     int64_t cout = w->shape[1] * group;
-    if (bias && (bias->ndim != 1 || bias->shape[0] != cout)) return ox_fail(b, DAGL_E_SHAPE, "B must have %lld values", (long long)cout);
+    if (bias && (bias->ndim != 1 || bias->shape[0] != cout))
+        return ox_fail(b, DAGL_E_SHAPE, "B must have %lld values", (long long)cout);
     int k[2] = {(int)w->shape[2], (int)w->shape[3]}, ka[2] = {k[0], k[1]}, s[2] = {1, 1};
     int64_t v[8], pads[4] = {0, 0, 0, 0}, outpad[2] = {0, 0};
     int n;
@@ -63,7 +64,8 @@ dagl_status ox_import_conv_transpose(ox_build *b)
     if ((st = ox_attr_ints(b, "output_padding", outpad, 2, &n))) return st;
     int64_t full[2];
     for (int d = 0; d < 2; d++) {
-        if (outpad[d] < 0 || outpad[d] >= s[d]) return ox_bad_attr(b, "output_padding", "%lld must be below the stride", (long long)outpad[d]);
+        if (outpad[d] < 0 || outpad[d] >= s[d])
+            return ox_bad_attr(b, "output_padding", "%lld must be below the stride", (long long)outpad[d]);
         if (pads[d] < 0 || pads[d + 2] < 0) return ox_bad_attr(b, "pads", "negative pads");
         full[d] = (x->shape[1 + d] - 1) * s[d] + k[d] + outpad[d];
         if (pads[d] + pads[d + 2] >= full[d]) return ox_bad_attr(b, "pads", "leave no output");

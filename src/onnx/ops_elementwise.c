@@ -229,7 +229,8 @@ dagl_status ox_import_activation(ox_build *b)
                                   ox_attr_float(b, "beta", 0.5), 0);
         r = lin ? ox_op(b, DAGL_OP_CLAMP, 1, &lin, &p) : NULL;
     } else if (!strcmp(op, "Softplus")) { /* relu(x) + log(1 + exp(-|x|)): no overflow */
-        ox_value *t = ox_scalar(b, DAGL_OP_ADD, ox_unary(b, DAGL_OP_EXP, ox_unary(b, DAGL_OP_NEG, ox_unary(b, DAGL_OP_ABS, x))), 1, 0);
+        ox_value *e = ox_unary(b, DAGL_OP_EXP, ox_unary(b, DAGL_OP_NEG, ox_unary(b, DAGL_OP_ABS, x)));
+        ox_value *t = ox_scalar(b, DAGL_OP_ADD, e, 1, 0);
         r = ox_binary(b, DAGL_OP_ADD, ox_unary(b, DAGL_OP_RELU, x), ox_unary(b, DAGL_OP_LOG, t));
     } else { /* Gelu */
         char buf[16];

@@ -154,16 +154,21 @@ dagl_status ox_import_split(ox_build *b)
     if (st) return st;
     int64_t dim = x->shape[axis], total = 0;
     if (n < 0) {
-        if (dim % nout) return ox_fail(b, DAGL_E_SHAPE, "dim %d of size %lld does not split into %d equal parts", axis, (long long)dim, nout);
+        if (dim % nout)
+            return ox_fail(b, DAGL_E_SHAPE, "dim %d of size %lld does not split into %d equal parts", axis,
+                           (long long)dim, nout);
         for (int i = 0; i < nout; i++) sizes[i] = dim / nout;
         n = nout;
     }
     if (n != nout) return ox_fail(b, DAGL_E_ARG, "%d split sizes for %d outputs", n, nout);
     for (int i = 0; i < n; i++) {
-        if (sizes[i] < 0 || sizes[i] > dim) return ox_fail(b, DAGL_E_ARG, "split size %lld for a dim of %lld", (long long)sizes[i], (long long)dim);
+        if (sizes[i] < 0 || sizes[i] > dim)
+            return ox_fail(b, DAGL_E_ARG, "split size %lld for a dim of %lld", (long long)sizes[i], (long long)dim);
         total += sizes[i];
     }
-    if (total != dim) return ox_fail(b, DAGL_E_SHAPE, "split sizes add up to %lld, dim %d has %lld", (long long)total, axis, (long long)dim);
+    if (total != dim)
+        return ox_fail(b, DAGL_E_SHAPE, "split sizes add up to %lld, dim %d has %lld", (long long)total, axis,
+                       (long long)dim);
     for (int i = 0, at = 0; i < n; at += (int)sizes[i], i++)
         if ((st = ox_out(b, i, ox_slice(b, x, axis, at, at + sizes[i], 1)))) return st;
     return DAGL_OK;

@@ -108,7 +108,8 @@ static dagl_status sizes_of(ox_build *b, const ox_value *x, const int64_t *lshap
     }
     if (!sc) return ox_fail(b, DAGL_E_ARG, "needs scales or sizes");
     if (!sc->c) return ox_fail(b, DAGL_E_ARG, "input 'scales' must be a constant for dagl");
-    if (dagl_tensor_numel(sc->c) != r) return ox_fail(b, DAGL_E_ARG, "%lld scales for %d dims", (long long)dagl_tensor_numel(sc->c), r);
+    if (dagl_tensor_numel(sc->c) != r)
+        return ox_fail(b, DAGL_E_ARG, "%lld scales for %d dims", (long long)dagl_tensor_numel(sc->c), r);
     for (int64_t d = 0; d < r; d++) {
         double s;
         if (dagl_get(b->ctx, sc->c, &d, &s)) return ox_wrap(b, DAGL_E_INTERNAL);

@@ -231,7 +231,8 @@ dagl_status ox_import_expand(ox_build *b)
     for (int d = 0; d < r; d++) {
         int64_t a = d - (r - x->ndim) >= 0 ? x->shape[d - (r - x->ndim)] : 1;
         int64_t c = d - (r - n) >= 0 ? s[d - (r - n)] : 1;
-        if (a != c && a != 1 && c != 1) return ox_fail(b, DAGL_E_SHAPE, "dim %d: %lld cannot broadcast to %lld", d, (long long)a, (long long)c);
+        if (a != c && a != 1 && c != 1)
+            return ox_fail(b, DAGL_E_SHAPE, "dim %d: %lld cannot broadcast to %lld", d, (long long)a, (long long)c);
         xs[d] = a;
         s[d] = a == 1 ? c : a;
     }
