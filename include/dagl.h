@@ -309,7 +309,8 @@ DAGL_API dagl_status dagl_set(dagl_ctx *ctx, dagl_tensor *t, const int64_t *inde
  *  - class: how the op takes its operands and parameters, infers its shape and runs:
  *    UNARY (x), BINARY and COMPARE (a, b; either may be a scalar param), CLAMP, WHERE (cond, a, b),
  *    REDUCE (dims, keepdim, correction), MATMUL, LAYOUT (views), CAST, CONCAT, SLICE_SCATTER,
- *    GATHER, INDEX_ADD, DROPOUT, WINDOW (NHWC conv/pool), SOFTMAX (axis), ASSIGN, CUSTOM, NONE.
+ *    GATHER, INDEX_ADD, DROPOUT, WINDOW (NHWC conv/pool), ALONG (along params.axis, the shape kept),
+ *    TAKE and SCATTER (indices along params.axis), SOFTMAX (axis), ASSIGN, CUSTOM, NONE.
  *  - dtype: the result's dtype from the operands': SAME (the first operand's), FLOAT (int64
  *    and uint8 compute in float32), PROMOTE (dagl_dtype_promote over the operands; a scalar param counts
  *    as int64 when integral, else float32), PROMOTE_FLOAT (PROMOTE, then integers -> float32),
@@ -333,6 +334,8 @@ DAGL_API dagl_status dagl_set(dagl_ctx *ctx, dagl_tensor *t, const int64_t *inde
     X(SIGMOID, sigmoid, UNARY, FLOAT, LUA)                                \
     X(RELU, relu, UNARY, SAME, LUA)                                       \
     X(ERF, erf, UNARY, FLOAT, LUA)                                        \
+    X(SIN, sin, UNARY, FLOAT, LUA)                                        \
+    X(COS, cos, UNARY, FLOAT, LUA)                                        \
     X(ADD, add, BINARY, PROMOTE, LUA)                                     \
     X(SUB, sub, BINARY, PROMOTE, LUA)                                     \
     X(MUL, mul, BINARY, PROMOTE, LUA)                                     \
@@ -340,6 +343,8 @@ DAGL_API dagl_status dagl_set(dagl_ctx *ctx, dagl_tensor *t, const int64_t *inde
     X(POW, pow, BINARY, PROMOTE, LUA)                                     \
     X(MAXIMUM, maximum, BINARY, PROMOTE, LUA)                             \
     X(MINIMUM, minimum, BINARY, PROMOTE, LUA)                             \
+    X(FLOOR_DIVIDE, floor_divide, BINARY, PROMOTE, LUA)                   \
+    X(REMAINDER, remainder, BINARY, PROMOTE, LUA)                         \
     X(EQ, eq, COMPARE, PROMOTE, LUA)                                      \
     X(NE, ne, COMPARE, PROMOTE, LUA)                                      \
     X(LT, lt, COMPARE, PROMOTE, LUA)                                      \
@@ -373,6 +378,10 @@ DAGL_API dagl_status dagl_set(dagl_ctx *ctx, dagl_tensor *t, const int64_t *inde
     X(AVGPOOL2D, avg_pool2d, WINDOW, SAME, LUA)                           \
     X(MAXPOOL2D_GRAD, max_pool2d_grad, WINDOW, PROMOTE, NOLUA)               \
     X(AVGPOOL2D_GRAD, avg_pool2d_grad, WINDOW, PROMOTE, NOLUA)               \
+    X(CUMSUM, cumsum, ALONG, SAME, LUA)                                   \
+    X(ARGSORT, argsort, ALONG, INT64, LUA)                                \
+    X(TAKE_ALONG, take_along, TAKE, SAME, HAND)                           \
+    X(SCATTER_ADD, scatter_add, SCATTER, SAME, HAND)                      \
     X(SOFTMAX, softmax, SOFTMAX, FLOAT, LUA)                              \
     X(LOG_SOFTMAX, log_softmax, SOFTMAX, FLOAT, LUA)                      \
     X(ASSIGN, assign, ASSIGN, SAME, HAND)                                 \
@@ -383,7 +392,11 @@ DAGL_API dagl_status dagl_set(dagl_ctx *ctx, dagl_tensor *t, const int64_t *inde
  * has_scalar is set: dagl_cast_scaled); CONCAT takes 1 to 8 sources;
  * SLICE_SCATTER writes a source into zeros (the slice's gradient); GATHER picks rows (embeddings)
  * and INDEX_ADD scatter-adds them back (its gradient); DROPOUT_MASK makes a fresh mask at every
- * run; WINDOW ops work on NHWC images (dagl_conv2d, dagl_pool2d and their gradients); ASSIGN
+ * run; WINDOW ops work on NHWC images (dagl_conv2d, dagl_pool2d and their gradients); CUMSUM sums
+ * along params.axis (from the end when params.reverse is set) and ARGSORT gives a stable sort's
+ * positions along it (descending with reverse; NaN counts as the largest) + params.index_base;
+ * TAKE_ALONG(x, idx) picks x's elements at indices idx (x's rank) along params.axis, as
+ * torch.gather, and SCATTER_ADD(x, idx, src) adds src at them (its gradient); ASSIGN
  * writes source 2 into source 1 (a graph constant, or a view of one) in place, after every other
  * node that reads the target (dagl_assign); CUSTOM nodes run caller code (dagl_graph_custom). */
 #define DAGL__OP_ENUM(E, name, cls, dt, lua) DAGL_OP_##E,
@@ -506,7 +519,9 @@ typedef struct dagl_node_params {
     int correction;      /* var */
     int axis;            /* slice, concat, slice_scatter: the dim (0-based) */
     int64_t start, stop, step; /* slice, slice_scatter: elements start, start+step, ... below stop */
-    int64_t index_base;  /* gather, index_add: the number of the first row (0, or 1 from Lua) */
+    int64_t index_base;  /* gather, index_add, take_along, scatter_add, argsort: the number of the
+                          * first row or position (0, or 1 from Lua) */
+    int reverse;         /* cumsum: from the end; argsort: descending */
     double rate;         /* dropout_mask: the probability of a zero */
     uint64_t seed;       /* dropout_mask: the Philox key ... */
     uint64_t counter;    /* ... and counter (a graph node uses its run count instead) */
@@ -712,9 +727,11 @@ DAGL_API dagl_status dagl_npz_read(dagl_ctx *ctx, const char *path, dagl_tensor_
  * data shorter than the dims need (checked before allocating: "truncated data: 100 bytes for shape
  * [2, 28, 28], which needs 1568"), bytes after the data, a corrupt or cut gzip stream. */
 DAGL_API dagl_status dagl_idx_read(dagl_ctx *ctx, const char *path, dagl_tensor **out);
-/* A numeric CSV file as a float32 (rows, cols) tensor. Blank lines are skipped; with `header`
+/* A numeric CSV file as a float32 (rows, cols) tensor; a gzipped one (gzip's magic bytes: a
+ * .csv.gz) is gunzipped by zlib in memory first. Blank lines are skipped; with `header`
  * the first non-blank line gives the column names (*names gets ncols malloc'ed strings, freed
- * with dagl_strings_free; NULL without a header). Errors name the line and column. */
+ * with dagl_strings_free; NULL without a header). Errors name the line and column, or say the
+ * gzip stream is truncated or corrupt. */
 typedef struct dagl_csv_options {
     char delimiter; /* 0 = ',' */
     int header;

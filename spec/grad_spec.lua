@@ -43,10 +43,13 @@ describe("dagl.grad", function()
     check(function(a) return ((1 - a) * (2 / a)):sum() end, pos(4))
     check(function(a) return (a ^ 3 + 2 ^ a):sum() end, r(2, 2))
     check(function(a) return a:maximum(0.1):sum() end, r(6))
+    -- remainder away from its jumps: a in (0.2, 0.8) + k, b in (1.1, 1.9)
+    local a0, b0 = dagl.tensor({ 0.3, 2.9, -1.45 }, "float64"), dagl.tensor({ 1.2, 1.5, 1.8 }, "float64")
+    check(function(a, b) return (a % b):sum() + (7 % b):sum() + (a % 1.3):sum() end, a0, b0)
   end)
 
   it("matches finite differences for unary functions", function()
-    for _, name in ipairs {"exp", "tanh", "sigmoid", "neg"} do
+    for _, name in ipairs {"exp", "tanh", "sigmoid", "neg", "sin", "cos", "erf"} do
       check(function(a) return a[name](a):sum() end, r(3, 3))
     end
     check(function(a) return (a:log() + a:sqrt()):sum() end, pos(7))

@@ -475,13 +475,36 @@ describe("dagl.data", function()
       "no column named 'nope'", "f1, label, f2")
     H.assert_raises(function() dagl.data.read_csv_dataset(p, {header = true, label_column = 1}) end,
       "non-integer labels")
-    -- gzip-compressed files are decompressed with gzip -dc
+    -- gzip-compressed files are gunzipped through zlib (told by the magic bytes, not the name)
     assert.is_true(os.execute("gzip -kf '" .. p .. "'"))
-    tmpfiles[#tmpfiles + 1] = p .. ".gz"
-    local xg, yg = dagl.data.read_csv_dataset(p .. ".gz", {header = true, label_column = 2})
+    local gz = p .. ".gz"
+    tmpfiles[#tmpfiles + 1] = gz
+    local xg, yg = dagl.data.read_csv_dataset(gz, {header = true, label_column = 2})
     H.assert_equal_values(xg, {{0.5, 2}, {1.5, 3}, {2.5, 4}})
     H.assert_equal_values(yg, {1, 0, 2})
-    write_bytes(p .. ".gz", "1,x\n")
-    H.assert_raises(function() dagl.data.read_csv(p .. ".gz") end, p .. ".gz", "gzip -dc failed")
+    local tg = dagl.read_csv(gz, {header = true}) -- the C reader itself
+    H.assert_equal_values(tg, {{0.5, 1, 2}, {1.5, 0, 3}, {2.5, 2, 4}})
+    local h = assert(io.open(gz, "rb"))
+    local bytes = h:read("a")
+    h:close()
+    -- two gzip members, as `cat a.gz b.gz` makes, read as one stream (as gzip -dc does)
+    local num = p .. ".num"
+    tmpfiles[#tmpfiles + 1], tmpfiles[#tmpfiles + 2] = num, num .. ".gz"
+    write_bytes(num, "1,2\n3,4\n")
+    assert.is_true(os.execute("gzip -kf '" .. num .. "'"))
+    local h2 = assert(io.open(num .. ".gz", "rb"))
+    local member = h2:read("a")
+    h2:close()
+    write_bytes(gz, member .. member)
+    H.assert_equal_values(dagl.data.read_csv(gz), {{1, 2}, {3, 4}, {1, 2}, {3, 4}})
+    -- cut short, or a byte of the checksum flipped: clear errors naming the file
+    write_bytes(gz, bytes:sub(1, #bytes - 6))
+    H.assert_raises(function() dagl.data.read_csv(gz) end, gz, "truncated: the gzip stream ends without its trailer")
+    local at = #bytes - 6 -- in the CRC-32 of the trailer
+    write_bytes(gz, bytes:sub(1, at - 1) .. string.char(bytes:byte(at) ~ 0xff) .. bytes:sub(at + 1))
+    H.assert_raises(function() dagl.data.read_csv(gz) end, gz, "corrupt gzip data")
+    -- a name ending in .gz over plain text is read as plain text
+    write_bytes(gz, "1,x\n")
+    H.assert_raises(function() dagl.data.read_csv(gz) end, gz, "'x' is not a number")
   end)
 end)

@@ -49,6 +49,32 @@ end
 local LOGITS = {{1, 2, 3}, {0, 0, 5}, {2, -1, 0.5}}
 local LABELS = {1, 2, 0}
 
+describe("ignore_class", function()
+  it("leaves the rows of that label out of the loss and out of the mean, 2-d labels too", function()
+    local l = L.SparseCategoricalCrossentropy{ignore_class = 0}
+    local p = dagl.tensor{{0.7, 0.2, 0.1}, {0.1, 0.8, 0.1}, {0.2, 0.2, 0.6}}
+    local want = -(math.log(0.8) + math.log(0.6)) / 2
+    assert.near(want, l(p, dagl.tensor({0, 1, 2}, "int64")):item(), 1e-6)
+    assert.near(want, l(p:reshape(1, 3, 3), dagl.tensor({{0, 1, 2}}, "int64")):item(), 1e-6)
+    local none = L.SparseCategoricalCrossentropy{ignore_class = 0, reduction = "none"}(p, dagl.tensor({0, 1, 2}, "int64"))
+    assert.equal(0, none[1])
+    assert.matches("ignore_class = 5 is not a class of predictions with 3 classes",
+      err_of(function() return L.SparseCategoricalCrossentropy{ignore_class = 5}(p, dagl.tensor({0, 1, 2}, "int64")) end))
+  end)
+end)
+
+describe("one_hot", function()
+  it("takes labels of any shape (sequence labels (batch, steps) give (batch, steps, classes))", function()
+    local oh = dagl.nn.one_hot(dagl.tensor({{0, 2}, {1, 1}}, "int64"), 3)
+    assert.same({2, 2, 3}, oh.shape)
+    assert.same({{{1, 0, 0}, {0, 0, 1}}, {{0, 1, 0}, {0, 1, 0}}}, oh:totable())
+    assert.same({2, 3}, dagl.nn.one_hot(dagl.tensor({{2}, {0}}, "int64"), 3).shape) -- (n, 1) as Keras
+    assert.same({{0, 1}, {1, 0}}, dagl.nn.one_hot(dagl.tensor({1, 0}, "uint8"), 2):totable())
+    assert.matches("one_hot: label 3 at 2 is not in 0..2", err_of(dagl.nn.one_hot, {0, 3}, 3))
+    assert.matches("one_hot: the labels must be integers", err_of(dagl.nn.one_hot, dagl.tensor{0.5}, 3))
+  end)
+end)
+
 describe("loss options", function()
   it("raises on a misspelled option, naming the nearest (from_logit)", function()
     assert.equal("CategoricalCrossentropy: unknown option 'from_logit' (did you mean 'from_logits'? options: "
@@ -60,8 +86,8 @@ describe("loss options", function()
     assert.matches("Huber: delta must be a number > 0, got 0", err_of(L.Huber, {delta = 0}))
     assert.matches("CategoricalCrossentropy: axis = 1 is not supported: the classes are the last dim",
       err_of(L.CategoricalCrossentropy, {axis = 1}))
-    assert.matches("SparseCategoricalCrossentropy: ignore_class = 0 is not supported",
-      err_of(L.SparseCategoricalCrossentropy, {ignore_class = 0}))
+    assert.matches("SparseCategoricalCrossentropy: ignore_class must be an integer",
+      err_of(L.SparseCategoricalCrossentropy, {ignore_class = 0.5}))
     assert.matches("reduction must be one of 'sum_over_batch_size', 'sum', 'none', 'mean', 'mean_with_sample_weight' "
       .. "%(or false, Keras's None%), got 'meen' %(did you mean 'mean'%?%)", err_of(L.MeanSquaredError, {reduction = "meen"}))
     -- the raise points at the caller's line

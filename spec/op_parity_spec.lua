@@ -120,6 +120,20 @@ function by_class.SOFTMAX(op)
   }
 end
 
+function by_class.ALONG(op)
+  local flag = op == "cumsum" and "reverse" or "descending"
+  return {
+    case("dim 2", { "x" }, function(x) return x[op](x, 2) end),
+    case("dim 1, " .. flag, { "x" }, function(x) return dagl[op](x, 1, { [flag] = true }) end),
+    case("int64, dim -1", { "i" }, function(x) return x[op](x, -1, true) end),
+    case("strided", { "nc" }, function(x) return x[op](x, 2) end),
+    case("float64 ties", { "d" }, function(x) return x[op](x:abs():floor_divide(2), 2) end),
+    case("dim 3", { "x" }, function(x) return x[op](x, 3) end),
+    case("misspelled option", { "x" }, function(x) return x[op](x, 2, { revers = true, decending = true }) end),
+    case("flag not a boolean", { "x" }, function(x) return x[op](x, 2, 1) end),
+  }
+end
+
 function by_class.WINDOW(op)
   if op == "conv2d" then
     return {
@@ -204,6 +218,24 @@ local by_op = {
     case("index_select 2-d ids on dim 2", { "cube", "ids" }, function(t, ids) return t:index_select(2, ids) end),
     case("index_select dim 4", { "cube", "ids1" }, function(t, ids) return t:index_select(4, ids) end),
     case("float ids", { "x", "y" }, function(t, ids) return dagl.embedding(t, ids) end),
+  },
+  take_along = {
+    case("gather dim 2", { "x", "ids" }, function(t, ids) return t:gather(2, ids + 1) end),
+    case("gather dim 1, fewer columns", { "x", "ids" }, function(t, ids) return dagl.gather(t, 1, (ids:remainder(2) + 1)) end),
+    case("strided", { "nc", "ids" }, function(t, ids) return t:gather(-1, ids + 1) end),
+    case("out of range", { "x", "ids" }, function(t, ids) return t:gather(2, ids + 2) end),
+    case("wrong rank", { "x", "ids1" }, function(t, ids) return t:gather(2, ids) end),
+    case("float indices", { "x", "y" }, function(t, ids) return t:gather(2, ids) end),
+    case("dim 3", { "x", "ids" }, function(t, ids) return t:gather(3, ids + 1) end),
+  },
+  scatter_add = {
+    case("dim 2", { "x", "ids", "y" }, function(t, ids, v) return t:scatter_add(2, ids + 1, v:narrow(2, 1, 2)) end),
+    case("dim 1, repeated", { "x", "ids", "y" }, function(t, ids, v)
+      return dagl.scatter_add(t, 1, ids:remainder(2) + 1, v:narrow(2, 1, 2))
+    end),
+    case("int64", { "i", "ids" }, function(t, ids) return t:scatter_add(2, ids + 1, t:narrow(2, 2, 2)) end),
+    case("dtypes differ", { "x", "ids", "d" }, function(t, ids, v) return t:scatter_add(2, ids + 1, v:narrow(2, 1, 2)) end),
+    case("out of range", { "x", "ids", "y" }, function(t, ids, v) return t:scatter_add(2, ids + 3, v:narrow(2, 1, 2)) end),
   },
   index_add = {
     case("rows", { "x", "ids" }, function(src, ids) return dagl.index_add(src:reshape(2, 3), ids:select(2, 1), 3) end),

@@ -152,6 +152,52 @@ describe("tensor operations", function()
       local d = dagl.tensor({ 0.5 }, "float64")
       assert_close(d:exp(), { math.exp(0.5) }, 1e-15)
       assert_close(d:tanh(), { 0.46211715726000974 }, 1e-15)
+      assert_close(d:sin(), { math.sin(0.5) }, 1e-15)
+      assert_close(d:cos(), { math.cos(0.5) }, 1e-15)
+    end)
+
+    it("floor_divide and remainder (// and %) follow Python and Lua, int64 and float", function()
+      local a, b = dagl.tensor({ 7, -7, 7, -7, 0 }, "int64"), dagl.tensor({ 2, 2, -2, -2, 3 }, "int64")
+      local want_q, want_r = {}, {}
+      for i, x in ipairs { 7, -7, 7, -7, 0 } do
+        local y = ({ 2, 2, -2, -2, 3 })[i]
+        want_q[i], want_r[i] = x // y, x % y
+      end
+      local q, r = a // b, a % b
+      assert.equal("int64", q:dtype())
+      assert_equal_values(q, want_q)
+      assert_equal_values(r, want_r)
+      assert_equal_values(a:floor_divide(b) * b + a:remainder(b), { 7, -7, 7, -7, 0 })
+      -- floats: Lua's own // and % on the same numbers, numbers on either side
+      local xs, ys = { 7.5, -7.5, 7.5, -7.5, 1e-3 }, { 2, 2, -2, -2, 0.1 }
+      local f, g = dagl.tensor(xs), dagl.tensor(ys)
+      local fq, fr = f // g, dagl.remainder(f, g)
+      for i = 1, #xs do
+        assert.equal(xs[i] // ys[i], fq[i])
+        assert.near(xs[i] % ys[i], fr[i], 1e-6)
+      end
+      assert_equal_values(10 // dagl.tensor({ 3, 4 }, "int64"), { 3, 2 })
+      assert_equal_values(dagl.tensor({ 5, -5 }, "int64") % 3, { 2, 1 })
+      -- a zero divisor: int64 raises (eagerly and traced alike), floats give inf / NaN
+      assert_raises(function() return a // 0 end, "floor_divide: integer division by zero")
+      assert_raises(function() return a % dagl.tensor({ 1, 1, 0, 1, 1 }, "int64") end,
+        "remainder: integer division by zero", "element 2, 0-based")
+      assert_raises(function() return dagl.fn(function(x, y) return x // y end)(a, a * 0) end,
+        "floor_divide: integer division by zero")
+      local z = dagl.tensor { 1, -1 } // 0
+      assert.equal(math.huge, z[1])
+      assert.equal(-math.huge, z[2])
+      local n = (dagl.tensor({ 1 }) % 0)[1]
+      assert.is_true(n ~= n)
+    end)
+
+    it("sin and cos in radians; int64 computes in float32", function()
+      local v = dagl.tensor { 0, math.pi / 2, math.pi, -math.pi / 6 }
+      assert_close(v:sin(), { 0, 1, 0, -0.5 }, 1e-6)
+      assert_close(dagl.cos(v), { 1, 0, -1, math.sqrt(3) / 2 }, 1e-6)
+      local i = dagl.tensor({ 0, 1 }, "int64"):sin()
+      assert.equal("float32", i:dtype())
+      assert_close(i, { 0, math.sin(1) }, 1e-6)
     end)
 
     it("softmax and log_softmax along a dim, stable for large inputs", function()
@@ -282,6 +328,25 @@ describe("tensor operations", function()
       assert_equal_values(x:var(2), { 1, 1 })
       assert_close(x:var(2, false, 0), { 2 / 3, 2 / 3 })
       assert_close(x:var(2, true, 0), { { 2 / 3 }, { 2 / 3 } })
+    end)
+
+    it("takes keepdim and correction as options too, and refuses what is not a flag", function()
+      local x = X()
+      assert.same({ 2, 1 }, x:sum(2, { keepdim = true }).shape)
+      assert.same({ 1, 3 }, dagl.mean(x, 1, { keepdim = true }).shape)
+      assert.same({ 2, 1 }, x:argmax(2, { keepdim = true }).shape)
+      assert_close(x:var(2, { correction = 0 }), { 2 / 3, 2 / 3 })
+      assert_close(x:var(2, { unbiased = false, keepdim = true }), { { 2 / 3 }, { 2 / 3 } })
+      assert_equal_values(x:var(2, { unbiased = true }), { 1, 1 })
+      local f = dagl.fn(function(a) return a:var(2, { correction = 0 }) end)
+      assert.same(x:var(2, { correction = 0 }):totable(), f(x):totable())
+      for _, g in ipairs { function(a) return a:sum(2, { keepdims = true }) end, function(a) return a:var(2, { corection = 0 }) end } do
+        assert_raises(function() return g(x) end, "unknown option", "did you mean")
+        assert_raises(function() return dagl.fn(g)(x) end, "unknown option", "did you mean")
+      end
+      assert_raises(function() return x:sum(2, 1) end, "sum: keepdim must be true or false, got a number")
+      assert_raises(function() return x:var(2, { correction = 0, unbiased = false }) end, "not both")
+      assert_raises(function() return x:sum(2, { correction = 0 }) end, "unknown option 'correction'")
     end)
 
     it("satisfies sum(x) == sum of row sums and var == mean((x-mean)^2) n/(n-1)", function()

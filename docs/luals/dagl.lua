@@ -173,6 +173,14 @@ function dagl.relu(t) end
 ---@param t dagl.Tensor
 ---@return dagl.Tensor
 function dagl.erf(t) end
+---The sine (radians).
+---@param t dagl.Tensor
+---@return dagl.Tensor
+function dagl.sin(t) end
+---The cosine (radians).
+---@param t dagl.Tensor
+---@return dagl.Tensor
+function dagl.cos(t) end
 ---@param a dagl.operand
 ---@param b dagl.operand
 ---@return dagl.Tensor
@@ -197,6 +205,16 @@ function dagl.pow(a, b) end
 ---@param b dagl.operand
 ---@return dagl.Tensor
 function dagl.maximum(a, b) end
+---Floor division (`a // b`): rounded down; int64 stays int64 and raises on a zero divisor.
+---@param a dagl.operand
+---@param b dagl.operand
+---@return dagl.Tensor
+function dagl.floor_divide(a, b) end
+---The remainder of floor division (`a % b`), with the divisor's sign.
+---@param a dagl.operand
+---@param b dagl.operand
+---@return dagl.Tensor
+function dagl.remainder(a, b) end
 ---@param a dagl.operand
 ---@param b dagl.operand
 ---@return dagl.Tensor
@@ -271,6 +289,54 @@ function dagl.argmin(t, dims, keepdim) end
 ---@param correction? integer default 1 (unbiased)
 ---@return dagl.Tensor
 function dagl.var(t, dims, keepdim, correction) end
+---The standard deviation: the square root of dagl.var (the same arguments).
+---@param t dagl.Tensor
+---@param dims? dagl.dims
+---@param keepdim? boolean|table keepdim, or the options {keepdim =, correction =}
+---@param correction? integer default 1 (unbiased)
+---@return dagl.Tensor
+function dagl.std(t, dims, keepdim, correction) end
+---Running sums along dim (from the end with reverse = true).
+---@param t dagl.Tensor
+---@param dim integer
+---@param opts? {reverse?: boolean}
+---@return dagl.Tensor
+function dagl.cumsum(t, dim, opts) end
+---1-based positions of a stable sort along dim (NaN the largest).
+---@param t dagl.Tensor
+---@param dim? integer default -1
+---@param descending? boolean|{descending?: boolean, stable?: boolean}
+---@return dagl.Tensor int64
+function dagl.argsort(t, dim, descending) end
+---Sorted values and their 1-based indices along dim (torch.sort).
+---@param t dagl.Tensor
+---@param dim? integer default -1
+---@param descending? boolean|{descending?: boolean, stable?: boolean}
+---@return dagl.Tensor values
+---@return dagl.Tensor indices
+function dagl.sort(t, dim, descending) end
+---The k largest (or smallest) values along dim and their 1-based indices (torch.topk).
+---@param t dagl.Tensor
+---@param k integer
+---@param dim? integer|{dim?: integer, largest?: boolean, sorted?: boolean}
+---@param largest? boolean default true
+---@param sorted? boolean default true
+---@return dagl.Tensor values
+---@return dagl.Tensor indices
+function dagl.topk(t, k, dim, largest, sorted) end
+---Elements of t at 1-based indices idx (t's rank) along dim (torch.gather).
+---@param t dagl.Tensor
+---@param dim integer
+---@param idx dagl.Tensor int64
+---@return dagl.Tensor
+function dagl.gather(t, dim, idx) end
+---t with src added at 1-based indices idx along dim (torch.scatter_add), a new tensor.
+---@param t dagl.Tensor
+---@param dim integer
+---@param idx dagl.Tensor int64
+---@param src dagl.Tensor
+---@return dagl.Tensor
+function dagl.scatter_add(t, dim, idx, src) end
 ---@param t dagl.Tensor
 ---@param dim? integer default -1 (the last)
 ---@return dagl.Tensor
@@ -316,6 +382,43 @@ function dagl.avg_pool2d(x, opts) end
 ---@param dim? integer default 1
 ---@return dagl.Tensor
 function dagl.concat(list, dim) end
+---dagl.concat under PyTorch's name.
+---@param list dagl.Tensor[]
+---@param dim? integer default 1
+---@return dagl.Tensor
+function dagl.cat(list, dim) end
+---Joins tensors of equal shapes along a new dim (torch.stack).
+---@param list dagl.Tensor[]
+---@param dim? integer default 1 (1 to ndim + 1, negative from the end)
+---@return dagl.Tensor
+function dagl.stack(list, dim) end
+---Views of consecutive pieces along dim: size long each, or the sizes given (torch.split).
+---@param t dagl.Tensor
+---@param size integer|integer[]
+---@param dim? integer default 1
+---@return dagl.Tensor[]
+function dagl.split(t, size, dim) end
+---n pieces of ceil(size / n) along dim (torch.chunk).
+---@param t dagl.Tensor
+---@param n integer
+---@param dim? integer default 1
+---@return dagl.Tensor[]
+function dagl.chunk(t, n, dim) end
+---The lower triangle of the last two dims (j - i <= diagonal), zeros above.
+---@param t dagl.Tensor
+---@param diagonal? integer default 0
+---@return dagl.Tensor
+function dagl.tril(t, diagonal) end
+---The upper triangle of the last two dims (j - i >= diagonal), zeros below.
+---@param t dagl.Tensor
+---@param diagonal? integer default 0
+---@return dagl.Tensor
+function dagl.triu(t, diagonal) end
+---Einstein summation as torch.einsum ("ij,jk->ik", "bhqd,bhkd->bhqk", "...ij,...jk->...ik").
+---@param equation string
+---@param ... dagl.Tensor operands (or one list of them)
+---@return dagl.Tensor
+function dagl.einsum(equation, ...) end
 ---Rows of table by int64 ids counting from 0; shape ids.shape .. table.shape[2:].
 ---@param table dagl.Tensor
 ---@param ids dagl.Tensor int64
@@ -705,6 +808,10 @@ function Tensor:sigmoid() end
 function Tensor:relu() end
 ---@return dagl.Tensor
 function Tensor:erf() end
+---@return dagl.Tensor
+function Tensor:sin() end
+---@return dagl.Tensor
+function Tensor:cos() end
 ---@param k dagl.Tensor kernel (KH, KW, Cin, Cout)
 ---@param opts? {strides?: dagl.pair, padding?: dagl.padding}
 ---@return dagl.Tensor
@@ -744,6 +851,12 @@ function Tensor:pow(b) end
 ---@param b dagl.operand
 ---@return dagl.Tensor
 function Tensor:maximum(b) end
+---@param b dagl.operand
+---@return dagl.Tensor
+function Tensor:floor_divide(b) end
+---@param b dagl.operand
+---@return dagl.Tensor
+function Tensor:remainder(b) end
 ---@param b dagl.operand
 ---@return dagl.Tensor
 function Tensor:minimum(b) end
@@ -803,6 +916,54 @@ function Tensor:argmin(dims, keepdim) end
 ---@param correction? integer
 ---@return dagl.Tensor
 function Tensor:var(dims, keepdim, correction) end
+---@param dims? dagl.dims
+---@param keepdim? boolean|table
+---@param correction? integer
+---@return dagl.Tensor
+function Tensor:std(dims, keepdim, correction) end
+---@param dim integer
+---@param opts? {reverse?: boolean}
+---@return dagl.Tensor
+function Tensor:cumsum(dim, opts) end
+---@param dim? integer
+---@param descending? boolean|table
+---@return dagl.Tensor
+function Tensor:argsort(dim, descending) end
+---@param dim? integer
+---@param descending? boolean|table
+---@return dagl.Tensor values
+---@return dagl.Tensor indices
+function Tensor:sort(dim, descending) end
+---@param k integer
+---@param dim? integer|table
+---@param largest? boolean
+---@param sorted? boolean
+---@return dagl.Tensor values
+---@return dagl.Tensor indices
+function Tensor:topk(k, dim, largest, sorted) end
+---@param dim integer
+---@param idx dagl.Tensor
+---@return dagl.Tensor
+function Tensor:gather(dim, idx) end
+---@param dim integer
+---@param idx dagl.Tensor
+---@param src dagl.Tensor
+---@return dagl.Tensor
+function Tensor:scatter_add(dim, idx, src) end
+---@param size integer|integer[]
+---@param dim? integer
+---@return dagl.Tensor[]
+function Tensor:split(size, dim) end
+---@param n integer
+---@param dim? integer
+---@return dagl.Tensor[]
+function Tensor:chunk(n, dim) end
+---@param diagonal? integer
+---@return dagl.Tensor
+function Tensor:tril(diagonal) end
+---@param diagonal? integer
+---@return dagl.Tensor
+function Tensor:triu(diagonal) end
 ---@param dim? integer default -1 (the last)
 ---@return dagl.Tensor
 function Tensor:softmax(dim) end

@@ -128,30 +128,12 @@ local read_csv_options = options.declare {name = "dagl.data.read_csv", path = "d
   probe = function(o) return api.with_file("1,2\n", function(p) return data.read_csv(p, o) end) end,
   table.unpack(api.csv_options)}
 
--- Reads path with checked CSV options o, decompressing a ".gz" file first; errors at the user's line.
-local function read_csv(path, o)
-  if not path:match("%.gz$") then return api.read_csv(path, o) end
-  local tmp = os.tmpname()
-  local ok = os.execute(("gzip -dc '%s' > '%s' 2>/dev/null"):format((path:gsub("'", "'\\''")), tmp))
-  if not ok then
-    os.remove(tmp)
-    api.user_error(("read_csv '%s': gzip -dc failed (is it a gzip file, and is gzip installed?)"):format(path))
-  end
-  local res = table.pack(pcall(api.read_csv, tmp, o))
-  os.remove(tmp)
-  if not res[1] then
-    local msg = tostring(res[2]):gsub("^[^:]*:%d+: ", "")
-    api.user_error((msg:gsub(tmp:gsub("%p", "%%%0"), (path:gsub("%%", "%%%%")))))
-  end
-  return table.unpack(res, 2, res.n)
-end
-
---- dagl.data.read_csv(path, {delimiter = ",", header = false}): dagl.read_csv, also for
--- gzip-compressed files (".gz"), which are decompressed by `gzip -dc` into a temporary file first.
+--- dagl.data.read_csv(path, {delimiter = ",", header = false}): dagl.read_csv, which reads
+-- gzip-compressed files (told by gzip's magic bytes, e.g. ".csv.gz") through zlib in memory.
 function data.read_csv(path, opts, ...)
   api.at_most("dagl.data.read_csv", "(path, {options})", 2, 1, path, opts, ...)
   api.check_path("dagl.data.read_csv", path, 1)
-  return read_csv(path, read_csv_options:check(opts, 1))
+  return api.read_csv(path, read_csv_options:check(opts, 1))
 end
 
 -- A label column: a 1-based index (negative from the end) or a column name.
@@ -172,7 +154,7 @@ function data.read_csv_dataset(path, opts, ...)
   api.at_most("dagl.data.read_csv_dataset", "(path, {options})", 2, 1, path, opts, ...)
   api.check_path("dagl.data.read_csv_dataset", path, 1)
   opts = dataset_options:check(opts, 1)
-  local t, names = read_csv(path, opts)
+  local t, names = api.read_csv(path, opts)
   local ncol = t.shape[2]
   local lc = opts.label_column
   if type(lc) == "string" then

@@ -71,6 +71,7 @@ Sym.__newindex = function(self, k, v)
   rawset(self, k, v)
 end
 Sym.__add, Sym.__sub, Sym.__mul, Sym.__div, Sym.__pow = core.add, core.sub, core.mul, core.div, core.pow
+Sym.__idiv, Sym.__mod = core.floor_divide, core.remainder
 Sym.__unm, Sym.__len = core.neg, core.Tensor.__len
 local function no_compare()
   user_error("compare: < and <= on a traced tensor would need its values to give a Lua boolean; use x:lt(y), x:le(y) (tensors of 1 and 0) and dagl.where to choose")
@@ -230,10 +231,10 @@ function M.label(x, name, body)
   local tr = x.tracer
   local prev = tr.label
   tr.label = name
-  local ok, res = pcall(body)
+  local res = table.pack(pcall(body))
   tr.label = prev
-  if not ok then error(M.layer_error(name, res), 0) end
-  return res
+  if not res[1] then error(M.layer_error(name, res[2]), 0) end
+  return table.unpack(res, 2, res.n)
 end
 
 --- An error raised by layer `name` (while tracing, building or running it eagerly), naming the
@@ -325,6 +326,7 @@ local function same_shape(a, b)
   return true
 end
 
-M.internal = {node = node, new_sym = new_sym, operand = operand, same_shape = same_shape, user_error = user_error}
+M.internal = {node = node, new_sym = new_sym, operand = operand, same_shape = same_shape, user_error = user_error,
+              Sym = Sym}
 
 return M

@@ -92,6 +92,15 @@ local function pick(cmp)
 end
 rules.maximum, rules.minimum = pick("ge"), pick("le")
 
+-- remainder: a - floor(a / b) * b, so d/da = 1 and d/db = -floor(a / b) (where it exists).
+function rules.remainder(g, out, a, b, p)
+  if p.scalar then
+    if p.scalar_first then return -g * core.floor_divide(p.scalar, a) end
+    return g
+  end
+  return unbroadcast(g, a.shape), unbroadcast(-g * a:floor_divide(b), b.shape)
+end
+
 function rules.neg(g) return -g end
 function rules.exp(g, out) return g * out end
 function rules.log(g, out, a) return g / a end
@@ -107,6 +116,8 @@ local function softmax_dim(p) return p.axis >= 0 and p.axis + 1 or p.axis end
 function rules.softmax(g, out, a, _, p) return out * (g - (g * out):sum(softmax_dim(p), true)) end
 function rules.log_softmax(g, out, a, _, p) return g - out:exp() * g:sum(softmax_dim(p), true) end
 function rules.erf(g, out, a) return g * (-(a * a)):exp() * (2 / math.sqrt(math.pi)) end
+function rules.sin(g, out, a) return g * a:cos() end
+function rules.cos(g, out, a) return -(g * a:sin()) end
 -- cast: the gradient goes back in the source's dtype (times the scale of a scaled cast).
 function rules.cast(g, out, a, _, p) return (p.scalar and g * p.scalar or g):to(a:dtype()) end
 
@@ -138,6 +149,26 @@ function rules.gather(g, out, tbl, idx, p)
 end
 function rules.index_add(g, out, src, idx, p)
   return node(g.tracer, "gather", {g.id, idx.id}, {index_base = p.index_base})
+end
+
+-- cumsum: each input element reaches the sums from its place on, so its gradient is g summed
+-- from the other end (the same dim, the other direction).
+function rules.cumsum(g, out, a, _, p)
+  return node(g.tracer, "cumsum", {g.id}, {axis = p.axis, reverse = not p.reverse})
+end
+-- take_along (t:gather): g lands at the indices of a zero tensor of x's shape (scatter_add);
+-- scatter_add: g passes to the base tensor, and the values get g at their indices (take_along).
+function rules.take_along(g, out, x, idx, p)
+  local zeros = fn.lift(g, core.zeros(x.shape, x:dtype()))
+  return node(g.tracer, "scatter_add", {zeros.id, idx.id, g.id}, {axis = p.axis, index_base = p.index_base})
+end
+function rules.scatter_add(g, out, x, idx, p, s)
+  local src = s[3]
+  if not same_shape(idx.shape, src.shape) then
+    error(("dagl.grad: scatter_add's gradient for its values needs indices of their shape (indices [%s], values [%s])")
+      :format(table.concat(idx.shape, ", "), table.concat(src.shape, ", ")), 0)
+  end
+  return g, nil, node(g.tracer, "take_along", {g.id, idx.id}, {axis = p.axis, index_base = p.index_base})
 end
 
 function rules.clamp(g, out, a, b, p)
@@ -252,7 +283,9 @@ end
 
 -- No gradient flows through comparisons and index results.
 -- nor through assign (an update of a real tensor, not a function of its value).
-for _, op in ipairs {"eq", "ne", "lt", "le", "gt", "ge", "argmax", "argmin", "dropout_mask", "assign"} do
+-- floor_divide is piecewise constant: its gradient is zero wherever it exists.
+for _, op in ipairs {"eq", "ne", "lt", "le", "gt", "ge", "argmax", "argmin", "argsort", "dropout_mask", "assign",
+                     "floor_divide"} do
   rules[op] = function() return nil end
 end
 
@@ -269,9 +302,54 @@ function M.backward(y, wrt)
     syms[id] = syms[id] or new_sym(tr, id)
     return syms[id]
   end
+  local function add(id, gk) grads[id] = grads[id] and grads[id] + gk or gk end
+  -- Gradients of unit-step slices of a node wait here (pending[src] = list of {axis, start, g})
+  -- until every consumer of the node has given its part: slices of one axis that do not overlap
+  -- (an RNN's steps of its input projection, the gates of a step) then join as one concat with
+  -- zeros in the gaps, instead of one full-size slice_scatter and one add per slice (T^2 work
+  -- for T steps).
+  local pending = {}
+  local function settle(id)
+    local list = pending[id]
+    if not list then return end
+    pending[id] = nil
+    local by_axis, axes = {}, {}
+    for _, piece in ipairs(list) do
+      if not by_axis[piece.axis] then by_axis[piece.axis], axes[#axes + 1] = {}, piece.axis end
+      table.insert(by_axis[piece.axis], piece)
+    end
+    table.sort(axes)
+    local shape = sym(id).shape
+    for _, axis in ipairs(axes) do
+      local pieces = by_axis[axis]
+      table.sort(pieces, function(a, b) return a.start < b.start or (a.start == b.start and a.n < b.n) end)
+      local parts, at = {}, 0
+      local function zeros(len)
+        local zs = {table.unpack(shape)}
+        zs[axis + 1] = len
+        return fn.lift(pieces[1].g, core.zeros(zs, pieces[1].g:dtype()))
+      end
+      for _, piece in ipairs(pieces) do
+        if piece.start < at then -- overlaps the one before: added the plain way
+          add(id, rules.slice(piece.g, nil, sym(id), nil, {axis = axis, start = piece.start, step = 1}))
+        else
+          if piece.start > at then parts[#parts + 1] = zeros(piece.start - at) end
+          parts[#parts + 1] = piece.g
+          at = piece.start + piece.n
+        end
+      end
+      if at < shape[axis + 1] then parts[#parts + 1] = zeros(shape[axis + 1] - at) end
+      add(id, #parts == 1 and parts[1] or fn.concat(parts, axis + 1))
+    end
+  end
   for id = y.id, 0, -1 do
+    settle(id)
     local g, rec = grads[id], tr.rec[id]
-    if g and rec then
+    if g and rec and rec.op == "slice" and (rec.params.step or 1) == 1 then
+      local src, axis = rec.srcs[1], rec.params.axis
+      pending[src] = pending[src] or {}
+      table.insert(pending[src], {axis = axis, start = rec.params.start, n = g.shape[axis + 1], g = g})
+    elseif g and rec then
       local rule = rules[rec.op]
       if not rule then error(("dagl.grad: no gradient for op '%s'"):format(rec.op), 3) end
       local s = {}
@@ -279,7 +357,7 @@ function M.backward(y, wrt)
       local gs = table.pack(rule(g, sym(id), s[1], s[2], rec.params, s, rec))
       for k, src in ipairs(rec.srcs) do
         local gk = gs[k]
-        if gk then grads[src] = grads[src] and grads[src] + gk or gk end
+        if gk then add(src, gk) end
       end
     end
   end

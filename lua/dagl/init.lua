@@ -30,6 +30,10 @@ function dagl.concat(list, dim)
   return core.concat(list, dim)
 end
 
+--- dagl.stack, cat, split, chunk, std, tril, triu (and the methods t:split, ...): Lua over the
+-- core's ops, for tensors and symbols alike.
+require("dagl.lua_ops").install(dagl)
+
 --- dagl.trace, dagl.trace_stop, dagl.set_threads, dagl.read_csv, dagl.set_check_numerics and
 -- dagl.set_memory_plan check their options and arguments (dagl.api_options) before the C code.
 require("dagl.api_options").install(dagl)

@@ -2,7 +2,7 @@
 # spec/fuzz/seeds.sh DIR -- fills DIR/<target>/ with the seed corpus: the fixtures of spec/fixtures/
 # of each format (the .npz ones include deflated archives, np.savez_compressed's), small IDX files
 # of every type, plain and gzipped, plus a few small CSV files (the first byte of a CSV input picks
-# the options, see fuzz_csv.c).
+# the options, see fuzz_csv.c), one of them gzipped.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 out=$1
@@ -14,6 +14,7 @@ printf '\001a,b,c\n1,2,3\n4.5,-6e3,"7"\n\n' >"$out"/fuzz_csv/header.csv
 printf '\0001,2\n3,4\n' >"$out"/fuzz_csv/plain.csv
 printf '\0021;2\n3;4\n' >"$out"/fuzz_csv/semicolon.csv
 head -c 2000 "$root"/examples/data/iris.csv | { printf '\001'; cat; } >"$out"/fuzz_csv/iris.csv
+printf '1,2\n3,4\n' | gzip -n -c | { printf '\000'; cat; } >"$out"/fuzz_csv/plain.csv.gz # gunzipped by zlib
 # IDX: magic (0, 0, type, ndim), big-endian dims, data; uint8 images and labels, the other types
 idx=$out/fuzz_idx
 printf '\0\0\10\3\0\0\0\2\0\0\0\3\0\0\0\2\1\2\3\4\5\6\7\10\11\12\13\14' >"$idx"/images.idx

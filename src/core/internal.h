@@ -235,8 +235,8 @@ DAGL_HIDDEN void dagl__store(dagl_dtype dt, char *p, double v);
 /* The op classes, dtype rules and Lua forms of DAGL_OP_LIST's columns (see dagl.h). */
 #define DAGL__CLASSES(X)                                                                           \
     X(NONE) X(UNARY) X(BINARY) X(COMPARE) X(CLAMP) X(WHERE) X(REDUCE) X(MATMUL) X(LAYOUT) X(CAST)  \
-    X(CONCAT) X(SLICE_SCATTER) X(GATHER) X(INDEX_ADD) X(DROPOUT) X(WINDOW) X(SOFTMAX) X(ASSIGN)    \
-    X(CUSTOM)
+    X(CONCAT) X(SLICE_SCATTER) X(GATHER) X(INDEX_ADD) X(DROPOUT) X(WINDOW) X(ALONG) X(TAKE)        \
+    X(SCATTER) X(SOFTMAX) X(ASSIGN) X(CUSTOM)
 #define DAGL__CLS_ENUM(C) DAGL__CLS_##C,
 typedef enum dagl__op_class { DAGL__CLASSES(DAGL__CLS_ENUM) DAGL__CLS_COUNT } dagl__op_class;
 #undef DAGL__CLS_ENUM

@@ -41,6 +41,28 @@ static dagl_status infer_dropout(dagl_graph *g, dagl_node *nd)
     return dagl__dropout_check(g->ctx, a->dtype, nd->p.rate);
 }
 
+/* cumsum / argsort: the source's shape; the axis checked as the kernel checks it. */
+static dagl_status infer_along(dagl_graph *g, dagl_node *nd)
+{
+    const dagl_node *a = src_node(g, nd, 0);
+    copy_shape(nd, a);
+    return dagl__along_check(g->ctx, nd->op, ref_of(a), nd->p.axis);
+}
+
+/* take_along(x, idx): idx's shape, after the kernel's checks. */
+static dagl_status infer_take(dagl_graph *g, dagl_node *nd)
+{
+    return dagl__take_along_shape(g->ctx, ref_of(src_node(g, nd, 0)), ref_of(src_node(g, nd, 1)), nd->p.axis,
+                                  &nd->ndim, nd->shape);
+}
+
+/* scatter_add(x, idx, src): x's shape, after the kernel's checks. */
+static dagl_status infer_scatter(dagl_graph *g, dagl_node *nd)
+{
+    return dagl__scatter_add_shape(g->ctx, ref_of(src_node(g, nd, 0)), ref_of(src_node(g, nd, 1)),
+                                   ref_of(src_node(g, nd, 2)), nd->p.axis, &nd->ndim, nd->shape);
+}
+
 /* softmax / log_softmax: the source's shape; the axis checked as the kernel checks it. */
 static dagl_status infer_softmax(dagl_graph *g, dagl_node *nd)
 {
@@ -246,6 +268,9 @@ static dagl_status infer_assign(dagl_graph *g, dagl_node *nd)
 #define IN_INDEX_ADD infer_index_add
 #define IN_DROPOUT infer_dropout
 #define IN_WINDOW infer_window
+#define IN_ALONG infer_along
+#define IN_TAKE infer_take
+#define IN_SCATTER infer_scatter
 #define IN_SOFTMAX infer_softmax
 #define IN_ASSIGN infer_assign
 #define IN_FN(C) [DAGL__CLS_##C] = IN_##C,

@@ -123,7 +123,7 @@ dagl_status dagl_csv_read(dagl_ctx *ctx, const char *path, const dagl_csv_option
     char delim = opt && opt->delimiter ? opt->delimiter : ',';
     unsigned char *buf;
     size_t len;
-    dagl_status st = dagl__read_file(ctx, "read_csv", path, &buf, &len);
+    dagl_status st = dagl__read_file_gz(ctx, "read_csv", path, &buf, &len);
     if (st) return st;
     const char *p = (const char *)buf, *end = p + len;
     long line = 0;

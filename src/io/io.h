@@ -64,6 +64,10 @@ dagl_status dagl__tensor_from_file(dagl_ctx *ctx, const char *what, dagl_rfile *
 /* Reads a whole file into a malloc'ed buffer (DAGL_E_IO naming `what` and the path). */
 dagl_status dagl__read_file(dagl_ctx *ctx, const char *what, const char *path, unsigned char **buf,
                             size_t *len);
+/* dagl__read_file, gunzipped by zlib when the file starts with gzip's magic (gunzip.c): every
+ * member of the stream; truncated or corrupt streams are DAGL_E_FORMAT naming `what` and the path. */
+dagl_status dagl__read_file_gz(dagl_ctx *ctx, const char *what, const char *path, unsigned char **buf,
+                               size_t *len);
 
 /* Checks a shape read from a file (ndim, non-negative sizes, element count * size without
  * overflow) and gives its byte size; the error names `what` (file and entry). */

@@ -149,6 +149,30 @@ static dagl_status ap_window(dagl_ctx *ctx, dagl_op op, int nsrc, dagl_tensor *c
     }
 }
 
+/* cumsum / argsort along params.axis (params.reverse: from the end / descending). */
+static dagl_status ap_along(dagl_ctx *ctx, dagl_op op, int nsrc, dagl_tensor *const *v, const dagl_node_params *p,
+                            dagl_tensor *dst, dagl_tensor **out)
+{
+    (void)nsrc;
+    return dagl__along_into(ctx, op, v[0], p->axis, p->reverse, p->index_base, dst, out);
+}
+
+/* take_along(x, idx) along params.axis, indices from params.index_base. */
+static dagl_status ap_take(dagl_ctx *ctx, dagl_op op, int nsrc, dagl_tensor *const *v, const dagl_node_params *p,
+                           dagl_tensor *dst, dagl_tensor **out)
+{
+    (void)op, (void)nsrc;
+    return dagl__take_along_into(ctx, v[0], v[1], p->axis, p->index_base, dst, out);
+}
+
+/* scatter_add(x, idx, src) along params.axis, indices from params.index_base. */
+static dagl_status ap_scatter(dagl_ctx *ctx, dagl_op op, int nsrc, dagl_tensor *const *v, const dagl_node_params *p,
+                              dagl_tensor *dst, dagl_tensor **out)
+{
+    (void)op, (void)nsrc;
+    return dagl__scatter_add_into(ctx, v[0], v[1], v[2], p->axis, p->index_base, dst, out);
+}
+
 /* softmax / log_softmax along params.axis. */
 static dagl_status ap_softmax(dagl_ctx *ctx, dagl_op op, int nsrc, dagl_tensor *const *v, const dagl_node_params *p,
                               dagl_tensor *dst,
@@ -189,6 +213,9 @@ static dagl_status ap_assign(dagl_ctx *ctx, dagl_op op, int nsrc, dagl_tensor *c
 #define AP_INDEX_ADD ap_index_add
 #define AP_DROPOUT ap_dropout
 #define AP_WINDOW ap_window
+#define AP_ALONG ap_along
+#define AP_TAKE ap_take
+#define AP_SCATTER ap_scatter
 #define AP_SOFTMAX ap_softmax
 #define AP_ASSIGN ap_assign
 static const apply_fn apply_of[] = {DAGL__CLASSES(AP_FN)};

@@ -163,6 +163,14 @@ DAGL_HIDDEN dagl_status dagl__ew_program(dagl_ctx *ctx, const dagl__ew_prog *p, 
  * matmul's batch shape and output shape. */
 DAGL_HIDDEN dagl_status dagl__reduce_shape(dagl_ctx *ctx, dagl_op op, dagl__shape_ref a, const int *dims, int ndims,
                                            int keepdim, int *ond, int64_t *oshape);
+/* cumsum's and argsort's op and dim check (dim 0-based, negative from the end; along.c). */
+DAGL_HIDDEN dagl_status dagl__along_check(dagl_ctx *ctx, dagl_op op, dagl__shape_ref a, int axis);
+/* take_along's result shape (idx's) and scatter_add's (x's) after the index and dim checks
+ * (take_along.c). */
+DAGL_HIDDEN dagl_status dagl__take_along_shape(dagl_ctx *ctx, dagl__shape_ref x, dagl__shape_ref idx, int axis,
+                                               int *ndim, int64_t *shape);
+DAGL_HIDDEN dagl_status dagl__scatter_add_shape(dagl_ctx *ctx, dagl__shape_ref x, dagl__shape_ref idx,
+                                                dagl__shape_ref src, int axis, int *ndim, int64_t *shape);
 /* softmax's op and dim check (dim 0-based, negative from the end). */
 DAGL_HIDDEN dagl_status dagl__softmax_check(dagl_ctx *ctx, dagl_op op, dagl__shape_ref a, int dim);
 DAGL_HIDDEN dagl_status dagl__matmul_shape(dagl_ctx *ctx, dagl__shape_ref a, dagl__shape_ref b, int *nbatch,
@@ -196,6 +204,16 @@ DAGL_HIDDEN dagl_status dagl__reduce_into(dagl_ctx *ctx, dagl_op op, const dagl_
 /* dagl_softmax into dst */
 DAGL_HIDDEN dagl_status dagl__softmax_into(dagl_ctx *ctx, dagl_op op, const dagl_tensor *a, int dim,
                                            dagl_tensor *dst, dagl_tensor **out);
+/* cumsum or argsort of a along axis into dst (reverse: from the end / descending; argsort's
+ * positions + base) */
+DAGL_HIDDEN dagl_status dagl__along_into(dagl_ctx *ctx, dagl_op op, const dagl_tensor *a, int axis, int reverse,
+                                         int64_t base, dagl_tensor *dst, dagl_tensor **out);
+/* take_along(x, idx) and scatter_add(x, idx, src) along axis, indices from base, into dst */
+DAGL_HIDDEN dagl_status dagl__take_along_into(dagl_ctx *ctx, const dagl_tensor *x, const dagl_tensor *idx, int axis,
+                                              int64_t base, dagl_tensor *dst, dagl_tensor **out);
+DAGL_HIDDEN dagl_status dagl__scatter_add_into(dagl_ctx *ctx, const dagl_tensor *x, const dagl_tensor *idx,
+                                               const dagl_tensor *src, int axis, int64_t base, dagl_tensor *dst,
+                                               dagl_tensor **out);
 /* dagl_concat into dst */
 DAGL_HIDDEN dagl_status dagl__concat_into(dagl_ctx *ctx, int n, const dagl_tensor *const *ts, int dim,
                                           dagl_tensor *dst, dagl_tensor **out);

@@ -1,4 +1,4 @@
-/* unary.c -- elementwise functions of one tensor (neg, exp, ..., relu, erf) and clamp. */
+/* unary.c -- elementwise functions of one tensor (neg, exp, ..., relu, erf, sin, cos) and clamp. */
 #include "kernels.h"
 
 #include "fastmath.h"
@@ -24,7 +24,9 @@
     X(sqrt, sfx, T, F(sqrt)(x))                                                                    \
     X(tanh, sfx, T, TANH(x))                                                                       \
     X(sigmoid, sfx, T, FAST(sigmoid)(x))                                                          \
-    X(erf, sfx, T, F(erf)(x))
+    X(erf, sfx, T, F(erf)(x))                                                                      \
+    X(sin, sfx, T, F(sin)(x))                                                                      \
+    X(cos, sfx, T, F(cos)(x))
 
 /* One generated kernel per (op, dtype): an inner row loop, a unit-stride copy of it that the
  * compiler vectorizes, and the shared row driver around it. */
@@ -88,6 +90,7 @@ static const ew_kernel unary_kernels[DAGL_OP_COUNT][DAGL_DTYPE_COUNT] = {
     [DAGL_OP_NEG] = K(neg),      [DAGL_OP_EXP] = KF(exp),   [DAGL_OP_LOG] = KF(log),
     [DAGL_OP_SQRT] = KF(sqrt),   [DAGL_OP_ABS] = K(abs),    [DAGL_OP_TANH] = KF(tanh),
     [DAGL_OP_SIGMOID] = KF(sigmoid), [DAGL_OP_RELU] = K(relu), [DAGL_OP_ERF] = KF(erf),
+    [DAGL_OP_SIN] = KF(sin),     [DAGL_OP_COS] = KF(cos),
 };
 static const ew_kernel clamp_kernels[DAGL_DTYPE_COUNT] = K(clamp);
 

@@ -120,6 +120,7 @@ static void push_params(lua_State *L, dagl_op op, const dagl_node_params *p)
         lua_pushinteger(L, p->step), lua_setfield(L, -2, "step");
     }
     if (p->index_base) lua_pushinteger(L, p->index_base), lua_setfield(L, -2, "index_base");
+    if (p->reverse) lua_pushboolean(L, 1), lua_setfield(L, -2, "reverse");
     if (op == DAGL_OP_DROPOUT_MASK) {
         lua_pushnumber(L, p->rate), lua_setfield(L, -2, "rate");
         lua_pushinteger(L, (lua_Integer)p->seed), lua_setfield(L, -2, "seed");

@@ -84,7 +84,7 @@ static dagl_op op_by_name(lua_State *L, int idx)
 }
 
 /* Reads optional node parameters from a table: scalar, scalar_first, lo, hi, dims (0-based),
- * keepdim, correction, shape, axis (0-based), start, stop, step, index_base, rate, seed, dtype,
+ * keepdim, correction, shape, axis (0-based), start, stop, step, index_base, reverse, rate, seed, dtype,
  * and the window of conv/pool ops: pool_size, strides, padding. The table is in the graph's form
  * (what the front end of l_front.c writes): nothing here is normalized again. */
 static void read_params(lua_State *L, int idx, dagl_node_params *p, const char *what)
@@ -101,7 +101,9 @@ static void read_params(lua_State *L, int idx, dagl_node_params *p, const char *
     p->scalar_first = lua_toboolean(L, -1);
     lua_getfield(L, idx, "keepdim");
     p->keepdim = lua_toboolean(L, -1);
-    lua_pop(L, 2);
+    lua_getfield(L, idx, "reverse");
+    p->reverse = lua_toboolean(L, -1);
+    lua_pop(L, 3);
     if (lua_getfield(L, idx, "lo") == LUA_TNUMBER) p->lo = lua_tonumber(L, -1);
     if (lua_getfield(L, idx, "hi") == LUA_TNUMBER) p->hi = lua_tonumber(L, -1);
     if (lua_getfield(L, idx, "correction") == LUA_TNUMBER) p->correction = (int)lua_tointeger(L, -1);

@@ -1,6 +1,7 @@
 /* l_index.c -- joins, row indexing and dropout masks from Lua: dagl.concat (real tensors;
  * dagl/init.lua sends lists with symbols to fn.lua), and through the front end (l_front.c), for
- * real tensors and traced symbols alike, dagl.embedding, t:index_select(dim, idx),
+ * real tensors and traced symbols alike, dagl.embedding, t:index_select(dim, idx), t:gather(dim,
+ * idx) and t:scatter_add(dim, idx, src),
  * dagl.index_add and dagl.dropout_mask. Dims are 1-based; embedding ids count from 0 (as Keras
  * token ids do), index_select indices from 1 (as Torch7's do). */
 #include "ldagl.h"
@@ -73,6 +74,25 @@ static int l_index_select(lua_State *L)
     return 1;
 }
 
+/* t:gather(dim, idx) / dagl.gather(t, dim, idx): t's elements at 1-based int64 indices idx (t's
+ * rank) along dim, as torch.gather (take_along); t:scatter_add(dim, idx, src): t with src added
+ * there (its gradient). */
+static int along_index(lua_State *L, dagl_op op)
+{
+    dagl_l_arg args[3];
+    int n = op == DAGL_OP_SCATTER_ADD ? 3 : 2;
+    dagl_l_arg_check(L, 1, &args[0]);
+    dagl_node_params p;
+    dagl_node_params_init(&p);
+    p.axis = dagl_l_dim(L, 2, args[0].ndim, args[0].shape, args[0].ndim);
+    p.index_base = 1;
+    dagl_l_arg_check(L, 3, &args[1]);
+    if (n == 3) dagl_l_arg_check(L, 4, &args[2]);
+    return dagl_l_apply(L, op, n, args, &p);
+}
+static int l_gather_dim(lua_State *L) { return along_index(L, DAGL_OP_TAKE_ALONG); }
+static int l_scatter_add(lua_State *L) { return along_index(L, DAGL_OP_SCATTER_ADD); }
+
 /* dagl.index_add(src, idx, rows [, base=0]): a zero table of `rows` rows with src's rows added at
  * idx (the gradient of embedding). */
 static int l_index_add(lua_State *L)
@@ -105,8 +125,9 @@ static int l_dropout_mask(lua_State *L)
 
 const luaL_Reg dagl_l_index_funcs[] = {
     {"concat", l_concat},       {"embedding", l_embedding}, {"index_add", l_index_add},
-    {"dropout_mask", l_dropout_mask}, {NULL, NULL},
+    {"dropout_mask", l_dropout_mask}, {"gather", l_gather_dim}, {"scatter_add", l_scatter_add}, {NULL, NULL},
 };
 
 const luaL_Reg dagl_l_index_methods[] = {
-    {"index_select", l_index_select}, {"dropout_mask", l_dropout_mask}, {NULL, NULL}};
+    {"index_select", l_index_select}, {"dropout_mask", l_dropout_mask}, {"gather", l_gather_dim},
+    {"scatter_add", l_scatter_add}, {NULL, NULL}};

@@ -108,7 +108,46 @@ static int read_dims(lua_State *L, int idx, const dagl_l_arg *x, int *dims)
     return n;
 }
 
-/* Reductions: t:sum(), t:sum(dim), t:sum({d1, d2}, keepdim), t:var(dim, keepdim, correction).
+/* Reads a boolean at idx (nil: false) for `what`'s argument `name`; anything else raises (a table
+ * there is usually a PyTorch habit: t:sum(2, {keepdim = true})), which the caller takes apart). */
+static int read_flag(lua_State *L, int idx, const char *name)
+{
+    if (lua_isnoneornil(L, idx)) return 0;
+    if (!lua_isboolean(L, idx))
+        return luaL_error(L, "%s: %s must be true or false, got a %s", dagl_l_func_name(L), name, luaL_typename(L, idx));
+    return lua_toboolean(L, idx);
+}
+
+/* A reduction's keepdim and correction: positional (t:var(dims, keepdim, correction)) or, as
+ * PyTorch users write them, an options table after the dims: {keepdim = true, correction = 0}
+ * (also unbiased = false, torch's older spelling of correction 0). Unknown options raise with the
+ * nearest valid name. */
+static void read_reduce_flags(lua_State *L, dagl_op op, dagl_node_params *p)
+{
+    bool var = op == DAGL_OP_VAR;
+    p->correction = 1;
+    if (!lua_istable(L, 3)) {
+        p->keepdim = read_flag(L, 3, "keepdim");
+        if (var) p->correction = (int)luaL_optinteger(L, 4, 1);
+        else if (!lua_isnoneornil(L, 4))
+            luaL_error(L, "%s: takes (dims, keepdim) or (dims, {keepdim = }), got a 4th argument", dagl_l_func_name(L));
+        return;
+    }
+    static const char *const all[] = {"keepdim", "correction", "unbiased", NULL}, *const kd[] = {"keepdim", NULL};
+    dagl_l_check_options(L, 3, dagl_l_func_name(L), var ? all : kd);
+    lua_getfield(L, 3, "keepdim");
+    p->keepdim = read_flag(L, -1, "keepdim");
+    lua_getfield(L, 3, "unbiased");
+    lua_getfield(L, 3, "correction");
+    if (!lua_isnil(L, -1) && !lua_isnil(L, -2))
+        luaL_error(L, "%s: give correction or unbiased, not both", dagl_l_func_name(L));
+    if (!lua_isnil(L, -1)) p->correction = (int)luaL_checkinteger(L, -1);
+    else if (!lua_isnil(L, -2)) p->correction = read_flag(L, -2, "unbiased");
+    lua_pop(L, 3);
+}
+
+/* Reductions: t:sum(), t:sum(dim), t:sum({d1, d2}, keepdim), t:var(dim, keepdim, correction),
+ * or the flags as options: t:var(dim, {keepdim = true, correction = 0}).
  * argmax/argmin give 1-based indices (t[t:argmax():item()] is the max), traced too. */
 static int front_reduce(lua_State *L, dagl_op op)
 {
@@ -117,8 +156,7 @@ static int front_reduce(lua_State *L, dagl_op op)
     dagl_node_params p;
     dagl_node_params_init(&p);
     p.ndims = read_dims(L, 2, &a, p.dims);
-    p.keepdim = lua_toboolean(L, 3);
-    p.correction = (int)luaL_optinteger(L, 4, 1);
+    read_reduce_flags(L, op, &p);
     dagl_l_apply(L, op, 1, &a, &p);
     if (op != DAGL_OP_ARGMAX && op != DAGL_OP_ARGMIN) return 1;
     dagl_l_arg r;
@@ -170,6 +208,33 @@ static int front_softmax(lua_State *L, dagl_op op)
     return dagl_l_apply(L, op, 1, &a, &p);
 }
 
+/* t:cumsum(dim, {reverse = false}) (dim required, as torch's) and t:argsort(dim = -1,
+ * descending = false) / t:argsort(dim, {descending =, stable =}): positions 1-based, as argmax's;
+ * the sort is always stable. */
+static int front_along(lua_State *L, dagl_op op)
+{
+    bool sum = op == DAGL_OP_CUMSUM;
+    dagl_l_arg a;
+    dagl_l_arg_check(L, 1, &a);
+    dagl_node_params p;
+    dagl_node_params_init(&p);
+    if (sum && lua_isnoneornil(L, 2)) return luaL_error(L, "cumsum: takes the dim to sum along: t:cumsum(dim)");
+    p.axis = lua_isnoneornil(L, 2) || a.ndim == 0 ? -1 : dagl_l_dim(L, 2, a.ndim, a.shape, a.ndim);
+    p.index_base = sum ? 0 : 1;
+    const char *flag = sum ? "reverse" : "descending";
+    if (lua_istable(L, 3)) {
+        static const char *const sum_opts[] = {"reverse", NULL}, *const sort_opts[] = {"descending", "stable", NULL};
+        dagl_l_check_options(L, 3, dagl_op_name(op), sum ? sum_opts : sort_opts);
+        lua_getfield(L, 3, flag);
+        lua_replace(L, 3);
+    }
+    if (!lua_isnoneornil(L, 3) && !lua_isboolean(L, 3))
+        return luaL_error(L, "%s: %s must be true or false, got a %s", dagl_op_name(op), flag, luaL_typename(L, 3));
+    if (!lua_isnoneornil(L, 4)) return luaL_error(L, "%s: takes (dim, {%s = }), got more arguments", dagl_op_name(op), flag);
+    p.reverse = lua_toboolean(L, 3);
+    return dagl_l_apply(L, op, 1, &a, &p);
+}
+
 /* x:conv2d(k, {strides=, padding=}); x:max_pool2d(opts) and x:avg_pool2d(opts), where opts is
  * {pool_size=, strides=, padding=} or just the pool size (default 2, as Keras's). Convolution
  * is real work: the VM lock is released around big ones. */
@@ -216,6 +281,7 @@ static int front_window(lua_State *L, dagl_op op)
 #define FRONT_REDUCE front_reduce
 #define FRONT_MATMUL front_matmul
 #define FRONT_SOFTMAX front_softmax
+#define FRONT_ALONG front_along
 #define FRONT_WINDOW front_window
 #define BIND(E, name, cls, dt, lua) BIND_##lua(E, name, cls)
 DAGL_OP_LIST(BIND)

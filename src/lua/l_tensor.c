@@ -189,6 +189,8 @@ static int t_sub(lua_State *L) { return dagl_l_binary(L, DAGL_OP_SUB); }
 static int t_mul(lua_State *L) { return dagl_l_binary(L, DAGL_OP_MUL); }
 static int t_div(lua_State *L) { return dagl_l_binary(L, DAGL_OP_DIV); }
 static int t_pow(lua_State *L) { return dagl_l_binary(L, DAGL_OP_POW); }
+static int t_idiv(lua_State *L) { return dagl_l_binary(L, DAGL_OP_FLOOR_DIVIDE); }
+static int t_mod(lua_State *L) { return dagl_l_binary(L, DAGL_OP_REMAINDER); }
 
 /* __unm: -t, the operator form of t:neg(). */
 static int t_unm(lua_State *L)
@@ -423,7 +425,7 @@ const luaL_Reg dagl_l_tensor_methods[] = {
 
 static const luaL_Reg meta[] = {
     {"__gc", t_gc},   {"__close", t_gc}, {"__add", t_add}, {"__sub", t_sub}, {"__mul", t_mul},
-    {"__div", t_div}, {"__pow", t_pow},  {"__unm", t_unm}, {"__len", t_len}, {"__tostring", t_tostring},
+    {"__div", t_div}, {"__pow", t_pow},  {"__idiv", t_idiv}, {"__mod", t_mod},  {"__unm", t_unm}, {"__len", t_len}, {"__tostring", t_tostring},
     {"__newindex", t_newindex}, {NULL, NULL},
 };
 

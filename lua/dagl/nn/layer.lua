@@ -235,11 +235,11 @@ function Layer.__call(self, x, ...)
   if list then for _, v in ipairs(x) do if dagl.is_symbol(v) then sym = v break end end end
   local rest = table.pack(...)
   local function run()
-    local y = self:call(x, table.unpack(rest, 1, rest.n))
+    local ys = table.pack(self:call(x, table.unpack(rest, 1, rest.n)))
     if self.weight_regularizers then
       for _, wr in ipairs(self.weight_regularizers) do self:regularize(sym or x, wr[1], wr[2]) end
     end
-    return y
+    return table.unpack(ys, 1, ys.n) -- every result (MultiHeadAttention's scores too)
   end
   if sym then return dagl.label(sym, self.name, run) end
   local res = table.pack(pcall(run))

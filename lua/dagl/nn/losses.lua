@@ -99,18 +99,39 @@ function Loss:per_sample(pred, y)
       table.concat(pred.shape, ", "), table.concat(t.shape, ", "),
       self.kind == "sparse" and " (one-hot rows of the labels)" or ""), 0)
   end
-  return self.fn(pred, t, self)
+  local values = self.fn(pred, t, self)
+  if self.ignore_class == nil then return values end
+  -- ignore_class: the rows whose label is that class count for nothing (PyTorch's ignore_index)
+  local k = self.ignore_class
+  local classes = t.shape[#t.shape]
+  if k < 0 or k >= classes then
+    error(("loss %s: ignore_class = %d is not a class of predictions with %d classes (0 to %d)"):format(self.name,
+      k, classes, classes - 1), 0)
+  end
+  local keep = 1 - t:select(#t.shape, k + 1)
+  return values * keep, keep
+end
+
+-- The reduction, where ignored rows (ignore_class) leave the mean: a sum over the rows kept
+-- divided by how many there are (at least 1).
+local function reduce_kept(values, keep, reduction)
+  if not keep or reduction ~= "sum_over_batch_size" then return reduce(values, reduction) end
+  return values:sum() / keep:sum():maximum(1)
 end
 
 --- loss(pred, target): the per-sample values reduced by the loss's reduction (a scalar, or the
 -- values themselves with reduction = "none").
-function Loss:__call(pred, y) return reduce(self:per_sample(pred, y), self.reduction) end
+function Loss:__call(pred, y)
+  local values, keep = self:per_sample(pred, y)
+  return reduce_kept(values, keep, self.reduction)
+end
 
 --- loss:training_value(pred, target) -> scalar: what fit minimizes and reports: the reduced
 -- value, or with reduction = "none" the mean of the per-sample values (as Keras's compile does).
 function Loss:training_value(pred, y)
   local r = self.reduction == "none" and "sum_over_batch_size" or self.reduction
-  return reduce(self:per_sample(pred, y), r)
+  local values, keep = self:per_sample(pred, y)
+  return reduce_kept(values, keep, r)
 end
 
 function Loss:__tostring()
@@ -151,7 +172,8 @@ local OPTION = {
                doc = "sum_over_batch_size (alias mean), sum, or none/false (one value per sample)"},
   name = {"name", "string", doc = "the loss's name (in messages)"},
   dtype = {"dtype", "string", unsupported = "the loss is computed in the predictions' dtype"},
-  ignore_class = {"ignore_class", "integer", unsupported = "dagl has no masks"},
+  ignore_class = {"ignore_class", "integer",
+                  doc = "a label (0-based) whose rows count for nothing: padding (the mean is over the other rows)"},
   delta = {"delta", "number", above = 0, default = 1.0, doc = "where the loss turns from quadratic to linear"},
 }
 
@@ -171,7 +193,8 @@ local function loss_class(c)
     local o = decl:parse(1, ...)
     return setmetatable({class_name = c[1], name = o.name or c.name, fn = per_sample[c.formula], kind = c.kind,
                          from_logits = o.from_logits == true, label_smoothing = o.label_smoothing or 0,
-                         reduction = o.reduction, delta = o.delta, config = options.given(o)}, Loss)
+                         reduction = o.reduction, delta = o.delta, ignore_class = o.ignore_class,
+                         config = options.given(o)}, Loss)
   end
   CLASSES[L[c[1]]] = c[1]
 end
@@ -258,15 +281,43 @@ function nn.losses.get(spec)
     :format(options.show(spec)), 2)
 end
 
---- One-hot rows (float32) of integer class labels 0..n-1 given as a tensor or a table.
+--- One-hot rows (float32) of integer class labels 0..n-1 given as a tensor or a (nested) table
+-- of any shape: the result has the labels' shape and n more (labels of shape (n, 1), as Keras
+-- takes them, give (n, classes)). A label outside 0..n-1 raises naming it and its place.
 function nn.one_hot(labels, n)
-  local t = type(labels) == "table" and labels or labels:totable()
-  local out = dagl.zeros(#t, n)
-  for i, c in ipairs(t) do
-    if type(c) == "table" then c = c[1] end -- labels shaped (n, 1)
-    local k = math.tointeger(c)
-    if not k or k < 0 or k >= n then error(("one_hot: label %s at %d is not in 0..%d"):format(tostring(c), i, n - 1), 2) end
-    out[i][k + 1] = 1
+  local t = labels
+  if type(t) == "table" and not dagl.is_tensor(t) then
+    local ok, made = pcall(dagl.tensor, t, "int64")
+    if not ok then error(("one_hot: the labels must be integers, a tensor or a (nested) list of them: %s"):format(made), 2) end
+    t = made
   end
-  return out
+  local shape = t.shape
+  if #shape == 2 and shape[2] == 1 then t, shape = t:reshape(shape[1]), {shape[1]} end
+  if t:dtype() ~= "int64" then
+    local f = t:to("float64")
+    if t:dtype() ~= "uint8" and f:eq(f:floor_divide(1)):sum():item() ~= f:numel() then
+      error("one_hot: the labels must be integers", 2)
+    end
+    t = t:to("int64")
+  end
+  if t:numel() > 0 then
+    local lo, hi = t:min():item(), t:max():item()
+    if lo < 0 or hi >= n then
+      local flat = t:reshape(-1)
+      local bad = flat:lt(0) + flat:ge(n)
+      local i = bad:argmax():item()
+      error(("one_hot: label %d at %d is not in 0..%d"):format(flat[i], i, n - 1), 2)
+    end
+  end
+  -- labels (..., 1) == classes (1, ..., 1, n); the temporaries are closed at once (fit calls this
+  -- per batch, and dead tensors must not wait for the collector: spec/fit_memory_spec.lua)
+  local ones, cols = {}, {table.unpack(shape)}
+  for _ = 1, #shape do ones[#ones + 1] = 1 end
+  ones[#ones + 1] = n
+  cols[#cols + 1] = 1
+  local range <close> = dagl.arange(n, "int64")
+  local classes <close> = range:reshape(ones)
+  local column <close> = t:reshape(cols)
+  local hit <close> = column:eq(classes)
+  return hit:to("float32")
 end

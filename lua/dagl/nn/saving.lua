@@ -300,6 +300,27 @@ end
 -- settings in one safetensors file; nn.load_model(path) rebuilds the model.
 function nn.Model:save(path, opts) return nn.save_model(self, path, opts) end
 
+--- The {class_name =, config =} of a layer held by another layer (the recurrent layer of
+-- nn.Bidirectional, the layer of nn.TimeDistributed), for the holder's get_config; the holder's
+-- from_config gives it to nn.layer_from_entry.
+function nn.layer_entry(layer)
+  local e = item_entry(layer, layer, ("layer '%s'"):format(tostring(layer.name)))
+  e.build_shape = nil -- the holder builds it
+  return e
+end
+
+--- The layer of an entry that nn.layer_entry made (its class registered or built in).
+function nn.layer_from_entry(entry)
+  if type(entry) ~= "table" or type(entry.class_name) ~= "string" or type(entry.config) ~= "table" then
+    error(("a nested layer must be {class_name =, config =}, got %s"):format(options.show(entry)), 0)
+  end
+  local class = custom[entry.class_name] or builtins()[entry.class_name]
+  if not class then
+    error(("a nested layer is of the class '%s', which is not registered (nn.register_layer)"):format(entry.class_name), 0)
+  end
+  return make_layer(class, entry.config)
+end
+
 --- The pieces that nn.load_model (loading.lua) shares.
 return {FORMAT_VERSION = FORMAT_VERSION, MODEL_KINDS = MODEL_KINDS, custom = custom, builtins = builtins,
         make_layer = make_layer}

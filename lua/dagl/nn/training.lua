@@ -87,11 +87,23 @@ return function(Model)
     end
   end
 
-  -- Graph arguments of a batch: the inputs, then the targets as the graph takes them.
+  -- Graph arguments of a batch: the inputs, then the targets as the graph takes them; `made`
+  -- lists the targets made here (one-hot rows, conversions), which the caller drops after the
+  -- run instead of leaving them to the collector (the user's own tensors are never in it).
   local function batch_args(self, xb, yb)
-    local args = {table.unpack(data.list(xb))}
-    for _, t in ipairs(data.list(data.targets(yb, self.sparse, self.n_classes))) do args[#args + 1] = t end
+    local args, made = {table.unpack(data.list(xb))}, {}
+    local given = {}
+    for _, t in ipairs(data.list(yb)) do given[t] = true end
+    for _, t in ipairs(data.list(data.targets(yb, self.sparse, self.n_classes))) do
+      args[#args + 1] = t
+      if dagl.is_tensor(t) and not given[t] then made[#made + 1] = t end
+    end
+    args.made = made
     return args
+  end
+  -- Drops what batch_args made.
+  local function drop_made(args)
+    for _, t in ipairs(args.made or {}) do drop(t) end
   end
 
   -- One optimizer step on a batch (one run of the train-step graph, which updates the weights);
@@ -114,6 +126,7 @@ return function(Model)
     graph = g -- set after runs: an interrupt between the two leaves graph nil (nothing ran)
     local res = table.pack(step(table.unpack(args)))
     for i = first_hyper, #args do drop(args[i]) end
+    drop_made(args)
     local ms = {}
     for i = 2, res.n do ms[i - 1] = res[i]:item() end
     local loss = res[1]:item()
@@ -292,6 +305,9 @@ return function(Model)
         local i, j = (b - 1) * bs + 1, math.min(b * bs, n)
         local xb, yb = next_batch(b, i, j)
         local loss, ms = train_batch(self, batch_args(self, xb, yb))
+        -- the batch's tensors are fit's own (gathered rows, or views of the data): freed now
+        for _, t in ipairs(data.list(xb)) do if dagl.is_tensor(t) then drop(t) end end
+        for _, t in ipairs(data.list(yb)) do if dagl.is_tensor(t) then drop(t) end end
         accumulate(sums, loss, ms, j - i + 1)
         count = count + (j - i + 1)
         if p.tty then progress(p, b, averages(self, sums, count, ""), keys, false) end
@@ -356,7 +372,9 @@ return function(Model)
     local sums = {}
     for i = 1, n, bs do
       local j = math.min(i + bs - 1, n)
-      local res = {self.eval_step(table.unpack(batch_args(self, data.rows(x, i, j), data.rows(y, i, j))))}
+      local args = batch_args(self, data.rows(x, i, j), data.rows(y, i, j))
+      local res = {self.eval_step(table.unpack(args))}
+      drop_made(args)
       for k = 1, #res do
         local t = res[k]
         res[k] = t:item()
