@@ -46,7 +46,7 @@ dagl_status ox_attr_ints(ox_build *b, const char *name, int64_t *out, int max, i
     *n = -1;
     if (!a) return DAGL_OK;
     if (a->n_ints > (size_t)max) return ox_bad_attr(b, name, "%zu values (at most %d)", a->n_ints, max);
-    memcpy(out, a->ints, sizeof(int64_t) * a->n_ints);
+    if (a->n_ints) memcpy(out, a->ints, sizeof(int64_t) * a->n_ints); /* ints is NULL when empty */
     *n = (int)a->n_ints;
     return DAGL_OK;
 }

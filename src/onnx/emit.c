@@ -208,7 +208,7 @@ dagl_status ox_const_ints(ox_build *b, ox_value *v, const char *what, int64_t *o
     dagl_tensor *c;
     dagl_status st = dagl_cast(b->ctx, t, DAGL_I64, &c);
     if (st) return ox_wrap(b, st);
-    memcpy(out, dagl_tensor_data(c), sizeof(int64_t) * (size_t)cnt);
+    if (cnt) memcpy(out, dagl_tensor_data(c), sizeof(int64_t) * (size_t)cnt); /* no data when empty */
     dagl_tensor_release(c);
     *n = (int)cnt;
     return DAGL_OK;

@@ -65,7 +65,7 @@ Onnx__TensorProto *ex_tensor_proto(dagl_ctx *ctx, const dagl_tensor *t, char *na
         return NULL;
     }
     memcpy(tp->dims, dagl_tensor_shape(c), sizeof(int64_t) * tp->n_dims);
-    memcpy(tp->raw_data.data, dagl_tensor_data(c), nb);
+    if (nb) memcpy(tp->raw_data.data, dagl_tensor_data(c), nb);
     tp->raw_data.len = nb;
     tp->has_raw_data = 1;
     tp->has_data_type = 1;

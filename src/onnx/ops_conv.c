@@ -128,7 +128,7 @@ static dagl_status bn_input(ox_build *b, int i, const char *what, int64_t c, dou
                                                    (long long)dagl_tensor_numel(v->c), (long long)c);
     dagl_tensor *d;
     if (dagl_cast(b->ctx, v->c, DAGL_F64, &d)) return ox_wrap(b, DAGL_E_NOMEM);
-    memcpy(out, dagl_tensor_data(d), sizeof(double) * (size_t)c);
+    if (c) memcpy(out, dagl_tensor_data(d), sizeof(double) * (size_t)c);
     dagl_tensor_release(d);
     return DAGL_OK;
 }

@@ -148,7 +148,7 @@ dagl_status ox_import_shape(ox_build *b)
     int64_t n = end - start;
     dagl_tensor *t;
     if (dagl_tensor_new(b->ctx, DAGL_I64, 1, &n, &t)) return ox_wrap(b, DAGL_E_NOMEM);
-    memcpy(dagl_tensor_data(t), x->shape + start, sizeof(int64_t) * (size_t)n);
+    if (n) memcpy(dagl_tensor_data(t), x->shape + start, sizeof(int64_t) * (size_t)n);
     return ox_out(b, 0, ox_const(b, t));
 }
 
