@@ -781,7 +781,8 @@ DAGL_API const char *dagl_onnx_output_name(const dagl_onnx_model *m, int i);
 /* A graph of the model on the model's context for input shapes ndims[i], shapes[i] (NULL
  * shapes, or a NULL shapes[i]: the declared shape, which must then be fixed). Given shapes must
  * match the declared dims that are fixed (DAGL_E_SHAPE naming the input). The graph's inputs and
- * outputs are the model's, in ONNX's layout; bool results come as uint8. */
+ * outputs are the model's, in ONNX's layout; bool results come as uint8. Builds of one model run
+ * one at a time (they report errors on the model's context); the graphs they give are independent. */
 DAGL_API dagl_status dagl_onnx_build(dagl_onnx_model *m, const int *ndims, const int64_t *const *shapes,
                                      dagl_graph **out);
 /* The model's nodes added to an existing graph g (on the model's context) after node ids
