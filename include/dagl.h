@@ -282,7 +282,7 @@ DAGL_API dagl_status dagl_contiguous(dagl_ctx *ctx, dagl_tensor *t, dagl_tensor 
 DAGL_API dagl_status dagl_clone(dagl_ctx *ctx, const dagl_tensor *t, dagl_tensor **out);
 /* A new contiguous copy of t converted to dt. Conversions to uint8 (and numbers stored into
  * uint8 tensors) round toward zero and saturate to 0..255, NaN giving 0 (NumPy and PyTorch wrap
- * instead); to int64 they truncate. */
+ * instead); to int64 they truncate (saturating beyond int64's range, NaN giving 0). */
 DAGL_API dagl_status dagl_cast(dagl_ctx *ctx, const dagl_tensor *t, dagl_dtype dt, dagl_tensor **out);
 /* dagl_cast fused with a scaling: out = dt(t * scale), the product computed in float64 and
  * rounded once (so uint8 images times 1/255 give exactly NumPy's x.astype(float32) / 255), in one
@@ -861,6 +861,55 @@ DAGL_API dagl_status dagl_gather_rows_async(dagl_ctx *ctx, dagl_tensor *src, con
                                             int64_t n, dagl_rows_job **out);
 DAGL_API dagl_status dagl_rows_wait(dagl_rows_job *g, dagl_tensor **out);
 DAGL_API void dagl_rows_free(dagl_rows_job *g);
+
+/* ---------------------------------------------------------------- ONNX import */
+
+/* An ONNX model (a ModelProto file, opsets 7 to 17) loaded for running on dagl: parsed by
+ * protobuf-c, its ops checked (an op dagl cannot import, another domain or another opset fails
+ * here with DAGL_E_ARG naming the op, the node and the opset; a truncated or corrupt file with
+ * DAGL_E_FORMAT), its initializers made tensors once (inline data wrapped without a copy,
+ * external data read from files relative to the model's folder). dagl_onnx_build then makes a
+ * dagl graph of it for fixed input shapes, any number of times (one per input signature):
+ * shape computations (Shape, Gather, Concat, ... on int64) fold at build time, convolutions run
+ * NHWC with the layout converted only where it matters, BatchNormalization folds into the Conv
+ * before it. Attribute values dagl cannot honour fail the build naming the attribute. The model
+ * can be freed before the graphs built from it (docs/onnx.md). */
+typedef struct dagl_onnx_model dagl_onnx_model;
+DAGL_API dagl_status dagl_onnx_load(dagl_ctx *ctx, const char *path, dagl_onnx_model **out);
+DAGL_API void dagl_onnx_free(dagl_onnx_model *m);
+/* The inputs to feed (initializers listed as graph inputs excluded) and the outputs, in the
+ * file's order. */
+DAGL_API int dagl_onnx_num_inputs(const dagl_onnx_model *m);
+DAGL_API int dagl_onnx_num_outputs(const dagl_onnx_model *m);
+DAGL_API int dagl_onnx_opset(const dagl_onnx_model *m);
+/* Input i's name, dtype (float32, float64, int64; bool and uint8 as uint8) and the shape the file
+ * declares (ndim -1 when it declares none; a dim -1 when symbolic); pointers into the model. */
+DAGL_API dagl_status dagl_onnx_input_info(const dagl_onnx_model *m, int i, const char **name, dagl_dtype *dt,
+                                          int *ndim, const int64_t **shape);
+DAGL_API const char *dagl_onnx_output_name(const dagl_onnx_model *m, int i);
+/* A graph of the model on the model's context for input shapes ndims[i], shapes[i] (NULL
+ * shapes, or a NULL shapes[i]: the declared shape, which must then be fixed). Given shapes must
+ * match the declared dims that are fixed (DAGL_E_SHAPE naming the input). The graph's inputs and
+ * outputs are the model's, in ONNX's layout; bool results come as uint8. Builds of one model run
+ * one at a time (they report errors on the model's context); the graphs they give are independent. */
+DAGL_API dagl_status dagl_onnx_build(dagl_onnx_model *m, const int *ndims, const int64_t *const *shapes,
+                                     dagl_graph **out);
+/* The model's nodes added to an existing graph g (on the model's context) after node ids
+ * inputs[i] (one per model input; their dtypes and shapes are the inputs'), for composing an
+ * ONNX model with other nodes (dagl.fn traces); outputs[i] receive the ids of its outputs, in
+ * ONNX's layout. On failure, nodes already added stay in g, used by nothing (no run computes
+ * them). */
+DAGL_API dagl_status dagl_onnx_add_to_graph(dagl_onnx_model *m, dagl_graph *g, const int *inputs, int *outputs);
+/* Writes graph g as an ONNX model (opset 17): inputs input_0.., outputs output_0.. with their
+ * fixed shapes, constants as initializers, each op as the ONNX ops that compute it (NHWC windows
+ * between Transposes). g must not have run (a run fuses nodes): export a fresh trace. An op with
+ * no ONNX counterpart (dropout masks, assigns, custom nodes, gradients, var) fails with
+ * DAGL_E_ARG naming the node. The file is written as path.tmp, then renamed. */
+DAGL_API dagl_status dagl_onnx_save(const dagl_graph *g, const char *path);
+/* A TensorProto file (ONNX's test data .pb files) read into a new tensor, or a tensor written as
+ * one (raw little-endian data; float32, float64, int64, uint8). */
+DAGL_API dagl_status dagl_onnx_tensor_read(dagl_ctx *ctx, const char *path, dagl_tensor **out);
+DAGL_API dagl_status dagl_onnx_tensor_write(dagl_ctx *ctx, const char *path, const dagl_tensor *t);
 
 /* ---------------------------------------------------------------- formatting */
 

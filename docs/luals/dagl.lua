@@ -83,6 +83,9 @@ dagl.nn = {}
 dagl.data = {}
 ---@type dagl.ffi
 dagl.ffi = {}
+---@type dagl.onnx
+dagl.onnx = {}
+
 ---Data-parallel collectives on MPI (docs/lua_api.md, "dagl.dist").
 ---@class dagl.dist
 ---@field init fun(opts?: {timeout?: number}): dagl.dist
@@ -489,6 +492,22 @@ function dagl.save_npy(path, t) end
 ---@param path string
 ---@return table<string, dagl.Tensor>
 function dagl.load_npz(path) end
+---The C half of dagl.onnx.load: a loaded ONNX model value (use dagl.onnx.load).
+---@param path string
+---@return userdata
+function dagl.onnx_load(path) end
+---The C half of dagl.onnx.save: a graph value (a fresh trace) written as an ONNX model.
+---@param graph userdata
+---@param path string
+function dagl.onnx_save(graph, path) end
+---A TensorProto file as a tensor (dagl.onnx.read_tensor).
+---@param path string
+---@return dagl.Tensor
+function dagl.onnx_read_tensor(path) end
+---Writes a tensor as a TensorProto file (dagl.onnx.write_tensor).
+---@param t dagl.Tensor
+---@param path string
+function dagl.onnx_write_tensor(t, path) end
 ---An IDX file (MNIST's format), gzipped or not (dagl.data.read_idx).
 ---@param path string
 ---@return dagl.Tensor
@@ -1680,5 +1699,38 @@ function ffi.load(path) end
 ---@param spec {lib: dagl.ffi.Lib, name: string, inputs: integer, shape?: integer[]|fun(...: integer[]): integer[], split?: boolean, grain?: integer, backward?: function, module?: string, backward_fn?: string}
 ---@return dagl.ffi.Kernel
 function ffi.kernel(spec) end
+
+-- ---------------------------------------------------------------- dagl.onnx
+
+---@class dagl.onnx
+local onnx = {}
+---@class dagl.onnx.Model
+---@field inputs {name: string, dtype: string, shape: integer[]|false}[]
+---@field outputs string[]
+---@field opset integer
+---@field num_graphs integer
+---@operator call(...): dagl.Tensor
+local OnnxModel = {}
+---Outputs by name and position.
+---@return table<string|integer, dagl.Tensor>
+function OnnxModel:run(...) end
+---The graph value that runs these inputs.
+function OnnxModel:graph(...) end
+---Loads an ONNX model (docs/onnx.md); opts.shapes gives input shapes to build now.
+---@param path string
+---@param opts? {shapes?: table}
+---@return dagl.onnx.Model
+function onnx.load(path, opts) end
+---Writes what f computes on inputs like example_inputs as an ONNX model (opset 17).
+---@param f function|table
+---@param path string
+---@param example_inputs dagl.Tensor[]
+function onnx.save(f, path, example_inputs) end
+---@param path string
+---@return dagl.Tensor
+function onnx.read_tensor(path) end
+---@param t dagl.Tensor
+---@param path string
+function onnx.write_tensor(t, path) end
 
 return dagl

@@ -38,9 +38,10 @@ require("dagl.lua_ops").install(dagl)
 -- dagl.set_memory_plan check their options and arguments (dagl.api_options) before the C code.
 require("dagl.api_options").install(dagl)
 
---- dagl.nn (layers, models, training), dagl.data (batches, datasets), dagl.ffi (C functions
--- through libffi) and dagl.dist (MPI collectives) load on first use: require "dagl" stays light.
-local lazy = {nn = "dagl.nn", data = "dagl.data", ffi = "dagl.ffi", dist = "dagl.dist"}
+--- dagl.nn (layers, models, training), dagl.data (batches, datasets), dagl.onnx (ONNX import),
+-- dagl.ffi (C functions through libffi) and dagl.dist (MPI collectives) load on first use:
+-- require "dagl" stays light.
+local lazy = {nn = "dagl.nn", data = "dagl.data", ffi = "dagl.ffi", onnx = "dagl.onnx", dist = "dagl.dist"}
 setmetatable(dagl, {__index = function(t, k)
   local name = lazy[k]
   if name then

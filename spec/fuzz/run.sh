@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 secs=${1:-30}
-targets=(fuzz_safetensors fuzz_npy fuzz_npz fuzz_idx fuzz_csv)
+targets=(fuzz_safetensors fuzz_npy fuzz_npz fuzz_idx fuzz_csv fuzz_onnx)
 
 CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDAGL_FUZZ=ON >/dev/null
 cmake --build build-fuzz -j"$(nproc)" --target "${targets[@]}" >/dev/null

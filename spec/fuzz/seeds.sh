@@ -6,7 +6,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 out=$1
-mkdir -p "$out"/fuzz_safetensors "$out"/fuzz_npy "$out"/fuzz_npz "$out"/fuzz_idx "$out"/fuzz_csv
+mkdir -p "$out"/fuzz_safetensors "$out"/fuzz_npy "$out"/fuzz_npz "$out"/fuzz_idx "$out"/fuzz_csv "$out"/fuzz_onnx
 cp "$root"/spec/fixtures/*.safetensors "$root"/examples/embed/*.safetensors "$out"/fuzz_safetensors/ 2>/dev/null || true
 cp "$root"/spec/fixtures/*.npy "$out"/fuzz_npy/
 cp "$root"/spec/fixtures/*.npz "$out"/fuzz_npz/
@@ -25,3 +25,9 @@ printf '\0\0\14\2\0\0\0\1\0\0\0\2\200\0\0\0\0\0\1\2' >"$idx"/int32.idx
 printf '\0\0\15\1\0\0\0\2\77\300\0\0\301\40\0\0' >"$idx"/float32.idx
 printf '\0\0\16\1\0\0\0\1\100\11\41\373\124\104\55\30' >"$idx"/float64.idx
 for f in images labels int16 float64; do gzip -n -c "$idx/$f.idx" >"$idx/$f.idx.gz"; done
+# ONNX: the small models of spec/fixtures/onnx (every op's single-node model, the MLP, the
+# branches) and a few TensorProto files
+for f in "$root"/spec/fixtures/onnx/op_*.onnx "$root"/spec/fixtures/onnx/mlp.onnx "$root"/spec/fixtures/onnx/branches.onnx \
+         "$root"/spec/fixtures/onnx/op_conv.in0.pb "$root"/spec/fixtures/onnx/op_shape.out0.pb; do
+  cp "$f" "$out"/fuzz_onnx/
+done

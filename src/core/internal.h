@@ -214,11 +214,17 @@ DAGL_HIDDEN void dagl__blas_choose(void);
  * DAGL_FOR_DTYPES lists the ones that compute). */
 #define DAGL_FOR_ALL_DTYPES(X) X(f32, float, DAGL_F32) X(f64, double, DAGL_F64) X(i64, int64_t, DAGL_I64) X(u8, uint8_t, DAGL_U8)
 /* A value converted to each dtype's C type, as every conversion of the core does it: C's for
- * floats and int64 (truncation), and for uint8 rounding toward zero and saturating to 0..255
- * with NaN giving 0 (defined for any input, unlike C's conversion). */
+ * floats, for int64 truncation (a float beyond int64's range saturates and NaN gives 0: C leaves
+ * those undefined), and for uint8 rounding toward zero and saturating to 0..255 with NaN giving 0
+ * (defined for any input, unlike C's conversion). */
+static inline int64_t dagl__f64_to_i64(double x)
+{
+    return x >= -0x1p63 && x < 0x1p63 ? (int64_t)x : x > 0 ? INT64_MAX : x < 0 ? INT64_MIN : 0;
+}
 #define DAGL__TO_f32(x) ((float)(x))
 #define DAGL__TO_f64(x) ((double)(x))
-#define DAGL__TO_i64(x) ((int64_t)(x))
+#define DAGL__TO_i64(x) _Generic((x), float: dagl__f64_to_i64((double)(x)), double: dagl__f64_to_i64((double)(x)), \
+                                 default: (int64_t)(x))
 #define DAGL__TO_u8(x) ((x) > 0 ? ((x) < 255 ? (uint8_t)(x) : (uint8_t)255) : (uint8_t)0)
 /* Value of one element at a flat byte address, as double; and the store. */
 DAGL_HIDDEN double dagl__load(dagl_dtype dt, const char *p);

@@ -327,6 +327,6 @@ void dagl__store(dagl_dtype dt, char *p, double v)
     case DAGL_F32: *(float *)p = (float)v; break;
     case DAGL_F64: *(double *)p = v; break;
     case DAGL_U8: *(uint8_t *)p = DAGL__TO_u8(v); break;
-    default: *(int64_t *)p = (int64_t)v; break;
+    default: *(int64_t *)p = dagl__f64_to_i64(v); break;
     }
 }

@@ -161,12 +161,14 @@ dagl_status dagl_slice(dagl_ctx *ctx, dagl_tensor *t, int dim, int64_t start, in
     if (end < 0) end += n;
     start = start < 0 ? 0 : start > n ? n : start;
     end = end < start ? start : end > n ? n : end;
+    if (step > n) step = n > 0 ? n : 1; /* the same elements (the first at most), and no overflow below */
     int64_t s[DAGL_MAX_DIMS], st[DAGL_MAX_DIMS];
     memcpy(s, t->shape, sizeof s);
     memcpy(st, t->strides, sizeof st);
     s[d] = (end - start + step - 1) / step;
     st[d] = t->strides[d] * step;
-    char *data = t->data + start * t->strides[d] * (int64_t)dagl_dtype_size(t->dtype);
+    /* a tensor without elements may have no memory: no offset from NULL (UB) */
+    char *data = t->data ? t->data + start * t->strides[d] * (int64_t)dagl_dtype_size(t->dtype) : NULL;
     return dagl__make_view(ctx, t, t->ndim, s, st, data, out);
 }
 

@@ -142,6 +142,9 @@ dagl_status dagl_graph_node(dagl_graph *g, dagl_op op, int nsrc, const int *srcs
     if (p) nd->p = *p;
     else dagl_node_params_init(&nd->p);
     st = dagl__infer(g, nd);
+    /* a result too large to count its bytes (an expand to a huge shape) fails here, not in the
+     * memory plan's arithmetic */
+    if (!st) st = dagl__check_shape(g->ctx, dagl_op_name(op), nd->ndim, nd->shape);
     if (st) return st;
     *id = g->n++;
     return DAGL_OK;

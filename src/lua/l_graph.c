@@ -275,8 +275,8 @@ static const luaL_Reg graph_methods[] = {
     {"run", g_run},       {"free", g_gc},           {NULL, NULL},
 };
 
-/* dagl.graph() -> a new, empty graph on this state's context. */
-static int l_graph(lua_State *L)
+/* Pushes an empty graph value (its graph still NULL) and returns its box. */
+static graph_box *push_box(lua_State *L)
 {
     graph_box *b = lua_newuserdatauv(L, sizeof *b, 0);
     b->g = NULL;
@@ -287,8 +287,23 @@ static int l_graph(lua_State *L)
         lua_setfield(L, -2, "__index");
     }
     lua_setmetatable(L, -2);
+    return b;
+}
+
+/* dagl.graph() -> a new, empty graph on this state's context. */
+static int l_graph(lua_State *L)
+{
+    graph_box *b = push_box(L);
     if (dagl_graph_new(DAGL_LCTX(L), &b->g)) return dagl_l_error(L);
     return 1;
+}
+
+/* For graphs made in C (the ONNX importer's): pushes an empty graph value and returns where its
+ * graph goes, so a graph made afterwards is owned by the GC at once (nothing leaks if Lua raises).
+ * Called from binding functions (it uses their upvalues). */
+dagl_graph **dagl_l_graph_slot(lua_State *L)
+{
+    return &push_box(L)->g;
 }
 
 const luaL_Reg dagl_l_graph_funcs[] = {{"graph", l_graph}, {NULL, NULL}};

@@ -149,6 +149,7 @@ static int open_module(lua_State *L)
     dagl_l_setfuncs(L, dagl_l_lock_funcs);
     dagl_l_setfuncs(L, dagl_l_trace_funcs);
     dagl_l_setfuncs(L, dagl_l_io_funcs);
+    dagl_l_setfuncs(L, dagl_l_onnx_funcs);
     dagl_l_setfuncs(L, dagl_l_ffi_funcs);
     dagl_l_setfuncs(L, dagl_l_ffi_kernel_funcs);
     dagl_l_setfuncs(L, dagl_l_guard_funcs);

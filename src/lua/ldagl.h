@@ -217,6 +217,9 @@ extern const luaL_Reg dagl_l_luaop_funcs[];
 extern const luaL_Reg dagl_l_lock_funcs[];
 extern const luaL_Reg dagl_l_trace_funcs[];
 extern const luaL_Reg dagl_l_io_funcs[];
+extern const luaL_Reg dagl_l_onnx_funcs[]; /* l_onnx.c: onnx_load, onnx_read_tensor, ... */
+/* Pushes an empty graph value and returns where its graph goes (l_graph.c). */
+dagl_graph **dagl_l_graph_slot(lua_State *L);
 extern const luaL_Reg dagl_l_ffi_funcs[];
 extern const luaL_Reg dagl_l_ffi_kernel_funcs[];
 extern const luaL_Reg dagl_l_guard_funcs[];
