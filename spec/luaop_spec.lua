@@ -42,10 +42,13 @@ describe("dagl.luaop", function()
 
   it("lets sleeping nodes overlap: sleep releases the VM lock", function()
     _G.active, _G.max_active = 0, 0
+    -- each node naps until the other is inside too (at most 2 s: a loaded machine may start the
+    -- second worker late); without the lock released by sleep the other could never enter
     local nap = dagl.luaop{name = "nap", forward = function(t)
       active = active + 1
       if active > max_active then max_active = active end
-      dagl.sleep(0.05)
+      local t0 = dagl.wall_time()
+      repeat dagl.sleep(0.01) until max_active >= 2 or dagl.wall_time() - t0 > 2
       active = active - 1
       return t
     end}
