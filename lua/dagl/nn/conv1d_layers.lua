@@ -12,7 +12,7 @@ local fn = require "dagl.fn"
 local nn = require "dagl.nn.base"
 local shared = require "dagl.nn.shared"
 
-local function shape_str(s) return "[" .. table.concat(s, ", ") .. "]" end
+local shape_str, check_image = shared.shape_str, shared.check_image
 
 local DATA_FORMAT = {"data_format", "string", default = "channels_last",
   unsupported = "sequences are (batch, steps, channels) in dagl; permute channels-first input with x:permute(1, 3, 2)"}
@@ -20,11 +20,6 @@ local DATA_FORMAT = {"data_format", "string", default = "channels_last",
 local function check_seq(shape, layer)
   if #shape ~= 3 then
     error(("%s: expects sequences of shape (batch, steps, channels), got %s"):format(layer, shape_str(shape)), 0)
-  end
-end
-local function check_image(shape, layer)
-  if #shape ~= 4 then
-    error(("%s: expects images of shape (batch, height, width, channels), got %s"):format(layer, shape_str(shape)), 0)
   end
 end
 
@@ -205,24 +200,8 @@ function nn.ZeroPadding2D.new(...)
   return self
 end
 function nn.ZeroPadding2D:call(x)
-  local s = x.shape
-  check_image(s, "ZeroPadding2D")
-  local function zeros(shape)
-    local z = dagl.zeros(shape, x:dtype())
-    return dagl.is_symbol(x) and fn.lift(x, z) or z
-  end
-  local top, bottom, left, right = self.pad[1][1], self.pad[1][2], self.pad[2][1], self.pad[2][2]
-  local rows = {}
-  if left > 0 then rows[#rows + 1] = zeros({s[1], s[2], left, s[4]}) end
-  rows[#rows + 1] = x
-  if right > 0 then rows[#rows + 1] = zeros({s[1], s[2], right, s[4]}) end
-  local y = #rows > 1 and dagl.concat(rows, 3) or x
-  local w = s[3] + left + right
-  local cols = {}
-  if top > 0 then cols[#cols + 1] = zeros({s[1], top, w, s[4]}) end
-  cols[#cols + 1] = y
-  if bottom > 0 then cols[#cols + 1] = zeros({s[1], bottom, w, s[4]}) end
-  return #cols > 1 and dagl.concat(cols, 2) or y
+  check_image(x.shape, "ZeroPadding2D")
+  return shared.pad_image(x, self.pad[1][1], self.pad[1][2], self.pad[2][1], self.pad[2][2])
 end
 
 --- nn.UpSampling2D(size = 2, {interpolation = "nearest"}): each pixel repeated size x size times.

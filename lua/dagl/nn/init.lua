@@ -6,7 +6,7 @@
 -- Each part lives in its own file under dagl/nn/ and adds its names to the nn table; the order
 -- below matters only where a part uses another's names (layers use nn.activations).
 local nn = require "dagl.nn.base"
-for _, part in ipairs {"layer", "core_layers", "more_layers", "conv_layers", "conv1d_layers", "attention_layers", "recurrent_layers", "losses", "metrics", "schedules",
+for _, part in ipairs {"layer", "core_layers", "more_layers", "conv_layers", "conv1d_layers", "depthwise_layers", "attention_layers", "recurrent_layers", "losses", "metrics", "schedules",
                        "optimizers", "callbacks", "model", "functional", "weights", "saving", "loading"} do
   require("dagl.nn." .. part)
 end
