@@ -117,3 +117,33 @@ describe("depthwise layers", function()
     assert_raises(function() nn.SeparableConv2D{kernel_size = 3} end, "filters")
   end)
 end)
+
+describe("transposed convolutions", function()
+  for _, c in ipairs {{"transpose_valid_s2", {strides = 2, output_padding = 1}}, {"transpose_same_s2", {strides = 2, padding = "same"}}} do
+    it("conv2d_transpose and Conv2DTranspose match PyTorch's conv_transpose2d (" .. c[1] .. ")", function()
+      local f = dagl.load_npz("spec/fixtures/rnn_" .. c[1] .. ".npz")
+      close(f.x:conv2d_transpose(f.kernel, c[2]), f.out, "output")
+      local g = table.pack(dagl.grad(function(a, k) return (dagl.conv2d_transpose(a, k, c[2]) * f.probe):sum() end)(f.x, f.kernel))
+      close(g[2], f.dx, "d input")
+      close(g[3], f.dkernel, "d kernel")
+      local o = {dtype = "float64", use_bias = false}
+      for k, v in pairs(c[2]) do o[k] = v end
+      local l = nn.Conv2DTranspose(4, 3, o)
+      l(f.x)
+      l.kernel:copy(f.kernel)
+      close(l(f.x), f.out, "layer")
+      assert.same(l(f.x):totable(), dagl.fn(function(a) return l(a) end)(f.x):totable())
+    end)
+  end
+
+  it("raises clear errors", function()
+    local x, k = dagl.randn(1, 3, 3, 2), dagl.randn(3, 3, 4, 2)
+    local opts = {strides = 2, output_padding = 1}
+    x:conv2d_transpose(k, opts)
+    assert.equal(1, opts.output_padding) -- the caller's table is left as it was
+    assert_raises(function() x:conv2d_transpose(k, {strides = 2, output_padding = 2}) end, "output_padding (2, 2) must be below the strides (2, 2)")
+    assert_raises(function() x:conv2d_transpose(k, {stride = 2}) end, "unknown option 'stride' (did you mean 'strides'?")
+    assert_raises(function() x:conv2d_transpose(dagl.randn(3, 3, 4, 5)) end, "conv2d_transpose: the kernel [3, 3, 4, 5] (KH, KW, filters, C) takes 5 input channels, the images [1, 3, 3, 2] have 2")
+    assert_raises(function() nn.Conv2DTranspose(4, 3, {padding = "same", output_padding = 1}) end, "output_padding goes with padding 'valid'")
+  end)
+end)

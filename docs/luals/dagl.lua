@@ -382,6 +382,12 @@ function dagl.matmul(a, b) end
 ---@param opts? {strides?: dagl.pair, padding?: dagl.padding}
 ---@return dagl.Tensor
 function dagl.conv2d(x, k, opts) end
+---The transposed convolution (conv2d's input gradient as an op; PyTorch's conv_transpose2d).
+---@param x dagl.Tensor images (N, H, W, Cin)
+---@param k dagl.Tensor kernel (KH, KW, filters, Cin)
+---@param opts? {strides?: dagl.pair, padding?: dagl.padding, output_padding?: dagl.pair}
+---@return dagl.Tensor
+function dagl.conv2d_transpose(x, k, opts) end
 ---@param x dagl.Tensor
 ---@param opts? dagl.WindowOptions|integer a number is the pool size
 ---@return dagl.Tensor
@@ -845,6 +851,10 @@ function Tensor:cos() end
 ---@param opts? {strides?: dagl.pair, padding?: dagl.padding}
 ---@return dagl.Tensor
 function Tensor:conv2d(k, opts) end
+---@param k dagl.Tensor kernel (KH, KW, filters, Cin)
+---@param opts? {strides?: dagl.pair, padding?: dagl.padding, output_padding?: dagl.pair}
+---@return dagl.Tensor
+function Tensor:conv2d_transpose(k, opts) end
 ---@param opts? dagl.WindowOptions|integer
 ---@return dagl.Tensor
 function Tensor:max_pool2d(opts) end

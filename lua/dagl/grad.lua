@@ -245,6 +245,12 @@ function rules.conv2d(g, out, x, k, p)
   return window_grad("conv2d_grad_input", g, {g.id, k.id}, p, x.shape),
          window_grad("conv2d_grad_kernel", g, {x.id, g.id}, p, k.shape)
 end
+-- conv2d_grad_input taken as an op (conv2d_transpose, Conv2DTranspose): linear in its first
+-- source (the transposed product), so that source's gradient is the convolution of g, and the
+-- kernel's is conv2d's kernel gradient with g as the input and the source as the output gradient.
+function rules.conv2d_grad_input(g, out, dy, k, p)
+  return window_grad("conv2d", g, {g.id, k.id}, p, nil), window_grad("conv2d_grad_kernel", g, {g.id, dy.id}, p, k.shape)
+end
 function rules.max_pool2d(g, out, x, _, p) return window_grad("max_pool2d_grad", g, {x.id, g.id}, p) end
 function rules.avg_pool2d(g, out, x, _, p) return window_grad("avg_pool2d_grad", g, {x.id, g.id}, p) end
 

@@ -93,6 +93,59 @@ static int along_index(lua_State *L, dagl_op op)
 static int l_gather_dim(lua_State *L) { return along_index(L, DAGL_OP_TAKE_ALONG); }
 static int l_scatter_add(lua_State *L) { return along_index(L, DAGL_OP_SCATTER_ADD); }
 
+/* x:conv2d_transpose(k, {strides =, padding =, output_padding =}) / dagl.conv2d_transpose(x, k,
+ * opts): the transposed convolution (Keras's Conv2DTranspose, PyTorch's conv_transpose2d): the
+ * gradient of conv2d with respect to its input, taken as an op. x (N, H, W, Cin), kernel k
+ * (KH, KW, filters, Cin), Keras's layout; the output (N, H', W', filters) with H' = (H - 1) s +
+ * KH + output_padding ("valid") or H s ("same"). */
+static int l_conv2d_transpose(lua_State *L)
+{
+    dagl_l_arg args[2];
+    dagl_l_arg_check(L, 1, &args[0]);
+    dagl_l_arg_check(L, 2, &args[1]);
+    const char *what = "conv2d_transpose";
+    char b1[160], b2[160];
+    if (args[0].ndim != 4 || args[1].ndim != 4)
+        return luaL_error(L, "%s: takes images (N, H, W, C) and a kernel (KH, KW, filters, C), got %s and %s", what,
+                          dagl_shape_str(args[0].ndim, args[0].shape, b1, sizeof b1),
+                          dagl_shape_str(args[1].ndim, args[1].shape, b2, sizeof b2));
+    if (args[1].shape[3] != args[0].shape[3])
+        return luaL_error(L, "%s: the kernel %s (KH, KW, filters, C) takes %d input channels, the images %s have %d",
+                          what, dagl_shape_str(4, args[1].shape, b2, sizeof b2), (int)args[1].shape[3],
+                          dagl_shape_str(4, args[0].shape, b1, sizeof b1), (int)args[0].shape[3]);
+    int op[2] = {0, 0};
+    dagl_node_params p;
+    dagl_node_params_init(&p);
+    if (lua_istable(L, 3)) {
+        static const char *const opts[] = {"strides", "padding", "output_padding", NULL};
+        dagl_l_check_options(L, 3, what, opts);
+        if (lua_getfield(L, 3, "output_padding") == LUA_TNUMBER) op[0] = op[1] = (int)luaL_checkinteger(L, -1);
+        else if (lua_istable(L, -1) && luaL_len(L, -1) == 2)
+            for (int i = 0; i < 2; i++) op[i] = (lua_geti(L, -1, i + 1), (int)luaL_checkinteger(L, -1)), lua_pop(L, 1);
+        else if (!lua_isnil(L, -1)) return luaL_error(L, "%s: output_padding must be a number or {rows, cols}", what);
+        lua_pop(L, 1);
+        lua_createtable(L, 0, 2); /* strides and padding for dagl_l_window (the caller's table stays as it is) */
+        lua_getfield(L, 3, "strides");
+        lua_setfield(L, -2, "strides");
+        lua_getfield(L, 3, "padding");
+        lua_setfield(L, -2, "padding");
+        lua_replace(L, 3);
+    }
+    dagl_l_window(L, 3, &p.window, what);
+    int s[2] = {p.window.strides[0] ? p.window.strides[0] : 1, p.window.strides[1] ? p.window.strides[1] : 1};
+    for (int i = 0; i < 2; i++)
+        if (op[i] < 0 || op[i] >= s[i])
+            return luaL_error(L, "%s: output_padding (%d, %d) must be below the strides (%d, %d)", what, op[0], op[1],
+                              s[0], s[1]);
+    bool same = p.window.padding == DAGL_PAD_SAME;
+    p.nshape = 4;
+    p.shape[0] = args[0].shape[0];
+    for (int i = 0; i < 2; i++)
+        p.shape[1 + i] = same ? args[0].shape[1 + i] * s[i] : (args[0].shape[1 + i] - 1) * s[i] + args[1].shape[i] + op[i];
+    p.shape[3] = args[1].shape[2];
+    return dagl_l_apply(L, DAGL_OP_CONV2D_GRAD_INPUT, 2, args, &p);
+}
+
 /* dagl.index_add(src, idx, rows [, base=0]): a zero table of `rows` rows with src's rows added at
  * idx (the gradient of embedding). */
 static int l_index_add(lua_State *L)
@@ -125,9 +178,10 @@ static int l_dropout_mask(lua_State *L)
 
 const luaL_Reg dagl_l_index_funcs[] = {
     {"concat", l_concat},       {"embedding", l_embedding}, {"index_add", l_index_add},
-    {"dropout_mask", l_dropout_mask}, {"gather", l_gather_dim}, {"scatter_add", l_scatter_add}, {NULL, NULL},
+    {"dropout_mask", l_dropout_mask}, {"gather", l_gather_dim}, {"scatter_add", l_scatter_add},
+    {"conv2d_transpose", l_conv2d_transpose}, {NULL, NULL},
 };
 
 const luaL_Reg dagl_l_index_methods[] = {
     {"index_select", l_index_select}, {"dropout_mask", l_dropout_mask}, {"gather", l_gather_dim},
-    {"scatter_add", l_scatter_add}, {NULL, NULL}};
+    {"scatter_add", l_scatter_add}, {"conv2d_transpose", l_conv2d_transpose}, {NULL, NULL}};

@@ -1,5 +1,6 @@
---- dagl.nn.conv_layers: Conv2D, MaxPool2D, AvgPool2D and GlobalAveragePooling2D over
+--- dagl.nn.conv_layers: Conv2D, Conv2DTranspose, MaxPool2D, AvgPool2D and GlobalAveragePooling2D over
 -- channels-last images (batch, height, width, channels), as Keras shapes them.
+local dagl = require "dagl"
 local options = require "dagl.options"
 
 local nn = require "dagl.nn.base"
@@ -70,6 +71,54 @@ function nn.Conv2D:call(x)
 end
 
 function nn.Conv2D:output_shape(shape) return window_shape(self, shape, self.filters) end
+
+--- nn.Conv2DTranspose(filters, kernel_size, strides, padding, {output_padding =, activation =, ...}):
+-- Keras's transposed convolution (the gradient of Conv2D with respect to its input, as an op):
+-- kernel (kh, kw, filters, in_channels); the output is (H - 1) s + kh (+ output_padding) high for
+-- "valid", H s for "same" (TensorFlow's crop).
+nn.Conv2DTranspose = nn.layer_class("conv2d_transpose")
+local output_padding = function(v)
+  if v == nil or math.type(v) == "integer" or (type(v) == "table" and #v == 2 and math.type(v[1]) == "integer"
+    and math.type(v[2]) == "integer") then return true end
+  return false, "n or {rows, cols}"
+end
+local convt_options = nn.layer_options("Conv2DTranspose", {"filters", "kernel_size", "strides", "padding"}, {
+  {"filters", "integer", min = 1, required = true, doc = "the output channels"},
+  {"kernel_size", "size2", required = true, doc = "n or {rows, cols}"},
+  {"strides", "size2", default = {1, 1}, aliases = {"stride"}, doc = "n or {rows, cols}"},
+  PADDING, DATA_FORMAT,
+  {"output_padding", output_padding, doc = "extra rows/cols at the end (below the strides; 'valid' only)"},
+  {"dilation_rate", "size2", default = {1, 1}, unsupported = "convolutions are not dilated"},
+  table.unpack(shared.KERNEL_OPTIONS)}, {filters = 2, kernel_size = 3})
+function nn.Conv2DTranspose.new(...)
+  local o = convt_options:parse(1, ...)
+  local self = setmetatable({}, nn.Conv2DTranspose)
+  self:init(o)
+  self.kind_name = "Conv2DTranspose"
+  self.filters, self.window, self.strides, self.padding = o.filters, o.kernel_size, o.strides, o.padding
+  self.output_padding = o.output_padding
+  if self.output_padding and self.padding == "same" then
+    error("nn.Conv2DTranspose: output_padding goes with padding 'valid' (with 'same' the output is H x strides)", 2)
+  end
+  self:kernel_options(o)
+  return self
+end
+function nn.Conv2DTranspose:build(shape)
+  check_image(shape, "Conv2DTranspose")
+  self.kernel = self:add_weight("kernel", nn.initialize(self.kernel_initializer,
+    {self.window[1], self.window[2], self.filters, shape[4]}, self.dtype))
+  if self.use_bias then
+    self.bias = self:add_weight("bias", nn.initialize(self.bias_initializer, {self.filters}, self.dtype))
+  end
+end
+function nn.Conv2DTranspose:call(x)
+  check_image(x.shape, "Conv2DTranspose")
+  self:regularize_kernel(x)
+  local y = dagl.conv2d_transpose(x, self.kernel, {strides = self.strides, padding = self.padding,
+                                                   output_padding = self.output_padding})
+  if self.bias then y = y + self.bias end
+  return self.activation(y)
+end
 
 -- MaxPool2D and AvgPool2D: nn.MaxPool2D(pool_size=2, strides=pool_size, padding="valid") or
 -- nn.MaxPool2D{pool_size=, strides=, padding=, name=} (Keras's forms).
