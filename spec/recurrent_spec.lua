@@ -148,6 +148,24 @@ describe("recurrent layers", function()
     assert.is_true(hist.accuracy[#hist.accuracy] > 0.85, "accuracy " .. hist.accuracy[#hist.accuracy])
   end)
 
+  it("takes the mask of nn.Masking and Embedding{mask_zero = true} before it (Keras's mask propagation)", function()
+    local x = dagl.randn({2, 4, 3}, "float64")
+    x:select(1, 1):narrow(1, 3, 2):fill(0) -- sample 1: steps 3 and 4 are padding
+    local l = nn.LSTM(5, {dtype = "float64"})
+    local m = nn.Sequential {nn.Masking {input_shape = {4, 3}, dtype = "float64"}, l}
+    local want = l(x, {mask = dagl.tensor({{1, 1, 0, 0}, {1, 1, 1, 1}}, "float64")})
+    close(m:predict(x), want, "Masking then LSTM (traced)")
+    close(m(x), want, "Masking then LSTM (eager)")
+    assert.is_true(max_err(m(x), l(x)) > 1e-3) -- the mask changes the result
+    local e = nn.Sequential {nn.Embedding(10, 4, {mask_zero = true, input_shape = {5}}), nn.Bidirectional(nn.GRU(3))}
+    local ids = dagl.tensor({{3, 4, 0, 0, 0}, {1, 2, 3, 4, 5}}, "int64")
+    local emb, b = e.layers[1], e.layers[2]
+    e:predict(ids)
+    local short = b(dagl.embedding(emb.embeddings, ids:narrow(1, 1, 1):narrow(2, 1, 2)))
+    assert.is_true(max_err(e:predict(ids):narrow(1, 1, 1), short) < 1e-6, "mask_zero then Bidirectional")
+    assert_raises(function() nn.Masking()(dagl.randn(2, 3)) end, "Masking: expects (batch, steps, features), got [2, 3]")
+  end)
+
   it("saves and loads models with Bidirectional and TimeDistributed layers", function()
     local m = nn.Sequential {
       nn.Bidirectional(nn.LSTM(4, {return_sequences = true}), {merge_mode = "ave", input_shape = {5, 3}}),

@@ -12,6 +12,11 @@
 -- The model collects both lists around its training-step trace (nn.collect).
 local nn = {training = false}
 
+--- nn.masks[t] = mask: the (batch, steps) 1/0 mask a layer's output carries (Keras's mask
+-- propagation): nn.Masking and Embedding{mask_zero = true} set it, the recurrent layers read it
+-- for their input when their call gives none. Weak keys: it goes with the tensor or symbol.
+nn.masks = setmetatable({}, {__mode = "k"})
+
 local updates, losses -- the lists of the trace being collected, or nil
 local name_counts = {}
 

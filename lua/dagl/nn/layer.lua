@@ -221,7 +221,11 @@ end
 function Layer.__call(self, x, ...)
   if nn.keras_input(x) then return nn.keras_call(self, x) end -- functional API (functional.lua)
   local list = type(x) == "table" and not dagl.is_symbol(x)
-  if not list then x = autocast(self, x) end
+  if not list then
+    local before = x
+    x = autocast(self, x)
+    if x ~= before and nn.masks[before] then nn.masks[x] = nn.masks[before] end -- the mask goes along
+  end
   if not self.built then
     local shapes = {}
     if list then for i, v in ipairs(x) do shapes[i] = v.shape end end

@@ -189,7 +189,8 @@ local embedding_options = nn.layer_options("Embedding", {"input_dim", "output_di
   {"output_dim", "integer", min = 1, required = true, doc = "the width of each id's row"},
   {"embeddings_initializer", "initializer", default = "random_uniform"},
   {"embeddings_regularizer", "regularizer"},
-  {"mask_zero", "boolean", default = false, unsupported = "dagl has no masking; id 0 is an ordinary row"}},
+  {"mask_zero", "boolean", default = false,
+   doc = "id 0 is padding: the output carries a mask of the other ids, which recurrent layers after it use"}},
   {input_dim = 4, output_dim = 2})
 function nn.Embedding.new(...)
   local o = embedding_options:parse(1, ...)
@@ -198,6 +199,7 @@ function nn.Embedding.new(...)
   self.input_dim, self.output_dim = o.input_dim, o.output_dim
   self.embeddings_initializer = o.embeddings_initializer
   self.embeddings_regularizer = o.embeddings_regularizer and nn.regularizer(o.embeddings_regularizer)
+  self.mask_zero = o.mask_zero
   return self
 end
 function nn.Embedding:build()
@@ -210,7 +212,9 @@ function nn.Embedding:call(ids)
     error(("Embedding: token ids must be int64, got %s of shape %s"):format(ids:dtype(), shape_str(ids.shape)), 3)
   end
   self:regularize(ids, self.embeddings, self.embeddings_regularizer)
-  return dagl.embedding(self.embeddings, ids)
+  local y = dagl.embedding(self.embeddings, ids)
+  if self.mask_zero then nn.masks[y] = ids:ne(0):to(y:dtype()) end -- (batch, steps) for the RNN after it
+  return y
 end
 function nn.Embedding:output_shape(shape)
   local out = {table.unpack(shape)}

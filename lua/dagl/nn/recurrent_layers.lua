@@ -180,6 +180,7 @@ local function rnn_call(self, x, o)
     end
   end
   local mask = o.mask
+  if mask == nil then mask = nn.masks[x] end -- from nn.Masking or Embedding{mask_zero = true} before it
   if mask ~= nil and not fn.internal.same_shape(mask.shape, {B, T}) then
     error(("%s: mask has shape %s, the inputs need [%d, %d] (batch, steps)"):format(self.kind, shape_str(mask.shape), B, T), 0)
   end
@@ -360,6 +361,32 @@ function nn.TimeDistributed:call(x)
   local out = {s[1], s[2]}
   for i = 2, #ys do out[#out + 1] = ys[i] end
   return y:reshape(out)
+end
+
+--- nn.Masking(mask_value = 0): marks the steps of (batch, steps, features) whose features all equal
+-- mask_value as padding (Keras's Masking): the output is the input with those steps zeroed, and it
+-- carries the mask (nn.masks) to the recurrent layer after it, which skips them (the state is
+-- kept, the last output repeated). Only a recurrent layer (or Bidirectional) right after it reads
+-- the mask; losses and other layers do not (use the loss's ignore_class for padded targets).
+nn.Masking = nn.layer_class("masking")
+local masking_options = nn.layer_options("Masking", {"mask_value"}, {
+  {"mask_value", "number", default = 0, doc = "the value of every feature of a padding step"}}, nil)
+function nn.Masking.new(...)
+  local o = masking_options:parse(1, ...)
+  local self = setmetatable({}, nn.Masking)
+  self:init(o)
+  self.mask_value = o.mask_value
+  return self
+end
+function nn.Masking:call(x)
+  local s = x.shape
+  if #s ~= 3 then
+    error(("Masking: expects (batch, steps, features), got %s"):format(shape_str(s)), 0)
+  end
+  local keep = x:ne(self.mask_value):sum(3):gt(0):to(x:dtype()) -- (batch, steps)
+  local y = x * keep:reshape(s[1], s[2], 1)
+  nn.masks[y] = keep
+  return y
 end
 
 return nn
