@@ -71,6 +71,22 @@ describe("recurrent layers", function()
     close(g[4], f.drecurrent_kernel1, "d backward recurrent_kernel")
   end)
 
+  it("gives bitwise the same results and gradients on 1 and 2 threads (LSTM, GRU, attention, Conv1D)", function()
+    local x = dagl.randn(4, 9, 6)
+    local layers = {nn.LSTM(8, {return_sequences = true}), nn.GRU(8), nn.MultiHeadAttention(2, 4), nn.Conv1D(5, 3, {padding = "causal"})}
+    for _, l in ipairs(layers) do
+      local vg = dagl.grad(function(a) return (l(a, l.kind == "multi_head_attention" and a or nil) ^ 2):sum() end)
+      local inter = dagl.num_threads()
+      dagl.set_threads(1)
+      local v1, g1 = vg(x)
+      dagl.set_threads(2)
+      local v2, g2 = vg(x)
+      dagl.set_threads(inter)
+      assert.equal(v1:item(), v2:item(), l.name)
+      assert.same(g1:totable(), g2:totable(), l.name)
+    end
+  end)
+
   it("runs the two directions of a Bidirectional layer bitwise alike on 1 and 2 threads", function()
     local x = dagl.randn(4, 12, 8)
     local b = nn.Bidirectional(nn.GRU(16, {return_sequences = true}), {merge_mode = "sum"})
