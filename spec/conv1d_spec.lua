@@ -147,3 +147,26 @@ describe("transposed convolutions", function()
     assert_raises(function() nn.Conv2DTranspose(4, 3, {padding = "same", output_padding = 1}) end, "output_padding goes with padding 'valid'")
   end)
 end)
+
+describe("saving", function()
+  it("saves and loads models of every new layer (1-D, depthwise, transposed, attention, masking)", function()
+    local function roundtrip(m, x)
+      local y = m:predict(x)
+      local path = os.tmpname()
+      m:save(path)
+      local back = nn.load_model(path)
+      os.remove(path)
+      assert.same(y:totable(), back:predict(x):totable())
+    end
+    roundtrip(nn.Sequential {
+      nn.Conv1D(4, 3, {input_shape = {10, 2}, padding = "causal", dilation_rate = 2}), nn.MaxPool1D(2),
+      nn.LSTM(3, {return_sequences = true}), nn.Masking(), nn.GRU(2)}, dagl.randn(2, 10, 2))
+    roundtrip(nn.Sequential {
+      nn.Conv2DTranspose(3, 3, {strides = 2, input_shape = {4, 4, 2}}), nn.DepthwiseConv2D(3), nn.SeparableConv2D(2, 3),
+      nn.UpSampling2D(2), nn.ZeroPadding2D(1), nn.GlobalMaxPooling2D()}, dagl.randn(2, 4, 4, 2))
+    local inp = nn.Input {shape = {6, 8}}
+    local att = nn.MultiHeadAttention {num_heads = 2, key_dim = 4}({inp, inp})
+    local out = nn.Dense(2)(nn.GlobalAveragePooling1D()(nn.LayerNormalization {axis = {2, 3}}(nn.Add()({inp, att}))))
+    roundtrip(nn.Model(inp, out), dagl.randn(3, 6, 8))
+  end)
+end)
