@@ -207,6 +207,11 @@ describe("dagl.onnx errors", function()
     raises(function() dagl.onnx.load(dir .. "no_such_file.onnx") end, "cannot open")
   end)
 
+  it("refuse build-time constants too large to be a model's (found by fuzz_onnx: a Pad of 8 GB)", function()
+    raises(function() dagl.onnx.load(dir .. "fuzz_huge_pad.onnx") end,
+           "Pad node 'op_pad_node' (opset 13): a constant of shape [15618, 32257, 4] filled at build time would take more than 256 MiB")
+  end)
+
   it("name the input whose shape does not fit", function()
     local m = dagl.onnx.load(dir .. "mlp.onnx")
     raises(function() m(dagl.randn(4, 21)) end, "input 'x0': shape [4, 21] does not fit the model's [4, 20]")

@@ -136,9 +136,24 @@ ox_value *ox_concat(ox_build *b, int n, ox_value *const *xs, int axis)
     return ox_concat(b, np, parts, axis);
 }
 
-/* A constant filled with v (padding, masks, ConstantOfShape). */
+#define OX_FILL_MAX ((int64_t)256 << 20) /* bytes a constant filled at build time may have */
+
+/* A constant filled with v (padding, masks, ConstantOfShape). One larger than OX_FILL_MAX is
+ * refused: pads or a shape that large come from a corrupt file far more often than from a model,
+ * and the fill would touch all of it before anything runs. */
 ox_value *ox_full(ox_build *b, dagl_dtype dt, int ndim, const int64_t *shape, double v)
 {
+    int64_t bytes = (int64_t)dagl_dtype_size(dt);
+    for (int i = 0; i < ndim; i++) {
+        if (shape[i] < 0 || (shape[i] > 0 && bytes > OX_FILL_MAX / shape[i])) {
+            char sb[160];
+            ox_fail(b, DAGL_E_SHAPE, "a constant of shape %s filled at build time would take more than %lld MiB "
+                    "(pads or a shape that large: a corrupt file?)", dagl_shape_str(ndim, shape, sb, sizeof sb),
+                    (long long)(OX_FILL_MAX >> 20));
+            return NULL;
+        }
+        bytes *= shape[i];
+    }
     dagl_tensor *t;
     dagl_status st = dagl_tensor_full(b->ctx, dt, ndim, shape, v, &t);
     if (st) {
