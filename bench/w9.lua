@@ -3,8 +3,9 @@
 -- rank (`dagl --threads 2 bench/w9.lua mlp`). MODEL: mlp (W2's 784-256-256-10) or cnn (Conv2D(32,
 -- 3)-MaxPool-Conv2D(64, 3)-MaxPool-Flatten-Dense(10) on 28x28x1); a global batch of 128 (split over
 -- the ranks), Adam, random data of Fashion-MNIST's shapes. fit over STEPS (default 200) global
--- batches after a warm-up epoch; rank 0 prints RESULT w9_<model>_samples_per_s and the share of
--- allreduce time the trace shows overlapping other nodes (RESULT w9_<model>_hidden).
+-- batches after a warm-up epoch; rank 0 prints RESULT w9_<model>_samples_per_s. With W9_TRACE=PATH
+-- the timed epoch runs under dagl.trace, which writes one JSON of every rank to PATH for
+-- bench/w9_overlap.py (the share of allreduce time hidden behind nodes).
 local dagl = require "dagl"
 local nn = dagl.nn
 local dist = dagl.dist.init {timeout = 120}
@@ -29,8 +30,13 @@ model:compile {optimizer = nn.Adam {learning_rate = 1e-3}, loss = "sparse_catego
 local per_rank = global // dist.size()
 local warm = math.min(n, 8 * global)
 model:fit(x:narrow(1, 1, warm), y:narrow(1, 1, warm), {epochs = 1, batch_size = per_rank, verbose = 0})
+local trace = os.getenv("W9_TRACE") -- a path: the timed epoch runs under dagl.trace (bench/w9_overlap.py)
 local t0 = dagl.wall_time()
-model:fit(x, y, {epochs = 1, batch_size = per_rank, verbose = 0})
+if trace then
+  dagl.trace {json = trace}(function() model:fit(x, y, {epochs = 1, batch_size = per_rank, verbose = 0}) end)
+else
+  model:fit(x, y, {epochs = 1, batch_size = per_rank, verbose = 0})
+end
 local seconds = dagl.wall_time() - t0
 if dist.rank() == 0 then
   print(("w9: %s, %d rank(s) x %d thread(s), %d global batches of %d"):format(which, dist.size(), dagl.num_threads(),
