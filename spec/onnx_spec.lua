@@ -212,6 +212,10 @@ describe("dagl.onnx errors", function()
            "Pad node 'op_pad_node' (opset 13): a constant of shape [15618, 32257, 4] filled at build time would take more than 256 MiB")
   end)
 
+  it("check a tensor's data against its dims before allocating (found by fuzz_onnx: dims of 9 GB over no data)", function()
+    raises(function() dagl.onnx.read_tensor(dir .. "fuzz_huge_dims.pb") end, "0 values of DOUBLE for 1130183274 elements")
+  end)
+
   it("name the input whose shape does not fit", function()
     local m = dagl.onnx.load(dir .. "mlp.onnx")
     raises(function() m(dagl.randn(4, 21)) end, "input 'x0': shape [4, 21] does not fit the model's [4, 20]")

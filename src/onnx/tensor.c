@@ -130,17 +130,37 @@ static dagl_status external_entries(dagl_ctx *ctx, const Onnx__TensorProto *tp, 
 }
 
 /* Fills a fresh tensor from typed repeated fields or converted raw/external bytes. */
-static dagl_status fill_converted(dagl_ctx *ctx, const Onnx__TensorProto *tp, const uint8_t *raw, size_t rawlen,
-                                  int64_t n, dagl_tensor *t, const char *what)
+/* Whether the proto holds exactly n elements (raw bytes, or the typed field its type uses): checked
+ * before the tensor is allocated, so dims claiming terabytes over a few bytes fail at once. */
+static dagl_status data_fits(dagl_ctx *ctx, const Onnx__TensorProto *tp, const uint8_t *raw, size_t rawlen, int64_t n,
+                             const char *what)
 {
     int type = tp->data_type;
-    void *d = dagl_tensor_data(t);
     size_t es = raw_size(type);
     if (raw) {
         if (rawlen != (size_t)n * es)
             return dagl_ctx_set_error(ctx, DAGL_E_FORMAT,
                                       "onnx: tensor '%s': %zu bytes of %s data for %lld elements (%zu needed)",
                                       what, rawlen, ox_type_name(type), (long long)n, (size_t)n * es);
+        return DAGL_OK;
+    }
+    size_t have = type == T(FLOAT) ? tp->n_float_data : type == T(DOUBLE) ? tp->n_double_data
+                : type == T(INT64) ? tp->n_int64_data : type == T(UINT32) ? tp->n_uint64_data : tp->n_int32_data;
+    if (have != (size_t)n)
+        return dagl_ctx_set_error(ctx, DAGL_E_FORMAT, "onnx: tensor '%s': %zu values of %s for %lld elements",
+                                  what, have, ox_type_name(type), (long long)n);
+    return DAGL_OK;
+}
+
+static dagl_status fill_converted(dagl_ctx *ctx, const Onnx__TensorProto *tp, const uint8_t *raw, size_t rawlen,
+                                  int64_t n, dagl_tensor *t, const char *what)
+{
+    int type = tp->data_type;
+    void *d = dagl_tensor_data(t);
+    size_t es = raw_size(type);
+    dagl_status fit = data_fits(ctx, tp, raw, rawlen, n, what);
+    if (fit) return fit;
+    if (raw) {
         if (dagl_tensor_dtype(t) == DAGL_U8 || es == dagl_dtype_size(dagl_tensor_dtype(t))) {
             if (type == T(BOOL))
                 for (int64_t i = 0; i < n; i++) ((uint8_t *)d)[i] = raw[i] != 0;
@@ -150,11 +170,6 @@ static dagl_status fill_converted(dagl_ctx *ctx, const Onnx__TensorProto *tp, co
         }
         return DAGL_OK;
     }
-    size_t have = type == T(FLOAT) ? tp->n_float_data : type == T(DOUBLE) ? tp->n_double_data
-                : type == T(INT64) ? tp->n_int64_data : type == T(UINT32) ? tp->n_uint64_data : tp->n_int32_data;
-    if (have != (size_t)n)
-        return dagl_ctx_set_error(ctx, DAGL_E_FORMAT, "onnx: tensor '%s': %zu values of %s for %lld elements",
-                                  what, have, ox_type_name(type), (long long)n);
     for (int64_t i = 0; i < n; i++) {
         switch (type) {
         case T(FLOAT): ((float *)d)[i] = tp->float_data[i]; break;
@@ -222,6 +237,11 @@ dagl_status ox_tensor_from_proto(dagl_ctx *ctx, const Onnx__TensorProto *tp, ox_
     else if (!tp->has_raw_data && type == T(DOUBLE) && tp->n_double_data == (size_t)n) direct = tp->double_data;
     else if (!tp->has_raw_data && type == T(INT64) && tp->n_int64_data == (size_t)n) direct = tp->int64_data;
     if (direct && hold && n > 0) return wrap_proto(ctx, (dagl_dtype)dt, nd, shape, direct, hold, out);
+    const uint8_t *raw = tp->has_raw_data ? tp->raw_data.data : NULL;
+    if (!(tp->has_raw_data && !raw && n == 0)) {
+        dagl_status fit = data_fits(ctx, tp, raw, tp->raw_data.len, n, what);
+        if (fit) return fit;
+    }
     dagl_tensor *t;
     dagl_status st = dagl_tensor_new(ctx, (dagl_dtype)dt, nd, shape, &t);
     if (st) return st;
