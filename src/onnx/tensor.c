@@ -80,7 +80,7 @@ static dagl_status wrap_proto(dagl_ctx *ctx, dagl_dtype dt, int nd, const int64_
 
 /* Reads `len` bytes at `off` of the external file `loc` (relative to dir, never outside it). */
 static dagl_status read_external(dagl_ctx *ctx, const char *dir, const char *what, const char *loc, int64_t off,
-                                 int64_t len, void *dst)
+                                 int64_t len, void *dst) /* dst NULL: only check that the bytes are there */
 {
     if (!loc || !*loc || loc[0] == '/' || strstr(loc, ".."))
         return dagl_ctx_set_error(ctx, DAGL_E_FORMAT,
@@ -100,7 +100,7 @@ static dagl_status read_external(dagl_ctx *ctx, const char *dir, const char *wha
             st = dagl_ctx_set_error(ctx, DAGL_E_FORMAT,
                                     "onnx: tensor '%s': external data [%lld, +%lld) is outside %s (%ld bytes)",
                                     what, (long long)off, (long long)len, path, size);
-        else if (fseek(f, off, SEEK_SET) != 0 || fread(dst, 1, (size_t)len, f) != (size_t)len)
+        else if (dst && (fseek(f, off, SEEK_SET) != 0 || fread(dst, 1, (size_t)len, f) != (size_t)len))
             st = dagl_ctx_set_error(ctx, DAGL_E_IO, "onnx: tensor '%s': cannot read %s", what, path);
         fclose(f);
     }
@@ -213,6 +213,7 @@ dagl_status ox_tensor_from_proto(dagl_ctx *ctx, const Onnx__TensorProto *tp, ox_
         if (!st && len != n * (int64_t)es)
             st = dagl_ctx_set_error(ctx, DAGL_E_FORMAT, "onnx: tensor '%s': external length %lld for %lld elements",
                                     what, (long long)len, (long long)n);
+        if (!st) st = read_external(ctx, dir, what, loc, off, len, NULL); /* the file has them, before allocating */
         if (st) return st;
         uint8_t *tmp = NULL;
         dagl_tensor *t;
