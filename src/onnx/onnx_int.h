@@ -88,6 +88,11 @@ int ox_nin(const ox_build *b);
 int ox_nout(const ox_build *b);
 dagl_status ox_out(ox_build *b, int i, ox_value *v);
 /* An error on the current node: "onnx: <Op> node '<name>' (opset N): <text>". */
+/* The most elements of a table the importers make at build time from a shape (negative-step slice
+ * indices, per-channel constants): larger ones come from corrupt files, and are refused before
+ * anything is allocated for them. */
+#define OX_INDEX_MAX ((int64_t)1 << 24)
+
 dagl_status ox_fail(ox_build *b, dagl_status st, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* An error naming one attribute of the current node and its value. */
 dagl_status ox_bad_attr(ox_build *b, const char *attr, const char *fmt, ...)

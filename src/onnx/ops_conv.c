@@ -171,6 +171,7 @@ dagl_status ox_import_batchnorm(ox_build *b)
     if (!x || x->ndim < 2) return ox_fail(b, DAGL_E_SHAPE, "X must have at least 2 dims");
     if (x->dt != DAGL_F32 && x->dt != DAGL_F64) return ox_fail(b, DAGL_E_DTYPE, "X must be float");
     int64_t c = x->nhwc ? x->shape[3] : x->shape[1];
+    if (c > OX_INDEX_MAX) return ox_fail(b, DAGL_E_SHAPE, "%lld channels (at most %lld)", (long long)c, (long long)OX_INDEX_MAX);
     double *buf = malloc(sizeof(double) * 4 * (size_t)(c ? c : 1));
     if (!buf) return ox_fail(b, DAGL_E_NOMEM, "out of memory");
     double *scale = buf, *bias = buf + c, *mean = buf + 2 * c, *var = buf + 3 * c;

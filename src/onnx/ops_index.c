@@ -92,6 +92,11 @@ static ox_value *slice_axis(ox_build *b, ox_value *x, int axis, int64_t start, i
         return ox_slice(b, x, axis, start, end, step);
     }
     int64_t cnt = start > end ? (start - end - step - 1) / -step : 0;
+    if (cnt > OX_INDEX_MAX) { /* indices made at build time: a shape that large is a corrupt file's */
+        ox_fail(b, DAGL_E_SHAPE, "a negative-step slice of %lld elements (at most %lld)", (long long)cnt,
+                (long long)OX_INDEX_MAX);
+        return NULL;
+    }
     int64_t *v = malloc(sizeof(int64_t) * (size_t)(cnt ? cnt : 1));
     if (!v) {
         ox_fail(b, DAGL_E_NOMEM, "out of memory");
