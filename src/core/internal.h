@@ -192,6 +192,11 @@ typedef struct dagl__shape_ref {
     int ndim;
     const int64_t *shape;
 } dagl__shape_ref;
+/* A tensor as the shared shape checks take it (graph inference passes nodes the same way). */
+static inline dagl__shape_ref dagl__ref_of(const dagl_tensor *t)
+{
+    return (dagl__shape_ref){t->dtype, t->ndim, t->shape};
+}
 /* Output shape of concat of n operands along dim (checked: one dtype, equal other dims). */
 DAGL_HIDDEN dagl_status dagl__concat_shape(dagl_ctx *ctx, int n, const dagl__shape_ref *in, int dim, int *ndim,
                                            int64_t *shape);

@@ -10,9 +10,6 @@
 
 #define INNER_BLOCK 256 /* lines of one outer index summed side by side (accumulators on the stack) */
 
-/* A tensor as the shared shape checks take it. */
-static dagl__shape_ref ref_of(const dagl_tensor *t) { return (dagl__shape_ref){t->dtype, t->ndim, t->shape}; }
-
 dagl_status dagl__along_check(dagl_ctx *ctx, dagl_op op, dagl__shape_ref a, int axis)
 {
     char b[160];
@@ -154,7 +151,7 @@ dagl_status dagl__along_into(dagl_ctx *ctx, dagl_op op, const dagl_tensor *a, in
     *out = NULL;
     if (!a) return dagl_ctx_set_error(ctx, DAGL_E_ARG, "%s: tensor is NULL", dagl_op_name(op));
     dagl_status st = dagl__op_check_dtypes(ctx, op, 1, &a->dtype);
-    if (!st) st = dagl__along_check(ctx, op, ref_of(a), axis);
+    if (!st) st = dagl__along_check(ctx, op, dagl__ref_of(a), axis);
     if (st) return st;
     dagl_tensor *copy = NULL;
     if (!dagl_tensor_is_contiguous(a)) {

@@ -35,9 +35,6 @@ dagl_status dagl__concat_shape(dagl_ctx *ctx, int n, const dagl__shape_ref *in, 
     return DAGL_OK;
 }
 
-/* A tensor as the shared shape check takes it (graph inference passes nodes the same way). */
-static dagl__shape_ref ref_of(const dagl_tensor *t) { return (dagl__shape_ref){t->dtype, t->ndim, t->shape}; }
-
 /* Each operand is copied into its own narrow view of the output. */
 dagl_status dagl__concat_into(dagl_ctx *ctx, int n, const dagl_tensor *const *ts, int dim, dagl_tensor *dst,
                               dagl_tensor **out)
@@ -49,7 +46,7 @@ dagl_status dagl__concat_into(dagl_ctx *ctx, int n, const dagl_tensor *const *ts
     dagl_status st = DAGL_OK;
     for (int k = 0; k < n && !st; k++) {
         if (!ts[k]) st = dagl_ctx_set_error(ctx, DAGL_E_ARG, "concat: tensor %d is NULL", k + 1);
-        else in[k] = ref_of(ts[k]);
+        else in[k] = dagl__ref_of(ts[k]);
     }
     int nd;
     int64_t shape[DAGL_MAX_DIMS];
@@ -103,7 +100,7 @@ dagl_status dagl__slice_scatter_into(dagl_ctx *ctx, const dagl_tensor *src, int 
 {
     *out = NULL;
     if (!src || !shape) return dagl_ctx_set_error(ctx, DAGL_E_ARG, "slice_scatter: NULL argument");
-    dagl_status st = dagl__slice_scatter_check(ctx, ref_of(src), ndim, shape, dim, start, step);
+    dagl_status st = dagl__slice_scatter_check(ctx, dagl__ref_of(src), ndim, shape, dim, start, step);
     if (!st) st = dagl__tensor_alloc_dst(ctx, dst, src->dtype, ndim, shape, out);
     if (!st) st = dagl_fill(ctx, *out, 0);
     if (st) return st;

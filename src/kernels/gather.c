@@ -7,9 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A tensor as the shared shape checks take it (graph inference passes nodes the same way). */
-static dagl__shape_ref ref_of(const dagl_tensor *t) { return (dagl__shape_ref){t->dtype, t->ndim, t->shape}; }
-
 /* gather and index_add take int64 indices only; the message names the op. */
 static dagl_status check_index_dtype(dagl_ctx *ctx, const char *op, dagl__shape_ref idx)
 {
@@ -95,7 +92,7 @@ dagl_status dagl__gather_into(dagl_ctx *ctx, const dagl_tensor *table, const dag
     if (!table || !idx) return dagl_ctx_set_error(ctx, DAGL_E_ARG, "gather: tensor is NULL");
     int nd;
     int64_t shape[DAGL_MAX_DIMS];
-    dagl_status st = dagl__gather_shape(ctx, ref_of(table), ref_of(idx), &nd, shape);
+    dagl_status st = dagl__gather_shape(ctx, dagl__ref_of(table), dagl__ref_of(idx), &nd, shape);
     if (st) return st;
     dagl_tensor *tc = NULL, *ic = NULL;
     if ((st = dagl_contiguous(ctx, (dagl_tensor *)table, &tc)) || (st = dagl_contiguous(ctx, (dagl_tensor *)idx, &ic)))
@@ -166,7 +163,7 @@ dagl_status dagl__index_add_into(dagl_ctx *ctx, const dagl_tensor *src, const da
     int nd;
     int64_t shape[DAGL_MAX_DIMS];
     dagl_status st = dagl__op_check_dtypes(ctx, DAGL_OP_INDEX_ADD, 1, &src->dtype);
-    if (!st) st = dagl__index_add_shape(ctx, ref_of(src), ref_of(idx), rows, &nd, shape);
+    if (!st) st = dagl__index_add_shape(ctx, dagl__ref_of(src), dagl__ref_of(idx), rows, &nd, shape);
     if (st) return st;
     dagl_tensor *sc = NULL, *ic = NULL;
     int64_t *first = NULL, *order = NULL;

@@ -8,9 +8,6 @@
 
 #include <string.h>
 
-/* A tensor as the shared shape checks take it. */
-static dagl__shape_ref ref_of(const dagl_tensor *t) { return (dagl__shape_ref){t->dtype, t->ndim, t->shape}; }
-
 /* The dim (0-based) of axis for ndim dims, or -1 when out of range. */
 static int dim_of(int axis, int ndim) { return axis >= -ndim && axis < ndim ? (axis < 0 ? axis + ndim : axis) : -1; }
 
@@ -179,7 +176,7 @@ dagl_status dagl__take_along_into(dagl_ctx *ctx, const dagl_tensor *x, const dag
     if (!x || !idx) return dagl_ctx_set_error(ctx, DAGL_E_ARG, "gather: tensor is NULL");
     int nd;
     int64_t shape[DAGL_MAX_DIMS];
-    dagl_status st = dagl__take_along_shape(ctx, ref_of(x), ref_of(idx), axis, &nd, shape);
+    dagl_status st = dagl__take_along_shape(ctx, dagl__ref_of(x), dagl__ref_of(idx), axis, &nd, shape);
     if (st) return st;
     int d = dim_of(axis, x->ndim);
     dagl_tensor *hx, *hi;
@@ -204,7 +201,7 @@ dagl_status dagl__scatter_add_into(dagl_ctx *ctx, const dagl_tensor *x, const da
     if (!x || !idx || !src) return dagl_ctx_set_error(ctx, DAGL_E_ARG, "scatter_add: tensor is NULL");
     int nd;
     int64_t shape[DAGL_MAX_DIMS];
-    dagl_status st = dagl__scatter_add_shape(ctx, ref_of(x), ref_of(idx), ref_of(src), axis, &nd, shape);
+    dagl_status st = dagl__scatter_add_shape(ctx, dagl__ref_of(x), dagl__ref_of(idx), dagl__ref_of(src), axis, &nd, shape);
     if (st) return st;
     int d = dim_of(axis, x->ndim);
     dagl_tensor *hi, *hs;

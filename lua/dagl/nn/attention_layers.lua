@@ -70,8 +70,7 @@ function nn.MultiHeadAttention:build(shapes)
   end
 end
 
-local call_options = {key = true, attention_mask = true, use_causal_mask = true, return_attention_scores = true,
-                      training = true}
+local call_names = {"key", "attention_mask", "use_causal_mask", "return_attention_scores", "training"}
 
 -- The call's arguments as (query, value, key, options): positional key, or options last, or one
 -- list {query, value, key} (the functional API's form).
@@ -79,14 +78,7 @@ local function call_args(q, v, k, o)
   if type(q) == "table" and not dagl.is_symbol(q) and not dagl.is_tensor(q) then q, v, k = q[1], q[2], q[3] end
   if type(k) == "table" and not dagl.is_symbol(k) and not dagl.is_tensor(k) then k, o = nil, k end
   o = o or {}
-  for key in pairs(o) do
-    if not call_options[key] then
-      local names = {"key", "attention_mask", "use_causal_mask", "return_attention_scores", "training"}
-      local near = type(key) == "string" and require("dagl.options").nearest(key, names)
-      error(("MultiHeadAttention: unknown call option '%s' (%soptions: %s)")
-        :format(tostring(key), near and ("did you mean '%s'? "):format(near) or "", table.concat(names, ", ")), 0)
-    end
-  end
+  shared.check_call_options("MultiHeadAttention", o, call_names)
   if v == nil then error("MultiHeadAttention: takes (query, value, key?, {options}): the value is missing", 0) end
   return q, v, k or o.key or v, o
 end

@@ -141,15 +141,7 @@ local function call_options(self, o)
   if type(o) ~= "table" or dagl.is_tensor(o) or dagl.is_symbol(o) then
     error(("%s: the second argument is the call options {initial_state =, mask =}, got %s"):format(self.kind, options.show(o)), 0)
   end
-  for k in pairs(o) do
-    local known = false
-    for _, n in ipairs(call_names) do known = known or k == n end
-    if not known then
-      local near = type(k) == "string" and options.nearest(k, call_names)
-      error(("%s: unknown call option '%s' (%soptions: %s)"):format(self.kind, tostring(k),
-        near and ("did you mean '%s'? "):format(near) or "", table.concat(call_names, ", ")), 0)
-    end
-  end
+  require("dagl.nn.shared").check_call_options(self.kind, o, call_names)
   return o
 end
 

@@ -34,4 +34,18 @@ function M.pad_image(x, t, b, l, r)
   return #rows > 1 and dagl.concat(rows, 2) or y
 end
 
+--- Raises "<what>: unknown call option 'k' (did you mean '...'? options: ...)" for a key of the call
+-- options table o that is not in `names` (a list): the recurrent layers' and MultiHeadAttention's.
+function M.check_call_options(what, o, names)
+  for k in pairs(o) do
+    local known = false
+    for _, n in ipairs(names) do known = known or k == n end
+    if not known then
+      local near = type(k) == "string" and require("dagl.options").nearest(k, names)
+      error(("%s: unknown call option '%s' (%soptions: %s)"):format(what, tostring(k),
+        near and ("did you mean '%s'? "):format(near) or "", table.concat(names, ", ")), 0)
+    end
+  end
+end
+
 return M
