@@ -216,6 +216,13 @@ describe("dagl.onnx errors", function()
     raises(function() dagl.onnx.read_tensor(dir .. "fuzz_huge_dims.pb") end, "0 values of DOUBLE for 1130183274 elements")
   end)
 
+  it("refuse a reshape whose dims overflow int64 (found by fuzz_onnx: [738197508, 2666130979403333631])", function()
+    raises(function() dagl.onnx.load(dir .. "fuzz_reshape_overflow.onnx") end,
+           "Reshape node 'op_reshape_node' (opset 13): reshape: cannot reshape [2, 3, 4] (24 elements) to [738197508, 2666130979403333631]")
+    -- the same check in the core, eagerly
+    raises(function() dagl.randn(2, 3, 4):reshape(738197508, 2666130979403333631) end, "cannot reshape")
+  end)
+
   it("name the input whose shape does not fit", function()
     local m = dagl.onnx.load(dir .. "mlp.onnx")
     raises(function() m(dagl.randn(4, 21)) end, "input 'x0': shape [4, 21] does not fit the model's [4, 20]")

@@ -5,7 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Resolves a -1 entry and checks that the element count is unchanged. */
+/* Resolves a -1 entry and checks that the element count is unchanged (a product of the new dims
+ * that overflows int64 cannot match it). */
 static dagl_status infer_shape(dagl_ctx *ctx, const char *op, const dagl_tensor *t, int ndim,
                                const int64_t *shape, int64_t *out)
 {
@@ -16,8 +17,7 @@ static dagl_status infer_shape(dagl_ctx *ctx, const char *op, const dagl_tensor 
     for (int i = 0; i < ndim; i++) {
         out[i] = shape[i];
         if (shape[i] == -1 && infer < 0) infer = i;
-        else if (shape[i] < 0) goto bad;
-        else known *= shape[i];
+        else if (shape[i] < 0 || __builtin_mul_overflow(known, shape[i], &known)) goto bad;
     }
     if (infer >= 0) {
         if (known == 0 || t->numel % known) goto bad;
