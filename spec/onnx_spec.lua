@@ -223,6 +223,11 @@ describe("dagl.onnx errors", function()
     raises(function() dagl.randn(2, 3, 4):reshape(738197508, 2666130979403333631) end, "cannot reshape")
   end)
 
+  it("refuse two nodes of one name, as ONNX Runtime does", function()
+    raises(function() dagl.onnx.load(dir .. "duplicate_names.onnx") end,
+           "onnx: two nodes are named 'same' (Relu and Neg); node names must be unique")
+  end)
+
   it("name the input whose shape does not fit", function()
     local m = dagl.onnx.load(dir .. "mlp.onnx")
     raises(function() m(dagl.randn(4, 21)) end, "input 'x0': shape [4, 21] does not fit the model's [4, 20]")

@@ -174,10 +174,12 @@ bool ex_node(ex *e, const char *op, int nin, char **in, char *out, Onnx__Attribu
         n->op_type = strdup(op);
         n->input = calloc((size_t)nin + 1, sizeof *n->input);
         n->output = calloc(1, sizeof *n->output);
-        ok = n->op_type && n->input && n->output && push((void ***)&e->nodes, &e->nn, &e->capn, n);
-        char buf[48];
-        snprintf(buf, sizeof buf, "%s_%d", op, e->node_id);
+        /* one dagl node may write several ONNX nodes of one op (a window's two Transposes): the
+         * ONNX node's index makes the name unique */
+        char buf[64];
+        snprintf(buf, sizeof buf, "%s_%d_%zu", op, e->node_id, e->nn);
         n->name = strdup(buf);
+        ok = n->op_type && n->name && n->input && n->output && push((void ***)&e->nodes, &e->nn, &e->capn, n);
     }
     for (int i = 0; i < nin; i++) {
         ok &= in[i] != NULL;

@@ -86,6 +86,34 @@ static dagl_status check_ops(dagl_ctx *ctx, const Onnx__GraphProto *g, int opset
     return DAGL_OK;
 }
 
+/* qsort order of node pointers by name, for unique_node_names. */
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(S((*(const Onnx__NodeProto *const *)a)->name), S((*(const Onnx__NodeProto *const *)b)->name));
+}
+
+/* Node names, where given, must be unique: ONNX Runtime refuses a file with two nodes of one name,
+ * and errors name nodes, so dagl refuses it too (found in dagl's own exports, now fixed). Sorted
+ * once, so a model of many nodes costs n log n. */
+static dagl_status unique_node_names(dagl_ctx *ctx, const Onnx__GraphProto *g)
+{
+    if (g->n_node < 2) return DAGL_OK;
+    const Onnx__NodeProto **v = malloc(g->n_node * sizeof *v);
+    if (!v) return dagl_ctx_set_error(ctx, DAGL_E_NOMEM, "onnx: out of memory");
+    memcpy(v, g->node, g->n_node * sizeof *v);
+    qsort(v, g->n_node, sizeof *v, by_name);
+    const char *dup = NULL;
+    for (size_t i = 1; i < g->n_node && !dup; i++)
+        if (*S(v[i]->name) && !strcmp(S(v[i]->name), S(v[i - 1]->name))) dup = S(v[i]->name);
+    free(v);
+    if (!dup) return DAGL_OK;
+    const Onnx__NodeProto *first = NULL, *second = NULL; /* the two in the file's order */
+    for (size_t i = 0; i < g->n_node && !second; i++)
+        if (!strcmp(S(g->node[i]->name), dup)) *(first ? &second : &first) = g->node[i];
+    return dagl_ctx_set_error(ctx, DAGL_E_FORMAT, "onnx: two nodes are named '%s' (%s and %s); node names must be unique",
+                              dup, S(first->op_type), S(second->op_type));
+}
+
 /* Initializer tensors, in the graph's order. */
 static dagl_status load_initializers(dagl_onnx_model *m)
 {
@@ -182,6 +210,7 @@ dagl_status dagl_onnx_load(dagl_ctx *ctx, const char *path, dagl_onnx_model **ou
     if (!(m->dir = dir_of(path))) st = dagl_ctx_set_error(ctx, DAGL_E_NOMEM, "onnx: out of memory");
     else if (!mp->graph) st = dagl_ctx_set_error(ctx, DAGL_E_FORMAT, "onnx: %s has no graph (not an ONNX model?)", path);
     else if (!(st = model_opset(ctx, mp, path, &m->opset)) && !(st = check_ops(ctx, mp->graph, m->opset)) &&
+             !(st = unique_node_names(ctx, mp->graph)) &&
              !(st = load_initializers(m)))
         st = load_inputs(m);
     if (!st && mp->graph->n_output == 0) st = dagl_ctx_set_error(ctx, DAGL_E_FORMAT, "onnx: %s has no outputs", path);
