@@ -424,6 +424,19 @@ describe("tensor operations", function()
       assert_equal_values(batch:matmul(dagl.tensor { 1, 0 }), { { 1, 3 }, { 2, 6 } })
     end)
 
+    it("a permuted batch times one matrix (attention's [seq, batch, d] input): one product, the same values", function()
+      dagl.manual_seed(12)
+      local x = dagl.randn(3, 5, 4):permute(2, 1, 3) -- [5, 3, 4], its batches do not fold
+      local w = dagl.randn(4, 6)
+      local y = x:matmul(w)
+      assert_shape(y, { 5, 3, 6 })
+      for i = 1, 5 do assert_close(y[i], ref_matmul(x[i]:totable(), w:totable()), 1e-5) end
+      -- bitwise the product of the contiguous copy, eager and traced
+      assert.are.equal(0, (y - x:contiguous():matmul(w)):abs():max():item())
+      local f = dagl.fn(function(a) return a:matmul(w) end)
+      assert.are.equal(0, (f(x) - y):abs():max():item())
+    end)
+
     it("matches a plain Lua product for odd sizes and transposed inputs", function()
       dagl.manual_seed(11)
       local a = dagl.randn(17, 33)

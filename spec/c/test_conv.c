@@ -277,16 +277,15 @@ static void check_pool_ties(void)
     dagl_tensor_release(x), dagl_tensor_release(dy), dagl_tensor_release(dx);
 }
 
-/* The conv ops and pools at 1 and at 2 worker threads give bitwise the same results. */
-static void check_threads(void)
+/* The conv ops and pools at 1 and at 2 worker threads give bitwise the same results, for input
+ * xs, kernel ks and output ys (same padding). */
+static void check_threads_case(const int64_t *xs, const int64_t *ks, const int64_t *ys)
 {
     dagl_tensor *one[5], *two[5];
     dagl_ctx_options o1 = {.threads = 1, .seed = 7}, o2 = {.threads = 2, .seed = 7};
     dagl_ctx *c1, *c2;
     CHECK_OK(dagl_ctx_new(&o1, &c1));
     CHECK_OK(dagl_ctx_new(&o2, &c2));
-    /* big enough for several shares of every kernel (about 19M multiply-adds per conv op) */
-    int64_t xs[4] = {4, 32, 32, 16}, ks[4] = {3, 3, 16, 32}, ys[4] = {4, 32, 32, 32};
     dagl_ctx *cs[2] = {c1, c2};
     dagl_tensor **rs[2] = {one, two};
     for (int t = 0; t < 2; t++) {
@@ -309,6 +308,14 @@ static void check_threads(void)
         dagl_tensor_release(one[i]), dagl_tensor_release(two[i]);
     }
     dagl_ctx_free(c1), dagl_ctx_free(c2);
+}
+
+/* Shapes big enough for several shares of every kernel: a 32x32 image (about 19M multiply-adds
+ * per conv op; shares of pixels) and a 7x7 one of many channels (shares of column panels). */
+static void check_threads(void)
+{
+    check_threads_case((int64_t[]){4, 32, 32, 16}, (int64_t[]){3, 3, 16, 32}, (int64_t[]){4, 32, 32, 32});
+    check_threads_case((int64_t[]){1, 7, 7, 64}, (int64_t[]){3, 3, 64, 150}, (int64_t[]){1, 7, 7, 150});
 }
 
 /* A graph of conv2d and pooling nodes computes what the eager calls do. */
@@ -406,6 +413,8 @@ int main(void)
         check_conv(dt, 1, 20, 20, 8, 3, 3, 12, 1, 1, 1);
         check_conv(dt, 2, 11, 9, 16, 3, 2, 24, 2, 3, 1);
         check_conv(dt, 1, 6, 7, 48, 1, 1, 5, 1, 1, 0);
+        /* few pixels, many channels: the forward pass split into groups of column panels */
+        check_conv(dt, 1, 7, 7, 64, 3, 3, 150, 1, 1, 1);
         check_pool(dt, 2, 6, 6, 3, 2, 2, 0, 0, 0);
         check_pool(dt, 2, 7, 5, 3, 2, 2, 0, 0, 1);
         check_pool(dt, 1, 8, 7, 4, 3, 3, 2, 2, 1);

@@ -36,6 +36,9 @@ struct ct_job {
     char *xcopy;         /* the copy, when made */
     const char *dy;
     const char *bp;      /* forward: the packed kernel, ceil(Cout / nr) panels of K x nr */
+    const void *k;       /* forward: the kernel to pack into bpw, flipped or not */
+    void *bpw;
+    int flip;
     const void *bias;
     dagl_op act;
     struct win2d pool;   /* forward: a pooling of the output after the activation, when pool_op is set */
@@ -45,6 +48,7 @@ struct ct_job {
     int64_t prow, pcol;
     int transposed;      /* kernel gradient: tiles of output channels x input channels */
     int nshares;
+    int groups;          /* forward: shares of column panels per band of pixels */
     atomic_int failed;
 };
 
@@ -122,58 +126,95 @@ static void job_input_free(struct ct_job *j)
     free(j->off), free(j->xcopy);
 }
 
-/* Packs the kernel into column panels of nr: panel p, row (tap, ci), column c is kernel entry
- * (tap, ci, p * nr + c), zero past Cout; flipped: entry (KH-1-kh, KW-1-kw, p * nr + c, ci) of
- * the forward kernel whose input gradient this convolution computes. */
+/* Packs panels [p0, p1) of the kernel into column panels of nr: panel p, row (tap, ci), column c
+ * is kernel entry (tap, ci, p * nr + c), zero past Cout (a row's columns are contiguous in the
+ * kernel: one copy each); flipped: entry (KH-1-kh, KW-1-kw, p * nr + c, ci) of the forward
+ * kernel whose input gradient this convolution computes. */
 #define DEF_PACK(sfx, T, dt)                                                                       \
-    static void pack_kernel_##sfx(const struct ct_job *j, const T *k, int flip, T *bp)             \
+    static void pack_kernel_##sfx(const struct ct_job *j, const T *k, int flip, T *bp, int64_t p0, int64_t p1) \
     {                                                                                              \
         const struct win2d *g = &j->g;                                                             \
-        int64_t npan = (g->Cout + j->nr - 1) / j->nr;                                              \
-        for (int64_t p = 0; p < npan; p++)                                                         \
+        for (int64_t p = p0; p < p1; p++) {                                                        \
+            int64_t c0 = p * j->nr, cols = g->Cout - c0 < j->nr ? g->Cout - c0 : j->nr;            \
             for (int64_t r = 0; r < j->K; r++) {                                                   \
-                int64_t t = r / g->C, ci = r % g->C;                                               \
-                int64_t ft = (g->KH - 1 - t / g->KW) * g->KW + (g->KW - 1 - t % g->KW);            \
                 T *dst = bp + (p * j->K + r) * j->nr;                                              \
-                for (int64_t c = 0; c < j->nr; c++) {                                              \
-                    int64_t co = p * j->nr + c;                                                    \
-                    dst[c] = co >= g->Cout ? 0                                                     \
-                             : flip        ? k[(ft * g->Cout + co) * g->C + ci]                    \
-                                           : k[r * g->Cout + co];                                  \
+                if (flip) {                                                                        \
+                    int64_t t = r / g->C, ci = r % g->C;                                           \
+                    int64_t ft = (g->KH - 1 - t / g->KW) * g->KW + (g->KW - 1 - t % g->KW);        \
+                    for (int64_t c = 0; c < cols; c++) dst[c] = k[(ft * g->Cout + c0 + c) * g->C + ci]; \
+                } else {                                                                           \
+                    memcpy(dst, k + r * g->Cout + c0, sizeof(T) * (size_t)cols);                   \
                 }                                                                                  \
+                for (int64_t c = cols; c < j->nr; c++) dst[c] = 0;                                 \
             }                                                                                      \
+        }                                                                                          \
     }
 DAGL_FOR_FLOAT_DTYPES(DEF_PACK)
 
-/* Output pixels [p0, p0 + np) (within the share's band) into dst (pixel p0's row): the corners,
- * every column panel's tiles, then the bias and activation while the rows are in cache. */
-static void forward_block(struct ct_job *j, const char **cor, int64_t p0, int64_t np, char *dst)
+/* Pack share: its run of column panels (a big kernel, 9 MB in a ResNet's last stage, costs as
+ * much to pack as a small image costs to convolve, so the packing is shared out too). */
+static void pack_share(void *p, int ith, int nth)
+{
+    struct ct_job *j = p;
+    int64_t lo, hi;
+    dagl__split((j->g.Cout + j->nr - 1) / j->nr, ith, nth, &lo, &hi);
+    if (j->dt == DAGL_F32) pack_kernel_f32(j, j->k, j->flip, (float *)j->bpw, lo, hi);
+    else pack_kernel_f64(j, j->k, j->flip, (double *)j->bpw, lo, hi);
+}
+
+/* Output pixels [p0, p0 + np) (within the share's band) into dst (pixel p0's row), columns
+ * [c_lo, c_hi) (whole panels, or up to Cout): the corners, every column panel's tiles, then the
+ * bias and activation while the rows are in cache. */
+static void forward_block(struct ct_job *j, const char **cor, int64_t p0, int64_t np, char *dst, int64_t c_lo,
+                          int64_t c_hi)
 {
     const struct win2d *g = &j->g;
     int64_t mr = j->sh->mr, es = (int64_t)j->es;
     corners(j, p0, np, round_up(np, mr), cor);
-    for (int64_t c0 = 0; c0 < g->Cout; c0 += j->nr) {
-        int cols = (int)(g->Cout - c0 < j->nr ? g->Cout - c0 : j->nr);
+    for (int64_t c0 = c_lo; c0 < c_hi; c0 += j->nr) {
+        int cols = (int)(c_hi - c0 < j->nr ? c_hi - c0 : j->nr);
         const char *b = j->bp + c0 * j->K * es;
         for (int64_t i0 = 0; i0 < np; i0 += mr)
             j->sh->fwd((const void *const *)(cor + i0), j->off, j->ntap, g->C, b, dst + (i0 * g->Cout + c0) * es,
                        g->Cout, (int)(np - i0 < mr ? np - i0 : mr), cols);
     }
-    if (j->bias) dagl__epilogue(j->dt, dst, np, g->Cout, j->bias, j->act);
+    if (j->bias) dagl__epilogue_cols(j->dt, dst, np, g->Cout, c_lo, c_hi - c_lo, j->bias, j->act);
 }
 
-/* Forward share: its band of output pixels, block by block. */
+/* Forward share ith of bands x groups: a band of output pixels, block by block, times a group
+ * of column panels. Few pixels over many channels (a ResNet's last stage: 49 pixels, 512
+ * channels) split by columns: shares of a pixel or two would each stream the whole packed kernel
+ * through tiles that are mostly padding. Each output element is one tile's sum whatever the
+ * split, so the bits do not depend on it. */
 static void forward_share(void *p, int ith, int nth)
 {
     struct ct_job *j = p;
-    int64_t lo, hi;
-    dagl__split(j->P, ith, nth, &lo, &hi);
-    if (lo >= hi) return;
+    int64_t lo, hi, plo, phi, npan = (j->g.Cout + j->nr - 1) / j->nr;
+    dagl__split(j->P, ith / j->groups, nth / j->groups, &lo, &hi);
+    dagl__split(npan, ith % j->groups, j->groups, &plo, &phi);
+    if (lo >= hi || plo >= phi) return;
+    int64_t c_lo = plo * j->nr, c_hi = phi * j->nr < j->g.Cout ? phi * j->nr : j->g.Cout;
     const char **cor = scratch(j, sizeof *cor * (size_t)j->pb);
     if (!cor) return;
     for (int64_t p0 = lo; p0 < hi; p0 += j->pb)
-        forward_block(j, cor, p0, hi - p0 < j->pb ? hi - p0 : j->pb, j->out + p0 * j->g.Cout * (int64_t)j->es);
+        forward_block(j, cor, p0, hi - p0 < j->pb ? hi - p0 : j->pb, j->out + p0 * j->g.Cout * (int64_t)j->es, c_lo,
+                      c_hi);
     free(cor);
+}
+
+/* The forward shares for about n by the work: bands of at least a block of pixels, and the
+ * rest of n as groups of column panels (j->groups of them per band). */
+static int forward_shares(struct ct_job *j, int n)
+{
+    int64_t npan = (j->g.Cout + j->nr - 1) / j->nr, bands = j->P / j->pb;
+    if (bands < 1) bands = 1;
+    if (bands >= n) {
+        j->groups = 1;
+        return n;
+    }
+    int64_t groups = (n + bands - 1) / bands;
+    j->groups = (int)(groups < npan ? groups : npan);
+    return (int)bands * j->groups;
 }
 
 /* Forward share with a pooling after it: its band of pooled rows, each from the convolution's
@@ -194,7 +235,8 @@ static void forward_pool_share(void *p, int ith, int nth)
             dagl__pool2d_rows_needed(pg, ph, &h0, &h1);
             int64_t first = (n * g->OH + h0) * g->OW, count = (h1 - h0) * g->OW;
             for (int64_t q = 0; q < count; q += j->pb)
-                forward_block(j, cor, first + q, count - q < j->pb ? count - q : j->pb, band + q * g->Cout * es);
+                forward_block(j, cor, first + q, count - q < j->pb ? count - q : j->pb, band + q * g->Cout * es, 0,
+                              g->Cout);
             dagl__pool2d_row(j->dt, j->pool_op, pg, band, h0, ph, j->out + r * pg->OW * g->Cout * es);
         }
     free(cor), free(band);
@@ -236,7 +278,8 @@ static void forward_pool_grad_share(void *p, int ith, int nth)
                 dagl__pool2d_rows_needed(pg, ph, &h0, &h1);
                 int64_t first = (n * g->OH + h0) * g->OW, count = (h1 - h0) * g->OW;
                 for (int64_t q = 0; q < count; q += j->pb)
-                    forward_block(j, cor, first + q, count - q < j->pb ? count - q : j->pb, band + q * g->Cout * es);
+                    forward_block(j, cor, first + q, count - q < j->pb ? count - q : j->pb, band + q * g->Cout * es, 0,
+                              g->Cout);
                 dagl__maxpool2d_grad_row(j->dt, pg, band, h0, ph, j->dy + (n * pg->OH + ph) * pg->OW * g->Cout * es,
                                          j->out + n * img, true);
             }
@@ -271,13 +314,15 @@ static dagl_status forward(dagl_ctx *ctx, int isa, dagl_dtype dt, const struct w
     }
     char *bp = scratch(&j, (size_t)(round_up(g->Cout, j.nr) * (j.K > 0 ? j.K : 1)) * j.es);
     if (bp) {
-        if (dt == DAGL_F32) pack_kernel_f32(&j, k, flip, (float *)bp);
-        else pack_kernel_f64(&j, k, flip, (double *)bp);
+        j.k = k, j.flip = flip, j.bpw = bp;
+        int64_t npan = (g->Cout + j.nr - 1) / j.nr;
+        int np = dagl__shares(j.K * g->Cout, (int64_t)1 << 18);
+        dagl__parallel(ctx, pack_share, &j, np > npan ? (int)npan : np);
         j.bp = bp;
-        int64_t most = grad ? g->N : pg ? g->N * pg->OH : j.P;
+        int64_t most = grad ? g->N : g->N * (pg ? pg->OH : 0);
         int n = dagl__shares(j.P * (j.K > 0 ? j.K : 1) * g->Cout, (int64_t)1 << 20);
-        dagl__parallel(ctx, grad ? forward_pool_grad_share : pg ? forward_pool_share : forward_share, &j,
-                       n > most ? (int)most : n);
+        if (grad || pg) dagl__parallel(ctx, grad ? forward_pool_grad_share : forward_pool_share, &j, n > most ? (int)most : n);
+        else dagl__parallel(ctx, forward_share, &j, forward_shares(&j, n));
     }
     free(bp);
     job_input_free(&j);

@@ -34,3 +34,17 @@ void dagl__epilogue(dagl_dtype dt, void *C, int64_t rows, int64_t N, const void 
     if (dt == DAGL_F32) epi_f32(C, rows, N, bias, act);
     else if (dt == DAGL_F64) epi_f64(C, rows, N, bias, act);
 }
+
+/* The epilogue on columns [n0, n0 + n) of a block of rows whose stride is ld (a share that owns
+ * only some of the output's columns: matmul's column blocks, conv2d's column groups). */
+void dagl__epilogue_cols(dagl_dtype dt, void *C, int64_t rows, int64_t ld, int64_t n0, int64_t n, const void *bias,
+                         dagl_op act)
+{
+    size_t es = dagl_dtype_size(dt);
+    if (n0 == 0 && n == ld) {
+        dagl__epilogue(dt, C, rows, n, bias, act);
+        return;
+    }
+    for (int64_t i = 0; i < rows; i++)
+        dagl__epilogue(dt, (char *)C + (size_t)(i * ld + n0) * es, 1, n, (const char *)bias + (size_t)n0 * es, act);
+}

@@ -125,6 +125,8 @@ DAGL_HIDDEN void dagl__gemm(dagl_dtype dt, int ta, int tb, int64_t M, int64_t N,
 /* C[rows, N] (f32/f64, contiguous) += bias[N] per row, then act (DAGL_OP_NONE, RELU, TANH or
  * SIGMOID) in place, with the expressions of the add and unary kernels (epilogue.c). */
 DAGL_HIDDEN void dagl__epilogue(dagl_dtype dt, void *C, int64_t rows, int64_t N, const void *bias, dagl_op act);
+DAGL_HIDDEN void dagl__epilogue_cols(dagl_dtype dt, void *C, int64_t rows, int64_t ld, int64_t n0, int64_t n,
+                                     const void *bias, dagl_op act);
 /* matmul(a, b) + bias, then act: the fused node of graph/fuse.c, bitwise equal to the three ops. */
 DAGL_HIDDEN dagl_status dagl__matmul_epilogue(dagl_ctx *ctx, const dagl_tensor *a, const dagl_tensor *b,
                                               const dagl_tensor *bias, dagl_op act, dagl_tensor *dst,

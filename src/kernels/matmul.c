@@ -87,13 +87,7 @@ static int64_t batch_off(const struct mm_args *a, const struct mm_operand *m, in
 /* Bias and activation on a block of C (rows of width n, row stride N), from column n0 on. */
 static void block_epilogue(const struct mm_args *a, char *C, int64_t rows, int64_t n0, int64_t n)
 {
-    size_t es = dagl_dtype_size(a->dt);
-    if (n == a->N) {
-        dagl__epilogue(a->dt, C, rows, n, a->bias, a->act);
-        return;
-    }
-    for (int64_t i = 0; i < rows; i++)
-        dagl__epilogue(a->dt, C + (size_t)(i * a->N) * es, 1, n, a->bias + (size_t)n0 * es, a->act);
+    dagl__epilogue_cols(a->dt, C - (size_t)n0 * dagl_dtype_size(a->dt), rows, a->N, n0, n, a->bias, a->act);
 }
 
 /* Rows [m0, m1) x columns [n0, n1) of one batch's product through BLAS: A's first row moves by
@@ -233,21 +227,49 @@ static dagl_status prepare_operand(dagl_ctx *ctx, const dagl_tensor *t, int left
     return DAGL_OK;
 }
 
+/* Whether the right operand is one matrix for every batch (broadcast over all batch dims). */
+static bool right_shared(const struct mm_args *r)
+{
+    for (int d = 0; d < r->nb; d++)
+        if (r->b.bst[d] != 0 && r->bshape[d] != 1) return false;
+    return true;
+}
+
 /* A batch of row-major left matrices times one right matrix is one tall product: the rows of
  * all batches are evenly spaced when their batch dims step by whole matrices. */
-static void fold_batches(struct mm_args *r)
+static bool fold_batches(struct mm_args *r)
 {
-    if (r->nbatch <= 1 || r->a.trans || r->M <= 0) return;
+    if (r->nbatch <= 1 || r->a.trans || r->M <= 0 || !right_shared(r)) return false;
     int64_t step = r->M * r->a.ld; /* BLAS steps rows by ld (rs may be anything when M == 1) */
     for (int d = r->nb - 1; d >= 0; d--) {
-        if (r->b.bst[d] != 0 && r->bshape[d] != 1) return;
-        if (r->bshape[d] != 1 && r->a.bst[d] != step) return;
+        if (r->bshape[d] != 1 && r->a.bst[d] != step) return false;
         step *= r->bshape[d];
     }
     r->a.rs = r->a.ld;
     r->M *= r->nbatch;
     r->nbatch = 1;
     r->nb = 0;
+    return true;
+}
+
+/* A left operand whose batches do not fold (a permuted view: attention's [seq, batch, d] input
+ * of a batch-first model) times one shared right matrix: copied contiguous, so the product is
+ * one tall GEMM instead of a GEMM of a few rows per batch, each packing the right matrix again.
+ * The copy costs 1/N of the product. */
+static dagl_status fold_by_copy(dagl_ctx *ctx, struct mm_args *r, dagl_tensor **ha)
+{
+    if (r->nbatch <= 1 || r->M <= 0 || r->dt == DAGL_I64 || !right_shared(r) || dagl_tensor_is_contiguous(*ha) ||
+        fold_batches(r))
+        return DAGL_OK;
+    dagl_tensor *c;
+    dagl_status st = dagl_clone(ctx, *ha, &c);
+    if (st) return st;
+    dagl_tensor_release(*ha);
+    *ha = c;
+    describe(c, 1, r->nb, r->bshape, &r->a);
+    blas_layout(&r->a);
+    fold_batches(r);
+    return DAGL_OK;
 }
 
 /* The bias of a fused product: float, of the product's dtype, 1-D with N elements, contiguous
@@ -300,7 +322,7 @@ static dagl_status mm_compute(dagl_ctx *ctx, const dagl_tensor *a, const dagl_te
         if (r.bias) dagl__epilogue(r.dt, r.out, (*out)->numel / r.N, r.N, r.bias, act);
         goto done;
     }
-    fold_batches(&r);
+    if ((st = fold_by_copy(ctx, &r, &ha))) goto done;
     dagl__parallel(ctx, mm_share, &r, mm_shares(&r));
 done:
     dagl_tensor_release(ha);
