@@ -415,6 +415,8 @@ int main(void)
         check_conv(dt, 1, 6, 7, 48, 1, 1, 5, 1, 1, 0);
         /* few pixels, many channels: the forward pass split into groups of column panels */
         check_conv(dt, 1, 7, 7, 64, 3, 3, 150, 1, 1, 1);
+        /* output channels that make whole panels of rows up to 512 bytes: the kernel read in place */
+        check_conv(dt, 2, 9, 9, 16, 3, 3, 128, 1, 1, 1);
         check_pool(dt, 2, 6, 6, 3, 2, 2, 0, 0, 0);
         check_pool(dt, 2, 7, 5, 3, 2, 2, 0, 0, 1);
         check_pool(dt, 1, 8, 7, 4, 3, 3, 2, 2, 1);

@@ -38,7 +38,7 @@
 #define DEF_CT_SHAPE(...) DEF_CT_SHAPE_(__VA_ARGS__)
 #define DEF_CT_SHAPE_(NAME, ATTR, T, VB, NV_, MR_)                                                 \
     ATTR static void NAME##_fwd(const void *const *a_, const int64_t *off, int64_t taps, int64_t C,     \
-                                const void *b_, void *c_, int64_t ldc, int rows, int cols)         \
+                                const void *b_, int64_t ldb, void *c_, int64_t ldc, int rows, int cols) \
     {                                                                                              \
         enum { NV = NV_, MR = MR_ };                                                               \
         CT_VTYPES(T, VB);                                                                          \
@@ -50,9 +50,9 @@
         for (int64_t t = 0; t < taps; t++) {                                                       \
             const T *p[MR];                                                                        \
             UNROLL for (int i = 0; i < MR; i++) p[i] = (const T *)(a[i] + off[t]);                 \
-            for (int64_t ch = 0; ch < C; ch++, b += NR) {                                          \
+            for (int64_t ch = 0; ch < C; ch++, b += ldb) {                                         \
                 V bv[NV];                                                                          \
-                UNROLL for (int v = 0; v < NV; v++) bv[v] = *(const V *)(b + v * VL);              \
+                UNROLL for (int v = 0; v < NV; v++) bv[v] = *(const VU *)(b + v * VL);             \
                 CT_FMA_ROWS(p[i][ch])                                                              \
             }                                                                                      \
         }                                                                                          \

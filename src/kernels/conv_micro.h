@@ -12,11 +12,11 @@
 enum { DAGL_CT_BASE, DAGL_CT_AVX2, DAGL_CT_AVX512, DAGL_CT_NISA };
 
 /* Forward tile: c[i][0..cols) (rows < MR, row stride ldc) = sum over taps t and channels ch of
- * (a[i] + off[t])[ch] * b[(t * C + ch) * NR ..]: a holds MR window corners (byte addresses of
- * C-vectors), off the taps' byte offsets from a corner, b a packed kernel panel of NR = NV * VL
- * columns. */
+ * (a[i] + off[t])[ch] * b[(t * C + ch) * ldb ..]: a holds MR window corners (byte addresses of
+ * C-vectors), off the taps' byte offsets from a corner, b rows of NR = NV * VL readable columns
+ * (a packed kernel panel, ldb = NR, or the kernel itself, ldb = Cout). */
 typedef void (*dagl_ct_fwd_fn)(const void *const *a, const int64_t *off, int64_t taps, int64_t C, const void *b,
-                               void *c, int64_t ldc, int rows, int cols);
+                               int64_t ldb, void *c, int64_t ldc, int rows, int cols);
 /* Packed-A tile: c[MR][NR] (row stride ldc, read and written) += sum over steps s of
  * a[s * MR + i] * b[s * ldb ..]: a is a packed panel, b rows of NR readable columns. */
 typedef void (*dagl_ct_gemm_fn)(const void *a, const void *b, int64_t ldb, int64_t steps, void *c, int64_t ldc);

@@ -36,6 +36,7 @@ struct ct_job {
     char *xcopy;         /* the copy, when made */
     const char *dy;
     const char *bp;      /* forward: the packed kernel, ceil(Cout / nr) panels of K x nr */
+    int64_t ldb;         /* forward: bp's row stride, nr when packed, Cout when bp is the kernel */
     const void *k;       /* forward: the kernel to pack into bpw, flipped or not */
     void *bpw;
     int flip;
@@ -173,10 +174,10 @@ static void forward_block(struct ct_job *j, const char **cor, int64_t p0, int64_
     corners(j, p0, np, round_up(np, mr), cor);
     for (int64_t c0 = c_lo; c0 < c_hi; c0 += j->nr) {
         int cols = (int)(c_hi - c0 < j->nr ? c_hi - c0 : j->nr);
-        const char *b = j->bp + c0 * j->K * es;
+        const char *b = j->bp + c0 * (j->ldb == j->nr ? j->K : 1) * es;
         for (int64_t i0 = 0; i0 < np; i0 += mr)
-            j->sh->fwd((const void *const *)(cor + i0), j->off, j->ntap, g->C, b, dst + (i0 * g->Cout + c0) * es,
-                       g->Cout, (int)(np - i0 < mr ? np - i0 : mr), cols);
+            j->sh->fwd((const void *const *)(cor + i0), j->off, j->ntap, g->C, b, j->ldb,
+                       dst + (i0 * g->Cout + c0) * es, g->Cout, (int)(np - i0 < mr ? np - i0 : mr), cols);
     }
     if (j->bias) dagl__epilogue_cols(j->dt, dst, np, g->Cout, c_lo, c_hi - c_lo, j->bias, j->act);
 }
@@ -312,13 +313,20 @@ static dagl_status forward(dagl_ctx *ctx, int isa, dagl_dtype dt, const struct w
         job_input_free(&j);
         return st;
     }
-    char *bp = scratch(&j, (size_t)(round_up(g->Cout, j.nr) * (j.K > 0 ? j.K : 1)) * j.es);
-    if (bp) {
-        j.k = k, j.flip = flip, j.bpw = bp;
+    /* a kernel of rows of at most 512 bytes whose panels are whole is read in place (its rows
+     * are near enough for the caches); longer rows are packed: a 2 KB stride maps the panel's
+     * rows onto few cache sets (measured 1.7x slower on 14x14x256, 2.2x on 7x7x512 at batch 8) */
+    bool direct = !flip && g->Cout % j.nr == 0 && g->Cout * (int64_t)j.es <= 512;
+    char *bp = direct ? NULL : scratch(&j, (size_t)(round_up(g->Cout, j.nr) * (j.K > 0 ? j.K : 1)) * j.es);
+    if (direct) {
+        j.bp = k, j.ldb = g->Cout;
+    } else if (bp) {
+        j.k = k, j.flip = flip, j.bpw = bp, j.bp = bp, j.ldb = j.nr;
         int64_t npan = (g->Cout + j.nr - 1) / j.nr;
         int np = dagl__shares(j.K * g->Cout, (int64_t)1 << 18);
         dagl__parallel(ctx, pack_share, &j, np > npan ? (int)npan : np);
-        j.bp = bp;
+    }
+    if (j.bp) {
         int64_t most = grad ? g->N : g->N * (pg ? pg->OH : 0);
         int n = dagl__shares(j.P * (j.K > 0 ? j.K : 1) * g->Cout, (int64_t)1 << 20);
         if (grad || pg) dagl__parallel(ctx, grad ? forward_pool_grad_share : forward_pool_share, &j, n > most ? (int)most : n);
@@ -414,7 +422,7 @@ static void grad_input_share(void *p, int ith, int nth)
                     static const int64_t none[1] = {0};
                     for (int64_t i0 = 0; i0 < np; i0 += mr)
                         j->sh->fwd((const void *const *)(rows + i0), none, 1, g->Cout, j->bp + c0 * g->Cout * es,
-                                   col + (i0 * j->K + c0) * es, j->K, (int)(np - i0 < mr ? np - i0 : mr), cols);
+                                   j->nr, col + (i0 * j->K + c0) * es, j->K, (int)(np - i0 < mr ? np - i0 : mr), cols);
                 }
                 if (j->dt == DAGL_F32) col2im_f32(j, p0, np, (const float *)col);
                 else col2im_f64(j, p0, np, (const double *)col);
