@@ -3,8 +3,8 @@
 --   build/dagl bench/w10.lua DIR [reps=15] [name ...]
 -- Prints, per model, "RESULT <name>_t<threads> <median seconds per run>" (timed like
 -- bench/sched.lua: 0.3 s and at least 3 runs of warm-up, then reps runs), "RESULT <name>_load
--- <seconds>" (dagl.onnx.load plus the first run, which builds the graph), and "CHECK <name> <max
--- relative error against PyTorch's output>". It also re-exports each model with dagl.onnx.save to
+-- <seconds>" (dagl.onnx.load plus the first run, which builds the graph), and "RESULT <name>_check
+-- <max relative error against PyTorch's output>". It also re-exports each model with dagl.onnx.save to
 -- DIR/<name>.dagl.onnx with dagl's output in DIR/<name>.dagl_y.npy, which bench/w10_ort.js runs in
 -- ONNX Runtime (the interop check of issue 15's export).
 local dagl = require "dagl"
@@ -52,7 +52,7 @@ for _, name in ipairs(names) do
   local model = dagl.onnx.load(base .. ".onnx")
   local y = model(x)
   result(name .. "_load", now() - t0)
-  print(("CHECK %s %.3g"):format(name, rel_err(y, ref)))
+  result(name .. "_check", rel_err(y, ref))
   dagl.onnx.save(model, base .. ".dagl.onnx", {x})
   dagl.save_npy(base .. ".dagl_y.npy", y)
   for _, threads in ipairs {1, 2} do

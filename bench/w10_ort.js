@@ -5,11 +5,11 @@
 // with intra-op threads 1..n; parallel with inter x intra <= n) and prints
 //   RESULT <name>_<setting> <median seconds per run>   (timed as bench/w10.lua times dagl)
 //   RESULT <name>_load <seconds>                        (InferenceSession.create plus the first run)
-//   CHECK <name> <max relative error against PyTorch's output>
-//   INTEROP <name> <max relative error of ORT running dagl's export against dagl's own output>
+//   RESULT <name>_check <max relative error against PyTorch's output>
+//   RESULT <name>_interop <max relative error of ORT running dagl's export against dagl's output>
 // The last line is the interop check of dagl.onnx.save: DIR/<name>.dagl.onnx and
-// DIR/<name>.dagl_y.npy are written by bench/w10.lua; it prints "INTEROP <name> failed: <why>" when
-// ONNX Runtime refuses the file.
+// DIR/<name>.dagl_y.npy are written by bench/w10.lua; when ONNX Runtime refuses the file the
+// error is 1e30 and the reason goes to stderr.
 const fs = require("fs");
 const ort = require("onnxruntime-node");
 
@@ -81,7 +81,7 @@ async function main() {
     const first = await ort.InferenceSession.create(`${base}.onnx`, { ...common, intraOpNumThreads: 1 });
     const y = (await first.run(feeds)).y.data;
     console.log(`RESULT ${name}_load ${(now() - t0).toPrecision(9)}`);
-    console.log(`CHECK ${name} ${relErr(y, ref).toPrecision(3)}`);
+    console.log(`RESULT ${name}_check ${relErr(y, ref).toPrecision(3)}`);
     for (const [setting, opts] of Object.entries({ ...settings(1), ...settings(2) })) {
       if (setting === "t1_seq1") {
         console.log(`RESULT ${name}_${setting} ${(await timed(() => first.run(feeds))).toPrecision(9)}`);
@@ -95,9 +95,10 @@ async function main() {
         const s = await ort.InferenceSession.create(`${base}.dagl.onnx`, common);
         const out = await s.run({ [s.inputNames[0]]: feeds.x });
         const got = out[s.outputNames[0]].data;
-        console.log(`INTEROP ${name} ${relErr(got, readNpy(`${base}.dagl_y.npy`).data).toPrecision(3)}`);
+        console.log(`RESULT ${name}_interop ${relErr(got, readNpy(`${base}.dagl_y.npy`).data).toPrecision(3)}`);
       } catch (e) {
-        console.log(`INTEROP ${name} failed: ${String(e.message || e).split("\n")[0]}`);
+        console.log(`RESULT ${name}_interop 1e30`);
+        console.error(`w10: ONNX Runtime refused dagl's export of ${name}: ${String(e.message || e).split("\n")[0]}`);
       }
     }
     console.error(`w10: onnxruntime ${name} done`);

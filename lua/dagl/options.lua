@@ -51,8 +51,8 @@ end
 M.distance = distance
 
 --- The nearest of `names` (a list of strings) to `word`, or nil when none is near: within a
--- third of the longer word's length (at least 2), or one being the other with a prefix or
--- suffix (batchsize / batch_size, from_logit / from_logits).
+-- third of the longer word's length (at least 2), or one containing the other (batchsize /
+-- batch_size, from_logit / from_logits, merge / merge_mode; of several, the closest in length).
 function M.nearest(word, names)
   local best, bestd
   local plain = word:lower():gsub("_", "")
@@ -64,9 +64,16 @@ function M.nearest(word, names)
   if not best then return nil end
   local limit = math.max(2, math.max(#word, #best) // 3)
   if bestd <= limit then return best end
-  local w, b = word:lower(), best:lower()
-  if #w >= 3 and (b:find(w, 1, true) or w:find(b, 1, true)) then return best end
-  return nil
+  -- a part of a name ("merge" for merge_mode) or a name inside the word: the closest in length
+  local w, part, partd = word:lower()
+  if #w < 3 then return nil end
+  for _, n in ipairs(names) do
+    local b = n:lower()
+    if #b >= 3 and (b:find(w, 1, true) or w:find(b, 1, true)) and (not partd or math.abs(#b - #w) < partd) then
+      part, partd = n, math.abs(#b - #w)
+    end
+  end
+  return part
 end
 
 -- A value described for messages: 'relu' (a string), 3, a table, a function.
